@@ -1,0 +1,190 @@
+// Package server assembles one Sluice node: meta.db, the registry, the broker
+// and every transport (Confluent REST, Connect/gRPC/gRPC-Web, reflection,
+// health) behind one http.Handler served as HTTP/1.1 and cleartext HTTP/2.
+// cmd/sluice serve and client/clienttest both run it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/internal/metadb"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
+	"github.com/sluicehq/sluice/registry"
+	"github.com/sluicehq/sluice/registry/rest"
+	"github.com/sluicehq/sluice/registry/rpc"
+)
+
+// Config configures a Server. Zero fields take the defaults named.
+type Config struct {
+	// DataDir holds meta.db and the topic logs; created if missing. Required.
+	DataDir string
+	// Fsync is the durability policy of appends; the zero value is "always".
+	Fsync broker.FsyncPolicy
+	// Logger receives the server's logs; nil discards.
+	Logger *slog.Logger
+	// MaxRequestBytes limits any request body; 0 means 16 MiB.
+	MaxRequestBytes int64
+}
+
+// Server is one running Sluice node.
+type Server struct {
+	cfg      Config
+	db       interface{ Close() error }
+	Registry *registry.Registry
+	Broker   *broker.Broker
+	handler  http.Handler
+	ready    atomic.Bool
+	closing  sync.Once
+	closeErr error
+}
+
+// New opens the data directory and builds every component. The caller must
+// Close the server.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: no data directory")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = 16 << 20
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	db, err := metadb.Open(filepath.Join(cfg.DataDir, "meta.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, db: db}
+	s.Registry, err = registry.Open(ctx, registry.Config{DB: db, Logger: cfg.Logger.With("component", "registry")})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.Broker, err = broker.Open(ctx, broker.Config{
+		DB:      db,
+		DataDir: cfg.DataDir,
+		Fsync:   cfg.Fsync,
+		Logger:  cfg.Logger.With("component", "broker"),
+	})
+	if err != nil {
+		s.Registry.Close()
+		db.Close()
+		return nil, err
+	}
+	s.handler = s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	opts := []connect.HandlerOption{
+		connect.WithReadMaxBytes(int(s.cfg.MaxRequestBytes)),
+		connect.WithRecover(s.recovered),
+	}
+	rpc.Mount(mux, s.Registry, opts...)
+	s.Broker.Mount(mux, opts...)
+
+	reflector := grpcreflect.NewStaticReflector(
+		registryv1connect.RegistryServiceName,
+		brokerv1connect.TopicServiceName,
+		brokerv1connect.BrokerServiceName,
+	)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("/", rest.NewHandler(s.Registry, rest.Config{
+		Logger:       s.cfg.Logger.With("component", "rest"),
+		MaxBodyBytes: s.cfg.MaxRequestBytes,
+	}))
+	return mux
+}
+
+// recovered logs a panic in a Connect handler once; connect answers Internal.
+func (s *Server) recovered(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+	s.cfg.Logger.Error("panic in handler", "procedure", spec.Procedure, "panic", p)
+	return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error in %s", spec.Procedure))
+}
+
+// Handler serves every API of the node.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// HTTPServer returns an http.Server for the node speaking HTTP/1.1 and h2c.
+func (s *Server) HTTPServer() *http.Server {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           s.handler,
+		Protocols:         &p,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// Close marks the node not ready, then closes the broker (syncing every log),
+// the registry and meta.db. Stop the HTTP server first so no request is in
+// flight. Close is idempotent.
+func (s *Server) Close() error {
+	s.closing.Do(func() {
+		s.ready.Store(false)
+		s.closeErr = errors.Join(s.Broker.Close(), s.Registry.Close(), s.db.Close())
+	})
+	return s.closeErr
+}
+
+// Start runs a node on a listener at addr ("127.0.0.1:0" for tests) and
+// returns its base URL and a stop function that shuts it down gracefully.
+func Start(ctx context.Context, cfg Config, addr string) (s *Server, baseURL string, stop func() error, err error) {
+	s, err = New(ctx, cfg)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.Close()
+		return nil, "", nil, err
+	}
+	hs := s.HTTPServer()
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	stop = func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := hs.Shutdown(sctx)
+		if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+		return errors.Join(err, s.Close())
+	}
+	return s, "http://" + ln.Addr().String(), stop, nil
+}
