@@ -34,14 +34,22 @@ var (
 )
 
 // InvalidSchemaError is a schema that does not parse or validate, or whose
-// references cannot be resolved (Confluent 42201).
+// references cannot be resolved (Confluent 42201). The registry also uses it,
+// wrapping compat.ErrNotSupported, when the subject's compatibility level
+// cannot be checked for the schema's format yet: such a schema is never
+// reported compatible, and transports show the error as 42201 /
+// InvalidArgument with a message that says to use level NONE meanwhile.
 type InvalidSchemaError struct {
 	// Reason says what is wrong and where (line:column or JSON path).
 	Reason string
 	Err    error
 }
 
+// Error renders "invalid schema: <reason>".
 func (e *InvalidSchemaError) Error() string { return "invalid schema: " + e.Reason }
+
+// Unwrap returns the parser's (or compat's) error, if any, so that
+// errors.Is(err, compat.ErrNotSupported) works through it.
 func (e *InvalidSchemaError) Unwrap() error { return e.Err }
 
 // IncompatibleError is a schema refused by the subject's compatibility level
@@ -52,6 +60,7 @@ type IncompatibleError struct {
 	Violations []compat.Violation
 }
 
+// Error renders the level and every violation with its version and path.
 func (e *IncompatibleError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "schema being registered is incompatible with an earlier schema for subject %q (%s)", e.Subject, e.Level)
