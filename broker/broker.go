@@ -1,29 +1,74 @@
 // Package broker is Sluice's broker: topics and partitions over the durable
 // log, the partitioner, produce, fetch and subscribe, served over Connect.
+//
+// # Core and transport
+//
+// The Broker's exported methods (CreateTopic, Produce, Fetch, Subscribe,
+// ListOffsets, ...) are the core: they take and return plain Go values and
+// domain errors (ErrTopicNotFound, *ProduceError, ...). The Connect handlers,
+// one file per RPC, only convert messages and map errors, in connectError.
+//
+// # Concurrency and lock order
+//
+// Broker.admin serialises topic creation, deletion and reconfiguration.
+// Broker.mu guards the topic map only and is never held across I/O other than
+// an in-memory lookup. Lock order: admin, then mu. A topic's partitions are
+// fixed for its lifetime; its config is swapped atomically, so the produce
+// and fetch paths take no broker-wide lock beyond a read lock for the lookup.
+// Appends to one partition are serialised (and group-committed) by the log.
+//
+// # Data layout
+//
+// Topic metadata (name, partition count, config overrides, creation time)
+// lives in meta.db, table broker_topics. Partition p of topic t lives in
+// DataDir/topics/t/p/.
 package broker
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
-// Config configures a Broker.
+// Config configures a Broker. Zero fields take the defaults named.
 type Config struct {
 	// DB is meta.db (internal/metadb); the broker keeps topic metadata there.
+	// Required.
 	DB *sql.DB
 	// DataDir is the data directory; partitions live under DataDir/topics.
+	// Required.
 	DataDir string
-	// Fsync is the durability policy of appends.
+	// Fsync is the durability policy of appends; the zero value is "always".
 	Fsync FsyncPolicy
 	// Logger receives lifecycle logs; nil discards.
 	Logger *slog.Logger
+	// Validator, when set, checks every Produce request after the broker's
+	// own checks and before anything is appended: the seam where schema
+	// enforcement plugs in. nil accepts every record.
+	Validator RecordValidator
+	// MaxRequestBytes limits the record bytes (keys, values, headers) of one
+	// Produce request; 0 means DefaultMaxRequestBytes (16 MiB).
+	MaxRequestBytes int
+	// MaintenanceInterval is how often each partition applies retention and
+	// compaction in the background; 0 means the log's default (1 minute),
+	// < 0 never (tests call RunMaintenance).
+	MaintenanceInterval time.Duration
+	// Now is the clock used for record timestamps and retention; nil is
+	// time.Now. Tests inject a fake clock to drive retention.
+	Now func() time.Time
 }
 
 // FsyncPolicy says when appends reach stable storage (the --fsync flag).
@@ -32,16 +77,139 @@ type FsyncPolicy = log.FsyncPolicy
 // ParseFsyncPolicy parses "always", "never" or "interval:<duration>".
 func ParseFsyncPolicy(s string) (FsyncPolicy, error) { return log.ParseFsyncPolicy(s) }
 
-// Broker owns the topics of one data directory.
-type Broker struct{}
+// Broker owns the topics of one data directory. Its methods are safe for
+// concurrent use.
+type Broker struct {
+	cfg Config
+	log *slog.Logger
+	db  *sql.DB
 
-// Open loads every topic and recovers its partitions.
-func Open(ctx context.Context, cfg Config) (*Broker, error) {
-	return nil, errors.New("broker: not implemented") // TODO(broker helper)
+	admin sync.Mutex // serialises topic create, delete, alter; before mu
+
+	mu     sync.RWMutex
+	topics map[string]*topic
+	closed bool
+
+	// drain is closed when the broker starts shutting down: long polls and
+	// subscriptions end so that an HTTP server can drain.
+	drain     chan struct{}
+	drainOnce sync.Once
+	closeOnce sync.Once
+	closeErr  error
+
+	// waitHook, set only by tests (export_test.go), runs when a Fetch
+	// long poll or an idle subscription is about to wait.
+	waitHook func()
 }
 
-// Mount registers the TopicService and BrokerService handlers on mux.
-func (b *Broker) Mount(mux *http.ServeMux, opts ...connect.HandlerOption) {}
+// Open loads every topic and recovers its partitions. Topics whose deletion
+// was interrupted by a crash are finished off here.
+func Open(ctx context.Context, cfg Config) (*Broker, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("broker: Config.DB is nil")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("broker: Config.DataDir is empty")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	b := &Broker{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		db:     cfg.DB,
+		topics: make(map[string]*topic),
+		drain:  make(chan struct{}),
+	}
+	if err := os.MkdirAll(b.topicsDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if err := b.load(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
 
-// Close syncs and closes every partition and waits for background work.
-func (b *Broker) Close() error { return nil }
+// topicsDir is DataDir/topics.
+func (b *Broker) topicsDir() string { return filepath.Join(b.cfg.DataDir, "topics") }
+
+// Mount registers the TopicService and BrokerService handlers on mux.
+func (b *Broker) Mount(mux *http.ServeMux, opts ...connect.HandlerOption) {
+	mux.Handle(brokerv1connect.NewTopicServiceHandler(topicService{b}, opts...))
+	mux.Handle(brokerv1connect.NewBrokerServiceHandler(brokerService{b}, opts...))
+}
+
+// topicService and brokerService carry the Connect handlers, so that the
+// Broker's own method set stays the transport-free core.
+type (
+	topicService  struct{ b *Broker }
+	brokerService struct{ b *Broker }
+)
+
+// Drain ends every Subscribe stream and Fetch long-poll (they answer
+// Unavailable) so an HTTP server shutting down is not held open by idle
+// consumers; register it with http.Server.RegisterOnShutdown. Produce and
+// short reads keep working until Close. Drain is idempotent.
+func (b *Broker) Drain() { b.drainOnce.Do(func() { close(b.drain) }) }
+
+// Close drains, then syncs and closes every partition. Close is idempotent;
+// later calls return the first call's result.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.Drain()
+		b.mu.Lock()
+		b.closed = true
+		topics := b.topics
+		b.topics = map[string]*topic{}
+		b.mu.Unlock()
+		var errs []error
+		for _, t := range topics {
+			errs = append(errs, t.close())
+		}
+		b.closeErr = errors.Join(errs...)
+	})
+	return b.closeErr
+}
+
+// lookup returns the live topic called name.
+func (b *Broker) lookup(name string) (*topic, error) {
+	b.mu.RLock()
+	t, ok := b.topics[name]
+	closed := b.closed
+	b.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if !ok {
+		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicNotFound)
+	}
+	return t, nil
+}
+
+// RunMaintenance applies retention and compaction to every partition now,
+// as the background maintenance does every Config.MaintenanceInterval.
+// Tests call it (with MaintenanceInterval < 0) to see the effects at once.
+func (b *Broker) RunMaintenance(now time.Time) error {
+	b.mu.RLock()
+	ts := make([]*topic, 0, len(b.topics))
+	for _, t := range b.topics {
+		ts = append(ts, t)
+	}
+	b.mu.RUnlock()
+	var errs []error
+	for _, t := range ts {
+		for i, p := range t.parts {
+			if err := p.RunMaintenance(now); err != nil {
+				errs = append(errs, fmt.Errorf("broker: maintenance of %s/%d: %w", t.name, i, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -2,10 +2,312 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"connectrpc.com/connect"
+
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
+const consumeUsage = `Usage: sluice consume TOPIC [flags]
+
+Prints records of a topic. Without --follow it reads every subscribed
+partition up to its end at start-up, one partition after the other, and
+exits; with --follow it streams new records as they are appended until
+interrupted (Ctrl-C exits 0).
+
+Text output is one line per record:
+  partition=P offset=O key=K [header.NAME=VALUE ...] value=V
+with <null> for null keys and values, and Go-quoted text for bytes that are
+not printable UTF-8. --output json prints one JSON object per record and
+line; bytes that are not UTF-8 go in key_base64/value_base64 instead.
+
+Flags:
+`
+
 func runConsume(ctx context.Context, e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "sluice consume: not built yet")
+	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var cf clientFlags
+	cf.register(fs, e)
+	from := fs.String("from", "earliest", "where to start in each partition: earliest, latest or an `offset`")
+	partition := fs.Int("partition", -1, "read only this `partition`; -1 reads all")
+	follow := fs.Bool("follow", false, "keep streaming new records until interrupted")
+	maxRecs := fs.Int("max", 0, "stop after this many `records`; 0 means no limit")
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, consumeUsage)
+		fs.PrintDefaults()
+	}
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
+	}
+	if err := cf.validate(); err != nil {
+		fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(e.stderr, "sluice consume: want one TOPIC")
+		return 2
+	}
+	if *maxRecs < 0 {
+		fmt.Fprintf(e.stderr, "sluice consume: --max %d: want 0 or more\n", *maxRecs)
+		return 2
+	}
+	start, err := parseFrom(*from)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
+		return 2
+	}
+	c := &consumer{
+		topic: pos[0],
+		out:   &recordPrinter{w: e.stdout, json: cf.json()},
+		max:   *maxRecs,
+	}
+	_, c.client = cf.brokerClients()
+	if *partition >= 0 {
+		p := int32(*partition)
+		c.partition = &p
+	}
+	if *follow {
+		err = c.follow(ctx, start)
+	} else {
+		err = c.readToEnd(ctx, start)
+	}
+	switch {
+	case err == nil, errors.Is(err, errMaxReached):
+		return 0
+	case ctx.Err() != nil:
+		// Interrupted: what was printed is complete lines; exit cleanly.
+		return 0
+	}
+	printErr(e.stderr, "consume", err)
 	return 1
+}
+
+// startSpec is a parsed --from.
+type startSpec struct {
+	position brokerv1.StartPosition // EARLIEST or LATEST, or UNSPECIFIED with offset
+	offset   int64
+}
+
+func parseFrom(s string) (startSpec, error) {
+	switch s {
+	case "earliest":
+		return startSpec{position: brokerv1.StartPosition_START_POSITION_EARLIEST}, nil
+	case "latest":
+		return startSpec{position: brokerv1.StartPosition_START_POSITION_LATEST}, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return startSpec{}, fmt.Errorf("--from %q: want earliest, latest or an offset (0 or more)", s)
+	}
+	return startSpec{offset: n}, nil
+}
+
+// errMaxReached stops reading once --max records are printed.
+var errMaxReached = errors.New("max records reached")
+
+type consumer struct {
+	client    brokerv1connect.BrokerServiceClient
+	topic     string
+	partition *int32
+	out       *recordPrinter
+	max       int
+	printed   int
+}
+
+// print prints records, stopping at --max.
+func (c *consumer) print(recs []*brokerv1.Record) error {
+	for _, r := range recs {
+		if err := c.out.print(r); err != nil {
+			return err
+		}
+		c.printed++
+		if c.max > 0 && c.printed >= c.max {
+			return errMaxReached
+		}
+	}
+	return nil
+}
+
+// readToEnd fetches each partition from the start to the end it had when
+// the command started.
+func (c *consumer) readToEnd(ctx context.Context, start startSpec) error {
+	lreq := &brokerv1.ListOffsetsRequest{Topic: c.topic, Query: &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_LATEST}}
+	if c.partition != nil {
+		lreq.Partitions = []int32{*c.partition}
+	}
+	ends, err := c.client.ListOffsets(ctx, connect.NewRequest(lreq))
+	if err != nil {
+		return err
+	}
+	starts := map[int32]int64{}
+	switch {
+	case start.position == brokerv1.StartPosition_START_POSITION_EARLIEST:
+		lreq.Query = &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_EARLIEST}
+		res, err := c.client.ListOffsets(ctx, connect.NewRequest(lreq))
+		if err != nil {
+			return err
+		}
+		for _, o := range res.Msg.GetOffsets() {
+			starts[o.GetPartition()] = o.GetOffset()
+		}
+	case start.position == brokerv1.StartPosition_START_POSITION_LATEST:
+		return nil
+	default:
+		for _, o := range ends.Msg.GetOffsets() {
+			starts[o.GetPartition()] = start.offset
+		}
+	}
+	for _, end := range ends.Msg.GetOffsets() {
+		p := end.GetPartition()
+		if starts[p] > end.GetOffset() {
+			// Past the end: let the server name the valid range.
+			if _, err := c.client.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: c.topic, Partition: p, Offset: starts[p]})); err != nil {
+				return err
+			}
+		}
+		for off := starts[p]; off < end.GetOffset(); {
+			res, err := c.client.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: c.topic, Partition: p, Offset: off}))
+			if err != nil {
+				return err
+			}
+			recs := res.Msg.GetRecords()
+			if len(recs) == 0 {
+				break // compaction or retention left nothing before the end
+			}
+			// Stop at the end snapshot even if more arrived meanwhile.
+			n := 0
+			for n < len(recs) && recs[n].GetOffset() < end.GetOffset() {
+				n++
+			}
+			if err := c.print(recs[:n]); err != nil {
+				return err
+			}
+			off = recs[len(recs)-1].GetOffset() + 1
+		}
+	}
+	return nil
+}
+
+// follow streams records with Subscribe until ctx ends or --max is reached.
+func (c *consumer) follow(ctx context.Context, start startSpec) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req := &brokerv1.SubscribeRequest{Topic: c.topic, Partition: c.partition}
+	if start.position != brokerv1.StartPosition_START_POSITION_UNSPECIFIED {
+		req.Start = &brokerv1.SubscribeRequest_Position{Position: start.position}
+	} else {
+		req.Start = &brokerv1.SubscribeRequest_Offset{Offset: start.offset}
+	}
+	stream, err := c.client.Subscribe(ctx, connect.NewRequest(req))
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		if err := c.print(stream.Msg().GetRecords()); err != nil {
+			return err
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return err
+	}
+	return errors.New("the server ended the stream")
+}
+
+// recordPrinter writes records as text lines or JSON lines.
+type recordPrinter struct {
+	w    io.Writer
+	json bool
+	buf  []byte
+}
+
+// recordJSON is the --output json shape of a record.
+type recordJSON struct {
+	Partition   int32        `json:"partition"`
+	Offset      int64        `json:"offset"`
+	Timestamp   string       `json:"timestamp"`
+	Key         *string      `json:"key"`
+	KeyBase64   string       `json:"key_base64,omitempty"`
+	Value       *string      `json:"value"`
+	ValueBase64 string       `json:"value_base64,omitempty"`
+	Headers     []headerJSON `json:"headers,omitempty"`
+}
+
+type headerJSON struct {
+	Key         string  `json:"key"`
+	Value       *string `json:"value"`
+	ValueBase64 string  `json:"value_base64,omitempty"`
+}
+
+// jsonBytes renders b as a JSON string when it is UTF-8, else as base64.
+func jsonBytes(b []byte) (s *string, b64 string) {
+	if b == nil {
+		return nil, ""
+	}
+	if utf8.Valid(b) {
+		str := string(b)
+		return &str, ""
+	}
+	return nil, base64.StdEncoding.EncodeToString(b)
+}
+
+// textBytes renders b for a text line.
+func textBytes(b []byte) string {
+	if b == nil {
+		return "<null>"
+	}
+	s := string(b)
+	if !utf8.Valid(b) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) || s == "" || s == "<null>" {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func (p *recordPrinter) print(r *brokerv1.Record) error {
+	if p.json {
+		j := recordJSON{Partition: r.GetPartition(), Offset: r.GetOffset(), Timestamp: r.GetTimestamp().AsTime().Format(time.RFC3339Nano)}
+		j.Key, j.KeyBase64 = jsonBytes(r.Key)
+		j.Value, j.ValueBase64 = jsonBytes(r.Value)
+		for _, h := range r.GetHeaders() {
+			hj := headerJSON{Key: h.GetKey()}
+			hj.Value, hj.ValueBase64 = jsonBytes(h.GetValue())
+			if hj.Value == nil && hj.ValueBase64 == "" {
+				empty := ""
+				hj.Value = &empty
+			}
+			j.Headers = append(j.Headers, hj)
+		}
+		b, err := json.Marshal(j)
+		if err != nil {
+			return err
+		}
+		_, err = p.w.Write(append(b, '\n'))
+		return err
+	}
+	buf := p.buf[:0]
+	buf = fmt.Appendf(buf, "partition=%d offset=%d key=%s", r.GetPartition(), r.GetOffset(), textBytes(r.Key))
+	for _, h := range r.GetHeaders() {
+		v := h.GetValue()
+		if v == nil {
+			v = []byte{}
+		}
+		buf = fmt.Appendf(buf, " header.%s=%s", h.GetKey(), textBytes(v))
+	}
+	buf = fmt.Appendf(buf, " value=%s\n", textBytes(r.Value))
+	p.buf = buf
+	_, err := p.w.Write(buf)
+	return err
 }

@@ -143,12 +143,16 @@ func (s *Server) HTTPServer() *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
-	return &http.Server{
+	hs := &http.Server{
 		Handler:           s.handler,
 		Protocols:         &p,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for handlers to return: end Subscribe streams and
+	// Fetch long polls so idle consumers do not hold the drain open.
+	hs.RegisterOnShutdown(s.Broker.Drain)
+	return hs
 }
 
 // Close marks the node not ready, then closes the broker (syncing every log),

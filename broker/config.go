@@ -1,0 +1,232 @@
+package broker
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/broker/internal/log"
+)
+
+// Limits of topics and records. They are part of the API: clients see them
+// in error messages.
+const (
+	// MaxPartitions is the most partitions a topic may have.
+	MaxPartitions = 1024
+	// MaxTopicNameLength is Kafka's limit on topic names.
+	MaxTopicNameLength = 249
+	// DefaultMaxRequestBytes limits the record bytes of one Produce request.
+	DefaultMaxRequestBytes = 16 << 20
+)
+
+// configSpec describes one topic config key: its default and how values are
+// checked. The table configSpecs is the single place config keys live; the
+// schema-enforcement keys (key.schema.validation, ...) are added here.
+type configSpec struct {
+	key string
+	// def is the default, in canonical form.
+	def string
+	// accepted describes valid values for error messages.
+	accepted string
+	// canon validates v and returns its canonical form.
+	canon func(v string) (string, error)
+}
+
+const (
+	day = 24 * time.Hour
+	mib = 1 << 20
+)
+
+// configSpecs is the table of topic config keys, sorted by key.
+var configSpecs = []configSpec{
+	{
+		key: "cleanup.policy", def: "delete",
+		accepted: "delete or compact",
+		canon:    oneOf("delete", "compact"),
+	},
+	{
+		key: "delete.retention.ms", def: strconv.FormatInt(day.Milliseconds(), 10),
+		accepted: "milliseconds, 1 to 9223372036854775807",
+		canon:    intRange(1, 1<<63-1),
+	},
+	{
+		key: "max.message.bytes", def: strconv.Itoa(1 * mib),
+		accepted: "bytes, 1 to 8388608 (8 MiB)",
+		canon:    intRange(1, 8*mib),
+	},
+	{
+		key: "retention.bytes", def: "-1",
+		accepted: "bytes per partition, -1 (unlimited) or 1 to 9223372036854775807",
+		canon:    notZero(intRange(-1, 1<<63-1)),
+	},
+	{
+		key: "retention.ms", def: strconv.FormatInt(7*day.Milliseconds(), 10),
+		accepted: "milliseconds, -1 (unlimited) or 1 to 9223372036854775807",
+		canon:    notZero(intRange(-1, 1<<63-1)),
+	},
+	{
+		// A segment holds at least one record of the largest allowed size;
+		// 1 GiB keeps segment file positions well inside 32 bits.
+		key: "segment.bytes", def: strconv.Itoa(1 << 30),
+		accepted: "bytes, 1048576 (1 MiB) to 1073741824 (1 GiB)",
+		canon:    intRange(1*mib, 1<<30),
+	},
+	{
+		key: "segment.ms", def: strconv.FormatInt(7*day.Milliseconds(), 10),
+		accepted: "milliseconds, 1000 to 9223372036854775807",
+		canon:    intRange(1000, 1<<63-1),
+	},
+}
+
+// specFor returns the spec of key, or nil.
+func specFor(key string) *configSpec {
+	i, ok := slices.BinarySearchFunc(configSpecs, key, func(s configSpec, k string) int { return strings.Compare(s.key, k) })
+	if !ok {
+		return nil
+	}
+	return &configSpecs[i]
+}
+
+func oneOf(values ...string) func(string) (string, error) {
+	return func(v string) (string, error) {
+		if slices.Contains(values, v) {
+			return v, nil
+		}
+		return "", fmt.Errorf("%q is not accepted", v)
+	}
+}
+
+func intRange(lo, hi int64) func(string) (string, error) {
+	return func(v string) (string, error) {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("%q is not an integer", v)
+		}
+		if n < lo || n > hi {
+			return "", fmt.Errorf("%d is out of range", n)
+		}
+		return strconv.FormatInt(n, 10), nil
+	}
+}
+
+// notZero refuses 0 where it would be ambiguous: Kafka reads retention 0 as
+// "delete everything", the log reads it as "default".
+func notZero(f func(string) (string, error)) func(string) (string, error) {
+	return func(v string) (string, error) {
+		c, err := f(v)
+		if err == nil && c == "0" {
+			return "", fmt.Errorf("0 is out of range")
+		}
+		return c, err
+	}
+}
+
+// msDuration converts milliseconds to a Duration, saturating instead of
+// overflowing for the huge values the configs accept.
+func msDuration(ms int64) time.Duration {
+	const maxMs = int64(1<<63-1) / int64(time.Millisecond)
+	if ms > maxMs {
+		return time.Duration(1<<63 - 1)
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// checkConfigKey refuses keys that are not in the table.
+func checkConfigKey(key string) error {
+	if specFor(key) == nil {
+		known := make([]string, len(configSpecs))
+		for i, s := range configSpecs {
+			known[i] = s.key
+		}
+		return invalidf("config %q: unknown key; known keys: %s", key, strings.Join(known, ", "))
+	}
+	return nil
+}
+
+// canonConfigs validates overrides and returns them in canonical form. Every
+// bad key is reported, in key order.
+func canonConfigs(overrides map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(overrides))
+	var errs []string
+	for _, k := range slices.Sorted(maps.Keys(overrides)) {
+		if err := checkConfigKey(k); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		s := specFor(k)
+		c, err := s.canon(overrides[k])
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("config %s: %v; want %s", k, err, s.accepted))
+			continue
+		}
+		out[k] = c
+	}
+	if len(errs) > 0 {
+		return nil, invalidf("%s", strings.Join(errs, "; "))
+	}
+	return out, nil
+}
+
+// TopicConfig is a topic's parsed effective configuration.
+type TopicConfig struct {
+	// Overrides are the keys set on the topic, canonical; read-only.
+	Overrides map[string]string
+	// Effective is every key with its override or default; read-only.
+	Effective map[string]string
+
+	RetentionMs       int64
+	RetentionBytes    int64
+	SegmentBytes      int64
+	SegmentMs         int64
+	Compact           bool
+	DeleteRetentionMs int64
+	MaxMessageBytes   int
+}
+
+// newTopicConfig builds the effective config from canonical overrides.
+func newTopicConfig(overrides map[string]string) *TopicConfig {
+	eff := make(map[string]string, len(configSpecs))
+	for _, s := range configSpecs {
+		eff[s.key] = s.def
+	}
+	maps.Copy(eff, overrides)
+	// Values are canonical, so parsing cannot fail here.
+	num := func(k string) int64 { n, _ := strconv.ParseInt(eff[k], 10, 64); return n }
+	return &TopicConfig{
+		Overrides:         overrides,
+		Effective:         eff,
+		RetentionMs:       num("retention.ms"),
+		RetentionBytes:    num("retention.bytes"),
+		SegmentBytes:      num("segment.bytes"),
+		SegmentMs:         num("segment.ms"),
+		Compact:           eff["cleanup.policy"] == "compact",
+		DeleteRetentionMs: num("delete.retention.ms"),
+		MaxMessageBytes:   int(num("max.message.bytes")),
+	}
+}
+
+// logConfig translates the topic config into the log's partition config.
+func (c *TopicConfig) logConfig(b *Broker) log.Config {
+	retention := msDuration(c.RetentionMs)
+	if c.RetentionMs < 0 {
+		retention = -1
+	}
+	return log.Config{
+		SegmentBytes:    c.SegmentBytes,
+		SegmentAge:      msDuration(c.SegmentMs),
+		RetentionAge:    retention,
+		RetentionBytes:  c.RetentionBytes,
+		Compact:         c.Compact,
+		DeleteRetention: msDuration(c.DeleteRetentionMs),
+		Fsync:           b.cfg.Fsync,
+		Now:             b.cfg.Now,
+		MaxRecordBytes:  c.MaxMessageBytes,
+		// The request limit counts worst-case encoded sizes, so one
+		// partition's share of a request fits; the slack is the batch header.
+		MaxBatchBytes:       b.cfg.MaxRequestBytes + 4096,
+		MaintenanceInterval: b.cfg.MaintenanceInterval,
+	}
+}

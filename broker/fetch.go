@@ -1,0 +1,186 @@
+package broker
+
+// Fetch reads records of one partition from an offset.
+//
+// Supported: any offset in [log start offset, high watermark]; at the high
+// watermark the answer is empty, or, with max_wait, the first records
+// appended within max_wait (long poll). max_records defaults to 1000 (at most
+// 10000) and max_bytes to 4 MiB (at most 16 MiB); at least one record is
+// returned when one is there, whatever its size.
+//
+// Refused: unknown topic (NotFound); unknown partition, negative limits,
+// max_wait above 5 minutes (InvalidArgument); an offset outside the stored
+// range (OutOfRange, the message gives the range). A long poll ends early,
+// empty, when the broker drains for shutdown.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+)
+
+// Fetch limits.
+const (
+	DefaultFetchMaxRecords = 1000
+	MaxFetchMaxRecords     = 10000
+	DefaultFetchMaxBytes   = 4 << 20
+	MaxFetchMaxBytes       = 16 << 20
+	MaxFetchWait           = 5 * time.Minute
+)
+
+// FetchRequest is what Fetch reads.
+type FetchRequest struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// MaxRecords and MaxBytes: 0 means the defaults.
+	MaxRecords, MaxBytes int
+	// MaxWait: 0 answers at once.
+	MaxWait time.Duration
+}
+
+// FetchResult is what Fetch read.
+type FetchResult struct {
+	// Records are owned by the caller.
+	Records        []Record
+	HighWatermark  int64
+	LogStartOffset int64
+}
+
+// timeFromMs converts Unix milliseconds to a time.
+func timeFromMs(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// Fetch reads records; with MaxWait it long-polls until records arrive, the
+// wait ends, ctx is done or the broker drains.
+func (b *Broker) Fetch(ctx context.Context, req FetchRequest) (FetchResult, error) {
+	switch {
+	case req.MaxRecords < 0 || req.MaxRecords > MaxFetchMaxRecords:
+		return FetchResult{}, invalidf("fetch %s/%d: max_records %d: want 0 (default %d) to %d", req.Topic, req.Partition, req.MaxRecords, DefaultFetchMaxRecords, MaxFetchMaxRecords)
+	case req.MaxBytes < 0 || req.MaxBytes > MaxFetchMaxBytes:
+		return FetchResult{}, invalidf("fetch %s/%d: max_bytes %d: want 0 (default %d) to %d", req.Topic, req.Partition, req.MaxBytes, DefaultFetchMaxBytes, MaxFetchMaxBytes)
+	case req.MaxWait < 0 || req.MaxWait > MaxFetchWait:
+		return FetchResult{}, invalidf("fetch %s/%d: max_wait %v: want 0 to %v", req.Topic, req.Partition, req.MaxWait, MaxFetchWait)
+	}
+	if req.MaxRecords == 0 {
+		req.MaxRecords = DefaultFetchMaxRecords
+	}
+	if req.MaxBytes == 0 {
+		req.MaxBytes = DefaultFetchMaxBytes
+	}
+	t, err := b.lookup(req.Topic)
+	if err != nil {
+		return FetchResult{}, fmt.Errorf("fetch: %w", err)
+	}
+	p, err := t.partition(req.Partition)
+	if err != nil {
+		return FetchResult{}, fmt.Errorf("fetch: %w", err)
+	}
+	var deadline <-chan time.Time
+	for {
+		// Take the notification channel before reading so an append
+		// between the read and the wait is not missed.
+		wake := p.Notify()
+		res, err := b.readAt(t, req.Partition, req.Offset, req.MaxRecords, req.MaxBytes)
+		if err != nil {
+			return res, fmt.Errorf("fetch %w", err)
+		}
+		if len(res.Records) > 0 || req.MaxWait == 0 {
+			return res, nil
+		}
+		if deadline == nil {
+			timer := time.NewTimer(req.MaxWait)
+			defer timer.Stop()
+			deadline = timer.C
+		}
+		if b.waitHook != nil {
+			b.waitHook()
+		}
+		select {
+		case <-wake:
+			// The channel also closes when the partition closes: make
+			// sure the topic is still the live one before reading again.
+			if err := b.stillLive(t); err != nil {
+				return FetchResult{}, fmt.Errorf("fetch: %w", err)
+			}
+		case <-deadline:
+			return res, nil
+		case <-b.drain:
+			return res, nil
+		case <-ctx.Done():
+			return FetchResult{}, ctx.Err()
+		}
+	}
+}
+
+// stillLive reports ErrTopicNotFound if t was deleted (or replaced by a new
+// topic of the same name) and ErrClosed if the broker closed.
+func (b *Broker) stillLive(t *topic) error {
+	cur, err := b.lookup(t.name)
+	if err != nil {
+		return err
+	}
+	if cur != t {
+		return fmt.Errorf("topic %q: %w (deleted)", t.name, ErrTopicNotFound)
+	}
+	return nil
+}
+
+// readAt reads one chunk of partition pi from offset, refusing offsets
+// outside the stored range with a message naming topic, partition, offset
+// and range.
+func (b *Broker) readAt(t *topic, pi int32, offset int64, maxRecords, maxBytes int) (FetchResult, error) {
+	p := t.parts[pi]
+	lso, hwm := p.LogStartOffset(), p.HighWatermark()
+	res := FetchResult{HighWatermark: hwm, LogStartOffset: lso}
+	if offset < lso || offset > hwm {
+		return res, fmt.Errorf("%s/%d: offset %d: %w: valid offsets are %d to %d", t.name, pi, offset, ErrOffsetOutOfRange, lso, hwm)
+	}
+	if offset == hwm {
+		return res, nil
+	}
+	recs, err := p.Read(offset, maxRecords, maxBytes)
+	if err != nil {
+		if errors.Is(err, ErrOffsetOutOfRange) {
+			// Retention moved the start between our check and the read.
+			lso, hwm = p.LogStartOffset(), p.HighWatermark()
+			return res, fmt.Errorf("%s/%d: offset %d: %w: valid offsets are %d to %d", t.name, pi, offset, ErrOffsetOutOfRange, lso, hwm)
+		}
+		return res, fmt.Errorf("%s/%d: read at offset %d: %w", t.name, pi, offset, err)
+	}
+	res.Records = recs
+	res.HighWatermark = max(res.HighWatermark, p.HighWatermark())
+	return res, nil
+}
+
+// Fetch is the Connect handler.
+func (s brokerService) Fetch(ctx context.Context, req *connect.Request[brokerv1.FetchRequest]) (*connect.Response[brokerv1.FetchResponse], error) {
+	m := req.Msg
+	var wait time.Duration
+	if mw := m.GetMaxWait(); mw != nil {
+		if mw.CheckValid() != nil {
+			return nil, s.b.rpcError(req.Spec().Procedure, invalidf("fetch %s/%d: max_wait (seconds %d, nanos %d) is not a valid duration", m.GetTopic(), m.GetPartition(), mw.GetSeconds(), mw.GetNanos()))
+		}
+		wait = mw.AsDuration()
+	}
+	res, err := s.b.Fetch(ctx, FetchRequest{
+		Topic:      m.GetTopic(),
+		Partition:  m.GetPartition(),
+		Offset:     m.GetOffset(),
+		MaxRecords: int(m.GetMaxRecords()),
+		MaxBytes:   int(m.GetMaxBytes()),
+		MaxWait:    wait,
+	})
+	if err != nil {
+		return nil, s.b.rpcError(req.Spec().Procedure, err)
+	}
+	return connect.NewResponse(&brokerv1.FetchResponse{
+		Records:        recordsToProto(m.GetPartition(), res.Records),
+		HighWatermark:  res.HighWatermark,
+		LogStartOffset: res.LogStartOffset,
+	}), nil
+}

@@ -1,0 +1,370 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"time"
+)
+
+// maintainLoop runs RunMaintenance every interval until Close.
+func (p *Partition) maintainLoop(every time.Duration) {
+	defer p.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			if err := p.RunMaintenance(p.now()); err != nil && !errors.Is(err, ErrClosed) {
+				// Nobody else sees this error: the work is retried next tick.
+				p.log.Error("log maintenance failed", "err", err)
+			}
+		}
+	}
+}
+
+// RunMaintenance does the partition's background work as of now, and is what
+// the background goroutine calls every MaintenanceInterval: it rolls an
+// active segment older than SegmentAge (so that retention and compaction can
+// reach its records), then either compacts (Compact set, and a segment was
+// closed since the last pass or a kept tombstone has expired) or deletes the
+// oldest closed segments past RetentionAge (by their largest record
+// timestamp) or beyond RetentionBytes. The active segment is never deleted
+// or compacted. Safe to call concurrently with everything else.
+func (p *Partition) RunMaintenance(now time.Time) error {
+	p.maintMu.Lock()
+	defer p.maintMu.Unlock()
+	if p.closedFlag.Load() {
+		return ErrClosed
+	}
+	cfg := p.cfg.Load()
+	nowMs := now.UnixMilli()
+	var errs []error
+	if err := p.rollIfOld(cfg, nowMs); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Compact {
+		segs := *p.segs.Load()
+		if len(segs) > 1 && (segs[len(segs)-2].base >= p.cleanedTo || nowMs >= p.tombstoneDue) {
+			errs = append(errs, p.compactLocked(cfg, nowMs))
+		}
+	} else {
+		errs = append(errs, p.retainLocked(cfg, nowMs))
+	}
+	return errors.Join(errs...)
+}
+
+// rollIfOld rolls a non-empty active segment that has reached SegmentAge.
+func (p *Partition) rollIfOld(cfg *Config, nowMs int64) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	s := p.active()
+	if p.failure() != nil || s.ib.size == 0 || nowMs-s.rollAt < cfg.SegmentAge.Milliseconds() {
+		return nil
+	}
+	return p.rollLocked(nowMs)
+}
+
+// retainLocked deletes the oldest closed segments that retention allows.
+func (p *Partition) retainLocked(cfg *Config, nowMs int64) error {
+	segs := *p.segs.Load()
+	closed := segs[:len(segs)-1]
+	n := 0
+	reason := ""
+	if cfg.RetentionAge > 0 {
+		limit := nowMs - cfg.RetentionAge.Milliseconds()
+		for n < len(closed) && closed[n].maxTs.Load() < limit {
+			n++
+		}
+		if n > 0 {
+			reason = "retention age"
+		}
+	}
+	if cfg.RetentionBytes > 0 {
+		// As Kafka does: delete the oldest while what remains is still at
+		// least RetentionBytes.
+		total := p.Size()
+		for i, s := range closed {
+			if i < n {
+				total -= s.size.Load()
+				continue
+			}
+			if total-s.size.Load() < cfg.RetentionBytes {
+				break
+			}
+			total -= s.size.Load()
+			n = i + 1
+			reason = "retention bytes"
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	victims := closed[:n]
+	p.wmu.Lock()
+	cur := *p.segs.Load()
+	rest := slices.Clone(cur[n:]) // only maintenance removes segments, and we hold maintMu
+	p.segs.Store(&rest)
+	p.wmu.Unlock()
+	var errs []error
+	for _, s := range victims {
+		errs = append(errs, p.removeSegmentFiles(s.base))
+		s.release()
+	}
+	errs = append(errs, p.fs.SyncDir(p.dir))
+	p.log.Info("deleted segments", "reason", reason, "segments", n, "log_start_offset", rest[0].base)
+	return errors.Join(errs...)
+}
+
+// removeSegmentFiles deletes a segment's .log and then its indexes: a crash
+// in between leaves orphan indexes, which Open deletes.
+func (p *Partition) removeSegmentFiles(base int64) error {
+	var errs []error
+	for _, name := range []string{segmentName(base), offsetIndexName(base), timeIndexName(base)} {
+		if err := p.fs.Remove(p.path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("log: remove %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Compact cleans the closed segments now, whatever the partition's policy:
+// it keeps the latest record of each key and every keyless record, drops
+// tombstones older than DeleteRetention, preserves offsets, and swaps each
+// rewritten segment in crash-safely. RunMaintenance calls it for compacted
+// partitions when there is something new to clean.
+func (p *Partition) Compact() error {
+	p.maintMu.Lock()
+	defer p.maintMu.Unlock()
+	if p.closedFlag.Load() {
+		return ErrClosed
+	}
+	return p.compactLocked(p.cfg.Load(), p.now().UnixMilli())
+}
+
+// forEachBatch decodes every batch of a closed segment in order.
+func (s *segment) forEachBatch(fn func(h batchHeader, recs []Record) error) error {
+	end := s.size.Load()
+	c := chunkReader{f: s.f, end: end, chunk: 1 << 20}
+	var recs []Record
+	for pos := int64(0); pos < end; {
+		h, err := c.header(pos, maxScanBatch)
+		if err != nil {
+			return s.corrupt(pos, err)
+		}
+		if recs, err = c.batch(recs[:0], pos, h, false); err != nil {
+			return s.corrupt(pos, err)
+		}
+		if err := fn(h, recs); err != nil {
+			return err
+		}
+		pos += h.size()
+	}
+	return nil
+}
+
+// compactLocked keeps, in the closed segments, only the latest record of
+// each key (latest among the closed segments: the active one is not
+// considered, as in Kafka) plus every record without a key. A tombstone (a
+// keyed record with a null value) that is the latest of its key is kept
+// until its timestamp is DeleteRetention old, so that consumers get to see
+// the delete. Offsets are preserved; each batch keeps its base offset and
+// last offset delta. Each changed segment is rewritten to <base>.log.cleaned
+// and renamed over the original (segments left empty are deleted).
+func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
+	segs := *p.segs.Load()
+	closed := segs[:len(segs)-1]
+	if len(closed) == 0 {
+		return nil
+	}
+	latest := map[string]int64{}
+	for _, s := range closed {
+		err := s.forEachBatch(func(_ batchHeader, recs []Record) error {
+			for i := range recs {
+				if recs[i].Key != nil {
+					latest[string(recs[i].Key)] = recs[i].Offset
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("log: compaction: %w", err)
+		}
+	}
+	horizon := nowMs - cfg.DeleteRetention.Milliseconds()
+	due := int64(math.MaxInt64)
+	keep := func(r *Record) bool {
+		if r.Key == nil {
+			return true
+		}
+		if latest[string(r.Key)] != r.Offset {
+			return false
+		}
+		if r.Value == nil {
+			if r.Timestamp <= horizon {
+				return false
+			}
+			due = min(due, r.Timestamp+cfg.DeleteRetention.Milliseconds())
+		}
+		return true
+	}
+	var cleaned, emptied int
+	for _, s := range closed {
+		changed := false
+		err := s.forEachBatch(func(_ batchHeader, recs []Record) error {
+			for i := range recs {
+				if !keep(&recs[i]) {
+					changed = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("log: compaction: %w", err)
+		}
+		if !changed {
+			continue
+		}
+		empty, err := p.cleanSegment(s, keep, cfg)
+		if err != nil {
+			return fmt.Errorf("log: compaction of %s: %w", s.path, err)
+		}
+		cleaned++
+		if empty {
+			emptied++
+		}
+	}
+	p.cleanedTo = segs[len(segs)-1].base
+	p.tombstoneDue = due
+	if cleaned > 0 {
+		p.log.Info("compacted segments", "segments", cleaned, "removed_empty", emptied, "keys", len(latest))
+	}
+	return nil
+}
+
+// cleanSegment rewrites s with only the records keep accepts and swaps the
+// result in; it reports whether nothing was left (and s was deleted).
+func (p *Partition) cleanSegment(s *segment, keep func(*Record) bool, cfg *Config) (empty bool, err error) {
+	cleanedName := p.path(segmentName(s.base)) + ".cleaned"
+	f, err := p.fs.Create(cleanedName)
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = p.fs.Remove(cleanedName)
+		}
+	}()
+	ib := newIndexBuilder(cfg.IndexIntervalBytes)
+	last := s.base - 1
+	var buf []byte
+	var kept []Record
+	var pos int64
+	err = s.forEachBatch(func(h batchHeader, recs []Record) error {
+		kept = kept[:0]
+		for i := range recs {
+			if keep(&recs[i]) {
+				kept = append(kept, recs[i])
+			}
+		}
+		if len(kept) == 0 {
+			return nil
+		}
+		var err error
+		buf, _, err = appendBatch(buf[:0], h.BaseOffset, kept, false, h.LastOffsetDelta, 0, limits{})
+		if err != nil {
+			return err
+		}
+		nh, err := parseBatchHeader(buf, int64(len(buf)))
+		if err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(buf, pos); err != nil {
+			return err
+		}
+		ib.add(s.base, nh, pos)
+		pos += int64(len(buf))
+		last = nh.lastOffset()
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if err = f.Sync(); err != nil {
+		return false, err
+	}
+	// A segment left with nothing is deleted, except the first: it keeps the
+	// log start offset where it was, so that compaction never turns a
+	// consumer's committed offset into an out-of-range one.
+	if pos == 0 && s != (*p.segs.Load())[0] {
+		if err = f.Close(); err != nil {
+			return false, err
+		}
+		_ = p.fs.Remove(cleanedName)
+		p.dropSegment(s)
+		if err = p.removeSegmentFiles(s.base); err != nil {
+			return true, err
+		}
+		s.release()
+		return true, p.fs.SyncDir(p.dir)
+	}
+	if err = p.writeIndexFiles(s.base, ib.entries, ".cleaned"); err != nil {
+		return false, err
+	}
+	// The commit point is the rename of the .log: remove the old indexes
+	// first (durably), so that the new log never meets them.
+	for _, name := range []string{offsetIndexName(s.base), timeIndexName(s.base)} {
+		if rerr := p.fs.Remove(p.path(name)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = rerr
+			return false, err
+		}
+	}
+	if err = p.fs.SyncDir(p.dir); err != nil {
+		return false, err
+	}
+	if err = p.fs.Rename(cleanedName, p.path(segmentName(s.base))); err != nil {
+		return false, err
+	}
+	if err = p.fs.SyncDir(p.dir); err != nil {
+		return false, err
+	}
+	// From here the new segment is in place; index trouble is repaired by
+	// the next Open, so it does not fail the compaction.
+	for _, name := range []string{offsetIndexName(s.base), timeIndexName(s.base)} {
+		if rerr := p.fs.Rename(p.path(name)+".cleaned", p.path(name)); rerr != nil {
+			p.log.Warn("could not install compacted index; it will be rebuilt on open", "file", name, "err", rerr)
+		}
+	}
+	if serr := p.fs.SyncDir(p.dir); serr != nil {
+		p.log.Warn("could not sync directory", "dir", p.dir, "err", serr)
+	}
+	ns := p.newSegment(s.base, f)
+	ns.ib = ib
+	ns.lastOffset = last
+	ns.publish()
+	ns.ib = nil
+	p.wmu.Lock()
+	cur := slices.Clone(*p.segs.Load())
+	for i := range cur {
+		if cur[i] == s {
+			cur[i] = ns
+		}
+	}
+	p.segs.Store(&cur)
+	p.wmu.Unlock()
+	s.release()
+	return false, nil
+}
+
+// dropSegment removes s from the segment list.
+func (p *Partition) dropSegment(s *segment) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	cur := slices.DeleteFunc(slices.Clone(*p.segs.Load()), func(x *segment) bool { return x == s })
+	p.segs.Store(&cur)
+}

@@ -1,0 +1,367 @@
+package log
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/sluicehq/sluice/broker/internal/log/vfs"
+)
+
+// This file is the write path: Append queues, one writer goroutine per
+// partition commits groups (see doc.go), rolls segments and, under
+// FsyncInterval, syncs in the background.
+
+// appendReq is one Append waiting for the writer.
+type appendReq struct {
+	batch []byte
+	info  batchInfo
+	base  int64 // under mu until done is sent
+	done  chan error
+}
+
+func (r *appendReq) lastOffset() int64 { return r.base + int64(r.info.lastDelt) }
+
+// Append appends recs as one batch and returns the first offset. It returns
+// once the batch is durable under the fsync policy; concurrent appends share
+// one write and one fdatasync. Records are copied; recs is not retained.
+//
+// If ctx ends before the batch is queued nothing is appended; if it ends
+// while the batch waits for the disk, Append returns ctx's error and the
+// batch may still be appended.
+func (p *Partition) Append(ctx context.Context, recs []Record) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(recs) == 0 {
+		return 0, ErrNoRecords
+	}
+	cfg := p.cfg.Load()
+	batch, info, err := appendBatch(make([]byte, 0, min(encodedSizeHint(recs), cfg.MaxBatchBytes+batchHeaderSize)), 0, recs, true, 0, p.now().UnixMilli(),
+		limits{maxRecord: cfg.MaxRecordBytes, maxBatch: cfg.MaxBatchBytes})
+	if err != nil {
+		return 0, err
+	}
+	req := &appendReq{batch: batch, info: info, done: make(chan error, 1)}
+	p.mu.Lock()
+	switch {
+	case p.closed:
+		p.mu.Unlock()
+		return 0, ErrClosed
+	case p.failed != nil:
+		err := p.failed
+		p.mu.Unlock()
+		return 0, err
+	}
+	req.base = p.nextOffset
+	p.nextOffset += int64(info.count)
+	setBaseOffset(batch, req.base)
+	p.queue = append(p.queue, req)
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default: // the writer is already due to look at the queue
+	}
+	select {
+	case err := <-req.done:
+		if err != nil {
+			return 0, err
+		}
+		return req.base, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("log: append abandoned while waiting for the disk (it may still be written): %w", ctx.Err())
+	}
+}
+
+// writeLoop is the partition's single writer: it owns the active segment's
+// file and commits queued appends in groups.
+func (p *Partition) writeLoop(syncEvery time.Duration) {
+	defer p.wg.Done()
+	var tick <-chan time.Time
+	if syncEvery > 0 {
+		t := time.NewTicker(syncEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-p.kick:
+			p.drain()
+		case <-tick:
+			p.syncActive()
+		case <-p.stop:
+			// Close set closed first, so the queue only shrinks now.
+			p.drain()
+			return
+		}
+	}
+}
+
+// drain commits everything queued, group by group.
+func (p *Partition) drain() {
+	for {
+		p.mu.Lock()
+		group := p.queue
+		p.queue = nil
+		p.mu.Unlock()
+		if len(group) == 0 {
+			return
+		}
+		p.writeGroup(group)
+	}
+}
+
+func (p *Partition) active() *segment {
+	segs := *p.segs.Load()
+	return segs[len(segs)-1]
+}
+
+// failure returns the poison error, if any.
+func (p *Partition) failure() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failed
+}
+
+// poison marks the partition failed; the first cause is kept and logged.
+func (p *Partition) poison(cause error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failed == nil {
+		p.failed = fmt.Errorf("%w: %w", ErrFailed, cause)
+		p.log.Error("partition failed; appends refused until it is reopened", "err", cause)
+	}
+	return p.failed
+}
+
+func finish(reqs []*appendReq, err error) {
+	for _, r := range reqs {
+		r.done <- err
+	}
+}
+
+// needRoll says whether a batch about to be written at pos of s must go to a
+// new segment instead.
+func needRoll(s *segment, cfg *Config, pos int64, r *appendReq, nowMs int64) bool {
+	if pos == 0 {
+		return false // an empty segment takes any batch
+	}
+	return pos+int64(len(r.batch)) > cfg.SegmentBytes ||
+		r.lastOffset()-s.base > math.MaxInt32 ||
+		nowMs-s.rollAt >= cfg.SegmentAge.Milliseconds()
+}
+
+// maxRunBytes bounds how much of a group one write carries: beyond it the
+// rest of the group gets its own write (and fdatasync), so that a burst of
+// large batches does not build one giant buffer.
+const maxRunBytes = 16 << 20
+
+// writeGroup writes a group of queued appends: one WriteAt and, under
+// FsyncAlways, one fdatasync per segment the group lands in.
+func (p *Partition) writeGroup(group []*appendReq) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if err := p.failure(); err != nil {
+		finish(group, err)
+		return
+	}
+	cfg := p.cfg.Load()
+	nowMs := p.now().UnixMilli()
+	for len(group) > 0 {
+		s := p.active()
+		if needRoll(s, cfg, s.ib.size, group[0], nowMs) {
+			if err := p.rollLocked(nowMs); err != nil {
+				p.abortLocked(group, err)
+				return
+			}
+			s = p.active()
+		}
+		start := s.ib.size
+		end := start + int64(len(group[0].batch))
+		n := 1
+		for n < len(group) && end-start+int64(len(group[n].batch)) <= maxRunBytes && !needRoll(s, cfg, end, group[n], nowMs) {
+			end += int64(len(group[n].batch))
+			n++
+		}
+		run := group[:n]
+		group = group[n:]
+		buf := run[0].batch
+		if n > 1 {
+			buf = p.wbuf[:0]
+			for _, r := range run {
+				buf = append(buf, r.batch...)
+			}
+			p.wbuf = buf
+			if cap(p.wbuf) > maxRunBytes {
+				p.wbuf = nil // a rare giant batch should not pin its buffer
+			}
+		}
+		if _, err := s.f.WriteAt(buf, start); err != nil {
+			err = fmt.Errorf("log: write %s at byte %d: %w", s.path, start, err)
+			// Cut whatever part of the run reached the file so that it ends at
+			// the last published batch again; then the partition can go on.
+			if terr := s.f.Truncate(start); terr != nil {
+				err = p.poison(fmt.Errorf("%w; truncating it back failed: %v", err, terr))
+			}
+			p.abortLocked(append(run, group...), err)
+			return
+		}
+		if cfg.Fsync.Mode == FsyncAlways {
+			if err := s.f.Sync(); err != nil {
+				// After a failed fdatasync the kernel may have dropped the dirty
+				// pages: nothing about the file can be trusted until recovery.
+				err = p.poison(fmt.Errorf("log: fdatasync %s: %w", s.path, err))
+				finish(run, err)
+				finish(group, err)
+				return
+			}
+		} else {
+			p.dirty = true
+		}
+		pos := start
+		for _, r := range run {
+			h := batchHeader{BaseOffset: r.base, Length: int32(len(r.batch) - logOverhead), MaxTimestamp: r.info.maxTs}
+			s.ib.add(s.base, h, pos)
+			pos += int64(len(r.batch))
+			s.lastOffset = r.lastOffset()
+		}
+		if start == 0 {
+			s.rollAt = nowMs
+		}
+		s.publish()
+		p.hw.Store(s.lastOffset + 1)
+		p.wake()
+		finish(run, nil)
+	}
+}
+
+// abortLocked fails reqs with err without poisoning: nothing of them was
+// published. The offsets handed to appends still queued behind them assumed
+// they would be written, so those are renumbered from the high watermark.
+func (p *Partition) abortLocked(reqs []*appendReq, err error) {
+	p.mu.Lock()
+	next := p.hw.Load()
+	for _, r := range p.queue {
+		r.base = next
+		setBaseOffset(r.batch, next)
+		next += int64(r.info.count)
+	}
+	p.nextOffset = next
+	p.mu.Unlock()
+	finish(reqs, err)
+}
+
+// wake closes the current Notify channel.
+func (p *Partition) wake() {
+	p.mu.Lock()
+	if !p.closed {
+		close(p.notify)
+		p.notify = make(chan struct{})
+	}
+	p.mu.Unlock()
+}
+
+// syncActive is the FsyncInterval tick.
+func (p *Partition) syncActive() {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if !p.dirty || p.failure() != nil {
+		return
+	}
+	s := p.active()
+	if err := s.f.Sync(); err != nil {
+		p.poison(fmt.Errorf("log: fdatasync %s: %w", s.path, err))
+		return
+	}
+	p.dirty = false
+}
+
+// rollLocked closes the active segment and starts a new one at the high
+// watermark. The old segment is synced whatever the policy, so that only the
+// active segment can ever have a torn tail.
+func (p *Partition) rollLocked(nowMs int64) error {
+	old := p.active()
+	if err := old.f.Sync(); err != nil {
+		return p.poison(fmt.Errorf("log: fdatasync %s before rolling: %w", old.path, err))
+	}
+	p.dirty = false
+	if err := p.writeIndexFiles(old.base, *old.idx.Load(), ""); err != nil {
+		// Indexes are derived; the next Open rebuilds a missing one.
+		p.log.Warn("could not write index; it will be rebuilt on open", "segment", old.path, "err", err)
+	}
+	base := old.lastOffset + 1
+	ns, err := p.createSegment(base, nowMs)
+	if err != nil {
+		return err
+	}
+	segs := append(slices.Clone(*p.segs.Load()), ns)
+	p.segs.Store(&segs)
+	old.ib = nil
+	p.log.Debug("rolled segment", "segment", ns.path, "offset", base)
+	return nil
+}
+
+// createSegment creates an empty segment file and makes its name durable.
+func (p *Partition) createSegment(base int64, nowMs int64) (*segment, error) {
+	name := p.path(segmentName(base))
+	f, err := p.fs.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("log: create segment: %w", err)
+	}
+	if err := p.fs.SyncDir(p.dir); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("log: sync directory %s: %w", p.dir, err)
+	}
+	s := p.newSegment(base, f)
+	s.ib = newIndexBuilder(p.cfg.Load().IndexIntervalBytes)
+	s.rollAt = nowMs
+	s.publish()
+	return s, nil
+}
+
+// newSegment makes a segment that reports a bad index to the partition's log.
+func (p *Partition) newSegment(base int64, f vfs.File) *segment {
+	s := newSegment(p.dir, base, f)
+	s.onBadIndex = func(s *segment, pos, got, want int64) {
+		p.log.Warn("segment index points at the wrong batch; reading the segment without it",
+			"segment", s.path, "position", pos, "found_offset", got, "want_offset", want)
+	}
+	return s
+}
+
+func (p *Partition) path(name string) string { return p.dir + "/" + name }
+
+// writeIndexFiles writes a segment's two index files whole, each through a
+// synced temporary file renamed into place; suffix names the final files
+// (".cleaned" during compaction). The caller syncs the directory.
+func (p *Partition) writeIndexFiles(base int64, entries []indexEntry, suffix string) error {
+	if err := writeFileAtomic(p.fs, p.path(offsetIndexName(base)+suffix), encodeOffsetIndex(base, entries)); err != nil {
+		return err
+	}
+	return writeFileAtomic(p.fs, p.path(timeIndexName(base)+suffix), encodeTimeIndex(base, entries))
+}
+
+func writeFileAtomic(fs vfs.FS, name string, data []byte) error {
+	tmp := name + ".tmp"
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(data, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.Rename(tmp, name)
+	}
+	if err != nil {
+		_ = fs.Remove(tmp)
+		return fmt.Errorf("log: write %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,219 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+)
+
+// subscription reads a Subscribe stream.
+type subscription struct {
+	t      *testing.T
+	stream *connect.ServerStreamForClient[brokerv1.SubscribeResponse]
+	cancel context.CancelFunc
+	msgs   int
+}
+
+// subscribe opens a stream and waits for its response headers: from then
+// on the start positions are fixed.
+func subscribe(t *testing.T, c brokerv1connect.BrokerServiceClient, req *brokerv1.SubscribeRequest) *subscription {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctxT(t))
+	st, err := c.Subscribe(ctx, connect.NewRequest(req))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	st.ResponseHeader()
+	s := &subscription{t: t, stream: st, cancel: cancel}
+	t.Cleanup(func() { cancel(); st.Close() })
+	return s
+}
+
+// next returns the next n records, checking each message holds one
+// partition's records in offset order.
+func (s *subscription) next(n int) []*brokerv1.Record {
+	s.t.Helper()
+	var out []*brokerv1.Record
+	for len(out) < n {
+		if !s.stream.Receive() {
+			s.t.Fatalf("stream ended after %d of %d records: %v", len(out), n, s.stream.Err())
+		}
+		s.msgs++
+		m := s.stream.Msg()
+		for i, r := range m.GetRecords() {
+			if r.GetPartition() != m.GetPartition() {
+				s.t.Fatalf("message of partition %d holds a record of partition %d", m.GetPartition(), r.GetPartition())
+			}
+			if i > 0 && r.GetOffset() <= m.GetRecords()[i-1].GetOffset() {
+				s.t.Fatalf("partition %d: offset %d after %d", m.GetPartition(), r.GetOffset(), m.GetRecords()[i-1].GetOffset())
+			}
+		}
+		out = append(out, m.GetRecords()...)
+	}
+	if len(out) != n {
+		s.t.Fatalf("got %d records, want %d", len(out), n)
+	}
+	return out
+}
+
+func values(recs []*brokerv1.Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, string(r.GetValue()))
+	}
+	return out
+}
+
+func TestSubscribeOnePartitionFromEarliest(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("t", 2, nil)
+	for i := range 5 {
+		e.produce("t", &brokerv1.ProduceRecord{Value: []byte(fmt.Sprint("a", i)), Partition: ptr[int32](1)})
+	}
+	e.produce("t", &brokerv1.ProduceRecord{Value: []byte("elsewhere"), Partition: ptr[int32](0)})
+	s := subscribe(t, e.client, &brokerv1.SubscribeRequest{
+		Topic: "t", Partition: ptr[int32](1),
+		Start: &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_EARLIEST},
+	})
+	if got := fmt.Sprint(values(s.next(5))); got != "[a0 a1 a2 a3 a4]" {
+		t.Fatalf("catch-up: %s", got)
+	}
+	// Then records as they are appended.
+	e.produce("t", &brokerv1.ProduceRecord{Value: []byte("b0"), Partition: ptr[int32](1)})
+	recs := s.next(1)
+	if string(recs[0].GetValue()) != "b0" || recs[0].GetOffset() != 5 {
+		t.Fatalf("live: got %q at %d", recs[0].GetValue(), recs[0].GetOffset())
+	}
+}
+
+func TestSubscribeAllPartitions(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("t", 3, nil)
+	var recs []*brokerv1.ProduceRecord
+	for i := range 30 {
+		recs = append(recs, val(fmt.Sprint(i)))
+	}
+	e.produce("t", recs...)
+	s := subscribe(t, e.client, &brokerv1.SubscribeRequest{
+		Topic: "t", Start: &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_EARLIEST},
+	})
+	got := s.next(30)
+	next := map[int32]int64{}
+	for _, r := range got {
+		if r.GetOffset() != next[r.GetPartition()] {
+			t.Fatalf("partition %d: offset %d, want %d", r.GetPartition(), r.GetOffset(), next[r.GetPartition()])
+		}
+		next[r.GetPartition()]++
+	}
+	if len(next) != 3 {
+		t.Fatalf("records from %d partitions, want 3", len(next))
+	}
+	// New records on every partition arrive too.
+	e.produce("t", recs[:6]...)
+	if n := len(s.next(6)); n != 6 {
+		t.Fatalf("live: %d records", n)
+	}
+}
+
+func TestSubscribeFromLatestAndOffset(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("t", 1, nil)
+	e.produce("t", val("0"), val("1"), val("2"), val("3"))
+
+	latest := subscribe(t, e.client, &brokerv1.SubscribeRequest{Topic: "t"}) // no start: latest
+	fromTwo := subscribe(t, e.client, &brokerv1.SubscribeRequest{Topic: "t", Start: &brokerv1.SubscribeRequest_Offset{Offset: 2}})
+	e.produce("t", val("4"))
+	if got := latest.next(1); got[0].GetOffset() != 4 {
+		t.Errorf("from latest: first record at %d, want 4", got[0].GetOffset())
+	}
+	if got := fmt.Sprint(values(fromTwo.next(3))); got != "[2 3 4]" {
+		t.Errorf("from offset 2: %s", got)
+	}
+}
+
+func TestSubscribeChunksByMaxBytes(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("t", 1, nil)
+	var recs []*brokerv1.ProduceRecord
+	for range 10 {
+		recs = append(recs, &brokerv1.ProduceRecord{Value: make([]byte, 1000)})
+	}
+	e.produce("t", recs...)
+	s := subscribe(t, e.client, &brokerv1.SubscribeRequest{
+		Topic: "t", MaxBytes: 2500,
+		Start: &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_EARLIEST},
+	})
+	s.next(10)
+	if s.msgs < 4 {
+		t.Errorf("10 records of 1000 bytes came in %d messages of at most 2500 bytes", s.msgs)
+	}
+}
+
+func TestSubscribeErrors(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("t", 2, nil)
+	e.produce("t", &brokerv1.ProduceRecord{Value: []byte("x"), Partition: ptr[int32](0)})
+	tests := []struct {
+		name string
+		req  *brokerv1.SubscribeRequest
+		code connect.Code
+		msg  string
+	}{
+		{"unknown topic", &brokerv1.SubscribeRequest{Topic: "nope"}, connect.CodeNotFound, `subscribe: topic "nope": topic not found`},
+		{"unknown partition", &brokerv1.SubscribeRequest{Topic: "t", Partition: ptr[int32](2)}, connect.CodeInvalidArgument, "subscribe: topic t: partition 2 does not exist (the topic has partitions 0..1)"},
+		{"offset past the end", &brokerv1.SubscribeRequest{Topic: "t", Start: &brokerv1.SubscribeRequest_Offset{Offset: 1}}, connect.CodeOutOfRange, "subscribe t/1: offset 1: offset out of range: valid offsets are 0 to 0"},
+		{"max bytes", &brokerv1.SubscribeRequest{Topic: "t", MaxBytes: -1}, connect.CodeInvalidArgument, "subscribe t: max_bytes -1: want 0 (default 1048576) to 16777216"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := e.client.Subscribe(ctxT(t), connect.NewRequest(tt.req))
+			if err == nil {
+				for st.Receive() {
+				}
+				err = st.Err()
+				st.Close()
+			}
+			if connect.CodeOf(err) != tt.code || connectMessage(err) != tt.msg {
+				t.Errorf("got %v %q\nwant %v %q", connect.CodeOf(err), connectMessage(err), tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+func TestSubscribeEndsWhenTopicDeleted(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("t", 2, nil)
+	s := subscribe(t, e.client, &brokerv1.SubscribeRequest{Topic: "t"})
+	if _, err := e.topics.DeleteTopic(ctxT(t), connect.NewRequest(&brokerv1.DeleteTopicRequest{Name: "t"})); err != nil {
+		t.Fatal(err)
+	}
+	for s.stream.Receive() {
+	}
+	if err := s.stream.Err(); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("stream ended with %v, want NotFound", err)
+	}
+}
+
+// TestSubscribeEndsOnDrain: shutting the broker down ends idle streams with
+// Unavailable, so an HTTP server can drain.
+func TestSubscribeEndsOnDrain(t *testing.T) {
+	waiting := make(chan struct{}, 1)
+	e := newEnv(t)
+	e.hook = signal(waiting)
+	e.restart()
+	e.createTopic("t", 1, nil)
+	s := subscribe(t, e.client, &brokerv1.SubscribeRequest{Topic: "t"})
+	<-waiting
+	e.b.Drain()
+	for s.stream.Receive() {
+	}
+	if err := s.stream.Err(); connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("stream ended with %v, want Unavailable", err)
+	}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runBenchTSV runs "sluice bench ... --tsv" and returns the rows by metric,
+// checking their shape: suite metric median unit runs min max command.
+func runBenchTSV(t *testing.T, args ...string) map[string]float64 {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if code := run(ctx, append([]string{"bench"}, append(args, "--tsv")...), strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	rows := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 8 || f[0] != "sluice" || f[4] != "1" || f[2] != f[5] || f[2] != f[6] || !strings.HasPrefix(f[7], "sluice bench ") {
+			t.Fatalf("bad TSV row %q", line)
+		}
+		v, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			t.Fatalf("row %q: %v", line, err)
+		}
+		rows[f[1]] = v
+	}
+	// Progress goes to stderr with --tsv; the per-second lines depend on the
+	// clock, so only the opening line is checked.
+	if !strings.Contains(errb.String(), "sluice bench "+args[0]) {
+		t.Errorf("no opening line on stderr:\n%s", errb.String())
+	}
+	return rows
+}
+
+func TestBenchProduceInProcess(t *testing.T) {
+	rows := runBenchTSV(t, "produce", "--in-process", "--fsync", "never", "--duration", "1500ms",
+		"--partitions", "2", "--batch", "4", "--inflight", "2", "--record-bytes", "100")
+	for _, m := range []string{"records_per_s", "MBps", "ack_p50_us", "ack_p99_us", "ack_p999_us"} {
+		v, ok := rows["produce_fsync-never_"+m]
+		if !ok || v <= 0 {
+			t.Errorf("metric produce_fsync-never_%s = %v (present %v) in %v", m, v, ok, rows)
+		}
+	}
+	if rows["produce_fsync-never_ack_p50_us"] > rows["produce_fsync-never_ack_p999_us"] {
+		t.Errorf("p50 above p99.9: %v", rows)
+	}
+}
+
+func TestBenchConsumeInProcess(t *testing.T) {
+	rows := runBenchTSV(t, "consume", "--in-process", "--fsync", "never", "--backlog", "3000", "--duration", "30s",
+		"--partitions", "3", "--consumers", "2", "--record-bytes", "100", "--name", "catchup")
+	// The whole backlog is read: 3000 records of 100 bytes.
+	if rows["catchup_records_per_s"] <= 0 || rows["catchup_MBps"] <= 0 {
+		t.Errorf("rows %v", rows)
+	}
+}
+
+func TestBenchE2EInProcess(t *testing.T) {
+	rows := runBenchTSV(t, "e2e", "--in-process", "--fsync", "never", "--duration", "1500ms", "--rate", "2000",
+		"--partitions", "2", "--batch", "10", "--record-bytes", "64")
+	for _, m := range []string{"e2e_fsync-never_records_per_s", "e2e_fsync-never_e2e_p50_us", "e2e_fsync-never_e2e_p99_us"} {
+		if rows[m] <= 0 {
+			t.Errorf("%s = %v in %v", m, rows[m], rows)
+		}
+	}
+}
+
+func TestBenchFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench"},
+		{"bench", "explode"},
+		{"bench", "produce", "--batch", "0"},
+		{"bench", "e2e", "--record-bytes", "4"},
+		{"bench", "produce", "--in-process", "--fsync", "sometimes"},
+		{"bench", "produce", "--rate", "-1"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(""), &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %s)", args, code, errb.String())
+		}
+	}
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	var h histogram
+	for i := 1; i <= 1000; i++ {
+		h.record(time.Duration(i) * time.Microsecond)
+	}
+	check := func(q float64, want time.Duration) {
+		t.Helper()
+		got := h.quantile(q)
+		// Buckets are 1/64 wide: never below the true value, at most 1/64 above.
+		if got < want || float64(got) > float64(want)*(1+1.0/64) {
+			t.Errorf("quantile(%v) = %v, want %v within 1/64 above", q, got, want)
+		}
+	}
+	check(0.5, 500*time.Microsecond)
+	check(0.99, 990*time.Microsecond)
+	check(0.999, 999*time.Microsecond)
+	check(1, 1000*time.Microsecond)
+	var empty histogram
+	if empty.quantile(0.5) != 0 {
+		t.Error("empty histogram quantile is not 0")
+	}
+	var small histogram
+	small.record(3)
+	small.record(-1) // clock skew in e2e: counted as 0
+	if small.quantile(1) != 3 || small.quantile(0.5) != 0 {
+		t.Errorf("small values: p50 %v p100 %v", small.quantile(0.5), small.quantile(1))
+	}
+	var merged histogram
+	merged.merge(&h)
+	merged.merge(&small)
+	if merged.n != 1002 || merged.quantile(1) != 1000*time.Microsecond {
+		t.Errorf("merge: n %d max %v", merged.n, merged.quantile(1))
+	}
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	prev := -1
+	for v := int64(0); v < 1<<20; v += 1 + v/100 {
+		b := bucket(v)
+		if b < prev {
+			t.Fatalf("bucket(%d) = %d below bucket of a smaller value %d", v, b, prev)
+		}
+		if hi := bucketHigh(b); hi < v {
+			t.Fatalf("bucketHigh(bucket(%d)) = %d, below the value", v, hi)
+		}
+		prev = b
+	}
+	if b := bucket(1<<63 - 1); b >= len(histogram{}.counts) {
+		t.Fatalf("bucket(MaxInt64) = %d out of range", b)
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+// Helpers shared by the topic, produce, consume and bench commands.
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+)
+
+// parseArgs parses args with fs allowing flags after positional arguments
+// ("topic create orders --partitions 3"); "--" ends flag parsing. It returns
+// the positional arguments, the exit code and whether to go on.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, int, bool) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			// Everything after "--" is positional.
+			return append(pos, rest...), 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// kvFlag is a repeatable k=v flag kept in order.
+type kvFlag struct {
+	keys, values []string
+}
+
+func (f *kvFlag) String() string {
+	var parts []string
+	for i := range f.keys {
+		parts = append(parts, f.keys[i]+"="+f.values[i])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want key=value", s)
+	}
+	f.keys = append(f.keys, k)
+	f.values = append(f.values, v)
+	return nil
+}
+
+// asMap returns the pairs as a map; a repeated key keeps its last value.
+func (f *kvFlag) asMap() map[string]string {
+	m := make(map[string]string, len(f.keys))
+	for i, k := range f.keys {
+		m[k] = f.values[i]
+	}
+	return m
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (f *listFlag) String() string     { return strings.Join(*f, ",") }
+func (f *listFlag) Set(s string) error { *f = append(*f, s); return nil }
+
+// brokerClients builds the Connect clients for --addr.
+func (c *clientFlags) brokerClients() (brokerv1connect.TopicServiceClient, brokerv1connect.BrokerServiceClient) {
+	hc := httpClient()
+	return brokerv1connect.NewTopicServiceClient(hc, c.baseURL()), brokerv1connect.NewBrokerServiceClient(hc, c.baseURL())
+}
+
+// printErr reports a command's failure on stderr as "sluice <cmd>: <what>".
+// Connect errors print their code and message; a server that is not
+// running is named as such.
+func printErr(w io.Writer, cmd string, err error) {
+	var ce *connect.Error
+	if errors.As(err, &ce) && ce.Code() == connect.CodeUnavailable && strings.Contains(ce.Message(), "connection refused") {
+		fmt.Fprintf(w, "sluice %s: no server: %s\n", cmd, ce.Message())
+		return
+	}
+	fmt.Fprintf(w, "sluice %s: %v\n", cmd, err)
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
