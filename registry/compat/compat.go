@@ -59,6 +59,39 @@ func (l Level) Forward() bool {
 	return l == Forward || l == ForwardTransitive || l == Full || l == FullTransitive
 }
 
+// Policy is a compatibility policy (spec/registry-api.md §10, §11.6): how
+// strictly JSON Schema differences are judged. The zero value means Strict.
+type Policy string
+
+// The compatibility policies.
+const (
+	// Strict is Confluent's default: every difference outside the
+	// compatible set of §11.4 is a violation.
+	Strict Policy = "STRICT"
+	// Lenient additionally accepts the open/closed content-model changes
+	// listed in §11.6 (adding and removing optional properties freely, as
+	// Avro does). It affects JSON Schema only.
+	Lenient Policy = "LENIENT"
+)
+
+// ParsePolicy parses a policy case-insensitively, ignoring surrounding
+// spaces; the empty string is Strict.
+func ParsePolicy(s string) (Policy, error) {
+	switch p := Policy(strings.ToUpper(strings.TrimSpace(s))); p {
+	case "", Strict:
+		return Strict, nil
+	case Lenient:
+		return Lenient, nil
+	}
+	return "", fmt.Errorf("invalid compatibility policy %q: want STRICT or LENIENT", s)
+}
+
+// Options tune a check. The zero value is the default: the Strict policy.
+type Options struct {
+	// Policy is the compatibility policy; "" means Strict.
+	Policy Policy
+}
+
 // Version is one registered version of a subject's history.
 type Version struct {
 	// Number is the subject version number, used only to label violations.
@@ -102,6 +135,11 @@ var ErrNotSupported = errors.New("compatibility check not available")
 // Non-transitive levels look only at the last element of history. A version
 // of a different format is a violation under every level but NONE.
 func Check(level Level, candidate serde.Schema, history []Version) ([]Violation, error) {
+	return CheckWith(level, Options{}, candidate, history)
+}
+
+// CheckWith is Check with options (the compatibility policy).
+func CheckWith(level Level, opts Options, candidate serde.Schema, history []Version) ([]Violation, error) {
 	if level == None || len(history) == 0 {
 		return nil, nil
 	}
@@ -111,7 +149,7 @@ func Check(level Level, candidate serde.Schema, history []Version) ([]Violation,
 	}
 	for i := len(scope) - 1; i >= 0; i-- {
 		v := scope[i]
-		vs, err := Pair(level, candidate, v.Schema)
+		vs, err := PairWith(level, opts, candidate, v.Schema)
 		if err != nil {
 			return nil, err
 		}
@@ -128,16 +166,21 @@ func Check(level Level, candidate serde.Schema, history []Version) ([]Violation,
 // Pair checks candidate against one existing schema in the direction(s) the
 // level implies, ignoring whether the level is transitive.
 func Pair(level Level, candidate, existing serde.Schema) ([]Violation, error) {
+	return PairWith(level, Options{}, candidate, existing)
+}
+
+// PairWith is Pair with options (the compatibility policy).
+func PairWith(level Level, opts Options, candidate, existing serde.Schema) ([]Violation, error) {
 	var out []Violation
 	if level.Backward() {
-		vs, err := Reads(candidate, existing)
+		vs, err := ReadsWith(opts, candidate, existing)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, tag(vs, "backward")...)
 	}
 	if level.Forward() {
-		vs, err := Reads(existing, candidate)
+		vs, err := ReadsWith(opts, existing, candidate)
 		if err != nil {
 			return nil, err
 		}
@@ -158,6 +201,11 @@ func tag(vs []Violation, dir string) []Violation {
 // differences from writer (original) to reader (update) that are not in the
 // compatible set. An empty result means reader reads writer.
 func Reads(reader, writer serde.Schema) ([]Violation, error) {
+	return ReadsWith(Options{}, reader, writer)
+}
+
+// ReadsWith is Reads with options (the compatibility policy).
+func ReadsWith(opts Options, reader, writer serde.Schema) ([]Violation, error) {
 	if reader.Format() != writer.Format() {
 		return []Violation{{Kind: "TYPE_MISMATCH", Message: fmt.Sprintf("different schema type: %s cannot read %s", reader.Format(), writer.Format())}}, nil
 	}
@@ -167,7 +215,7 @@ func Reads(reader, writer serde.Schema) ([]Violation, error) {
 	case *protobuf.Schema:
 		return protobufReads(r, writer.(*protobuf.Schema))
 	case *jsonschema.Schema:
-		return jsonReads(r, writer.(*jsonschema.Schema))
+		return jsonReadsPolicy(r, writer.(*jsonschema.Schema), opts.Policy)
 	}
 	return nil, fmt.Errorf("%w for schema type %T", ErrNotSupported, reader)
 }
