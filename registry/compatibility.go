@@ -13,10 +13,10 @@ import (
 // Compatibility (spec §4.17, §4.18, §10). The rules themselves live in
 // registry/compat; this file picks the history and the level.
 //
-// Formats without rules yet (compat answers compat.ErrNotSupported) are
-// never reported compatible: under any level but NONE, registering or
-// testing such a schema fails with an *InvalidSchemaError (Confluent 42201)
-// that wraps compat.ErrNotSupported and says to use level NONE meanwhile.
+// The subject's compatibilityPolicy config (STRICT or LENIENT) is passed to
+// the rules. Should a format ever lack rules (compat answers
+// compat.ErrNotSupported), it is never reported compatible: registering or
+// testing fails with an *InvalidSchemaError (Confluent 42201) wrapping it.
 
 // histEntry is one version of a compatibility history.
 type histEntry struct {
@@ -62,7 +62,7 @@ func (s *state) history(subj string, cfg SubjectConfig, md json.RawMessage) []hi
 // checkHistory runs compat.Check of candidate against hist under level and
 // returns the violations of the first failing version. The caller must not
 // hold mu (stored schemas are parsed on first use).
-func (r *Registry) checkHistory(subj string, level compat.Level, candidate serde.Schema, hist []histEntry) ([]compat.Violation, error) {
+func (r *Registry) checkHistory(subj string, level compat.Level, opts compat.Options, candidate serde.Schema, hist []histEntry) ([]compat.Violation, error) {
 	versions := make([]compat.Version, 0, len(hist))
 	for _, h := range hist {
 		p, err := r.parsed(h.entry)
@@ -71,7 +71,7 @@ func (r *Registry) checkHistory(subj string, level compat.Level, candidate serde
 		}
 		versions = append(versions, compat.Version{Number: h.number, Schema: p})
 	}
-	vs, err := safeCompat(func() ([]compat.Violation, error) { return compat.Check(level, candidate, versions) })
+	vs, err := safeCompat(func() ([]compat.Violation, error) { return compat.CheckWith(level, opts, candidate, versions) })
 	return vs, r.compatError(subj, level, err)
 }
 
@@ -173,12 +173,12 @@ func (r *Registry) CheckCompatibility(ctx context.Context, subject string, in Sc
 	}
 	var vs []compat.Violation
 	if version == 0 {
-		vs, err = r.checkHistory(subj, level, p.parsed, hist)
+		vs, err = r.checkHistory(subj, level, cfg.policy(), p.parsed, hist)
 	} else {
 		// One named version: transitivity is moot, check the pair.
 		var old serde.Schema
 		if old, err = r.parsed(hist[0].entry); err == nil {
-			vs, err = safeCompat(func() ([]compat.Violation, error) { return compat.Pair(level, p.parsed, old) })
+			vs, err = safeCompat(func() ([]compat.Violation, error) { return compat.PairWith(level, cfg.policy(), p.parsed, old) })
 			err = r.compatError(subj, level, err)
 			for i := range vs {
 				vs[i].Version = hist[0].number

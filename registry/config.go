@@ -171,6 +171,22 @@ func (s *state) fastConfig(subject string) (normalize, metadataDefaults bool) {
 	return normalize, g.hasMetadataDefaults() || sc.hasMetadataDefaults()
 }
 
+// policyConfigKey is the config key of the compatibility policy (spec
+// §1.3): STRICT (the default) or LENIENT, which relaxes the JSON Schema
+// content-model rules of §11.6.
+const policyConfigKey = "compatibilityPolicy"
+
+// policy returns the compatibility options of an effective configuration.
+// SetConfig validated the stored value, so a parse failure means STRICT.
+func (c SubjectConfig) policy() compat.Options {
+	var name string
+	if v, ok := c.Other[policyConfigKey]; ok {
+		_ = json.Unmarshal(v, &name)
+	}
+	p, _ := compat.ParsePolicy(name)
+	return compat.Options{Policy: p}
+}
+
 // hasMetadataDefaults reports whether c would change a registration's
 // metadata or rule set, which disables the register fast path (§4.3 step 1).
 func (c SubjectConfig) hasMetadataDefaults() bool {
@@ -241,6 +257,17 @@ func (r *Registry) SetConfig(ctx context.Context, subject string, update Subject
 			update.Other[k] = obj
 		} else if !json.Valid(v) {
 			return SubjectConfig{}, &InvalidSchemaError{Reason: fmt.Sprintf("%s: config %s is not valid JSON", scopeName(subj), k)}
+		}
+		if k == policyConfigKey && string(bytes.TrimSpace(v)) != "null" {
+			var name string
+			if err := json.Unmarshal(v, &name); err != nil {
+				return SubjectConfig{}, fmt.Errorf("%s: config %s must be a string: %w", scopeName(subj), k, ErrInvalidCompatibility)
+			}
+			p, err := compat.ParsePolicy(name)
+			if err != nil {
+				return SubjectConfig{}, fmt.Errorf("%s: %w: %v", scopeName(subj), ErrInvalidCompatibility, err)
+			}
+			update.Other[k], _ = json.Marshal(string(p))
 		}
 	}
 

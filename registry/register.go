@@ -361,7 +361,7 @@ func (r *Registry) registerLocked(ctx context.Context, subj string, in Schema, m
 	// 9. Compatibility with the live history.
 	level := *cfg.Compatibility
 	if !importing && !opt.Force && level != compat.None {
-		vs, err := r.checkHistory(subj, level, p.parsed, st.history(subj, cfg, p.schema.Metadata))
+		vs, err := r.checkHistory(subj, level, cfg.policy(), p.parsed, st.history(subj, cfg, p.schema.Metadata))
 		if err != nil {
 			return SubjectVersion{}, err
 		}

@@ -19,8 +19,8 @@
 // refused (the API uses "" for the global level). Config keys beyond those
 // typed in SubjectConfig are stored and echoed, and defaultMetadata,
 // overrideMetadata, defaultRuleSet and overrideRuleSet are applied on
-// register, but alias redirection, validateFields checks and
-// compatibilityPolicy are not implemented.
+// register; compatibilityPolicy (STRICT or LENIENT) reaches the rules. Alias
+// redirection and validateFields checks are not implemented.
 //
 // # Errors
 //

@@ -907,36 +907,81 @@ func TestCompatibilityAcrossTypes(t *testing.T) {
 	}
 }
 
-func TestUnsupportedCompatibilityIsNeverCompatible(t *testing.T) {
+// TestProtobufAndJSONCompatibility checks that registrations of the two
+// non-Avro formats reach their rules: a breaking change is refused with every
+// violation, a compatible one is accepted.
+func TestProtobufAndJSONCompatibility(t *testing.T) {
+	tests := []struct {
+		name             string
+		format           serde.Format
+		v1, ok, breaking string
+		wantKind         string
+	}{
+		{
+			name:     "protobuf",
+			format:   serde.Protobuf,
+			v1:       "syntax = \"proto3\";\npackage shop.v1;\nmessage Order { string id = 1; int32 qty = 2; }\n",
+			ok:       "syntax = \"proto3\";\npackage shop.v1;\nmessage Order { string id = 1; int64 qty = 2; string note = 3; }\n",
+			breaking: "syntax = \"proto3\";\npackage shop.v1;\nmessage Order { string id = 1; string qty = 2; }\n",
+			wantKind: "FIELD_SCALAR_KIND_CHANGED",
+		},
+		{
+			name:     "json",
+			format:   serde.JSON,
+			v1:       `{"type":"object","properties":{"total":{"type":"number"}},"additionalProperties":false}`,
+			ok:       `{"type":"object","properties":{"total":{"type":"number"},"note":{"type":"string"}},"additionalProperties":false}`,
+			breaking: `{"type":"object","properties":{"total":{"type":"integer"},"note":{"type":"string"}},"additionalProperties":false}`,
+			wantKind: "TYPE_NARROWED",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.registerSchema("s", registry.Schema{Type: tt.format, Text: tt.v1}, registry.RegisterOptions{})
+			e.registerSchema("s", registry.Schema{Type: tt.format, Text: tt.ok}, registry.RegisterOptions{})
+			_, err := e.Register(ctx, "s", registry.Schema{Type: tt.format, Text: tt.breaking}, registry.RegisterOptions{})
+			var ie *registry.IncompatibleError
+			if !errors.As(err, &ie) {
+				t.Fatalf("breaking change: err = %v, want *IncompatibleError", err)
+			}
+			found := false
+			for _, v := range ie.Violations {
+				found = found || v.Kind == tt.wantKind
+			}
+			if !found {
+				t.Errorf("violations %v do not include %s", ie.Violations, tt.wantKind)
+			}
+			if vs, _ := e.Versions(ctx, "s", registry.ListOptions{}); len(vs) != 2 {
+				t.Errorf("versions after refusal = %v, want [1 2]", vs)
+			}
+		})
+	}
+}
+
+// TestCompatibilityPolicy checks the per-subject compatibilityPolicy config:
+// LENIENT accepts an optional property added to an open JSON content model,
+// which STRICT (the default) refuses; unknown policies are refused.
+func TestCompatibilityPolicy(t *testing.T) {
 	e := newEnv(t)
-	proto := registry.Schema{Type: serde.Protobuf, Text: "syntax = \"proto3\";\nmessage A { int32 x = 1; }\n"}
-	proto2 := registry.Schema{Type: serde.Protobuf, Text: "syntax = \"proto3\";\nmessage A { int64 x = 1; }\n"}
-	if _, err := e.Register(ctx, "p", proto, registry.RegisterOptions{}); err != nil {
-		t.Skipf("Protobuf parser not ready: %v", err)
-	}
-	_, err := e.Register(ctx, "p", proto2, registry.RegisterOptions{})
-	if err == nil {
-		t.Fatal("registered under BACKWARD without a check")
-	}
-	var ise *registry.InvalidSchemaError
+	v1 := registry.Schema{Type: serde.JSON, Text: `{"type":"object","properties":{"id":{"type":"string"}}}`}
+	v2 := registry.Schema{Type: serde.JSON, Text: `{"type":"object","properties":{"id":{"type":"string"},"note":{"type":"string"}}}`}
+	e.registerSchema("j", v1, registry.RegisterOptions{})
 	var ie *registry.IncompatibleError
-	switch {
-	case errors.Is(err, compat.ErrNotSupported) && errors.As(err, &ise):
-		if !strings.Contains(err.Error(), "NONE") {
-			t.Errorf("error %q does not suggest level NONE", err)
-		}
-		_, err = e.CheckCompatibility(ctx, "p", proto2, registry.Latest, false)
-		if !errors.Is(err, compat.ErrNotSupported) {
-			t.Errorf("CheckCompatibility = %v, want ErrNotSupported", err)
-		}
-	case errors.As(err, &ie):
-		t.Skip("Protobuf compatibility rules exist now")
-	default:
-		t.Fatalf("unexpected error %v", err)
+	if _, err := e.Register(ctx, "j", v2, registry.RegisterOptions{}); !errors.As(err, &ie) {
+		t.Fatalf("STRICT: err = %v, want *IncompatibleError", err)
 	}
-	e.setLevel("p", "NONE")
-	if _, err := e.Register(ctx, "p", proto2, registry.RegisterOptions{}); err != nil {
-		t.Errorf("register under NONE: %v", err)
+	if _, err := e.SetConfig(ctx, "j", registry.SubjectConfig{Other: map[string]json.RawMessage{"compatibilityPolicy": json.RawMessage(`"bogus"`)}}); !errors.Is(err, registry.ErrInvalidCompatibility) {
+		t.Errorf("bogus policy: err = %v, want ErrInvalidCompatibility", err)
+	}
+	if _, err := e.SetConfig(ctx, "j", registry.SubjectConfig{Other: map[string]json.RawMessage{"compatibilityPolicy": json.RawMessage(`"lenient"`)}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.CheckCompatibility(ctx, "j", v2, 0, false)
+	if err != nil || !res.Compatible {
+		t.Fatalf("LENIENT check = %+v, %v; want compatible", res, err)
+	}
+	if _, err := e.Register(ctx, "j", v2, registry.RegisterOptions{}); err != nil {
+		t.Errorf("LENIENT register: %v", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +102,7 @@ func (s *Server) routes() http.Handler {
 		connect.WithReadMaxBytes(int(s.cfg.MaxRequestBytes)),
 		connect.WithRecover(s.recovered),
 	}
-	rpc.Mount(mux, s.Registry, opts...)
+	mux.Handle(rpc.NewHandler(s.Registry, rpc.Config{Logger: s.cfg.Logger.With("component", "rpc")}, opts...))
 	s.Broker.Mount(mux, opts...)
 
 	reflector := grpcreflect.NewStaticReflector(
@@ -122,11 +123,21 @@ func (s *Server) routes() http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	mux.Handle("/", rest.NewHandler(s.Registry, rest.Config{
+	restHandler := rest.NewHandler(s.Registry, rest.Config{
 		Logger:       s.cfg.Logger.With("component", "rest"),
 		MaxBodyBytes: s.cfg.MaxRequestBytes,
-	}))
-	return mux
+	})
+	mux.Handle("/", restHandler)
+	// ServeMux cleans paths and would redirect the Confluent context form
+	// /contexts/./subjects to /contexts/subjects; those paths belong to the
+	// REST API whole, so they bypass the mux.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/contexts/") {
+			restHandler.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // recovered logs a panic in a Connect handler once; connect answers Internal.

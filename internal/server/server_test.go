@@ -67,7 +67,11 @@ func TestHealthAndRoot(t *testing.T) {
 // TestReflection lists the services over gRPC reflection, as grpcurl does.
 func TestReflection(t *testing.T) {
 	url := startNode(t)
-	client := grpcreflect.NewClient(http.DefaultClient, url, connect.WithGRPCWeb())
+	// Reflection is a bidirectional stream: it needs HTTP/2 (h2c here).
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: &p}}
+	client := grpcreflect.NewClient(h2c, url, connect.WithGRPC())
 	stream := client.NewStream(context.Background())
 	defer stream.Close()
 	names, err := stream.ListServices()
@@ -96,5 +100,21 @@ func TestReopen(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatalf("stop %d: %v", i, err)
 		}
+	}
+}
+
+// TestContextPrefix checks that the Confluent default-context URL form reaches
+// the REST API rather than a ServeMux path-cleaning redirect.
+func TestContextPrefix(t *testing.T) {
+	url := startNode(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(url + "/contexts/./subjects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "[]" {
+		t.Errorf("GET /contexts/./subjects = %d %q, want 200 []", resp.StatusCode, body)
 	}
 }
