@@ -212,7 +212,13 @@ func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
 		}
 		return true
 	}
-	var cleaned, emptied int
+	var done []*cleanedSegment
+	abort := func(err error) error {
+		for _, c := range done {
+			c.discard(p)
+		}
+		return err
+	}
 	for _, s := range closed {
 		changed := false
 		err := s.forEachBatch(func(_ batchHeader, recs []Record) error {
@@ -224,35 +230,66 @@ func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("log: compaction: %w", err)
+			return abort(fmt.Errorf("log: compaction: %w", err))
 		}
 		if !changed {
 			continue
 		}
-		empty, err := p.cleanSegment(s, keep, cfg)
+		c, err := p.writeCleaned(s, keep, cfg, s == segs[0])
 		if err != nil {
-			return fmt.Errorf("log: compaction of %s: %w", s.path, err)
+			return abort(fmt.Errorf("log: compaction of %s: %w", s.path, err))
 		}
-		cleaned++
-		if empty {
-			emptied++
+		done = append(done, c)
+	}
+	if len(done) > 0 {
+		if err := p.installCleaned(done); err != nil {
+			return fmt.Errorf("log: compaction: %w", err)
 		}
 	}
 	p.cleanedTo = segs[len(segs)-1].base
 	p.tombstoneDue = due
-	if cleaned > 0 {
-		p.log.Info("compacted segments", "segments", cleaned, "removed_empty", emptied, "keys", len(latest))
+	if len(done) > 0 {
+		emptied := 0
+		for _, c := range done {
+			if c.ns == nil {
+				emptied++
+			}
+		}
+		p.log.Info("compacted segments", "segments", len(done), "removed_empty", emptied, "keys", len(latest))
 	}
 	return nil
 }
 
-// cleanSegment rewrites s with only the records keep accepts and swaps the
-// result in; it reports whether nothing was left (and s was deleted).
-func (p *Partition) cleanSegment(s *segment, keep func(*Record) bool, cfg *Config) (empty bool, err error) {
+// cleanedSegment is a compacted copy of old, written and synced as
+// <base>.log.cleaned with its indexes as <base>.index.cleaned and
+// <base>.timeindex.cleaned; ns is nil when nothing was left (then there are
+// no files and the segment is to be deleted).
+type cleanedSegment struct {
+	old *segment
+	ns  *segment
+}
+
+// discard closes and deletes the files of a compaction that will not be
+// installed. Leftovers (if deleting fails) are removed by the next Open.
+func (c *cleanedSegment) discard(p *Partition) {
+	if c.ns == nil {
+		return
+	}
+	_ = c.ns.f.Close()
+	for _, name := range []string{segmentName(c.old.base), offsetIndexName(c.old.base), timeIndexName(c.old.base)} {
+		_ = p.fs.Remove(p.path(name) + ".cleaned")
+	}
+}
+
+// writeCleaned writes the records of s that keep accepts, batch by batch
+// (each keeps its base offset and last offset delta), to .cleaned files. An
+// empty result keepEmpty (the first segment, which holds the log start
+// offset) is written as an empty segment rather than dropped.
+func (p *Partition) writeCleaned(s *segment, keep func(*Record) bool, cfg *Config, keepEmpty bool) (_ *cleanedSegment, err error) {
 	cleanedName := p.path(segmentName(s.base)) + ".cleaned"
 	f, err := p.fs.Create(cleanedName)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -293,78 +330,101 @@ func (p *Partition) cleanSegment(s *segment, keep func(*Record) bool, cfg *Confi
 		return nil
 	})
 	if err != nil {
-		return false, err
+		return nil, err
+	}
+	if pos == 0 && !keepEmpty {
+		if err = f.Close(); err != nil {
+			return nil, err
+		}
+		return &cleanedSegment{old: s}, p.fs.Remove(cleanedName)
 	}
 	if err = f.Sync(); err != nil {
-		return false, err
-	}
-	// A segment left with nothing is deleted, except the first: it keeps the
-	// log start offset where it was, so that compaction never turns a
-	// consumer's committed offset into an out-of-range one.
-	if pos == 0 && s != (*p.segs.Load())[0] {
-		if err = f.Close(); err != nil {
-			return false, err
-		}
-		_ = p.fs.Remove(cleanedName)
-		p.dropSegment(s)
-		if err = p.removeSegmentFiles(s.base); err != nil {
-			return true, err
-		}
-		s.release()
-		return true, p.fs.SyncDir(p.dir)
+		return nil, err
 	}
 	if err = p.writeIndexFiles(s.base, ib.entries, ".cleaned"); err != nil {
-		return false, err
-	}
-	// The commit point is the rename of the .log: remove the old indexes
-	// first (durably), so that the new log never meets them.
-	for _, name := range []string{offsetIndexName(s.base), timeIndexName(s.base)} {
-		if rerr := p.fs.Remove(p.path(name)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = rerr
-			return false, err
-		}
-	}
-	if err = p.fs.SyncDir(p.dir); err != nil {
-		return false, err
-	}
-	if err = p.fs.Rename(cleanedName, p.path(segmentName(s.base))); err != nil {
-		return false, err
-	}
-	if err = p.fs.SyncDir(p.dir); err != nil {
-		return false, err
-	}
-	// From here the new segment is in place; index trouble is repaired by
-	// the next Open, so it does not fail the compaction.
-	for _, name := range []string{offsetIndexName(s.base), timeIndexName(s.base)} {
-		if rerr := p.fs.Rename(p.path(name)+".cleaned", p.path(name)); rerr != nil {
-			p.log.Warn("could not install compacted index; it will be rebuilt on open", "file", name, "err", rerr)
-		}
-	}
-	if serr := p.fs.SyncDir(p.dir); serr != nil {
-		p.log.Warn("could not sync directory", "dir", p.dir, "err", serr)
+		return nil, err
 	}
 	ns := p.newSegment(s.base, f)
 	ns.ib = ib
 	ns.lastOffset = last
 	ns.publish()
 	ns.ib = nil
+	return &cleanedSegment{old: s, ns: ns}, nil
+}
+
+// installCleaned swaps compacted segments in, three directory syncs for the
+// whole pass. Per segment the commit point is the rename of its .log (or,
+// for an emptied segment, its removal): the old indexes go first, so that a
+// new log never meets them (a missing index is rebuilt on open), and the new
+// indexes are renamed into place after. If a step fails, segments already
+// swapped on disk are still served through the old files, which stay open
+// and hold a superset of the same records; the next Open sees the new ones.
+func (p *Partition) installCleaned(done []*cleanedSegment) error {
+	fail := func(err error) error {
+		for _, c := range done {
+			c.discard(p)
+		}
+		return err
+	}
+	for _, c := range done {
+		for _, name := range []string{offsetIndexName(c.old.base), timeIndexName(c.old.base)} {
+			if err := p.fs.Remove(p.path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fail(err)
+			}
+		}
+	}
+	if err := p.fs.SyncDir(p.dir); err != nil {
+		return fail(err)
+	}
+	for _, c := range done {
+		name := p.path(segmentName(c.old.base))
+		var err error
+		if c.ns == nil {
+			err = p.fs.Remove(name)
+		} else {
+			err = p.fs.Rename(name+".cleaned", name)
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if err := p.fs.SyncDir(p.dir); err != nil {
+		return fail(err)
+	}
+	// The new segments are in place; index trouble from here on is repaired
+	// by the next Open and does not fail the compaction.
+	for _, c := range done {
+		if c.ns == nil {
+			continue
+		}
+		for _, name := range []string{offsetIndexName(c.old.base), timeIndexName(c.old.base)} {
+			if err := p.fs.Rename(p.path(name)+".cleaned", p.path(name)); err != nil {
+				p.log.Warn("could not install compacted index; it will be rebuilt on open", "file", name, "err", err)
+			}
+		}
+	}
+	if err := p.fs.SyncDir(p.dir); err != nil {
+		p.log.Warn("could not sync directory", "dir", p.dir, "err", err)
+	}
 	p.wmu.Lock()
-	cur := slices.Clone(*p.segs.Load())
-	for i := range cur {
-		if cur[i] == s {
-			cur[i] = ns
+	byOld := make(map[*segment]*segment, len(done))
+	for _, c := range done {
+		byOld[c.old] = c.ns
+	}
+	var cur []*segment
+	for _, s := range *p.segs.Load() {
+		ns, ok := byOld[s]
+		switch {
+		case !ok:
+			cur = append(cur, s)
+		case ns != nil:
+			cur = append(cur, ns)
 		}
 	}
 	p.segs.Store(&cur)
 	p.wmu.Unlock()
-	s.release()
-	return false, nil
-}
-
-// dropSegment removes s from the segment list.
-func (p *Partition) dropSegment(s *segment) {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	cur := slices.DeleteFunc(slices.Clone(*p.segs.Load()), func(x *segment) bool { return x == s })
-	p.segs.Store(&cur)
+	for _, c := range done {
+		c.old.release()
+	}
+	return nil
 }
