@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -66,6 +67,10 @@ type Config struct {
 	// compaction in the background; 0 means the log's default (1 minute),
 	// < 0 never (tests call RunMaintenance).
 	MaintenanceInterval time.Duration
+	// SyncConcurrency bounds how many partitions fdatasync at once (see
+	// log.SyncGate for why); 0 means DefaultSyncConcurrency. The debug knob
+	// SLUICE_SYNC_CONCURRENCY overrides it (unstable, for experiments).
+	SyncConcurrency int
 	// Now is the clock used for record timestamps and retention; nil is
 	// time.Now. Tests inject a fake clock to drive retention.
 	Now func() time.Time
@@ -77,12 +82,16 @@ type FsyncPolicy = log.FsyncPolicy
 // ParseFsyncPolicy parses "always", "never" or "interval:<duration>".
 func ParseFsyncPolicy(s string) (FsyncPolicy, error) { return log.ParseFsyncPolicy(s) }
 
+// DefaultSyncConcurrency is the default bound on concurrent fdatasyncs.
+const DefaultSyncConcurrency = 1
+
 // Broker owns the topics of one data directory. Its methods are safe for
 // concurrent use.
 type Broker struct {
-	cfg Config
-	log *slog.Logger
-	db  *sql.DB
+	cfg      Config
+	syncGate *log.SyncGate // shared by every partition: they sit on one disk
+	log      *slog.Logger
+	db       *sql.DB
 
 	admin sync.Mutex // serialises topic create, delete, alter; before mu
 
@@ -120,12 +129,19 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if v, err := strconv.Atoi(os.Getenv("SLUICE_SYNC_CONCURRENCY")); err == nil && v > 0 {
+		cfg.SyncConcurrency = v
+	}
+	if cfg.SyncConcurrency <= 0 {
+		cfg.SyncConcurrency = DefaultSyncConcurrency
+	}
 	b := &Broker{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		db:     cfg.DB,
-		topics: make(map[string]*topic),
-		drain:  make(chan struct{}),
+		syncGate: log.NewSyncGate(cfg.SyncConcurrency),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		db:       cfg.DB,
+		topics:   make(map[string]*topic),
+		drain:    make(chan struct{}),
 	}
 	if err := os.MkdirAll(b.topicsDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)

@@ -228,5 +228,6 @@ func (c *TopicConfig) logConfig(b *Broker) log.Config {
 		// partition's share of a request fits; the slack is the batch header.
 		MaxBatchBytes:       b.cfg.MaxRequestBytes + 4096,
 		MaintenanceInterval: b.cfg.MaintenanceInterval,
+		SyncGate:            b.syncGate,
 	}
 }

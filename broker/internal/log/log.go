@@ -133,6 +133,9 @@ type Config struct {
 	MaintenanceInterval time.Duration
 	// FS is where files live; nil is the operating system's.
 	FS vfs.FS
+	// SyncGate, shared by the partitions of one disk, bounds concurrent
+	// fdatasyncs; nil does not bound them. See SyncGate for why.
+	SyncGate *SyncGate
 }
 
 // Defaults.

@@ -209,7 +209,7 @@ func (p *Partition) writeGroup(group []*appendReq) {
 			return
 		}
 		if cfg.Fsync.Mode == FsyncAlways {
-			if err := s.f.Sync(); err != nil {
+			if err := cfg.SyncGate.do(s.f.Sync); err != nil {
 				// After a failed fdatasync the kernel may have dropped the dirty
 				// pages: nothing about the file can be trusted until recovery.
 				err = p.poison(fmt.Errorf("log: fdatasync %s: %w", s.path, err))
@@ -271,7 +271,7 @@ func (p *Partition) syncActive() {
 		return
 	}
 	s := p.active()
-	if err := s.f.Sync(); err != nil {
+	if err := p.cfg.Load().SyncGate.do(s.f.Sync); err != nil {
 		p.poison(fmt.Errorf("log: fdatasync %s: %w", s.path, err))
 		return
 	}
