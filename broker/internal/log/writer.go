@@ -209,6 +209,9 @@ func (p *Partition) writeGroup(group []*appendReq) {
 			return
 		}
 		if cfg.Fsync.Mode == FsyncAlways {
+			if wb, ok := s.f.(vfs.WritebackStarter); ok {
+				_ = wb.StartWriteback(start, int64(len(buf))) // advisory; Sync reports errors
+			}
 			if err := cfg.SyncGate.do(s.f.Sync); err != nil {
 				// After a failed fdatasync the kernel may have dropped the dirty
 				// pages: nothing about the file can be trusted until recovery.

@@ -19,3 +19,8 @@ func fdatasync(f *os.File) error {
 		}
 	}
 }
+
+// StartWriteback starts writeback of [off, off+n) without waiting for it.
+func (f osFile) StartWriteback(off, n int64) error {
+	return unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}

@@ -48,3 +48,12 @@ type FS interface {
 	// SyncDir makes the directory's entries durable.
 	SyncDir(dir string) error
 }
+
+// WritebackStarter is implemented by files that can start writing a range
+// to the device without waiting for it (Linux sync_file_range). The log calls
+// it right after each write under fsync=always, so the writes of many
+// partitions reach the disk in parallel and the later, serialised Sync has
+// little left to wait for. It is advisory: errors surface at Sync.
+type WritebackStarter interface {
+	StartWriteback(off, n int64) error
+}
