@@ -2,21 +2,17 @@ package registry_test
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	goldenfile "github.com/sluicehq/sluice/internal/golden"
 
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/registry/compat"
 	"github.com/sluicehq/sluice/serde"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 // TestErrorMessages pins the text of the registry's errors, which users
 // read in REST and Connect responses: every one must say what is wrong and
@@ -105,23 +101,8 @@ func TestErrorMessages(t *testing.T) {
 	golden(t, "errors.golden", b.String())
 }
 
+// golden compares got with testdata/name (internal/golden; -update rewrites it).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got), rerun with -update if intended:\n%s", path, diff)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }

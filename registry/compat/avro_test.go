@@ -1,38 +1,21 @@
 package compat_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	goldenfile "github.com/sluicehq/sluice/internal/golden"
 
 	"github.com/sluicehq/sluice/registry/compat"
 	"github.com/sluicehq/sluice/serde/avro"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
+// golden compares got with testdata/name (internal/golden; -update rewrites it).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output (run go test -update and review the diff):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
 func parse(t testing.TB, text string) *avro.Schema {

@@ -3,24 +3,20 @@ package rest_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	goldenfile "github.com/sluicehq/sluice/internal/golden"
 
 	"github.com/sluicehq/sluice/internal/metadb"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/registry/rest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // testWriter sends log lines to t.Log so failures show them.
 type testWriter struct{ tb testing.TB }
@@ -107,26 +103,10 @@ func (s *testServer) do(tb testing.TB, method, path, body string, header ...stri
 	return response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: string(b)}
 }
 
-// golden compares got with testdata/name, rewriting it with -update.
+// golden compares got with testdata/name (internal/golden; -update rewrites it).
 func golden(tb testing.TB, name, got string) {
 	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		tb.Errorf("%s differs from the golden file (-want +got; rerun with -update if intended):\n%s", path, diff)
-	}
+	goldenfile.Check(tb, filepath.Join("testdata", name), got)
 }
 
 // jsonString quotes s as a JSON string, for building bodies.
