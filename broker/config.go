@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
+	"github.com/sluicehq/sluice/serde"
 )
 
 // Limits of topics and records. They are part of the API: clients see them
@@ -53,6 +54,22 @@ var configSpecs = []configSpec{
 		canon:    intRange(1, 1<<63-1),
 	},
 	{
+		key: "key.schema.autoregister", def: "false",
+		accepted: "true or false",
+		canon:    boolValue,
+	},
+	{
+		// See validationDoc for what "auto" means.
+		key: "key.schema.validation", def: ValidationAuto,
+		accepted: validationAccepted,
+		canon:    oneOf(ValidationAuto, ValidationNone, ValidationID, ValidationPayload),
+	},
+	{
+		key: "key.subject.name.strategy", def: string(serde.TopicName),
+		accepted: "topic, record or topic_record",
+		canon:    strategyValue,
+	},
+	{
 		key: "max.message.bytes", def: strconv.Itoa(1 * mib),
 		accepted: "bytes, 1 to 8388608 (8 MiB)",
 		canon:    intRange(1, 8*mib),
@@ -79,6 +96,62 @@ var configSpecs = []configSpec{
 		accepted: "milliseconds, 1000 to 9223372036854775807",
 		canon:    intRange(1000, 1<<63-1),
 	},
+	{
+		// Off by default: on a typed topic a new schema should go through
+		// the registry deliberately, not appear because a producer sent it.
+		key: "value.schema.autoregister", def: "false",
+		accepted: "true or false",
+		canon:    boolValue,
+	},
+	{
+		key: "value.schema.validation", def: ValidationAuto,
+		accepted: validationAccepted,
+		canon:    oneOf(ValidationAuto, ValidationNone, ValidationID, ValidationPayload),
+	},
+	{
+		key: "value.subject.name.strategy", def: string(serde.TopicName),
+		accepted: "topic, record or topic_record",
+		canon:    strategyValue,
+	},
+}
+
+// Schema validation modes (key.schema.validation, value.schema.validation).
+//
+// The default, auto, is the effective-default rule of DESIGN.md §3: a side
+// is checked at payload when the topic is typed for that side, that is when
+// the subject <topic>-key or <topic>-value has a live version, and not at
+// all otherwise. Whether a topic is typed is decided per request, so
+// registering the first version of <topic>-value types an existing topic at
+// once. A topic created with a schema (sluice topic create --value-schema)
+// gets an explicit payload override, so it stays typed under every strategy.
+const (
+	// ValidationAuto is payload on a typed side, none otherwise.
+	ValidationAuto = "auto"
+	// ValidationNone accepts any bytes.
+	ValidationNone = "none"
+	// ValidationID checks the envelope and that its id is a live version of
+	// the subject the strategy names.
+	ValidationID = "id"
+	// ValidationPayload also checks the bytes against the schema.
+	ValidationPayload = "payload"
+)
+
+const validationAccepted = "auto, none, id or payload (auto: payload when the subject <topic>-key or <topic>-value has a live version, none otherwise)"
+
+func boolValue(v string) (string, error) {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return "", fmt.Errorf("%q is not a boolean", v)
+	}
+	return strconv.FormatBool(b), nil
+}
+
+func strategyValue(v string) (string, error) {
+	st, err := serde.ParseStrategy(strings.TrimSpace(v))
+	if err != nil {
+		return "", fmt.Errorf("%q is not a subject name strategy", v)
+	}
+	return string(st), nil
 }
 
 // specFor returns the spec of key, or nil.
@@ -184,6 +257,13 @@ type TopicConfig struct {
 	Compact           bool
 	DeleteRetentionMs int64
 	MaxMessageBytes   int
+
+	// Schema enforcement, per side: the validation mode as configured
+	// (ValidationAuto is resolved per request), the subject-name strategy
+	// and whether a schema sent with Produce may be registered.
+	KeyValidation, ValueValidation     string
+	KeyStrategy, ValueStrategy         serde.Strategy
+	KeyAutoRegister, ValueAutoRegister bool
 }
 
 // newTopicConfig builds the effective config from canonical overrides.
@@ -205,6 +285,12 @@ func newTopicConfig(overrides map[string]string) *TopicConfig {
 		Compact:           eff["cleanup.policy"] == "compact",
 		DeleteRetentionMs: num("delete.retention.ms"),
 		MaxMessageBytes:   int(num("max.message.bytes")),
+		KeyValidation:     eff["key.schema.validation"],
+		ValueValidation:   eff["value.schema.validation"],
+		KeyStrategy:       serde.Strategy(eff["key.subject.name.strategy"]),
+		ValueStrategy:     serde.Strategy(eff["value.subject.name.strategy"]),
+		KeyAutoRegister:   eff["key.schema.autoregister"] == "true",
+		ValueAutoRegister: eff["value.schema.autoregister"] == "true",
 	}
 }
 

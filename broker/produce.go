@@ -29,6 +29,7 @@ import (
 
 	"github.com/sluicehq/sluice/broker/internal/log"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/registry"
 )
 
 // Header is a record header; keys may repeat.
@@ -250,9 +251,18 @@ func (s brokerService) Produce(ctx context.Context, req *connect.Request[brokerv
 			recs[i].Timestamp = ts.AsTime().UnixMilli()
 		}
 	}
-	results, err := s.b.Produce(ctx, req.Msg.GetTopic(), recs)
+	var keySchema, valueSchema *registry.Schema
+	if ks := req.Msg.GetKeySchema(); ks != nil {
+		s := schemaFromProto(ks)
+		keySchema = &s
+	}
+	if vs := req.Msg.GetValueSchema(); vs != nil {
+		s := schemaFromProto(vs)
+		valueSchema = &s
+	}
+	results, err := s.b.ProduceWithSchemas(ctx, req.Msg.GetTopic(), keySchema, valueSchema, recs)
 	if err != nil {
-		return nil, s.b.rpcError(req.Spec().Procedure, err)
+		return nil, s.b.produceRPCError(req.Spec().Procedure, err)
 	}
 	out := make([]*brokerv1.ProduceResult, len(results))
 	slab := make([]brokerv1.ProduceResult, len(results))

@@ -30,6 +30,7 @@ func TestGeneratedCodeMatchesSources(t *testing.T) {
 	for _, fd := range []protoreflect.FileDescriptor{
 		brokerv1.File_sluice_broker_v1_broker_proto,
 		brokerv1.File_sluice_broker_v1_topic_proto,
+		brokerv1.File_sluice_broker_v1_group_proto,
 		registryv1.File_sluice_registry_v1_registry_proto,
 	} {
 		generated[fd.Path()] = fd

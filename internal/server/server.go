@@ -85,6 +85,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		DataDir: cfg.DataDir,
 		Fsync:   cfg.Fsync,
 		Logger:  cfg.Logger.With("component", "broker"),
+		// Schema enforcement: every Produce is checked against the registry.
+		Validator: broker.NewEnforcer(s.Registry, cfg.Logger.With("component", "enforce")),
 	})
 	if err != nil {
 		s.Registry.Close()
@@ -109,6 +111,7 @@ func (s *Server) routes() http.Handler {
 		registryv1connect.RegistryServiceName,
 		brokerv1connect.TopicServiceName,
 		brokerv1connect.BrokerServiceName,
+		brokerv1connect.GroupServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))

@@ -41,6 +41,7 @@ type Schema struct {
 	canonical  string
 	normalized string
 	names      []string
+	val        lazyValidator // compiled on first ValidateDatum (validate.go)
 }
 
 var _ serde.Schema = (*Schema)(nil)

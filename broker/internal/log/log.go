@@ -264,19 +264,52 @@ type Partition struct {
 // compacted log the first record returned may have an offset above offset.
 // The returned records and their byte slices belong to the caller.
 func (p *Partition) Read(offset int64, maxRecords, maxBytes int) ([]Record, error) {
+	st := readState{maxRecords: maxRecords, maxBytes: maxBytes}
+	if err := p.read(offset, &st); err != nil {
+		return nil, err
+	}
+	return st.out, nil
+}
+
+// ReadBuffer is the memory ReadFunc reads into, kept by the caller between
+// calls so that a reader streaming a partition allocates nothing per read.
+// The zero value is ready to use; it grows to the largest read (about
+// maxBytes, or one batch if a batch is larger). Not safe for concurrent use.
+type ReadBuffer struct {
+	buf  []byte
+	recs []Record
+}
+
+// ReadFunc reads what Read would, but instead of returning the records it
+// calls visit with each, in offset order, and returns how many it visited.
+// The record and its byte slices alias rb and are valid only until visit
+// returns: a caller that keeps anything copies it. This is the read path of
+// streaming consumers, which re-encode every record anyway and so need no
+// copy of their own. An error from visit ends the read and is returned as
+// is; the records visited before it count.
+func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *ReadBuffer, visit func(*Record) error) (int, error) {
+	if rb == nil {
+		rb = new(ReadBuffer)
+	}
+	st := readState{maxRecords: maxRecords, maxBytes: maxBytes, visit: visit, buf: rb}
+	err := p.read(offset, &st)
+	return st.visited, err
+}
+
+// read runs a Read or a ReadFunc into st.
+func (p *Partition) read(offset int64, st *readState) error {
 	for {
 		if p.closedFlag.Load() {
-			return nil, ErrClosed
+			return ErrClosed
 		}
 		hw := p.hw.Load()
 		segs := *p.segs.Load()
 		if start := segs[0].base; offset < start || offset > hw {
-			return nil, &OffsetRangeError{Offset: offset, Start: start, End: hw}
+			return &OffsetRangeError{Offset: offset, Start: start, End: hw}
 		}
 		if offset == hw {
-			return nil, nil
+			return nil
 		}
-		st := readState{maxRecords: maxRecords, maxBytes: maxBytes}
 		// The last segment whose base is <= offset holds it, or (compacted
 		// away) the next record after it is further on.
 		i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
@@ -287,21 +320,24 @@ func (p *Partition) Read(offset int64, maxRecords, maxBytes int) ([]Record, erro
 				retired = true
 				break
 			}
-			err := s.read(offset, &st)
+			err := s.read(offset, st)
 			s.release()
+			if ve, ok := err.(errVisit); ok {
+				return ve.err
+			}
 			if err != nil {
-				if len(st.out) > 0 {
+				if st.count() > 0 {
 					// Serve what is good; the next read, from the damaged
 					// batch on, gets the error.
-					return st.out, nil
+					return nil
 				}
-				return nil, err
+				return err
 			}
 		}
-		if retired && len(st.out) == 0 {
+		if retired && st.count() == 0 {
 			continue // retention or compaction swapped segments; look again
 		}
-		return st.out, nil
+		return nil
 	}
 }
 

@@ -79,13 +79,17 @@ func (s *segment) publish() {
 }
 
 // chunkReader reads a file in chunks. Every refill allocates a new buffer,
-// so records decoded from an earlier chunk stay valid.
+// so records decoded from an earlier chunk stay valid, unless reuse is set:
+// then refills read into the same memory (grown when too small), which
+// invalidates everything sliced from the previous chunk but costs neither an
+// allocation nor the clearing of a fresh megabyte per refill.
 type chunkReader struct {
 	f      vfs.File
 	end    int64 // read nothing at or past this
 	chunk  int64
 	buf    []byte
 	bufPos int64
+	reuse  bool
 }
 
 // errShort is returned when a read would cross end.
@@ -100,11 +104,20 @@ func (c *chunkReader) slice(pos, n int64) ([]byte, error) {
 		return nil, errShort
 	}
 	want := min(max(n, c.chunk), c.end-pos)
-	buf := make([]byte, want)
+	var buf []byte
+	if c.reuse && int64(cap(c.buf)) >= want {
+		buf = c.buf[:want]
+	} else {
+		buf = make([]byte, want)
+	}
 	got, err := c.f.ReadAt(buf, pos)
 	if int64(got) < want {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
+		}
+		if c.reuse {
+			// Keep the memory but forget its contents.
+			c.buf, c.bufPos = buf[:0], 0
 		}
 		return nil, err
 	}
@@ -150,14 +163,48 @@ type readState struct {
 	maxRecords int // <= 0: no limit
 	maxBytes   int // <= 0: no limit
 	bytes      int
+	// visit, when set, receives each record instead of out; the record
+	// aliases the read buffer, which buf (when set) keeps for reuse.
+	visit   func(*Record) error
+	visited int
+	buf     *ReadBuffer
+}
+
+// count is the number of records read so far.
+func (r *readState) count() int {
+	if r.visit != nil {
+		return r.visited
+	}
+	return len(r.out)
 }
 
 func (r *readState) full() bool {
-	return (r.maxRecords > 0 && len(r.out) >= r.maxRecords) || (r.maxBytes > 0 && r.bytes >= r.maxBytes)
+	n := r.count()
+	return (r.maxRecords > 0 && n >= r.maxRecords) || (r.maxBytes > 0 && r.bytes >= r.maxBytes)
 }
 
-// read appends records with offset >= off from s to st until the limits are
-// reached or the segment's readable bytes end.
+// maxReadChunk bounds one positional read of a Read.
+const maxReadChunk = 1 << 20
+
+// chunkFor is how much to read at once when st has room for budget more
+// bytes: enough for the rest of the budget plus a batch header, so a read
+// that ends inside a batch is not followed by a megabyte read of which one
+// batch is used.
+func chunkFor(st *readState) int64 {
+	if st.maxBytes <= 0 {
+		return maxReadChunk
+	}
+	return min(max(int64(st.maxBytes-st.bytes)+batchHeaderSize, 16<<10), maxReadChunk)
+}
+
+// errVisit wraps an error returned by a readState's visit, so that Read's
+// callers tell it from a storage error.
+type errVisit struct{ err error }
+
+func (e errVisit) Error() string { return e.err.Error() }
+
+// read appends records with offset >= off from s to st (or visits them)
+// until the limits are reached or the segment's readable bytes end.
 func (s *segment) read(off int64, st *readState) error {
 	end := s.size.Load()
 	var entries []indexEntry
@@ -165,14 +212,20 @@ func (s *segment) read(off int64, st *readState) error {
 		entries = *s.idx.Load()
 	}
 	pos, wantBase := lookupOffset(entries, s.base, off)
-	chunk := int64(1 << 20)
-	if st.maxBytes > 0 {
-		chunk = min(max(int64(st.maxBytes)+batchHeaderSize, 16<<10), chunk)
-	}
-	c := chunkReader{f: s.f, end: end, chunk: chunk}
-	first := true
+	c := chunkReader{f: s.f, end: end, chunk: chunkFor(st)}
 	var recs []Record
+	if st.buf != nil {
+		c.reuse = true
+		c.buf = st.buf.buf[:0]
+		recs = st.buf.recs
+		defer func() {
+			// Hand the (possibly grown) memory back for the next read.
+			st.buf.buf, st.buf.recs = c.buf[:0], recs[:0]
+		}()
+	}
+	first := true
 	for pos < end && !st.full() {
+		c.chunk = chunkFor(st)
 		h, err := c.header(pos, maxScanBatch)
 		if err != nil {
 			return s.corrupt(pos, err)
@@ -200,11 +253,18 @@ func (s *segment) read(off int64, st *readState) error {
 				continue
 			}
 			sz := recordSize(r)
-			if len(st.out) > 0 && st.maxBytes > 0 && st.bytes+sz > st.maxBytes {
+			if st.count() > 0 && st.maxBytes > 0 && st.bytes+sz > st.maxBytes {
 				st.bytes = st.maxBytes // full
 				return nil
 			}
-			st.out = append(st.out, *r)
+			if st.visit != nil {
+				if err := st.visit(r); err != nil {
+					return errVisit{err}
+				}
+				st.visited++
+			} else {
+				st.out = append(st.out, *r)
+			}
 			st.bytes += sz
 			if st.full() {
 				return nil

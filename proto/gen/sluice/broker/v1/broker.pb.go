@@ -7,6 +7,7 @@
 package brokerv1
 
 import (
+	v1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -22,6 +23,56 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// RecordSide is the part of a record a rejection is about.
+type RecordSide int32
+
+const (
+	RecordSide_RECORD_SIDE_UNSPECIFIED RecordSide = 0
+	RecordSide_RECORD_SIDE_KEY         RecordSide = 1
+	RecordSide_RECORD_SIDE_VALUE       RecordSide = 2
+)
+
+// Enum value maps for RecordSide.
+var (
+	RecordSide_name = map[int32]string{
+		0: "RECORD_SIDE_UNSPECIFIED",
+		1: "RECORD_SIDE_KEY",
+		2: "RECORD_SIDE_VALUE",
+	}
+	RecordSide_value = map[string]int32{
+		"RECORD_SIDE_UNSPECIFIED": 0,
+		"RECORD_SIDE_KEY":         1,
+		"RECORD_SIDE_VALUE":       2,
+	}
+)
+
+func (x RecordSide) Enum() *RecordSide {
+	p := new(RecordSide)
+	*p = x
+	return p
+}
+
+func (x RecordSide) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecordSide) Descriptor() protoreflect.EnumDescriptor {
+	return file_sluice_broker_v1_broker_proto_enumTypes[0].Descriptor()
+}
+
+func (RecordSide) Type() protoreflect.EnumType {
+	return &file_sluice_broker_v1_broker_proto_enumTypes[0]
+}
+
+func (x RecordSide) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecordSide.Descriptor instead.
+func (RecordSide) EnumDescriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{0}
+}
 
 // StartPosition is a symbolic starting point in a partition.
 type StartPosition int32
@@ -59,11 +110,11 @@ func (x StartPosition) String() string {
 }
 
 func (StartPosition) Descriptor() protoreflect.EnumDescriptor {
-	return file_sluice_broker_v1_broker_proto_enumTypes[0].Descriptor()
+	return file_sluice_broker_v1_broker_proto_enumTypes[1].Descriptor()
 }
 
 func (StartPosition) Type() protoreflect.EnumType {
-	return &file_sluice_broker_v1_broker_proto_enumTypes[0]
+	return &file_sluice_broker_v1_broker_proto_enumTypes[1]
 }
 
 func (x StartPosition) Number() protoreflect.EnumNumber {
@@ -72,7 +123,7 @@ func (x StartPosition) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StartPosition.Descriptor instead.
 func (StartPosition) EnumDescriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{0}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{1}
 }
 
 // OffsetSpec names a symbolic offset.
@@ -109,11 +160,11 @@ func (x OffsetSpec) String() string {
 }
 
 func (OffsetSpec) Descriptor() protoreflect.EnumDescriptor {
-	return file_sluice_broker_v1_broker_proto_enumTypes[1].Descriptor()
+	return file_sluice_broker_v1_broker_proto_enumTypes[2].Descriptor()
 }
 
 func (OffsetSpec) Type() protoreflect.EnumType {
-	return &file_sluice_broker_v1_broker_proto_enumTypes[1]
+	return &file_sluice_broker_v1_broker_proto_enumTypes[2]
 }
 
 func (x OffsetSpec) Number() protoreflect.EnumNumber {
@@ -122,7 +173,7 @@ func (x OffsetSpec) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OffsetSpec.Descriptor instead.
 func (OffsetSpec) EnumDescriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{1}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{2}
 }
 
 // Header is a record header. Keys may repeat.
@@ -260,9 +311,20 @@ func (x *ProduceRecord) GetPartition() int32 {
 }
 
 type ProduceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Records       []*ProduceRecord       `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Topic   string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Records []*ProduceRecord       `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	// ValueSchema, when present, says the non-null values are bare encoded
+	// datums of this schema (no envelope): the broker finds the schema's id
+	// under the value subject, registering it first when the topic's
+	// value.schema.autoregister is true and the subject's compatibility level
+	// accepts it, then prefixes each value with its envelope (for Protobuf
+	// the first message of the file, index path [0]) and checks the records
+	// as usual. An incompatible schema is refused with FailedPrecondition and
+	// an IncompatibilityDetail listing every violation.
+	ValueSchema *v1.Schema `protobuf:"bytes,3,opt,name=value_schema,json=valueSchema,proto3" json:"value_schema,omitempty"`
+	// KeySchema is ValueSchema for the keys.
+	KeySchema     *v1.Schema `protobuf:"bytes,4,opt,name=key_schema,json=keySchema,proto3" json:"key_schema,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -311,6 +373,167 @@ func (x *ProduceRequest) GetRecords() []*ProduceRecord {
 	return nil
 }
 
+func (x *ProduceRequest) GetValueSchema() *v1.Schema {
+	if x != nil {
+		return x.ValueSchema
+	}
+	return nil
+}
+
+func (x *ProduceRequest) GetKeySchema() *v1.Schema {
+	if x != nil {
+		return x.KeySchema
+	}
+	return nil
+}
+
+// ProduceRejection is the error detail of a Produce refused by schema
+// enforcement (InvalidArgument): every bad record, in request order. The
+// error message names the first one.
+type ProduceRejection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Records       []*RecordRejection     `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceRejection) Reset() {
+	*x = ProduceRejection{}
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceRejection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceRejection) ProtoMessage() {}
+
+func (x *ProduceRejection) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceRejection.ProtoReflect.Descriptor instead.
+func (*ProduceRejection) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ProduceRejection) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ProduceRejection) GetRecords() []*RecordRejection {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// RecordRejection says why one record was refused.
+type RecordRejection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Index is the record's 0-based position in the request.
+	Index int32      `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Side  RecordSide `protobuf:"varint,2,opt,name=side,proto3,enum=sluice.broker.v1.RecordSide" json:"side,omitempty"`
+	// Subject is the subject the strategy named, empty when the record was
+	// refused before a subject could be named (a malformed envelope).
+	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// SchemaId is the id the envelope carried, 0 when none could be read.
+	SchemaId int32 `protobuf:"varint,4,opt,name=schema_id,json=schemaId,proto3" json:"schema_id,omitempty"`
+	// Reason says what is wrong, as in the error message.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Path locates a payload mismatch in the value ("/items/3/price"); empty
+	// for the other reasons.
+	Path          string `protobuf:"bytes,6,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRejection) Reset() {
+	*x = RecordRejection{}
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordRejection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordRejection) ProtoMessage() {}
+
+func (x *RecordRejection) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordRejection.ProtoReflect.Descriptor instead.
+func (*RecordRejection) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RecordRejection) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RecordRejection) GetSide() RecordSide {
+	if x != nil {
+		return x.Side
+	}
+	return RecordSide_RECORD_SIDE_UNSPECIFIED
+}
+
+func (x *RecordRejection) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *RecordRejection) GetSchemaId() int32 {
+	if x != nil {
+		return x.SchemaId
+	}
+	return 0
+}
+
+func (x *RecordRejection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RecordRejection) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 // ProduceResult is where one record was written, in request order.
 type ProduceResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -322,7 +545,7 @@ type ProduceResult struct {
 
 func (x *ProduceResult) Reset() {
 	*x = ProduceResult{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[3]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +557,7 @@ func (x *ProduceResult) String() string {
 func (*ProduceResult) ProtoMessage() {}
 
 func (x *ProduceResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[3]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +570,7 @@ func (x *ProduceResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResult.ProtoReflect.Descriptor instead.
 func (*ProduceResult) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{3}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ProduceResult) GetPartition() int32 {
@@ -373,7 +596,7 @@ type ProduceResponse struct {
 
 func (x *ProduceResponse) Reset() {
 	*x = ProduceResponse{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[4]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -385,7 +608,7 @@ func (x *ProduceResponse) String() string {
 func (*ProduceResponse) ProtoMessage() {}
 
 func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[4]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -398,7 +621,7 @@ func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
 func (*ProduceResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{4}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProduceResponse) GetResults() []*ProduceResult {
@@ -423,7 +646,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[5]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +658,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[5]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +671,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{5}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Record) GetPartition() int32 {
@@ -512,7 +735,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[6]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +747,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[6]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +760,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{6}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FetchRequest) GetTopic() string {
@@ -593,7 +816,7 @@ type FetchResponse struct {
 
 func (x *FetchResponse) Reset() {
 	*x = FetchResponse{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[7]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +828,7 @@ func (x *FetchResponse) String() string {
 func (*FetchResponse) ProtoMessage() {}
 
 func (x *FetchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[7]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +841,7 @@ func (x *FetchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
 func (*FetchResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{7}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FetchResponse) GetRecords() []*Record {
@@ -660,7 +883,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[8]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +895,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[8]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +908,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{8}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubscribeRequest) GetTopic() string {
@@ -763,7 +986,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[9]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +998,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[9]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +1011,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{9}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubscribeResponse) GetRecords() []*Record {
@@ -828,7 +1051,7 @@ type ListOffsetsRequest struct {
 
 func (x *ListOffsetsRequest) Reset() {
 	*x = ListOffsetsRequest{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[10]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1063,7 @@ func (x *ListOffsetsRequest) String() string {
 func (*ListOffsetsRequest) ProtoMessage() {}
 
 func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[10]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1076,7 @@ func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*ListOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{10}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListOffsetsRequest) GetTopic() string {
@@ -925,7 +1148,7 @@ type PartitionOffset struct {
 
 func (x *PartitionOffset) Reset() {
 	*x = PartitionOffset{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[11]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1160,7 @@ func (x *PartitionOffset) String() string {
 func (*PartitionOffset) ProtoMessage() {}
 
 func (x *PartitionOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[11]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1173,7 @@ func (x *PartitionOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionOffset.ProtoReflect.Descriptor instead.
 func (*PartitionOffset) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{11}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PartitionOffset) GetPartition() int32 {
@@ -983,7 +1206,7 @@ type ListOffsetsResponse struct {
 
 func (x *ListOffsetsResponse) Reset() {
 	*x = ListOffsetsResponse{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[12]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1218,7 @@ func (x *ListOffsetsResponse) String() string {
 func (*ListOffsetsResponse) ProtoMessage() {}
 
 func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[12]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1231,7 @@ func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*ListOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{12}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListOffsetsResponse) GetOffsets() []*PartitionOffset {
@@ -1022,7 +1245,7 @@ var File_sluice_broker_v1_broker_proto protoreflect.FileDescriptor
 
 const file_sluice_broker_v1_broker_proto_rawDesc = "" +
 	"\n" +
-	"\x1dsluice/broker/v1/broker.proto\x12\x10sluice.broker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"0\n" +
+	"\x1dsluice/broker/v1/broker.proto\x12\x10sluice.broker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!sluice/registry/v1/registry.proto\"0\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"\xf2\x01\n" +
@@ -1035,10 +1258,23 @@ const file_sluice_broker_v1_broker_proto_rawDesc = "" +
 	"\x04_keyB\b\n" +
 	"\x06_valueB\f\n" +
 	"\n" +
-	"_partition\"a\n" +
+	"_partition\"\xdb\x01\n" +
 	"\x0eProduceRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x129\n" +
-	"\arecords\x18\x02 \x03(\v2\x1f.sluice.broker.v1.ProduceRecordR\arecords\"E\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.sluice.broker.v1.ProduceRecordR\arecords\x12=\n" +
+	"\fvalue_schema\x18\x03 \x01(\v2\x1a.sluice.registry.v1.SchemaR\vvalueSchema\x129\n" +
+	"\n" +
+	"key_schema\x18\x04 \x01(\v2\x1a.sluice.registry.v1.SchemaR\tkeySchema\"e\n" +
+	"\x10ProduceRejection\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12;\n" +
+	"\arecords\x18\x02 \x03(\v2!.sluice.broker.v1.RecordRejectionR\arecords\"\xbc\x01\n" +
+	"\x0fRecordRejection\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x120\n" +
+	"\x04side\x18\x02 \x01(\x0e2\x1c.sluice.broker.v1.RecordSideR\x04side\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x1b\n" +
+	"\tschema_id\x18\x04 \x01(\x05R\bschemaId\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04path\x18\x06 \x01(\tR\x04path\"E\n" +
 	"\rProduceResult\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\"L\n" +
@@ -1091,7 +1327,12 @@ const file_sluice_broker_v1_broker_proto_rawDesc = "" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x128\n" +
 	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\"R\n" +
 	"\x13ListOffsetsResponse\x12;\n" +
-	"\aoffsets\x18\x01 \x03(\v2!.sluice.broker.v1.PartitionOffsetR\aoffsets*g\n" +
+	"\aoffsets\x18\x01 \x03(\v2!.sluice.broker.v1.PartitionOffsetR\aoffsets*U\n" +
+	"\n" +
+	"RecordSide\x12\x1b\n" +
+	"\x17RECORD_SIDE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fRECORD_SIDE_KEY\x10\x01\x12\x15\n" +
+	"\x11RECORD_SIDE_VALUE\x10\x02*g\n" +
 	"\rStartPosition\x12\x1e\n" +
 	"\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17START_POSITION_EARLIEST\x10\x01\x12\x19\n" +
@@ -1120,55 +1361,63 @@ func file_sluice_broker_v1_broker_proto_rawDescGZIP() []byte {
 	return file_sluice_broker_v1_broker_proto_rawDescData
 }
 
-var file_sluice_broker_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sluice_broker_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_sluice_broker_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_sluice_broker_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_sluice_broker_v1_broker_proto_goTypes = []any{
-	(StartPosition)(0),            // 0: sluice.broker.v1.StartPosition
-	(OffsetSpec)(0),               // 1: sluice.broker.v1.OffsetSpec
-	(*Header)(nil),                // 2: sluice.broker.v1.Header
-	(*ProduceRecord)(nil),         // 3: sluice.broker.v1.ProduceRecord
-	(*ProduceRequest)(nil),        // 4: sluice.broker.v1.ProduceRequest
-	(*ProduceResult)(nil),         // 5: sluice.broker.v1.ProduceResult
-	(*ProduceResponse)(nil),       // 6: sluice.broker.v1.ProduceResponse
-	(*Record)(nil),                // 7: sluice.broker.v1.Record
-	(*FetchRequest)(nil),          // 8: sluice.broker.v1.FetchRequest
-	(*FetchResponse)(nil),         // 9: sluice.broker.v1.FetchResponse
-	(*SubscribeRequest)(nil),      // 10: sluice.broker.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 11: sluice.broker.v1.SubscribeResponse
-	(*ListOffsetsRequest)(nil),    // 12: sluice.broker.v1.ListOffsetsRequest
-	(*PartitionOffset)(nil),       // 13: sluice.broker.v1.PartitionOffset
-	(*ListOffsetsResponse)(nil),   // 14: sluice.broker.v1.ListOffsetsResponse
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(RecordSide)(0),               // 0: sluice.broker.v1.RecordSide
+	(StartPosition)(0),            // 1: sluice.broker.v1.StartPosition
+	(OffsetSpec)(0),               // 2: sluice.broker.v1.OffsetSpec
+	(*Header)(nil),                // 3: sluice.broker.v1.Header
+	(*ProduceRecord)(nil),         // 4: sluice.broker.v1.ProduceRecord
+	(*ProduceRequest)(nil),        // 5: sluice.broker.v1.ProduceRequest
+	(*ProduceRejection)(nil),      // 6: sluice.broker.v1.ProduceRejection
+	(*RecordRejection)(nil),       // 7: sluice.broker.v1.RecordRejection
+	(*ProduceResult)(nil),         // 8: sluice.broker.v1.ProduceResult
+	(*ProduceResponse)(nil),       // 9: sluice.broker.v1.ProduceResponse
+	(*Record)(nil),                // 10: sluice.broker.v1.Record
+	(*FetchRequest)(nil),          // 11: sluice.broker.v1.FetchRequest
+	(*FetchResponse)(nil),         // 12: sluice.broker.v1.FetchResponse
+	(*SubscribeRequest)(nil),      // 13: sluice.broker.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 14: sluice.broker.v1.SubscribeResponse
+	(*ListOffsetsRequest)(nil),    // 15: sluice.broker.v1.ListOffsetsRequest
+	(*PartitionOffset)(nil),       // 16: sluice.broker.v1.PartitionOffset
+	(*ListOffsetsResponse)(nil),   // 17: sluice.broker.v1.ListOffsetsResponse
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*v1.Schema)(nil),             // 19: sluice.registry.v1.Schema
+	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
 }
 var file_sluice_broker_v1_broker_proto_depIdxs = []int32{
-	2,  // 0: sluice.broker.v1.ProduceRecord.headers:type_name -> sluice.broker.v1.Header
-	15, // 1: sluice.broker.v1.ProduceRecord.timestamp:type_name -> google.protobuf.Timestamp
-	3,  // 2: sluice.broker.v1.ProduceRequest.records:type_name -> sluice.broker.v1.ProduceRecord
-	5,  // 3: sluice.broker.v1.ProduceResponse.results:type_name -> sluice.broker.v1.ProduceResult
-	15, // 4: sluice.broker.v1.Record.timestamp:type_name -> google.protobuf.Timestamp
-	2,  // 5: sluice.broker.v1.Record.headers:type_name -> sluice.broker.v1.Header
-	16, // 6: sluice.broker.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
-	7,  // 7: sluice.broker.v1.FetchResponse.records:type_name -> sluice.broker.v1.Record
-	0,  // 8: sluice.broker.v1.SubscribeRequest.position:type_name -> sluice.broker.v1.StartPosition
-	7,  // 9: sluice.broker.v1.SubscribeResponse.records:type_name -> sluice.broker.v1.Record
-	1,  // 10: sluice.broker.v1.ListOffsetsRequest.spec:type_name -> sluice.broker.v1.OffsetSpec
-	15, // 11: sluice.broker.v1.ListOffsetsRequest.timestamp:type_name -> google.protobuf.Timestamp
-	15, // 12: sluice.broker.v1.PartitionOffset.timestamp:type_name -> google.protobuf.Timestamp
-	13, // 13: sluice.broker.v1.ListOffsetsResponse.offsets:type_name -> sluice.broker.v1.PartitionOffset
-	4,  // 14: sluice.broker.v1.BrokerService.Produce:input_type -> sluice.broker.v1.ProduceRequest
-	8,  // 15: sluice.broker.v1.BrokerService.Fetch:input_type -> sluice.broker.v1.FetchRequest
-	10, // 16: sluice.broker.v1.BrokerService.Subscribe:input_type -> sluice.broker.v1.SubscribeRequest
-	12, // 17: sluice.broker.v1.BrokerService.ListOffsets:input_type -> sluice.broker.v1.ListOffsetsRequest
-	6,  // 18: sluice.broker.v1.BrokerService.Produce:output_type -> sluice.broker.v1.ProduceResponse
-	9,  // 19: sluice.broker.v1.BrokerService.Fetch:output_type -> sluice.broker.v1.FetchResponse
-	11, // 20: sluice.broker.v1.BrokerService.Subscribe:output_type -> sluice.broker.v1.SubscribeResponse
-	14, // 21: sluice.broker.v1.BrokerService.ListOffsets:output_type -> sluice.broker.v1.ListOffsetsResponse
-	18, // [18:22] is the sub-list for method output_type
-	14, // [14:18] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	3,  // 0: sluice.broker.v1.ProduceRecord.headers:type_name -> sluice.broker.v1.Header
+	18, // 1: sluice.broker.v1.ProduceRecord.timestamp:type_name -> google.protobuf.Timestamp
+	4,  // 2: sluice.broker.v1.ProduceRequest.records:type_name -> sluice.broker.v1.ProduceRecord
+	19, // 3: sluice.broker.v1.ProduceRequest.value_schema:type_name -> sluice.registry.v1.Schema
+	19, // 4: sluice.broker.v1.ProduceRequest.key_schema:type_name -> sluice.registry.v1.Schema
+	7,  // 5: sluice.broker.v1.ProduceRejection.records:type_name -> sluice.broker.v1.RecordRejection
+	0,  // 6: sluice.broker.v1.RecordRejection.side:type_name -> sluice.broker.v1.RecordSide
+	8,  // 7: sluice.broker.v1.ProduceResponse.results:type_name -> sluice.broker.v1.ProduceResult
+	18, // 8: sluice.broker.v1.Record.timestamp:type_name -> google.protobuf.Timestamp
+	3,  // 9: sluice.broker.v1.Record.headers:type_name -> sluice.broker.v1.Header
+	20, // 10: sluice.broker.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	10, // 11: sluice.broker.v1.FetchResponse.records:type_name -> sluice.broker.v1.Record
+	1,  // 12: sluice.broker.v1.SubscribeRequest.position:type_name -> sluice.broker.v1.StartPosition
+	10, // 13: sluice.broker.v1.SubscribeResponse.records:type_name -> sluice.broker.v1.Record
+	2,  // 14: sluice.broker.v1.ListOffsetsRequest.spec:type_name -> sluice.broker.v1.OffsetSpec
+	18, // 15: sluice.broker.v1.ListOffsetsRequest.timestamp:type_name -> google.protobuf.Timestamp
+	18, // 16: sluice.broker.v1.PartitionOffset.timestamp:type_name -> google.protobuf.Timestamp
+	16, // 17: sluice.broker.v1.ListOffsetsResponse.offsets:type_name -> sluice.broker.v1.PartitionOffset
+	5,  // 18: sluice.broker.v1.BrokerService.Produce:input_type -> sluice.broker.v1.ProduceRequest
+	11, // 19: sluice.broker.v1.BrokerService.Fetch:input_type -> sluice.broker.v1.FetchRequest
+	13, // 20: sluice.broker.v1.BrokerService.Subscribe:input_type -> sluice.broker.v1.SubscribeRequest
+	15, // 21: sluice.broker.v1.BrokerService.ListOffsets:input_type -> sluice.broker.v1.ListOffsetsRequest
+	9,  // 22: sluice.broker.v1.BrokerService.Produce:output_type -> sluice.broker.v1.ProduceResponse
+	12, // 23: sluice.broker.v1.BrokerService.Fetch:output_type -> sluice.broker.v1.FetchResponse
+	14, // 24: sluice.broker.v1.BrokerService.Subscribe:output_type -> sluice.broker.v1.SubscribeResponse
+	17, // 25: sluice.broker.v1.BrokerService.ListOffsets:output_type -> sluice.broker.v1.ListOffsetsResponse
+	22, // [22:26] is the sub-list for method output_type
+	18, // [18:22] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_sluice_broker_v1_broker_proto_init() }
@@ -1177,12 +1426,12 @@ func file_sluice_broker_v1_broker_proto_init() {
 		return
 	}
 	file_sluice_broker_v1_broker_proto_msgTypes[1].OneofWrappers = []any{}
-	file_sluice_broker_v1_broker_proto_msgTypes[5].OneofWrappers = []any{}
-	file_sluice_broker_v1_broker_proto_msgTypes[8].OneofWrappers = []any{
+	file_sluice_broker_v1_broker_proto_msgTypes[7].OneofWrappers = []any{}
+	file_sluice_broker_v1_broker_proto_msgTypes[10].OneofWrappers = []any{
 		(*SubscribeRequest_Offset)(nil),
 		(*SubscribeRequest_Position)(nil),
 	}
-	file_sluice_broker_v1_broker_proto_msgTypes[10].OneofWrappers = []any{
+	file_sluice_broker_v1_broker_proto_msgTypes[12].OneofWrappers = []any{
 		(*ListOffsetsRequest_Spec)(nil),
 		(*ListOffsetsRequest_Timestamp)(nil),
 	}
@@ -1191,8 +1440,8 @@ func file_sluice_broker_v1_broker_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_broker_v1_broker_proto_rawDesc), len(file_sluice_broker_v1_broker_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   13,
+			NumEnums:      3,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
