@@ -15,10 +15,10 @@ import (
 
 	"github.com/bufbuild/protocompile"
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
