@@ -106,7 +106,7 @@ func TestSchemaCheckFolder(t *testing.T) {
 
 func TestSchemaCheckUsage(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"schema", "check"}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "missing --against") {
+	if code := run(context.Background(), []string{"schema", "check"}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "missing baseline") {
 		t.Errorf("exit %d, stderr %q", code, errb.String())
 	}
 	errb.Reset()

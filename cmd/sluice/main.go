@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"produce": {"append records to a topic", runProduce},
 	"consume": {"read records from a topic", runConsume},
 	"bench":   {"load generator: produce, consume, e2e", runBench},
+	"apply":   {"create topics and register schemas to match sluice.yaml", runApply},
 }
 
 // env is what a command may touch: its streams and environment.

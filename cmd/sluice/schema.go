@@ -32,8 +32,8 @@ var schemaCommands = map[string]schemaCommand{
 	"test":     {"check a schema file against a subject without registering it", runSchemaTest},
 	"delete":   {"delete a subject or one version (soft, or --permanent)", runSchemaDelete},
 	"config":   {"show or set the compatibility level of a subject or the global one", runSchemaConfig},
-	"check":    {"check the manifest's schemas against a folder or git ref (offline)", runSchemaCheck},
-	"diff":     {"show every change between two schema files, breaking or safe", runSchemaDiff},
+	"check":    {"check schemas against a registry, a folder or a git ref", runSchemaCheck},
+	"diff":     {"show every change between two schemas (files or registry versions), breaking or safe", runSchemaDiff},
 }
 
 func runSchema(ctx context.Context, e *env, args []string) int {

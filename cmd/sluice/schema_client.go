@@ -17,6 +17,39 @@ import (
 type srClient struct {
 	base string // no trailing slash
 	hc   *http.Client
+	// user and password, when user is set, are sent as HTTP basic auth
+	// (Confluent Cloud API keys, registries behind a proxy).
+	user, password string
+}
+
+// newRegistryClient builds a client for the registry at rawURL. Basic auth
+// comes from the URL's userinfo (https://key:secret@host), else from user
+// and password, else from $SLUICE_REGISTRY_USER and
+// $SLUICE_REGISTRY_PASSWORD. The credentials are taken out of the base URL
+// so that error messages never print them.
+func newRegistryClient(e *env, rawURL, user, password string) (*srClient, error) {
+	a := strings.TrimRight(rawURL, "/")
+	if !strings.Contains(a, "://") {
+		a = "http://" + a
+	}
+	u, err := url.Parse(a)
+	if err != nil {
+		return nil, fmt.Errorf("registry address %q: %v", rawURL, err)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("registry address %q has no host", rawURL)
+	}
+	c := &srClient{hc: httpClient(), user: user, password: password}
+	if u.User != nil {
+		c.user = u.User.Username()
+		c.password, _ = u.User.Password()
+		u.User = nil
+	}
+	if c.user == "" && e.getenv != nil {
+		c.user, c.password = e.getenv("SLUICE_REGISTRY_USER"), e.getenv("SLUICE_REGISTRY_PASSWORD")
+	}
+	c.base = strings.TrimRight(u.String(), "/")
+	return c, nil
 }
 
 // srError is an error answer of the registry: the envelope
@@ -64,6 +97,9 @@ func (c *srClient) do(ctx context.Context, method, path string, query url.Values
 		return fmt.Errorf("registry address %q: %w", c.base, err)
 	}
 	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json")
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
 	}

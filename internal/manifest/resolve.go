@@ -170,10 +170,14 @@ func (m *Manifest) Resolve(fsys fs.FS) (*Set, error) {
 		}
 	}
 	for _, sf := range m.Schemas {
-		if f := r.files[m.Path(sf.File)]; f != nil {
-			if err := visit(f.Path, []string{"(declared)"}); err != nil {
-				return nil, err
-			}
+		// A declared file is a subject of its own even when no topic
+		// uses it (explicit files of FromFiles are all declared).
+		f, err := r.load(m.Path(sf.File))
+		if err != nil {
+			return nil, &Error{Pos: sf.Pos, Reason: err.Error()}
+		}
+		if err := visit(f.Path, []string{"(declared)"}); err != nil {
+			return nil, err
 		}
 	}
 	seen := map[string]*Subject{}

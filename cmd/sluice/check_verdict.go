@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/registry/compat"
+)
+
+// This file is `sluice schema check --registry URL --verdict registry`: the
+// registry itself judges each subject through its compatibility endpoint,
+// for registries whose rules may differ from Sluice's.
+
+// askRegistry checks every subject of set with the registry's
+// POST /compatibility/subjects/{s}/versions?verbose=true, in dependency
+// order, so that a subject's references can name the versions its
+// dependencies are registered as. It returns the violations and how many
+// subjects the registry does not know.
+func askRegistry(ctx context.Context, notes io.Writer, set *manifest.Set, r *srReader, display func(string) string) ([]checkFinding, int, error) {
+	var findings []checkFinding
+	fresh := 0
+	registered := map[string]int{} // subject -> version holding the local text
+	for _, s := range set.Subjects {
+		req := srSchema{Schema: s.Text}
+		if t := restType(s.Format); t != "AVRO" {
+			req.SchemaType = t
+		}
+		var missing []string
+		for _, ref := range s.References {
+			v, ok := registered[ref.Subject]
+			if !ok {
+				missing = append(missing, ref.Subject)
+			}
+			req.References = append(req.References, srReference{Name: ref.Name, Subject: ref.Subject, Version: v})
+		}
+		vs, err := r.versions(ctx, s.Name)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(vs) == 0 {
+			fresh++
+		}
+		if len(missing) == 0 {
+			var found srSchema
+			err := r.c.do(ctx, http.MethodPost, "/subjects/"+subjectPath(s.Name), nil, req, &found)
+			if err == nil {
+				registered[s.Name] = found.Version
+				continue // registered as it is: compatible by definition
+			}
+			if c := srCode(err); c != 40401 && c != 40403 && c != 404 {
+				return nil, 0, fmt.Errorf("subject %s: looking the schema up: %w", s.Name, err)
+			}
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		if len(missing) > 0 {
+			fmt.Fprintf(notes, "note: %s: checked with local rules: the registry cannot judge it before %s is registered in the form the files have\n", s.Name, strings.Join(missing, ", "))
+			base := &registryBaseline{r: r}
+			hist, level, opts, err := base.lookup(ctx, s.Name, "")
+			if err != nil {
+				return nil, 0, err
+			}
+			cvs, err := checkSubject(s, level, opts, hist)
+			if err != nil {
+				return nil, 0, err
+			}
+			for _, v := range cvs {
+				findings = append(findings, describeFinding(s, level, v, hist, display))
+			}
+			continue
+		}
+		var resp struct {
+			IsCompatible bool     `json:"is_compatible"`
+			Messages     []string `json:"messages"`
+		}
+		if err := r.c.do(ctx, http.MethodPost, "/compatibility/subjects/"+subjectPath(s.Name)+"/versions", url.Values{"verbose": {"true"}}, req, &resp); err != nil {
+			return nil, 0, fmt.Errorf("subject %s: asking the registry: %w", s.Name, err)
+		}
+		if resp.IsCompatible {
+			continue
+		}
+		findings = append(findings, verdictFindings(s, resp.Messages, display)...)
+	}
+	return findings, fresh, nil
+}
+
+// verdictFindings turns the registry's verbose messages into findings: the
+// trailer (old version, old text, level) labels them, every other message
+// is one violation. The message text is the registry's, kept whole; a
+// trailing "[KIND]" becomes the kind.
+func verdictFindings(s *manifest.Subject, msgs []string, display func(string) string) []checkFinding {
+	var level string
+	var version int
+	var body []string
+	for _, m := range msgs {
+		switch {
+		case strings.HasPrefix(m, "{oldSchema: "):
+		case strings.HasPrefix(m, "{oldSchemaVersion: "):
+			fmt.Sscanf(strings.TrimPrefix(m, "{oldSchemaVersion: "), "%d", &version)
+		case strings.HasPrefix(m, "{compatibility: '"):
+			level = strings.TrimSuffix(strings.TrimPrefix(m, "{compatibility: '"), "'}")
+		default:
+			body = append(body, m)
+		}
+	}
+	if len(body) == 0 {
+		body = []string{"the registry found the schema incompatible and gave no reason"}
+	}
+	if l, err := compat.ParseLevel(level); err == nil {
+		level = string(l)
+	}
+	out := make([]checkFinding, 0, len(body))
+	for _, m := range body {
+		fd := checkFinding{Subject: s.Name, Level: level, Version: version, Kind: "REGISTRY", Message: m}
+		if s.File != "" {
+			fd.File = display(s.File)
+		} else if s.Pos.File != "" {
+			fd.File, fd.Line, fd.Col = display(s.Pos.File), s.Pos.Line, s.Pos.Col
+		}
+		if i := strings.LastIndexByte(m, '['); i > 0 && strings.HasSuffix(m, "]") {
+			fd.Kind = m[i+1 : len(m)-1]
+			fd.Message = strings.TrimSpace(m[:i])
+		}
+		out = append(out, fd)
+	}
+	return out
+}
