@@ -20,7 +20,8 @@
 // # Data layout
 //
 // Topic metadata (name, partition count, config overrides, creation time)
-// lives in meta.db, table broker_topics. Partition p of topic t lives in
+// lives in meta.db, table broker_topics; consumer groups' committed offsets
+// in table group_offsets (group_offsets.go). Partition p of topic t lives in
 // DataDir/topics/t/p/.
 package broker
 
@@ -71,9 +72,16 @@ type Config struct {
 	// log.SyncGate for why); 0 means DefaultSyncConcurrency. The debug knob
 	// SLUICE_SYNC_CONCURRENCY overrides it (unstable, for experiments).
 	SyncConcurrency int
-	// Now is the clock used for record timestamps and retention; nil is
-	// time.Now. Tests inject a fake clock to drive retention.
+	// Now is the clock used for record timestamps, retention and group
+	// session timeouts; nil is time.Now. Tests inject a fake clock to drive
+	// retention and expire group members.
 	Now func() time.Time
+	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound the session
+	// timeout a group member may ask for; 0 means 1s and 30m.
+	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
+	// GroupTickInterval is how often group session timeouts are checked; 0
+	// means DefaultGroupTickInterval (1s), < 0 never (tests call TickGroups).
+	GroupTickInterval time.Duration
 }
 
 // FsyncPolicy says when appends reach stable storage (the --fsync flag).
@@ -105,6 +113,9 @@ type Broker struct {
 	drainOnce sync.Once
 	closeOnce sync.Once
 	closeErr  error
+
+	// groups is the consumer-group coordinator and offset store (group.go).
+	groups *groupRuntime
 
 	// waitHook, set only by tests (export_test.go), runs when a Fetch
 	// long poll or an idle subscription is about to wait.
@@ -150,16 +161,22 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	if err := b.startGroups(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
 // topicsDir is DataDir/topics.
 func (b *Broker) topicsDir() string { return filepath.Join(b.cfg.DataDir, "topics") }
 
-// Mount registers the TopicService and BrokerService handlers on mux.
+// Mount registers the TopicService, BrokerService and GroupService handlers
+// on mux.
 func (b *Broker) Mount(mux *http.ServeMux, opts ...connect.HandlerOption) {
 	mux.Handle(brokerv1connect.NewTopicServiceHandler(topicService{b}, opts...))
 	mux.Handle(brokerv1connect.NewBrokerServiceHandler(brokerService{b}, opts...))
+	mux.Handle(brokerv1connect.NewGroupServiceHandler(groupService{b}, opts...))
 }
 
 // topicService and brokerService carry the Connect handlers, so that the
@@ -180,6 +197,7 @@ func (b *Broker) Drain() { b.drainOnce.Do(func() { close(b.drain) }) }
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.Drain()
+		b.stopGroups()
 		b.mu.Lock()
 		b.closed = true
 		topics := b.topics

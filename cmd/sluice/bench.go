@@ -71,6 +71,7 @@ type benchConfig struct {
 	duration    time.Duration
 	warmup      time.Duration
 	backlog     int
+	group       string // bench_group.go
 	tsv         bool
 	name        string
 	cpuProfile  string
@@ -99,6 +100,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&c.tsv, "tsv", false, "print perf summary.tsv rows on stdout (progress on stderr)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client, and server when --in-process) to `file`")
 	fs.StringVar(&c.name, "name", "", "metric name prefix in --tsv rows; default the mode plus the fsync policy when in-process")
+	registerGroupFlags(fs, &c) // bench_group.go
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, benchUsage)
 		fs.PrintDefaults()
@@ -159,6 +161,8 @@ func (c *benchConfig) validate() error {
 		return fmt.Errorf("--duration %v: want more than 0", c.duration)
 	case c.backlog < 0:
 		return fmt.Errorf("--backlog %d: want 0 or more", c.backlog)
+	case c.group != "" && c.mode != "consume":
+		return fmt.Errorf("--group %s: only bench consume reads as a group", c.group)
 	}
 	if c.inProcess {
 		if _, err := broker.ParseFsyncPolicy(c.fsync); err != nil {
@@ -537,7 +541,7 @@ func (r *benchRun) consume(ctx context.Context, topics brokerv1connect.TopicServ
 	ctx, cancel := context.WithTimeout(ctx, c.duration)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- r.runConsumers(ctx, ends, false) }()
+	go func() { done <- r.catchUp(ctx, ends) }() // bench_group.go
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {

@@ -32,6 +32,13 @@ with <null> for null keys and values, and Go-quoted text for bytes that are
 not printable UTF-8. --output json prints one JSON object per record and
 line; bytes that are not UTF-8 go in key_base64/value_base64 instead.
 
+With --group G it joins consumer group G (sharing the partitions with the
+group's other members) and streams until interrupted or --max: each
+partition starts at the group's committed offset, or at --from (earliest
+or latest) when it has none; each chunk of records is committed after it
+is printed, and Ctrl-C commits what was printed, leaves the group and exits
+0.
+
 Flags:
 `
 
@@ -44,6 +51,7 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 	partition := fs.Int("partition", -1, "read only this `partition`; -1 reads all")
 	follow := fs.Bool("follow", false, "keep streaming new records until interrupted")
 	maxRecs := fs.Int("max", 0, "stop after this many `records`; 0 means no limit")
+	group := fs.String("group", "", "consume as a member of consumer `group` (see above)")
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, consumeUsage)
 		fs.PrintDefaults()
@@ -79,7 +87,14 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 		p := int32(*partition)
 		c.partition = &p
 	}
-	if *follow {
+	if *group != "" {
+		if *partition >= 0 || start.position == brokerv1.StartPosition_START_POSITION_UNSPECIFIED {
+			fmt.Fprintln(e.stderr, "sluice consume: --group takes --from earliest or latest, and no --partition (the group assigns partitions)")
+			return 2
+		}
+		groups := brokerv1connect.NewGroupServiceClient(httpClient(), cf.baseURL())
+		err = c.consumeGroup(ctx, groups, *group, start.position == brokerv1.StartPosition_START_POSITION_EARLIEST, e.stderr)
+	} else if *follow {
 		err = c.follow(ctx, start)
 	} else {
 		err = c.readToEnd(ctx, start)

@@ -26,6 +26,7 @@ var commands = map[string]command{
 	"topic":   {"create, list, describe, alter and delete topics", runTopic},
 	"produce": {"append records to a topic", runProduce},
 	"consume": {"read records from a topic", runConsume},
+	"group":   {"list, describe, reset and delete consumer groups", runGroup},
 	"bench":   {"load generator: produce, consume, e2e", runBench},
 	"apply":   {"create topics and register schemas to match sluice.yaml", runApply},
 }

@@ -31,6 +31,7 @@ package group
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -206,6 +207,9 @@ type State struct {
 	cfg     Config
 	groups  map[string]*group
 	touched map[string]bool
+	// gone lists members removed (left, timed out, fenced) since the last
+	// TakeChanged: their watchers must learn it.
+	gone [][2]string
 }
 
 // NewState returns an empty State.
@@ -297,6 +301,7 @@ func (s *State) Heartbeat(now time.Time, topics Topics, req HeartbeatRequest) (H
 			// no rebalance.
 			m.held, m.target, m.epoch, m.sent = old.held, old.target, old.epoch+1, nil
 			delete(g.members, old.id)
+			s.gone = append(s.gone, [2]string{g.id, old.id})
 			g.members[m.id] = m
 		} else {
 			if old != nil {
@@ -395,6 +400,7 @@ func (s *State) Unmanage(now time.Time, groupID, memberID string) {
 // remove drops m and releases everything it held.
 func (s *State) remove(g *group, m *member) {
 	delete(g.members, m.id)
+	s.gone = append(s.gone, [2]string{g.id, m.id})
 	g.epoch++
 	s.touched[g.id] = true
 }
@@ -410,7 +416,7 @@ func (s *State) Tick(now time.Time, topics Topics) {
 				expired = true
 			}
 		}
-		if expired || !sameTopics(g.topics, s.subscribed(g, topics)) {
+		if expired || !maps.Equal(g.topics, s.subscribed(g, topics)) {
 			s.rebalance(g, topics)
 		}
 		s.reconcile(g)
@@ -429,18 +435,6 @@ func (s *State) subscribed(g *group, topics Topics) Topics {
 		}
 	}
 	return out
-}
-
-func sameTopics(a, b Topics) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for t, n := range a {
-		if bn, ok := b[t]; !ok || bn != n {
-			return false
-		}
-	}
-	return true
 }
 
 // rebalance bumps the group epoch and recomputes every member's target.
@@ -501,10 +495,12 @@ func (s *State) reconcile(g *group) {
 }
 
 // TakeChanged returns the members (group, member id) whose answer differs
-// from the last one they were sent, and forgets which groups were touched.
-// Coordinator uses it to wake Consume streams.
+// from the last one they were sent, and those removed since the last call
+// (a fenced static member's stream must stop), and forgets both. Coordinator
+// uses it to wake Consume streams.
 func (s *State) TakeChanged() [][2]string {
-	var out [][2]string
+	out := s.gone
+	s.gone = nil
 	for gid := range s.touched {
 		g := s.groups[gid]
 		if g == nil {
@@ -635,4 +631,15 @@ func (s *State) CheckInvariant() error {
 		}
 	}
 	return nil
+}
+
+// SessionTimeout is a member's session timeout (0 if the member is unknown):
+// the broker derives the heartbeat interval it answers from it.
+func (s *State) SessionTimeout(groupID, memberID string) time.Duration {
+	if g := s.groups[groupID]; g != nil {
+		if m := g.members[memberID]; m != nil {
+			return m.sub.SessionTimeout
+		}
+	}
+	return 0
 }
