@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"consume": {"read records from a topic", runConsume},
 	"group":   {"list, describe, reset and delete consumer groups", runGroup},
 	"bench":   {"load generator: produce, consume, e2e", runBench},
+	"gen":     {"generate Go bindings for the typed clients", runGen},
 	"apply":   {"create topics and register schemas to match sluice.yaml", runApply},
 }
 

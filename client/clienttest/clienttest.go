@@ -1,0 +1,104 @@
+// Package clienttest starts a real Sluice node (registry and broker in one
+// process, data in a temporary folder, listening on a loopback port) for
+// tests of code that uses the typed clients.
+//
+//	func TestOrders(t *testing.T) {
+//		srv := clienttest.Start(t)
+//		srv.CreateTopic(t, "orders", 3, nil)
+//		p, err := orders.NewOrderProducer(ctx, srv.Conn, client.AutoRegister())
+//		...
+//	}
+package clienttest
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/internal/server"
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+)
+
+// Server is a running node.
+type Server struct {
+	// URL is the node's base URL, http://127.0.0.1:<port>.
+	URL string
+	// Conn is a connection to the node over HTTP/1.1 and h2c.
+	Conn *client.Conn
+	// HTTPClient is the client Conn uses.
+	HTTPClient *http.Client
+}
+
+// Option configures Start.
+type Option func(*config)
+
+type config struct {
+	durable bool
+	dir     string
+}
+
+// Durable makes appends fsync as a production node does (the default
+// skips fsync: tests do not survive power loss anyway, and run faster).
+func Durable() Option { return func(c *config) { c.durable = true } }
+
+// DataDir keeps the node's data in dir instead of a fresh temporary
+// folder, e.g. to restart a node on the same data.
+func DataDir(dir string) Option { return func(c *config) { c.dir = dir } }
+
+// Start runs a node until the test ends. It fails the test if the node
+// cannot start.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.dir == "" {
+		cfg.dir = t.TempDir()
+	}
+	sc := server.Config{DataDir: cfg.dir}
+	if !cfg.durable {
+		p, err := broker.ParseFsyncPolicy("never")
+		if err != nil {
+			t.Fatalf("clienttest: %v", err)
+		}
+		sc.Fsync = p
+	}
+	_, url, stop, err := server.Start(context.Background(), sc, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("clienttest: start sluice: %v", err)
+	}
+	hc := HTTPClient()
+	t.Cleanup(func() {
+		hc.CloseIdleConnections()
+		if err := stop(); err != nil {
+			t.Errorf("clienttest: stop sluice: %v", err)
+		}
+	})
+	return &Server{URL: url, Conn: client.New(hc, url), HTTPClient: hc}
+}
+
+// HTTPClient returns an HTTP client speaking HTTP/1.1 and cleartext HTTP/2
+// (needed for WithGRPC).
+func HTTPClient() *http.Client {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Protocols = &p
+	return &http.Client{Transport: t}
+}
+
+// CreateTopic creates a topic with partitions and configs, failing the test
+// on error.
+func (s *Server) CreateTopic(t testing.TB, name string, partitions int32, configs map[string]string) {
+	t.Helper()
+	_, err := s.Conn.Topics().CreateTopic(context.Background(), connect.NewRequest(&brokerv1.CreateTopicRequest{Name: name, Partitions: partitions, Configs: configs}))
+	if err != nil {
+		t.Fatalf("clienttest: create topic %s: %v", name, err)
+	}
+}
