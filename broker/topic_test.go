@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -280,8 +281,10 @@ func topicErr[T any](_ *connect.Response[T], err error) error { return err }
 
 func TestRetentionThroughTheAPI(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	e := newEnv(t, func(c *broker.Config) { c.Now = clock })
+	// The clock is read by the broker's background group ticker too.
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	e := newEnv(t, func(c *broker.Config) { c.Now = func() time.Time { return time.Unix(0, clock.Load()) } })
 	// 1 MiB segments, 64 KiB records: a segment rolls every ~16 records.
 	e.createTopic("t", 1, map[string]string{"segment.bytes": "1048576", "retention.ms": "3600000"})
 	rec := func() *brokerv1.ProduceRecord { return &brokerv1.ProduceRecord{Value: make([]byte, 64<<10)} }
@@ -295,6 +298,7 @@ func TestRetentionThroughTheAPI(t *testing.T) {
 		t.Fatalf("retention deleted young segments: log start %d", lso)
 	}
 	now = now.Add(2 * time.Hour)
+	clock.Store(now.UnixNano())
 	e.produce("t", rec()) // a young record in the active segment
 	if err := e.b.RunMaintenance(now); err != nil {
 		t.Fatal(err)
