@@ -58,13 +58,32 @@ func timeFromMs(ms int64) time.Time { return time.UnixMilli(ms) }
 // Fetch reads records; with MaxWait it long-polls until records arrive, the
 // wait ends, ctx is done or the broker drains.
 func (b *Broker) Fetch(ctx context.Context, req FetchRequest) (FetchResult, error) {
+	var res FetchResult
+	readFailed := false
+	err := b.fetch(ctx, req, func(t *topic, req *FetchRequest) (int, error) {
+		var err error
+		res, err = b.readAt(t, req.Partition, req.Offset, req.MaxRecords, req.MaxBytes)
+		readFailed = err != nil
+		return len(res.Records), err
+	})
+	if err != nil && !readFailed {
+		return FetchResult{}, err
+	}
+	return res, err
+}
+
+// fetch is Fetch over any read function: it checks req and fills in its
+// defaults, then calls read until read finds records, the wait ends (read's
+// last answer stands), ctx is done or the broker drains. A read error ends
+// it, wrapped.
+func (b *Broker) fetch(ctx context.Context, req FetchRequest, read func(t *topic, req *FetchRequest) (int, error)) error {
 	switch {
 	case req.MaxRecords < 0 || req.MaxRecords > MaxFetchMaxRecords:
-		return FetchResult{}, invalidf("fetch %s/%d: max_records %d: want 0 (default %d) to %d", req.Topic, req.Partition, req.MaxRecords, DefaultFetchMaxRecords, MaxFetchMaxRecords)
+		return invalidf("fetch %s/%d: max_records %d: want 0 (default %d) to %d", req.Topic, req.Partition, req.MaxRecords, DefaultFetchMaxRecords, MaxFetchMaxRecords)
 	case req.MaxBytes < 0 || req.MaxBytes > MaxFetchMaxBytes:
-		return FetchResult{}, invalidf("fetch %s/%d: max_bytes %d: want 0 (default %d) to %d", req.Topic, req.Partition, req.MaxBytes, DefaultFetchMaxBytes, MaxFetchMaxBytes)
+		return invalidf("fetch %s/%d: max_bytes %d: want 0 (default %d) to %d", req.Topic, req.Partition, req.MaxBytes, DefaultFetchMaxBytes, MaxFetchMaxBytes)
 	case req.MaxWait < 0 || req.MaxWait > MaxFetchWait:
-		return FetchResult{}, invalidf("fetch %s/%d: max_wait %v: want 0 to %v", req.Topic, req.Partition, req.MaxWait, MaxFetchWait)
+		return invalidf("fetch %s/%d: max_wait %v: want 0 to %v", req.Topic, req.Partition, req.MaxWait, MaxFetchWait)
 	}
 	if req.MaxRecords == 0 {
 		req.MaxRecords = DefaultFetchMaxRecords
@@ -74,23 +93,23 @@ func (b *Broker) Fetch(ctx context.Context, req FetchRequest) (FetchResult, erro
 	}
 	t, err := b.lookup(req.Topic)
 	if err != nil {
-		return FetchResult{}, fmt.Errorf("fetch: %w", err)
+		return fmt.Errorf("fetch: %w", err)
 	}
 	p, err := t.partition(req.Partition)
 	if err != nil {
-		return FetchResult{}, fmt.Errorf("fetch: %w", err)
+		return fmt.Errorf("fetch: %w", err)
 	}
 	var deadline <-chan time.Time
 	for {
 		// Take the notification channel before reading so an append
 		// between the read and the wait is not missed.
 		wake := p.Notify()
-		res, err := b.readAt(t, req.Partition, req.Offset, req.MaxRecords, req.MaxBytes)
+		n, err := read(t, &req)
 		if err != nil {
-			return res, fmt.Errorf("fetch %w", err)
+			return fmt.Errorf("fetch %w", err)
 		}
-		if len(res.Records) > 0 || req.MaxWait == 0 {
-			return res, nil
+		if n > 0 || req.MaxWait == 0 {
+			return nil
 		}
 		if deadline == nil {
 			timer := time.NewTimer(req.MaxWait)
@@ -105,14 +124,14 @@ func (b *Broker) Fetch(ctx context.Context, req FetchRequest) (FetchResult, erro
 			// The channel also closes when the partition closes: make
 			// sure the topic is still the live one before reading again.
 			if err := b.stillLive(t); err != nil {
-				return FetchResult{}, fmt.Errorf("fetch: %w", err)
+				return fmt.Errorf("fetch: %w", err)
 			}
 		case <-deadline:
-			return res, nil
+			return nil
 		case <-b.drain:
-			return res, nil
+			return nil
 		case <-ctx.Done():
-			return FetchResult{}, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
@@ -167,14 +186,22 @@ func (s brokerService) Fetch(ctx context.Context, req *connect.Request[brokerv1.
 		}
 		wait = mw.AsDuration()
 	}
-	res, err := s.b.Fetch(ctx, FetchRequest{
+	fr := FetchRequest{
 		Topic:      m.GetTopic(),
 		Partition:  m.GetPartition(),
 		Offset:     m.GetOffset(),
 		MaxRecords: int(m.GetMaxRecords()),
 		MaxBytes:   int(m.GetMaxBytes()),
 		MaxWait:    wait,
-	})
+	}
+	if wireCodec(req.Header()) {
+		msg, err := s.b.fetchWire(ctx, fr)
+		if err != nil {
+			return nil, s.b.rpcError(req.Spec().Procedure, err)
+		}
+		return connect.NewResponse(msg), nil
+	}
+	res, err := s.b.Fetch(ctx, fr)
 	if err != nil {
 		return nil, s.b.rpcError(req.Spec().Procedure, err)
 	}
@@ -183,4 +210,32 @@ func (s brokerService) Fetch(ctx context.Context, req *connect.Request[brokerv1.
 		HighWatermark:  res.HighWatermark,
 		LogStartOffset: res.LogStartOffset,
 	}), nil
+}
+
+// fetchWire is Fetch answering with a FetchResponse whose records are
+// encoded straight from the log's read buffer (wire.go): the message
+// carries the bytes as unknown fields, which connect's protobuf codec
+// writes out as they are. The message owns its bytes (connect marshals it
+// after the handler returns), so they are copied once out of the pooled
+// chunk.
+func (b *Broker) fetchWire(ctx context.Context, req FetchRequest) (*brokerv1.FetchResponse, error) {
+	c := getChunk(req.Partition)
+	defer putChunk(c)
+	var hwm, lso int64
+	err := b.fetch(ctx, req, func(t *topic, req *FetchRequest) (int, error) {
+		// A long poll's earlier, empty read left nothing in c.
+		c.buf, c.n = c.buf[:0], 0
+		var err error
+		hwm, lso, err = b.readWireAt(t, req.Partition, req.Offset, req.MaxRecords, req.MaxBytes, c)
+		return c.n, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.buf = appendVarintField(c.buf, wireFetchHighWatermark, uint64(hwm))
+	c.buf = appendVarintField(c.buf, wireFetchLogStartOffset, uint64(lso))
+	msg := new(brokerv1.FetchResponse)
+	// append to nil clears no memory that it then overwrites.
+	msg.ProtoReflect().SetUnknown(append([]byte(nil), c.buf...))
+	return msg, nil
 }

@@ -16,7 +16,14 @@ package broker
 // Flow control: one goroutine, the handler's, reads one chunk at a time,
 // visiting the partitions round-robin, and hands it to stream.Send, which
 // blocks while the client is slow. Nothing is read ahead, so a subscriber
-// costs at most one chunk of memory whatever the number of partitions.
+// costs at most one chunk of memory whatever the number of partitions, and
+// only while that chunk is read and sent: the read and message buffers come
+// from a pool.
+//
+// Encoding: for clients of the binary protobuf codec (Connect, gRPC,
+// gRPC-Web) each chunk is encoded straight from the log's read buffer into
+// SubscribeResponse wire bytes, with no Go value per record (wire.go); JSON
+// clients get the same messages built as Go values.
 //
 // Refused: unknown topic (NotFound); unknown partition or bad max_bytes
 // (InvalidArgument); a start offset outside some partition's stored range,
@@ -71,6 +78,88 @@ type SubscribeRequest struct {
 // callee's to keep. An error from ready or send ends the subscription with
 // that error. Subscribe returns ctx.Err() when ctx ends.
 func (b *Broker) Subscribe(ctx context.Context, req SubscribeRequest, ready func() error, send func(partition int32, hwm int64, recs []Record) error) error {
+	return b.subscribe(ctx, req, ready, &recordChunks{b: b, send: send})
+}
+
+// chunkSource reads and delivers the chunks of a subscription, one at a
+// time: read reads one chunk of partition pi from pos and says where the
+// next read starts and how many records the chunk holds; deliver, called
+// after a read of at least one record and before the next read, sends it.
+type chunkSource interface {
+	read(t *topic, pi int32, pos int64, maxBytes int) (next int64, n int, err error)
+	deliver(pi int32) error
+}
+
+// recordChunks is the chunkSource of Subscribe: records as Go values.
+type recordChunks struct {
+	b    *Broker
+	send func(partition int32, hwm int64, recs []Record) error
+	res  FetchResult
+}
+
+func (s *recordChunks) read(t *topic, pi int32, pos int64, maxBytes int) (int64, int, error) {
+	res, err := s.b.readAt(t, pi, pos, MaxFetchMaxRecords, maxBytes)
+	if err != nil {
+		return pos, 0, err
+	}
+	if len(res.Records) == 0 {
+		// Compaction removed everything up to the high watermark.
+		return res.HighWatermark, 0, nil
+	}
+	s.res = res
+	return res.Records[len(res.Records)-1].Offset + 1, len(res.Records), nil
+}
+
+func (s *recordChunks) deliver(pi int32) error {
+	res := s.res
+	s.res = FetchResult{}
+	return s.send(pi, res.HighWatermark, res.Records)
+}
+
+// wireChunks is the chunkSource of the Connect handler for protobuf
+// clients: each chunk is encoded straight from the log's read buffer into
+// SubscribeResponse wire bytes (wire.go) and sent as the unknown fields of
+// one reused, otherwise empty message, which connect's protobuf codec
+// writes out as they are.
+type wireChunks struct {
+	b      *Broker
+	stream *connect.ServerStream[brokerv1.SubscribeResponse]
+	msg    *brokerv1.SubscribeResponse
+	c      *wireChunk // between read and deliver
+	hwm    int64
+}
+
+func (s *wireChunks) read(t *topic, pi int32, pos int64, maxBytes int) (int64, int, error) {
+	c := getChunk(pi)
+	hwm, _, err := s.b.readWireAt(t, pi, pos, MaxFetchMaxRecords, maxBytes, c)
+	if err != nil {
+		putChunk(c)
+		return pos, 0, err
+	}
+	if c.n == 0 {
+		putChunk(c)
+		return hwm, 0, nil
+	}
+	s.c, s.hwm = c, hwm
+	return c.last + 1, c.n, nil
+}
+
+func (s *wireChunks) deliver(pi int32) error {
+	c := s.c
+	s.c = nil
+	defer putChunk(c)
+	c.buf = appendVarintField(c.buf, wireSubPartition, uint64(int64(pi)))
+	c.buf = appendVarintField(c.buf, wireSubHighWatermark, uint64(s.hwm))
+	m := s.msg.ProtoReflect()
+	m.SetUnknown(c.buf)
+	err := s.stream.Send(s.msg)
+	// Send has written the bytes out; c goes back to the pool.
+	m.SetUnknown(nil)
+	return err
+}
+
+// subscribe is Subscribe over any chunkSource.
+func (b *Broker) subscribe(ctx context.Context, req SubscribeRequest, ready func() error, src chunkSource) error {
 	if req.MaxBytes < 0 || req.MaxBytes > MaxSubscribeMaxBytes {
 		return invalidf("subscribe %s: max_bytes %d: want 0 (default %d) to %d", req.Topic, req.MaxBytes, DefaultSubscribeMaxBytes, MaxSubscribeMaxBytes)
 	}
@@ -143,20 +232,18 @@ func (b *Broker) Subscribe(ctx context.Context, req SubscribeRequest, ready func
 			if pos[i] >= p.HighWatermark() {
 				continue
 			}
-			res, err := b.readAt(t, parts[i], pos[i], MaxFetchMaxRecords, req.MaxBytes)
+			next, n, err := src.read(t, parts[i], pos[i], req.MaxBytes)
 			if err != nil {
 				if lerr := b.stillLive(t); lerr != nil {
 					return fmt.Errorf("subscribe: %w", lerr)
 				}
 				return fmt.Errorf("subscribe %w", err)
 			}
-			if len(res.Records) == 0 {
-				// Compaction removed everything up to the high watermark.
-				pos[i] = res.HighWatermark
+			pos[i] = next
+			if n == 0 {
 				continue
 			}
-			pos[i] = res.Records[len(res.Records)-1].Offset + 1
-			if err := send(parts[i], res.HighWatermark, res.Records); err != nil {
+			if err := src.deliver(parts[i]); err != nil {
 				return err
 			}
 			progressed = true
@@ -213,14 +300,19 @@ func (s brokerService) Subscribe(ctx context.Context, req *connect.Request[broke
 		// start positions are fixed.
 		return stream.Send(nil)
 	}
-	send := func(p int32, hwm int64, recs []Record) error {
-		return stream.Send(&brokerv1.SubscribeResponse{
-			Records:       recordsToProto(p, recs),
-			Partition:     p,
-			HighWatermark: hwm,
-		})
+	var src chunkSource
+	if wireCodec(req.Header()) {
+		src = &wireChunks{b: s.b, stream: stream, msg: new(brokerv1.SubscribeResponse)}
+	} else {
+		src = &recordChunks{b: s.b, send: func(p int32, hwm int64, recs []Record) error {
+			return stream.Send(&brokerv1.SubscribeResponse{
+				Records:       recordsToProto(p, recs),
+				Partition:     p,
+				HighWatermark: hwm,
+			})
+		}}
 	}
-	if err := s.b.Subscribe(ctx, sr, ready, send); err != nil {
+	if err := s.b.subscribe(ctx, sr, ready, src); err != nil {
 		if ctx.Err() != nil {
 			// The client went away: nothing to report to it.
 			return nil

@@ -35,7 +35,10 @@ Load generator over the real Connect API, against --addr or, with
            reports records/s, MB/s (10^6 bytes) and ack latency.
   consume  catch-up read: makes sure the topic holds at least --backlog
            records, then consumers stream it from the earliest offset to the
-           high watermark; reports records/s and MB/s.
+           high watermark; reports records/s and MB/s. The consumers
+           count records by walking each message's wire form (the load
+           generator shares the cores it measures); --decode builds Go
+           messages as a real consumer does.
   e2e      consumers follow the topic while producers append; reports
            produce rate, ack latency and end-to-end latency (append to
            delivery, from a send time stamped in each value).
@@ -71,6 +74,7 @@ type benchConfig struct {
 	duration    time.Duration
 	warmup      time.Duration
 	backlog     int
+	decode      bool
 	group       string // bench_group.go
 	tsv         bool
 	name        string
@@ -97,6 +101,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to measure")
 	fs.DurationVar(&c.warmup, "warmup", 0, "run this long before measuring")
 	fs.IntVar(&c.backlog, "backlog", 200000, "consume: `records` the topic must hold before the catch-up read (produced first if missing)")
+	fs.BoolVar(&c.decode, "decode", false, "consume: decode every record into Go messages, as a real consumer does (default: count records by walking the wire format, which costs the shared cores less)")
 	fs.BoolVar(&c.tsv, "tsv", false, "print perf summary.tsv rows on stdout (progress on stderr)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client, and server when --in-process) to `file`")
 	fs.StringVar(&c.name, "name", "", "metric name prefix in --tsv rows; default the mode plus the fsync policy when in-process")
@@ -173,6 +178,9 @@ func (c *benchConfig) validate() error {
 		c.name = c.mode
 		if c.inProcess {
 			c.name += "_fsync-" + strings.NewReplacer(":", "-").Replace(c.fsync)
+		}
+		if c.decode && c.mode == "consume" {
+			c.name += "_decode"
 		}
 	}
 	return nil
@@ -608,7 +616,8 @@ func (r *benchRun) runConsumers(ctx context.Context, ends map[int32]int64, e2e b
 	ready := make(chan struct{}, c.consumers*r.partitions)
 	streams := 0
 	for ci := range c.consumers {
-		client := brokerv1connect.NewBrokerServiceClient(benchHTTPClient(), r.base, benchClientOpts...)
+		hc := benchHTTPClient()
+		client := brokerv1connect.NewBrokerServiceClient(hc, r.base, benchClientOpts...)
 		var mine []int32
 		for p := ci; p < r.partitions; p += c.consumers {
 			mine = append(mine, int32(p))
@@ -625,8 +634,15 @@ func (r *benchRun) runConsumers(ctx context.Context, ends map[int32]int64, e2e b
 		}
 		for _, part := range subs {
 			streams++
+			client, codec := client, (*countingCodec)(nil)
+			if !e2e && !c.decode {
+				// Catch-up streams only count: each walks its messages'
+				// wire form in its own codec (bench_wire.go).
+				codec = new(countingCodec)
+				client = brokerv1connect.NewBrokerServiceClient(hc, r.base, append(benchClientOpts, connect.WithCodec(codec))...)
+			}
 			wg.Go(func() {
-				err := r.stream(ctx, client, part, ends, e2e, ready)
+				err := r.stream(ctx, client, codec, part, ends, e2e, ready)
 				if err != nil && ctx.Err() == nil {
 					select {
 					case errc <- err:
@@ -656,8 +672,9 @@ func (r *benchRun) runConsumers(ctx context.Context, ends map[int32]int64, e2e b
 	}
 }
 
-// stream runs one subscription.
-func (r *benchRun) stream(ctx context.Context, client brokerv1connect.BrokerServiceClient, part *int32, ends map[int32]int64, e2e bool, ready chan<- struct{}) error {
+// stream runs one subscription. With codec (the client's codec), messages
+// are not decoded but summarised in it.
+func (r *benchRun) stream(ctx context.Context, client brokerv1connect.BrokerServiceClient, codec *countingCodec, part *int32, ends map[int32]int64, e2e bool, ready chan<- struct{}) error {
 	req := &brokerv1.SubscribeRequest{Topic: r.cfg.topic, Partition: part}
 	if e2e {
 		req.Start = &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_LATEST}
@@ -686,17 +703,27 @@ func (r *benchRun) stream(ctx context.Context, client brokerv1connect.BrokerServ
 	var local histogram
 	for st.Receive() {
 		m := st.Msg()
-		recs := m.GetRecords()
-		var bytes int64
-		now := time.Now().UnixNano()
-		for _, rec := range recs {
-			bytes += int64(len(rec.GetValue()) + len(rec.GetKey()))
-			if e2e && len(rec.GetValue()) >= 8 {
-				local.record(time.Duration(now - int64(binary.LittleEndian.Uint64(rec.GetValue()))))
+		var (
+			n, bytes int64
+			last     int64
+		)
+		if codec != nil {
+			n, bytes, last = int64(codec.last.records), codec.last.bytes, codec.last.lastOffset
+		} else {
+			recs := m.GetRecords()
+			now := time.Now().UnixNano()
+			for _, rec := range recs {
+				bytes += int64(len(rec.GetValue()) + len(rec.GetKey()))
+				if e2e && len(rec.GetValue()) >= 8 {
+					local.record(time.Duration(now - int64(binary.LittleEndian.Uint64(rec.GetValue()))))
+				}
+			}
+			if n = int64(len(recs)); n > 0 {
+				last = recs[n-1].GetOffset()
 			}
 		}
 		if r.measuring.Load() {
-			r.consumed.Add(int64(len(recs)))
+			r.consumed.Add(n)
 			r.consBytes.Add(bytes)
 			if e2e {
 				r.mu.Lock()
@@ -706,7 +733,7 @@ func (r *benchRun) stream(ctx context.Context, client brokerv1connect.BrokerServ
 			}
 		}
 		local.reset()
-		if ends != nil && len(recs) > 0 && recs[len(recs)-1].GetOffset()+1 >= ends[m.GetPartition()] {
+		if ends != nil && n > 0 && last+1 >= ends[m.GetPartition()] {
 			delete(remaining, m.GetPartition())
 			if len(remaining) == 0 {
 				return nil

@@ -114,6 +114,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
+	"unsafe"
 )
 
 // Record batch v2 constants; never change.
@@ -217,6 +219,15 @@ func parseBatchHeader(b []byte, maxLen int64) (batchHeader, error) {
 // and every record's framing, and appends its records to dst. Records alias
 // b. dense requires offsetDelta == index (a never-compacted batch).
 func decodeBatch(dst []Record, b []byte, dense bool) ([]Record, batchHeader, error) {
+	return decodeBatchInto(dst, b, dense, nil)
+}
+
+// decodeBatchInto is decodeBatch with, when hs is set, headers decoded into
+// the reused slab *hs and header keys aliasing b (unsafe.String) instead of
+// one slice and one string allocated per record with headers. The records
+// are then valid only while b and the slab are not reused: the ReadFunc
+// contract.
+func decodeBatchInto(dst []Record, b []byte, dense bool, hs *[]Header) ([]Record, batchHeader, error) {
 	h, err := parseBatchHeader(b, int64(len(b)))
 	if err != nil {
 		return dst, h, err
@@ -233,7 +244,10 @@ func decodeBatch(dst []Record, b []byte, dense bool) ([]Record, batchHeader, err
 		return dst, h, corruptf("batch at offset %d: %d records cannot fit in %d bytes", h.BaseOffset, h.Count, len(b))
 	}
 	dst = growRecords(dst, int(h.Count))
-	d := decoder{b: b, pos: batchHeaderSize}
+	d := decoder{b: b, pos: batchHeaderSize, hs: hs}
+	if hs != nil {
+		*hs = (*hs)[:0]
+	}
 	prevDelta := int64(-1)
 	for i := range int(h.Count) {
 		r, err := d.record(h)
@@ -272,6 +286,9 @@ func growRecords(dst []Record, n int) []Record {
 type decoder struct {
 	b   []byte
 	pos int
+	// hs, when set, is the slab headers are decoded into, keys aliasing b
+	// (see decodeBatchInto).
+	hs *[]Header
 }
 
 var (
@@ -354,7 +371,15 @@ func (d *decoder) record(h batchHeader) (Record, error) {
 		return Record{}, fmt.Errorf("header count %d does not fit in the %d bytes left", nh, end-rest.pos)
 	}
 	if nh > 0 {
-		r.Headers = make([]Header, nh)
+		if d.hs != nil {
+			// Appending may move the slab; records decoded before keep
+			// the old array, which stays valid.
+			first := len(*d.hs)
+			*d.hs = slices.Grow(*d.hs, int(nh))[:first+int(nh)]
+			r.Headers = (*d.hs)[first : first+int(nh) : first+int(nh)]
+		} else {
+			r.Headers = make([]Header, nh)
+		}
 		for i := range r.Headers {
 			k, err := rest.bytes(end, "header key")
 			if err != nil {
@@ -367,7 +392,13 @@ func (d *decoder) record(h batchHeader) (Record, error) {
 			if err != nil {
 				return Record{}, fmt.Errorf("header %d: %w", i, err)
 			}
-			r.Headers[i] = Header{Key: string(k), Value: v}
+			key := ""
+			if d.hs != nil {
+				key = unsafe.String(unsafe.SliceData(k), len(k))
+			} else {
+				key = string(k)
+			}
+			r.Headers[i] = Header{Key: key, Value: v}
 		}
 	}
 	if rest.pos != end {

@@ -203,6 +203,16 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs, h, err := decodeBatch(nil, data, false)
+		// The ReadFunc form (headers in a reused slab, keys aliasing data)
+		// decodes the same, or fails the same.
+		slab := make([]Header, 0, 1)
+		recs2, _, err2 := decodeBatchInto(nil, data, false, &slab)
+		if (err == nil) != (err2 == nil) {
+			t.Fatalf("decodeBatch says %v, decodeBatchInto %v", err, err2)
+		}
+		if err == nil {
+			sameRecords(t, recs2, recs)
+		}
 		if err == nil {
 			re, _, err := appendBatch(nil, h.BaseOffset, recs, false, h.LastOffsetDelta, 0, limits{})
 			if err != nil {

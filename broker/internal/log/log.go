@@ -278,14 +278,16 @@ func (p *Partition) Read(offset int64, maxRecords, maxBytes int) ([]Record, erro
 type ReadBuffer struct {
 	buf  []byte
 	recs []Record
+	hdrs []Header // the records' headers, keys aliasing buf
 }
 
 // ReadFunc reads what Read would, but instead of returning the records it
 // calls visit with each, in offset order, and returns how many it visited.
-// The record and its byte slices alias rb and are valid only until visit
-// returns: a caller that keeps anything copies it. This is the read path of
-// streaming consumers, which re-encode every record anyway and so need no
-// copy of their own. An error from visit ends the read and is returned as
+// The record, its byte slices and its header keys (strings built over rb's
+// bytes without a copy) alias rb and are valid only until visit returns: a
+// caller that keeps anything copies it, header keys included
+// (strings.Clone). This is the read path of streaming consumers, which
+// re-encode every record anyway and so need no copy of their own. An error from visit ends the read and is returned as
 // is; the records visited before it count.
 func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *ReadBuffer, visit func(*Record) error) (int, error) {
 	if rb == nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -102,4 +104,59 @@ func BenchmarkReadFunc(b *testing.B) {
 	}
 	b.SetBytes(n / int64(b.N))
 	b.ReportMetric(float64(n)/1e6/b.Elapsed().Seconds(), "MB/s")
+}
+
+// TestReadFuncHeaders checks records with headers (decoded into the reused
+// slab, keys aliasing the buffer) against Read, over reads that reuse one
+// buffer, and that such reads allocate nothing per record.
+func TestReadFuncHeaders(t *testing.T) {
+	p := benchOpenT(t)
+	for b := range 6 {
+		recs := benchRecords(50)
+		for i := range recs {
+			for h := range (i + b) % 4 {
+				recs[i].Headers = append(recs[i].Headers, Header{Key: fmt.Sprintf("h%d-%d", h, i), Value: []byte(fmt.Sprint("v", h))})
+			}
+			if i%5 == 0 {
+				recs[i].Headers = append(recs[i].Headers, Header{Key: "null"}, Header{Key: "", Value: []byte{}})
+			}
+		}
+		if _, err := p.Append(context.Background(), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rb ReadBuffer
+	for _, lim := range []struct{ recs, bytes int }{{0, 0}, {7, 0}, {0, 10000}} {
+		for off := int64(0); off < p.HighWatermark(); off += 13 {
+			want, err := p.Read(off, lim.recs, lim.bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []Record
+			if _, err := p.ReadFunc(off, lim.recs, lim.bytes, &rb, func(r *Record) error {
+				c := *r
+				c.Key, c.Value = bytes.Clone(r.Key), bytes.Clone(r.Value)
+				c.Headers = nil
+				for _, h := range r.Headers {
+					c.Headers = append(c.Headers, Header{Key: strings.Clone(h.Key), Value: bytes.Clone(h.Value)})
+				}
+				got = append(got, c)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			sameRecords(t, got, want)
+		}
+	}
+	visit := func(*Record) error { return nil }
+	allocs := func(n int) float64 {
+		return testing.AllocsPerRun(20, func() {
+			if _, err := p.ReadFunc(0, n, 0, &rb, visit); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if few, many := allocs(5), allocs(300); many > few {
+		t.Errorf("ReadFunc allocations: %v for 5 records, %v for 300; want no growth with the records", few, many)
+	}
 }

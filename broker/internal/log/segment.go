@@ -90,6 +90,9 @@ type chunkReader struct {
 	buf    []byte
 	bufPos int64
 	reuse  bool
+	// hs, when set (with reuse), is the slab batch decodes headers into
+	// (decodeBatchInto).
+	hs *[]Header
 }
 
 // errShort is returned when a read would cross end.
@@ -148,7 +151,7 @@ func (c *chunkReader) batch(dst []Record, pos int64, h batchHeader, dense bool) 
 	if err != nil {
 		return dst, err
 	}
-	dst, _, err = decodeBatch(dst, b, dense)
+	dst, _, err = decodeBatchInto(dst, b, dense, c.hs)
 	return dst, err
 }
 
@@ -217,6 +220,7 @@ func (s *segment) read(off int64, st *readState) error {
 	if st.buf != nil {
 		c.reuse = true
 		c.buf = st.buf.buf[:0]
+		c.hs = &st.buf.hdrs
 		recs = st.buf.recs
 		defer func() {
 			// Hand the (possibly grown) memory back for the next read.
