@@ -22,10 +22,13 @@ package broker
 // refused on the others when values are checked. A null key is allowed
 // unless keys are checked.
 //
-// Whether an id is a live version is asked of the registry for every
-// record (an in-memory lookup), never cached: a deleted version stops
-// validating as soon as the delete returns. Parsed schemas and typed-topic
-// answers are cached and dropped on every registry change.
+// Whether an id is a live version is asked of the registry once per
+// distinct id and subject per request (an in-memory lookup), never cached
+// across requests: a deleted version stops validating as soon as the
+// delete returns. The schema cache lookup is also made once per distinct
+// id per request (requestMemo), since the records of one request mostly
+// share one id. Parsed schemas and typed-topic answers are cached and
+// dropped on every registry change.
 
 import (
 	"context"
@@ -159,6 +162,8 @@ func (e *Enforcer) ValidateProduce(ctx context.Context, topic string, cfg *Topic
 	}
 	var bad []*RecordError
 	var scratch []int
+	var memo requestMemo
+	memo.ents, memo.lives = memo.entBuf[:0], memo.liveBuf[:0]
 	for i := range recs {
 		r := &recs[i]
 		for _, s := range []*sideState{&key, &value} {
@@ -170,7 +175,7 @@ func (e *Enforcer) ValidateProduce(ctx context.Context, topic string, cfg *Topic
 				b = r.Key
 			}
 			var serr *SchemaError
-			serr, scratch = e.check(ctx, topic, cfg, s, b, r.Headers, scratch)
+			serr, scratch = e.check(ctx, topic, cfg, s, b, r.Headers, scratch, &memo)
 			if serr != nil {
 				bad = append(bad, &RecordError{Index: i, Err: serr})
 			}
@@ -193,9 +198,60 @@ func lastHeader(hs []Header, key string) ([]byte, bool) {
 	return nil, false
 }
 
+// requestMemo remembers, for one request, the schema cache's answer per
+// id and the registry's live-version answer per subject and id. A linear
+// search: a request seldom carries more than a few distinct ids.
+type requestMemo struct {
+	ents  []memoEntry
+	lives []memoLive
+	// Inline room for the usual one or two ids, so that a request's memo
+	// does not allocate.
+	entBuf  [2]memoEntry
+	liveBuf [2]memoLive
+}
+
+type memoEntry struct {
+	id  int32
+	ent *schemacache.Entry
+	err error
+}
+
+type memoLive struct {
+	id      int32
+	subject string
+	version int
+	ok      bool
+}
+
+// entry is e.cache.Get, once per id per request.
+func (m *requestMemo) entry(ctx context.Context, c *schemacache.Cache, id int32) (*schemacache.Entry, error) {
+	for i := range m.ents {
+		if m.ents[i].id == id {
+			return m.ents[i].ent, m.ents[i].err
+		}
+	}
+	ent, err := c.Get(ctx, id)
+	if ctx.Err() == nil {
+		m.ents = append(m.ents, memoEntry{id: id, ent: ent, err: err})
+	}
+	return ent, err
+}
+
+// live is reg.LiveVersionByID, once per subject and id per request.
+func (m *requestMemo) live(reg *registry.Registry, subject string, id int32) (int, bool) {
+	for i := range m.lives {
+		if l := &m.lives[i]; l.id == id && l.subject == subject {
+			return l.version, l.ok
+		}
+	}
+	v, ok := reg.LiveVersionByID(subject, int(id))
+	m.lives = append(m.lives, memoLive{id: id, subject: subject, version: v, ok: ok})
+	return v, ok
+}
+
 // check checks one side of one record. scratch is a reused index-path
-// buffer, returned for the next call.
-func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s *sideState, b []byte, hs []Header, scratch []int) (*SchemaError, []int) {
+// buffer, returned for the next call; memo holds the request's lookups.
+func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s *sideState, b []byte, hs []Header, scratch []int, memo *requestMemo) (*SchemaError, []int) {
 	fail := func(subject string, id int32, format string, args ...any) *SchemaError {
 		return &SchemaError{Side: s.side, Subject: subject, SchemaID: id, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -239,7 +295,7 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 		return fail("", 0, "%sschema identity is a GUID (%s); GUID lookup is not supported: send the integer id (magic byte 0) in the payload prefix or the %s header", s.noun(), id, s.side.SchemaIDHeader()), scratch
 	}
 
-	ent, err := e.cache.Get(ctx, id.ID)
+	ent, err := memo.entry(ctx, e.cache, id.ID)
 	if err != nil {
 		if errors.Is(err, registry.ErrSchemaNotFound) {
 			if !s.strategy.NeedsRecordName() {
@@ -288,7 +344,7 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 			return fail("", id.ID, "%sschema id %d: %v", s.noun(), id.ID, err), scratch
 		}
 	}
-	version, ok := e.reg.LiveVersionByID(subject, int(id.ID))
+	version, ok := memo.live(e.reg, subject, id.ID)
 	if !ok {
 		return e.notAVersion(ctx, s, subject, id.ID), scratch
 	}

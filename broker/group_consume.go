@@ -20,6 +20,12 @@ package broker
 // only after that does the stream tell the coordinator it let go of it: a
 // partition is never delivered by two streams at once.
 //
+// Records reach binary protobuf clients on the fast read path of wire.go:
+// each chunk is encoded from the log's read buffer straight into the
+// ConsumeResponse bytes (wireConsumeHandler); JSON clients, and
+// ConsumeHandlers of other packages, get decoded Records. Both paths read
+// the same chunks at the same points of the loop.
+//
 // Closing the stream leaves the group; a static member (instance id) whose
 // stream closes keeps its partitions for one session timeout instead, so a
 // restart takes them back without a rebalance.
@@ -231,7 +237,7 @@ func (b *Broker) Consume(ctx context.Context, req ConsumeRequest, h ConsumeHandl
 			if cp.pos >= p.HighWatermark() {
 				continue
 			}
-			chunk, err := b.readAt(cp.t, cp.tp.Partition, cp.pos, MaxFetchMaxRecords, req.MaxBytes)
+			n, hwm, send, err := b.readConsumeChunk(cp, req.MaxBytes, h)
 			if err != nil {
 				if b.stillLive(cp.t) != nil {
 					cp.dead = true // deleted: the coordinator drops it soon
@@ -246,12 +252,11 @@ func (b *Broker) Consume(ctx context.Context, req ConsumeRequest, h ConsumeHandl
 				}
 				return fmt.Errorf("consume group %s: %w", req.Group, err)
 			}
-			if len(chunk.Records) == 0 {
-				cp.pos = chunk.HighWatermark // compacted away up to the end
+			if n == 0 {
+				cp.pos = hwm // compacted away up to the end
 				continue
 			}
-			cp.pos = chunk.Records[len(chunk.Records)-1].Offset + 1
-			if err := h.Records(cp.tp, chunk.HighWatermark, chunk.Records); err != nil {
+			if err := send(); err != nil {
 				return err
 			}
 			progressed = true
@@ -289,6 +294,45 @@ func (b *Broker) Consume(ctx context.Context, req ConsumeRequest, h ConsumeHandl
 			}
 		}
 	}
+}
+
+// readConsumeChunk reads one chunk of cp from cp.pos, at most maxBytes,
+// and advances cp.pos past it. It returns how many records it holds, the
+// high watermark, and send, which hands the chunk to h (once; only when n >
+// 0). A wireConsumeHandler gets the chunk encoded straight from the log's
+// read buffer; any other handler gets Records.
+func (b *Broker) readConsumeChunk(cp *cpart, maxBytes int, h ConsumeHandler) (n int, hwm int64, send func() error, err error) {
+	if wh, ok := h.(wireConsumeHandler); ok {
+		c := getConsumeChunk(cp.tp.Topic, cp.tp.Partition)
+		hwm, _, err := b.readWireAt(cp.t, cp.tp.Partition, cp.pos, MaxFetchMaxRecords, maxBytes, c)
+		if err != nil || c.n == 0 {
+			putChunk(c)
+			return 0, hwm, nil, err
+		}
+		cp.pos = c.last + 1
+		return c.n, hwm, func() error {
+			defer putChunk(c)
+			return wh.wireRecords(c.finishConsume(cp.tp.Topic, hwm))
+		}, nil
+	}
+	chunk, err := b.readAt(cp.t, cp.tp.Partition, cp.pos, MaxFetchMaxRecords, maxBytes)
+	if err != nil || len(chunk.Records) == 0 {
+		return 0, chunk.HighWatermark, nil, err
+	}
+	cp.pos = chunk.Records[len(chunk.Records)-1].Offset + 1
+	return len(chunk.Records), chunk.HighWatermark, func() error {
+		return h.Records(cp.tp, chunk.HighWatermark, chunk.Records)
+	}, nil
+}
+
+// wireConsumeHandler is a ConsumeHandler that takes records as the wire
+// bytes of a whole ConsumeResponse (wire.go) instead of Records: the
+// Connect handler for binary protobuf clients.
+type wireConsumeHandler interface {
+	ConsumeHandler
+	// wireRecords sends one ConsumeResponse; the bytes are valid only
+	// during the call.
+	wireRecords(msg []byte) error
 }
 
 // startConsumePart resolves cp's topic and, when cp.pos is -1 or outside
@@ -331,6 +375,24 @@ func (c consumeSender) Records(tp TopicPartition, hwm int64, recs []Record) erro
 	}}})
 }
 
+// wireConsumeSender is consumeSender for binary protobuf clients: each
+// chunk is sent as the unknown fields of one reused, otherwise empty
+// ConsumeResponse, which connect's protobuf codec writes out unchanged.
+type wireConsumeSender struct {
+	consumeSender
+	msg *brokerv1.ConsumeResponse
+}
+
+// wireRecords sends one pre-encoded ConsumeResponse.
+func (c *wireConsumeSender) wireRecords(msg []byte) error {
+	m := c.msg.ProtoReflect()
+	m.SetUnknown(msg)
+	err := c.stream.Send(c.msg)
+	// Send has written the bytes out; they go back to the pool.
+	m.SetUnknown(nil)
+	return err
+}
+
 // Consume is the Connect handler.
 func (s groupService) Consume(ctx context.Context, req *connect.Request[brokerv1.ConsumeRequest], stream *connect.ServerStream[brokerv1.ConsumeResponse]) error {
 	m := req.Msg
@@ -349,7 +411,11 @@ func (s groupService) Consume(ctx context.Context, req *connect.Request[brokerv1
 	default:
 		return s.b.groupError(req.Spec().Procedure, invalidf("consume group %s: auto_offset_reset %d: want OFFSET_RESET_EARLIEST or OFFSET_RESET_LATEST", m.GetGroup(), m.GetAutoOffsetReset()))
 	}
-	if err := s.b.Consume(ctx, cr, consumeSender{stream}); err != nil {
+	var h ConsumeHandler = consumeSender{stream}
+	if wireCodec(req.Header()) {
+		h = &wireConsumeSender{consumeSender{stream}, new(brokerv1.ConsumeResponse)}
+	}
+	if err := s.b.Consume(ctx, cr, h); err != nil {
 		if ctx.Err() != nil {
 			return nil // the client went away
 		}

@@ -2,14 +2,17 @@ package broker
 
 // Direct protobuf encoding of read records.
 //
-// The hot read paths (Subscribe and Fetch over the binary protobuf codec)
-// do not build []Record, []*brokerv1.Record and timestamps per record and
-// then marshal them: they visit the records in the log's read buffer
+// The hot read paths (Subscribe, Fetch and GroupService.Consume over the
+// binary protobuf codec) do not build []Record, []*brokerv1.Record and
+// timestamps per record and then marshal them: they visit the records in the log's read buffer
 // (log.Partition.ReadFunc) and append each one straight to the protobuf wire
 // form of the response message. The bytes are exactly what proto.Marshal
 // writes for the equivalent message (same field order, same omission of
 // zero values, explicit presence of keys and values), which
-// TestWireMatchesProtoMarshal and FuzzWireRecords check. The encoded message
+// TestWireMatchesProtoMarshal, TestWireConsumeMatchesProtoMarshal and
+// FuzzWireRecords check. A Consume chunk's records sit inside the
+// ConsumeRecords field, whose length is only known at the end: see
+// getConsumeChunk. The encoded message
 // travels as the unknown fields of an otherwise empty response message, so
 // connect's own protobuf codec writes it out unchanged for the Connect, gRPC
 // and gRPC-Web protocols. JSON clients take the ordinary path: protojson
@@ -19,7 +22,9 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -54,6 +59,13 @@ const (
 	// FetchResponse.
 	wireFetchHighWatermark  = 2
 	wireFetchLogStartOffset = 3
+	// ConsumeResponse: the records event of its oneof.
+	wireConsumeRespRecords = 2
+	// ConsumeRecords.
+	wireConsumeTopic         = 1
+	wireConsumePartition     = 2
+	wireConsumeRecords       = 3
+	wireConsumeHighWatermark = 4
 )
 
 // splitMillis converts Unix milliseconds to a Timestamp's seconds and
@@ -165,9 +177,14 @@ type wireChunk struct {
 	rb        log.ReadBuffer
 	buf       []byte
 	partition int32
-	n         int   // records encoded
-	last      int64 // offset of the last record encoded
-	visit     func(*log.Record) error
+	field     protowire.Number // of each record: the repeated Record field
+	// head is how many bytes at the start of buf are reserved for the
+	// fields that precede the records in the enclosing message (a
+	// ConsumeResponse's): see getConsumeChunk.
+	head  int
+	n     int   // records encoded
+	last  int64 // offset of the last record encoded
+	visit func(*log.Record) error
 }
 
 // chunkPool holds wireChunks between reads, so that an idle subscriber or
@@ -181,8 +198,62 @@ var chunkPool = sync.Pool{New: func() any {
 // getChunk returns an empty chunk for partition p.
 func getChunk(p int32) *wireChunk {
 	c := chunkPool.Get().(*wireChunk)
-	c.buf, c.partition, c.n, c.last = c.buf[:0], p, 0, 0
+	c.buf, c.partition, c.field, c.head, c.n, c.last = c.buf[:0], p, wireRespRecords, 0, 0, 0
 	return c
+}
+
+// consumeFixedSize is the size of the ConsumeRecords fields that precede
+// the records: topic and partition.
+func consumeFixedSize(topic string, p int32) int {
+	n := varintField(wireConsumePartition, uint64(int64(p)))
+	if topic != "" {
+		n += protowire.SizeTag(wireConsumeTopic) + protowire.SizeBytes(len(topic))
+	}
+	return n
+}
+
+// getConsumeChunk returns an empty chunk that encodes a ConsumeResponse
+// carrying the ConsumeRecords of topic/p. The records are appended as they
+// are read, but in the message they sit inside the length-delimited
+// ConsumeRecords field, after its topic and partition: the chunk reserves
+// room for that prefix at the start of buf (the length's varint at its
+// widest), and finishConsume writes the prefix right-aligned against the
+// records once their length is known, so nothing is copied.
+func getConsumeChunk(topic string, p int32) *wireChunk {
+	c := getChunk(p)
+	c.field = wireConsumeRecords
+	c.head = protowire.SizeTag(wireConsumeRespRecords) + protowire.SizeVarint(math.MaxUint32) + consumeFixedSize(topic, p)
+	c.buf = slices.Grow(c.buf, c.head)[:c.head]
+	return c
+}
+
+// finishConsume completes a chunk of getConsumeChunk with the high
+// watermark and returns the ConsumeResponse bytes: exactly what
+// proto.Marshal writes for ConsumeResponse{records: ConsumeRecords{topic,
+// partition, records, hwm}}. The bytes live in c; they are valid until c
+// goes back to the pool. The ConsumeRecords body stays far below 4 GiB:
+// Consume's max_bytes is at most MaxConsumeMaxBytes.
+func (c *wireChunk) finishConsume(topic string, hwm int64) []byte {
+	c.buf = appendVarintField(c.buf, wireConsumeHighWatermark, uint64(hwm))
+	fixed := consumeFixedSize(topic, c.partition)
+	body := fixed + len(c.buf) - c.head
+	start := c.head - fixed - protowire.SizeVarint(uint64(body)) - protowire.SizeTag(wireConsumeRespRecords)
+	if start < 0 {
+		// Not reachable with today's limits; stay correct anyway.
+		c.buf = append(make([]byte, -start, -start+len(c.buf)), c.buf...)
+		c.head -= start
+		start = 0
+	}
+	// Appending to a zero-length slice of buf at start writes in place,
+	// ending exactly at head.
+	dst := protowire.AppendTag(c.buf[start:start], wireConsumeRespRecords, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(body))
+	if topic != "" {
+		dst = protowire.AppendTag(dst, wireConsumeTopic, protowire.BytesType)
+		dst = protowire.AppendString(dst, topic)
+	}
+	appendVarintField(dst, wireConsumePartition, uint64(int64(c.partition)))
+	return c.buf[start:]
 }
 
 // maxPooledChunk is the largest message buffer kept for reuse: a Fetch with
@@ -205,7 +276,7 @@ func (c *wireChunk) add(r *log.Record) error {
 			return fmt.Errorf("record at offset %d: header %d: the key is not valid UTF-8", r.Offset, i)
 		}
 	}
-	c.buf = appendRecordField(c.buf, wireRespRecords, c.partition, r)
+	c.buf = appendRecordField(c.buf, c.field, c.partition, r)
 	c.n++
 	c.last = r.Offset
 	return nil

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -36,10 +37,31 @@ func marshalSubscribe(p int32, hwm int64, recs []Record) ([]byte, error) {
 	return proto.Marshal(&brokerv1.SubscribeResponse{Records: recordsToProto(p, recs), Partition: p, HighWatermark: hwm})
 }
 
-// checkEncoding encodes recs both ways: both must fail, or give the same
-// bytes.
+// wireConsume encodes a ConsumeResponse the way wireConsumeSender gets it.
+func wireConsume(topic string, p int32, hwm int64, recs []Record) ([]byte, error) {
+	c := getConsumeChunk(topic, p)
+	defer putChunk(c)
+	for i := range recs {
+		if err := c.add(&recs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return bytes.Clone(c.finishConsume(topic, hwm)), nil
+}
+
+// marshalConsume is the reference for wireConsume: the ConsumeResponse
+// that consumeSender.Records sends, through proto.Marshal.
+func marshalConsume(topic string, p int32, hwm int64, recs []Record) ([]byte, error) {
+	return proto.Marshal(&brokerv1.ConsumeResponse{Event: &brokerv1.ConsumeResponse_Records{Records: &brokerv1.ConsumeRecords{
+		Topic: topic, Partition: p, Records: recordsToProto(p, recs), HighWatermark: hwm,
+	}}})
+}
+
+// checkEncoding encodes recs both ways, as a SubscribeResponse and as a
+// ConsumeResponse of topic: both must fail, or give the same bytes.
 func checkEncoding(t testing.TB, what string, p int32, hwm int64, recs []Record) {
 	t.Helper()
+	checkConsumeEncoding(t, what, "orders", p, hwm, recs)
 	got, gerr := wireSubscribe(p, hwm, recs)
 	want, werr := marshalSubscribe(p, hwm, recs)
 	if (gerr != nil) != (werr != nil) {
@@ -49,6 +71,20 @@ func checkEncoding(t testing.TB, what string, p int32, hwm int64, recs []Record)
 		return
 	}
 	checkSameBytes(t, what, got, want)
+}
+
+// checkConsumeEncoding is checkEncoding for a ConsumeResponse.
+func checkConsumeEncoding(t testing.TB, what, topic string, p int32, hwm int64, recs []Record) {
+	t.Helper()
+	got, gerr := wireConsume(topic, p, hwm, recs)
+	want, werr := marshalConsume(topic, p, hwm, recs)
+	if (gerr != nil) != (werr != nil) {
+		t.Fatalf("%s: consume: the wire encoding says %v, proto.Marshal %v", what, gerr, werr)
+	}
+	if gerr != nil {
+		return
+	}
+	checkSameBytes(t, what+": consume", got, want)
 }
 
 // checkSameBytes fails with the first differing byte.
@@ -101,6 +137,54 @@ func TestWireMatchesProtoMarshal(t *testing.T) {
 			recs := randomRecords(rng, rng.IntN(50), 2000)
 			p, hwm := int32(rng.IntN(1000)), rng.Int64()
 			checkEncoding(t, fmt.Sprintf("chunk %d", i), p, hwm, recs)
+		}
+	})
+}
+
+// TestWireConsumeMatchesProtoMarshal covers what only a ConsumeResponse
+// has: the topic (absent, short, with a multi-byte length), the enclosing
+// length at every width, and random chunks of random topics.
+func TestWireConsumeMatchesProtoMarshal(t *testing.T) {
+	long := strings.Repeat("t", 249)
+	rec := func(size int) []Record {
+		return []Record{{Offset: 1, Timestamp: 2, Value: bytes.Repeat([]byte("v"), size)}}
+	}
+	cases := []struct {
+		name  string
+		topic string
+		p     int32
+		hwm   int64
+		recs  []Record
+	}{
+		{"empty message", "", 0, 0, nil},
+		{"topic only", "a", 0, 0, nil},
+		{"partition and hwm only", "", 5, 9, nil},
+		{"long topic", long, 1, 2, rec(10)},
+		{"one-byte length", "orders", 3, 4, rec(50)},
+		{"two-byte length", "orders", 3, 4, rec(200)},
+		{"three-byte length", "orders", 3, 4, rec(20000)},
+		{"four-byte length", long, math.MaxInt32, math.MaxInt64, rec(3 << 20)},
+		{"negative partition", "x", -1, 1, rec(1)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkConsumeEncoding(t, c.name, c.topic, c.p, c.hwm, c.recs)
+		})
+	}
+	t.Run("random", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for i := range 200 {
+			recs := randomRecords(rng, rng.IntN(50), 2000)
+			topic := strings.Repeat("t", rng.IntN(250))
+			p, hwm := int32(rng.IntN(1000)), rng.Int64()
+			checkConsumeEncoding(t, fmt.Sprintf("chunk %d", i), topic, p, hwm, recs)
+		}
+	})
+	t.Run("reused chunk", func(t *testing.T) {
+		// A pooled chunk that held a longer topic and a bigger message
+		// must not leak any of it into the next one.
+		for _, topic := range []string{long, "b", ""} {
+			checkConsumeEncoding(t, "reuse "+topic, topic, 1, 1, rec(300))
 		}
 	})
 }
@@ -257,6 +341,18 @@ func TestWireReadMatchesRead(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkSameBytes(t, fmt.Sprintf("subscribe %d@%d %+v", pi, off, lim), got, want)
+
+				cc := getConsumeChunk("w", pi)
+				if _, _, err := b.readWireAt(tp, pi, off, lim.recs, lim.bytes, cc); err != nil {
+					t.Fatal(err)
+				}
+				got = bytes.Clone(cc.finishConsume("w", whwm))
+				putChunk(cc)
+				want, err = marshalConsume("w", pi, res.HighWatermark, res.Records)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSameBytes(t, fmt.Sprintf("consume %d@%d %+v", pi, off, lim), got, want)
 
 				req := FetchRequest{Topic: "w", Partition: pi, Offset: off, MaxRecords: lim.recs, MaxBytes: lim.bytes}
 				fr, err := b.Fetch(ctx, req)

@@ -59,6 +59,7 @@ type Conn struct {
 
 	mu      sync.Mutex
 	writers map[int32]*writerEntry // schema id -> writer schema, fetched once
+	guids   map[[16]byte]int32     // GUIDs computed so far -> schema id (guid.go)
 }
 
 // Option configures a Conn.
@@ -118,6 +119,7 @@ func New(httpClient connect.HTTPClient, baseURL string, opts ...Option) *Conn {
 		topics:      brokerv1connect.NewTopicServiceClient(httpClient, base, copts...),
 		groups:      brokerv1connect.NewGroupServiceClient(httpClient, base, copts...),
 		writers:     map[int32]*writerEntry{},
+		guids:       map[[16]byte]int32{},
 	}
 }
 

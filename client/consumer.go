@@ -27,7 +27,8 @@ type Message[K, V any] struct {
 	Value     V
 	Headers   []Header
 	// SchemaID is the id of the schema the value was written with, 0 for a
-	// null value or a schemaless codec.
+	// null value or a schemaless codec. A header-mode record that names its
+	// schema by GUID reports the id the GUID resolved to.
 	SchemaID int32
 	// Version is the version of the value subject that holds SchemaID, 0
 	// when the subject does not hold it (or SchemaID is 0).
@@ -243,7 +244,15 @@ type sideDecoder[T any] struct {
 
 type decoderEntry[T any] struct {
 	dec     Decoder[T]
+	format  serde.Format
 	version int32
+	// With a record strategy and a writer schema that holds several
+	// records (Protobuf: the message-index path picks one per datum),
+	// names names each datum's record and versions caches the version of
+	// each record's subject (guarded by the sideDecoder's mu).
+	ws       *WriterSchema
+	names    func([]byte) (string, error)
+	versions map[string]int32
 }
 
 func newSideDecoder[T any](conn *Conn, topic string, side serde.Side, st serde.Strategy, c Codec[T]) *sideDecoder[T] {
@@ -257,29 +266,113 @@ func newSideDecoder[T any](conn *Conn, topic string, side serde.Side, st serde.S
 	return d
 }
 
-// decode decodes b into *v and returns the writer schema id and version.
-func (d *sideDecoder[T]) decode(ctx context.Context, b []byte, v *T) (id, version int32, err error) {
-	if b == nil {
-		return 0, 0, nil // null: the zero T
+// decode decodes b, with the record's headers, into *v and returns the
+// writer schema id and version. The identity is read as wire-format.md §6
+// says: from the side's header (__key_schema_id / __value_schema_id, the
+// last one) when it is present and not empty, and then the whole payload is
+// the datum; from the payload prefix otherwise. Either place may hold an
+// integer id (magic 0) or a GUID (magic 1).
+func (d *sideDecoder[T]) decode(ctx context.Context, b []byte, headers []*brokerv1.Header, v *T) (id, version int32, err error) {
+	schemaless := d.raw != nil || d.rawErr != nil
+	if b == nil || len(b) == 0 && !schemaless {
+		return 0, 0, nil // null (§5: an empty enveloped payload too): the zero T
 	}
-	if d.raw != nil || d.rawErr != nil {
+	if schemaless {
 		if d.rawErr != nil {
 			return 0, 0, d.rawErr
 		}
 		return 0, 0, d.raw(b, v)
 	}
-	ident, rest, err := serde.ParseIdentity(b)
-	if err != nil {
+	var (
+		ident  serde.Identity
+		datum  []byte
+		path   []byte // header mode: the Protobuf message-index path after the identity
+		header = d.side.SchemaIDHeader()
+	)
+	if hv := lastHeader(headers, header); len(hv) > 0 {
+		if ident, path, err = serde.ParseIdentity(hv); err != nil {
+			return 0, 0, fmt.Errorf("schema id header %s: %w", header, err)
+		}
+		datum = b
+	} else if ident, datum, err = serde.ParseIdentity(b); err != nil {
 		return 0, 0, err
 	}
-	if ident.Magic != serde.MagicID {
-		return 0, 0, fmt.Errorf("schema %s: only integer schema ids are supported", ident)
+	id = ident.ID
+	if ident.Magic == serde.MagicGUID {
+		if id, err = d.conn.schemaIDByGUID(ctx, ident.GUID, d.subjects()); err != nil {
+			return 0, 0, err
+		}
 	}
-	e, err := d.entry(ctx, ident.ID)
+	e, err := d.entry(ctx, id)
 	if err != nil {
-		return ident.ID, 0, err
+		return id, 0, err
 	}
-	return ident.ID, e.version, e.dec(rest, v)
+	if len(path) > 0 {
+		// The decoders take the Protobuf path in front of the message.
+		if e.format != serde.Protobuf {
+			return id, 0, fmt.Errorf("schema id header %s: %d bytes after the schema identity, but schema %d is %s, not Protobuf (only a Protobuf message-index path may follow)", header, len(path), id, e.format)
+		}
+		datum = append(path[:len(path):len(path)], datum...)
+	}
+	version = e.version
+	if e.names != nil {
+		version = d.recordVersion(ctx, e, datum)
+	}
+	return id, version, e.dec(datum, v)
+}
+
+// lastHeader returns the value of the last header with key, nil if none.
+func lastHeader(hs []*brokerv1.Header, key string) []byte {
+	for i := len(hs) - 1; i >= 0; i-- {
+		if hs[i].GetKey() == key {
+			return hs[i].GetValue()
+		}
+	}
+	return nil
+}
+
+// subjects are the subjects a GUID is looked for in: the strategy's
+// subject of each record name the codec reads (a Union's event types).
+func (d *sideDecoder[T]) subjects() []string {
+	names := []string{""}
+	if u, ok := any(d.codec).(*Union); ok {
+		names = u.recordNames()
+	} else if s := d.codec.Schema(); s != nil {
+		names = []string{s.RecordName}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		s, err := d.strategy.Subject(d.topic, d.side, n)
+		if err == nil && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// recordVersion is the version of the subject of the record datum holds,
+// for writer schemas whose record depends on the datum; 0 when the datum
+// names no record or the subject does not hold the schema.
+func (d *sideDecoder[T]) recordVersion(ctx context.Context, e *decoderEntry[T], datum []byte) int32 {
+	name, err := e.names(datum)
+	if err != nil {
+		return 0
+	}
+	d.mu.Lock()
+	v, ok := e.versions[name]
+	d.mu.Unlock()
+	if ok {
+		return v
+	}
+	if subject, err := d.strategy.Subject(d.topic, d.side, name); err == nil {
+		v = d.conn.versionOf(ctx, subject, e.ws)
+	}
+	d.mu.Lock()
+	e.versions[name] = v
+	d.mu.Unlock()
+	return v
 }
 
 func (d *sideDecoder[T]) entry(ctx context.Context, id int32) (*decoderEntry[T], error) {
@@ -297,19 +390,24 @@ func (d *sideDecoder[T]) entry(ctx context.Context, id int32) (*decoderEntry[T],
 	if err != nil {
 		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
-	e = &decoderEntry[T]{dec: dec}
+	e = &decoderEntry[T]{dec: dec, format: ws.Format}
 	recordName := d.codec.Schema().RecordName
 	if namer, ok := d.codec.(RecordNamer); ok && d.strategy.NeedsRecordName() {
 		// The writer's record (a union reads several); Avro and JSON Schema
-		// name it without a datum, Protobuf does not, and keeps the local one.
+		// name it without a datum, Protobuf only from each datum's
+		// message-index path, so the version is then found per record.
 		if names, err := namer.RecordNames(ws); err == nil {
 			if n, err := names(nil); err == nil {
 				recordName = n
+			} else {
+				e.ws, e.names, e.versions = ws, names, map[string]int32{}
 			}
 		}
 	}
-	if subject, err := d.strategy.Subject(d.topic, d.side, recordName); err == nil {
-		e.version = d.conn.versionOf(ctx, subject, ws)
+	if e.names == nil {
+		if subject, err := d.strategy.Subject(d.topic, d.side, recordName); err == nil {
+			e.version = d.conn.versionOf(ctx, subject, ws)
+		}
 	}
 	d.mu.Lock()
 	d.ids[id] = e
@@ -480,11 +578,11 @@ func (c *Consumer[K, V]) decode(ctx context.Context, r *brokerv1.Record) (Messag
 		m.Headers = append(m.Headers, Header{Key: h.GetKey(), Value: h.GetValue()})
 	}
 	var err error
-	m.KeySchemaID, _, err = c.key.decode(ctx, r.Key, &m.Key)
+	m.KeySchemaID, _, err = c.key.decode(ctx, r.Key, r.GetHeaders(), &m.Key)
 	if err != nil {
 		return m, &DecodeError{Topic: c.topic, Partition: m.Partition, Offset: m.Offset, Side: "key", SchemaID: m.KeySchemaID, Err: err}
 	}
-	m.SchemaID, m.Version, err = c.value.decode(ctx, r.Value, &m.Value)
+	m.SchemaID, m.Version, err = c.value.decode(ctx, r.Value, r.GetHeaders(), &m.Value)
 	if err != nil {
 		return m, &DecodeError{Topic: c.topic, Partition: m.Partition, Offset: m.Offset, Side: "value", SchemaID: m.SchemaID, Err: err}
 	}

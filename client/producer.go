@@ -232,17 +232,26 @@ func (p *Producer[K, V]) KeySchemaID() int32 { return p.key.id }
 // encode builds the wire record of one key and value. Key and value share
 // one allocation.
 func (p *Producer[K, V]) encode(key K, value V, opts []RecordOption) (*brokerv1.ProduceRecord, int, error) {
-	buf := make([]byte, 0, 128)
+	rec := &brokerv1.ProduceRecord{}
+	n, err := p.encodeInto(rec, make([]byte, 0, 128), key, value, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rec, n, nil
+}
+
+// encodeInto fills rec with key and value, encoded into buf (grown if
+// needed), and returns the bytes used.
+func (p *Producer[K, V]) encodeInto(rec *brokerv1.ProduceRecord, buf []byte, key K, value V, opts []RecordOption) (int, error) {
 	buf, knull, err := p.key.append(buf, key)
 	if err != nil {
-		return nil, 0, fmt.Errorf("produce %s: encode key: %w", p.topic, err)
+		return 0, fmt.Errorf("produce %s: encode key: %w", p.topic, err)
 	}
 	kend := len(buf)
 	buf, vnull, err := p.value.append(buf, value)
 	if err != nil {
-		return nil, 0, fmt.Errorf("produce %s: encode value: %w", p.topic, err)
+		return 0, fmt.Errorf("produce %s: encode value: %w", p.topic, err)
 	}
-	rec := &brokerv1.ProduceRecord{}
 	if !knull {
 		rec.Key = buf[:kend:kend]
 	}
@@ -254,21 +263,34 @@ func (p *Producer[K, V]) encode(key K, value V, opts []RecordOption) (*brokerv1.
 			opt.apply(rec)
 		}
 	}
-	return rec, len(buf), nil
+	return len(buf), nil
+}
+
+// oneRecord is what a synchronous Produce sends, in one allocation: the
+// request, its record, the records slice's array and room for the
+// encoded key and value (a longer pair grows past it).
+type oneRecord struct {
+	req  brokerv1.ProduceRequest
+	rec  brokerv1.ProduceRecord
+	recs [1]*brokerv1.ProduceRecord
+	buf  [192]byte
 }
 
 // Produce appends one record and returns where it was stored, once the
 // broker has made it durable under its fsync policy.
 func (p *Producer[K, V]) Produce(ctx context.Context, key K, value V, opts ...RecordOption) (Ack, error) {
-	rec, _, err := p.encode(key, value, opts)
+	one := &oneRecord{}
+	if _, err := p.encodeInto(&one.rec, one.buf[:0], key, value, opts); err != nil {
+		return Ack{}, err
+	}
+	one.recs[0] = &one.rec
+	one.req.Topic, one.req.Records = p.topic, one.recs[:]
+	res, err := p.sendRequest(ctx, &one.req)
 	if err != nil {
 		return Ack{}, err
 	}
-	acks, err := p.send(ctx, []*brokerv1.ProduceRecord{rec})
-	if err != nil {
-		return Ack{}, err
-	}
-	return acks[0], nil
+	r := res[0]
+	return Ack{Partition: r.GetPartition(), Offset: r.GetOffset()}, nil
 }
 
 // ProduceAsync queues one record and returns at once; done (which may be
@@ -376,23 +398,31 @@ func (p *Producer[K, V]) Close(ctx context.Context) error {
 	return err
 }
 
-// send sends one Produce request, retrying only while it certainly did not
-// reach the broker.
+// send sends recs in one Produce request and returns their acks.
 func (p *Producer[K, V]) send(ctx context.Context, recs []*brokerv1.ProduceRecord) ([]Ack, error) {
-	req := &brokerv1.ProduceRequest{Topic: p.topic, Records: recs}
+	out, err := p.sendRequest(ctx, &brokerv1.ProduceRequest{Topic: p.topic, Records: recs})
+	if err != nil {
+		return nil, err
+	}
+	acks := make([]Ack, len(out))
+	for i, r := range out {
+		acks[i] = Ack{Partition: r.GetPartition(), Offset: r.GetOffset()}
+	}
+	return acks, nil
+}
+
+// sendRequest sends req, retrying only while it certainly did not reach
+// the broker, and returns one result per record.
+func (p *Producer[K, V]) sendRequest(ctx context.Context, req *brokerv1.ProduceRequest) ([]*brokerv1.ProduceResult, error) {
 	backoff := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		res, err := p.conn.broker.Produce(ctx, connect.NewRequest(req))
 		if err == nil {
 			out := res.Msg.GetResults()
-			if len(out) != len(recs) {
-				return nil, fmt.Errorf("produce %s: broker answered %d results for %d records", p.topic, len(out), len(recs))
+			if len(out) != len(req.Records) {
+				return nil, fmt.Errorf("produce %s: broker answered %d results for %d records", p.topic, len(out), len(req.Records))
 			}
-			acks := make([]Ack, len(out))
-			for i, r := range out {
-				acks[i] = Ack{Partition: r.GetPartition(), Offset: r.GetOffset()}
-			}
-			return acks, nil
+			return out, nil
 		}
 		if attempt >= p.opts.retries || !notSent(err) {
 			return nil, produceError(p.topic, err)

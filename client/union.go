@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -85,6 +86,16 @@ func NewUnion(events ...EventType) (*Union, error) {
 	}
 	u.schema = &Schema{Format: events[0].schema.Format}
 	return u, nil
+}
+
+// recordNames returns the event types' record names, sorted.
+func (u *Union) recordNames() []string {
+	names := make([]string, 0, len(u.byName))
+	for n := range u.byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Schema returns a schema with the members' format and no text: a union

@@ -10,6 +10,13 @@
 // Protobuf messages are protoc-gen-go's types, referenced, never
 // regenerated.
 //
+// A manifest topic whose values are of several event types (value.schemas,
+// each under its own record or topic_record subject) gets a codec and a
+// producer per event type, one consumer reading them through a
+// client.Union, and a <Topic>Handlers struct with one function per event
+// type whose Handler dispatches exhaustively, as the Protobuf oneof
+// envelopes of protoc-gen-sluice-go do.
+//
 // Generated code is wiring only: every behaviour lives in package client and
 // is tested there once. Files start with the "Code generated ... DO NOT
 // EDIT." line, are gofmt-clean, and pin the runtime with
@@ -208,6 +215,8 @@ type side struct {
 	decl   string // the codec's declaration, if it has one
 	// envelope is a Protobuf value message with a oneof of event types.
 	envelope *protogen.Message
+	// subject is the subject the schema is registered under.
+	subject string
 }
 
 func (g *manifestGen) topic(t manifest.Topic) error {
@@ -221,31 +230,30 @@ func (g *manifestGen) topic(t manifest.Topic) error {
 			return err
 		}
 	}
-	key, err := g.side(t, serde.Key, t.Key, name)
+	key, err := g.side(t, serde.Key, t.Key, name, "")
 	if err != nil {
 		return fmt.Errorf("key: %w", err)
 	}
-	value, err := g.side(t, serde.Value, t.Value, name)
+	if t.Multi() {
+		return g.multiTopic(t, name, key)
+	}
+	value, err := g.side(t, serde.Value, t.Value, name, "")
 	if err != nil {
 		return fmt.Errorf("value: %w", err)
 	}
-	st := t.Strategy
-	if st == "" {
-		st = serde.TopicName
-	}
 	c, ctx, sd := e.use(clientPkg), e.use(contextPkg), e.use(serdePkg)
-	strategyConst := map[serde.Strategy]string{serde.TopicName: "TopicName", serde.RecordName: "RecordName", serde.TopicRecordName: "TopicRecordName"}[st]
+	keyStrategy, strategyConst := strategyName(t.SideStrategy(serde.Key)), strategyName(t.SideStrategy(serde.Value))
 	e.printf("// %sTopic is the topic %q: keys %s, values %s.\n", name, t.Name, key.desc, value.desc)
 	e.printf("const %sTopic = %q\n\n", name, t.Name)
 	e.printf("%s%s", key.decl, value.decl)
 	e.printf("// New%sProducer returns a producer of topic %s. It resolves the schema ids\n", name, t.Name)
 	e.printf("// now (pass client.AutoRegister() to register them) and fails if the\n// registry refuses the schemas, listing every violation.\n")
 	e.printf("func New%sProducer(ctx %s.Context, conn *%s.Conn, opts ...%s.ProducerOption) (*%s.Producer[%s, %s], error) {\n", name, ctx, c, c, c, key.goType, value.goType)
-	e.printf("\topts = append([]%s.ProducerOption{%s.KeyStrategy(%s.%s), %s.ValueStrategy(%s.%s)}, opts...)\n", c, c, sd, strategyConst, c, sd, strategyConst)
+	e.printf("\topts = append([]%s.ProducerOption{%s.KeyStrategy(%s.%s), %s.ValueStrategy(%s.%s)}, opts...)\n", c, c, sd, keyStrategy, c, sd, strategyConst)
 	e.printf("\treturn %s.NewProducer(ctx, conn, %sTopic, %s, %s, opts...)\n}\n\n", c, name, key.codec, value.codec)
 	e.printf("// New%sConsumer returns a consumer of topic %s, a member of group\n// (\"\" for a standalone consumer).\n", name, t.Name)
 	e.printf("func New%sConsumer(conn *%s.Conn, group string, opts ...%s.ConsumerOption) (*%s.Consumer[%s, %s], error) {\n", name, c, c, c, key.goType, value.goType)
-	e.printf("\topts = append([]%s.ConsumerOption{%s.Group(group), %s.ConsumerKeyStrategy(%s.%s), %s.ConsumerValueStrategy(%s.%s)}, opts...)\n", c, c, c, sd, strategyConst, c, sd, strategyConst)
+	e.printf("\topts = append([]%s.ConsumerOption{%s.Group(group), %s.ConsumerKeyStrategy(%s.%s), %s.ConsumerValueStrategy(%s.%s)}, opts...)\n", c, c, c, sd, keyStrategy, c, sd, strategyConst)
 	e.printf("\treturn %s.NewConsumer(conn, %sTopic, %s, %s, opts...)\n}\n\n", c, name, key.codec, value.codec)
 	if value.envelope != nil {
 		if oneof := envelopeOneof(value.envelope); oneof != nil {
@@ -264,6 +272,104 @@ func (g *manifestGen) topic(t manifest.Topic) error {
 	return nil
 }
 
+// multiTopic emits a topic whose values are of several event types, each
+// under its own subject: per event type its codec and a producer
+// (New<Topic><Event>Producer), then one consumer reading every event type
+// into an any (a client.Union), and <Topic>Handlers, a struct with one
+// function per event type whose Handler dispatches each record to its
+// type's function, failing at start-up if one is missing.
+func (g *manifestGen) multiTopic(t manifest.Topic, name string, key side) error {
+	e := g.e
+	c, ctx, sd := e.use(clientPkg), e.use(contextPkg), e.use(serdePkg)
+	keyStrategy, valueStrategy := strategyName(t.SideStrategy(serde.Key)), strategyName(t.SideStrategy(serde.Value))
+	type event struct {
+		field string // the handler field and name part: the record's short name
+		side
+	}
+	var events []event
+	for _, s := range t.Values {
+		sub := g.subject(t.Name, serde.Value, s)
+		if sub == nil {
+			return fmt.Errorf("value %s: the manifest resolved no subject for it", s.File)
+		}
+		record := sub.Name
+		if t.SideStrategy(serde.Value) == serde.TopicRecordName {
+			record = strings.TrimPrefix(record, t.Name+"-")
+		}
+		field := exportName(record[strings.LastIndex(record, ".")+1:])
+		if field == "" || field == "Unknown" {
+			return fmt.Errorf("value %s: record %s makes no usable Go name", s.File, record)
+		}
+		for _, n := range []string{"New" + name + field + "Producer"} {
+			if err := e.claim(n, "topic "+t.Name); err != nil {
+				return err
+			}
+		}
+		v, err := g.side(t, serde.Value, s, name, name+field)
+		if err != nil {
+			return fmt.Errorf("value %s: %w", s.File, err)
+		}
+		events = append(events, event{field: field, side: v})
+	}
+	if err := e.claim(name+"Handlers", "topic "+t.Name); err != nil {
+		return err
+	}
+	var descs []string
+	for _, ev := range events {
+		descs = append(descs, ev.desc)
+	}
+	e.printf("// %sTopic is the topic %q: keys %s, values of %d event types, each\n// under its own subject: %s.\n", name, t.Name, key.desc, len(events), strings.Join(descs, ", "))
+	e.printf("const %sTopic = %q\n\n", name, t.Name)
+	e.printf("%s", key.decl)
+	for _, ev := range events {
+		e.printf("%s", ev.decl)
+		e.printf("// New%s%sProducer returns a producer of the %s events of topic %s\n// (subject %s). It resolves the schema ids now (pass\n// client.AutoRegister() to register them) and fails if the registry\n// refuses the schemas, listing every violation.\n", name, ev.field, ev.field, t.Name, ev.subject)
+		e.printf("func New%s%sProducer(ctx %s.Context, conn *%s.Conn, opts ...%s.ProducerOption) (*%s.Producer[%s, %s], error) {\n", name, ev.field, ctx, c, c, c, key.goType, ev.goType)
+		e.printf("\topts = append([]%s.ProducerOption{%s.KeyStrategy(%s.%s), %s.ValueStrategy(%s.%s)}, opts...)\n", c, c, sd, keyStrategy, c, sd, valueStrategy)
+		e.printf("\treturn %s.NewProducer(ctx, conn, %sTopic, %s, %s, opts...)\n}\n\n", c, name, key.codec, ev.codec)
+	}
+	e.printf("// New%sConsumer returns a consumer of topic %s, a member of group\n// (\"\" for a standalone consumer). Each value is the event type its\n// writer schema names (", name, t.Name)
+	for i, ev := range events {
+		if i > 0 {
+			e.printf(", ")
+		}
+		e.printf("%s", ev.goType)
+	}
+	e.printf("), held in an any;\n// %sHandlers dispatches them.\n", name)
+	e.printf("func New%sConsumer(conn *%s.Conn, group string, opts ...%s.ConsumerOption) (*%s.Consumer[%s, any], error) {\n", name, c, c, c, key.goType)
+	e.printf("\tvalues, err := %s.NewUnion(\n", c)
+	for _, ev := range events {
+		e.printf("\t\t%s.Event[%s](%s),\n", c, ev.goType, ev.codec)
+	}
+	e.printf("\t)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n")
+	e.printf("\topts = append([]%s.ConsumerOption{%s.Group(group), %s.ConsumerKeyStrategy(%s.%s), %s.ConsumerValueStrategy(%s.%s)}, opts...)\n", c, c, c, sd, keyStrategy, c, sd, valueStrategy)
+	e.printf("\treturn %s.NewConsumer(conn, %sTopic, %s, %s.Codec[any](values), opts...)\n}\n\n", c, name, key.codec, c)
+
+	msgType := c + ".Message[" + key.goType + ", any]"
+	e.printf("// %sHandlers has one function per event type of topic %s. Every\n// function must be set.\n", name, t.Name)
+	e.printf("type %sHandlers struct {\n", name)
+	for _, ev := range events {
+		e.printf("\t// %s handles records of subject %s.\n", ev.field, ev.subject)
+		e.printf("\t%s func(ctx %s.Context, msg %s, event %s) error\n", ev.field, ctx, msgType, ev.goType)
+	}
+	e.printf("\t// Unknown, optional, handles records whose value is none of these\n\t// types (a null value); nil refuses them.\n")
+	e.printf("\tUnknown func(ctx %s.Context, msg %s) error\n}\n\n", ctx, msgType)
+	e.printf("// Handler returns the handler for Consumer.Run that calls the function of\n// each record's event type. It fails naming every function not set.\n")
+	e.printf("func (h %sHandlers) Handler() (func(%s.Context, %s) error, error) {\n", name, ctx, msgType)
+	e.printf("\tif err := %s.RequireHandlers(%q,\n", c, name+"Handlers")
+	for _, ev := range events {
+		e.printf("\t\t%s.HandlerSlot{Name: %q, Set: h.%s != nil},\n", c, ev.field, ev.field)
+	}
+	e.printf("\t); err != nil {\n\t\treturn nil, err\n\t}\n")
+	e.printf("\treturn func(ctx %s.Context, msg %s) error {\n\t\tswitch ev := msg.Value.(type) {\n", ctx, msgType)
+	for _, ev := range events {
+		e.printf("\t\tcase %s:\n\t\t\treturn h.%s(ctx, msg, ev)\n", ev.goType, ev.field)
+	}
+	e.printf("\t\t}\n\t\tif h.Unknown != nil {\n\t\t\treturn h.Unknown(ctx, msg)\n\t\t}\n")
+	e.printf("\t\treturn &%s.UnknownEventError{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset, Field: %q}\n\t}, nil\n}\n\n", c, "value of topic "+t.Name)
+	return nil
+}
+
 // primitives are the Avro primitives a manifest side may name, with their
 // Go type and codec constructor in client/primitive.
 var primitives = map[string][2]string{
@@ -275,7 +381,16 @@ var primitives = map[string][2]string{
 	"bytes":   {"[]byte", "Bytes"},
 }
 
-func (g *manifestGen) side(t manifest.Topic, sd serde.Side, s *manifest.Schema, topicName string) (side, error) {
+// strategyName is the serde constant of a strategy.
+func strategyName(st serde.Strategy) string {
+	return map[serde.Strategy]string{serde.TopicName: "TopicName", serde.RecordName: "RecordName", serde.TopicRecordName: "TopicRecordName"}[st]
+}
+
+// side emits the codec of one schema of a topic's side. prefix names its
+// declarations: "" for a side with one schema (<Topic><Side>Codec, the Go
+// type of a JSON Schema without title <Topic><Side>); an event type of a
+// multi-event topic passes <Topic><Event>.
+func (g *manifestGen) side(t manifest.Topic, sd serde.Side, s *manifest.Schema, topicName, prefix string) (side, error) {
 	e := g.e
 	if s == nil {
 		return side{goType: "struct{}", codec: e.use(primitivePkg) + ".Null()", desc: "absent"}, nil
@@ -287,11 +402,14 @@ func (g *manifestGen) side(t manifest.Topic, sd serde.Side, s *manifest.Schema, 
 		}
 		return side{goType: p[0], codec: e.use(primitivePkg) + "." + p[1] + "()", desc: "Avro " + s.Primitive}, nil
 	}
-	sub := g.subject(t.Name, sd)
+	sub := g.subject(t.Name, sd, s)
 	if sub == nil {
 		return side{}, fmt.Errorf("the manifest resolved no subject for it")
 	}
-	codecVar := topicName + titleCase(sd.String()) + "Codec"
+	if prefix == "" {
+		prefix = topicName + titleCase(sd.String())
+	}
+	codecVar := prefix + "Codec"
 	if err := e.claim(codecVar, "topic "+t.Name); err != nil {
 		return side{}, err
 	}
@@ -304,7 +422,7 @@ func (g *manifestGen) side(t manifest.Topic, sd serde.Side, s *manifest.Schema, 
 		ctor = e.use(avroPkg) + ".Must[" + goType + "]"
 		desc = "Avro " + goType
 	case serde.JSON:
-		goType, err = g.jsonType(sub, topicName+titleCase(sd.String()))
+		goType, err = g.jsonType(sub, prefix)
 		ctor = e.use(jsonPkg) + ".Must[" + goType + "]"
 		desc = "JSON Schema " + goType
 	case serde.Protobuf:
@@ -330,13 +448,15 @@ func (g *manifestGen) side(t manifest.Topic, sd serde.Side, s *manifest.Schema, 
 	} else {
 		fmt.Fprintf(&decl, "var %s %s.Codec[%s] = %s(%s.Text, %s.References...)\n\n", codecVar, c, goType, ctor, schemaVar, schemaVar)
 	}
-	return side{goType: goType, codec: codecVar, desc: desc, decl: decl.String(), envelope: msg}, nil
+	return side{goType: goType, codec: codecVar, desc: desc, decl: decl.String(), envelope: msg, subject: sub.Name}, nil
 }
 
-func (g *manifestGen) subject(topic string, sd serde.Side) *manifest.Subject {
-	for _, s := range g.set.Subjects {
-		if s.Topic == topic && s.Side == sd {
-			return s
+// subject finds the subject the manifest resolved for schema s of a side.
+func (g *manifestGen) subject(topic string, sd serde.Side, s *manifest.Schema) *manifest.Subject {
+	file := g.set.Manifest.Path(s.File)
+	for _, sub := range g.set.Subjects {
+		if sub.Topic == topic && sub.Side == sd && sub.File == file && sub.Record == s.Record {
+			return sub
 		}
 	}
 	return nil

@@ -25,7 +25,7 @@ func (g *manifestGen) jsonType(sub *manifest.Subject, hint string) (string, erro
 	if !ok {
 		return "", fmt.Errorf("subject %s: not a parsed JSON Schema", sub.Name)
 	}
-	jg := &jsonGen{g: g, s: s, file: path.Base(sub.File)}
+	jg := &jsonGen{g: g, s: s, file: path.Base(sub.File), path: sub.File}
 	return jg.goType(s.Compiled(), hint, 0)
 }
 
@@ -33,6 +33,7 @@ type jsonGen struct {
 	g    *manifestGen
 	s    *sjson.Schema
 	file string // the subject's file, for the main document's "$root" location
+	path string // its full path: every main document is "$root", so types are keyed by it
 }
 
 // doc returns the schema object at the compiled schema's location.
@@ -121,6 +122,9 @@ func (jg *jsonGen) goType(c *js.Schema, hint string, depth int) (string, error) 
 func (jg *jsonGen) object(c *js.Schema, hint string, depth int) (string, error) {
 	e := jg.g.e
 	key := "json:" + c.Location
+	if i := strings.Index(c.Location, "$root#"); i >= 0 {
+		key = "json:" + c.Location[:i] + jg.path + c.Location[i+len("$root"):]
+	}
 	if n, ok := e.typeNames[key]; ok {
 		return n, nil
 	}

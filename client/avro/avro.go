@@ -63,23 +63,12 @@ func (c *Codec[T]) Decoder(w *client.WriterSchema) (client.Decoder[T], error) {
 		return nil, fmt.Errorf("avro codec: writer schema %d: %w", w.ID, err)
 	}
 	// Record bytes are untrusted (a topic without payload validation holds
-	// anything): they are walked by the writer's validator first, which
-	// bounds every length by the bytes present, because hamba allocates
-	// what a length says before reading (a 5-byte datum can ask for GiBs).
+	// anything); savro's Decode and DecodeFrom walk them with the writer
+	// schema first, which bounds every declared length by the bytes present.
 	if writer.Canonical() == c.parsed.Canonical() {
-		return func(b []byte, v *T) error {
-			if err := c.parsed.ValidateDatum(b); err != nil {
-				return err
-			}
-			return c.parsed.Decode(b, v)
-		}, nil
+		return func(b []byte, v *T) error { return c.parsed.Decode(b, v) }, nil
 	}
-	return func(b []byte, v *T) error {
-		if err := writer.ValidateDatum(b); err != nil {
-			return err
-		}
-		return c.parsed.DecodeFrom(writer, b, v)
-	}, nil
+	return func(b []byte, v *T) error { return c.parsed.DecodeFrom(writer, b, v) }, nil
 }
 
 func formatName(w *client.WriterSchema) string {

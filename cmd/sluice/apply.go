@@ -437,6 +437,9 @@ func primitiveOr(s *manifest.Subject, display func(string) string) string {
 }
 
 func (a *applier) planTopic(ctx context.Context, p *plan, t manifest.Topic) error {
+	// The manifest's strategies become topic configs, so that the broker
+	// looks records up under the subjects the manifest registers.
+	t.Configs = t.EffectiveConfigs()
 	res, err := a.topics.DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: t.Name}))
 	if connect.CodeOf(err) == connect.CodeNotFound {
 		parts := max(t.Partitions, 1)

@@ -105,7 +105,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&c.tsv, "tsv", false, "print perf summary.tsv rows on stdout (progress on stderr)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client, and server when --in-process) to `file`")
 	fs.StringVar(&c.name, "name", "", "metric name prefix in --tsv rows; default the mode plus the fsync policy when in-process")
-	registerGroupFlags(fs, &c) // bench_group.go
+	vf := registerValidateFlags(fs) // bench_validate.go
+	registerGroupFlags(fs, &c)      // bench_group.go
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, benchUsage)
 		fs.PrintDefaults()
@@ -137,7 +138,11 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := c.run(ctx, e); err != nil {
+	run := c.run
+	if vf.on() {
+		run = func(ctx context.Context, e *env) error { return vf.run(ctx, e, &c) }
+	}
+	if err := run(ctx, e); err != nil {
 		printErr(e.stderr, "bench "+c.mode, err)
 		return 1
 	}

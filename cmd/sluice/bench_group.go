@@ -8,17 +8,22 @@ package main
 // and every member commits its positions once a second, as a real group
 // consumer does. G is reset to the earliest offsets first (it must have no
 // members), so every run reads the whole backlog. The summary is bench
-// consume's.
+// consume's. As for plain consumers, members count records by walking each
+// ConsumeResponse's wire form (groupCountingCodec) unless --decode, so the
+// two are compared on equal client costs.
 
 import (
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
@@ -52,21 +57,35 @@ type groupProgress struct {
 	done      chan struct{}
 }
 
-// delivered notes a chunk of partition p and returns how many of its
-// records, and bytes, are new; done closes once every partition reached
-// its end.
-func (g *groupProgress) delivered(p int32, recs []*brokerv1.Record) (n, bytes int64) {
+// recSummary is what the bench needs of one delivered record.
+type recSummary struct {
+	offset int64
+	bytes  int64 // key and value
+}
+
+// summarise appends the summaries of decoded records to dst.
+func summarise(dst []recSummary, recs []*brokerv1.Record) []recSummary {
+	for _, rec := range recs {
+		dst = append(dst, recSummary{rec.GetOffset(), int64(len(rec.GetValue()) + len(rec.GetKey()))})
+	}
+	return dst
+}
+
+// delivered notes a chunk of partition p (at least one record, in offset
+// order) and returns how many of its records, and bytes, are new; done
+// closes once every partition reached its end.
+func (g *groupProgress) delivered(p int32, recs []recSummary) (n, bytes int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, rec := range recs {
-		if rec.GetOffset() < g.next[p] {
+		if rec.offset < g.next[p] {
 			g.again++
 			continue
 		}
 		n++
-		bytes += int64(len(rec.GetValue()) + len(rec.GetKey()))
+		bytes += rec.bytes
 	}
-	g.next[p] = max(g.next[p], recs[len(recs)-1].GetOffset()+1)
+	g.next[p] = max(g.next[p], recs[len(recs)-1].offset+1)
 	if end, ok := g.remaining[p]; ok && g.next[p] >= end {
 		delete(g.remaining, p)
 		if len(g.remaining) == 0 {
@@ -101,9 +120,15 @@ func (r *benchRun) runGroupConsumers(ctx context.Context, ends map[int32]int64) 
 	errc := make(chan error, c.consumers)
 	var wg sync.WaitGroup
 	for range c.consumers {
-		client := brokerv1connect.NewGroupServiceClient(benchHTTPClient(), r.base, benchClientOpts...)
+		// As runConsumers: count by walking the wire form unless --decode.
+		codec, opts := (*groupCountingCodec)(nil), benchClientOpts
+		if !c.decode {
+			codec = new(groupCountingCodec)
+			opts = append(slices.Clip(benchClientOpts), connect.WithCodec(codec))
+		}
+		client := brokerv1connect.NewGroupServiceClient(benchHTTPClient(), r.base, opts...)
 		wg.Go(func() {
-			if err := r.groupMember(ctx, client, prog); err != nil && ctx.Err() == nil {
+			if err := r.groupMember(ctx, client, codec, prog); err != nil && ctx.Err() == nil {
 				errc <- err
 				cancel()
 			}
@@ -129,8 +154,10 @@ func (r *benchRun) runGroupConsumers(ctx context.Context, ends map[int32]int64) 
 }
 
 // groupMember is one member: a Consume stream that counts records and
-// commits its positions every benchCommitInterval.
-func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.GroupServiceClient, prog *groupProgress) error {
+// commits its positions every benchCommitInterval. With codec (the
+// client's codec), records events arrive without records and are read from
+// the codec's summary instead.
+func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.GroupServiceClient, codec *groupCountingCodec, prog *groupProgress) error {
 	c := r.cfg
 	st, err := client.Consume(ctx, connect.NewRequest(&brokerv1.ConsumeRequest{
 		Group:           c.group,
@@ -145,6 +172,7 @@ func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.Group
 	var epoch int32
 	pos := map[int32]int64{}
 	lastCommit := time.Now()
+	var decoded []recSummary // reused: the summaries of a decoded chunk
 	commit := func() error {
 		if len(pos) == 0 {
 			return nil
@@ -169,7 +197,13 @@ func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.Group
 			}
 			memberID, epoch = ev.Assignment.GetMemberId(), ev.Assignment.GetMemberEpoch()
 		case *brokerv1.ConsumeResponse_Records:
-			recs := ev.Records.GetRecords()
+			var recs []recSummary
+			if codec != nil {
+				recs = codec.recs
+			} else {
+				decoded = summarise(decoded[:0], ev.Records.GetRecords())
+				recs = decoded
+			}
 			if len(recs) == 0 {
 				continue
 			}
@@ -178,7 +212,7 @@ func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.Group
 				r.consumed.Add(n)
 				r.consBytes.Add(bytes)
 			}
-			pos[ev.Records.GetPartition()] = recs[len(recs)-1].GetOffset() + 1
+			pos[ev.Records.GetPartition()] = recs[len(recs)-1].offset + 1
 			if time.Since(lastCommit) >= benchCommitInterval {
 				if err := commit(); err != nil {
 					return err
@@ -191,4 +225,146 @@ func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.Group
 		return err
 	}
 	return nil
+}
+
+// groupCountingCodec is countingCodec (bench_wire.go) for one member's
+// Consume stream: a ConsumeResponse carrying records is walked in its wire
+// form, every record's framing checked, and summarised into recs (offset
+// and key plus value bytes per record, reusing the slice); the message
+// gets the event with topic, partition and high watermark but no records.
+// Any other message (an assignment) is unmarshalled. It serves one stream:
+// recs is valid until the next Receive.
+type groupCountingCodec struct {
+	recs []recSummary
+}
+
+// Name is "proto": the codec replaces connect's binary protobuf codec.
+func (c *groupCountingCodec) Name() string { return "proto" }
+
+// Marshal marshals requests as connect's protobuf codec does.
+func (c *groupCountingCodec) Marshal(m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("bench codec: %T is not a protobuf message", m)
+	}
+	return proto.Marshal(pm)
+}
+
+// Unmarshal summarises a records event into c.recs; anything else is
+// unmarshalled.
+func (c *groupCountingCodec) Unmarshal(data []byte, m any) error {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("bench codec: %T is not a protobuf message", m)
+	}
+	cr, ok := m.(*brokerv1.ConsumeResponse)
+	if !ok || !onlyConsumeRecords(data) {
+		return proto.Unmarshal(data, pm)
+	}
+	ev := &brokerv1.ConsumeRecords{}
+	recs, err := walkConsumeResponse(data, ev, c.recs[:0])
+	if err != nil {
+		return err
+	}
+	c.recs = recs
+	proto.Reset(cr)
+	cr.Event = &brokerv1.ConsumeResponse_Records{Records: ev}
+	return nil
+}
+
+// onlyConsumeRecords reports whether every top-level field of a
+// ConsumeResponse's wire form is the records event (field 2). Malformed
+// input answers true: walkConsumeResponse says what is wrong.
+func onlyConsumeRecords(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return true
+		}
+		if num != 2 || typ != protowire.BytesType {
+			return false
+		}
+		b = b[n:]
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return true
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// walkConsumeResponse summarises the records of the wire form of a
+// ConsumeResponse whose fields are all the records event, appending to
+// recs, and sets ev's topic, partition and high watermark. A repeated
+// event merges, as proto.Unmarshal merges it.
+func walkConsumeResponse(b []byte, ev *brokerv1.ConsumeRecords, recs []recSummary) ([]recSummary, error) {
+	for len(b) > 0 {
+		_, _, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return recs, fmt.Errorf("ConsumeResponse: %w: %v", errWire, protowire.ParseError(n))
+		}
+		b = b[n:]
+		body, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return recs, fmt.Errorf("ConsumeResponse records: %w: %v", errWire, protowire.ParseError(n))
+		}
+		b = b[n:]
+		var err error
+		if recs, err = walkConsumeRecords(body, ev, recs); err != nil {
+			return recs, err
+		}
+	}
+	return recs, nil
+}
+
+// walkConsumeRecords walks the wire form of one ConsumeRecords.
+func walkConsumeRecords(b []byte, ev *brokerv1.ConsumeRecords, recs []recSummary) ([]recSummary, error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return recs, fmt.Errorf("ConsumeRecords: %w: %v", errWire, protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return recs, fmt.Errorf("ConsumeRecords topic: %w: %v", errWire, protowire.ParseError(n))
+			}
+			ev.Topic = string(v)
+			b = b[n:]
+		case num == 3 && typ == protowire.BytesType:
+			rec, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return recs, fmt.Errorf("ConsumeRecords record %d: %w: %v", len(recs), errWire, protowire.ParseError(n))
+			}
+			off, kv, err := walkRecord(rec)
+			if err != nil {
+				return recs, fmt.Errorf("ConsumeRecords record %d: %w", len(recs), err)
+			}
+			recs = append(recs, recSummary{offset: off, bytes: kv})
+			b = b[n:]
+		case (num == 2 || num == 4) && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return recs, fmt.Errorf("ConsumeRecords field %d: %w: %v", num, errWire, protowire.ParseError(n))
+			}
+			if num == 2 {
+				ev.Partition = int32(v)
+			} else {
+				ev.HighWatermark = int64(v)
+			}
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return recs, fmt.Errorf("ConsumeRecords field %d: %w: %v", num, errWire, protowire.ParseError(n))
+			}
+			b = b[n:]
+		}
+	}
+	return recs, nil
 }

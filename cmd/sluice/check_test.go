@@ -3,14 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/sluicehq/sluice/internal/golden"
 )
 
 // ckCopy copies the manifest fixture into a new temp folder and applies
@@ -89,19 +88,7 @@ func TestSchemaCheckFolder(t *testing.T) {
 	runCase("invalid schema", 2, bad)
 	runCase("missing baseline", 2, safe, "--against", filepath.Join(base, "nope"))
 
-	p := filepath.Join("testdata", "check.golden")
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), sb.String()); d != "" {
-		t.Errorf("%s differs (-want +got):\n%s", p, d)
-	}
+	golden.Check(t, filepath.Join("testdata", "check.golden"), sb.String())
 }
 
 func TestSchemaCheckUsage(t *testing.T) {
@@ -189,15 +176,5 @@ func TestSchemaDiff(t *testing.T) {
 		}
 		sb.WriteString(strings.ReplaceAll("== "+strings.Join(c.args, " ")+"\n"+out.String()+errb.String(), dir, "DIR"))
 	}
-	p := filepath.Join("testdata", "diff.golden")
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		os.WriteFile(p, []byte(sb.String()), 0o644)
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), sb.String()); d != "" {
-		t.Errorf("%s differs (-want +got):\n%s", p, d)
-	}
+	golden.Check(t, filepath.Join("testdata", "diff.golden"), sb.String())
 }

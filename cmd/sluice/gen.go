@@ -28,7 +28,10 @@ Writes DIR/sluice_gen.go (default: the current folder), holding per topic:
 its name constant, the key and value codecs (carrying the schema texts and
 their references), the Go types of the schemas (Avro records and JSON Schema
 objects become structs; Protobuf messages are protoc-gen-go's types, from
-the file's go_package), and New<Topic>Producer / New<Topic>Consumer.
+the file's go_package), and New<Topic>Producer / New<Topic>Consumer. A
+topic of several event types (the manifest's value.schemas) gets
+New<Topic><Event>Producer per type, one New<Topic>Consumer, and
+<Topic>Handlers, with one function per type and exhaustive dispatch.
 
 From a manifest (default ./sluice.yaml): every topic it declares.
 From files: each --topic NAME=FILE[#RECORD] is a topic whose values are the

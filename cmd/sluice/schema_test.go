@@ -6,7 +6,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,19 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/metadb"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/registry/rest"
 )
-
-func init() {
-	// Another command's tests may have registered -update already.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files in testdata/")
-	}
-}
 
 // scRegistry serves a fresh registry over the REST API on loopback and
 // returns its URL; the schema commands need nothing else.
@@ -92,27 +83,11 @@ func (tr *scTranscript) expect(code int, stdin string, args ...string) {
 	}
 }
 
-// check compares the transcript with testdata/name, rewriting it with -update.
+// check compares the transcript with testdata/name (golden.Check; -update
+// rewrites it).
 func (tr *scTranscript) check(name string) {
 	tr.t.Helper()
-	path := filepath.Join("testdata", name)
-	got := tr.sb.String()
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			tr.t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			tr.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tr.t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		tr.t.Errorf("%s differs (-want +got; rerun with -update if intended):\n%s", path, diff)
-	}
+	golden.Check(tr.t, filepath.Join("testdata", name), tr.sb.String())
 }
 
 // scFiles writes schema files into a temporary directory.

@@ -2,19 +2,30 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"connectrpc.com/connect"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/avro"
+	"github.com/sluicehq/sluice/serde/jsonschema"
+	"github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/serde/schemacache"
 )
 
 const topicUsage = `Usage:
   sluice topic create NAME [--partitions N] [--config key=value ...]
+         [--value-schema FILE [--value-type T] [--value-message M]]
+         [--key-schema FILE [--key-type T] [--key-message M]]
   sluice topic list
   sluice topic describe NAME
   sluice topic alter NAME [--set key=value ...] [--delete key ...]
@@ -22,7 +33,25 @@ const topicUsage = `Usage:
 
 Topic configs: cleanup.policy (delete|compact), delete.retention.ms,
 max.message.bytes, retention.bytes, retention.ms, segment.bytes, segment.ms.
+Schema configs: key.schema.validation and value.schema.validation
+(auto|none|id|payload), key.subject.name.strategy and
+value.subject.name.strategy (topic|record|topic_record),
+key.schema.autoregister and value.schema.autoregister (true|false).
 Output is a table; --output json prints one JSON document.
+
+A typed topic in one step: --value-schema (and --key-schema) registers the
+schema under the side's subject (orders-value, orders-key with the default
+topic strategy) and creates the topic with value.schema.validation=payload
+(key.schema.validation=payload). The type comes from the file extension
+(.avsc/.avro, .proto, .json) or --value-type avro|protobuf|json;
+--value-message names the Protobuf message the records carry (default the
+first). Re-running the same command after a failure is safe: registering a
+schema the subject already has is a no-op.
+
+Examples:
+  sluice topic create orders --value-schema order.avsc
+  sluice topic create payments --partitions 6 --value-schema payment.proto \
+      --value-message shop.v1.Payment --key-schema payment_key.avsc
 
 Flags:
 `
@@ -39,6 +68,9 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 	fs.Var(&configs, "config", "create: config override `key=value` (repeatable)")
 	fs.Var(&set, "set", "alter: set config `key=value` (repeatable)")
 	fs.Var(&del, "delete", "alter: remove the override of config `key` (repeatable)")
+	var keySpec, valueSpec sideSchemaFlags
+	keySpec.register(fs, "key")
+	valueSpec.register(fs, "value")
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, topicUsage)
 		fs.PrintDefaults()
@@ -73,8 +105,15 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 		desc *brokerv1.TopicDescription
 		err  error
 	)
+	if sub != "create" && (keySpec.set() || valueSpec.set()) {
+		fmt.Fprintf(e.stderr, "sluice topic %s: --key-* and --value-* schema flags belong to topic create\n", sub)
+		return 2
+	}
 	switch sub {
 	case "create":
+		if keySpec.set() || valueSpec.set() {
+			return createTypedTopic(ctx, e, &cf, pos[0], int32(*partitions), configs.asMap(), &keySpec, &valueSpec)
+		}
 		var res *connect.Response[brokerv1.CreateTopicResponse]
 		res, err = topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{
 			Name: pos[0], Partitions: int32(*partitions), Configs: configs.asMap(),
@@ -202,4 +241,252 @@ func printTopicList(w io.Writer, ts []*brokerv1.TopicDescription, asJSON bool) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", d.GetName(), len(d.GetPartitions()), strconv.FormatInt(recs, 10), size, d.GetConfigs()["cleanup.policy"])
 	}
 	tw.Flush()
+}
+
+// sideSchemaFlags are topic create's --<side>-schema, --<side>-type and
+// --<side>-message.
+type sideSchemaFlags struct {
+	side               serde.Side
+	file, typ, message string
+}
+
+func (f *sideSchemaFlags) register(fs *flag.FlagSet, side string) {
+	f.side = serde.Value
+	if side == "key" {
+		f.side = serde.Key
+	}
+	fs.StringVar(&f.file, side+"-schema", "", "create: register the "+side+" schema in `FILE` and create a typed topic")
+	fs.StringVar(&f.typ, side+"-type", "", "create: type of --"+side+"-schema: avro, protobuf or json (default: from the file extension)")
+	fs.StringVar(&f.message, side+"-message", "", "create: full `name` of the Protobuf message of the "+side+"s (default: the first message of the file)")
+}
+
+// set reports whether any of the side's flags was given.
+func (f *sideSchemaFlags) set() bool { return f.file != "" || f.typ != "" || f.message != "" }
+
+// usageError marks a bad combination of flags (exit 2).
+type usageError struct{ error }
+
+// typedSide is one side of a typed topic, ready to register.
+type typedSide struct {
+	side    serde.Side
+	file    string
+	typ     string // AVRO, PROTOBUF or JSON, as the REST API spells it
+	text    string
+	subject string
+	message string // Protobuf: the message's full name
+	indexes []int  // Protobuf: its message-index path
+
+	// Filled in by registration.
+	id, version int
+}
+
+// typedSideJSON is a registered side in --output json.
+type typedSideJSON struct {
+	Side    string `json:"side"`
+	Subject string `json:"subject"`
+	ID      int    `json:"id"`
+	Version int    `json:"version,omitempty"`
+	Type    string `json:"schema_type"`
+	Message string `json:"message,omitempty"`
+	Indexes []int  `json:"message_indexes,omitempty"`
+}
+
+// prepare reads and parses the side's schema file and works out its
+// subject from the side's strategy in configs. It sets the side's
+// validation config to payload unless configs already says otherwise.
+// Errors name the flag and the file.
+func (f *sideSchemaFlags) prepare(e *env, topic string, configs map[string]string) (*typedSide, error) {
+	flagName := "--" + f.side.String() + "-schema"
+	if f.file == "" {
+		return nil, usageError{fmt.Errorf("--%s-type and --%s-message need %s FILE", f.side, f.side, flagName)}
+	}
+	st, err := schemaTypeOf(f.typ, f.file)
+	if err != nil {
+		msg := strings.ReplaceAll(err.Error(), "--type", "--"+f.side.String()+"-type")
+		return nil, usageError{fmt.Errorf("%s: %s", flagName, msg)}
+	}
+	if f.message != "" && st != "PROTOBUF" {
+		return nil, usageError{fmt.Errorf("--%s-message names a Protobuf message, but %s is %s", f.side, f.file, st)}
+	}
+	text, err := readSchemaFile(e, f.file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", flagName, err)
+	}
+	ts := &typedSide{side: f.side, file: f.file, typ: st, text: text}
+
+	// Parse here so that a broken schema is reported with its position
+	// before anything is registered, and to find the record name.
+	var parsed serde.Schema
+	switch st {
+	case "AVRO":
+		parsed, err = avro.Parse(text, nil)
+	case "PROTOBUF":
+		var ps *protobuf.Schema
+		ps, err = protobuf.Parse(text, nil)
+		if err == nil {
+			parsed = ps
+			ts.indexes = []int{0}
+			if f.message != "" {
+				if ts.indexes, err = ps.IndexesOf(f.message); err != nil {
+					return nil, fmt.Errorf("--%s-message: %s: %v", f.side, f.file, err)
+				}
+			}
+			md, merr := ps.MessageByIndexes(ts.indexes)
+			if merr != nil {
+				return nil, fmt.Errorf("%s %s: %v", flagName, f.file, merr)
+			}
+			ts.message = string(md.FullName())
+		}
+	default:
+		parsed, err = jsonschema.Parse(text, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s is not a valid schema: %v", flagName, f.file, err)
+	}
+
+	strategyKey := f.side.String() + ".subject.name.strategy"
+	strategy := serde.TopicName
+	if v, ok := configs[strategyKey]; ok {
+		if strategy, err = serde.ParseStrategy(strings.TrimSpace(v)); err != nil {
+			return nil, fmt.Errorf("--config %s: %v", strategyKey, err)
+		}
+	}
+	ts.subject = topic + "-" + f.side.String()
+	if strategy.NeedsRecordName() {
+		ent, err := schemacache.NewEntry(0, parsed)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %v", flagName, f.file, err)
+		}
+		name, err := ent.RecordName(ts.indexes)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %s=%s needs a record name: %v", flagName, f.file, strategyKey, strategy, err)
+		}
+		if ts.subject, err = strategy.Subject(topic, f.side, name); err != nil {
+			return nil, fmt.Errorf("%s %s: %v", flagName, f.file, err)
+		}
+	}
+	if _, ok := configs[f.side.String()+".schema.validation"]; !ok {
+		configs[f.side.String()+".schema.validation"] = "payload"
+	}
+	return ts, nil
+}
+
+// createTypedTopic registers the key and/or value schema under their
+// subjects and creates the topic with validation payload.
+//
+// Order and failure: the topic must not exist yet (checked first, so that
+// an existing topic is never turned typed by accident); then each schema is
+// registered (registering a schema the subject already has returns the
+// existing version, so this is idempotent); then the topic is created. If
+// the creation fails after a registration succeeded, the registration is
+// kept and the message says so: running the same command again registers
+// nothing new and retries the creation.
+func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string, partitions int32, configs map[string]string, keyF, valueF *sideSchemaFlags) int {
+	const cmd = "topic create"
+	var sides []*typedSide
+	for _, f := range []*sideSchemaFlags{valueF, keyF} {
+		if !f.set() {
+			continue
+		}
+		ts, err := f.prepare(e, name, configs)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sluice %s: %v\n", cmd, err)
+			if errors.As(err, new(usageError)) {
+				return 2
+			}
+			return 1
+		}
+		sides = append(sides, ts)
+	}
+
+	topics, _ := cf.brokerClients()
+	_, err := topics.DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: name}))
+	switch {
+	case err == nil:
+		fmt.Fprintf(e.stderr, "sluice %s: topic %s already exists; nothing was registered (to type an existing topic, register its schema with sluice schema register %s FILE)\n",
+			cmd, name, sides[0].subject)
+		return 1
+	case connect.CodeOf(err) != connect.CodeNotFound:
+		printErr(e.stderr, cmd, err)
+		return 1
+	}
+
+	reg := &srClient{base: cf.baseURL(), hc: httpClient()}
+	var done []string
+	for _, ts := range sides {
+		req := srSchema{Schema: ts.text}
+		if ts.typ != "AVRO" {
+			req.SchemaType = ts.typ
+		}
+		var resp struct {
+			ID      int `json:"id"`
+			Version int `json:"version"`
+		}
+		if err := reg.do(ctx, http.MethodPost, "/subjects/"+subjectPath(ts.subject)+"/versions", nil, req, &resp); err != nil {
+			printRegisterErr(e.stderr, cmd, fmt.Sprintf("registering %s (%s) under subject %s", ts.file, ts.side, ts.subject), err)
+			if len(done) > 0 {
+				fmt.Fprintf(e.stderr, "  kept: %s; topic %s was not created\n", strings.Join(done, ", "), name)
+			}
+			return 1
+		}
+		ts.id, ts.version = resp.ID, resp.Version
+		if ts.version == 0 {
+			// Registries before Confluent 7.6 answer only the id.
+			var v srSchema
+			q := url.Values{"normalize": {"false"}}
+			if reg.do(ctx, http.MethodPost, "/subjects/"+subjectPath(ts.subject), q, req, &v) == nil {
+				ts.version = v.Version
+			}
+		}
+		done = append(done, fmt.Sprintf("%s version %d (schema id %d)", ts.subject, ts.version, ts.id))
+	}
+
+	res, err := topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: name, Partitions: partitions, Configs: configs}))
+	if err != nil {
+		printErr(e.stderr, cmd, err)
+		fmt.Fprintf(e.stderr, "  the schema registration is kept (%s); after fixing the cause, run the same command again: it re-uses the registered version and retries the topic\n",
+			strings.Join(done, ", "))
+		return 1
+	}
+	desc := res.Msg.GetTopic()
+	if cf.json() {
+		out := struct {
+			Topic   topicJSON       `json:"topic"`
+			Schemas []typedSideJSON `json:"schemas"`
+		}{Topic: topicJSONOf(desc)}
+		for _, ts := range sides {
+			out.Schemas = append(out.Schemas, typedSideJSON{Side: ts.side.String(), Subject: ts.subject, ID: ts.id, Version: ts.version, Type: ts.typ, Message: ts.message, Indexes: ts.indexes})
+		}
+		writeJSON(e.stdout, out)
+		return 0
+	}
+	for _, ts := range sides {
+		fmt.Fprintf(e.stdout, "registered %s version %d (schema id %d) from %s\n", ts.subject, ts.version, ts.id, ts.file)
+		if ts.message != "" {
+			fmt.Fprintf(e.stdout, "  %ss are %s: frame them with schema id %d and message-index path %v\n", ts.side, ts.message, ts.id, ts.indexes)
+		}
+	}
+	var checks []string
+	for _, side := range []string{"key", "value"} {
+		if v := desc.GetConfigs()[side+".schema.validation"]; v != "" && v != "auto" && v != "none" {
+			checks = append(checks, side+".schema.validation="+v)
+		}
+	}
+	fmt.Fprintf(e.stdout, "created topic %s with %d partitions (%s)\n", desc.GetName(), len(desc.GetPartitions()), strings.Join(checks, ", "))
+	return 0
+}
+
+// printRegisterErr reports a refused registration; an incompatible schema
+// lists every violation on its own line.
+func printRegisterErr(w io.Writer, cmd, what string, err error) {
+	var se *srError
+	if errors.As(err, &se) && (se.Code == 409 || se.Code == 40901) && strings.Contains(se.Message, "; ") {
+		parts := strings.Split(se.Message, "; ")
+		fmt.Fprintf(w, "sluice %s: %s: %s (error code %d)\n", cmd, what, parts[0], se.Code)
+		for _, p := range parts[1:] {
+			fmt.Fprintf(w, "  - %s\n", p)
+		}
+		return
+	}
+	fmt.Fprintf(w, "sluice %s: %s: %v\n", cmd, what, err)
 }

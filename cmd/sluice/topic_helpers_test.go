@@ -7,11 +7,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,20 +18,9 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/server"
 )
-
-func init() {
-	// Another command's tests may have registered -update already.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files in testdata/")
-	}
-}
-
-func btUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // btServer runs a whole node on a temporary directory and returns its URL.
 func btServer(t *testing.T) string {
@@ -90,27 +77,11 @@ func (tr *btTranscript) run(stdin string, args ...string) (stdout string, code i
 	return out.String(), code
 }
 
-// check compares the transcript with testdata/name.
+// check compares the transcript with testdata/name (golden.Check; -update
+// rewrites it).
 func (tr *btTranscript) check(name string) {
 	tr.t.Helper()
-	path := filepath.Join("testdata", name)
-	got := tr.sb.String()
-	if btUpdate() {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			tr.t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			tr.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tr.t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		tr.t.Errorf("%s differs (run with -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
+	golden.Check(tr.t, filepath.Join("testdata", name), tr.sb.String())
 }
 
 // btLines is an io.Writer that reports each complete line on a channel.

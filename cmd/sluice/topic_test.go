@@ -2,7 +2,11 @@ package main
 
 import (
 	"flag"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/golden"
 )
 
 func TestTopicCommands(t *testing.T) {
@@ -48,4 +52,64 @@ func TestParseArgsIntersperses(t *testing.T) {
 	if !ok || *n != 3 || len(pos) != 4 || pos[0] != "a" || pos[1] != "b" || pos[2] != "-c" || pos[3] != "d" {
 		t.Fatalf("got %v n=%d ok=%v", pos, *n, ok)
 	}
+}
+
+// TestTopicCreateTyped covers topic create with schemas: registration and a
+// typed topic in one step, the refusals (invalid schema with its position,
+// incompatible schema with its violations, existing topic), a failed
+// creation after a successful registration and its idempotent re-run, and
+// that the created topic enforces its schema.
+func TestTopicCreateTyped(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir) // file names in the transcript stay short and stable
+	files := map[string]string{
+		"order.avsc":    `{"type":"record","name":"Order","namespace":"shop.v1","fields":[{"name":"id","type":"string"},{"name":"total","type":"long"}]}`,
+		"order_v2.avsc": `{"type":"record","name":"Order","namespace":"shop.v1","fields":[{"name":"id","type":"string"},{"name":"total","type":"long"},{"name":"currency","type":"string"}]}`,
+		"broken.avsc":   "{\"type\": \"record\",\n \"name\": \"Order\",\n \"fields\": [{\"name\": \"id\" \"type\": \"string\"}]}",
+		"nofields.avsc": `{"type":"record","name":"Order"}`,
+		"pay.proto":     "syntax = \"proto3\";\npackage shop.v1;\nmessage Money { string currency = 1; int64 units = 2; }\nmessage Payment { string id = 1; Money amount = 2; }\n",
+		"key.json":      `{"$schema":"http://json-schema.org/draft-07/schema#","title":"PaymentKey","type":"string","minLength":1}`,
+		"order.txt":     "not a schema",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := &btTranscript{t: t, addr: btServer(t)}
+	expect := func(code int, stdin string, args ...string) {
+		t.Helper()
+		if _, got := tr.run(stdin, args...); got != code {
+			t.Errorf("sluice %v: exit %d, want %d", args, got, code)
+		}
+	}
+	expect(0, "", "topic", "create", "orders", "--value-schema", "order.avsc", "--partitions", "2")
+	expect(0, "", "topic", "describe", "orders")
+	// The topic is typed: a raw value is refused, nothing is appended.
+	expect(1, "not framed\n", "produce", "orders")
+	expect(1, "", "topic", "create", "orders", "--value-schema", "order.avsc")
+	// Invalid schemas are refused before anything is registered.
+	expect(1, "", "topic", "create", "broken", "--value-schema", "broken.avsc")
+	expect(1, "", "topic", "create", "broken", "--value-schema", "nofields.avsc")
+	expect(2, "", "topic", "create", "broken", "--value-schema", "order.txt")
+	expect(1, "", "topic", "create", "broken", "--value-schema", "missing.avsc")
+	expect(2, "", "topic", "create", "broken", "--value-schema", "order.avsc", "--value-message", "shop.v1.Order")
+	expect(1, "", "topic", "create", "broken", "--value-schema", "pay.proto", "--value-message", "shop.v1.Nope")
+	expect(2, "", "topic", "create", "broken", "--value-type", "avro")
+	// Registration succeeds, creation fails; the same command, fixed, re-uses
+	// the registered version.
+	expect(1, "", "topic", "create", "audit", "--value-schema", "order.avsc", "--config", "retention.ms=soon")
+	expect(0, "", "topic", "create", "audit", "--value-schema", "order.avsc")
+	// An incompatible new schema for a subject that outlived its topic.
+	expect(0, "", "topic", "delete", "orders")
+	expect(1, "", "topic", "create", "orders", "--value-schema", "order_v2.avsc")
+	// Protobuf value with a chosen message, JSON Schema key, record strategy.
+	expect(0, "", "topic", "create", "payments", "--value-schema", "pay.proto", "--value-message", "shop.v1.Payment", "--key-schema", "key.json")
+	expect(0, "", "topic", "create", "events", "--value-schema", "order.avsc", "--config", "value.subject.name.strategy=record", "--output", "json")
+	expect(0, "", "schema", "list")
+	golden.Check(t, filepath.Join(wd, "testdata", "topic_typed.golden"), tr.sb.String())
 }

@@ -12,19 +12,24 @@ import (
 
 const module = "github.com/sluicehq/sluice"
 
-// rules: packages matching the pattern must not depend, even indirectly, on
-// any package with one of the forbidden prefixes.
+// rules: packages matching the pattern, less those under an except prefix,
+// must not depend, even indirectly, on any package with one of the
+// forbidden prefixes.
 var rules = []struct {
 	pattern   string
+	except    []string
 	forbidden []string
 	why       string
 }{
-	{module + "/serde/...", []string{module + "/broker", module + "/registry", module + "/client"},
+	{module + "/serde/...", nil, []string{module + "/broker", module + "/registry", module + "/client"},
 		"serde is pure bytes and schemas; the registry and broker build on it, not the reverse"},
-	{module + "/registry/compat/...", []string{module + "/registry/internal", module + "/registry/rest", module + "/registry/rpc", module + "/broker"},
+	{module + "/registry/compat/...", nil, []string{module + "/registry/internal", module + "/registry/rest", module + "/registry/rpc", module + "/broker"},
 		"compatibility rules are pure functions that `sluice schema check` runs with no server"},
-	{module + "/registry", []string{module + "/broker", module + "/registry/rest", module + "/registry/rpc", "net/http", "connectrpc.com/connect"},
+	{module + "/registry", nil, []string{module + "/broker", module + "/registry/rest", module + "/registry/rpc", "net/http", "connectrpc.com/connect"},
 		"the registry core knows nothing of its transports"},
+	{module + "/client/...", []string{module + "/client/clienttest"},
+		[]string{module + "/broker", module + "/registry", module + "/internal/server"},
+		"the client runtime talks to a server over the wire only; client/clienttest alone starts one in process"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -32,21 +37,53 @@ func TestImportRules(t *testing.T) {
 		t.Skip("go command not found")
 	}
 	for _, r := range rules {
-		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", r.pattern).Output()
-		if err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				t.Fatalf("go list %s: %v\n%s", r.pattern, err, ee.Stderr)
-			}
-			t.Fatalf("go list %s: %v", r.pattern, err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		for sc.Scan() {
-			dep := sc.Text()
-			for _, f := range r.forbidden {
-				if dep == f || strings.HasPrefix(dep, f+"/") {
-					t.Errorf("%s depends on %s: %s", r.pattern, dep, r.why)
+		pkgs := []string{r.pattern}
+		if len(r.except) > 0 {
+			pkgs = nil
+			for _, p := range goList(t, r.pattern) {
+				if !hasPrefix(p, r.except) {
+					pkgs = append(pkgs, p)
 				}
+			}
+			if len(pkgs) == 0 {
+				t.Fatalf("%s: no package left once %v are excepted", r.pattern, r.except)
+			}
+		}
+		for _, dep := range goList(t, append([]string{"-deps"}, pkgs...)...) {
+			if hasPrefix(dep, r.forbidden) {
+				t.Errorf("%s depends on %s: %s", r.pattern, dep, r.why)
 			}
 		}
 	}
+}
+
+// goList runs go list with args and returns the import paths it prints.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list", "-f", "{{.ImportPath}}"}, args...)...).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("go list %v: %v\n%s", args, err, ee.Stderr)
+		}
+		t.Fatalf("go list %v: %v", args, err)
+	}
+	var pkgs []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		pkgs = append(pkgs, sc.Text())
+	}
+	return pkgs
+}
+
+// hasPrefix reports whether p is one of prefixes or a package under one.
+func hasPrefix(p string, prefixes []string) bool { return forbiddenPrefix(p, prefixes) != "" }
+
+// forbiddenPrefix returns the prefix p is, or is under, or "".
+func forbiddenPrefix(p string, prefixes []string) string {
+	for _, f := range prefixes {
+		if p == f || strings.HasPrefix(p, f+"/") {
+			return f
+		}
+	}
+	return ""
 }

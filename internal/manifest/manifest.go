@@ -30,6 +30,22 @@
 //	      record: com.acme.Order     # the record/message the topic carries
 //	    compatibility: FULL          # this topic's subjects only
 //
+//	  # A topic carrying several event types: each is registered under a
+//	  # subject of its own, so the value's strategy is record or
+//	  # topic_record (a side may set its own strategy; the key here keeps
+//	  # the topic strategy, subject shipments-key). sluice gen emits a
+//	  # producer per event type, one consumer, and a handler struct with a
+//	  # function per event type.
+//	  - name: shipments
+//	    key:
+//	      primitive: string
+//	    value:
+//	      strategy: topic_record     # subjects shipments-com.acme.Shipped, ...
+//	      schemas:
+//	        - file: schemas/shipped.avsc
+//	        - file: schemas/delivered.avsc
+//	          record: com.acme.Delivered
+//
 // Paths are relative to the manifest's folder and use forward slashes, so a
 // manifest means the same thing in a working tree, another folder and a git
 // ref. Load reports every problem at once, each with its line and column.
@@ -139,13 +155,40 @@ type Topic struct {
 	Partitions int
 	// Configs are topic config overrides.
 	Configs map[string]string
-	// Key and Value are the schemas; nil when the side is schemaless.
+	// Key and Value are the schemas; nil when the side is schemaless. For a
+	// topic that carries several event types Value is the first of Values.
 	Key, Value *Schema
-	// Strategy names the topic's subjects.
-	Strategy serde.Strategy
+	// Values are every value schema: Value alone, or the event types listed
+	// under the value's schemas (each registered under its own subject, so
+	// the value strategy is record or topic_record); nil with Value.
+	Values []*Schema
+	// Strategy is the topic's subject-name strategy (the manifest's unless
+	// the topic sets one); KeyStrategy and ValueStrategy are each side's,
+	// which a side may override with a strategy of its own.
+	Strategy                   serde.Strategy
+	KeyStrategy, ValueStrategy serde.Strategy
 	// Compatibility overrides the manifest default for this topic's subjects.
 	Compatibility compat.Level
 	Pos           Pos
+}
+
+// Multi reports whether the topic's values are of several event types
+// (listed under the value's schemas).
+func (t *Topic) Multi() bool { return len(t.Values) > 1 }
+
+// SideStrategy is the subject-name strategy of a side of the topic.
+func (t *Topic) SideStrategy(side serde.Side) serde.Strategy {
+	st := t.ValueStrategy
+	if side == serde.Key {
+		st = t.KeyStrategy
+	}
+	if st == "" {
+		st = t.Strategy
+	}
+	if st == "" {
+		st = serde.TopicName
+	}
+	return st
 }
 
 // Schema is the schema of one side of a topic: a file and the record or
@@ -159,6 +202,8 @@ type Schema struct {
 	// Primitive is an Avro primitive type name when there is no file.
 	Primitive string
 	Pos       Pos
+	// event marks an entry of a side's schemas list (parsing only).
+	event bool
 }
 
 // Format is the schema's format, from the file extension (a primitive is
@@ -390,9 +435,13 @@ func (p *parser) topic(n *yaml.Node, m *Manifest) Topic {
 				t.Configs[ck] = p.scalar(cv, "config "+ck)
 			})
 		case "key":
-			t.Key = p.schema(v, "key")
+			var several []*Schema
+			t.Key, several, t.KeyStrategy = p.side(v, "key")
+			if len(several) > 0 {
+				p.errorf(v, "the key lists several schemas: only a value can carry several event types")
+			}
 		case "value":
-			t.Value = p.schema(v, "value")
+			t.Value, t.Values, t.ValueStrategy = p.side(v, "value")
 		case "strategy":
 			t.Strategy = p.strategy(v)
 		case "compatibility":
@@ -408,17 +457,117 @@ func (p *parser) topic(n *yaml.Node, m *Manifest) Topic {
 		if t.Key == nil && t.Value == nil {
 			p.errorf(n, "topic %q declares neither a key nor a value schema", t.Name)
 		}
-		for _, s := range []*Schema{t.Key, t.Value} {
-			if s != nil && t.Strategy.NeedsRecordName() && s.Primitive != "" {
-				p.errs = append(p.errs, &Error{Pos: s.Pos, Reason: fmt.Sprintf("the %s strategy needs a record name, which primitive %q does not have", t.Strategy, s.Primitive)})
+		sides := []struct {
+			side    serde.Side
+			schemas []*Schema
+		}{{serde.Key, []*Schema{t.Key}}, {serde.Value, t.Values}}
+		for _, sd := range sides {
+			st := t.SideStrategy(sd.side)
+			for _, s := range sd.schemas {
+				if s != nil && st.NeedsRecordName() && s.Primitive != "" {
+					p.errs = append(p.errs, &Error{Pos: s.Pos, Reason: fmt.Sprintf("the %s strategy needs a record name, which primitive %q does not have", st, s.Primitive)})
+				}
 			}
 		}
+		if t.Multi() && !t.SideStrategy(serde.Value).NeedsRecordName() {
+			p.errs = append(p.errs, &Error{Pos: t.Value.Pos, Reason: fmt.Sprintf("topic %q lists %d value schemas under the %s strategy, which gives them all one subject: set the value's strategy to record or topic_record", t.Name, len(t.Values), t.SideStrategy(serde.Value))})
+		}
 	}
+	if t.Value != nil && t.Values == nil {
+		t.Values = []*Schema{t.Value}
+	}
+	p.strategyConfigs(n, &t)
 	return t
 }
 
-func (p *parser) schema(n *yaml.Node, side string) *Schema {
-	s := &Schema{Pos: p.pos(n)}
+// strategyConfigs checks that the topic's configs do not contradict the
+// subject-name strategy of a side (EffectiveConfigs adds the ones missing).
+func (p *parser) strategyConfigs(n *yaml.Node, t *Topic) {
+	for key, st := range t.strategyConfigs() {
+		if old, ok := t.Configs[key]; ok && old != st {
+			p.errorf(n, "topic %q: config %s is %q but the %s strategy is %s: drop the config (the strategy sets it)", t.Name, key, old, strings.TrimSuffix(key, ".subject.name.strategy"), st)
+		}
+	}
+}
+
+// strategyConfigs are the broker configs that name each side's strategy,
+// for the sides with a schema whose strategy is not the default (topic).
+func (t *Topic) strategyConfigs() map[string]string {
+	out := map[string]string{}
+	for _, side := range []serde.Side{serde.Key, serde.Value} {
+		if side == serde.Key && t.Key == nil || side == serde.Value && t.Value == nil {
+			continue
+		}
+		if st := t.SideStrategy(side); st != serde.TopicName {
+			out[side.String()+".subject.name.strategy"] = string(st)
+		}
+	}
+	return out
+}
+
+// EffectiveConfigs are the configs a topic created from the manifest needs:
+// Configs plus the subject-name strategy of each side whose strategy is
+// not the broker's default (topic), so that the broker checks records
+// against the subjects the manifest registers (a record or topic_record
+// topic created without them refuses every record).
+func (t *Topic) EffectiveConfigs() map[string]string {
+	out := map[string]string{}
+	for k, v := range t.strategyConfigs() {
+		out[k] = v
+	}
+	for k, v := range t.Configs {
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// side parses a topic's key or value: one schema (a file or a primitive),
+// or several event types under schemas; either with an optional strategy
+// of its own. first is the one schema or the first of several.
+func (p *parser) side(n *yaml.Node, side string) (first *Schema, several []*Schema, st serde.Strategy) {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "the %s schema must be a mapping", side)
+		return &Schema{Pos: p.pos(n)}, nil, ""
+	}
+	one := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+	var list *yaml.Node
+	p.mapping(n, "the "+side+" schema", func(key string, k, v *yaml.Node) {
+		switch key {
+		case "strategy":
+			st = p.strategy(v)
+		case "schemas":
+			list = v
+		default:
+			one.Content = append(one.Content, k, v)
+		}
+	})
+	if list == nil {
+		return p.schema(one, side, false), nil, st
+	}
+	if len(one.Content) > 0 {
+		p.errorf(one.Content[0], "the %s schema has schemas and %s: list every event type under schemas, each with its file and record", side, one.Content[0].Value)
+	}
+	p.sequence(list, "schemas", func(c *yaml.Node) {
+		s := p.schema(c, side, true)
+		if s.Primitive != "" {
+			p.errs = append(p.errs, &Error{Pos: s.Pos, Reason: fmt.Sprintf("an event type of %s schemas needs a file (a primitive has no record name)", side)})
+		}
+		several = append(several, s)
+	})
+	if list.Kind == yaml.SequenceNode && len(several) == 0 {
+		p.errorf(list, "the %s schemas list is empty", side)
+	}
+	if len(several) == 0 {
+		return &Schema{Pos: p.pos(n)}, nil, st
+	}
+	return several[0], several, st
+}
+
+func (p *parser) schema(n *yaml.Node, side string, event bool) *Schema {
+	s := &Schema{Pos: p.pos(n), event: event}
 	p.mapping(n, "the "+side+" schema", func(key string, k, v *yaml.Node) {
 		switch key {
 		case "file":
@@ -434,7 +583,11 @@ func (p *parser) schema(n *yaml.Node, side string) *Schema {
 				p.errorf(v, "primitive %q: want one of %s", s.Primitive, strings.Join(primitives, ", "))
 			}
 		default:
-			p.unknown(k, key, "file, record (or message) or primitive")
+			want := "file, record (or message) or primitive"
+			if !s.event {
+				want = "file, record (or message), primitive, strategy or schemas"
+			}
+			p.unknown(k, key, want)
 		}
 	})
 	if n.Kind == yaml.MappingNode {

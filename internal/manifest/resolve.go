@@ -120,19 +120,27 @@ func (m *Manifest) Resolve(fsys fs.FS) (*Set, error) {
 	var topicSubjects []*Subject
 	for _, t := range m.Topics {
 		for _, side := range []serde.Side{serde.Key, serde.Value} {
-			sch := t.Key
+			schemas := []*Schema{t.Key}
 			if side == serde.Value {
-				sch = t.Value
+				schemas = t.Values
 			}
-			if sch == nil {
-				continue
+			mine := map[string]*Subject{}
+			for _, sch := range schemas {
+				if sch == nil {
+					continue
+				}
+				sub, err := r.subject(t, side, sch)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if prev, ok := mine[sub.Name]; ok {
+					errs = append(errs, &Error{Pos: sch.Pos, Reason: fmt.Sprintf("topic %q lists the event type of subject %q twice (first at %s)", t.Name, sub.Name, prev.Pos)})
+					continue
+				}
+				mine[sub.Name] = sub
+				topicSubjects = append(topicSubjects, sub)
 			}
-			sub, err := r.subject(t, side, sch)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			topicSubjects = append(topicSubjects, sub)
 		}
 	}
 	if len(errs) > 0 {
@@ -224,7 +232,7 @@ func (r *resolver) index() error {
 		add(sf.File)
 	}
 	for _, t := range r.m.Topics {
-		for _, s := range []*Schema{t.Key, t.Value} {
+		for _, s := range append([]*Schema{t.Key}, t.Values...) {
 			if s != nil && s.File != "" {
 				add(s.File)
 			}
@@ -531,7 +539,7 @@ func (r *resolver) subject(t Topic, side serde.Side, sch *Schema) (*Subject, err
 			record = names[0]
 		}
 	}
-	name, err := t.Strategy.Subject(t.Name, side, record)
+	name, err := t.SideStrategy(side).Subject(t.Name, side, record)
 	if err != nil {
 		return nil, &Error{Pos: sch.Pos, Reason: fmt.Sprintf("topic %q %s: %v", t.Name, side, err)}
 	}

@@ -41,6 +41,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxRequestBytes limits any request body; 0 means 16 MiB.
 	MaxRequestBytes int64
+	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound the session
+	// timeout a consumer group member may ask for (broker.Config's fields
+	// of the same names); 0 means 1s and 30m.
+	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
 }
 
 // Server is one running Sluice node.
@@ -85,6 +89,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		DataDir: cfg.DataDir,
 		Fsync:   cfg.Fsync,
 		Logger:  cfg.Logger.With("component", "broker"),
+		// Bounds of the session timeouts group members ask for.
+		GroupMinSessionTimeout: cfg.GroupMinSessionTimeout,
+		GroupMaxSessionTimeout: cfg.GroupMaxSessionTimeout,
 		// Schema enforcement: every Produce is checked against the registry.
 		Validator: broker.NewEnforcer(s.Registry, cfg.Logger.With("component", "enforce")),
 	})

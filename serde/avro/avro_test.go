@@ -2,39 +2,17 @@ package avro_test
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	hamba "github.com/hamba/avro/v2"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output (run go test -update and review the diff):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
-}
 
 // validCases are schemas Parse must accept. Each is also a fuzz seed.
 var validCases = []struct {
@@ -173,7 +151,7 @@ func TestParseValid(t *testing.T) {
 		checkRoundTrip(t, tc.name, s, tc.refs)
 		fmt.Fprintf(&out, "== %s\n%s\n%s\n", tc.name, s.Canonical(), s.Normalized())
 	}
-	golden(t, "canonical.golden", out.String())
+	golden.Check(t, filepath.Join("testdata", "canonical.golden"), out.String())
 }
 
 // checkRoundTrip asserts the invariants of the canonical texts: each parses
@@ -336,7 +314,7 @@ func TestParseInvalid(t *testing.T) {
 			fmt.Fprintf(&out, "%s\n", e)
 		}
 	}
-	golden(t, "errors.golden", out.String())
+	golden.Check(t, filepath.Join("testdata", "errors.golden"), out.String())
 }
 
 func TestSeveralProblemsAreAllReported(t *testing.T) {

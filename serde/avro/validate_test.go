@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	hamba "github.com/hamba/avro/v2"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
 )
@@ -140,7 +142,7 @@ func TestValidateDatum(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "%s: %s\n", tc.name, msg)
 	}
-	golden(t, "datum_errors.golden", out.String())
+	golden.Check(t, filepath.Join("testdata", "datum_errors.golden"), out.String())
 }
 
 func TestValidateDatumNoAllocs(t *testing.T) {

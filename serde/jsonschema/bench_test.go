@@ -1,6 +1,7 @@
 package jsonschema_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/sluicehq/sluice/serde"
@@ -53,6 +54,30 @@ func BenchmarkValidate(b *testing.B) {
 	b.SetBytes(int64(len(doc)))
 	for b.Loop() {
 		if err := s.Validate(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// perfInstance is the perf record of testdata/perf (the 22-field OrderEvent
+// of the perf baselines) as JSON.
+const perfInstance = `{"event_id":"3f2b8c1e-9d4a-4e6b-8f0a-1c2d3e4f5a6b","tenant_id":"tenant-042","user_id":987654321,"session_id":"sess-6c1f0e2a7b","created_at_ms":1795000000123,"event_type":"paid","amount_cents":129999,"currency":"EUR","quantity":3,"price":433.33,"discount":0.15,"is_test":false,"country":"DE","city":"Berlin","ip":"203.0.113.42","user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36","tags":["promo","mobile","returning"],"attributes":{"ab_bucket":"B","campaign":"winter-sale","channel":"email"},"address":{"street":"Friedrichstrasse 123","zip":"10117","country":"DE"},"payload":"q83vAavN7wGrze8Bq83vAavN7wGrze8Bq83vAavN7wGrze8Bq83vAavN7wGrze8B","referrer":"https://www.example.com/landing?utm_source=newsletter","schema_version":3}`
+
+// BenchmarkValidatePayloadPerf is the broker's check of one perf record.
+func BenchmarkValidatePayloadPerf(b *testing.B) {
+	text, err := os.ReadFile("../../testdata/perf/record.schema.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := jsonschema.Parse(string(text), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := []byte(perfInstance)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if err := s.ValidatePayload(doc); err != nil {
 			b.Fatal(err)
 		}
 	}

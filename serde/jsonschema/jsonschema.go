@@ -125,6 +125,10 @@ type Schema struct {
 	normalized string
 	draft      Draft
 	compiled   *js.Schema
+
+	// fastState is ValidatePayload's accept-only fast path, compiled on
+	// first use (fastvalidate.go).
+	fastState
 }
 
 var _ serde.Schema = (*Schema)(nil)

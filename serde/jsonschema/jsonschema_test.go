@@ -3,12 +3,14 @@ package jsonschema_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	js "github.com/santhosh-tekuri/jsonschema/v5"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/jsonschema"
 )
@@ -158,7 +160,7 @@ var parseErrorCases = []struct {
 
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
-	var golden strings.Builder
+	var report strings.Builder
 	for _, tt := range parseErrorCases {
 		_, err := jsonschema.Parse(tt.text, tt.refs)
 		if err == nil {
@@ -173,16 +175,16 @@ func TestParseErrors(t *testing.T) {
 		if !errors.As(err, &first) || first != list[0] {
 			t.Errorf("%s: errors.As does not find the first *ParseError", tt.name)
 		}
-		fmt.Fprintf(&golden, "== %s\n%s\n", tt.name, abbreviate(strings.ToValidUTF8(tt.text, "\\xNN")))
+		fmt.Fprintf(&report, "== %s\n%s\n", tt.name, abbreviate(strings.ToValidUTF8(tt.text, "\\xNN")))
 		for _, r := range tt.refs {
-			fmt.Fprintf(&golden, "ref %q: %s\n", r.Name, r.Text)
+			fmt.Fprintf(&report, "ref %q: %s\n", r.Name, r.Text)
 		}
 		for _, e := range list {
-			fmt.Fprintf(&golden, "-> ref=%q path=%q line=%d column=%d: %s\n", e.Ref, e.Path, e.Line, e.Column, abbreviate(e.Reason))
+			fmt.Fprintf(&report, "-> ref=%q path=%q line=%d column=%d: %s\n", e.Ref, e.Path, e.Line, e.Column, abbreviate(e.Reason))
 		}
-		fmt.Fprintf(&golden, "-> Error(): %v\n\n", abbreviate(err.Error()))
+		fmt.Fprintf(&report, "-> Error(): %v\n\n", abbreviate(err.Error()))
 	}
-	checkGolden(t, "parse_errors.golden", golden.String())
+	golden.Check(t, filepath.Join("testdata", "parse_errors.golden"), report.String())
 }
 
 // abbreviate keeps golden files readable when a case is long.
@@ -513,13 +515,13 @@ var validateCases = []struct {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
-	var golden strings.Builder
+	var report strings.Builder
 	for _, tt := range validateCases {
 		s := mustParse(t, tt.schema)
 		err := s.Validate([]byte(tt.instance))
-		fmt.Fprintf(&golden, "== %s\nschema: %s\ninstance: %s\n", tt.name, tt.schema, tt.instance)
+		fmt.Fprintf(&report, "== %s\nschema: %s\ninstance: %s\n", tt.name, tt.schema, tt.instance)
 		if err == nil {
-			golden.WriteString("-> ok\n\n")
+			report.WriteString("-> ok\n\n")
 			continue
 		}
 		var list jsonschema.ValidationErrors
@@ -528,11 +530,11 @@ func TestValidate(t *testing.T) {
 			continue
 		}
 		for _, e := range list {
-			fmt.Fprintf(&golden, "-> path=%q keyword=%q: %s\n", e.Path, e.Keyword, e.Reason)
+			fmt.Fprintf(&report, "-> path=%q keyword=%q: %s\n", e.Path, e.Keyword, e.Reason)
 		}
-		fmt.Fprintf(&golden, "-> Error(): %v\n\n", err)
+		fmt.Fprintf(&report, "-> Error(): %v\n\n", err)
 	}
-	checkGolden(t, "validate_errors.golden", golden.String())
+	golden.Check(t, filepath.Join("testdata", "validate_errors.golden"), report.String())
 }
 
 func TestErrorCap(t *testing.T) {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/jsonschema"
 )
@@ -54,7 +56,7 @@ func TestValidatePayload(t *testing.T) {
 		{"invalid UTF-8", bad(`Berlin`, "Berl\xffn"), ""},
 		{"empty", ``, ""},
 	}
-	var golden strings.Builder
+	var report strings.Builder
 	for _, c := range cases {
 		err := s.ValidatePayload([]byte(c.doc))
 		if c.wantPath == "-" {
@@ -71,9 +73,9 @@ func TestValidatePayload(t *testing.T) {
 		if de.Path != c.wantPath {
 			t.Errorf("%s: path %q, want %q (%v)", c.name, de.Path, c.wantPath, err)
 		}
-		fmt.Fprintf(&golden, "%s: %v\n", c.name, err)
+		fmt.Fprintf(&report, "%s: %v\n", c.name, err)
 	}
-	checkGolden(t, "payload_errors.golden", golden.String())
+	golden.Check(t, filepath.Join("testdata", "payload_errors.golden"), report.String())
 }
 
 // FuzzValidatePayload: never panics; what ValidatePayload accepts,

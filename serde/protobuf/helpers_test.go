@@ -1,7 +1,6 @@
 package protobuf
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,31 +14,6 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 )
-
-// update rewrites the golden files under testdata/ instead of comparing.
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// golden compares got with testdata/<name>, or writes it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs from golden file (-want +got):\n%s", path, diff)
-	}
-}
 
 // corpus returns the valid .proto files of testdata/valid by base name.
 func corpus(t testing.TB) map[string]string {

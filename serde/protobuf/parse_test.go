@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/serde"
 )
 
@@ -205,7 +207,7 @@ func TestParseInvalid(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "== %s\n%v\n", tt.name, err)
 	}
-	golden(t, "invalid.golden", out.String())
+	golden.Check(t, filepath.Join("testdata", "invalid.golden"), out.String())
 }
 
 // TestParseErrorPositions pins the structured fields of a few errors, so

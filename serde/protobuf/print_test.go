@@ -1,8 +1,11 @@
 package protobuf
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -16,8 +19,8 @@ func TestCanonicalRoundTrip(t *testing.T) {
 	for _, name := range sortedKeys(files) {
 		t.Run(name, func(t *testing.T) {
 			s := mustParse(t, files[name])
-			golden(t, "golden/"+strings.TrimSuffix(name, ".proto")+".canonical.proto", s.Canonical())
-			golden(t, "golden/"+strings.TrimSuffix(name, ".proto")+".normalized.proto", s.Normalized())
+			golden.Check(t, filepath.Join("testdata", "golden", strings.TrimSuffix(name, ".proto")+".canonical.proto"), s.Canonical())
+			golden.Check(t, filepath.Join("testdata", "golden", strings.TrimSuffix(name, ".proto")+".normalized.proto"), s.Normalized())
 
 			c := mustParse(t, s.Canonical())
 			if diff := diffDescriptors(t, s, c); diff != "" {

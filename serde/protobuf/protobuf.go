@@ -32,6 +32,11 @@ type Schema struct {
 	// indexes maps every message of the file (nested ones and synthetic map
 	// entries included) to its message-index path, computed once.
 	indexes map[protoreflect.FullName][]int
+
+	// plansV are the validation plans of ValidateMessage, compiled once by
+	// plans() on first use.
+	plansOnce sync.Once
+	plansV    *validator
 }
 
 var _ serde.Schema = (*Schema)(nil)

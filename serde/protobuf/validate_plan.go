@@ -1,10 +1,6 @@
 package protobuf
 
 import (
-	"runtime"
-	"sync"
-	"weak"
-
 	"github.com/bufbuild/protocompile/protoutil"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -95,40 +91,12 @@ type validator struct {
 	top []*msgPlan
 }
 
-// validators caches the compiled plans per live Schema. The key is weak so
-// that the cache never keeps a schema alive; a cleanup removes the entry
-// when its schema is collected. Schema itself is immutable and has no room
-// for the plans, hence this side table.
-var validators struct {
-	sync.RWMutex
-	m map[weak.Pointer[Schema]]*validator
-}
-
-// plans returns the schema's compiled plans, building them on first use.
+// plans returns the schema's compiled plans, built on first use and kept
+// in the Schema (lazily, since many parsed schemas are never validated
+// against: the registry parses every schema it stores).
 func (s *Schema) plans() *validator {
-	key := weak.Make(s)
-	validators.RLock()
-	v := validators.m[key]
-	validators.RUnlock()
-	if v != nil {
-		return v
-	}
-	built := compilePlans(s.file)
-	validators.Lock()
-	defer validators.Unlock()
-	if v := validators.m[key]; v != nil {
-		return v
-	}
-	if validators.m == nil {
-		validators.m = map[weak.Pointer[Schema]]*validator{}
-	}
-	validators.m[key] = built
-	runtime.AddCleanup(s, func(k weak.Pointer[Schema]) {
-		validators.Lock()
-		delete(validators.m, k)
-		validators.Unlock()
-	}, key)
-	return built
+	s.plansOnce.Do(func() { s.plansV = compilePlans(s.file) })
+	return s.plansV
 }
 
 // planBuilder memoizes plans by full name so that recursive and shared

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/serde"
 )
 
@@ -138,7 +139,7 @@ var validateCases = []validateCase{
 }
 
 func TestValidateMessage(t *testing.T) {
-	var golden strings.Builder
+	var report strings.Builder
 	for _, c := range validateCases {
 		t.Run(c.name, func(t *testing.T) {
 			s := validateSchema(t, c.schema)
@@ -163,19 +164,20 @@ func TestValidateMessage(t *testing.T) {
 			if de.Offset < 0 || de.Offset > len(hx(c.data)) {
 				t.Errorf("offset %d outside the value", de.Offset)
 			}
-			fmt.Fprintf(&golden, "%s: %v\n", c.name, err)
+			fmt.Fprintf(&report, "%s: %v\n", c.name, err)
 		})
 	}
-	golden2(t, "validate/errors.golden", golden.String())
+	checkPartialGolden(t, "validate/errors.golden", report.String())
 }
 
-// golden2 is golden, skipped when a -run filter left the output partial.
-func golden2(t *testing.T, name, got string) {
+// checkPartialGolden is golden.Check of testdata/name, skipped when a -run
+// filter left the output partial.
+func checkPartialGolden(t *testing.T, name, got string) {
 	t.Helper()
 	if f := testingRunFilter(); f != "" && f != "TestValidateMessage" && f != "^TestValidateMessage$" {
 		return
 	}
-	golden(t, name, got)
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestValidateMessagePath(t *testing.T) {

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchProduceValidate runs the unvalidated and the validated produce
+// in one invocation per format, over the real API, and checks the rows:
+// one set per level and the ratio of payload to none.
+func TestBenchProduceValidate(t *testing.T) {
+	for _, format := range []string{"avro", "protobuf", "json"} {
+		t.Run(format, func(t *testing.T) {
+			rows := runBenchTSV(t, "produce", "--in-process", "--fsync", "never", "--duration", "400ms",
+				"--partitions", "2", "--batch", "8", "--inflight", "2", "--pool", "64",
+				"--validate", "none,payload", "--format", format)
+			for _, m := range []string{"none_records_per_s", "payload_records_per_s", "none_median_records_per_s", "payload_median_records_per_s", "payload_over_none"} {
+				name := "produce_fsync-never_" + format + "_" + m
+				if v, ok := rows[name]; !ok || v <= 0 {
+					t.Errorf("metric %s = %v (present %v) in %v", name, v, ok, rows)
+				}
+			}
+		})
+	}
+}
+
+func TestBenchValidateUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "produce", "--in-process", "--validate", "none,strict"},
+		{"bench", "produce", "--in-process", "--validate", "none,none"},
+		{"bench", "produce", "--in-process", "--validate", "payload", "--format", "xml"},
+		{"bench", "produce", "--in-process", "--validate", "payload", "--rate", "100"},
+		{"bench", "consume", "--in-process", "--validate", "payload"},
+		{"bench", "produce", "--in-process", "--validate", "payload", "--runs", "0"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(""), &out, &errb); code == 0 {
+			t.Errorf("sluice %v: exit 0, want a failure", args)
+		} else if !strings.Contains(errb.String(), "--") {
+			t.Errorf("sluice %v: the error names no flag: %s", args, errb.String())
+		}
+	}
+}
+
+// TestPerfRecordPool: every generated record of every format matches the
+// perf schema (newRecordPool checks each with the format's validator).
+func TestPerfRecordPool(t *testing.T) {
+	for _, format := range []string{"avro", "protobuf", "json"} {
+		p, err := newRecordPool(format, 500, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		framed := p.frame(7)
+		if len(framed) != 500 || framed[0][0] != 0 || framed[0][4] != 7 {
+			t.Fatalf("%s: bad framing: %x", format, framed[0][:6])
+		}
+	}
+}
+
+// TestPerfSchemasMatchTestdata keeps the compiled-in schemas equal to
+// testdata/perf at the repository root.
+func TestPerfSchemasMatchTestdata(t *testing.T) {
+	for name, text := range map[string]string{
+		"record.avsc": perfRecordAvsc, "record.proto": perfRecordProto, "record.schema.json": perfRecordJSONSchema,
+	} {
+		want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "perf", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(want) != text {
+			t.Errorf("testdata/perf/%s differs from the schema compiled into bench_validate.go", name)
+		}
+	}
+}
