@@ -3,15 +3,15 @@ package broker_test
 import (
 	"context"
 	"database/sql"
-	"flag"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/golden"
 
 	"connectrpc.com/connect"
 
@@ -20,8 +20,6 @@ import (
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // testWriter sends logs to t.Log so failures show them.
 type testWriter struct{ t testing.TB }
@@ -191,23 +189,7 @@ func ptr[T any](v T) *T { return &v }
 // checkGolden compares got with testdata/name, rewriting it with -update.
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 // signal returns a hook that notes a wait on c without ever blocking.

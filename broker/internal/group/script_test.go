@@ -1,7 +1,6 @@
 package group
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.txt with the actual output")
+	"github.com/sluicehq/sluice/internal/golden"
+)
 
 // TestScripts runs testdata/*.txt: blocks of one command, a "----" line and
 // the expected output, separated by blank lines (etcd-io/raft's interaction
@@ -56,12 +55,12 @@ func runScript(t *testing.T, path string) {
 		if err := st.CheckInvariant(); err != nil {
 			t.Fatalf("%s: after %q: %v", path, cmd, err)
 		}
-		if !*update && strings.TrimSpace(want) != strings.TrimSpace(got) {
+		if !golden.Update() && strings.TrimSpace(want) != strings.TrimSpace(got) {
 			t.Errorf("%s: %s\nwant:\n%s\ngot:\n%s", path, cmd, strings.TrimSpace(want), got)
 		}
 		fmt.Fprintf(&out, "%s\n----\n%s\n\n", cmd, strings.TrimSpace(got))
 	}
-	if *update {
+	if golden.Update() {
 		os.WriteFile(path, []byte(strings.TrimSpace(out.String())+"\n"), 0o644)
 	}
 }

@@ -4,35 +4,20 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"hash/crc32"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
+// checkGolden compares got with testdata/name, or rewrites it under -update.
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden (run with -update and review the diff)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), string(got))
 }
 
 func encode(t testing.TB, base int64, recs []Record) []byte {
@@ -81,7 +66,7 @@ func TestBatchLayout(t *testing.T) {
 	if got := b[61 : 61+len(wantRec)]; !bytes.Equal(got, wantRec) {
 		t.Errorf("first record = % x, want % x", got, wantRec)
 	}
-	golden(t, "batch.hex", []byte(hex.Dump(b)))
+	checkGolden(t, "batch.hex", []byte(hex.Dump(b)))
 }
 
 func TestBatchRoundTrip(t *testing.T) {
@@ -189,7 +174,7 @@ func TestDecodeErrors(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "%s: %v\n", tt.name, err)
 	}
-	golden(t, "decode_errors.golden", []byte(out.String()))
+	checkGolden(t, "decode_errors.golden", []byte(out.String()))
 }
 
 // FuzzDecodeBatch feeds arbitrary bytes to the decoder, which must never
