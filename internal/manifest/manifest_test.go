@@ -2,20 +2,19 @@ package manifest
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/sluicehq/sluice/internal/golden"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sluicehq/sluice/registry/compat"
 	"github.com/sluicehq/sluice/serde"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestResolveAllFormats(t *testing.T) {
 	fsys := os.DirFS("testdata/project")
@@ -95,7 +94,7 @@ topics:
 		}
 		sb.WriteString(err.Error() + "\n")
 	}
-	golden(t, "errors.golden", sb.String())
+	checkGolden(t, "errors.golden", sb.String())
 }
 
 func TestResolveErrors(t *testing.T) {
@@ -195,19 +194,7 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func golden(t *testing.T, name, got string) {
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s differs (-want +got; rerun with -update if intended):\n%s", p, d)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
