@@ -10,8 +10,8 @@ package broker
 //     otherwise;
 //   - at id and payload: the envelope is present and well formed (prefix
 //     mode, or header mode with an integer id in __key_schema_id /
-//     __value_schema_id; a GUID identity is refused as not supported, since
-//     the registry has no GUID index), the id names a schema, and the id is
+//     __value_schema_id; a GUID identity is resolved to an id through the
+//     registry's GUID index), the id names a schema, and the id is
 //     a live version of the subject the side's strategy names (the record
 //     name comes from the schema: the Avro record, the Protobuf message the
 //     index path names, the JSON Schema title);
@@ -39,6 +39,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/jsonschema"
@@ -292,7 +293,25 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 		datum = rest
 	}
 	if id.Magic == serde.MagicGUID {
-		return fail("", 0, "%sschema identity is a GUID (%s); GUID lookup is not supported: send the integer id (magic byte 0) in the payload prefix or the %s header", s.noun(), id, s.side.SchemaIDHeader()), scratch
+		// The GUID index of the registry maps the content hash to ids
+		// without scanning; the id then goes through the same checks
+		// (live version of the strategy's subject) as an integer id.
+		ids, err := e.reg.IDsByGUID(ctx, uuid.UUID(id.GUID))
+		if err != nil {
+			if errors.Is(err, registry.ErrSchemaNotFound) {
+				return fail("", 0, "%sschema GUID %s does not exist", s.noun(), uuid.UUID(id.GUID)), scratch
+			}
+			return fail("", 0, "%sschema GUID %s cannot be used: %v", s.noun(), uuid.UUID(id.GUID), err), scratch
+		}
+		id.ID = int32(ids[0])
+		if !s.strategy.NeedsRecordName() {
+			for _, x := range ids {
+				if _, ok := e.reg.LiveVersionByID(s.topicSubject, x); ok {
+					id.ID = int32(x)
+					break
+				}
+			}
+		}
 	}
 
 	ent, err := memo.entry(ctx, e.cache, id.ID)

@@ -342,7 +342,7 @@ func TestEnforceRules(t *testing.T) {
 		e.register("keyed-key", serde.Avro, av.text)
 		note(t.Name(), e.refused("keyed", connect.CodeInvalidArgument, &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{{Value: []byte("v")}}}))
 	})
-	t.Run("header mode GUID", func(t *testing.T) {
+	t.Run("header mode unknown GUID", func(t *testing.T) {
 		guid := serde.AppendGUID(nil, [16]byte{0x12, 0x3e, 0x45, 0x67})
 		note(t.Name(), e.refused("plain", connect.CodeInvalidArgument, &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{
 			{Value: av.good, Headers: []*brokerv1.Header{{Key: serde.ValueSchemaIDHeader, Value: guid}}},
@@ -488,4 +488,38 @@ func TestProduceWithSchema(t *testing.T) {
 		t.Errorf("no IncompatibilityDetail with violations on %v", ce)
 	}
 	checkGolden(t, "enforce_with_schema.golden", golden.String())
+}
+
+// TestEnforceGUID covers header-mode GUID identities: a GUID of a live
+// version of the subject is accepted, and a GUID of a schema registered
+// only under another subject is refused (the unknown GUID is in
+// TestEnforceRules' golden).
+func TestEnforceGUID(t *testing.T) {
+	e := newEnfEnv(t)
+	av := formats[0]
+	e.create("plain", 1, map[string]string{"value.schema.validation": "payload"})
+	id := e.register("plain-value", serde.Avro, av.text)
+	t.Run("header mode GUID", func(t *testing.T) {
+		walkerReady(t, av)
+		sch, err := e.srv.Registry.SchemaByID(ctxT(t), int(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.accepted("plain", &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{
+			{Value: av.good, Headers: []*brokerv1.Header{{Key: serde.ValueSchemaIDHeader, Value: serde.AppendGUID(nil, sch.GUID())}}},
+		}})
+	})
+	t.Run("header mode GUID of another subject", func(t *testing.T) {
+		oid := e.register("guid-other-value", serde.Avro, `{"type":"record","name":"Other","fields":[{"name":"x","type":"int"}]}`)
+		sch, err := e.srv.Registry.SchemaByID(ctxT(t), int(oid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ce := e.refused("plain", connect.CodeInvalidArgument, &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{
+			{Value: av.good, Headers: []*brokerv1.Header{{Key: serde.ValueSchemaIDHeader, Value: serde.AppendGUID(nil, sch.GUID())}}},
+		}})
+		if !strings.Contains(ce.Message(), "is not a version of subject plain-value") {
+			t.Errorf("refusal %q does not say the GUID's schema is not a version of plain-value", ce.Message())
+		}
+	})
 }

@@ -17,12 +17,10 @@ import (
 // MD5 digest of the schema content as the registry stores it (§8): the
 // text, then per reference its name, subject and big-endian int32 version.
 //
-// The registry has no GUID index (neither the REST /schemas/guids endpoint
-// nor an RPC), so the client resolves a GUID by computing the GUID of each
-// version of the subjects the consumer reads (the strategy's subject for
-// every record name it knows) and matching. Every GUID computed is cached
-// in the Conn with its integer id; a GUID not found makes the next record
-// with it scan again (the schema may have been registered since).
+// The client resolves a GUID with one RegistryService.GetSchemaByGUID call
+// (the registry keeps a GUID index) and caches the answer in the Conn with
+// its integer id; a GUID not found is asked again for the next record with
+// it (the schema may have been registered since).
 
 // SchemaGUID returns the GUID of a schema as the registry stores it, per
 // wire-format.md §8 (no metadata or rule set: the registry keeps neither).
@@ -41,21 +39,22 @@ func SchemaGUID(text string, refs []*registryv1.Reference) [16]byte {
 	return g
 }
 
-// GUIDNotFoundError is a header-mode GUID that no version of the subjects
-// searched holds.
+// GUIDNotFoundError is a header-mode GUID that the registry does not know.
 type GUIDNotFoundError struct {
-	GUID     [16]byte
+	GUID [16]byte
+	// Subjects are the subjects the consumer reads, for the message.
 	Subjects []string
 }
 
-// Error names the GUID and the subjects searched.
+// Error names the GUID and the subjects the consumer reads.
 func (e *GUIDNotFoundError) Error() string {
-	return fmt.Sprintf("%s is not the GUID of any version of subject %s (the registry has no GUID index: the client matches the versions of the subjects it reads)",
+	return fmt.Sprintf("%s is not the GUID of any schema in the registry (consumer reads subject %s)",
 		serde.Identity{Magic: serde.MagicGUID, GUID: e.GUID}, strings.Join(e.Subjects, ", "))
 }
 
-// schemaIDByGUID returns the integer id of the schema with guid, searching
-// the versions (deleted ones included) of subjects.
+// schemaIDByGUID returns the integer id of the schema with guid, asking the
+// registry once per GUID not yet cached. subjects only name, in a
+// GUIDNotFoundError, what the consumer reads.
 func (c *Conn) schemaIDByGUID(ctx context.Context, guid [16]byte, subjects []string) (int32, error) {
 	c.mu.Lock()
 	id, ok := c.guids[guid]
@@ -63,32 +62,16 @@ func (c *Conn) schemaIDByGUID(ctx context.Context, guid [16]byte, subjects []str
 	if ok {
 		return id, nil
 	}
-	for _, subject := range subjects {
-		vs, err := c.registry.ListVersions(ctx, connect.NewRequest(&registryv1.ListVersionsRequest{Subject: subject, Deleted: true}))
-		if err != nil {
-			if connect.CodeOf(err) == connect.CodeNotFound {
-				continue
-			}
-			return 0, fmt.Errorf("registry: versions of subject %s: %w", subject, err)
+	res, err := c.registry.GetSchemaByGUID(ctx, connect.NewRequest(&registryv1.GetSchemaByGUIDRequest{Guid: guid[:]}))
+	if err != nil {
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			return 0, &GUIDNotFoundError{GUID: guid, Subjects: subjects}
 		}
-		found := map[[16]byte]int32{}
-		for _, v := range vs.Msg.GetVersions() {
-			res, err := c.registry.GetVersion(ctx, connect.NewRequest(&registryv1.GetVersionRequest{Subject: subject, Version: v, Deleted: true}))
-			if err != nil {
-				return 0, fmt.Errorf("registry: subject %s version %d: %w", subject, v, err)
-			}
-			sv := res.Msg.GetVersion()
-			found[SchemaGUID(sv.GetSchema().GetText(), sv.GetSchema().GetReferences())] = sv.GetId()
-		}
-		c.mu.Lock()
-		for g, id := range found {
-			c.guids[g] = id
-		}
-		id, ok = c.guids[guid]
-		c.mu.Unlock()
-		if ok {
-			return id, nil
-		}
+		return 0, fmt.Errorf("registry: schema %s: %w", serde.Identity{Magic: serde.MagicGUID, GUID: guid}, err)
 	}
-	return 0, &GUIDNotFoundError{GUID: guid, Subjects: subjects}
+	id = res.Msg.GetId()
+	c.mu.Lock()
+	c.guids[guid] = id
+	c.mu.Unlock()
+	return id, nil
 }

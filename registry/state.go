@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/sluicehq/sluice/registry/internal/store"
 	"github.com/sluicehq/sluice/serde"
 )
@@ -27,7 +28,8 @@ import (
 // database cannot drift apart by construction.
 type state struct {
 	schemas   map[int]*schemaEntry
-	idsByHash map[string][]int // identity digest -> ids, ascending (IMPORT can give one text two ids)
+	idsByHash map[string][]int    // identity digest -> ids, ascending (IMPORT can give one text two ids)
+	idsByGUID map[uuid.UUID][]int // schema GUID (§8) -> ids, ascending
 	subjects  map[string]*subjectEntry
 	configs   map[string]SubjectConfig // "" is the global configuration
 	modes     map[string]Mode          // "" is the global mode
@@ -40,6 +42,7 @@ type schemaEntry struct {
 	id     int
 	schema Schema
 	hash   string // raw sha256 digest of the identity (identity())
+	guid   uuid.UUID
 
 	once      sync.Once
 	parsedVal serde.Schema
@@ -61,6 +64,7 @@ func newState() *state {
 	return &state{
 		schemas:   map[int]*schemaEntry{},
 		idsByHash: map[string][]int{},
+		idsByGUID: map[uuid.UUID][]int{},
 		subjects:  map[string]*subjectEntry{},
 		configs:   map[string]SubjectConfig{},
 		modes:     map[string]Mode{},
@@ -100,6 +104,10 @@ func (s *state) apply(w *store.Write, parsed map[int]serde.Schema) error {
 		if i, found := slices.BinarySearch(ids, row.ID); !found {
 			s.idsByHash[e.hash] = slices.Insert(ids, i, row.ID)
 		}
+		gids := s.idsByGUID[e.guid]
+		if i, found := slices.BinarySearch(gids, row.ID); !found {
+			s.idsByGUID[e.guid] = slices.Insert(gids, i, row.ID)
+		}
 		s.maxID = max(s.maxID, row.ID)
 	}
 	for _, v := range w.PutVersions {
@@ -138,6 +146,12 @@ func (s *state) apply(w *store.Write, parsed map[int]serde.Schema) error {
 		} else {
 			s.idsByHash[e.hash] = ids
 		}
+		gids := slices.DeleteFunc(s.idsByGUID[e.guid], func(x int) bool { return x == id })
+		if len(gids) == 0 {
+			delete(s.idsByGUID, e.guid)
+		} else {
+			s.idsByGUID[e.guid] = gids
+		}
 	}
 	for _, c := range w.PutConfigs {
 		cfg, err := decodeConfig(c.Value)
@@ -174,7 +188,7 @@ func entryFromRow(row store.Schema) (*schemaEntry, error) {
 	if row.RuleSet != "" {
 		sc.RuleSet = json.RawMessage(row.RuleSet)
 	}
-	return &schemaEntry{id: row.ID, schema: sc, hash: string(h)}, nil
+	return &schemaEntry{id: row.ID, schema: sc, hash: string(h), guid: sc.GUID()}, nil
 }
 
 // rowFromEntry is the store row of a new schema.

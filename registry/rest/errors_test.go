@@ -43,7 +43,8 @@ func TestErrors(t *testing.T) {
 		// Framework errors: bare status as error_code.
 		{name: "unknown path", method: "GET", path: "/nope", status: 404, code: 404, msg: "HTTP 404 Not Found"},
 		{name: "out of scope tree", method: "GET", path: "/exporters", status: 404, code: 404, msg: "HTTP 404 Not Found"},
-		{name: "8.x guid endpoint", method: "GET", path: "/schemas/guids/abc", status: 404, code: 404, msg: "HTTP 404 Not Found"},
+		{name: "malformed guid", method: "GET", path: "/schemas/guids/abc", status: 400, code: 400, msg: "not a UUID"},
+		{name: "malformed guid ids", method: "GET", path: "/schemas/guids/abc/ids", status: 400, code: 400, msg: "not a UUID"},
 		{name: "non-numeric id", method: "GET", path: "/schemas/ids/abc", status: 404, code: 404, msg: "HTTP 404 Not Found"},
 		{name: "id beyond int32", method: "GET", path: "/schemas/ids/99999999999", status: 404, code: 404, msg: "HTTP 404 Not Found"},
 		{name: "wrong method", method: "DELETE", path: "/schemas/types", status: 405, code: 405, msg: "Method Not Allowed"},
@@ -70,6 +71,8 @@ func TestErrors(t *testing.T) {
 		{name: "compatibility with an unknown version", method: "POST", path: "/compatibility/subjects/nobody/versions/3", body: schemaBody(orderV1), status: 404, code: 40402},
 		{name: "unknown id", method: "GET", path: "/schemas/ids/999", status: 404, code: 40403, msg: "999"},
 		{name: "zero id", method: "GET", path: "/schemas/ids/0", status: 404, code: 40403},
+		{name: "unknown guid", method: "GET", path: "/schemas/guids/123e4567-e89b-12d3-a456-426614174000", status: 404, code: 40403, msg: "123e4567"},
+		{name: "unknown guid ids", method: "GET", path: "/schemas/guids/123e4567-e89b-12d3-a456-426614174000/ids", status: 404, code: 40403, msg: "123e4567"},
 		{name: "lookup without a match", method: "POST", path: "/subjects/orders-value", body: schemaBody(address), status: 404, code: 40403},
 		{name: "no version with the metadata", method: "GET", path: "/subjects/orders-value/metadata?key=owner&value=me", status: 404, code: 40403, msg: "owner"},
 		{name: "metadata key asked with two values", method: "GET", path: "/subjects/orders-value/metadata?key=a&value=1&key=a&value=2", status: 404, code: 40403, msg: `"a"`},

@@ -11,8 +11,11 @@
 // /compatibility, /config, /mode, /contexts and /v1/metadata. Any path may be
 // prefixed with /contexts/{context}/; for a context other than "." subjects in
 // the path and the subject query parameters are qualified as ":.ctx:name" and
-// handed to the core, which decides whether it knows that context. [8.x]
-// endpoints (guids, tags, associations, DELETE /contexts/...) and the
+// handed to the core, which decides whether it knows that context.
+// GET /schemas/guids/{guid} and /schemas/guids/{guid}/ids [8.x] look a schema
+// up by its content GUID (wire-format spec §8), and GET /schemas/ids/{id}
+// carries "guid". Other [8.x]
+// endpoints (tags, associations, DELETE /contexts/...) and the
 // out-of-scope trees (/exporters, /dek-registry, /keks, /catalog) answer the
 // framework 404 envelope, and unknown query parameters are ignored, as an
 // older Confluent server would.

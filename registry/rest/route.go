@@ -40,6 +40,8 @@ var routes = []route{
 	r(http.MethodGet, "/schemas/ids/*/schema", (*handler).schemaTextByID),
 	r(http.MethodGet, "/schemas/ids/*/subjects", (*handler).subjectsByID),
 	r(http.MethodGet, "/schemas/ids/*/versions", (*handler).versionsByID),
+	r(http.MethodGet, "/schemas/guids/*", (*handler).schemaByGUID),
+	r(http.MethodGet, "/schemas/guids/*/ids", (*handler).idsByGUID),
 
 	r(http.MethodGet, "/subjects", (*handler).subjects),
 	r(http.MethodPost, "/subjects/*", (*handler).lookup),

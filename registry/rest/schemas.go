@@ -125,6 +125,7 @@ func (h *handler) schemaByID(c *call) (any, error) {
 		References: references(s.References),
 		Metadata:   nonEmpty(s.Metadata),
 		RuleSet:    nonEmpty(s.RuleSet),
+		GUID:       s.GUID().String(),
 	}
 	if c.boolParam("fetchMaxId") {
 		resp.MaxID = h.reg.MaxID()

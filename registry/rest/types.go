@@ -154,6 +154,7 @@ type schemaByIDResponse struct {
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 	RuleSet    json.RawMessage `json:"ruleSet,omitempty"`
 	MaxID      int             `json:"maxId,omitempty"`
+	GUID       string          `json:"guid,omitempty"`
 }
 
 // nonEmpty drops a stored "null" or empty object so that it is omitted.

@@ -15,10 +15,12 @@ package rpc
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
@@ -96,6 +98,30 @@ func (s *service) GetSchema(ctx context.Context, req *connect.Request[registryv1
 		return nil, s.toConnect(ctx, err)
 	}
 	return connect.NewResponse(&registryv1.GetSchemaResponse{Id: id, Schema: schemaOut(sch)}), nil
+}
+
+// GetSchemaByGUID returns the schema whose content has a GUID (§8), with
+// the lowest id that stores it and all such ids. A GUID that is not 16
+// bytes is InvalidArgument; an unknown one NotFound.
+func (s *service) GetSchemaByGUID(ctx context.Context, req *connect.Request[registryv1.GetSchemaByGUIDRequest]) (*connect.Response[registryv1.GetSchemaByGUIDResponse], error) {
+	raw := req.Msg.GetGuid()
+	if len(raw) != 16 {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("schema guid is %d bytes, want 16", len(raw)))
+	}
+	g := uuid.UUID(raw)
+	sch, id, err := s.reg.SchemaByGUID(ctx, g)
+	if err != nil {
+		return nil, s.toConnect(ctx, err)
+	}
+	ids, err := s.reg.IDsByGUID(ctx, g)
+	if err != nil {
+		return nil, s.toConnect(ctx, err)
+	}
+	out := &registryv1.GetSchemaByGUIDResponse{Id: int32(id), Schema: schemaOut(sch)}
+	for _, x := range ids {
+		out.Ids = append(out.Ids, int32(x))
+	}
+	return connect.NewResponse(out), nil
 }
 
 // GetVersion returns one version of a subject; 0 and -1 mean latest.

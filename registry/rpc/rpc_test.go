@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 
 	"github.com/sluicehq/sluice/internal/metadb"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
@@ -105,6 +106,18 @@ func session(t *testing.T, cl registryv1connect.RegistryServiceClient) {
 	got, err := cl.GetSchema(ctx, connect.NewRequest(&registryv1.GetSchemaRequest{Id: id}))
 	if err != nil || got.Msg.GetSchema().GetText() != orderV1 || got.Msg.GetSchema().GetType() != registryv1.SchemaType_SCHEMA_TYPE_AVRO {
 		t.Fatalf("GetSchema = %v, %v", got, err)
+	}
+	guid := uuid.MustParse("c62016b2-c254-0594-14bc-52f5d3bc6ee7") // §8 GUID of orderV1
+	byGUID, err := cl.GetSchemaByGUID(ctx, connect.NewRequest(&registryv1.GetSchemaByGUIDRequest{Guid: guid[:]}))
+	if err != nil || byGUID.Msg.GetId() != id || byGUID.Msg.GetSchema().GetText() != orderV1 || !slices.Equal(byGUID.Msg.GetIds(), []int32{id}) {
+		t.Fatalf("GetSchemaByGUID = %v, %v", byGUID, err)
+	}
+	unknown := uuid.MustParse("123e4567-e89b-12d3-a456-426614174000")
+	if _, err := cl.GetSchemaByGUID(ctx, connect.NewRequest(&registryv1.GetSchemaByGUIDRequest{Guid: unknown[:]})); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("GetSchemaByGUID(unknown) err %v, want NotFound", err)
+	}
+	if _, err := cl.GetSchemaByGUID(ctx, connect.NewRequest(&registryv1.GetSchemaByGUIDRequest{Guid: []byte{1, 2}})); connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "2 bytes") {
+		t.Fatalf("GetSchemaByGUID(2 bytes) err %v, want InvalidArgument naming the length", err)
 	}
 	ver, err := cl.GetVersion(ctx, connect.NewRequest(&registryv1.GetVersionRequest{Subject: "orders-value"}))
 	if err != nil || ver.Msg.GetVersion().GetVersion() != 1 || ver.Msg.GetVersion().GetId() != id {

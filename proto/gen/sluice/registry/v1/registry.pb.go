@@ -794,6 +794,113 @@ func (x *GetSchemaResponse) GetSchema() *Schema {
 	return nil
 }
 
+type GetSchemaByGUIDRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The 16 GUID bytes in RFC 4122 order, as a header-mode record carries them.
+	Guid          []byte `protobuf:"bytes,1,opt,name=guid,proto3" json:"guid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSchemaByGUIDRequest) Reset() {
+	*x = GetSchemaByGUIDRequest{}
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSchemaByGUIDRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSchemaByGUIDRequest) ProtoMessage() {}
+
+func (x *GetSchemaByGUIDRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSchemaByGUIDRequest.ProtoReflect.Descriptor instead.
+func (*GetSchemaByGUIDRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetSchemaByGUIDRequest) GetGuid() []byte {
+	if x != nil {
+		return x.Guid
+	}
+	return nil
+}
+
+type GetSchemaByGUIDResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lowest global id that stores the schema.
+	Id     int32   `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Schema *Schema `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	// Every global id that stores the schema, ascending.
+	Ids           []int32 `protobuf:"varint,3,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSchemaByGUIDResponse) Reset() {
+	*x = GetSchemaByGUIDResponse{}
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSchemaByGUIDResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSchemaByGUIDResponse) ProtoMessage() {}
+
+func (x *GetSchemaByGUIDResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSchemaByGUIDResponse.ProtoReflect.Descriptor instead.
+func (*GetSchemaByGUIDResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetSchemaByGUIDResponse) GetId() int32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *GetSchemaByGUIDResponse) GetSchema() *Schema {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *GetSchemaByGUIDResponse) GetIds() []int32 {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
 type GetVersionRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Subject string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
@@ -806,7 +913,7 @@ type GetVersionRequest struct {
 
 func (x *GetVersionRequest) Reset() {
 	*x = GetVersionRequest{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +925,7 @@ func (x *GetVersionRequest) String() string {
 func (*GetVersionRequest) ProtoMessage() {}
 
 func (x *GetVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +938,7 @@ func (x *GetVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetVersionRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetVersionRequest) GetSubject() string {
@@ -864,7 +971,7 @@ type GetVersionResponse struct {
 
 func (x *GetVersionResponse) Reset() {
 	*x = GetVersionResponse{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +983,7 @@ func (x *GetVersionResponse) String() string {
 func (*GetVersionResponse) ProtoMessage() {}
 
 func (x *GetVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +996,7 @@ func (x *GetVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVersionResponse.ProtoReflect.Descriptor instead.
 func (*GetVersionResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{12}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetVersionResponse) GetVersion() *SubjectVersion {
@@ -909,7 +1016,7 @@ type ListSubjectsRequest struct {
 
 func (x *ListSubjectsRequest) Reset() {
 	*x = ListSubjectsRequest{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1028,7 @@ func (x *ListSubjectsRequest) String() string {
 func (*ListSubjectsRequest) ProtoMessage() {}
 
 func (x *ListSubjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1041,7 @@ func (x *ListSubjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubjectsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{13}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListSubjectsRequest) GetPrefix() string {
@@ -960,7 +1067,7 @@ type ListSubjectsResponse struct {
 
 func (x *ListSubjectsResponse) Reset() {
 	*x = ListSubjectsResponse{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1079,7 @@ func (x *ListSubjectsResponse) String() string {
 func (*ListSubjectsResponse) ProtoMessage() {}
 
 func (x *ListSubjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1092,7 @@ func (x *ListSubjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubjectsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{14}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListSubjectsResponse) GetSubjects() []string {
@@ -1005,7 +1112,7 @@ type ListVersionsRequest struct {
 
 func (x *ListVersionsRequest) Reset() {
 	*x = ListVersionsRequest{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1124,7 @@ func (x *ListVersionsRequest) String() string {
 func (*ListVersionsRequest) ProtoMessage() {}
 
 func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1137,7 @@ func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{15}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListVersionsRequest) GetSubject() string {
@@ -1056,7 +1163,7 @@ type ListVersionsResponse struct {
 
 func (x *ListVersionsResponse) Reset() {
 	*x = ListVersionsResponse{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1175,7 @@ func (x *ListVersionsResponse) String() string {
 func (*ListVersionsResponse) ProtoMessage() {}
 
 func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1188,7 @@ func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{16}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListVersionsResponse) GetVersions() []int32 {
@@ -1105,7 +1212,7 @@ type CheckCompatibilityRequest struct {
 
 func (x *CheckCompatibilityRequest) Reset() {
 	*x = CheckCompatibilityRequest{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1224,7 @@ func (x *CheckCompatibilityRequest) String() string {
 func (*CheckCompatibilityRequest) ProtoMessage() {}
 
 func (x *CheckCompatibilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1237,7 @@ func (x *CheckCompatibilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCompatibilityRequest.ProtoReflect.Descriptor instead.
 func (*CheckCompatibilityRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{17}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CheckCompatibilityRequest) GetSubject() string {
@@ -1172,7 +1279,7 @@ type CheckCompatibilityResponse struct {
 
 func (x *CheckCompatibilityResponse) Reset() {
 	*x = CheckCompatibilityResponse{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1291,7 @@ func (x *CheckCompatibilityResponse) String() string {
 func (*CheckCompatibilityResponse) ProtoMessage() {}
 
 func (x *CheckCompatibilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1304,7 @@ func (x *CheckCompatibilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCompatibilityResponse.ProtoReflect.Descriptor instead.
 func (*CheckCompatibilityResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{18}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CheckCompatibilityResponse) GetCompatible() bool {
@@ -1233,7 +1340,7 @@ type GetConfigRequest struct {
 
 func (x *GetConfigRequest) Reset() {
 	*x = GetConfigRequest{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1352,7 @@ func (x *GetConfigRequest) String() string {
 func (*GetConfigRequest) ProtoMessage() {}
 
 func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1365,7 @@ func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{19}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetConfigRequest) GetSubject() string {
@@ -1285,7 +1392,7 @@ type GetConfigResponse struct {
 
 func (x *GetConfigResponse) Reset() {
 	*x = GetConfigResponse{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1404,7 @@ func (x *GetConfigResponse) String() string {
 func (*GetConfigResponse) ProtoMessage() {}
 
 func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1417,7 @@ func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{20}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetConfigResponse) GetCompatibility() Compatibility {
@@ -1339,7 +1446,7 @@ type SetConfigRequest struct {
 
 func (x *SetConfigRequest) Reset() {
 	*x = SetConfigRequest{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1458,7 @@ func (x *SetConfigRequest) String() string {
 func (*SetConfigRequest) ProtoMessage() {}
 
 func (x *SetConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1471,7 @@ func (x *SetConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConfigRequest.ProtoReflect.Descriptor instead.
 func (*SetConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{21}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetConfigRequest) GetSubject() string {
@@ -1398,7 +1505,7 @@ type SetConfigResponse struct {
 
 func (x *SetConfigResponse) Reset() {
 	*x = SetConfigResponse{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1517,7 @@ func (x *SetConfigResponse) String() string {
 func (*SetConfigResponse) ProtoMessage() {}
 
 func (x *SetConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1530,7 @@ func (x *SetConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConfigResponse.ProtoReflect.Descriptor instead.
 func (*SetConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{22}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetConfigResponse) GetCompatibility() Compatibility {
@@ -1450,7 +1557,7 @@ type DeleteSubjectRequest struct {
 
 func (x *DeleteSubjectRequest) Reset() {
 	*x = DeleteSubjectRequest{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1569,7 @@ func (x *DeleteSubjectRequest) String() string {
 func (*DeleteSubjectRequest) ProtoMessage() {}
 
 func (x *DeleteSubjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1582,7 @@ func (x *DeleteSubjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSubjectRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSubjectRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{23}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteSubjectRequest) GetSubject() string {
@@ -1501,7 +1608,7 @@ type DeleteSubjectResponse struct {
 
 func (x *DeleteSubjectResponse) Reset() {
 	*x = DeleteSubjectResponse{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1620,7 @@ func (x *DeleteSubjectResponse) String() string {
 func (*DeleteSubjectResponse) ProtoMessage() {}
 
 func (x *DeleteSubjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1633,7 @@ func (x *DeleteSubjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSubjectResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSubjectResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteSubjectResponse) GetVersions() []int32 {
@@ -1548,7 +1655,7 @@ type DeleteVersionRequest struct {
 
 func (x *DeleteVersionRequest) Reset() {
 	*x = DeleteVersionRequest{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1667,7 @@ func (x *DeleteVersionRequest) String() string {
 func (*DeleteVersionRequest) ProtoMessage() {}
 
 func (x *DeleteVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1680,7 @@ func (x *DeleteVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVersionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVersionRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{25}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteVersionRequest) GetSubject() string {
@@ -1606,7 +1713,7 @@ type DeleteVersionResponse struct {
 
 func (x *DeleteVersionResponse) Reset() {
 	*x = DeleteVersionResponse{}
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +1725,7 @@ func (x *DeleteVersionResponse) String() string {
 func (*DeleteVersionResponse) ProtoMessage() {}
 
 func (x *DeleteVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_sluice_registry_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +1738,7 @@ func (x *DeleteVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVersionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVersionResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{26}
+	return file_sluice_registry_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteVersionResponse) GetVersion() int32 {
@@ -1690,7 +1797,13 @@ const file_sluice_registry_v1_registry_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\"W\n" +
 	"\x11GetSchemaResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x122\n" +
-	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\"a\n" +
+	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\",\n" +
+	"\x16GetSchemaByGUIDRequest\x12\x12\n" +
+	"\x04guid\x18\x01 \x01(\fR\x04guid\"o\n" +
+	"\x17GetSchemaByGUIDResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\x122\n" +
+	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\x12\x10\n" +
+	"\x03ids\x18\x03 \x03(\x05R\x03ids\"a\n" +
 	"\x11GetVersionRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x18\n" +
@@ -1762,11 +1875,12 @@ const file_sluice_registry_v1_registry_proto_rawDesc = "" +
 	"\x15COMPATIBILITY_FORWARD\x10\x04\x12$\n" +
 	" COMPATIBILITY_FORWARD_TRANSITIVE\x10\x05\x12\x16\n" +
 	"\x12COMPATIBILITY_FULL\x10\x06\x12!\n" +
-	"\x1dCOMPATIBILITY_FULL_TRANSITIVE\x10\a2\xab\b\n" +
+	"\x1dCOMPATIBILITY_FULL_TRANSITIVE\x10\a2\x97\t\n" +
 	"\x0fRegistryService\x12U\n" +
 	"\bRegister\x12#.sluice.registry.v1.RegisterRequest\x1a$.sluice.registry.v1.RegisterResponse\x12O\n" +
 	"\x06Lookup\x12!.sluice.registry.v1.LookupRequest\x1a\".sluice.registry.v1.LookupResponse\x12X\n" +
-	"\tGetSchema\x12$.sluice.registry.v1.GetSchemaRequest\x1a%.sluice.registry.v1.GetSchemaResponse\x12[\n" +
+	"\tGetSchema\x12$.sluice.registry.v1.GetSchemaRequest\x1a%.sluice.registry.v1.GetSchemaResponse\x12j\n" +
+	"\x0fGetSchemaByGUID\x12*.sluice.registry.v1.GetSchemaByGUIDRequest\x1a+.sluice.registry.v1.GetSchemaByGUIDResponse\x12[\n" +
 	"\n" +
 	"GetVersion\x12%.sluice.registry.v1.GetVersionRequest\x1a&.sluice.registry.v1.GetVersionResponse\x12a\n" +
 	"\fListSubjects\x12'.sluice.registry.v1.ListSubjectsRequest\x1a(.sluice.registry.v1.ListSubjectsResponse\x12a\n" +
@@ -1791,7 +1905,7 @@ func file_sluice_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sluice_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_sluice_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_sluice_registry_v1_registry_proto_goTypes = []any{
 	(SchemaType)(0),                    // 0: sluice.registry.v1.SchemaType
 	(Compatibility)(0),                 // 1: sluice.registry.v1.Compatibility
@@ -1806,22 +1920,24 @@ var file_sluice_registry_v1_registry_proto_goTypes = []any{
 	(*LookupResponse)(nil),             // 10: sluice.registry.v1.LookupResponse
 	(*GetSchemaRequest)(nil),           // 11: sluice.registry.v1.GetSchemaRequest
 	(*GetSchemaResponse)(nil),          // 12: sluice.registry.v1.GetSchemaResponse
-	(*GetVersionRequest)(nil),          // 13: sluice.registry.v1.GetVersionRequest
-	(*GetVersionResponse)(nil),         // 14: sluice.registry.v1.GetVersionResponse
-	(*ListSubjectsRequest)(nil),        // 15: sluice.registry.v1.ListSubjectsRequest
-	(*ListSubjectsResponse)(nil),       // 16: sluice.registry.v1.ListSubjectsResponse
-	(*ListVersionsRequest)(nil),        // 17: sluice.registry.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),       // 18: sluice.registry.v1.ListVersionsResponse
-	(*CheckCompatibilityRequest)(nil),  // 19: sluice.registry.v1.CheckCompatibilityRequest
-	(*CheckCompatibilityResponse)(nil), // 20: sluice.registry.v1.CheckCompatibilityResponse
-	(*GetConfigRequest)(nil),           // 21: sluice.registry.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),          // 22: sluice.registry.v1.GetConfigResponse
-	(*SetConfigRequest)(nil),           // 23: sluice.registry.v1.SetConfigRequest
-	(*SetConfigResponse)(nil),          // 24: sluice.registry.v1.SetConfigResponse
-	(*DeleteSubjectRequest)(nil),       // 25: sluice.registry.v1.DeleteSubjectRequest
-	(*DeleteSubjectResponse)(nil),      // 26: sluice.registry.v1.DeleteSubjectResponse
-	(*DeleteVersionRequest)(nil),       // 27: sluice.registry.v1.DeleteVersionRequest
-	(*DeleteVersionResponse)(nil),      // 28: sluice.registry.v1.DeleteVersionResponse
+	(*GetSchemaByGUIDRequest)(nil),     // 13: sluice.registry.v1.GetSchemaByGUIDRequest
+	(*GetSchemaByGUIDResponse)(nil),    // 14: sluice.registry.v1.GetSchemaByGUIDResponse
+	(*GetVersionRequest)(nil),          // 15: sluice.registry.v1.GetVersionRequest
+	(*GetVersionResponse)(nil),         // 16: sluice.registry.v1.GetVersionResponse
+	(*ListSubjectsRequest)(nil),        // 17: sluice.registry.v1.ListSubjectsRequest
+	(*ListSubjectsResponse)(nil),       // 18: sluice.registry.v1.ListSubjectsResponse
+	(*ListVersionsRequest)(nil),        // 19: sluice.registry.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),       // 20: sluice.registry.v1.ListVersionsResponse
+	(*CheckCompatibilityRequest)(nil),  // 21: sluice.registry.v1.CheckCompatibilityRequest
+	(*CheckCompatibilityResponse)(nil), // 22: sluice.registry.v1.CheckCompatibilityResponse
+	(*GetConfigRequest)(nil),           // 23: sluice.registry.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),          // 24: sluice.registry.v1.GetConfigResponse
+	(*SetConfigRequest)(nil),           // 25: sluice.registry.v1.SetConfigRequest
+	(*SetConfigResponse)(nil),          // 26: sluice.registry.v1.SetConfigResponse
+	(*DeleteSubjectRequest)(nil),       // 27: sluice.registry.v1.DeleteSubjectRequest
+	(*DeleteSubjectResponse)(nil),      // 28: sluice.registry.v1.DeleteSubjectResponse
+	(*DeleteVersionRequest)(nil),       // 29: sluice.registry.v1.DeleteVersionRequest
+	(*DeleteVersionResponse)(nil),      // 30: sluice.registry.v1.DeleteVersionResponse
 }
 var file_sluice_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: sluice.registry.v1.Schema.type:type_name -> sluice.registry.v1.SchemaType
@@ -1833,40 +1949,43 @@ var file_sluice_registry_v1_registry_proto_depIdxs = []int32{
 	3,  // 6: sluice.registry.v1.LookupRequest.schema:type_name -> sluice.registry.v1.Schema
 	4,  // 7: sluice.registry.v1.LookupResponse.version:type_name -> sluice.registry.v1.SubjectVersion
 	3,  // 8: sluice.registry.v1.GetSchemaResponse.schema:type_name -> sluice.registry.v1.Schema
-	4,  // 9: sluice.registry.v1.GetVersionResponse.version:type_name -> sluice.registry.v1.SubjectVersion
-	3,  // 10: sluice.registry.v1.CheckCompatibilityRequest.schema:type_name -> sluice.registry.v1.Schema
-	1,  // 11: sluice.registry.v1.CheckCompatibilityResponse.compatibility:type_name -> sluice.registry.v1.Compatibility
-	5,  // 12: sluice.registry.v1.CheckCompatibilityResponse.violations:type_name -> sluice.registry.v1.Violation
-	1,  // 13: sluice.registry.v1.GetConfigResponse.compatibility:type_name -> sluice.registry.v1.Compatibility
-	1,  // 14: sluice.registry.v1.SetConfigRequest.compatibility:type_name -> sluice.registry.v1.Compatibility
-	1,  // 15: sluice.registry.v1.SetConfigResponse.compatibility:type_name -> sluice.registry.v1.Compatibility
-	7,  // 16: sluice.registry.v1.RegistryService.Register:input_type -> sluice.registry.v1.RegisterRequest
-	9,  // 17: sluice.registry.v1.RegistryService.Lookup:input_type -> sluice.registry.v1.LookupRequest
-	11, // 18: sluice.registry.v1.RegistryService.GetSchema:input_type -> sluice.registry.v1.GetSchemaRequest
-	13, // 19: sluice.registry.v1.RegistryService.GetVersion:input_type -> sluice.registry.v1.GetVersionRequest
-	15, // 20: sluice.registry.v1.RegistryService.ListSubjects:input_type -> sluice.registry.v1.ListSubjectsRequest
-	17, // 21: sluice.registry.v1.RegistryService.ListVersions:input_type -> sluice.registry.v1.ListVersionsRequest
-	19, // 22: sluice.registry.v1.RegistryService.CheckCompatibility:input_type -> sluice.registry.v1.CheckCompatibilityRequest
-	21, // 23: sluice.registry.v1.RegistryService.GetConfig:input_type -> sluice.registry.v1.GetConfigRequest
-	23, // 24: sluice.registry.v1.RegistryService.SetConfig:input_type -> sluice.registry.v1.SetConfigRequest
-	25, // 25: sluice.registry.v1.RegistryService.DeleteSubject:input_type -> sluice.registry.v1.DeleteSubjectRequest
-	27, // 26: sluice.registry.v1.RegistryService.DeleteVersion:input_type -> sluice.registry.v1.DeleteVersionRequest
-	8,  // 27: sluice.registry.v1.RegistryService.Register:output_type -> sluice.registry.v1.RegisterResponse
-	10, // 28: sluice.registry.v1.RegistryService.Lookup:output_type -> sluice.registry.v1.LookupResponse
-	12, // 29: sluice.registry.v1.RegistryService.GetSchema:output_type -> sluice.registry.v1.GetSchemaResponse
-	14, // 30: sluice.registry.v1.RegistryService.GetVersion:output_type -> sluice.registry.v1.GetVersionResponse
-	16, // 31: sluice.registry.v1.RegistryService.ListSubjects:output_type -> sluice.registry.v1.ListSubjectsResponse
-	18, // 32: sluice.registry.v1.RegistryService.ListVersions:output_type -> sluice.registry.v1.ListVersionsResponse
-	20, // 33: sluice.registry.v1.RegistryService.CheckCompatibility:output_type -> sluice.registry.v1.CheckCompatibilityResponse
-	22, // 34: sluice.registry.v1.RegistryService.GetConfig:output_type -> sluice.registry.v1.GetConfigResponse
-	24, // 35: sluice.registry.v1.RegistryService.SetConfig:output_type -> sluice.registry.v1.SetConfigResponse
-	26, // 36: sluice.registry.v1.RegistryService.DeleteSubject:output_type -> sluice.registry.v1.DeleteSubjectResponse
-	28, // 37: sluice.registry.v1.RegistryService.DeleteVersion:output_type -> sluice.registry.v1.DeleteVersionResponse
-	27, // [27:38] is the sub-list for method output_type
-	16, // [16:27] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	3,  // 9: sluice.registry.v1.GetSchemaByGUIDResponse.schema:type_name -> sluice.registry.v1.Schema
+	4,  // 10: sluice.registry.v1.GetVersionResponse.version:type_name -> sluice.registry.v1.SubjectVersion
+	3,  // 11: sluice.registry.v1.CheckCompatibilityRequest.schema:type_name -> sluice.registry.v1.Schema
+	1,  // 12: sluice.registry.v1.CheckCompatibilityResponse.compatibility:type_name -> sluice.registry.v1.Compatibility
+	5,  // 13: sluice.registry.v1.CheckCompatibilityResponse.violations:type_name -> sluice.registry.v1.Violation
+	1,  // 14: sluice.registry.v1.GetConfigResponse.compatibility:type_name -> sluice.registry.v1.Compatibility
+	1,  // 15: sluice.registry.v1.SetConfigRequest.compatibility:type_name -> sluice.registry.v1.Compatibility
+	1,  // 16: sluice.registry.v1.SetConfigResponse.compatibility:type_name -> sluice.registry.v1.Compatibility
+	7,  // 17: sluice.registry.v1.RegistryService.Register:input_type -> sluice.registry.v1.RegisterRequest
+	9,  // 18: sluice.registry.v1.RegistryService.Lookup:input_type -> sluice.registry.v1.LookupRequest
+	11, // 19: sluice.registry.v1.RegistryService.GetSchema:input_type -> sluice.registry.v1.GetSchemaRequest
+	13, // 20: sluice.registry.v1.RegistryService.GetSchemaByGUID:input_type -> sluice.registry.v1.GetSchemaByGUIDRequest
+	15, // 21: sluice.registry.v1.RegistryService.GetVersion:input_type -> sluice.registry.v1.GetVersionRequest
+	17, // 22: sluice.registry.v1.RegistryService.ListSubjects:input_type -> sluice.registry.v1.ListSubjectsRequest
+	19, // 23: sluice.registry.v1.RegistryService.ListVersions:input_type -> sluice.registry.v1.ListVersionsRequest
+	21, // 24: sluice.registry.v1.RegistryService.CheckCompatibility:input_type -> sluice.registry.v1.CheckCompatibilityRequest
+	23, // 25: sluice.registry.v1.RegistryService.GetConfig:input_type -> sluice.registry.v1.GetConfigRequest
+	25, // 26: sluice.registry.v1.RegistryService.SetConfig:input_type -> sluice.registry.v1.SetConfigRequest
+	27, // 27: sluice.registry.v1.RegistryService.DeleteSubject:input_type -> sluice.registry.v1.DeleteSubjectRequest
+	29, // 28: sluice.registry.v1.RegistryService.DeleteVersion:input_type -> sluice.registry.v1.DeleteVersionRequest
+	8,  // 29: sluice.registry.v1.RegistryService.Register:output_type -> sluice.registry.v1.RegisterResponse
+	10, // 30: sluice.registry.v1.RegistryService.Lookup:output_type -> sluice.registry.v1.LookupResponse
+	12, // 31: sluice.registry.v1.RegistryService.GetSchema:output_type -> sluice.registry.v1.GetSchemaResponse
+	14, // 32: sluice.registry.v1.RegistryService.GetSchemaByGUID:output_type -> sluice.registry.v1.GetSchemaByGUIDResponse
+	16, // 33: sluice.registry.v1.RegistryService.GetVersion:output_type -> sluice.registry.v1.GetVersionResponse
+	18, // 34: sluice.registry.v1.RegistryService.ListSubjects:output_type -> sluice.registry.v1.ListSubjectsResponse
+	20, // 35: sluice.registry.v1.RegistryService.ListVersions:output_type -> sluice.registry.v1.ListVersionsResponse
+	22, // 36: sluice.registry.v1.RegistryService.CheckCompatibility:output_type -> sluice.registry.v1.CheckCompatibilityResponse
+	24, // 37: sluice.registry.v1.RegistryService.GetConfig:output_type -> sluice.registry.v1.GetConfigResponse
+	26, // 38: sluice.registry.v1.RegistryService.SetConfig:output_type -> sluice.registry.v1.SetConfigResponse
+	28, // 39: sluice.registry.v1.RegistryService.DeleteSubject:output_type -> sluice.registry.v1.DeleteSubjectResponse
+	30, // 40: sluice.registry.v1.RegistryService.DeleteVersion:output_type -> sluice.registry.v1.DeleteVersionResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_sluice_registry_v1_registry_proto_init() }
@@ -1874,15 +1993,15 @@ func file_sluice_registry_v1_registry_proto_init() {
 	if File_sluice_registry_v1_registry_proto != nil {
 		return
 	}
-	file_sluice_registry_v1_registry_proto_msgTypes[17].OneofWrappers = []any{}
-	file_sluice_registry_v1_registry_proto_msgTypes[21].OneofWrappers = []any{}
+	file_sluice_registry_v1_registry_proto_msgTypes[19].OneofWrappers = []any{}
+	file_sluice_registry_v1_registry_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_registry_v1_registry_proto_rawDesc), len(file_sluice_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,9 @@ const (
 	// RegistryServiceGetSchemaProcedure is the fully-qualified name of the RegistryService's GetSchema
 	// RPC.
 	RegistryServiceGetSchemaProcedure = "/sluice.registry.v1.RegistryService/GetSchema"
+	// RegistryServiceGetSchemaByGUIDProcedure is the fully-qualified name of the RegistryService's
+	// GetSchemaByGUID RPC.
+	RegistryServiceGetSchemaByGUIDProcedure = "/sluice.registry.v1.RegistryService/GetSchemaByGUID"
 	// RegistryServiceGetVersionProcedure is the fully-qualified name of the RegistryService's
 	// GetVersion RPC.
 	RegistryServiceGetVersionProcedure = "/sluice.registry.v1.RegistryService/GetVersion"
@@ -79,6 +82,9 @@ type RegistryServiceClient interface {
 	Lookup(context.Context, *connect.Request[v1.LookupRequest]) (*connect.Response[v1.LookupResponse], error)
 	// GetSchema returns the schema with a global id.
 	GetSchema(context.Context, *connect.Request[v1.GetSchemaRequest]) (*connect.Response[v1.GetSchemaResponse], error)
+	// GetSchemaByGUID returns the schema whose content has a GUID (the MD5
+	// content hash of wire-format.md §8) and the lowest global id storing it.
+	GetSchemaByGUID(context.Context, *connect.Request[v1.GetSchemaByGUIDRequest]) (*connect.Response[v1.GetSchemaByGUIDResponse], error)
 	// GetVersion returns one version of a subject (or its latest).
 	GetVersion(context.Context, *connect.Request[v1.GetVersionRequest]) (*connect.Response[v1.GetVersionResponse], error)
 	// ListSubjects lists subject names.
@@ -124,6 +130,12 @@ func NewRegistryServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			httpClient,
 			baseURL+RegistryServiceGetSchemaProcedure,
 			connect.WithSchema(registryServiceMethods.ByName("GetSchema")),
+			connect.WithClientOptions(opts...),
+		),
+		getSchemaByGUID: connect.NewClient[v1.GetSchemaByGUIDRequest, v1.GetSchemaByGUIDResponse](
+			httpClient,
+			baseURL+RegistryServiceGetSchemaByGUIDProcedure,
+			connect.WithSchema(registryServiceMethods.ByName("GetSchemaByGUID")),
 			connect.WithClientOptions(opts...),
 		),
 		getVersion: connect.NewClient[v1.GetVersionRequest, v1.GetVersionResponse](
@@ -182,6 +194,7 @@ type registryServiceClient struct {
 	register           *connect.Client[v1.RegisterRequest, v1.RegisterResponse]
 	lookup             *connect.Client[v1.LookupRequest, v1.LookupResponse]
 	getSchema          *connect.Client[v1.GetSchemaRequest, v1.GetSchemaResponse]
+	getSchemaByGUID    *connect.Client[v1.GetSchemaByGUIDRequest, v1.GetSchemaByGUIDResponse]
 	getVersion         *connect.Client[v1.GetVersionRequest, v1.GetVersionResponse]
 	listSubjects       *connect.Client[v1.ListSubjectsRequest, v1.ListSubjectsResponse]
 	listVersions       *connect.Client[v1.ListVersionsRequest, v1.ListVersionsResponse]
@@ -205,6 +218,11 @@ func (c *registryServiceClient) Lookup(ctx context.Context, req *connect.Request
 // GetSchema calls sluice.registry.v1.RegistryService.GetSchema.
 func (c *registryServiceClient) GetSchema(ctx context.Context, req *connect.Request[v1.GetSchemaRequest]) (*connect.Response[v1.GetSchemaResponse], error) {
 	return c.getSchema.CallUnary(ctx, req)
+}
+
+// GetSchemaByGUID calls sluice.registry.v1.RegistryService.GetSchemaByGUID.
+func (c *registryServiceClient) GetSchemaByGUID(ctx context.Context, req *connect.Request[v1.GetSchemaByGUIDRequest]) (*connect.Response[v1.GetSchemaByGUIDResponse], error) {
+	return c.getSchemaByGUID.CallUnary(ctx, req)
 }
 
 // GetVersion calls sluice.registry.v1.RegistryService.GetVersion.
@@ -256,6 +274,9 @@ type RegistryServiceHandler interface {
 	Lookup(context.Context, *connect.Request[v1.LookupRequest]) (*connect.Response[v1.LookupResponse], error)
 	// GetSchema returns the schema with a global id.
 	GetSchema(context.Context, *connect.Request[v1.GetSchemaRequest]) (*connect.Response[v1.GetSchemaResponse], error)
+	// GetSchemaByGUID returns the schema whose content has a GUID (the MD5
+	// content hash of wire-format.md §8) and the lowest global id storing it.
+	GetSchemaByGUID(context.Context, *connect.Request[v1.GetSchemaByGUIDRequest]) (*connect.Response[v1.GetSchemaByGUIDResponse], error)
 	// GetVersion returns one version of a subject (or its latest).
 	GetVersion(context.Context, *connect.Request[v1.GetVersionRequest]) (*connect.Response[v1.GetVersionResponse], error)
 	// ListSubjects lists subject names.
@@ -297,6 +318,12 @@ func NewRegistryServiceHandler(svc RegistryServiceHandler, opts ...connect.Handl
 		RegistryServiceGetSchemaProcedure,
 		svc.GetSchema,
 		connect.WithSchema(registryServiceMethods.ByName("GetSchema")),
+		connect.WithHandlerOptions(opts...),
+	)
+	registryServiceGetSchemaByGUIDHandler := connect.NewUnaryHandler(
+		RegistryServiceGetSchemaByGUIDProcedure,
+		svc.GetSchemaByGUID,
+		connect.WithSchema(registryServiceMethods.ByName("GetSchemaByGUID")),
 		connect.WithHandlerOptions(opts...),
 	)
 	registryServiceGetVersionHandler := connect.NewUnaryHandler(
@@ -355,6 +382,8 @@ func NewRegistryServiceHandler(svc RegistryServiceHandler, opts ...connect.Handl
 			registryServiceLookupHandler.ServeHTTP(w, r)
 		case RegistryServiceGetSchemaProcedure:
 			registryServiceGetSchemaHandler.ServeHTTP(w, r)
+		case RegistryServiceGetSchemaByGUIDProcedure:
+			registryServiceGetSchemaByGUIDHandler.ServeHTTP(w, r)
 		case RegistryServiceGetVersionProcedure:
 			registryServiceGetVersionHandler.ServeHTTP(w, r)
 		case RegistryServiceListSubjectsProcedure:
@@ -390,6 +419,10 @@ func (UnimplementedRegistryServiceHandler) Lookup(context.Context, *connect.Requ
 
 func (UnimplementedRegistryServiceHandler) GetSchema(context.Context, *connect.Request[v1.GetSchemaRequest]) (*connect.Response[v1.GetSchemaResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluice.registry.v1.RegistryService.GetSchema is not implemented"))
+}
+
+func (UnimplementedRegistryServiceHandler) GetSchemaByGUID(context.Context, *connect.Request[v1.GetSchemaByGUIDRequest]) (*connect.Response[v1.GetSchemaByGUIDResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluice.registry.v1.RegistryService.GetSchemaByGUID is not implemented"))
 }
 
 func (UnimplementedRegistryServiceHandler) GetVersion(context.Context, *connect.Request[v1.GetVersionRequest]) (*connect.Response[v1.GetVersionResponse], error) {
