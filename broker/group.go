@@ -35,6 +35,13 @@ import (
 const (
 	// DefaultGroupTickInterval is how often session timeouts are checked.
 	DefaultGroupTickInterval = time.Second
+	// DefaultGroupSessionTimeout is the session timeout of a member that
+	// asks for none.
+	DefaultGroupSessionTimeout = group.DefaultSessionTimeout
+	// DefaultGroupMinSessionTimeout and DefaultGroupMaxSessionTimeout are
+	// the bounds used when Config leaves them zero.
+	DefaultGroupMinSessionTimeout = group.MinSessionTimeout
+	DefaultGroupMaxSessionTimeout = group.MaxSessionTimeout
 	// MaxGroupIDLength bounds a group id, in bytes.
 	MaxGroupIDLength = 249
 	// maxHeartbeatInterval caps the heartbeat interval the broker answers.

@@ -526,6 +526,11 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 				return nil
 			}
 			m, derr := c.decode(ctx, r)
+			if derr != nil && ctx.Err() != nil {
+				// The writer schema's lookup was cut short by the end of
+				// Run, not by the record: stop without applying the policy.
+				return nil
+			}
 			if derr != nil {
 				switch c.opts.policy {
 				case DecodeSkip:

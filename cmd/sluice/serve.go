@@ -16,15 +16,6 @@ import (
 	"github.com/sluicehq/sluice/internal/server"
 )
 
-// The broker's group session timeout defaults (broker/internal/group,
-// which cmd/ cannot import): the bounds' defaults, and what a member that
-// asks for nothing gets.
-const (
-	defaultGroupMinSession = time.Second
-	defaultGroupMaxSession = 30 * time.Minute
-	defaultGroupSession    = 45 * time.Second
-)
-
 func runServe(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -34,8 +25,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fsync := fs.String("fsync", "always", "when appends reach disk: always (ack after fdatasync), interval:<duration> (e.g. interval:100ms), or never")
 	maxReq := fs.Int64("max-request-bytes", 16<<20, "largest request body accepted, in bytes")
-	minSession := fs.Duration("group-min-session-timeout", defaultGroupMinSession, "shortest session timeout a consumer group member may ask for; a join or heartbeat asking for less is refused (a member that asks for none gets 45s, so keep 45s within the bounds)")
-	maxSession := fs.Duration("group-max-session-timeout", defaultGroupMaxSession, "longest session timeout a consumer group member may ask for; a join or heartbeat asking for more is refused")
+	minSession := fs.Duration("group-min-session-timeout", broker.DefaultGroupMinSessionTimeout, "shortest session timeout a consumer group member may ask for; a join or heartbeat asking for less is refused (a member that asks for none gets 45s, so keep 45s within the bounds)")
+	maxSession := fs.Duration("group-max-session-timeout", broker.DefaultGroupMaxSessionTimeout, "longest session timeout a consumer group member may ask for; a join or heartbeat asking for more is refused")
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, "Usage: sluice serve [flags]\n\nRuns the schema registry and the broker on one port (HTTP/1.1 and h2c):\nthe Confluent REST API at /, Connect/gRPC/gRPC-Web services, /healthz and /readyz.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -65,7 +56,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
 		return 2
 	}
-	if def := defaultGroupSession; def < *minSession || def > *maxSession {
+	if def := broker.DefaultGroupSessionTimeout; def < *minSession || def > *maxSession {
 		logger.Warn("the default group session timeout is outside the bounds: members must ask for a session timeout within them",
 			"default", def, "min", *minSession, "max", *maxSession)
 	}
