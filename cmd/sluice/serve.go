@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/internal/datadir"
 	"github.com/sluicehq/sluice/internal/server"
 )
 
@@ -61,18 +62,25 @@ func runServe(ctx context.Context, e *env, args []string) int {
 			"default", def, "min", *minSession, "max", *maxSession)
 	}
 
+	// Bind before opening the data directory: a taken port must not create
+	// or lock a directory on its way to failing.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		logger.Error("cannot listen; change the address with --addr", "addr", *addr, "err", err)
+		return 1
+	}
 	srv, err := server.New(ctx, server.Config{
-		DataDir: *dataDir, Fsync: policy, Logger: logger, MaxRequestBytes: *maxReq,
+		DataDir: *dataDir, Addrs: []string{ln.Addr().String()},
+		Fsync: policy, Logger: logger, MaxRequestBytes: *maxReq,
 		GroupMinSessionTimeout: *minSession, GroupMaxSessionTimeout: *maxSession,
 	})
 	if err != nil {
+		ln.Close()
+		if errors.Is(err, datadir.ErrLocked) {
+			logger.Error("data directory in use; stop the other server or choose another --data-dir", "err", err)
+			return 1
+		}
 		logger.Error("start failed", "err", err)
-		return 1
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		logger.Error("listen failed", "addr", *addr, "err", err)
-		srv.Close()
 		return 1
 	}
 	hs := srv.HTTPServer()

@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,6 +42,31 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startServe runs `sluice serve args...` until ctx ends and waits for it to
+// listen. It returns the address it listens on, a channel that receives its
+// exit code, and its stderr.
+func startServe(t *testing.T, ctx context.Context, args ...string) (addr string, done <-chan int, stderr *syncBuffer) {
+	t.Helper()
+	stderr = &syncBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: stderr, getenv: func(string) string { return "" }}
+	exited := make(chan int, 1)
+	go func() { exited <- runServe(ctx, e, args) }()
+	listening := regexp.MustCompile(`msg="sluice listening" addr=(\S+)`)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
+			return m[1], exited, stderr
+		}
+		select {
+		case code := <-exited:
+			t.Fatalf("serve exited with %d:\n%s", code, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not listen within 20s:\n%s", stderr.String())
+		}
+	}
+}
+
 // TestServeGroupSessionBounds runs `sluice serve` with narrowed group
 // session timeout bounds and heartbeats over the real API: a session
 // timeout inside the bounds is accepted, one outside is refused with
@@ -45,29 +75,8 @@ func (s *syncBuffer) String() string {
 func TestServeGroupSessionBounds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
-	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
-	done := make(chan int, 1)
-	go func() {
-		done <- runServe(ctx, e, []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--fsync", "never",
-			"--group-min-session-timeout", "5s", "--group-max-session-timeout", "40s"})
-	}()
-	listening := regexp.MustCompile(`msg="sluice listening" addr=(\S+)`)
-	var addr string
-	for deadline := time.Now().Add(20 * time.Second); addr == ""; {
-		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d:\n%s", code, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not listen within 20s:\n%s", stderr.String())
-		}
-	}
+	addr, done, stderr := startServe(t, ctx, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--fsync", "never",
+		"--group-min-session-timeout", "5s", "--group-max-session-timeout", "40s")
 	if !strings.Contains(stderr.String(), "the default group session timeout is outside the bounds") {
 		t.Errorf("no warning about the 45s default outside 5s..40s:\n%s", stderr.String())
 	}
@@ -155,5 +164,63 @@ func TestServeHelpListsSessionBounds(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("--help does not say %q:\n%s", want, stderr.String())
 		}
+	}
+}
+
+// TestServeTakenPort: serve on an address another listener holds fails
+// naming the address and the flag that changes it, before it creates the
+// data directory.
+func TestServeTakenPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dataDir := filepath.Join(t.TempDir(), "sluice-data")
+	var stderr bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
+	if code := runServe(context.Background(), e, []string{"--addr", ln.Addr().String(), "--data-dir", dataDir}); code != 1 {
+		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"addr=" + ln.Addr().String(), "--addr", "address already in use"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+		}
+	}
+	if _, err := os.Stat(dataDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the data directory was touched (stat: %v); serve must bind first", err)
+	}
+}
+
+// TestServeDataDirInUse: a second serve on a data directory that a running
+// serve holds exits 1 naming the directory, the holder's pid and address,
+// and the flag that picks another directory; the first keeps serving.
+func TestServeDataDirInUse(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dataDir := t.TempDir()
+	addr, done, first := startServe(t, ctx, "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--fsync", "never")
+
+	var stderr bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
+	if code := runServe(ctx, e, []string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}); code != 1 {
+		t.Fatalf("second serve exit code %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"data directory " + dataDir + " is in use", fmt.Sprintf("pid %d serving %s", os.Getpid(), addr), "--data-dir"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("first serve /readyz = %d after the refusal", resp.StatusCode)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("first serve exited with %d:\n%s", code, first.String())
 	}
 }

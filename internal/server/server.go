@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/internal/datadir"
 	"github.com/sluicehq/sluice/internal/metadb"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
@@ -34,7 +34,12 @@ import (
 // Config configures a Server. Zero fields take the defaults named.
 type Config struct {
 	// DataDir holds meta.db and the topic logs; created if missing. Required.
+	// The server holds an exclusive lock on it (datadir.Acquire) from New to
+	// Close: a second opener fails with a *datadir.LockedError.
 	DataDir string
+	// Addrs are the addresses the node serves on, recorded in the data
+	// directory's lock so that a second opener can name them; optional.
+	Addrs []string
 	// Fsync is the durability policy of appends; the zero value is "always".
 	Fsync broker.FsyncPolicy
 	// Logger receives the server's logs; nil discards.
@@ -50,6 +55,7 @@ type Config struct {
 // Server is one running Sluice node.
 type Server struct {
 	cfg      Config
+	lock     *datadir.Lock
 	db       interface{ Close() error }
 	Registry *registry.Registry
 	Broker   *broker.Broker
@@ -59,8 +65,10 @@ type Server struct {
 	closeErr error
 }
 
-// New opens the data directory and builds every component. The caller must
-// Close the server.
+// New locks and opens the data directory and builds every component. The
+// caller must Close the server. A data directory held by another server, in
+// this process or another, is refused with a *datadir.LockedError naming the
+// holder's pid and addresses.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data directory")
@@ -71,17 +79,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = 16 << 20
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("server: data directory: %w", err)
+	// The lock comes before anything else touches the directory: two
+	// servers appending to one log overwrite each other's acked records.
+	lock, err := datadir.Acquire(cfg.DataDir, cfg.Addrs...)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	db, err := metadb.Open(filepath.Join(cfg.DataDir, "meta.db"))
 	if err != nil {
+		lock.Release()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db}
+	s := &Server{cfg: cfg, lock: lock, db: db}
 	s.Registry, err = registry.Open(ctx, registry.Config{DB: db, Logger: cfg.Logger.With("component", "registry")})
 	if err != nil {
 		db.Close()
+		lock.Release()
 		return nil, err
 	}
 	s.Broker, err = broker.Open(ctx, broker.Config{
@@ -98,6 +111,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		s.Registry.Close()
 		db.Close()
+		lock.Release()
 		return nil, err
 	}
 	s.handler = s.routes()
@@ -177,26 +191,31 @@ func (s *Server) HTTPServer() *http.Server {
 }
 
 // Close marks the node not ready, then closes the broker (syncing every log),
-// the registry and meta.db. Stop the HTTP server first so no request is in
-// flight. Close is idempotent.
+// the registry and meta.db, and releases the data directory. Stop the HTTP
+// server first so no request is in flight. Close is idempotent.
 func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.ready.Store(false)
 		s.closeErr = errors.Join(s.Broker.Close(), s.Registry.Close(), s.db.Close())
+		// Released last: the directory is free only once every file is closed.
+		s.closeErr = errors.Join(s.closeErr, s.lock.Release())
 	})
 	return s.closeErr
 }
 
 // Start runs a node on a listener at addr ("127.0.0.1:0" for tests) and
 // returns its base URL and a stop function that shuts it down gracefully.
+// It listens before it opens the data directory, so a taken address leaves
+// the directory untouched; the address is added to cfg.Addrs.
 func Start(ctx context.Context, cfg Config, addr string) (s *Server, baseURL string, stop func() error, err error) {
-	s, err = New(ctx, cfg)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	cfg.Addrs = append(cfg.Addrs[:len(cfg.Addrs):len(cfg.Addrs)], ln.Addr().String())
+	s, err = New(ctx, cfg)
 	if err != nil {
-		s.Close()
+		ln.Close()
 		return nil, "", nil, err
 	}
 	hs := s.HTTPServer()

@@ -1,15 +1,23 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
+
+	"github.com/sluicehq/sluice/internal/datadir"
 )
 
 // testLogger sends server logs to t.Log so failures show them.
@@ -116,5 +124,109 @@ func TestContextPrefix(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "[]" {
 		t.Errorf("GET /contexts/./subjects = %d %q, want 200 []", resp.StatusCode, body)
+	}
+}
+
+// TestDataDirLocked: a second server on a data directory that a running
+// server holds refuses to start, naming the directory, the holder's pid and
+// its address; once the first stops, the directory opens again.
+func TestDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	_, url, stop, err := Start(context.Background(), Config{DataDir: dir, Logger: testLogger(t)}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, stop2, err := Start(context.Background(), Config{DataDir: dir, Logger: testLogger(t)}, "127.0.0.1:0")
+	if err == nil {
+		stop2()
+		stop()
+		t.Fatal("a second server opened a data directory the first holds")
+	}
+	for _, want := range []string{"data directory " + dir + " is in use", fmt.Sprintf("pid %d", os.Getpid()), "serving " + strings.TrimPrefix(url, "http://")} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if !errors.Is(err, datadir.ErrLocked) {
+		t.Errorf("error %v is not datadir.ErrLocked", err)
+	}
+	// The refused server touched nothing: the first still serves.
+	if code, _, _ := get(t, url+"/readyz"); code != 200 {
+		t.Errorf("first server /readyz = %d after the refusal", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, stop, err = Start(context.Background(), Config{DataDir: dir, Logger: testLogger(t)}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("reopen after the holder stopped: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// holderEnv makes the test binary, re-executed, serve the data directory it
+// names and print its URL, until it is killed.
+const holderEnv = "SLUICE_SERVER_TEST_HOLDER"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(holderEnv); dir != "" {
+		_, url, _, err := Start(context.Background(), Config{DataDir: dir}, "127.0.0.1:0")
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println(url)
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+// TestDataDirKilledHolder: a server in another process holds the data
+// directory; a server here is refused naming that pid and address; after
+// the holder is killed with SIGKILL (no chance to clean up) the directory
+// opens at once: the kernel released the lock with the process.
+func TestDataDirKilledHolder(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), holderEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "http://") {
+		t.Fatalf("holder said %q, %v", line, err)
+	}
+	holderAddr := strings.TrimPrefix(strings.TrimSpace(line), "http://")
+
+	_, _, stop, err := Start(context.Background(), Config{DataDir: dir, Logger: testLogger(t)}, "127.0.0.1:0")
+	if err == nil {
+		stop()
+		t.Fatal("opened a data directory another process serves")
+	}
+	if want := fmt.Sprintf("pid %d serving %s", cmd.Process.Pid, holderAddr); !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not say %q", err, want)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	_, url, stop, err := Start(context.Background(), Config{DataDir: dir, Logger: testLogger(t)}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("open after the holder was killed: %v", err)
+	}
+	if code, _, _ := get(t, url+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
