@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -100,8 +99,7 @@ type applier struct {
 }
 
 func runApply(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("sluice apply", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "sluice apply", applyUsage+"\nFlags:\n")
 	var cf clientFlags
 	cf.register(fs, e)
 	manifestPath := fs.String("manifest", manifest.DefaultFile, "manifest `FILE`")
@@ -109,10 +107,6 @@ func runApply(ctx context.Context, e *env, args []string) int {
 	registryURL := fs.String("registry", "", "registry `URL` when it is not the --addr server")
 	user := fs.String("registry-user", "", "basic auth `user` for the registry (also $SLUICE_REGISTRY_USER)")
 	password := fs.String("registry-password", "", "basic auth `password` for the registry (also $SLUICE_REGISTRY_PASSWORD)")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, applyUsage, "\nFlags:\n")
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -83,8 +82,7 @@ type benchConfig struct {
 }
 
 func runBench(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "sluice bench", benchUsage)
 	var c benchConfig
 	c.cf.register(fs, e)
 	fs.BoolVar(&c.inProcess, "in-process", false, "run a server in this process on a temporary data directory instead of using --addr")
@@ -107,10 +105,6 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&c.name, "name", "", "metric name prefix in --tsv rows; default the mode plus the fsync policy when in-process")
 	vf := registerValidateFlags(fs) // bench_validate.go
 	registerGroupFlags(fs, &c)      // bench_group.go
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, benchUsage)
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code

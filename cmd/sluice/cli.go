@@ -2,11 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -72,14 +72,72 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// parseFlags parses args with fs, printing usage on -h. It returns the exit
-// code to use and false when the command should stop.
-func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
-		}
-		return 2, false
+// newFlagSet returns the flag set of command name ("sluice topic") with
+// output to stderr and usage (the command's help, ending in "Flags:\n")
+// followed by the flag list as its Usage. Parsed with parseArgs, help
+// and errors go where a user looks for them: -h/--help prints the help
+// on stdout and ends the command with exit 0 (so `sluice topic --help |
+// less` works); a flag error prints the error and the help on stderr,
+// exit 2.
+func newFlagSet(e *env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, usage)
+		var b strings.Builder
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+		fs.SetOutput(out)
+		// -h is listed once, in -help's line.
+		fmt.Fprint(out, strings.Replace(b.String(), "  -h\t"+helpUsage+"\n", "", 1))
 	}
-	return 0, true
+	h := &helpFlag{show: func() {
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		fs.SetOutput(e.stderr)
+	}}
+	fs.Var(h, "help", helpUsage+" (also -h)")
+	fs.Var(h, "h", helpUsage)
+	return fs
+}
+
+// helpUsage describes -h and --help in flag lists.
+const helpUsage = "print this help on stdout"
+
+// helpFlag is the -h/--help flag newFlagSet adds. Setting it only records
+// the request; helpAsked prints the help once parsing is done, so that
+// the help goes to stdout rather than to the flag set's error output.
+type helpFlag struct {
+	asked bool
+	show  func()
+}
+
+func (h *helpFlag) String() string   { return "" }
+func (h *helpFlag) IsBoolFlag() bool { return true }
+
+// Set records the request; "--help=false" takes it back.
+func (h *helpFlag) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	h.asked = v
+	return nil
+}
+
+// helpAsked reports whether fs (from newFlagSet) was given -h or --help,
+// and if so prints the help on stdout. Flag sets built otherwise never
+// ask: the flag package handles their -h itself (ErrHelp).
+func helpAsked(fs *flag.FlagSet) bool {
+	f := fs.Lookup("help")
+	if f == nil {
+		return false
+	}
+	h, ok := f.Value.(*helpFlag)
+	if !ok || !h.asked {
+		return false
+	}
+	h.show()
+	return true
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -43,8 +42,7 @@ Flags:
 `
 
 func runConsume(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "sluice consume", consumeUsage)
 	var cf clientFlags
 	cf.register(fs, e)
 	from := fs.String("from", "earliest", "where to start in each partition: earliest, latest or an `offset`")
@@ -52,10 +50,6 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 	follow := fs.Bool("follow", false, "keep streaming new records until interrupted")
 	maxRecs := fs.Int("max", 0, "stop after this many `records`; 0 means no limit")
 	group := fs.String("group", "", "consume as a member of consumer `group` (see above)")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, consumeUsage)
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,15 +39,10 @@ file's first when absent); keys are the Avro primitive --key (string, long,
 int, double, boolean, bytes) or absent. References between the files are
 inferred as for a manifest.
 
-Flags:
-  --package NAME   Go package name (default: the output folder's name)
-  -M FILE=IMPORT   the Go import path of a .proto file's protoc-gen-go
-                   package, overriding its go_package option (repeatable)
-  --check          write nothing; exit 1 if DIR/sluice_gen.go is not what
-                   would be generated (for CI)
-
 Exit codes: 0 done (or up to date), 1 out of date (--check), 2 usage error
 or a schema or manifest problem.
+
+Flags:
 `
 
 // genPairs is a repeatable NAME=VALUE flag.
@@ -66,33 +60,26 @@ func (p *genPairs) Set(v string) error {
 }
 
 func runGen(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("sluice gen", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(e.stderr, genUsage) }
-	manifestPath := fs.String("manifest", "", "the manifest (default sluice.yaml)")
-	out := fs.String("out", ".", "output folder")
-	pkg := fs.String("package", "", "Go package name")
-	check := fs.Bool("check", false, "exit 1 if the output is out of date")
-	key := fs.String("key", "", "key primitive for --topic")
-	strategy := fs.String("strategy", "", "subject-name strategy for --topic: topic, record or topic_record")
+	fs := newFlagSet(e, "sluice gen", genUsage)
+	manifestPath := fs.String("manifest", "", "the manifest `FILE` (default sluice.yaml)")
+	out := fs.String("out", ".", "output `DIR`; the bindings go to DIR/sluice_gen.go")
+	pkg := fs.String("package", "", "Go package `NAME` (default: the output folder's name)")
+	check := fs.Bool("check", false, "write nothing; exit 1 if DIR/sluice_gen.go is not what would be generated (for CI)")
+	key := fs.String("key", "", "--topic: key `PRIMITIVE` (string, long, int, double, boolean, bytes); default no key")
+	strategy := fs.String("strategy", "", "--topic: subject-name `strategy`: topic, record or topic_record")
 	var topics, protoPkgs genPairs
-	fs.Var(&topics, "topic", "NAME=FILE[#RECORD], repeatable")
-	fs.Var(&protoPkgs, "M", "FILE=IMPORT, repeatable")
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprint(e.stdout, genUsage)
-			return 0
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Var(&topics, "topic", "a topic `NAME=FILE[#RECORD]` (repeatable)")
+	fs.Var(&protoPkgs, "M", "the Go import path of a .proto file's protoc-gen-go package, overriding its go_package: `FILE=IMPORT` (repeatable)")
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(e.stderr, "sluice gen: %s\nRun \"sluice gen --help\" for usage.\n", fmt.Sprintf(format, a...))
 		return 2
 	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q", pos[0])
 	}
 	if len(topics) > 0 && *manifestPath != "" {
 		return usageErr("--topic and --manifest exclude each other")

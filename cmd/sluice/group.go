@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -42,8 +41,7 @@ Flags:
 `
 
 func runGroup(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("group", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "sluice group", groupUsage)
 	var cf clientFlags
 	cf.register(fs, e)
 	topic := fs.String("topic", "", "reset: the `topic` whose offsets to reset")
@@ -53,10 +51,6 @@ func runGroup(ctx context.Context, e *env, args []string) int {
 	toTime := fs.String("to-datetime", "", "reset: to the first record at or after `TIME` (RFC 3339)")
 	toOffset := fs.Int64("to-offset", -1, "reset: to this `offset`")
 	force := fs.Bool("force", false, "reset: even while the group has members")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, groupUsage)
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code

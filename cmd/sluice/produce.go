@@ -30,8 +30,7 @@ Flags:
 const stdinBatchBytes = 1 << 20
 
 func runProduce(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "sluice produce", produceUsage)
 	var cf clientFlags
 	cf.register(fs, e)
 	key := fs.String("key", "", "record `key` (absent: null key, spread round-robin; \"\" is an empty key)")
@@ -39,10 +38,6 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 	batch := fs.Int("batch-records", 1000, "stdin: most `records` per request")
 	var headers kvFlag
 	fs.Var(&headers, "header", "record header `key=value` (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, produceUsage)
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code

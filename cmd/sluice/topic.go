@@ -58,8 +58,7 @@ Flags:
 
 // runTopic manages topics over the TopicService.
 func runTopic(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("topic", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "sluice topic", topicUsage)
 	var cf clientFlags
 	cf.register(fs, e)
 	partitions := fs.Int("partitions", 1, "create: number of partitions, 1 to 1024")
@@ -71,10 +70,6 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 	var keySpec, valueSpec sideSchemaFlags
 	keySpec.register(fs, "key")
 	valueSpec.register(fs, "value")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, topicUsage)
-		fs.PrintDefaults()
-	}
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code

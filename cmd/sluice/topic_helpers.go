@@ -27,6 +27,9 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 			}
 			return nil, 2, false
 		}
+		if helpAsked(fs) { // flag sets from newFlagSet: help on stdout
+			return nil, 0, false
+		}
 		rest := fs.Args()
 		if len(rest) == 0 {
 			return pos, 0, true
