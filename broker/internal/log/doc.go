@@ -12,6 +12,12 @@
 // Readers therefore never see data that is not yet durable under the
 // partition's fsync policy.
 //
+// A Kafka producer's batch is checked by ParseBatch and stored as sent
+// (append_batch.go); EnqueueBatch fixes its offsets and returns, and
+// Pending.Wait waits for durability, so that a connection can queue request
+// after request into one group commit. Kafka consumers read whole stored
+// batches as bytes with ReadBatches (read_batches.go).
+//
 // # Reading
 //
 // Reads take no lock. The segment list is copy-on-write behind an atomic

@@ -15,14 +15,28 @@ package log
 //	 12     4  partitionLeaderEpoch  always 0 (no replication yet)
 //	 16     1  magic                 2; never change
 //	 17     4  crc                   CRC-32C (Castagnoli) of bytes 21..end
-//	 21     2  attributes            0: no compression, create time, not transactional
+//	 21     2  attributes            bits below; 0 for what Append writes
 //	 23     4  lastOffsetDelta       last record's offset - baseOffset
 //	 27     8  baseTimestamp         first record's timestamp, Unix ms
-//	 35     8  maxTimestamp          largest record timestamp, Unix ms
-//	 43     8  producerId            -1 (no idempotent producers)
-//	 51     2  producerEpoch         -1
-//	 53     4  baseSequence          -1
+//	 35     8  maxTimestamp          largest record timestamp, Unix ms (the
+//	                                 append time when bit 3 is set)
+//	 43     8  producerId            -1, or an idempotent producer's id
+//	 51     2  producerEpoch         -1, or that producer's epoch
+//	 53     4  baseSequence          -1, or the first record's sequence
 //	 57     4  recordCount           number of records that follow, >= 1
+//
+// Attributes (Kafka's bits):
+//
+//	bits 0-2  compression  0 only: stored batches are uncompressed
+//	bit  3    timestamp    0 CreateTime, 1 LogAppendTime
+//	bit  4    transactional
+//	bit  5    control      a control batch (transaction marker): one
+//	                       record; never returned by Read and ReadFunc
+//	bits 6-15              0; any other bit is refused
+//
+// Append writes attributes 0 and producer fields -1. AppendBatch stores a
+// client's batch as sent (only baseOffset rewritten), so producer fields,
+// the transactional bit and base sequence are whatever the producer set.
 //	 61     …  records
 //
 // Each record:
@@ -102,9 +116,15 @@ package log
 // # Evolution
 //
 // The segment layout is Kafka's and changes only as Kafka's does: a new
-// magic would be a new layout that readers must dispatch on; attributes we do
-// not write (compression, transactions) are refused, not ignored, until they
-// are implemented. The index layouts change by bumping version; since
+// magic would be a new layout that readers must dispatch on; attribute bits
+// we do not handle are refused, not ignored, until they are implemented.
+// History: the first layout allowed attributes 0 only; the second (batches
+// from Kafka producers) allows the timestamp-type, transactional and
+// control bits and keeps producer fields. A binary of the first layout
+// refuses a segment holding such a batch as corrupt, so downgrading over a
+// directory written through the Kafka listener is not supported.
+// Compression (bits 0-2) is still refused: the produce path stores
+// compressed batches decompressed. The index layouts change by bumping version; since
 // indexes are derived, a reader that meets an unknown version rebuilds the
 // index instead of failing, so old and new binaries can share a directory.
 
@@ -128,6 +148,13 @@ const (
 	batchAttrOff    = 21 // CRC covers from here to the end
 	// logOverhead is baseOffset + batchLength: the bytes batchLength does not count.
 	logOverhead = 12
+
+	// Attribute bits.
+	attrCompression   = 0x07
+	attrLogAppendTime = 0x08
+	attrTransactional = 0x10
+	attrControl       = 0x20
+	attrKnown         = attrCompression | attrLogAppendTime | attrTransactional | attrControl
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -163,6 +190,9 @@ type batchHeader struct {
 
 // size is the batch's total size in bytes.
 func (h batchHeader) size() int64 { return int64(h.Length) + logOverhead }
+
+// control reports whether the batch is a control batch (a transaction marker).
+func (h batchHeader) control() bool { return h.Attributes&attrControl != 0 }
 
 // lastOffset is the offset of the batch's last record.
 func (h batchHeader) lastOffset() int64 { return h.BaseOffset + int64(h.LastOffsetDelta) }
@@ -203,8 +233,10 @@ func parseBatchHeader(b []byte, maxLen int64) (batchHeader, error) {
 		return h, corruptf("batch length %d is shorter than a batch header", h.Length)
 	case h.size() > maxLen:
 		return h, corruptf("batch length %d exceeds the limit of %d bytes", h.Length, maxLen-logOverhead)
-	case h.Attributes != 0:
-		return h, corruptf("batch attributes %#04x are not supported (only 0: uncompressed, non-transactional)", uint16(h.Attributes))
+	case h.Attributes&^attrKnown != 0:
+		return h, corruptf("batch attributes %#04x have unknown bits set (known: %#04x)", uint16(h.Attributes), attrKnown)
+	case h.Attributes&attrCompression != 0:
+		return h, corruptf("batch attributes %#04x: compression codec %d is not supported in a stored batch (stored batches are uncompressed)", uint16(h.Attributes), h.Attributes&attrCompression)
 	case h.Count <= 0:
 		return h, corruptf("batch record count %d, want at least 1", h.Count)
 	case h.LastOffsetDelta < h.Count-1:
@@ -353,6 +385,9 @@ func (d *decoder) record(h batchHeader) (Record, error) {
 		return Record{}, fmt.Errorf("offset delta: %w", err)
 	}
 	r := Record{Offset: h.BaseOffset + int64(offDelta), Timestamp: h.BaseTimestamp + tsDelta}
+	if h.Attributes&attrLogAppendTime != 0 {
+		r.Timestamp = h.MaxTimestamp // the broker's append time stands for every record
+	}
 	if offDelta < 0 {
 		return Record{}, fmt.Errorf("offset delta %d is negative", offDelta)
 	}
@@ -427,6 +462,14 @@ type batchInfo struct {
 // otherwise each record keeps its Offset and lastDelta is written as given.
 // A zero Timestamp becomes nowMs. Limits of zero are not checked.
 func appendBatch(dst []byte, base int64, recs []Record, dense bool, lastDelta int32, nowMs int64, lim limits) ([]byte, batchInfo, error) {
+	return appendBatchAs(dst, base, recs, dense, lastDelta, nowMs, lim, nil)
+}
+
+// appendBatchAs is appendBatch writing, when like is set, like's
+// attributes and producer fields instead of 0 and -1 (and, for a
+// LogAppendTime batch, like's maxTimestamp): compaction rewrites a batch
+// this way without losing what its producer stamped on it.
+func appendBatchAs(dst []byte, base int64, recs []Record, dense bool, lastDelta int32, nowMs int64, lim limits, like *batchHeader) ([]byte, batchInfo, error) {
 	if len(recs) == 0 {
 		return dst, batchInfo{}, errors.New("log: a batch needs at least one record")
 	}
@@ -489,6 +532,16 @@ func appendBatch(dst []byte, base int64, recs []Record, dense bool, lastDelta in
 	be.PutUint64(b[43:], math.MaxUint64) // producerId -1
 	be.PutUint16(b[51:], math.MaxUint16) // producerEpoch -1
 	be.PutUint32(b[53:], math.MaxUint32) // baseSequence -1
+	if like != nil {
+		be.PutUint16(b[21:], uint16(like.Attributes))
+		if like.Attributes&attrLogAppendTime != 0 {
+			info.maxTs = like.MaxTimestamp
+			be.PutUint64(b[35:], uint64(like.MaxTimestamp))
+		}
+		be.PutUint64(b[43:], uint64(like.ProducerID))
+		be.PutUint16(b[51:], uint16(like.ProducerEpoch))
+		be.PutUint32(b[53:], uint32(like.BaseSequence))
+	}
 	be.PutUint32(b[57:], uint32(len(recs)))
 	be.PutUint32(b[17:], crc32.Checksum(b[batchAttrOff:], crcTable))
 	return dst, info, nil

@@ -138,6 +138,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"length mismatch", mut(func(b []byte) []byte { return append(b, 0) }), false},
 		{"crc flip", mut(func(b []byte) []byte { b[len(b)-1] ^= 0x40; return b }), false},
 		{"compressed", mut(func(b []byte) []byte { b[22] = 1; return recrc(b) }), false},
+		{"unknown attribute", mut(func(b []byte) []byte { b[21] = 0x01; return recrc(b) }), false},
 		{"zero records", mut(func(b []byte) []byte { binary.BigEndian.PutUint32(b[57:], 0); return recrc(b) }), false},
 		{"too many records", mut(func(b []byte) []byte {
 			binary.BigEndian.PutUint32(b[57:], 1000)

@@ -183,7 +183,10 @@ func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
 	}
 	latest := map[string]int64{}
 	for _, s := range closed {
-		err := s.forEachBatch(func(_ batchHeader, recs []Record) error {
+		err := s.forEachBatch(func(h batchHeader, recs []Record) error {
+			if h.control() {
+				return nil // a marker's key is not a record key
+			}
 			for i := range recs {
 				if recs[i].Key != nil {
 					latest[string(recs[i].Key)] = recs[i].Offset
@@ -221,7 +224,10 @@ func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
 	}
 	for _, s := range closed {
 		changed := false
-		err := s.forEachBatch(func(_ batchHeader, recs []Record) error {
+		err := s.forEachBatch(func(h batchHeader, recs []Record) error {
+			if h.control() {
+				return nil // markers are kept
+			}
 			for i := range recs {
 				if !keep(&recs[i]) {
 					changed = true
@@ -305,7 +311,7 @@ func (p *Partition) writeCleaned(s *segment, keep func(*Record) bool, cfg *Confi
 	err = s.forEachBatch(func(h batchHeader, recs []Record) error {
 		kept = kept[:0]
 		for i := range recs {
-			if keep(&recs[i]) {
+			if h.control() || keep(&recs[i]) {
 				kept = append(kept, recs[i])
 			}
 		}
@@ -313,7 +319,7 @@ func (p *Partition) writeCleaned(s *segment, keep func(*Record) bool, cfg *Confi
 			return nil
 		}
 		var err error
-		buf, _, err = appendBatch(buf[:0], h.BaseOffset, kept, false, h.LastOffsetDelta, 0, limits{})
+		buf, _, err = appendBatchAs(buf[:0], h.BaseOffset, kept, false, h.LastOffsetDelta, 0, limits{}, &h)
 		if err != nil {
 			return err
 		}

@@ -243,7 +243,9 @@ func (s *segment) read(off int64, st *readState) error {
 			return s.read(off, st)
 		}
 		first = false
-		if h.lastOffset() < off {
+		if h.lastOffset() < off || h.control() {
+			// Control batches (transaction markers) are for Kafka
+			// clients, which get them through ReadBatches.
 			pos += h.size()
 			continue
 		}
@@ -309,7 +311,7 @@ func (s *segment) offsetForTime(ts int64) (int64, bool, error) {
 			}
 			return s.offsetForTime(ts)
 		}
-		if h.MaxTimestamp >= ts {
+		if h.MaxTimestamp >= ts && !h.control() {
 			recs, err = c.batch(recs[:0], pos, h, false)
 			if err != nil {
 				return 0, false, s.corrupt(pos, err)

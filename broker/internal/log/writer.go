@@ -45,31 +45,47 @@ func (p *Partition) Append(ctx context.Context, recs []Record) (int64, error) {
 		return 0, err
 	}
 	req := &appendReq{batch: batch, info: info, done: make(chan error, 1)}
+	if err := p.enqueue(req); err != nil {
+		return 0, err
+	}
+	return req.wait(ctx)
+}
+
+// enqueue fixes req's offsets and queues it for the writer.
+func (p *Partition) enqueue(req *appendReq) error {
 	p.mu.Lock()
 	switch {
 	case p.closed:
 		p.mu.Unlock()
-		return 0, ErrClosed
+		return ErrClosed
 	case p.failed != nil:
 		err := p.failed
 		p.mu.Unlock()
-		return 0, err
+		return err
 	}
 	req.base = p.nextOffset
-	p.nextOffset += int64(info.count)
-	setBaseOffset(batch, req.base)
+	p.nextOffset += int64(req.info.count)
+	setBaseOffset(req.batch, req.base)
 	p.queue = append(p.queue, req)
 	p.mu.Unlock()
 	select {
 	case p.kick <- struct{}{}:
 	default: // the writer is already due to look at the queue
 	}
+	return nil
+}
+
+// wait blocks until the writer has committed req (or failed it), or ctx
+// ends, and returns req's base offset.
+func (r *appendReq) wait(ctx context.Context) (int64, error) {
 	select {
-	case err := <-req.done:
+	case err := <-r.done:
 		if err != nil {
 			return 0, err
 		}
-		return req.base, nil
+		// The writer sent done after its last change to base, under the
+		// channel's happens-before.
+		return r.base, nil
 	case <-ctx.Done():
 		return 0, fmt.Errorf("log: append abandoned while waiting for the disk (it may still be written): %w", ctx.Err())
 	}

@@ -1,0 +1,165 @@
+package log
+
+// This file is the write path for batches a client encoded itself (the
+// Kafka listener's Produce): they are checked once, then stored byte for
+// byte, only their baseOffset rewritten. Appending is split into EnqueueBatch
+// (offsets fixed, returns at once) and Pending.Wait (until durable), so that
+// one connection can queue request after request and have them share one
+// group commit.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"strings"
+)
+
+// ErrInvalidBatch is returned (wrapped with what is wrong) by ParseBatch for
+// bytes that are not one well-formed, uncompressed, dense record batch v2.
+var ErrInvalidBatch = errors.New("invalid record batch")
+
+// Batch is a record batch encoded by a client, checked by ParseBatch and
+// ready for EnqueueBatch. The log takes ownership of its bytes when it is
+// enqueued (the baseOffset is rewritten in place).
+type Batch struct {
+	raw []byte
+	h   batchHeader
+}
+
+// Len is the batch's size in bytes.
+func (b *Batch) Len() int { return len(b.raw) }
+
+// Count is the number of records (and offsets) the batch holds.
+func (b *Batch) Count() int { return int(b.h.LastOffsetDelta) + 1 }
+
+// ProducerID, ProducerEpoch and BaseSequence are the idempotent-producer
+// fields as sent (-1 when the producer is not idempotent).
+func (b *Batch) ProducerID() int64 { return b.h.ProducerID }
+
+// ProducerEpoch is the producer's epoch as sent.
+func (b *Batch) ProducerEpoch() int16 { return b.h.ProducerEpoch }
+
+// BaseSequence is the first record's sequence number as sent.
+func (b *Batch) BaseSequence() int32 { return b.h.BaseSequence }
+
+// Transactional reports the batch's transactional attribute bit.
+func (b *Batch) Transactional() bool { return b.h.Attributes&attrTransactional != 0 }
+
+// Control reports the batch's control attribute bit.
+func (b *Batch) Control() bool { return b.h.control() }
+
+// MaxTimestamp is the batch's maxTimestamp field (Unix ms).
+func (b *Batch) MaxTimestamp() int64 { return b.h.MaxTimestamp }
+
+// Bytes returns the batch's bytes; they alias the Batch.
+func (b *Batch) Bytes() []byte { return b.raw }
+
+// SetLogAppendTime marks the batch LogAppendTime (attribute bit 3) with ms
+// as its maxTimestamp, and recomputes the CRC: what Kafka does for a topic
+// with message.timestamp.type=LogAppendTime. Readers then take ms as every
+// record's timestamp.
+func (b *Batch) SetLogAppendTime(ms int64) {
+	b.h.Attributes |= attrLogAppendTime
+	b.h.MaxTimestamp = ms
+	be := binary.BigEndian
+	be.PutUint16(b.raw[batchAttrOff:], uint16(b.h.Attributes))
+	be.PutUint64(b.raw[35:], uint64(ms))
+	be.PutUint32(b.raw[batchCRCOff:], crc32.Checksum(b.raw[batchAttrOff:], crcTable))
+}
+
+// ParseBatch checks that raw is exactly one record batch v2 as a client
+// sends it: magic 2, a length that matches, a good CRC-32C, no compression
+// and no unknown attribute bits, records that frame exactly, offset deltas
+// 0, 1, 2, … and lastOffsetDelta = count-1. The baseOffset is ignored (the
+// log assigns it). It appends the records to dst, offsets counted from
+// baseOffset; their byte slices alias raw, and so do their header keys
+// when hs is set (decoded into the reused slab *hs; see ReadFunc for the
+// aliasing contract).
+//
+// A maxTimestamp that is not the records' largest timestamp (for a
+// CreateTime batch) is corrected, and the CRC recomputed, as Kafka does, so
+// that time lookups can trust it. Errors wrap ErrInvalidBatch.
+func ParseBatch(raw []byte, dst []Record, hs *[]Header) (*Batch, []Record, error) {
+	start := len(dst)
+	dst, h, err := decodeBatchInto(dst, raw, true, hs)
+	if err != nil {
+		msg, _ := strings.CutPrefix(err.Error(), ErrCorrupt.Error()+": ")
+		return nil, dst[:start], fmt.Errorf("%w: %s", ErrInvalidBatch, msg)
+	}
+	if h.Attributes&attrLogAppendTime == 0 {
+		maxTs := int64(math.MinInt64)
+		for i := start; i < len(dst); i++ {
+			maxTs = max(maxTs, dst[i].Timestamp)
+		}
+		if maxTs != h.MaxTimestamp {
+			h.MaxTimestamp = maxTs
+			binary.BigEndian.PutUint64(raw[35:], uint64(maxTs))
+			binary.BigEndian.PutUint32(raw[batchCRCOff:], crc32.Checksum(raw[batchAttrOff:], crcTable))
+		}
+	}
+	return &Batch{raw: raw, h: h}, dst, nil
+}
+
+// Pending is a batch queued by EnqueueBatch. Its methods are not safe for
+// concurrent use.
+type Pending struct {
+	req  *appendReq
+	base int64
+	err  error
+	done bool
+}
+
+// Wait blocks until the batch is durable under the fsync policy, or failed,
+// or ctx ends, and returns its base offset. After it has returned a result
+// (not ctx's error) it returns the same result again at once.
+func (w *Pending) Wait(ctx context.Context) (int64, error) {
+	if w.done {
+		return w.base, w.err
+	}
+	select {
+	case err := <-w.req.done:
+		w.done, w.err = true, err
+		if err == nil {
+			w.base = w.req.base
+		}
+		return w.base, w.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("log: append abandoned while waiting for the disk (it may still be written): %w", ctx.Err())
+	}
+}
+
+// EnqueueBatch queues b to be appended and returns at once: the batch's
+// offsets follow those of every batch queued before it, on this or any
+// other goroutine, and precede those queued after. Wait for durability
+// with Pending.Wait; batches queued back to back share one write and one
+// fdatasync. A batch larger than Config.MaxBatchBytes is refused with
+// ErrBatchTooLarge. b must not be used after it is queued.
+func (p *Partition) EnqueueBatch(b *Batch) (*Pending, error) {
+	if b == nil || len(b.raw) == 0 {
+		return nil, ErrNoRecords
+	}
+	if limit := p.cfg.Load().MaxBatchBytes; len(b.raw) > limit {
+		return nil, fmt.Errorf("log: batch of %d bytes exceeds the limit of %d: %w", len(b.raw), limit, ErrBatchTooLarge)
+	}
+	req := &appendReq{
+		batch: b.raw,
+		info:  batchInfo{count: b.Count(), firstTs: b.h.BaseTimestamp, maxTs: b.h.MaxTimestamp, lastDelt: b.h.LastOffsetDelta},
+		done:  make(chan error, 1),
+	}
+	if err := p.enqueue(req); err != nil {
+		return nil, err
+	}
+	return &Pending{req: req}, nil
+}
+
+// AppendBatch is EnqueueBatch then Wait.
+func (p *Partition) AppendBatch(ctx context.Context, b *Batch) (int64, error) {
+	w, err := p.EnqueueBatch(b)
+	if err != nil {
+		return 0, err
+	}
+	return w.Wait(ctx)
+}
