@@ -31,6 +31,12 @@ const (
 	kindMissingDefault     = "READER_FIELD_MISSING_DEFAULT_VALUE"
 	kindTypeMismatch       = "TYPE_MISMATCH"
 	kindMissingUnionBranch = "MISSING_UNION_BRANCH"
+	// kindAmbiguousField is not one of Avro's incompatibility types: Avro's
+	// SchemaCompatibility.lookupWriterField throws "reader record field ...
+	// matches multiple fields in writer record schema ..." instead, which
+	// aborts the whole check, and Confluent reports the change incompatible
+	// with the exception's message.
+	kindAmbiguousField = "READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS"
 )
 
 // maxAvroViolations bounds the violations kept per record pair. A named
@@ -46,7 +52,18 @@ func avroReads(reader, writer *avro.Schema) []Violation {
 		memo:      map[avroPair]*avroResult{},
 		quietMemo: map[avroPair]*avroResult{},
 	}
-	return c.check(reader.Avro(), writer.Avro())
+	vs := c.check(reader.Avro(), writer.Avro())
+	// An ambiguous field met only while testing union branches still makes
+	// the pair incompatible, as Avro's exception does wherever it is thrown.
+	for _, f := range c.fatal {
+		if len(vs) >= maxAvroViolations {
+			break
+		}
+		if !slices.ContainsFunc(vs, func(v Violation) bool { return v.Kind == f.Kind && v.Message == f.Message }) {
+			vs = append(vs, f)
+		}
+	}
+	return vs
 }
 
 type avroPair struct{ reader, writer havro.Schema }
@@ -71,6 +88,10 @@ type avroChecker struct {
 	// Loud and quiet results are memoised apart, so that a record pair first
 	// met while testing a union branch still gets messages when reported.
 	memo, quietMemo map[avroPair]*avroResult
+	// fatal collects, with messages, the ambiguous fields found while quiet:
+	// in Avro they abort the check, so they are reported whatever the
+	// union search around them concluded.
+	fatal []Violation
 }
 
 func (c *avroChecker) push(tok string) { c.path = append(c.path, tok) }
@@ -302,9 +323,26 @@ func (c *avroChecker) fields(r, w *havro.RecordSchema) []Violation {
 	c.push("fields")
 	defer c.pop()
 	for i, rf := range r.Fields() {
+		if c.quiet > 0 && len(vs) > 0 {
+			// The answer is known, but Avro would still have thrown on an
+			// ambiguous field further on; look for one (cheaply, at this
+			// level only).
+			if matches := writerFields(w, rf); len(matches) > 1 {
+				c.push(indexToken(i))
+				c.ambiguous(rf, w, matches)
+				c.pop()
+			}
+			continue
+		}
 		c.push(indexToken(i))
-		wf := writerField(w, rf)
+		matches := writerFields(w, rf)
+		var wf *havro.Field
+		if len(matches) > 0 {
+			wf = matches[0].field
+		}
 		switch {
+		case len(matches) > 1:
+			vs = append(vs, c.ambiguous(rf, w, matches))
 		case wf != nil:
 			c.push("type")
 			vs = append(vs, c.check(rf.Type(), wf.Type())...)
@@ -321,8 +359,8 @@ func (c *avroChecker) fields(r, w *havro.RecordSchema) []Violation {
 			vs = append(vs, c.violation(kindMissingDefault, "", "field %q has no default and is missing from the writer", rf.Name()))
 		}
 		c.pop()
-		if len(vs) >= maxAvroViolations || c.quiet > 0 && len(vs) > 0 {
-			break // enough to answer
+		if len(vs) >= maxAvroViolations {
+			break
 		}
 	}
 	if len(vs) > maxAvroViolations {
@@ -331,18 +369,62 @@ func (c *avroChecker) fields(r, w *havro.RecordSchema) []Violation {
 	return vs
 }
 
-// writerField finds the writer field a reader field reads: same name, or
-// named by one of the reader field's aliases. Writer aliases are ignored.
-func writerField(w *havro.RecordSchema, rf *havro.Field) *havro.Field {
+// fieldMatch is a writer field a reader field reads, and how it was found:
+// by the reader field's name (alias "") or through one of its aliases.
+type fieldMatch struct {
+	field *havro.Field
+	alias string
+}
+
+// writerFields lists the writer fields a reader field reads, as Avro's
+// lookupWriterField collects them: the field with the same name, then the
+// field named by each of the reader field's aliases, in alias order. Writer
+// aliases are ignored. More than one match (even the same writer field
+// twice, through an alias equal to the field's own name) is an error in
+// Avro.
+func writerFields(w *havro.RecordSchema, rf *havro.Field) []fieldMatch {
+	var out []fieldMatch
 	if wf := fieldNamed(w, rf.Name()); wf != nil {
-		return wf
+		out = append(out, fieldMatch{field: wf})
 	}
 	for _, alias := range rf.Aliases() {
 		if wf := fieldNamed(w, alias); wf != nil {
-			return wf
+			out = append(out, fieldMatch{field: wf, alias: alias})
 		}
 	}
-	return nil
+	return out
+}
+
+// ambiguous reports a reader field that matches several writer fields
+// (rule 3: Avro refuses to guess which one to read). The violation always
+// carries its message, and while quiet it is also kept in c.fatal.
+func (c *avroChecker) ambiguous(rf *havro.Field, w *havro.RecordSchema, matches []fieldMatch) Violation {
+	how := make([]string, len(matches))
+	for i, m := range matches {
+		if m.alias == "" {
+			how[i] = fmt.Sprintf("%q (by name)", m.field.Name())
+		} else {
+			how[i] = fmt.Sprintf("%q (through alias %q)", m.field.Name(), m.alias)
+		}
+	}
+	v := Violation{
+		Kind: kindAmbiguousField,
+		Path: renderPath(c.path),
+		Message: fmt.Sprintf("reader field %q matches more than one field of writer record %s: %s; Avro cannot tell which to read (drop the alias or one of the writer fields)",
+			rf.Name(), w.FullName(), joinAnd(how)),
+	}
+	if c.quiet > 0 && len(c.fatal) < maxAvroViolations {
+		c.fatal = append(c.fatal, v)
+	}
+	return v
+}
+
+// joinAnd joins phrases as "a and b" or "a, b and c".
+func joinAnd(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
 func fieldNamed(w *havro.RecordSchema, name string) *havro.Field {

@@ -82,6 +82,13 @@ var avroRuleCases = []struct {
 	{"field order irrelevant", rec("R", `{"name":"b","type":"string"}`, `{"name":"a","type":"int"}`), rec("R", `{"name":"a","type":"int"}`, `{"name":"b","type":"string"}`), ""},
 	{"reader field alias finds writer field", rec("R", `{"name":"amount","type":"long","aliases":["total"]}`), rec("R", `{"name":"total","type":"int"}`), ""},
 	{"reader field alias type still checked", rec("R", `{"name":"amount","type":"int","aliases":["total"]}`), rec("R", `{"name":"total","type":"string"}`), "TYPE_MISMATCH@/fields/0/type"},
+	{"reader field matches one writer field by name and another by alias", rec("R", `{"name":"id","type":"long","aliases":["legacy_id"]}`), rec("R", `{"name":"id","type":"long"}`, `{"name":"legacy_id","type":"long"}`), "READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS@/fields/0"},
+	{"reader field matches two writer fields by aliases", rec("R", `{"name":"x","type":"int"}`, `{"name":"id","type":"long","aliases":["a","b"]}`), rec("R", `{"name":"x","type":"int"}`, `{"name":"b","type":"long"}`, `{"name":"a","type":"long"}`), "READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS@/fields/1"},
+	{"reader field alias equal to its name matches the writer field twice", rec("R", `{"name":"id","type":"long","aliases":["id"]}`), rec("R", `{"name":"id","type":"long"}`), "READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS@/fields/0"},
+	{"ambiguous field reported with the other violations", rec("R", `{"name":"a","type":"string"}`, `{"name":"id","type":"long","aliases":["old"]}`, `{"name":"z","type":"int"}`), rec("R", `{"name":"a","type":"int"}`, `{"name":"id","type":"long"}`, `{"name":"old","type":"long"}`), "TYPE_MISMATCH@/fields/0/type READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS@/fields/1 READER_FIELD_MISSING_DEFAULT_VALUE@/fields/2"},
+	{"ambiguous field in a union branch fails although a later branch reads", `[` + rec("A", `{"name":"id","type":"long","aliases":["old"]}`) + `,{"type":"record","name":"y.A","fields":[{"name":"id","type":"long"}]}]`, rec("A", `{"name":"id","type":"long"}`, `{"name":"old","type":"long"}`), "READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS@/fields/0"},
+	{"ambiguous field after a failing one in a union branch", `["null",` + rec("A", `{"name":"n","type":"string"}`, `{"name":"id","type":"long","aliases":["old"]}`) + `]`, rec("A", `{"name":"n","type":"int"}`, `{"name":"id","type":"long"}`, `{"name":"old","type":"long"}`), "MISSING_UNION_BRANCH@ READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS@/fields/1"},
+	{"writer alias does not make a field ambiguous", rec("R", `{"name":"id","type":"long"}`), rec("R", `{"name":"id","type":"long"}`, `{"name":"other","type":"long","aliases":["id"]}`), ""},
 	{"writer field alias ignored", rec("R", `{"name":"amount","type":"long"}`), rec("R", `{"name":"total","type":"long","aliases":["amount"]}`), "READER_FIELD_MISSING_DEFAULT_VALUE@/fields/0"},
 	{"field doc order and props ignored", rec("R", `{"name":"a","type":"int","doc":"x","order":"descending","p":1}`), rec("R", `{"name":"a","type":"int","doc":"y"}`), ""},
 	{"field default value not compared", rec("R", `{"name":"a","type":"int","default":1}`), rec("R", `{"name":"a","type":"int","default":2}`), ""},
@@ -272,27 +279,36 @@ func TestAvroDeepRecursionTerminates(t *testing.T) {
 }
 
 // FuzzAvroReads checks the resolution checker on arbitrary pairs of
-// schemas that parse: it never panics, every schema reads itself, and every
-// violation has a known kind, a message and a JSON-pointer path.
+// schemas that parse: it never panics, every schema reads itself (unless a
+// field of it is ambiguous against itself, an alias naming another of its
+// fields or itself, which Avro refuses), and every violation has a known
+// kind, a message and a JSON-pointer path.
 func FuzzAvroReads(f *testing.F) {
 	for _, tc := range avroRuleCases {
 		f.Add(tc.reader, tc.writer)
 	}
 	kinds := map[string]bool{"NAME_MISMATCH": true, "FIXED_SIZE_MISMATCH": true, "MISSING_ENUM_SYMBOLS": true,
-		"READER_FIELD_MISSING_DEFAULT_VALUE": true, "TYPE_MISMATCH": true, "MISSING_UNION_BRANCH": true}
+		"READER_FIELD_MISSING_DEFAULT_VALUE": true, "TYPE_MISMATCH": true, "MISSING_UNION_BRANCH": true,
+		"READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS": true}
 	f.Fuzz(func(t *testing.T, readerText, writerText string) {
 		reader, err := avro.Parse(readerText, nil)
 		if err != nil {
 			return
 		}
-		if vs, err := compat.Reads(reader, reader); err != nil || len(vs) != 0 {
-			t.Fatalf("%s does not read itself: %v %v", readerText, vs, err)
+		vs, err := compat.Reads(reader, reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			if v.Kind != "READER_FIELD_MATCHES_MULTIPLE_WRITER_FIELDS" {
+				t.Fatalf("%s does not read itself: %v", readerText, vs)
+			}
 		}
 		writer, err := avro.Parse(writerText, nil)
 		if err != nil {
 			return
 		}
-		vs, err := compat.Reads(reader, writer)
+		vs, err = compat.Reads(reader, writer)
 		if err != nil {
 			t.Fatal(err)
 		}
