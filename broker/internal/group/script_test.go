@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,18 @@ import (
 //	advance DUR                          move the clock and tick
 //	describe G
 //	commit G M a/0,a/1 [epoch=N]
+//
+// Classic groups (a reply that waits is printed, tagged with its request
+// number, by the command during which it arrives):
+//
+//	delay DUR                            set the initial rebalance delay
+//	cjoin G [member=M] [instance=I] [protocols=range,roundrobin] [type=consumer] [meta=SUFFIX]
+//	      [session=10s] [rebalance=10s] [known] [topics=a,b]
+//	csync G M gen=N [instance=I] [assign=M1:a/0,a/1;M2:a/2]
+//	cheartbeat G M gen=N [instance=I]
+//	cleave G [M,...] [instance=I]
+//	kcommit G M gen=N [instance=I]       Kafka commit check (M "-" for none)
+//	cdescribe G
 func TestScripts(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.txt")
 	if len(files) == 0 {
@@ -46,12 +59,14 @@ func runScript(t *testing.T, path string) {
 	now := time.Unix(1000, 0)
 	topics := Topics{}
 	epochs := map[string]int32{}
+	replies := &replyLog{}
 	var out strings.Builder
 	blocks := strings.Split(strings.TrimSpace(string(data)), "\n\n")
 	for _, blk := range blocks {
 		cmd, want, _ := strings.Cut(blk, "\n----")
 		cmd = strings.TrimSpace(cmd)
-		got := step(t, st, &now, topics, epochs, cmd)
+		got := step(t, st, &now, topics, epochs, replies, cmd)
+		got += replies.take()
 		if err := st.CheckInvariant(); err != nil {
 			t.Fatalf("%s: after %q: %v", path, cmd, err)
 		}
@@ -86,7 +101,55 @@ func fmtTPs(tps []TopicPartition) string {
 	return "[" + strings.Join(s, " ") + "]"
 }
 
-func step(t *testing.T, st *State, now *time.Time, topics Topics, epochs map[string]int32, cmd string) string {
+// replyLog collects the classic replies that arrive during a command.
+type replyLog struct {
+	n   int
+	buf strings.Builder
+}
+
+func (r *replyLog) take() string {
+	s := r.buf.String()
+	r.buf.Reset()
+	return s
+}
+
+func (r *replyLog) join() func(JoinResult) {
+	r.n++
+	n := r.n
+	return func(res JoinResult) {
+		fmt.Fprintf(&r.buf, "\n#%d join: ", n)
+		if res.Err != nil {
+			fmt.Fprintf(&r.buf, "error: %v", res.Err)
+			return
+		}
+		fmt.Fprintf(&r.buf, "%s gen=%d protocol=%s/%s leader=%s", res.MemberID, res.Generation, res.ProtocolType, res.Protocol, res.Leader)
+		if res.SkipAssignment {
+			r.buf.WriteString(" skip-assignment")
+		}
+		for _, m := range res.Members {
+			fmt.Fprintf(&r.buf, " [%s", m.ID)
+			if m.InstanceID != "" {
+				fmt.Fprintf(&r.buf, " instance=%s", m.InstanceID)
+			}
+			fmt.Fprintf(&r.buf, " %s]", m.Metadata)
+		}
+	}
+}
+
+func (r *replyLog) sync() func(SyncResult) {
+	r.n++
+	n := r.n
+	return func(res SyncResult) {
+		fmt.Fprintf(&r.buf, "\n#%d sync: ", n)
+		if res.Err != nil {
+			fmt.Fprintf(&r.buf, "error: %v", res.Err)
+			return
+		}
+		fmt.Fprintf(&r.buf, "%s/%s %q", res.ProtocolType, res.Protocol, res.Assignment)
+	}
+}
+
+func step(t *testing.T, st *State, now *time.Time, topics Topics, epochs map[string]int32, replies *replyLog, cmd string) string {
 	f := strings.Fields(cmd)
 	kv := map[string]string{}
 	var pos []string
@@ -155,6 +218,103 @@ func step(t *testing.T, st *State, now *time.Time, topics Topics, epochs map[str
 			return "error: " + err.Error()
 		}
 		return "ok"
+	case "delay":
+		d, err := time.ParseDuration(pos[0])
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		st.cfg.InitialRebalanceDelay = d
+		return "ok"
+	case "cjoin":
+		req := JoinRequest{Group: pos[0], MemberID: kv["member"], InstanceID: kv["instance"], ProtocolType: "consumer",
+			SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second, RequireKnownMemberID: slices.Contains(pos, "known")}
+		if v, ok := kv["type"]; ok {
+			req.ProtocolType = v
+		}
+		protocols := "range"
+		if v, ok := kv["protocols"]; ok {
+			protocols = v
+		}
+		for _, p := range strings.Split(protocols, ",") {
+			if p != "" {
+				req.Protocols = append(req.Protocols, ClassicProtocol{Name: p, Metadata: []byte(p + "-meta" + kv["meta"])})
+			}
+		}
+		if v := kv["topics"]; v != "" {
+			req.Topics = strings.Split(v, ",")
+		}
+		if v := kv["session"]; v != "" {
+			req.SessionTimeout, _ = time.ParseDuration(v)
+		}
+		if v := kv["rebalance"]; v != "" {
+			req.RebalanceTimeout, _ = time.ParseDuration(v)
+		}
+		st.JoinClassic(*now, req, replies.join())
+		return fmt.Sprintf("#%d sent", replies.n)
+	case "csync":
+		gen, _ := strconv.Atoi(kv["gen"])
+		req := SyncRequest{Group: pos[0], MemberID: pos[1], InstanceID: kv["instance"], Generation: int32(gen)}
+		if v := kv["assign"]; v != "" {
+			req.Assignments = map[string][]byte{}
+			req.Decoded = map[string][]TopicPartition{}
+			for _, a := range strings.Split(v, ";") {
+				id, tps, _ := strings.Cut(a, ":")
+				req.Assignments[id] = []byte(tps)
+				req.Decoded[id] = parseTPs(tps)
+			}
+		}
+		st.SyncClassic(*now, req, replies.sync())
+		return fmt.Sprintf("#%d sent", replies.n)
+	case "cheartbeat":
+		gen, _ := strconv.Atoi(kv["gen"])
+		if err := st.HeartbeatClassic(*now, pos[0], pos[1], kv["instance"], int32(gen)); err != nil {
+			return "error: " + err.Error()
+		}
+		return "ok"
+	case "cleave":
+		var ls []LeaveMember
+		if len(pos) > 1 {
+			for _, id := range strings.Split(pos[1], ",") {
+				ls = append(ls, LeaveMember{MemberID: id})
+			}
+		}
+		if v := kv["instance"]; v != "" {
+			ls = append(ls, LeaveMember{InstanceID: v})
+		}
+		errs, err := st.LeaveClassic(*now, pos[0], ls)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		var b strings.Builder
+		b.WriteString("ok")
+		for i, e := range errs {
+			if e != nil {
+				fmt.Fprintf(&b, "\n  %d: %v", i, e)
+			}
+		}
+		return b.String()
+	case "kcommit":
+		gen, _ := strconv.Atoi(kv["gen"])
+		m := pos[1]
+		if m == "-" {
+			m = ""
+		}
+		if err := st.CheckKafkaCommit(pos[0], m, kv["instance"], int32(gen), nil); err != nil {
+			return "error: " + err.Error()
+		}
+		return "ok"
+	case "cdescribe":
+		gi, ok := st.DescribeClassic(pos[0])
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s known=%v state=%s gen=%d protocol=%s/%s leader=%s", gi.ID, ok, gi.State, gi.Generation, gi.ProtocolType, gi.Protocol, gi.Leader)
+		for _, m := range gi.Members {
+			fmt.Fprintf(&b, "\n  %s", m.ID)
+			if m.InstanceID != "" {
+				fmt.Fprintf(&b, " instance=%s", m.InstanceID)
+			}
+			fmt.Fprintf(&b, " topics=%v meta=%q assignment=%q held=%s", m.Topics, m.Metadata, m.Assignment, fmtTPs(m.Held))
+		}
+		return b.String()
 	case "describe":
 		gi, _ := st.Describe(pos[0])
 		var b strings.Builder

@@ -51,6 +51,17 @@ var (
 	ErrNotEmpty = errors.New("group is not empty")
 	// ErrInvalid marks refused arguments.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrUnsupportedAssignor: a server assignor other than uniform and
+	// range.
+	ErrUnsupportedAssignor = errors.New("unsupported assignor")
+)
+
+// Group types, as Kafka's ListGroups names them.
+const (
+	// TypeConsumer is a KIP-848 group (this package's heartbeat protocol).
+	TypeConsumer = "consumer"
+	// TypeClassic is a classic JoinGroup/SyncGroup group.
+	TypeClassic = "classic"
 )
 
 // invalidError is an ErrInvalid with a complete message.
@@ -136,6 +147,12 @@ type HeartbeatRequest struct {
 	// Managed members (Consume streams) never time out: the stream's life is
 	// their liveness; they leave when it ends.
 	Managed bool
+	// UseMemberID makes a join (Epoch 0) take MemberID as the member's id
+	// instead of a new one: KIP-848 v1 clients choose their own. A member
+	// with that id already in the group is replaced.
+	UseMemberID bool
+	// ClientID and Host describe the member's client, when known.
+	ClientID, Host string
 }
 
 // HeartbeatResponse is the member's current assignment.
@@ -159,6 +176,8 @@ type member struct {
 	sent     []TopicPartition
 	deadline time.Time
 	managed  bool
+	clientID string
+	host     string
 }
 
 // subscribes reports whether the member wants topic.
@@ -199,6 +218,11 @@ type Config struct {
 	// MinSessionTimeout and MaxSessionTimeout bound what members may ask
 	// for; zero means the package bounds (1s and 30m).
 	MinSessionTimeout, MaxSessionTimeout time.Duration
+	// InitialRebalanceDelay is how long the first rebalance of an empty
+	// classic group waits for more members (extended by as much, up to the
+	// rebalance timeout, while new members keep arriving): Kafka's
+	// group.initial.rebalance.delay.ms. 0 completes it at once.
+	InitialRebalanceDelay time.Duration
 }
 
 // State is every group's membership and assignment. It is not safe for
@@ -206,6 +230,8 @@ type Config struct {
 type State struct {
 	cfg     Config
 	groups  map[string]*group
+	classic map[string]*classicGroup
+	seq     int64 // orders classic members by join time
 	touched map[string]bool
 	// gone lists members removed (left, timed out, fenced) since the last
 	// TakeChanged: their watchers must learn it.
@@ -220,7 +246,7 @@ func NewState(cfg Config) *State {
 	if cfg.MaxSessionTimeout <= 0 {
 		cfg.MaxSessionTimeout = MaxSessionTimeout
 	}
-	return &State{cfg: cfg, groups: map[string]*group{}, touched: map[string]bool{}}
+	return &State{cfg: cfg, groups: map[string]*group{}, classic: map[string]*classicGroup{}, touched: map[string]bool{}}
 }
 
 // checkSub validates a subscription and fills its defaults.
@@ -248,7 +274,7 @@ func (s *State) checkSub(groupID string, sub *Subscription) (*regexp.Regexp, err
 		sub.Assignor = AssignorUniform
 	case AssignorUniform, AssignorRange:
 	default:
-		return nil, invalidf("group %s: unknown assignor %q; want %s or %s", groupID, sub.Assignor, AssignorUniform, AssignorRange)
+		return nil, fmt.Errorf("group %s: unknown assignor %q; want %s or %s: %w", groupID, sub.Assignor, AssignorUniform, AssignorRange, ErrUnsupportedAssignor)
 	}
 	if sub.SessionTimeout == 0 {
 		sub.SessionTimeout = DefaultSessionTimeout
@@ -277,6 +303,12 @@ func (s *State) Heartbeat(now time.Time, topics Topics, req HeartbeatRequest) (H
 		if err != nil {
 			return HeartbeatResponse{}, err
 		}
+		if cg := s.classic[req.Group]; cg != nil {
+			if len(cg.members) > 0 {
+				return HeartbeatResponse{}, fmt.Errorf("group %s is a classic group with members: %w", req.Group, ErrInconsistentProtocol)
+			}
+			delete(s.classic, req.Group)
+		}
 		if g == nil {
 			g = &group{id: req.Group, members: map[string]*member{}, topics: Topics{}}
 			s.groups[req.Group] = g
@@ -286,7 +318,15 @@ func (s *State) Heartbeat(now time.Time, topics Topics, req HeartbeatRequest) (H
 		} else if g.assignor != sub.Assignor {
 			return HeartbeatResponse{}, invalidf("group %s: assignor %q differs from the group's %q", req.Group, sub.Assignor, g.assignor)
 		}
-		m = &member{id: s.cfg.NewMemberID(), instance: sub.InstanceID, sub: sub, re: re, held: tpSet{}, target: tpSet{}, epoch: 1}
+		id := req.MemberID
+		if !req.UseMemberID || id == "" {
+			id = s.cfg.NewMemberID()
+		}
+		m = &member{id: id, instance: sub.InstanceID, sub: sub, re: re, held: tpSet{}, target: tpSet{}, epoch: 1}
+		if prev := g.members[id]; prev != nil {
+			// A member rejoining with its own id starts over.
+			s.remove(g, prev)
+		}
 		var old *member
 		if sub.InstanceID != "" {
 			for _, o := range g.members {
@@ -343,6 +383,9 @@ func (s *State) Heartbeat(now time.Time, topics Topics, req HeartbeatRequest) (H
 		}
 	}
 	m.managed = req.Managed
+	if req.ClientID != "" || req.Host != "" {
+		m.clientID, m.host = req.ClientID, req.Host
+	}
 	m.deadline = now.Add(m.sub.SessionTimeout)
 	if req.OwnedReported {
 		owned := make(tpSet, len(req.Owned))
@@ -408,6 +451,7 @@ func (s *State) remove(g *group, m *member) {
 // Tick expires members whose session timed out at now and rebalances groups
 // whose topics' metadata changed.
 func (s *State) Tick(now time.Time, topics Topics) {
+	s.tickClassic(now)
 	for _, g := range s.groups {
 		expired := false
 		for _, m := range g.members {
@@ -521,6 +565,12 @@ func (s *State) TakeChanged() [][2]string {
 // accepted only when the group has no members.
 func (s *State) CheckCommit(groupID, memberID string, epoch int32, tps []TopicPartition) error {
 	g := s.groups[groupID]
+	if cg := s.classic[groupID]; cg != nil && len(cg.members) > 0 {
+		if memberID == "" {
+			return fmt.Errorf("group %s: a commit without a member id needs an empty group; it has %d members: %w", groupID, len(cg.members), ErrNotEmpty)
+		}
+		return fmt.Errorf("group %s is a classic group: commit by member %s: %w", groupID, memberID, ErrUnknownMember)
+	}
 	if memberID == "" {
 		if g != nil && len(g.members) > 0 {
 			return fmt.Errorf("group %s: a commit without a member id needs an empty group; it has %d members: %w", groupID, len(g.members), ErrNotEmpty)
@@ -546,6 +596,8 @@ func (s *State) CheckCommit(groupID, memberID string, epoch int32, tps []TopicPa
 type MemberInfo struct {
 	ID, InstanceID string
 	Epoch          int32
+	// ClientID and Host describe the member's client, when known.
+	ClientID, Host string
 	Topics         []string
 	Regex          string
 	// Held is what the member may be consuming; Target what the assignor
@@ -555,11 +607,17 @@ type MemberInfo struct {
 
 // GroupInfo describes a group.
 type GroupInfo struct {
-	ID       string
-	Epoch    int32
+	ID string
+	// Type is TypeConsumer or TypeClassic; ProtocolType is a classic
+	// group's ("consumer", "connect", ...).
+	Type, ProtocolType string
+	// Epoch is the group epoch, or a classic group's generation.
+	Epoch int32
+	// Assignor is the server assignor, or a classic group's protocol.
 	Assignor string
 	// State is "empty", "stable" (every member holds exactly its target) or
-	// "reconciling".
+	// "reconciling"; a classic group is "empty", "preparing-rebalance",
+	// "completing-rebalance" or "stable".
 	State   string
 	Members []MemberInfo
 }
@@ -567,11 +625,14 @@ type GroupInfo struct {
 // Describe returns a group's state; ok is false when the coordinator has
 // never seen it (it may still have committed offsets).
 func (s *State) Describe(groupID string) (GroupInfo, bool) {
+	if cg := s.classic[groupID]; cg != nil {
+		return cg.info(), true
+	}
 	g := s.groups[groupID]
 	if g == nil {
 		return GroupInfo{ID: groupID, State: "empty"}, false
 	}
-	gi := GroupInfo{ID: g.id, Epoch: g.epoch, Assignor: g.assignor, State: "stable"}
+	gi := GroupInfo{ID: g.id, Type: TypeConsumer, Epoch: g.epoch, Assignor: g.assignor, State: "stable"}
 	if len(g.members) == 0 {
 		gi.State = "empty"
 	}
@@ -582,7 +643,7 @@ func (s *State) Describe(groupID string) (GroupInfo, bool) {
 		}
 		gi.Members = append(gi.Members, MemberInfo{
 			ID: m.id, InstanceID: m.instance, Epoch: m.epoch, Topics: slices.Clone(m.sub.Topics),
-			Regex: m.sub.Regex, Held: held, Target: target,
+			Regex: m.sub.Regex, Held: held, Target: target, ClientID: m.clientID, Host: m.host,
 		})
 	}
 	slices.SortFunc(gi.Members, func(a, b MemberInfo) int { return strings.Compare(a.ID, b.ID) })
@@ -591,9 +652,14 @@ func (s *State) Describe(groupID string) (GroupInfo, bool) {
 
 // Groups lists the ids of known groups, sorted.
 func (s *State) Groups() []string {
-	out := make([]string, 0, len(s.groups))
+	out := make([]string, 0, len(s.groups)+len(s.classic))
 	for id := range s.groups {
 		out = append(out, id)
+	}
+	for id := range s.classic {
+		if s.groups[id] == nil {
+			out = append(out, id)
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -601,10 +667,14 @@ func (s *State) Groups() []string {
 
 // MemberCount is the number of members of a group (0 if unknown).
 func (s *State) MemberCount(groupID string) int {
+	n := 0
 	if g := s.groups[groupID]; g != nil {
-		return len(g.members)
+		n += len(g.members)
 	}
-	return 0
+	if cg := s.classic[groupID]; cg != nil {
+		n += len(cg.members)
+	}
+	return n
 }
 
 // Delete forgets an empty group.
@@ -613,6 +683,7 @@ func (s *State) Delete(groupID string) error {
 		return fmt.Errorf("group %s has %d members: %w", groupID, n, ErrNotEmpty)
 	}
 	delete(s.groups, groupID)
+	delete(s.classic, groupID)
 	return nil
 }
 
