@@ -184,7 +184,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		msg, err := s.run(ctx)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "sluice apply: %s %s: %s\n", s.Kind, s.Name, explainStepError(err))
-			fmt.Fprintf(e.stderr, "sluice apply: stopped after %d of %d changes; run it again once this is fixed\n", done, changes)
+			fmt.Fprintf(e.stderr, "sluice apply: stopped after %d of %s; run it again once this is fixed\n", done, plural(changes, "change"))
 			return 1
 		}
 		done++
@@ -414,14 +414,6 @@ func (a *applier) planSubject(ctx context.Context, p *plan, s *manifest.Subject)
 	return nil
 }
 
-// plural renders "1 partition", "3 partitions".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
 // primitiveOr names where a subject's schema comes from.
 func primitiveOr(s *manifest.Subject, display func(string) string) string {
 	if s.File == "" {
@@ -463,9 +455,9 @@ func (a *applier) planTopic(ctx context.Context, p *plan, t manifest.Topic) erro
 	}
 	switch {
 	case t.Partitions > 0 && t.Partitions < have:
-		p.refusals = append(p.refusals, fmt.Sprintf("topic %s has %d partitions and %s asks for %d: a topic cannot lose partitions (their records and the key-to-partition mapping would be lost); keep partitions: %d, or delete and recreate the topic", t.Name, have, a.display(a.set.Manifest.File), t.Partitions, have))
+		p.refusals = append(p.refusals, fmt.Sprintf("topic %s has %s and %s asks for %d: a topic cannot lose partitions (their records and the key-to-partition mapping would be lost); keep partitions: %d, or delete and recreate the topic", t.Name, plural(have, "partition"), a.display(a.set.Manifest.File), t.Partitions, have))
 	case t.Partitions > have:
-		p.refusals = append(p.refusals, fmt.Sprintf("topic %s has %d partitions and %s asks for %d: the broker cannot add partitions to a topic yet; keep partitions: %d", t.Name, have, a.display(a.set.Manifest.File), t.Partitions, have))
+		p.refusals = append(p.refusals, fmt.Sprintf("topic %s has %s and %s asks for %d: the broker cannot add partitions to a topic yet; keep partitions: %d", t.Name, plural(have, "partition"), a.display(a.set.Manifest.File), t.Partitions, have))
 	}
 	cur := desc.GetConfigs()
 	set := map[string]string{}

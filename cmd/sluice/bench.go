@@ -234,8 +234,8 @@ func (c *benchConfig) run(ctx context.Context, e *env) error {
 		progress = e.stderr
 	}
 	r := &benchRun{cfg: c, base: base, partitions: parts, progress: progress}
-	fmt.Fprintf(progress, "%s: topic %s, %d partitions, %d-byte records, batch %d, %d producer(s) x %d in flight, %d consumer(s), %s, %v\n",
-		c.command, c.topic, parts, c.recordBytes, c.batch, c.producers, c.inflight, c.consumers, c.loopName(), c.duration)
+	fmt.Fprintf(progress, "%s: topic %s, %s, %d-byte records, batch %d, %s x %d in flight, %s, %s, %v\n",
+		c.command, c.topic, plural(parts, "partition"), c.recordBytes, c.batch, plural(c.producers, "producer"), c.inflight, plural(c.consumers, "consumer"), c.loopName(), c.duration)
 	switch c.mode {
 	case "produce":
 		err = r.produce(ctx)
@@ -531,7 +531,7 @@ func (r *benchRun) consume(ctx context.Context, topics brokerv1connect.TopicServ
 		have += p.GetHighWatermark() - p.GetLogStartOffset()
 	}
 	if missing := int64(c.backlog) - have; missing > 0 {
-		fmt.Fprintf(r.progress, "preloading %d records\n", missing)
+		fmt.Fprintf(r.progress, "preloading %s\n", plural(missing, "record"))
 		if err := r.preload(ctx, missing); err != nil {
 			return err
 		}
@@ -808,17 +808,17 @@ func (r *benchRun) summary(w io.Writer) {
 	}
 	switch c.mode {
 	case "produce", "e2e":
-		fmt.Fprintf(w, "produce: %d records in %v: %.0f records/s, %.1f MB/s\n", r.produced.Load(), r.elapsed.Round(time.Millisecond),
+		fmt.Fprintf(w, "produce: %s in %v: %.0f records/s, %.1f MB/s\n", plural(r.produced.Load(), "record"), r.elapsed.Round(time.Millisecond),
 			float64(r.produced.Load())/r.elapsed.Seconds(), float64(r.prodBytes.Load())/1e6/r.elapsed.Seconds())
 		fmt.Fprintf(w, "ack latency: p50 %v  p99 %v  p99.9 %v  max %v\n", r.ack.quantile(0.5).Round(time.Microsecond),
 			r.ack.quantile(0.99).Round(time.Microsecond), r.ack.quantile(0.999).Round(time.Microsecond), time.Duration(r.ack.max).Round(time.Microsecond))
 	}
 	switch c.mode {
 	case "consume":
-		fmt.Fprintf(w, "consume: %d records in %v: %.0f records/s, %.1f MB/s\n", r.consumed.Load(), r.consumeElapsed.Round(time.Millisecond),
+		fmt.Fprintf(w, "consume: %s in %v: %.0f records/s, %.1f MB/s\n", plural(r.consumed.Load(), "record"), r.consumeElapsed.Round(time.Millisecond),
 			float64(r.consumed.Load())/r.consumeElapsed.Seconds(), float64(r.consBytes.Load())/1e6/r.consumeElapsed.Seconds())
 	case "e2e":
-		fmt.Fprintf(w, "consume: %d records\n", r.consumed.Load())
+		fmt.Fprintf(w, "consume: %s\n", plural(r.consumed.Load(), "record"))
 		fmt.Fprintf(w, "e2e latency: p50 %v  p99 %v  p99.9 %v  max %v\n", r.e2eLat.quantile(0.5).Round(time.Microsecond),
 			r.e2eLat.quantile(0.99).Round(time.Microsecond), r.e2eLat.quantile(0.999).Round(time.Microsecond), time.Duration(r.e2eLat.max).Round(time.Microsecond))
 	}

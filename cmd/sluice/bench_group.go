@@ -105,7 +105,7 @@ func (r *benchRun) runGroupConsumers(ctx context.Context, ends map[int32]int64) 
 	}
 	prog := &groupProgress{next: map[int32]int64{}, remaining: map[int32]int64{}, done: make(chan struct{})}
 	defer func() {
-		fmt.Fprintf(r.progress, "group %s: %d record(s) delivered again after rebalances (not counted)\n", c.group, prog.again)
+		fmt.Fprintf(r.progress, "group %s: %s delivered again after rebalances (not counted)\n", c.group, plural(prog.again, "record"))
 	}()
 	for p, end := range ends {
 		if end > 0 {

@@ -139,3 +139,20 @@ func TestHistogramBuckets(t *testing.T) {
 		t.Fatalf("bucket(MaxInt64) = %d out of range", b)
 	}
 }
+
+// TestBenchCountsAgree: one record is "1 record" in the progress and the
+// summary.
+func TestBenchCountsAgree(t *testing.T) {
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := []string{"bench", "consume", "--in-process", "--fsync", "never", "--backlog", "1", "--partitions", "1", "--record-bytes", "10"}
+	if code := run(ctx, args, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"topic bench, 1 partition, 10-byte records", "1 producer x 16 in flight, 1 consumer,", "preloading 1 record\n", "consume: 1 record in "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -112,8 +112,8 @@ func (v *validateFlags) run(ctx context.Context, e *env, c *benchConfig) error {
 	if c.tsv {
 		progress = e.stderr
 	}
-	fmt.Fprintf(progress, "%s: %s OrderEvent records, %d distinct, mean %d bytes framed; levels %s, %d run(s) each\n",
-		c.command, v.format, len(pool.datums), pool.meanSize()+pool.prefixLen(), strings.Join(levels, ","), v.runs)
+	fmt.Fprintf(progress, "%s: %s OrderEvent records, %d distinct, mean %d bytes framed; levels %s, %s each\n",
+		c.command, v.format, len(pool.datums), pool.meanSize()+pool.prefixLen(), strings.Join(levels, ","), plural(v.runs, "run"))
 	rates := make(map[string][]float64, len(levels))
 	for rep := range v.runs {
 		for _, level := range levels {
@@ -186,8 +186,8 @@ func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Wr
 		return 0, err
 	}
 	framed := pool.frame(int32(resp.ID))
-	fmt.Fprintf(progress, "run %d, %s: topic %s (value.schema.validation=%s, schema id %d), %d partitions, batch %d, %d producer(s) x %d in flight, fsync %s, %v\n",
-		rep+1, level, topic, level, resp.ID, parts, c.batch, c.producers, c.inflight, c.fsync, c.duration)
+	fmt.Fprintf(progress, "run %d, %s: topic %s (value.schema.validation=%s, schema id %d), %s, batch %d, %s x %d in flight, fsync %s, %v\n",
+		rep+1, level, topic, level, resp.ID, plural(parts, "partition"), c.batch, plural(c.producers, "producer"), c.inflight, c.fsync, c.duration)
 	c.topic = topic
 	r := &benchRun{cfg: c, base: base, partitions: parts, progress: progress}
 	if err := r.measure(ctx, func(ctx context.Context) error { return r.produceFramed(ctx, framed) }); err != nil {
@@ -261,14 +261,14 @@ func printValidateSummary(w io.Writer, c *benchConfig, v *validateFlags, levels 
 		}
 		return
 	}
-	fmt.Fprintf(w, "\n%s, %s, %d run(s) per level:\n", v.format, c.name, v.runs)
+	fmt.Fprintf(w, "\n%s, %s, %s per level:\n", v.format, c.name, plural(v.runs, "run"))
 	for _, l := range levels {
 		lo, med, hi := spread(rates[l])
 		fmt.Fprintf(w, "  %-8s median %.0f records/s (min %.0f, max %.0f)\n", l, med, lo, hi)
 	}
 	for _, l := range levels[1:] {
 		lo, med, hi := spread(ratios(rates[l], rates[base]))
-		fmt.Fprintf(w, "  %s/%s: %.3f (median of %d paired runs; min %.3f, max %.3f)\n", l, base, med, len(rates[l]), lo, hi)
+		fmt.Fprintf(w, "  %s/%s: %.3f (median of %s; min %.3f, max %.3f)\n", l, base, med, plural(len(rates[l]), "paired run"), lo, hi)
 	}
 }
 

@@ -72,6 +72,15 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// plural counts n of noun: "1 record", "2 records". noun is a regular
+// English noun (its plural adds s).
+func plural[N ~int | ~int32 | ~int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // newFlagSet returns the flag set of command name ("sluice topic") with
 // output to stderr and usage (the command's help, ending in "Flags:\n")
 // followed by the flag list as its Usage. Parsed with parseArgs, help

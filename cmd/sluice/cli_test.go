@@ -87,3 +87,22 @@ func TestHelpFlagListsHOnce(t *testing.T) {
 		t.Errorf("%q appears %d times, want once:\n%s", helpUsage, n, stdout.String())
 	}
 }
+
+// TestPlural: counts agree with their noun.
+func TestPlural(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		noun string
+		want string
+	}{
+		{0, "record", "0 records"},
+		{1, "record", "1 record"},
+		{2, "record", "2 records"},
+		{1, "paired run", "1 paired run"},
+		{-1, "change", "-1 changes"},
+	} {
+		if got := plural(c.n, c.noun); got != c.want {
+			t.Errorf("plural(%d, %q) = %q, want %q", c.n, c.noun, got, c.want)
+		}
+	}
+}

@@ -232,7 +232,7 @@ func runSchemaDiff(ctx context.Context, e *env, args []string) int {
 			}
 			fmt.Fprintln(e.stdout, line)
 		}
-		fmt.Fprintf(e.stdout, "%d changes, %d breaking under %s\n", len(changes), breaking, level)
+		fmt.Fprintf(e.stdout, "%s, %d breaking under %s\n", plural(len(changes), "change"), breaking, level)
 	}
 	if breaking > 0 {
 		return 1

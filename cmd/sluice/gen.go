@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -130,7 +131,11 @@ func runGen(ctx context.Context, e *env, args []string) int {
 	if *check {
 		old, err := os.ReadFile(target)
 		if err != nil || !bytes.Equal(old, f.Content) {
-			fmt.Fprintf(e.stderr, "sluice gen: %s is out of date: run sluice gen\n", target)
+			state := "out of date"
+			if errors.Is(err, os.ErrNotExist) {
+				state = "missing"
+			}
+			fmt.Fprintf(e.stderr, "sluice gen: %s is %s: run %s\n", target, state, genRerun(args))
 			return 1
 		}
 		fmt.Fprintf(e.stdout, "%s is up to date\n", target)
@@ -146,6 +151,28 @@ func runGen(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s (package %s, topics: %d)\n", target, name, len(set.Manifest.Topics))
 	return 0
+}
+
+// genRerun is the command that brings the output up to date: the command
+// line as given, without --check, quoted for a POSIX shell.
+func genRerun(args []string) string {
+	words := []string{"sluice", "gen"}
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "check" {
+			continue
+		}
+		words = append(words, shellQuote(a))
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // genSetFromTopics builds the manifest that --topic flags describe, in the

@@ -69,6 +69,34 @@ func TestGenFromManifest(t *testing.T) {
 	}
 }
 
+// TestGenCheckHint: --check's hint is the command that fixes it: the
+// flags given (--out above all), without --check, quoted for a shell.
+func TestGenCheckHint(t *testing.T) {
+	dir := t.TempDir()
+	genCopyTree(t, filepath.Join("..", "..", "codegen", "testdata", "avro"), dir)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"gen", "--check", "--out", "gen/orders"},
+			"sluice gen: gen/orders/sluice_gen.go is missing: run sluice gen --out gen/orders\n"},
+		{[]string{"gen", "--out=my gen", "--package", "orders", "-check=true", "--manifest", "sluice.yaml"},
+			"sluice gen: my gen/sluice_gen.go is missing: run sluice gen '--out=my gen' --package orders --manifest sluice.yaml\n"},
+	} {
+		code, _, errOut := genRunIn(t, dir, c.args...)
+		if code != 1 || errOut != c.want {
+			t.Errorf("%q: exit %d, stderr %q\nwant exit 1, stderr %q", c.args, code, errOut, c.want)
+		}
+	}
+	if code, _, errOut := genRunIn(t, dir, "gen", "--out", "gen/orders", "--package", "x"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	code, _, errOut := genRunIn(t, dir, "gen", "--out", "gen/orders", "--check")
+	if want := "sluice gen: gen/orders/sluice_gen.go is out of date: run sluice gen --out gen/orders\n"; code != 1 || errOut != want {
+		t.Errorf("stale: exit %d, stderr %q, want %q", code, errOut, want)
+	}
+}
+
 func TestGenFromFiles(t *testing.T) {
 	dir := t.TempDir()
 	genCopyTree(t, filepath.Join("..", "..", "codegen", "testdata", "jsonschema"), dir)

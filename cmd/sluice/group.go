@@ -257,7 +257,7 @@ func groupDescribe(ctx context.Context, w io.Writer, c brokerv1connect.GroupServ
 		}
 		return writeJSON(w, j)
 	}
-	fmt.Fprintf(w, "group %s: %s, epoch %d, assignor %s, %d member(s)\n", d.GetGroup(), d.GetState(), d.GetGroupEpoch(), orDash(d.GetAssignor()), len(d.GetMembers()))
+	fmt.Fprintf(w, "group %s: %s, epoch %d, assignor %s, %s\n", d.GetGroup(), d.GetState(), d.GetGroupEpoch(), orDash(d.GetAssignor()), plural(len(d.GetMembers()), "member"))
 	if len(d.GetMembers()) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
