@@ -82,6 +82,10 @@ type Config struct {
 	// GroupTickInterval is how often group session timeouts are checked; 0
 	// means DefaultGroupTickInterval (1s), < 0 never (tests call TickGroups).
 	GroupTickInterval time.Duration
+	// GroupInitialRebalanceDelay is how long the first rebalance of an
+	// empty classic (Kafka JoinGroup) group waits for more members; 0 means
+	// DefaultGroupInitialRebalanceDelay (3s, as Kafka), < 0 none.
+	GroupInitialRebalanceDelay time.Duration
 }
 
 // FsyncPolicy says when appends reach stable storage (the --fsync flag).

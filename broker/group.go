@@ -97,9 +97,10 @@ func (b *Broker) startGroups(ctx context.Context) error {
 	}
 	gr := &groupRuntime{
 		coord: group.NewCoordinator(group.Config{
-			NewMemberID:       newMemberID,
-			MinSessionTimeout: b.cfg.GroupMinSessionTimeout,
-			MaxSessionTimeout: b.cfg.GroupMaxSessionTimeout,
+			NewMemberID:           newMemberID,
+			MinSessionTimeout:     b.cfg.GroupMinSessionTimeout,
+			MaxSessionTimeout:     b.cfg.GroupMaxSessionTimeout,
+			InitialRebalanceDelay: initialRebalanceDelay(b.cfg.GroupInitialRebalanceDelay),
 		}),
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
@@ -131,6 +132,18 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// initialRebalanceDelay applies Config.GroupInitialRebalanceDelay's
+// convention: 0 is the default, < 0 none.
+func initialRebalanceDelay(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultGroupInitialRebalanceDelay
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 // stopGroups stops the ticker and the coordinator and waits for them.
@@ -232,6 +245,11 @@ type GroupHeartbeatRequest struct {
 	// Owned, when OwnedReported, is what the member consumes now.
 	Owned         []TopicPartition
 	OwnedReported bool
+	// ClientMemberID makes a join (Epoch 0) use MemberID, which the client
+	// chose (Kafka's ConsumerGroupHeartbeat v1), instead of a new id.
+	ClientMemberID bool
+	// ClientID and Host describe the member's client, when known.
+	ClientID, Host string
 }
 
 // GroupHeartbeatResponse is the member's current assignment.
@@ -271,6 +289,7 @@ func (b *Broker) heartbeat(ctx context.Context, req GroupHeartbeatRequest, manag
 		resp, err = s.Heartbeat(now, topics, group.HeartbeatRequest{
 			Group: req.Group, MemberID: req.MemberID, Epoch: req.Epoch, Sub: req.Sub,
 			Owned: req.Owned, OwnedReported: req.OwnedReported, Managed: managed,
+			UseMemberID: req.ClientMemberID, ClientID: req.ClientID, Host: req.Host,
 		})
 		if err == nil {
 			timeout = s.SessionTimeout(req.Group, resp.MemberID)
@@ -487,23 +506,28 @@ func (b *Broker) DescribeGroup(ctx context.Context, groupID string) (GroupDescri
 
 // GroupListing is one group of ListGroups.
 type GroupListing struct {
-	Group   string
+	Group string
+	// State is as GroupDescription.State.
 	State   string
 	Members int
+	// Type is "consumer" (KIP-848 and Consume streams) or "classic" (Kafka
+	// JoinGroup members, or a group known only by its offsets);
+	// ProtocolType is a classic group's ("consumer", "connect", ...).
+	Type, ProtocolType string
 }
 
 // ListGroups lists every group with members or committed offsets, by id.
 func (b *Broker) ListGroups(ctx context.Context) ([]GroupListing, error) {
 	type live struct {
-		state   string
-		members int
+		state, typ, protocolType string
+		members                  int
 	}
 	known := map[string]live{}
 	if err := b.groupDo(ctx, func(s *group.State) {
 		for _, id := range s.Groups() {
+			gi, _ := s.Describe(id)
 			if n := s.MemberCount(id); n > 0 {
-				gi, _ := s.Describe(id)
-				known[id] = live{gi.State, n}
+				known[id] = live{gi.State, gi.Type, gi.ProtocolType, n}
 			}
 		}
 	}); err != nil {
@@ -515,12 +539,12 @@ func (b *Broker) ListGroups(ctx context.Context) ([]GroupListing, error) {
 	}
 	for _, id := range withOffsets {
 		if _, ok := known[id]; !ok {
-			known[id] = live{state: "empty"}
+			known[id] = live{state: "empty", typ: group.TypeClassic}
 		}
 	}
 	out := make([]GroupListing, 0, len(known))
 	for id, l := range known {
-		out = append(out, GroupListing{Group: id, State: l.state, Members: l.members})
+		out = append(out, GroupListing{Group: id, State: l.state, Members: l.members, Type: l.typ, ProtocolType: l.protocolType})
 	}
 	slices.SortFunc(out, func(x, y GroupListing) int {
 		if x.Group < y.Group {

@@ -214,3 +214,25 @@ func (b *Broker) sweepOffsets(ctx context.Context) error {
 	}
 	return nil
 }
+
+// deletePartitionOffsets removes a group's committed offsets of the
+// partitions given, in one transaction.
+func (b *Broker) deletePartitionOffsets(ctx context.Context, groupID string, tps []TopicPartition) error {
+	if len(tps) == 0 {
+		return nil
+	}
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("group %s: delete committed offsets: %w", groupID, err)
+	}
+	defer tx.Rollback()
+	for _, tp := range tps {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM group_offsets WHERE group_id = ? AND topic = ? AND partition = ?`, groupID, tp.Topic, tp.Partition); err != nil {
+			return fmt.Errorf("group %s: delete committed offsets of %s: %w", groupID, tp, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("group %s: delete committed offsets: %w", groupID, err)
+	}
+	return nil
+}

@@ -803,27 +803,6 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// CancelWait answers a member's waiting JoinGroup or SyncGroup (with
-// ErrRebalanceInProgress) when its connection went away, so that the member
-// no longer counts as waiting and times out normally. The broker calls it
-// when the request's context ends first.
-func (s *State) CancelWait(groupID, memberID string) {
-	g := s.classic[groupID]
-	if g == nil {
-		return
-	}
-	if m := g.members[memberID]; m != nil {
-		if m.joinReply != nil {
-			m.joinReply(JoinResult{Err: fmt.Errorf("group %s: member %s: request cancelled: %w", groupID, memberID, ErrRebalanceInProgress), MemberID: memberID})
-			m.joinReply = nil
-		}
-		if m.syncReply != nil {
-			m.syncReply(SyncResult{Err: fmt.Errorf("group %s: member %s: request cancelled: %w", groupID, memberID, ErrRebalanceInProgress)})
-			m.syncReply = nil
-		}
-	}
-}
-
 // checkCommit validates an offset commit against a classic group
 // with members (Kafka's rules).
 func (g *classicGroup) checkCommit(memberID, instanceID string, generation int32) error {
