@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"connectrpc.com/connect"
 
+	"github.com/sluicehq/sluice/broker"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
@@ -56,12 +58,19 @@ Examples:
 Flags:
 `
 
+// topicSubcommands are topic's subcommands, in the order help lists them.
+var topicSubcommands = []string{"create", "list", "describe", "alter", "delete"}
+
+// maxPartitions is the most partitions a topic may have; checked here too
+// so that the error names the flag.
+const maxPartitions = broker.MaxPartitions
+
 // runTopic manages topics over the TopicService.
 func runTopic(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "sluice topic", topicUsage)
 	var cf clientFlags
 	cf.register(fs, e)
-	partitions := fs.Int("partitions", 1, "create: number of partitions, 1 to 1024")
+	partitions := fs.Int("partitions", 1, fmt.Sprintf("create: number of partitions, 1 to %d", maxPartitions))
 	var configs, set kvFlag
 	var del listFlag
 	fs.Var(&configs, "config", "create: config override `key=value` (repeatable)")
@@ -83,6 +92,10 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 	sub, pos := pos[0], pos[1:]
+	if !slices.Contains(topicSubcommands, sub) {
+		fmt.Fprintf(e.stderr, "sluice topic: unknown subcommand %q; want %s%s\n", sub, orList(topicSubcommands), didYouMean(sub, topicSubcommands))
+		return 2
+	}
 	want := 1
 	if sub == "list" {
 		want = 0
@@ -106,6 +119,10 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 	}
 	switch sub {
 	case "create":
+		if *partitions < 1 || *partitions > maxPartitions {
+			fmt.Fprintf(e.stderr, "sluice topic create: --partitions %d: want 1 to %d (a topic needs at least one partition)\n", *partitions, maxPartitions)
+			return 2
+		}
 		if keySpec.set() || valueSpec.set() {
 			return createTypedTopic(ctx, e, &cf, pos[0], int32(*partitions), configs.asMap(), &keySpec, &valueSpec)
 		}
@@ -155,9 +172,6 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 			printTopicList(e.stdout, res.Msg.GetTopics(), cf.json())
 			return 0
 		}
-	default:
-		fmt.Fprintf(e.stderr, "sluice topic: unknown subcommand %q; want create, list, describe, alter or delete\n", sub)
-		return 2
 	}
 	if err != nil {
 		printErr(e.stderr, "topic "+sub, err)

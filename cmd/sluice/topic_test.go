@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/golden"
@@ -112,4 +115,40 @@ func TestTopicCreateTyped(t *testing.T) {
 	expect(0, "", "topic", "create", "events", "--value-schema", "order.avsc", "--config", "value.subject.name.strategy=record", "--output", "json")
 	expect(0, "", "schema", "list")
 	golden.Check(t, filepath.Join(wd, "testdata", "topic_typed.golden"), tr.sb.String())
+}
+
+// TestTopicRefusals: a misspelt subcommand is named as unknown (with a
+// suggestion), whatever its arguments; a partition count below 1 or over
+// the limit is refused before any request.
+func TestTopicRefusals(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"topic", "lst"}, `sluice topic: unknown subcommand "lst"; want create, list, describe, alter or delete (did you mean "list"?)`},
+		{[]string{"topic", "frobnicate", "x"}, `sluice topic: unknown subcommand "frobnicate"; want create, list, describe, alter or delete`},
+		{[]string{"topic", "create", "t", "--partitions", "0"}, `sluice topic create: --partitions 0: want 1 to 1024 (a topic needs at least one partition)`},
+		{[]string{"topic", "create", "t", "--partitions", "-3"}, `sluice topic create: --partitions -3: want 1 to 1024 (a topic needs at least one partition)`},
+		{[]string{"topic", "create", "t", "--partitions", "1025", "--value-schema", "x.avsc"}, `sluice topic create: --partitions 1025: want 1 to 1024 (a topic needs at least one partition)`},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append(c.args, "--addr", "http://127.0.0.1:1"), strings.NewReader(""), &stdout, &stderr)
+		if code != 2 || strings.TrimSpace(stderr.String()) != c.want || stdout.Len() != 0 {
+			t.Errorf("sluice %v: exit %d\nstderr: %s\nwant:   %s", c.args, code, stderr.String(), c.want)
+		}
+	}
+}
+
+func TestDidYouMean(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"lst", ` (did you mean "list"?)`},
+		{"crate", ` (did you mean "create"?)`},
+		{"describ", ` (did you mean "describe"?)`},
+		{"xyz", ""},
+		{"", ""},
+	} {
+		if got := didYouMean(c.in, topicSubcommands); got != c.want {
+			t.Errorf("didYouMean(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
 }
