@@ -316,7 +316,8 @@ func (b *Broker) CheckGroupMember(ctx context.Context, groupID, memberID string,
 
 // DeleteGroupOffsets is Kafka's OffsetDelete: it removes the group's
 // committed offsets of the partitions given, except those of topics that
-// members subscribe to (errs[i] wraps ErrGroupSubscribedToTopic). A group
+// members subscribe to (errs[i] wraps ErrGroupSubscribedToTopic) and of
+// partitions that do not exist (ErrTopicNotFound). A group
 // with neither members nor offsets is ErrGroupNotFound; a classic group
 // with members of a protocol type other than "consumer", whose
 // subscriptions the broker cannot read, is ErrGroupNotEmpty.
@@ -346,6 +347,10 @@ func (b *Broker) DeleteGroupOffsets(ctx context.Context, groupID string, tps []T
 	errs = make([]error, len(tps))
 	var del []TopicPartition
 	for i, tp := range tps {
+		if t, lerr := b.lookup(tp.Topic); lerr != nil || tp.Partition < 0 || int(tp.Partition) >= len(t.parts) {
+			errs[i] = fmt.Errorf("delete offsets group %s: %s: %w", groupID, tp, ErrTopicNotFound)
+			continue
+		}
 		if subscribed[tp.Topic] {
 			errs[i] = fmt.Errorf("delete offsets group %s: %s: %w", groupID, tp, ErrGroupSubscribedToTopic)
 			continue

@@ -1,0 +1,101 @@
+package kafka
+
+// Shared by the consumer-group handler files (08, 09, 11-16, 42, 47, 68,
+// 69): the mapping of the broker's group errors to Kafka error codes and a
+// few conversions.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluicehq/sluice/broker"
+)
+
+// groupCode maps an error of the broker's group core to a Kafka error code
+// (0 for nil). Handlers override the codes whose meaning depends on the API
+// (a stale epoch, a group with members).
+func groupCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, broker.ErrUnknownMember):
+		return kerr.UnknownMemberID.Code
+	case errors.Is(err, broker.ErrIllegalGeneration):
+		return kerr.IllegalGeneration.Code
+	case errors.Is(err, broker.ErrRebalanceInProgress):
+		return kerr.RebalanceInProgress.Code
+	case errors.Is(err, broker.ErrMemberIDRequired):
+		return kerr.MemberIDRequired.Code
+	case errors.Is(err, broker.ErrFencedInstanceID):
+		return kerr.FencedInstanceID.Code
+	case errors.Is(err, broker.ErrInvalidSessionTimeout):
+		return kerr.InvalidSessionTimeout.Code
+	case errors.Is(err, broker.ErrInconsistentGroupProtocol):
+		return kerr.InconsistentGroupProtocol.Code
+	case errors.Is(err, broker.ErrStaleEpoch):
+		return kerr.StaleMemberEpoch.Code
+	case errors.Is(err, broker.ErrUnsupportedAssignor):
+		return kerr.UnsupportedAssignor.Code
+	case errors.Is(err, broker.ErrGroupNotEmpty):
+		return kerr.NonEmptyGroup.Code
+	case errors.Is(err, broker.ErrGroupNotFound):
+		return kerr.GroupIDNotFound.Code
+	case errors.Is(err, broker.ErrGroupSubscribedToTopic):
+		return kerr.GroupSubscribedToTopic.Code
+	case errors.Is(err, broker.ErrTopicNotFound):
+		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, broker.ErrOffsetMetadataTooLarge):
+		return kerr.OffsetMetadataTooLarge.Code
+	case errors.Is(err, broker.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, broker.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return kerr.CoordinatorNotAvailable.Code
+	case errors.Is(err, broker.ErrInvalidArgument):
+		return kerr.InvalidRequest.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// validGroup reports whether id is an acceptable group id.
+func validGroup(id string) bool { return broker.ValidateGroupID(id) == nil }
+
+// millis converts a Kafka millisecond field.
+func millis(ms int32) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// clientHost is the client's address as Kafka shows it ("/127.0.0.1").
+func clientHost(c *Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return "/" + c.RemoteAddr().String()
+	}
+	return "/" + host
+}
+
+// deref returns *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// nilIfEmpty returns &s, or nil for "".
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// errMessage returns a pointer to err's text, or nil.
+func errMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}
