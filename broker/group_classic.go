@@ -286,7 +286,9 @@ func (b *Broker) CommitGroupOffsets(ctx context.Context, groupID string, who Gro
 	gr := b.groups
 	gr.commitMu.Lock()
 	defer gr.commitMu.Unlock()
-	if derr := b.groupDo(ctx, func(s *group.State) { err = s.CheckKafkaCommit(groupID, who.MemberID, who.InstanceID, who.Generation, tps) }); derr != nil {
+	if derr := b.groupDo(ctx, func(s *group.State) {
+		err = s.CheckKafkaCommit(groupID, who.MemberID, who.InstanceID, who.Generation, tps)
+	}); derr != nil {
 		return nil, derr
 	}
 	if err != nil {
