@@ -81,6 +81,14 @@ func plural[N ~int | ~int32 | ~int64](n N, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // newFlagSet returns the flag set of command name ("sluice topic") with
 // output to stderr and usage (the command's help, ending in "Flags:\n")
 // followed by the flag list as its Usage. Parsed with parseArgs, help

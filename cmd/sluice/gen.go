@@ -167,14 +167,6 @@ func genRerun(args []string) string {
 	return strings.Join(words, " ")
 }
 
-// shellQuote quotes s for a POSIX shell when it needs quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // genSetFromTopics builds the manifest that --topic flags describe, in the
 // current folder, and resolves it.
 func genSetFromTopics(topics genPairs, key, strategy string) (*manifest.Set, error) {

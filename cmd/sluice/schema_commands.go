@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -137,7 +138,22 @@ func runSchemaGet(ctx context.Context, e *env, args []string) int {
 		for _, u := range usedBy {
 			uses = append(uses, fmt.Sprintf("%s version %d", u.Subject, u.Version))
 		}
-		printSchema(e.stdout, &s, [][2]string{{"used by", orNone(strings.Join(uses, ", "))}})
+		used := orNone(strings.Join(uses, ", "))
+		if len(usedBy) == 0 && !*deleted {
+			// Only soft-deleted versions may use it: say so rather than
+			// let "(none)" suggest an orphan.
+			var gone []struct {
+				Subject string `json:"subject"`
+				Version int    `json:"version"`
+			}
+			if cl.do(ctx, http.MethodGet, fmt.Sprintf("/schemas/ids/%d/versions", *id), url.Values{"deleted": {"true"}}, nil, &gone) == nil && len(gone) > 0 {
+				for _, u := range gone {
+					uses = append(uses, fmt.Sprintf("%s version %d", u.Subject, u.Version))
+				}
+				used = "(none live; soft-deleted: " + strings.Join(uses, ", ") + ")"
+			}
+		}
+		printSchema(e.stdout, &s, [][2]string{{"used by", used}})
 		return 0
 	}
 	if len(pos) == 0 {
@@ -149,6 +165,11 @@ func runSchemaGet(ctx context.Context, e *env, args []string) int {
 	}
 	var s srSchema
 	if err := cl.do(ctx, http.MethodGet, "/subjects/"+subjectPath(pos[0])+"/versions/"+url.PathEscape(version), q, nil, &s); err != nil {
+		if !*deleted {
+			if msg := softDeletedVersion(ctx, cl, err, pos[0], version); msg != "" {
+				return f.fail(errors.New(msg))
+			}
+		}
 		return f.fail(err)
 	}
 	if f.client.json() {
@@ -157,6 +178,40 @@ func runSchemaGet(ctx context.Context, e *env, args []string) int {
 	}
 	printSchema(e.stdout, &s, nil)
 	return 0
+}
+
+// softDeletedVersion explains a not-found answer (err) for version
+// ("latest" or a number) of subject when the version, or the whole
+// subject, is soft-deleted: the registry answers as for a version that
+// never existed, and the user should learn it is deleted. It returns ""
+// when err is something else.
+func softDeletedVersion(ctx context.Context, cl *srClient, err error, subject, version string) string {
+	if c := srCode(err); c != 40401 && c != 40402 {
+		return ""
+	}
+	all := url.Values{"deleted": {"true"}}
+	base := "/subjects/" + subjectPath(subject) + "/versions"
+	if version == "latest" {
+		// No live version: the subject is soft-deleted if it has any.
+		var gone []int
+		if cl.do(ctx, http.MethodGet, base, all, nil, &gone) != nil || len(gone) == 0 {
+			return ""
+		}
+		return softDeletedSubject(subject, len(gone))
+	}
+	var s srSchema
+	if cl.do(ctx, http.MethodGet, base+"/"+url.PathEscape(version), all, nil, &s) != nil {
+		return ""
+	}
+	return fmt.Sprintf("subject %q version %s is soft-deleted: \"sluice schema get %s %s --deleted\" shows it; \"sluice schema delete %s %s --permanent\" removes it",
+		subject, version, shellQuote(subject), version, shellQuote(subject), version)
+}
+
+// softDeletedSubject says that subject, with n soft-deleted versions and
+// no live one, is soft-deleted, and how to see or remove them.
+func softDeletedSubject(subject string, n int) string {
+	return fmt.Sprintf("subject %q is soft-deleted (%s, none live): \"sluice schema list %s --deleted\" lists them; \"sluice schema delete %s --permanent\" removes them",
+		subject, plural(n, "version"), shellQuote(subject), shellQuote(subject))
 }
 
 func orNone(s string) string {
@@ -250,12 +305,19 @@ func runSchemaList(ctx context.Context, e *env, args []string) int {
 	base := "/subjects/" + subjectPath(subject) + "/versions"
 	var versions, live []int
 	if err := cl.do(ctx, http.MethodGet, base, q, nil, &versions); err != nil {
+		if !*deleted && srCode(err) == 40401 {
+			var gone []int
+			if cl.do(ctx, http.MethodGet, base, url.Values{"deleted": {"true"}}, nil, &gone) == nil && len(gone) > 0 {
+				return f.fail(errors.New(softDeletedSubject(subject, len(gone))))
+			}
+		}
 		return f.fail(err)
 	}
 	live = versions
 	if *deleted {
 		// The live list tells which of the versions are soft-deleted; a
 		// subject whose versions are all deleted has no live list.
+		live = nil
 		if err := cl.do(ctx, http.MethodGet, base, nil, nil, &live); err != nil && srCode(err) != 40401 {
 			return f.fail(err)
 		}

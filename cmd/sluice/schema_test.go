@@ -290,3 +290,30 @@ func TestRefFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaSoftDeleted: reading a soft-deleted version, or a subject
+// whose versions are all soft-deleted, says it is deleted and how to see
+// or remove it, where the registry itself answers "not found"; a version
+// that never existed is still "not found".
+func TestSchemaSoftDeleted(t *testing.T) {
+	addr := scRegistry(t)
+	dir := scFiles(t, map[string]string{"v1.avsc": scOrderV1, "v2.avsc": scOrderV2})
+	tr := &scTranscript{t: t, addr: addr, dir: dir}
+	r := "--registry=" + addr
+	tr.expect(0, "", "schema", "register", "orders-value", dir+"/v1.avsc", r)
+	tr.expect(0, "", "schema", "register", "orders-value", dir+"/v2.avsc", r)
+	tr.expect(0, "", "schema", "delete", "orders-value", "1", r)
+	tr.expect(1, "", "schema", "get", "orders-value", "1", r)
+	tr.expect(1, "", "schema", "get", "orders-value", "1", r, "--output", "json")
+	tr.expect(0, "", "schema", "get", "orders-value", "1", "--deleted", r, "--output", "json")
+	tr.expect(1, "", "schema", "get", "orders-value", "9", r)
+	tr.expect(0, "", "schema", "delete", "orders-value", r)
+	tr.expect(1, "", "schema", "get", "orders-value", r)
+	tr.expect(1, "", "schema", "get", "orders-value", "2", r)
+	tr.expect(1, "", "schema", "list", "orders-value", r)
+	tr.expect(0, "", "schema", "list", "orders-value", "--deleted", r)
+	tr.expect(0, "", "schema", "get", "--id", "1", r)
+	tr.expect(1, "", "schema", "get", "nosuch", r)
+	tr.expect(1, "", "schema", "list", "nosuch", r)
+	tr.check("schema/soft_deleted.golden")
+}
