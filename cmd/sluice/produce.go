@@ -107,22 +107,37 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 
 	sum, err := produceLines(ctx, client, topic, e.stdin, *batch, record)
 	if err != nil {
-		// Still print the summary: it says what was written before.
 		printErr(e.stderr, "produce", err)
-	}
-	slices.SortFunc(sum.Partitions, func(a, b partitionSummary) int { return int(a.Partition - b.Partition) })
-	if cf.json() {
-		writeJSON(e.stdout, sum)
-	} else {
-		fmt.Fprintf(e.stdout, "produced %d records to %s\n", sum.Records, topic)
-		for _, p := range sum.Partitions {
-			fmt.Fprintf(e.stdout, "partition %d: %d records, offsets %d to %d\n", p.Partition, p.Records, p.FirstOffset, p.LastOffset)
+		if sum.Records == 0 {
+			// Nothing was written: a summary would only repeat "0 records"
+			// next to the error.
+			return 1
 		}
+		// Some batches were acknowledged before the failure: say which.
 	}
+	printProduceSummary(e.stdout, sum, cf.json(), err != nil)
 	if err != nil {
 		return 1
 	}
 	return 0
+}
+
+// printProduceSummary prints what a stdin produce wrote, partitions in
+// order; partial marks a summary printed after a failure.
+func printProduceSummary(w io.Writer, sum produceSummary, asJSON, partial bool) {
+	slices.SortFunc(sum.Partitions, func(a, b partitionSummary) int { return int(a.Partition - b.Partition) })
+	if asJSON {
+		writeJSON(w, sum)
+		return
+	}
+	before := ""
+	if partial {
+		before = " before the failure"
+	}
+	fmt.Fprintf(w, "produced %s to %s%s\n", plural(sum.Records, "record"), sum.Topic, before)
+	for _, p := range sum.Partitions {
+		fmt.Fprintf(w, "partition %d: %s, offsets %d to %d\n", p.Partition, plural(p.Records, "record"), p.FirstOffset, p.LastOffset)
+	}
 }
 
 // produceSummary is what a stdin produce wrote.
@@ -155,7 +170,7 @@ func produceLines(ctx context.Context, client brokerv1connect.BrokerServiceClien
 		}
 		res, err := client.Produce(ctx, connect.NewRequest(&brokerv1.ProduceRequest{Topic: topic, Records: recs}))
 		if err != nil {
-			return fmt.Errorf("records %d to %d: %w", sum.Records, sum.Records+len(recs)-1, err)
+			return batchError(sum.Records, len(recs), err)
 		}
 		for _, r := range res.Msg.GetResults() {
 			i, ok := byPart[r.GetPartition()]
@@ -186,4 +201,18 @@ func produceLines(ctx context.Context, client brokerv1connect.BrokerServiceClien
 		return sum, fmt.Errorf("reading stdin after %d lines: %w", sum.Records+len(recs), err)
 	}
 	return sum, flush()
+}
+
+// batchError places a refused request of n stdin lines starting after the
+// first done lines: "stdin lines 3 to 5 (record 0 is line 3): ...", so the
+// server's record indexes (0-based within the request) can be traced to
+// lines. Errors about the whole topic (not found) are passed on as they are.
+func batchError(done, n int, err error) error {
+	if connect.CodeOf(err) == connect.CodeNotFound {
+		return err
+	}
+	if n == 1 {
+		return fmt.Errorf("stdin line %d: %w", done+1, err)
+	}
+	return fmt.Errorf("stdin lines %d to %d (record 0 is line %d): %w", done+1, done+n, done+1, err)
 }

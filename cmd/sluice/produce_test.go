@@ -20,6 +20,11 @@ func TestProduceConsumeCommands(t *testing.T) {
 	tr.run("x\ny\nz", "produce", "events", "--partition", "0", "--batch-records", "2", "--output", "json")
 	tr.run("", "produce", "events", "--partition", "5", "nope")
 	tr.run("", "produce", "missing", "v")
+	tr.run("v\n", "produce", "missing")
+	tr.run("one\n", "produce", "events", "--partition", "1")
+	// A batch refused after one was written: the summary says what was.
+	tr.run("", "topic", "create", "small", "--config", "max.message.bytes=200")
+	tr.run("ok\n"+strings.Repeat("x", 300)+"\n", "produce", "small", "--batch-records", "1")
 	tr.run("", "consume", "events")
 	tr.run("", "consume", "events", "--partition", "1", "--output", "json")
 	tr.run("", "consume", "events", "--partition", "0", "--from", "2", "--max", "2")

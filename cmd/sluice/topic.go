@@ -133,7 +133,7 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 		if err == nil {
 			desc = res.Msg.GetTopic()
 			if !cf.json() {
-				fmt.Fprintf(e.stdout, "created topic %s with %d partitions\n", desc.GetName(), len(desc.GetPartitions()))
+				fmt.Fprintf(e.stdout, "created topic %s with %s\n", desc.GetName(), plural(len(desc.GetPartitions()), "partition"))
 				return 0
 			}
 		}
@@ -481,7 +481,7 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 			checks = append(checks, side+".schema.validation="+v)
 		}
 	}
-	fmt.Fprintf(e.stdout, "created topic %s with %d partitions (%s)\n", desc.GetName(), len(desc.GetPartitions()), strings.Join(checks, ", "))
+	fmt.Fprintf(e.stdout, "created topic %s with %s (%s)\n", desc.GetName(), plural(len(desc.GetPartitions()), "partition"), strings.Join(checks, ", "))
 	return 0
 }
 
