@@ -1,0 +1,160 @@
+package kafka
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The stage tests serve DescribeQuorum (never served by Sluice) with a test
+// handler whose behaviour the request's first topic name selects.
+// testWaitRelease, when set, releases "block" waits when closed.
+var testWaitRelease atomic.Pointer[chan struct{}]
+
+func init() {
+	register(kmsg.DescribeQuorum, 0, 0, func(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Response, error) {
+		req := kreq.(*kmsg.DescribeQuorumRequest)
+		resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
+		mode := ""
+		if len(req.Topics) > 0 {
+			mode = req.Topics[0].Topic
+		}
+		switch mode {
+		case "panic":
+			panic("test panic")
+		case "wait-panic":
+			return nil, func() kmsg.Response { panic("test wait panic") }, nil
+		case "silent":
+			return nil, nil, nil
+		case "block":
+			// Answers when released or when the server drains.
+			return nil, func() kmsg.Response {
+				var release chan struct{}
+				if p := testWaitRelease.Load(); p != nil {
+					release = *p
+				}
+				select {
+				case <-release:
+				case <-c.Server().Draining():
+				}
+				return resp
+			}, nil
+		case "slow":
+			return nil, func() kmsg.Response { time.Sleep(20 * time.Millisecond); return resp }, nil
+		}
+		return resp, nil, nil
+	})
+}
+
+func quorumReq(mode string) *kmsg.DescribeQuorumRequest {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = mode
+	req.Topics = append(req.Topics, t)
+	return req
+}
+
+// TestStage2InOrder: slow waits followed by immediate answers still come back
+// in request order, and a silent request (acks=0) sends nothing.
+func TestStage2InOrder(t *testing.T) {
+	_, addr := newTestServer(t, Config{})
+	c := dialRaw(t, addr)
+	modes := []string{"slow", "now", "silent", "slow", "now", "now", "slow", "silent", "now"}
+	var frames []byte
+	var want []int32
+	for i, m := range modes {
+		frames = appendRequest(frames, quorumReq(m), int32(i), nil)
+		if m != "silent" {
+			want = append(want, int32(i))
+		}
+	}
+	if _, err := c.nc.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		corr, _, err := c.recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if corr != w {
+			t.Fatalf("got correlation id %d, want %d", corr, w)
+		}
+	}
+}
+
+// TestPanicClosesOnlyThatConnection: a panicking handler or wait closes its
+// connection; the server keeps serving others.
+func TestPanicClosesOnlyThatConnection(t *testing.T) {
+	s, addr := newTestServer(t, Config{})
+	for _, mode := range []string{"panic", "wait-panic"} {
+		c := dialRaw(t, addr)
+		c.send(quorumReq(mode), 1)
+		c.expectClosed()
+	}
+	if n := s.panics.Swap(0); n != 2 {
+		t.Fatalf("%d panics recovered, want 2", n)
+	}
+	c := dialRaw(t, addr)
+	if resp := c.roundTrip(kmsg.NewPtrApiVersionsRequest(), 1).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
+		t.Fatalf("error %d", resp.ErrorCode)
+	}
+}
+
+// TestShutdownAnswersInFlight: Shutdown ends a long wait through Draining
+// and still writes its response before closing.
+func TestShutdownAnswersInFlight(t *testing.T) {
+	s, addr := newTestServer(t, Config{})
+	c := dialRaw(t, addr)
+	c.send(quorumReq("block"), 9)
+	// Make sure the request reached stage 2 before shutting down.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		var n int
+		for cc := range s.conns {
+			n += len(cc.slots)
+		}
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("request never in flight")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Shutdown(ctx) }()
+	corr, _, err := c.recv()
+	if err != nil || corr != 9 {
+		t.Fatalf("got %d, %v; want the in-flight response", corr, err)
+	}
+	c.expectClosed()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIdleConnectionClosed: a connection with nothing in flight closes after
+// IdleTimeout; one with a request in flight does not.
+func TestIdleConnectionClosed(t *testing.T) {
+	release := make(chan struct{})
+	testWaitRelease.Store(&release)
+	defer testWaitRelease.Store(nil)
+	_, addr := newTestServer(t, Config{IdleTimeout: 50 * time.Millisecond})
+	idle := dialRaw(t, addr)
+	busy := dialRaw(t, addr)
+	busy.send(quorumReq("block"), 3)
+	idle.expectClosed()
+	// busy is still open: its request answers once released.
+	time.Sleep(150 * time.Millisecond)
+	close(release)
+	if corr, _, err := busy.recv(); err != nil || corr != 3 {
+		t.Fatalf("busy connection: %d, %v", corr, err)
+	}
+}
