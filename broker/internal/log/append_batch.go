@@ -163,3 +163,69 @@ func (p *Partition) AppendBatch(ctx context.Context, b *Batch) (int64, error) {
 	}
 	return w.Wait(ctx)
 }
+
+// BatchHeaderSize is the size of a record batch's fixed header: the
+// records (compressed or not) start there.
+const BatchHeaderSize = batchHeaderSize
+
+// BatchHead is the fixed header of a batch as a client sent it, read by
+// PeekBatch before anything else is trusted.
+type BatchHead struct {
+	// Size is baseOffset + batchLength: the batch's total size in bytes
+	// as its header claims.
+	Size  int64
+	Magic int8
+	// CRCOK reports whether the CRC-32C matches bytes 21 to the end of
+	// the claimed size (false when the batch is shorter than it claims).
+	CRCOK bool
+	// Attributes is the attribute field; Codec is its bits 0-2.
+	Attributes int16
+	Codec      int8
+	// Control and Transactional are attribute bits 5 and 4; UnknownBits
+	// says whether a bit above 5 is set.
+	Control, Transactional, UnknownBits bool
+	// Count is the record count field.
+	Count int32
+}
+
+// PeekBatch reads the fixed header at the start of raw without checking
+// anything but its length, for a caller that must tell a bad CRC from a
+// bad magic from a compressed batch (they answer differently). ok is
+// false when raw is shorter than a header.
+func PeekBatch(raw []byte) (h BatchHead, ok bool) {
+	if len(raw) < batchHeaderSize {
+		return h, false
+	}
+	be := binary.BigEndian
+	h.Size = int64(int32(be.Uint32(raw[batchLengthOff:]))) + logOverhead
+	h.Magic = int8(raw[batchMagicOff])
+	h.Attributes = int16(be.Uint16(raw[batchAttrOff:]))
+	h.Codec = int8(h.Attributes & attrCompression)
+	h.Control = h.Attributes&attrControl != 0
+	h.Transactional = h.Attributes&attrTransactional != 0
+	h.UnknownBits = h.Attributes&^attrKnown != 0
+	h.Count = int32(be.Uint32(raw[57:]))
+	if h.Size >= batchHeaderSize && h.Size <= int64(len(raw)) {
+		h.CRCOK = crc32.Checksum(raw[batchAttrOff:h.Size], crcTable) == be.Uint32(raw[batchCRCOff:])
+	}
+	return h, true
+}
+
+// Reframe turns b, a compressed batch's header (BatchHeaderSize bytes)
+// followed by its records decompressed, into an uncompressed batch: it
+// clears the compression bits, sets batchLength to b's size and recomputes
+// the CRC. Producer fields, sequence, timestamps and the other bits stay.
+// The result still goes through ParseBatch.
+func Reframe(b []byte) {
+	if len(b) < batchHeaderSize {
+		return
+	}
+	be := binary.BigEndian
+	be.PutUint32(b[batchLengthOff:], uint32(len(b)-logOverhead))
+	be.PutUint16(b[batchAttrOff:], be.Uint16(b[batchAttrOff:])&^attrCompression)
+	be.PutUint32(b[batchCRCOff:], crc32.Checksum(b[batchAttrOff:], crcTable))
+}
+
+// MaxBatchBytes is the largest batch the partition accepts
+// (Config.MaxBatchBytes).
+func (p *Partition) MaxBatchBytes() int { return p.cfg.Load().MaxBatchBytes }

@@ -1,0 +1,234 @@
+package broker
+
+// FetchBatches reads whole stored record batches of several partitions,
+// as bytes: the fetch core of the Kafka listener (kafka-listener.md §6).
+//
+// Each partition's answer starts with the batch that contains its fetch
+// offset (Kafka clients skip the records before the offset themselves) and
+// adds whole batches while they fit the partition's and the request's byte
+// limits; the first batch of the first partition with data goes out
+// whatever its size (KIP-74), so a consumer always makes progress. Records
+// are never decoded. The partition read first rotates from request to
+// request so that no partition starves under a small request limit.
+//
+// With MaxWait, the fetch waits until MinBytes are there, MaxWait passes,
+// ctx ends or the broker drains, waking on every append to a fetched
+// partition. A partition error (unknown partition, offset out of range)
+// ends the wait at once, as in Kafka.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/broker/internal/log"
+)
+
+// MaxFetchBatchesBytes caps a FetchBatches request's byte limit: Kafka
+// clients ask for 50 MiB by default, and Kafka's broker clamps to its
+// fetch.max.bytes, 55 MiB, instead of refusing.
+const MaxFetchBatchesBytes = 55 << 20
+
+// FetchBatchesRequest is a multi-partition fetch of stored batches.
+type FetchBatchesRequest struct {
+	Partitions []FetchBatchesPartition
+	// MaxBytes bounds the whole answer; it is clamped to
+	// MaxFetchBatchesBytes, and <= 0 means that cap.
+	MaxBytes int
+	// MinBytes is how many bytes the answer should hold before a waiting
+	// fetch returns; <= 0 answers at once.
+	MinBytes int
+	// MaxWait bounds the wait for MinBytes; 0 answers at once.
+	MaxWait time.Duration
+}
+
+// FetchBatchesPartition is one partition of a FetchBatchesRequest.
+type FetchBatchesPartition struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// MaxBytes bounds this partition's share; <= 0 means no bound but the
+	// request's.
+	MaxBytes int
+}
+
+// FetchBatchesResult is one partition's answer, in request order.
+type FetchBatchesResult struct {
+	// Err is set for an unknown topic (ErrTopicNotFound), partition
+	// (ErrPartitionNotFound), an offset outside the stored range (an error
+	// matching ErrOffsetOutOfRange), or a failed read.
+	Err error
+	// Batches are whole stored batches, back to back; empty (not nil) when
+	// there is nothing to send.
+	Batches []byte
+	// HighWatermark, LastStable and LogStartOffset describe the partition.
+	// LastStable equals HighWatermark while there are no transactions.
+	HighWatermark, LastStable, LogStartOffset int64
+}
+
+// fetchRotation makes successive requests start reading at a different
+// partition.
+var fetchRotation struct {
+	sync.Mutex
+	n int
+}
+
+func nextRotation() int {
+	fetchRotation.Lock()
+	defer fetchRotation.Unlock()
+	fetchRotation.n++
+	return fetchRotation.n
+}
+
+// FetchBatches reads the partitions of req, waiting as req says. The
+// results are in request order; their bytes belong to the caller.
+func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []FetchBatchesResult {
+	maxBytes := req.MaxBytes
+	if maxBytes <= 0 || maxBytes > MaxFetchBatchesBytes {
+		maxBytes = MaxFetchBatchesBytes
+	}
+	n := len(req.Partitions)
+	res := make([]FetchBatchesResult, n)
+	parts := make([]*log.Partition, n)
+	topics := make([]*topic, n)
+	for i, fp := range req.Partitions {
+		res[i].HighWatermark, res[i].LastStable, res[i].LogStartOffset = -1, -1, -1
+		t, err := b.lookup(fp.Topic)
+		if err != nil {
+			res[i].Err = fmt.Errorf("fetch: %w", err)
+			continue
+		}
+		if fp.Partition < 0 || int(fp.Partition) >= len(t.parts) {
+			res[i].Err = fmt.Errorf("fetch %s/%d: %w (the topic has partitions 0..%d)", fp.Topic, fp.Partition, ErrPartitionNotFound, len(t.parts)-1)
+			continue
+		}
+		topics[i], parts[i] = t, t.parts[fp.Partition]
+	}
+	start := 0
+	if n > 0 {
+		start = nextRotation() % n
+	}
+	var deadline <-chan time.Time
+	for {
+		// Take the notification channels before reading, so an append
+		// between the read and the wait is not missed.
+		var wakes []<-chan struct{}
+		if req.MaxWait > 0 {
+			wakes = make([]<-chan struct{}, 0, n)
+			for _, p := range parts {
+				if p != nil {
+					wakes = append(wakes, p.Notify())
+				}
+			}
+		}
+		total, failed := b.readBatchesOnce(req, maxBytes, start, parts, res)
+		if req.MaxWait <= 0 || total >= max(req.MinBytes, 1) || failed || len(wakes) == 0 {
+			return res
+		}
+		if deadline == nil {
+			timer := time.NewTimer(req.MaxWait)
+			defer timer.Stop()
+			deadline = timer.C
+		}
+		if b.waitHook != nil {
+			b.waitHook()
+		}
+		if !b.waitAny(ctx, wakes, deadline) {
+			return res
+		}
+		for i, t := range topics {
+			if t != nil && b.stillLive(t) != nil {
+				res[i].Err = fmt.Errorf("fetch: %w", b.stillLive(t))
+				return res
+			}
+		}
+	}
+}
+
+// readBatchesOnce reads every partition from its fetch offset into res,
+// starting with partition start, and returns the bytes read and whether a
+// partition failed.
+func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, parts []*log.Partition, res []FetchBatchesResult) (int, bool) {
+	total, failed := 0, false
+	n := len(parts)
+	for k := range n {
+		i := (start + k) % n
+		p := parts[i]
+		if p == nil {
+			failed = true
+			continue
+		}
+		fp := req.Partitions[i]
+		r := &res[i]
+		r.Err = nil
+		budget := maxBytes - total
+		if fp.MaxBytes > 0 {
+			budget = min(budget, fp.MaxBytes)
+		}
+		// The first batch of the first partition with data goes out
+		// whatever its size.
+		always := total == 0
+		var err error
+		var hw int64
+		r.Batches, hw, err = p.ReadBatches(r.Batches[:0], fp.Offset, max(budget, 0), always)
+		if r.Batches == nil {
+			r.Batches = []byte{}
+		}
+		r.LogStartOffset = p.LogStartOffset()
+		r.HighWatermark = max(hw, p.HighWatermark())
+		r.LastStable = r.HighWatermark
+		if err != nil {
+			var re *log.OffsetRangeError
+			if errors.As(err, &re) {
+				err = fmt.Errorf("fetch %s/%d: offset %d: %w: valid offsets are %d to %d", fp.Topic, fp.Partition, fp.Offset, ErrOffsetOutOfRange, re.Start, re.End)
+			} else {
+				err = fmt.Errorf("fetch %s/%d: read at offset %d: %w", fp.Topic, fp.Partition, fp.Offset, err)
+			}
+			r.Err = err
+			failed = true
+			continue
+		}
+		total += len(r.Batches)
+	}
+	return total, failed
+}
+
+// waitAny waits for one of wakes to close, the deadline, the drain or ctx;
+// it reports whether a wake fired.
+func (b *Broker) waitAny(ctx context.Context, wakes []<-chan struct{}, deadline <-chan time.Time) bool {
+	if len(wakes) == 1 {
+		select {
+		case <-wakes[0]:
+			return true
+		case <-deadline:
+		case <-b.drain:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	woke := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, w := range wakes {
+		go func() {
+			select {
+			case <-w:
+				select {
+				case woke <- struct{}{}:
+				default:
+				}
+			case <-stop:
+			}
+		}()
+	}
+	select {
+	case <-woke:
+		return true
+	case <-deadline:
+	case <-b.drain:
+	case <-ctx.Done():
+	}
+	return false
+}

@@ -1,0 +1,136 @@
+package kafka
+
+// Fetch (key 1), versions 4-12.
+//
+// Behaviour (broker.FetchBatches does the reading):
+//   - Whole stored record batches, sent as stored: a partition's answer
+//     starts with the batch that contains the fetch offset (the client
+//     skips the records before it) and adds whole batches while they fit
+//     PartitionMaxBytes and MaxBytes; the first batch of the first
+//     partition with data always goes out (KIP-74). MaxBytes is clamped to
+//     55 MiB (Kafka's fetch.max.bytes) rather than refused. Records are not
+//     decoded.
+//   - Long poll: with MaxWaitMillis the answer waits until MinBytes are
+//     there, the wait ends, a partition errs, or the server drains; an
+//     append to any fetched partition wakes it. It runs in stage 2, so the
+//     connection keeps reading.
+//   - HighWatermark, LastStableOffset (= the high watermark: there are no
+//     transactions yet, so read_committed reads what read_uncommitted
+//     does), LogStartOffset; PreferredReadReplica -1. A partition with
+//     nothing to send gets an empty (not null) record set.
+//   - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (3),
+//     OFFSET_OUT_OF_RANGE (1), UNKNOWN_LEADER_EPOCH (75) for a current
+//     leader epoch above 0 and FENCED_LEADER_EPOCH (74) below -1 (every
+//     partition is at epoch 0), KAFKA_STORAGE_ERROR (56) for a damaged log.
+//   - Fetch sessions (KIP-227) are declined: every answer is full with
+//     SessionID 0; a request in an existing session (epoch > 0) gets
+//     FETCH_SESSION_ID_NOT_FOUND (70), and the client starts over without
+//     one.
+//
+// Not yet: topic ids (v13+), sendfile (the batches are copied out of the
+// segment files once, then into the response frame).
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/broker"
+)
+
+func init() { register(kmsg.Fetch, 4, 12, handleFetch) }
+
+// maxFetchWait bounds a long poll whatever the client asks.
+const maxFetchWait = 5 * time.Minute
+
+func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Response, error) {
+	req := kreq.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.Version >= 7 && req.SessionEpoch > 0 {
+		// We never hand out a session, so the client's is unknown.
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil, nil
+	}
+	readCommitted := req.IsolationLevel == 1
+
+	// Lay out the response in request order; the partitions the core reads
+	// are listed in fetch, pointing back at their response slot.
+	var fetch broker.FetchBatchesRequest
+	var slots []*kmsg.FetchResponseTopicPartition
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		t := &resp.Topics[i]
+		t.Topic = rt.Topic
+		t.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j, rp := range rt.Partitions {
+			p := &t.Partitions[j]
+			*p = kmsg.NewFetchResponseTopicPartition()
+			p.Partition = rp.Partition
+			p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+			p.PreferredReadReplica = -1
+			p.RecordBatches = []byte{}
+			if readCommitted {
+				p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			}
+			switch {
+			case rp.CurrentLeaderEpoch > 0:
+				p.ErrorCode = kerr.UnknownLeaderEpoch.Code
+				continue
+			case rp.CurrentLeaderEpoch < -1:
+				p.ErrorCode = kerr.FencedLeaderEpoch.Code
+				continue
+			}
+			fetch.Partitions = append(fetch.Partitions, broker.FetchBatchesPartition{
+				Topic: rt.Topic, Partition: rp.Partition, Offset: rp.FetchOffset, MaxBytes: int(rp.PartitionMaxBytes),
+			})
+			slots = append(slots, p)
+		}
+	}
+	fetch.MaxBytes = int(req.MaxBytes)
+	fetch.MinBytes = int(req.MinBytes)
+	fetch.MaxWait = min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
+
+	b := c.Server().Broker()
+	wait := func() kmsg.Response {
+		ctx, cancel := context.WithCancel(c.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-c.Server().Draining():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		res := b.FetchBatches(ctx, fetch)
+		for k, r := range res {
+			p := slots[k]
+			p.HighWatermark, p.LastStableOffset, p.LogStartOffset = r.HighWatermark, r.LastStable, r.LogStartOffset
+			p.RecordBatches = r.Batches
+			if r.Err != nil {
+				p.ErrorCode = fetchCode(r.Err)
+				p.RecordBatches = []byte{}
+				if p.ErrorCode == kerr.KafkaStorageError.Code || p.ErrorCode == kerr.UnknownServerError.Code {
+					c.Logger().Error("Kafka fetch failed", "topic", fetch.Partitions[k].Topic, "partition", p.Partition, "err", r.Err)
+				}
+			}
+		}
+		return resp
+	}
+	return nil, wait, nil
+}
+
+// fetchCode maps a fetch error to its Kafka error code.
+func fetchCode(err error) int16 {
+	switch {
+	case errors.Is(err, broker.ErrTopicNotFound), errors.Is(err, broker.ErrPartitionNotFound):
+		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, broker.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, broker.ErrClosed):
+		return kerr.NotLeaderForPartition.Code
+	}
+	return kerr.KafkaStorageError.Code
+}
