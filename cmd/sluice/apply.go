@@ -16,6 +16,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/registry/compat"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
@@ -34,7 +35,11 @@ Usage:
 sluice apply reads the manifest and computes a plan, printed first:
   + something to create: a schema version to register, a compatibility
     level to set on a subject, a topic to create
-  ~ something to change: a topic config whose value differs
+  ~ something to change: a topic config whose value differs, a subject's
+    compatibility level; lowering a level (to one that checks less, as
+    FULL to BACKWARD, or a _TRANSITIVE level to its plain one) is a change
+    even where the subject inherited the level, and gets a warning naming
+    the guarantee it drops
   = something that already matches
 Subjects come in dependency order (referenced schemas first, so each
 reference can name the version just registered), then topics. Without
@@ -74,6 +79,9 @@ type plan struct {
 	refusals []string
 	// findings are the compatibility violations behind the refusals.
 	findings []checkFinding
+	// warnings are changes the plan carries out but a user should know
+	// about: a subject's compatibility level lowered.
+	warnings []string
 }
 
 func (p *plan) add(s *planStep) { p.steps = append(p.steps, s) }
@@ -156,6 +164,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		return a.runJSON(ctx, e, p, *dryRun)
 	}
 	printPlan(e.stdout, *manifestPath, p)
+	p.printWarnings(e.stderr)
 	if len(p.refusals) > 0 {
 		fmt.Fprintf(e.stderr, "sluice apply: refused, nothing was changed:\n")
 		for _, r := range p.refusals {
@@ -197,7 +206,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 // runJSON is apply with --output json: one document with the plan, the
 // refusals and whether it was applied.
 func (a *applier) runJSON(ctx context.Context, e *env, p *plan, dryRun bool) int {
-	doc := map[string]any{"plan": nonNil(p.steps), "refusals": nonNil(p.refusals), "violations": nonNil(p.findings), "applied": false}
+	doc := map[string]any{"plan": nonNil(p.steps), "refusals": nonNil(p.refusals), "violations": nonNil(p.findings), "warnings": nonNil(p.warnings), "applied": false}
 	code := 0
 	switch {
 	case len(p.refusals) > 0:
@@ -262,6 +271,36 @@ func explainStepError(err error) string {
 	return err.Error()
 }
 
+// levelLowering lists the guarantees a subject loses when its
+// compatibility level goes from one level to another: a direction the old
+// level checks and the new one does not, or transitivity (checking against
+// every earlier version rather than only the latest) in a direction both
+// check. It is empty when to is at least as strict as from; lowering is
+// this partial order (FULL_TRANSITIVE above FULL above BACKWARD and
+// FORWARD, each _TRANSITIVE above its plain level, NONE below all), so
+// BACKWARD to FORWARD lowers too.
+func levelLowering(from, to compat.Level) []string {
+	var lost []string
+	if from.Backward() && !to.Backward() {
+		lost = append(lost, "backward compatibility (consumers on a new schema reading earlier records)")
+	}
+	if from.Forward() && !to.Forward() {
+		lost = append(lost, "forward compatibility (consumers on an earlier schema reading new records)")
+	}
+	keeps := (from.Backward() && to.Backward()) || (from.Forward() && to.Forward())
+	if from.Transitive() && !to.Transitive() && keeps {
+		lost = append(lost, "transitivity (new versions are checked against the latest version only, not every earlier one)")
+	}
+	return lost
+}
+
+// printWarnings prints the plan's warnings on w.
+func (p *plan) printWarnings(w io.Writer) {
+	for _, s := range p.warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}
+
 // plan computes the steps: for each subject in dependency order its level,
 // then its schema; then the topics.
 func (a *applier) plan(ctx context.Context) (*plan, error) {
@@ -314,6 +353,14 @@ func (a *applier) planSubject(ctx context.Context, p *plan, s *manifest.Subject)
 			op := "+"
 			if cfg.Own != "" {
 				op = "~"
+			}
+			// Lowering the level the subject has now, its own or the
+			// inherited one, changes what the registry guarantees: a
+			// change, with a warning, even where it creates an override.
+			if lost := levelLowering(cfg.Level, s.Level); len(lost) > 0 {
+				op = "~"
+				was += ", lowered"
+				p.warnings = append(p.warnings, fmt.Sprintf("%s: compatibility lowered from %s to %s, which drops %s", s.Name, cfg.Level, s.Level, strings.Join(lost, " and ")))
 			}
 			name, want := s.Name, s.Level
 			p.add(&planStep{Op: op, Kind: "compatibility", Name: s.Name, Detail: fmt.Sprintf("%s (%s)", want, was), run: func(ctx context.Context) (string, error) {
