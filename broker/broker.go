@@ -86,6 +86,10 @@ type Config struct {
 	// empty classic (Kafka JoinGroup) group waits for more members; 0 means
 	// DefaultGroupInitialRebalanceDelay (3s, as Kafka), < 0 none.
 	GroupInitialRebalanceDelay time.Duration
+	// GroupHeartbeatInterval is the heartbeat interval answered to
+	// heartbeating members (Kafka's group.consumer.heartbeat.interval.ms);
+	// 0 means a third of the member's session timeout, at most 5s.
+	GroupHeartbeatInterval time.Duration
 }
 
 // FsyncPolicy says when appends reach stable storage (the --fsync flag).

@@ -260,7 +260,7 @@ type GroupHeartbeatResponse struct {
 	// other partition and report so in its next heartbeat.
 	Assignment []TopicPartition
 	// HeartbeatInterval is how often to heartbeat: a third of the session
-	// timeout, at most 5s.
+	// timeout, at most 5s, unless Config.GroupHeartbeatInterval says.
 	HeartbeatInterval time.Duration
 }
 
@@ -301,9 +301,13 @@ func (b *Broker) heartbeat(ctx context.Context, req GroupHeartbeatRequest, manag
 	if err != nil {
 		return GroupHeartbeatResponse{}, err
 	}
+	interval := min(timeout/3, maxHeartbeatInterval)
+	if b.cfg.GroupHeartbeatInterval > 0 {
+		interval = b.cfg.GroupHeartbeatInterval
+	}
 	return GroupHeartbeatResponse{
 		MemberID: resp.MemberID, Epoch: resp.Epoch, Assignment: resp.Assignment,
-		HeartbeatInterval: min(timeout/3, maxHeartbeatInterval),
+		HeartbeatInterval: interval,
 	}, nil
 }
 
