@@ -49,5 +49,5 @@ func ExampleNewHandler() {
 	fmt.Println(string(answer))
 	// Output:
 	// 200 application/vnd.schemaregistry.v1+json
-	// {"id":1,"version":1,"schema":"{\"type\":\"record\",\"name\":\"Order\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"}]}"}
+	// {"id":1,"version":1,"guid":"b040db4b-fdae-23ea-4a07-95f3973b98c8","schema":"{\"type\":\"record\",\"name\":\"Order\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"}]}"}
 }

@@ -58,6 +58,7 @@ func (h *handler) register(c *call) (any, error) {
 	return registerResponse{
 		ID:         sv.ID,
 		Version:    sv.Version,
+		GUID:       sv.GUID().String(),
 		SchemaType: schemaType(sv.Type),
 		References: references(sv.References),
 		Metadata:   nonEmpty(sv.Metadata),

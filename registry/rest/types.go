@@ -109,11 +109,15 @@ func schemaType(f serde.Format) string {
 }
 
 // schemaRecord is a subject version in responses (GET version, lookup,
-// GET /schemas), in Confluent's member order.
+// latest with metadata, GET /schemas), in Confluent's member order. GUID is
+// the content GUID of the stored schema (wire-format spec §8), which 8.x
+// clients read to write header-mode ids; it stays that of the stored
+// content when format rewrites Schema, as in Confluent.
 type schemaRecord struct {
 	Subject    string          `json:"subject"`
 	Version    int             `json:"version"`
 	ID         int             `json:"id"`
+	GUID       string          `json:"guid"`
 	SchemaType string          `json:"schemaType,omitempty"`
 	References []reference     `json:"references,omitempty"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
@@ -126,6 +130,7 @@ func record(sv registry.SubjectVersion) schemaRecord {
 		Subject:    sv.Subject,
 		Version:    sv.Version,
 		ID:         sv.ID,
+		GUID:       sv.GUID().String(),
 		SchemaType: schemaType(sv.Type),
 		References: references(sv.References),
 		Metadata:   nonEmpty(sv.Metadata),
@@ -134,11 +139,13 @@ func record(sv registry.SubjectVersion) schemaRecord {
 	}
 }
 
-// registerResponse is the answer to a registration: what 7.6+ servers echo.
-// Clients read id (and version); the rest is informational.
+// registerResponse is the answer to a registration: what 7.6+ servers echo
+// (RegisterSchemaResponse). Clients read id, version and, from 8.x, guid
+// (for header-mode ids); the rest is informational.
 type registerResponse struct {
 	ID         int             `json:"id"`
 	Version    int             `json:"version"`
+	GUID       string          `json:"guid"`
 	SchemaType string          `json:"schemaType,omitempty"`
 	References []reference     `json:"references,omitempty"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`

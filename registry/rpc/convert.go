@@ -56,7 +56,14 @@ func subjectVersionOut(sv registry.SubjectVersion) *registryv1.SubjectVersion {
 		Id:      int32(sv.ID),
 		Schema:  schemaOut(sv.Schema),
 		Deleted: sv.Deleted,
+		Guid:    guidOut(sv.Schema),
 	}
+}
+
+// guidOut is the content GUID of a stored schema as its 16 bytes.
+func guidOut(s registry.Schema) []byte {
+	g := s.GUID()
+	return g[:]
 }
 
 // levels pairs the proto enum with the core's levels.

@@ -68,7 +68,7 @@ func (s *service) Register(ctx context.Context, req *connect.Request[registryv1.
 	if err != nil {
 		return nil, s.toConnect(ctx, err)
 	}
-	return connect.NewResponse(&registryv1.RegisterResponse{Id: int32(sv.ID), Version: int32(sv.Version)}), nil
+	return connect.NewResponse(&registryv1.RegisterResponse{Id: int32(sv.ID), Version: int32(sv.Version), Guid: guidOut(sv.Schema)}), nil
 }
 
 // Lookup finds the version of a subject holding a schema.
@@ -97,7 +97,7 @@ func (s *service) GetSchema(ctx context.Context, req *connect.Request[registryv1
 	if err != nil {
 		return nil, s.toConnect(ctx, err)
 	}
-	return connect.NewResponse(&registryv1.GetSchemaResponse{Id: id, Schema: schemaOut(sch)}), nil
+	return connect.NewResponse(&registryv1.GetSchemaResponse{Id: id, Schema: schemaOut(sch), Guid: guidOut(sch)}), nil
 }
 
 // GetSchemaByGUID returns the schema whose content has a GUID (§8), with

@@ -108,6 +108,18 @@ func session(t *testing.T, cl registryv1connect.RegistryServiceClient) {
 		t.Fatalf("GetSchema = %v, %v", got, err)
 	}
 	guid := uuid.MustParse("c62016b2-c254-0594-14bc-52f5d3bc6ee7") // §8 GUID of orderV1
+	// Every message that carries a stored schema carries its GUID, as
+	// Confluent 8.x's register, lookup and version answers do.
+	for what, g := range map[string][]byte{
+		"Register":   reg.Msg.GetGuid(),
+		"Lookup":     look.Msg.GetVersion().GetGuid(),
+		"GetSchema":  got.Msg.GetGuid(),
+		"Register 2": again.Msg.GetGuid(),
+	} {
+		if !slices.Equal(g, guid[:]) {
+			t.Errorf("%s guid = %x, want %x", what, g, guid[:])
+		}
+	}
 	byGUID, err := cl.GetSchemaByGUID(ctx, connect.NewRequest(&registryv1.GetSchemaByGUIDRequest{Guid: guid[:]}))
 	if err != nil || byGUID.Msg.GetId() != id || byGUID.Msg.GetSchema().GetText() != orderV1 || !slices.Equal(byGUID.Msg.GetIds(), []int32{id}) {
 		t.Fatalf("GetSchemaByGUID = %v, %v", byGUID, err)
@@ -120,8 +132,8 @@ func session(t *testing.T, cl registryv1connect.RegistryServiceClient) {
 		t.Fatalf("GetSchemaByGUID(2 bytes) err %v, want InvalidArgument naming the length", err)
 	}
 	ver, err := cl.GetVersion(ctx, connect.NewRequest(&registryv1.GetVersionRequest{Subject: "orders-value"}))
-	if err != nil || ver.Msg.GetVersion().GetVersion() != 1 || ver.Msg.GetVersion().GetId() != id {
-		t.Fatalf("GetVersion(latest) = %v, %v", ver, err)
+	if err != nil || ver.Msg.GetVersion().GetVersion() != 1 || ver.Msg.GetVersion().GetId() != id || !slices.Equal(ver.Msg.GetVersion().GetGuid(), guid[:]) {
+		t.Fatalf("GetVersion(latest) = %v, %v; want version 1, id %d, guid %s", ver, err, id, guid)
 	}
 
 	// Compatibility: a successful answer either way, with violations.

@@ -277,7 +277,11 @@ type SubjectVersion struct {
 	Id      int32                  `protobuf:"varint,3,opt,name=id,proto3" json:"id,omitempty"`
 	Schema  *Schema                `protobuf:"bytes,4,opt,name=schema,proto3" json:"schema,omitempty"`
 	// Deleted is true for a soft-deleted version (only returned when asked for).
-	Deleted       bool `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// GUID is the schema's content GUID (the MD5 content hash of
+	// wire-format.md §8): 16 bytes in RFC 4122 order, as a header-mode record
+	// carries them.
+	Guid          []byte `protobuf:"bytes,6,opt,name=guid,proto3" json:"guid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,6 +349,13 @@ func (x *SubjectVersion) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *SubjectVersion) GetGuid() []byte {
+	if x != nil {
+		return x.Guid
+	}
+	return nil
 }
 
 // Violation is one reason a schema is incompatible.
@@ -534,9 +545,12 @@ func (x *RegisterRequest) GetNormalize() bool {
 }
 
 type RegisterResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Version       int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// GUID is the registered schema's content GUID (16 bytes, see
+	// SubjectVersion.guid), for producers that write header-mode ids.
+	Guid          []byte `protobuf:"bytes,3,opt,name=guid,proto3" json:"guid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -583,6 +597,13 @@ func (x *RegisterResponse) GetVersion() int32 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *RegisterResponse) GetGuid() []byte {
+	if x != nil {
+		return x.Guid
+	}
+	return nil
 }
 
 type LookupRequest struct {
@@ -743,9 +764,11 @@ func (x *GetSchemaRequest) GetId() int32 {
 }
 
 type GetSchemaResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Schema        *Schema                `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Schema *Schema                `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	// GUID is the schema's content GUID (16 bytes, see SubjectVersion.guid).
+	Guid          []byte `protobuf:"bytes,3,opt,name=guid,proto3" json:"guid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -790,6 +813,13 @@ func (x *GetSchemaResponse) GetId() int32 {
 func (x *GetSchemaResponse) GetSchema() *Schema {
 	if x != nil {
 		return x.Schema
+	}
+	return nil
+}
+
+func (x *GetSchemaResponse) GetGuid() []byte {
+	if x != nil {
+		return x.Guid
 	}
 	return nil
 }
@@ -1762,13 +1792,14 @@ const file_sluice_registry_v1_registry_proto_rawDesc = "" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12=\n" +
 	"\n" +
 	"references\x18\x03 \x03(\v2\x1d.sluice.registry.v1.ReferenceR\n" +
-	"references\"\xa2\x01\n" +
+	"references\"\xb6\x01\n" +
 	"\x0eSubjectVersion\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\x05R\x02id\x122\n" +
 	"\x06schema\x18\x04 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\x12\x18\n" +
-	"\adeleted\x18\x05 \x01(\bR\adeleted\"S\n" +
+	"\adeleted\x18\x05 \x01(\bR\adeleted\x12\x12\n" +
+	"\x04guid\x18\x06 \x01(\fR\x04guid\"S\n" +
 	"\tViolation\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
@@ -1782,10 +1813,11 @@ const file_sluice_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fRegisterRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\x12\x1c\n" +
-	"\tnormalize\x18\x03 \x01(\bR\tnormalize\"<\n" +
+	"\tnormalize\x18\x03 \x01(\bR\tnormalize\"P\n" +
 	"\x10RegisterResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x05R\aversion\"\x95\x01\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x12\n" +
+	"\x04guid\x18\x03 \x01(\fR\x04guid\"\x95\x01\n" +
 	"\rLookupRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\x12\x1c\n" +
@@ -1794,10 +1826,11 @@ const file_sluice_registry_v1_registry_proto_rawDesc = "" +
 	"\x0eLookupResponse\x12<\n" +
 	"\aversion\x18\x01 \x01(\v2\".sluice.registry.v1.SubjectVersionR\aversion\"\"\n" +
 	"\x10GetSchemaRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\"W\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\"k\n" +
 	"\x11GetSchemaResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x122\n" +
-	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\",\n" +
+	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\x12\x12\n" +
+	"\x04guid\x18\x03 \x01(\fR\x04guid\",\n" +
 	"\x16GetSchemaByGUIDRequest\x12\x12\n" +
 	"\x04guid\x18\x01 \x01(\fR\x04guid\"o\n" +
 	"\x17GetSchemaByGUIDResponse\x12\x0e\n" +
