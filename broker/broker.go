@@ -122,6 +122,9 @@ type Broker struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// clusterID is the persistent Kafka cluster id (cluster.go).
+	clusterID string
+
 	// groups is the consumer-group coordinator and offset store (group.go).
 	groups *groupRuntime
 

@@ -28,6 +28,7 @@ func topicToProto(ti TopicInfo) *brokerv1.TopicDescription {
 		Name:       ti.Name,
 		Partitions: make([]*brokerv1.PartitionDescription, len(ti.Partitions)),
 		Configs:    maps.Clone(ti.Config.Effective),
+		TopicId:    ti.ID.String(),
 	}
 	for i, p := range ti.Partitions {
 		d.Partitions[i] = &brokerv1.PartitionDescription{

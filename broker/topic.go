@@ -30,12 +30,21 @@ var migrations = []string{
 		created_ms INTEGER NOT NULL,
 		deleted    INTEGER NOT NULL DEFAULT 0
 	)`,
+	// 2: topic ids (Kafka topic UUIDs, TopicID.String form). Rows from
+	// before have NULL until load assigns one (assignMissingTopicIDs).
+	`ALTER TABLE broker_topics ADD COLUMN topic_id TEXT`,
+	// 3: node-wide settings; key 'cluster_id' holds the cluster id.
+	`CREATE TABLE broker_cluster (
+		key   TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	)`,
 }
 
 // topic is one live topic. Its partitions never change; its config is
 // replaced atomically by AlterTopicConfigs.
 type topic struct {
 	name    string
+	id      TopicID
 	created time.Time
 	parts   []*log.Partition
 	cfg     atomic.Pointer[TopicConfig]
@@ -93,7 +102,15 @@ func (b *Broker) load(ctx context.Context) error {
 	if err := metadb.Migrate(ctx, b.db, "broker", migrations); err != nil {
 		return err
 	}
-	rows, err := b.db.QueryContext(ctx, `SELECT name, partitions, configs, created_ms, deleted FROM broker_topics ORDER BY name`)
+	clusterID, err := b.loadClusterID(ctx)
+	if err != nil {
+		return err
+	}
+	b.clusterID = clusterID
+	if err := b.assignMissingTopicIDs(ctx); err != nil {
+		return err
+	}
+	rows, err := b.db.QueryContext(ctx, `SELECT name, partitions, configs, created_ms, deleted, topic_id FROM broker_topics ORDER BY name`)
 	if err != nil {
 		return fmt.Errorf("broker: load topics: %w", err)
 	}
@@ -103,11 +120,12 @@ func (b *Broker) load(ctx context.Context) error {
 		configs    string
 		created    int64
 		deleted    bool
+		id         string
 	}
 	var all []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.name, &r.partitions, &r.configs, &r.created, &r.deleted); err != nil {
+		if err := rows.Scan(&r.name, &r.partitions, &r.configs, &r.created, &r.deleted, &r.id); err != nil {
 			rows.Close()
 			return fmt.Errorf("broker: load topics: %w", err)
 		}
@@ -137,10 +155,15 @@ func (b *Broker) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("broker: topic %s: configs in meta.db: %w", r.name, err)
 		}
+		id, err := ParseTopicID(r.id)
+		if err != nil {
+			return fmt.Errorf("broker: topic %s: meta.db: %w", r.name, err)
+		}
 		t, err := b.openTopic(r.name, r.partitions, time.UnixMilli(r.created), newTopicConfig(canon))
 		if err != nil {
 			return err
 		}
+		t.id = id
 		b.topics[r.name] = t
 	}
 	b.log.Info("broker loaded", "topics", len(b.topics), "data_dir", b.cfg.DataDir)
@@ -167,7 +190,9 @@ func (b *Broker) openTopic(name string, partitions int, created time.Time, cfg *
 
 // TopicInfo describes a topic and its partitions.
 type TopicInfo struct {
-	Name       string
+	Name string
+	// ID is the topic's Kafka UUID, new at each creation.
+	ID         TopicID
 	Created    time.Time
 	Partitions []PartitionInfo
 	// Config is the effective configuration.
@@ -184,7 +209,7 @@ type PartitionInfo struct {
 
 // info describes t now.
 func (t *topic) info() TopicInfo {
-	ti := TopicInfo{Name: t.name, Created: t.created, Config: t.cfg.Load(), Partitions: make([]PartitionInfo, len(t.parts))}
+	ti := TopicInfo{Name: t.name, ID: t.id, Created: t.created, Config: t.cfg.Load(), Partitions: make([]PartitionInfo, len(t.parts))}
 	for i, p := range t.parts {
 		ti.Partitions[i] = PartitionInfo{
 			Partition:      int32(i),
@@ -225,10 +250,11 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions int, c
 		return TopicInfo{}, fmt.Errorf("create topic %s: %w", name, err)
 	}
 	created := b.cfg.Now().Truncate(time.Millisecond)
+	id := TopicID(newKafkaUUID())
 	// The row goes in first: a crash after it leaves a topic whose
 	// partitions Open creates; a crash before leaves nothing.
-	if _, err := b.db.ExecContext(ctx, `INSERT INTO broker_topics (name, partitions, configs, created_ms) VALUES (?, ?, ?, ?)`,
-		name, partitions, string(raw), created.UnixMilli()); err != nil {
+	if _, err := b.db.ExecContext(ctx, `INSERT INTO broker_topics (name, partitions, configs, created_ms, topic_id) VALUES (?, ?, ?, ?, ?)`,
+		name, partitions, string(raw), created.UnixMilli(), id.String()); err != nil {
 		if b.rowExists(ctx, name) {
 			return TopicInfo{}, fmt.Errorf("create topic %s: %w (a deletion of it is unfinished)", name, ErrTopicExists)
 		}
@@ -245,6 +271,7 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions int, c
 		b.deleteRow(name)
 		return TopicInfo{}, err
 	}
+	t.id = id
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()

@@ -99,7 +99,10 @@ type TopicDescription struct {
 	Name       string                  `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Partitions []*PartitionDescription `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
 	// Configs are the effective configs: overrides and defaults.
-	Configs       map[string]string `protobuf:"bytes,3,rep,name=configs,proto3" json:"configs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Configs map[string]string `protobuf:"bytes,3,rep,name=configs,proto3" json:"configs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// TopicId is the topic's Kafka UUID in Kafka's 22-character base64url
+	// form; a topic gets a new one each time it is created.
+	TopicId       string `protobuf:"bytes,4,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -153,6 +156,13 @@ func (x *TopicDescription) GetConfigs() map[string]string {
 		return x.Configs
 	}
 	return nil
+}
+
+func (x *TopicDescription) GetTopicId() string {
+	if x != nil {
+		return x.TopicId
+	}
+	return ""
 }
 
 type CreateTopicRequest struct {
@@ -614,6 +624,103 @@ func (x *AlterTopicConfigsResponse) GetTopic() *TopicDescription {
 	return nil
 }
 
+type CreatePartitionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Partitions is the new total partition count, above the current one.
+	Partitions    int32 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePartitionsRequest) Reset() {
+	*x = CreatePartitionsRequest{}
+	mi := &file_sluice_broker_v1_topic_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePartitionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePartitionsRequest) ProtoMessage() {}
+
+func (x *CreatePartitionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_topic_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePartitionsRequest.ProtoReflect.Descriptor instead.
+func (*CreatePartitionsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_topic_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreatePartitionsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreatePartitionsRequest) GetPartitions() int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+type CreatePartitionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         *TopicDescription      `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePartitionsResponse) Reset() {
+	*x = CreatePartitionsResponse{}
+	mi := &file_sluice_broker_v1_topic_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePartitionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePartitionsResponse) ProtoMessage() {}
+
+func (x *CreatePartitionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_topic_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePartitionsResponse.ProtoReflect.Descriptor instead.
+func (*CreatePartitionsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_topic_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CreatePartitionsResponse) GetTopic() *TopicDescription {
+	if x != nil {
+		return x.Topic
+	}
+	return nil
+}
+
 var File_sluice_broker_v1_topic_proto protoreflect.FileDescriptor
 
 const file_sluice_broker_v1_topic_proto_rawDesc = "" +
@@ -624,13 +731,14 @@ const file_sluice_broker_v1_topic_proto_rawDesc = "" +
 	"\x10log_start_offset\x18\x02 \x01(\x03R\x0elogStartOffset\x12%\n" +
 	"\x0ehigh_watermark\x18\x03 \x01(\x03R\rhighWatermark\x12\x1d\n" +
 	"\n" +
-	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\"\xf5\x01\n" +
+	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\"\x90\x02\n" +
 	"\x10TopicDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12F\n" +
 	"\n" +
 	"partitions\x18\x02 \x03(\v2&.sluice.broker.v1.PartitionDescriptionR\n" +
 	"partitions\x12I\n" +
-	"\aconfigs\x18\x03 \x03(\v2/.sluice.broker.v1.TopicDescription.ConfigsEntryR\aconfigs\x1a:\n" +
+	"\aconfigs\x18\x03 \x03(\v2/.sluice.broker.v1.TopicDescription.ConfigsEntryR\aconfigs\x12\x19\n" +
+	"\btopic_id\x18\x04 \x01(\tR\atopicId\x1a:\n" +
 	"\fConfigsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd1\x01\n" +
@@ -663,14 +771,22 @@ const file_sluice_broker_v1_topic_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"U\n" +
 	"\x19AlterTopicConfigsResponse\x128\n" +
-	"\x05topic\x18\x01 \x01(\v2\".sluice.broker.v1.TopicDescriptionR\x05topic2\xef\x03\n" +
+	"\x05topic\x18\x01 \x01(\v2\".sluice.broker.v1.TopicDescriptionR\x05topic\"M\n" +
+	"\x17CreatePartitionsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x01(\x05R\n" +
+	"partitions\"T\n" +
+	"\x18CreatePartitionsResponse\x128\n" +
+	"\x05topic\x18\x01 \x01(\v2\".sluice.broker.v1.TopicDescriptionR\x05topic2\xda\x04\n" +
 	"\fTopicService\x12Z\n" +
 	"\vCreateTopic\x12$.sluice.broker.v1.CreateTopicRequest\x1a%.sluice.broker.v1.CreateTopicResponse\x12Z\n" +
 	"\vDeleteTopic\x12$.sluice.broker.v1.DeleteTopicRequest\x1a%.sluice.broker.v1.DeleteTopicResponse\x12W\n" +
 	"\n" +
 	"ListTopics\x12#.sluice.broker.v1.ListTopicsRequest\x1a$.sluice.broker.v1.ListTopicsResponse\x12`\n" +
 	"\rDescribeTopic\x12&.sluice.broker.v1.DescribeTopicRequest\x1a'.sluice.broker.v1.DescribeTopicResponse\x12l\n" +
-	"\x11AlterTopicConfigs\x12*.sluice.broker.v1.AlterTopicConfigsRequest\x1a+.sluice.broker.v1.AlterTopicConfigsResponseB\xc4\x01\n" +
+	"\x11AlterTopicConfigs\x12*.sluice.broker.v1.AlterTopicConfigsRequest\x1a+.sluice.broker.v1.AlterTopicConfigsResponse\x12i\n" +
+	"\x10CreatePartitions\x12).sluice.broker.v1.CreatePartitionsRequest\x1a*.sluice.broker.v1.CreatePartitionsResponseB\xc4\x01\n" +
 	"\x14com.sluice.broker.v1B\n" +
 	"TopicProtoP\x01Z>github.com/sluicehq/sluice/proto/gen/sluice/broker/v1;brokerv1\xa2\x02\x03SBX\xaa\x02\x10Sluice.Broker.V1\xca\x02\x10Sluice\\Broker\\V1\xe2\x02\x1cSluice\\Broker\\V1\\GPBMetadata\xea\x02\x12Sluice::Broker::V1b\x06proto3"
 
@@ -686,7 +802,7 @@ func file_sluice_broker_v1_topic_proto_rawDescGZIP() []byte {
 	return file_sluice_broker_v1_topic_proto_rawDescData
 }
 
-var file_sluice_broker_v1_topic_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_sluice_broker_v1_topic_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_sluice_broker_v1_topic_proto_goTypes = []any{
 	(*PartitionDescription)(nil),      // 0: sluice.broker.v1.PartitionDescription
 	(*TopicDescription)(nil),          // 1: sluice.broker.v1.TopicDescription
@@ -700,34 +816,39 @@ var file_sluice_broker_v1_topic_proto_goTypes = []any{
 	(*DescribeTopicResponse)(nil),     // 9: sluice.broker.v1.DescribeTopicResponse
 	(*AlterTopicConfigsRequest)(nil),  // 10: sluice.broker.v1.AlterTopicConfigsRequest
 	(*AlterTopicConfigsResponse)(nil), // 11: sluice.broker.v1.AlterTopicConfigsResponse
-	nil,                               // 12: sluice.broker.v1.TopicDescription.ConfigsEntry
-	nil,                               // 13: sluice.broker.v1.CreateTopicRequest.ConfigsEntry
-	nil,                               // 14: sluice.broker.v1.AlterTopicConfigsRequest.SetEntry
+	(*CreatePartitionsRequest)(nil),   // 12: sluice.broker.v1.CreatePartitionsRequest
+	(*CreatePartitionsResponse)(nil),  // 13: sluice.broker.v1.CreatePartitionsResponse
+	nil,                               // 14: sluice.broker.v1.TopicDescription.ConfigsEntry
+	nil,                               // 15: sluice.broker.v1.CreateTopicRequest.ConfigsEntry
+	nil,                               // 16: sluice.broker.v1.AlterTopicConfigsRequest.SetEntry
 }
 var file_sluice_broker_v1_topic_proto_depIdxs = []int32{
 	0,  // 0: sluice.broker.v1.TopicDescription.partitions:type_name -> sluice.broker.v1.PartitionDescription
-	12, // 1: sluice.broker.v1.TopicDescription.configs:type_name -> sluice.broker.v1.TopicDescription.ConfigsEntry
-	13, // 2: sluice.broker.v1.CreateTopicRequest.configs:type_name -> sluice.broker.v1.CreateTopicRequest.ConfigsEntry
+	14, // 1: sluice.broker.v1.TopicDescription.configs:type_name -> sluice.broker.v1.TopicDescription.ConfigsEntry
+	15, // 2: sluice.broker.v1.CreateTopicRequest.configs:type_name -> sluice.broker.v1.CreateTopicRequest.ConfigsEntry
 	1,  // 3: sluice.broker.v1.CreateTopicResponse.topic:type_name -> sluice.broker.v1.TopicDescription
 	1,  // 4: sluice.broker.v1.ListTopicsResponse.topics:type_name -> sluice.broker.v1.TopicDescription
 	1,  // 5: sluice.broker.v1.DescribeTopicResponse.topic:type_name -> sluice.broker.v1.TopicDescription
-	14, // 6: sluice.broker.v1.AlterTopicConfigsRequest.set:type_name -> sluice.broker.v1.AlterTopicConfigsRequest.SetEntry
+	16, // 6: sluice.broker.v1.AlterTopicConfigsRequest.set:type_name -> sluice.broker.v1.AlterTopicConfigsRequest.SetEntry
 	1,  // 7: sluice.broker.v1.AlterTopicConfigsResponse.topic:type_name -> sluice.broker.v1.TopicDescription
-	2,  // 8: sluice.broker.v1.TopicService.CreateTopic:input_type -> sluice.broker.v1.CreateTopicRequest
-	4,  // 9: sluice.broker.v1.TopicService.DeleteTopic:input_type -> sluice.broker.v1.DeleteTopicRequest
-	6,  // 10: sluice.broker.v1.TopicService.ListTopics:input_type -> sluice.broker.v1.ListTopicsRequest
-	8,  // 11: sluice.broker.v1.TopicService.DescribeTopic:input_type -> sluice.broker.v1.DescribeTopicRequest
-	10, // 12: sluice.broker.v1.TopicService.AlterTopicConfigs:input_type -> sluice.broker.v1.AlterTopicConfigsRequest
-	3,  // 13: sluice.broker.v1.TopicService.CreateTopic:output_type -> sluice.broker.v1.CreateTopicResponse
-	5,  // 14: sluice.broker.v1.TopicService.DeleteTopic:output_type -> sluice.broker.v1.DeleteTopicResponse
-	7,  // 15: sluice.broker.v1.TopicService.ListTopics:output_type -> sluice.broker.v1.ListTopicsResponse
-	9,  // 16: sluice.broker.v1.TopicService.DescribeTopic:output_type -> sluice.broker.v1.DescribeTopicResponse
-	11, // 17: sluice.broker.v1.TopicService.AlterTopicConfigs:output_type -> sluice.broker.v1.AlterTopicConfigsResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	1,  // 8: sluice.broker.v1.CreatePartitionsResponse.topic:type_name -> sluice.broker.v1.TopicDescription
+	2,  // 9: sluice.broker.v1.TopicService.CreateTopic:input_type -> sluice.broker.v1.CreateTopicRequest
+	4,  // 10: sluice.broker.v1.TopicService.DeleteTopic:input_type -> sluice.broker.v1.DeleteTopicRequest
+	6,  // 11: sluice.broker.v1.TopicService.ListTopics:input_type -> sluice.broker.v1.ListTopicsRequest
+	8,  // 12: sluice.broker.v1.TopicService.DescribeTopic:input_type -> sluice.broker.v1.DescribeTopicRequest
+	10, // 13: sluice.broker.v1.TopicService.AlterTopicConfigs:input_type -> sluice.broker.v1.AlterTopicConfigsRequest
+	12, // 14: sluice.broker.v1.TopicService.CreatePartitions:input_type -> sluice.broker.v1.CreatePartitionsRequest
+	3,  // 15: sluice.broker.v1.TopicService.CreateTopic:output_type -> sluice.broker.v1.CreateTopicResponse
+	5,  // 16: sluice.broker.v1.TopicService.DeleteTopic:output_type -> sluice.broker.v1.DeleteTopicResponse
+	7,  // 17: sluice.broker.v1.TopicService.ListTopics:output_type -> sluice.broker.v1.ListTopicsResponse
+	9,  // 18: sluice.broker.v1.TopicService.DescribeTopic:output_type -> sluice.broker.v1.DescribeTopicResponse
+	11, // 19: sluice.broker.v1.TopicService.AlterTopicConfigs:output_type -> sluice.broker.v1.AlterTopicConfigsResponse
+	13, // 20: sluice.broker.v1.TopicService.CreatePartitions:output_type -> sluice.broker.v1.CreatePartitionsResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_sluice_broker_v1_topic_proto_init() }
@@ -741,7 +862,7 @@ func file_sluice_broker_v1_topic_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_broker_v1_topic_proto_rawDesc), len(file_sluice_broker_v1_topic_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -47,6 +47,9 @@ const (
 	// TopicServiceAlterTopicConfigsProcedure is the fully-qualified name of the TopicService's
 	// AlterTopicConfigs RPC.
 	TopicServiceAlterTopicConfigsProcedure = "/sluice.broker.v1.TopicService/AlterTopicConfigs"
+	// TopicServiceCreatePartitionsProcedure is the fully-qualified name of the TopicService's
+	// CreatePartitions RPC.
+	TopicServiceCreatePartitionsProcedure = "/sluice.broker.v1.TopicService/CreatePartitions"
 )
 
 // TopicServiceClient is a client for the sluice.broker.v1.TopicService service.
@@ -61,6 +64,11 @@ type TopicServiceClient interface {
 	DescribeTopic(context.Context, *connect.Request[v1.DescribeTopicRequest]) (*connect.Response[v1.DescribeTopicResponse], error)
 	// AlterTopicConfigs sets and removes topic config overrides.
 	AlterTopicConfigs(context.Context, *connect.Request[v1.AlterTopicConfigsRequest]) (*connect.Response[v1.AlterTopicConfigsResponse], error)
+	// CreatePartitions raises a topic's partition count. Existing records stay
+	// where they are; keys hash over the new count from then on, so a key may
+	// map to a different partition than before (as in Kafka). InvalidArgument
+	// when the count is not above the current one or above the limit.
+	CreatePartitions(context.Context, *connect.Request[v1.CreatePartitionsRequest]) (*connect.Response[v1.CreatePartitionsResponse], error)
 }
 
 // NewTopicServiceClient constructs a client for the sluice.broker.v1.TopicService service. By
@@ -104,6 +112,12 @@ func NewTopicServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(topicServiceMethods.ByName("AlterTopicConfigs")),
 			connect.WithClientOptions(opts...),
 		),
+		createPartitions: connect.NewClient[v1.CreatePartitionsRequest, v1.CreatePartitionsResponse](
+			httpClient,
+			baseURL+TopicServiceCreatePartitionsProcedure,
+			connect.WithSchema(topicServiceMethods.ByName("CreatePartitions")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -114,6 +128,7 @@ type topicServiceClient struct {
 	listTopics        *connect.Client[v1.ListTopicsRequest, v1.ListTopicsResponse]
 	describeTopic     *connect.Client[v1.DescribeTopicRequest, v1.DescribeTopicResponse]
 	alterTopicConfigs *connect.Client[v1.AlterTopicConfigsRequest, v1.AlterTopicConfigsResponse]
+	createPartitions  *connect.Client[v1.CreatePartitionsRequest, v1.CreatePartitionsResponse]
 }
 
 // CreateTopic calls sluice.broker.v1.TopicService.CreateTopic.
@@ -141,6 +156,11 @@ func (c *topicServiceClient) AlterTopicConfigs(ctx context.Context, req *connect
 	return c.alterTopicConfigs.CallUnary(ctx, req)
 }
 
+// CreatePartitions calls sluice.broker.v1.TopicService.CreatePartitions.
+func (c *topicServiceClient) CreatePartitions(ctx context.Context, req *connect.Request[v1.CreatePartitionsRequest]) (*connect.Response[v1.CreatePartitionsResponse], error) {
+	return c.createPartitions.CallUnary(ctx, req)
+}
+
 // TopicServiceHandler is an implementation of the sluice.broker.v1.TopicService service.
 type TopicServiceHandler interface {
 	// CreateTopic creates a topic; AlreadyExists if it exists.
@@ -153,6 +173,11 @@ type TopicServiceHandler interface {
 	DescribeTopic(context.Context, *connect.Request[v1.DescribeTopicRequest]) (*connect.Response[v1.DescribeTopicResponse], error)
 	// AlterTopicConfigs sets and removes topic config overrides.
 	AlterTopicConfigs(context.Context, *connect.Request[v1.AlterTopicConfigsRequest]) (*connect.Response[v1.AlterTopicConfigsResponse], error)
+	// CreatePartitions raises a topic's partition count. Existing records stay
+	// where they are; keys hash over the new count from then on, so a key may
+	// map to a different partition than before (as in Kafka). InvalidArgument
+	// when the count is not above the current one or above the limit.
+	CreatePartitions(context.Context, *connect.Request[v1.CreatePartitionsRequest]) (*connect.Response[v1.CreatePartitionsResponse], error)
 }
 
 // NewTopicServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -192,6 +217,12 @@ func NewTopicServiceHandler(svc TopicServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(topicServiceMethods.ByName("AlterTopicConfigs")),
 		connect.WithHandlerOptions(opts...),
 	)
+	topicServiceCreatePartitionsHandler := connect.NewUnaryHandler(
+		TopicServiceCreatePartitionsProcedure,
+		svc.CreatePartitions,
+		connect.WithSchema(topicServiceMethods.ByName("CreatePartitions")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/sluice.broker.v1.TopicService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case TopicServiceCreateTopicProcedure:
@@ -204,6 +235,8 @@ func NewTopicServiceHandler(svc TopicServiceHandler, opts ...connect.HandlerOpti
 			topicServiceDescribeTopicHandler.ServeHTTP(w, r)
 		case TopicServiceAlterTopicConfigsProcedure:
 			topicServiceAlterTopicConfigsHandler.ServeHTTP(w, r)
+		case TopicServiceCreatePartitionsProcedure:
+			topicServiceCreatePartitionsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -231,4 +264,8 @@ func (UnimplementedTopicServiceHandler) DescribeTopic(context.Context, *connect.
 
 func (UnimplementedTopicServiceHandler) AlterTopicConfigs(context.Context, *connect.Request[v1.AlterTopicConfigsRequest]) (*connect.Response[v1.AlterTopicConfigsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluice.broker.v1.TopicService.AlterTopicConfigs is not implemented"))
+}
+
+func (UnimplementedTopicServiceHandler) CreatePartitions(context.Context, *connect.Request[v1.CreatePartitionsRequest]) (*connect.Response[v1.CreatePartitionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluice.broker.v1.TopicService.CreatePartitions is not implemented"))
 }
