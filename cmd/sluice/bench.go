@@ -47,6 +47,10 @@ latency counts from the scheduled time, so a stalled server is not hidden
 (coordinated omission). --rate 0 runs closed loop: every in-flight slot
 sends its next request as soon as the previous one is acknowledged.
 
+The run ends by naming what it leaves on the server (the topic, the group
+of --group, the topics and subjects of --validate), or, with --cleanup,
+deletes them. --in-process without --data-dir leaves nothing.
+
 A progress line is printed every second, then a summary. With --tsv the
 progress goes to stderr and stdout gets only rows
   suite metric median unit runs min max command
@@ -75,6 +79,7 @@ type benchConfig struct {
 	backlog     int
 	decode      bool
 	group       string // bench_group.go
+	cleanup     bool   // bench_leftovers.go
 	tsv         bool
 	name        string
 	cpuProfile  string
@@ -102,6 +107,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&c.decode, "decode", false, "consume: decode every record into Go messages, as a real consumer does (default: count records by walking the wire format, which costs the shared cores less)")
 	fs.BoolVar(&c.tsv, "tsv", false, "print perf summary.tsv rows on stdout (progress on stderr)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client, and server when --in-process) to `file`")
+	fs.BoolVar(&c.cleanup, "cleanup", false, "delete what the run created (the topic; with --group the group; with --validate each level's topic and subject) after it, instead of leaving it; refused for a topic, group or subject that existed before")
 	fs.StringVar(&c.name, "name", "", "metric name prefix in --tsv rows; default the mode plus the fsync policy when in-process")
 	vf := registerValidateFlags(fs) // bench_validate.go
 	registerGroupFlags(fs, &c)      // bench_group.go
@@ -200,8 +206,12 @@ func benchHTTPClient() *http.Client {
 // transport, and the perf baselines run with compression off.
 var benchClientOpts = []connect.ClientOption{connect.WithAcceptCompression("gzip", nil, nil)}
 
-func (c *benchConfig) run(ctx context.Context, e *env) error {
+func (c *benchConfig) run(ctx context.Context, e *env) (err error) {
 	base := c.cf.baseURL()
+	progress := e.stdout
+	if c.tsv {
+		progress = e.stderr
+	}
 	if c.inProcess {
 		dir := c.dataDir
 		if dir == "" {
@@ -224,15 +234,28 @@ func (c *benchConfig) run(ctx context.Context, e *env) error {
 		defer stop()
 		base = url
 	}
+	if c.cleanup && c.group != "" {
+		if err := checkGroupNew(ctx, base, c.group); err != nil {
+			return err
+		}
+	}
 	topics := brokerv1connect.NewTopicServiceClient(benchHTTPClient(), base, benchClientOpts...)
-	parts, err := c.ensureTopic(ctx, topics)
+	parts, created, err := c.ensureTopic(ctx, topics)
 	if err != nil {
 		return err
 	}
-	progress := e.stdout
-	if c.tsv {
-		progress = e.stderr
+	left := &benchLeftovers{base: base, kept: !c.inProcess || c.dataDir != "", topics: []string{c.topic}, group: c.group}
+	if c.cleanup && !created {
+		return existsError("topic", c.topic, "sluice topic delete "+shellQuote(c.topic))
 	}
+	// Runs before the in-process server stops (deferred earlier).
+	defer func() {
+		dir := ""
+		if c.inProcess {
+			dir = c.dataDir
+		}
+		err = errors.Join(err, left.finish(ctx, progress, c.cleanup, dir))
+	}()
 	r := &benchRun{cfg: c, base: base, partitions: parts, progress: progress}
 	fmt.Fprintf(progress, "%s: topic %s, %s, %d-byte records, batch %d, %s x %d in flight, %s, %s, %v\n",
 		c.command, c.topic, plural(parts, "partition"), c.recordBytes, c.batch, plural(c.producers, "producer"), c.inflight, plural(c.consumers, "consumer"), c.loopName(), c.duration)
@@ -258,20 +281,21 @@ func (c *benchConfig) loopName() string {
 	return "closed loop"
 }
 
-// ensureTopic creates the topic or finds its partition count.
-func (c *benchConfig) ensureTopic(ctx context.Context, topics brokerv1connect.TopicServiceClient) (int, error) {
+// ensureTopic creates the topic or finds its partition count; created
+// tells which.
+func (c *benchConfig) ensureTopic(ctx context.Context, topics brokerv1connect.TopicServiceClient) (parts int, created bool, err error) {
 	res, err := topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: c.topic, Partitions: int32(c.partitions)}))
 	if err == nil {
-		return len(res.Msg.GetTopic().GetPartitions()), nil
+		return len(res.Msg.GetTopic().GetPartitions()), true, nil
 	}
 	if connect.CodeOf(err) != connect.CodeAlreadyExists {
-		return 0, err
+		return 0, false, err
 	}
 	d, err := topics.DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: c.topic}))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return len(d.Msg.GetTopic().GetPartitions()), nil
+	return len(d.Msg.GetTopic().GetPartitions()), false, nil
 }
 
 // benchRun holds the counters of one run. Counters are atomics; the
@@ -540,8 +564,10 @@ func (r *benchRun) consume(ctx context.Context, topics brokerv1connect.TopicServ
 		}
 	}
 	ends := map[int32]int64{}
+	var backlog int64
 	for _, p := range d.Msg.GetTopic().GetPartitions() {
 		ends[p.GetPartition()] = p.GetHighWatermark()
+		backlog += p.GetHighWatermark() - p.GetLogStartOffset()
 	}
 	r.measuring.Store(true)
 	start := time.Now()
@@ -560,12 +586,24 @@ func (r *benchRun) consume(ctx context.Context, topics brokerv1connect.TopicServ
 		}
 		break
 	}
+	elapsed := time.Since(start)
 	r.mu.Lock()
-	r.consumeElapsed = time.Since(start)
+	r.consumeElapsed = elapsed
 	r.mu.Unlock()
 	// The duration running out, or an interrupt, ends a catch-up read
-	// early: still a measurement.
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+	// early: still a measurement, and the user learns which ended it.
+	read := plural(r.consumed.Load(), "record")
+	switch {
+	case err == nil:
+		if elapsed < c.duration {
+			fmt.Fprintf(r.progress, "consume: ended after %v, before --duration %v: the whole backlog (%s) was read; a larger --backlog measures longer\n",
+				elapsed.Round(time.Millisecond), c.duration, plural(backlog, "record"))
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(r.progress, "consume: --duration %v ran out after %s of the backlog of %d\n", c.duration, read, backlog)
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(r.progress, "consume: interrupted after %s of the backlog of %d\n", read, backlog)
+	default:
 		return err
 	}
 	return nil

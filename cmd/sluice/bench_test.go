@@ -7,6 +7,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"connectrpc.com/connect"
+
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
 // runBenchTSV runs "sluice bench ... --tsv" and returns the rows by metric,
@@ -154,5 +159,81 @@ func TestBenchCountsAgree(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// benchRun runs sluice bench with args and returns stdout and stderr.
+func benchRunArgs(t *testing.T, wantCode int, args ...string) (string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if code := run(ctx, append([]string{"bench"}, args...), strings.NewReader(""), &out, &errb); code != wantCode {
+		t.Fatalf("sluice bench %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out.String(), errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+// TestBenchLeftovers: a run against a server names the topic (and group)
+// it leaves there, with the commands that delete them; --cleanup deletes
+// them instead, and refuses a topic or group that existed before the run.
+func TestBenchLeftovers(t *testing.T) {
+	addr := apServer(t)
+	common := []string{"--addr", addr, "--partitions", "1", "--record-bytes", "10", "--backlog", "5", "--duration", "30s"}
+	out, _ := benchRunArgs(t, 0, append([]string{"consume", "--topic", "left", "--group", "g1"}, common...)...)
+	want := "left topic left and consumer group g1 on " + addr + "; --cleanup deletes what a run creates; to delete them now: sluice topic delete left --addr " + addr + "; sluice group delete g1 --addr " + addr + "\n"
+	if !strings.HasSuffix(out, want) {
+		t.Errorf("stdout does not end with\n%s\n%s", want, out)
+	}
+	// The topic and the group are there.
+	topics := brokerv1connect.NewTopicServiceClient(httpClient(), addr)
+	groups := brokerv1connect.NewGroupServiceClient(httpClient(), addr)
+	if _, err := topics.DescribeTopic(context.Background(), connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: "left"})); err != nil {
+		t.Errorf("topic left: %v", err)
+	}
+	if _, err := groups.DescribeGroup(context.Background(), connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: "g1"})); err != nil {
+		t.Errorf("group g1: %v", err)
+	}
+	// --cleanup refuses what existed before: nothing changes.
+	_, errOut := benchRunArgs(t, 1, append([]string{"consume", "--topic", "left", "--cleanup"}, common...)...)
+	if !strings.Contains(errOut, "topic left already exists") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	_, errOut = benchRunArgs(t, 1, append([]string{"consume", "--topic", "other", "--group", "g1", "--cleanup"}, common...)...)
+	if !strings.Contains(errOut, "consumer group g1 already exists") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	// --cleanup deletes what the run created, with --tsv on stderr.
+	out, errOut = benchRunArgs(t, 0, append([]string{"consume", "--topic", "fresh", "--group", "g2", "--cleanup", "--tsv"}, common...)...)
+	if !strings.Contains(errOut, "deleted consumer group g2 and topic fresh (--cleanup)\n") || strings.Contains(out, "deleted") {
+		t.Errorf("stdout: %s\nstderr: %s", out, errOut)
+	}
+	for _, name := range []string{"fresh", "other"} {
+		if _, err := topics.DescribeTopic(context.Background(), connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: name})); connect.CodeOf(err) != connect.CodeNotFound {
+			t.Errorf("topic %s: %v, want not found", name, err)
+		}
+	}
+	if _, err := groups.DescribeGroup(context.Background(), connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: "g2"})); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("group g2: %v, want not found", err)
+	}
+	// In process, a temporary data directory leaves nothing to name.
+	out, _ = benchRunArgs(t, 0, "produce", "--in-process", "--fsync", "never", "--duration", "200ms", "--partitions", "1")
+	if strings.Contains(out, "left ") {
+		t.Errorf("in-process run names leftovers:\n%s", out)
+	}
+}
+
+// TestBenchConsumeSaysWhyItEnded: a catch-up read that finishes the
+// backlog before --duration says so; one that --duration cuts short says
+// how far it got.
+func TestBenchConsumeSaysWhyItEnded(t *testing.T) {
+	out, _ := benchRunArgs(t, 0, "consume", "--in-process", "--fsync", "never", "--backlog", "20", "--partitions", "1", "--record-bytes", "10", "--duration", "1m")
+	if !strings.Contains(out, "before --duration 1m0s: the whole backlog (20 records) was read; a larger --backlog measures longer\n") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	// A duration far below what reading the backlog takes.
+	out, _ = benchRunArgs(t, 0, "consume", "--in-process", "--fsync", "never", "--backlog", "1000", "--partitions", "1", "--record-bytes", "1", "--batch", "500", "--duration", "1ns")
+	if !strings.Contains(out, "consume: --duration 1ns ran out after ") || !strings.Contains(out, " of the backlog of 1000\n") {
+		t.Errorf("stdout:\n%s", out)
 	}
 }

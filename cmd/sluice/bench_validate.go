@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -132,9 +133,10 @@ func (v *validateFlags) run(ctx context.Context, e *env, c *benchConfig) error {
 }
 
 // runValidateOnce runs one level once and returns its records/s.
-func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Writer, pool *recordPool, level string, rep int) (float64, error) {
+func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Writer, pool *recordPool, level string, rep int) (rate float64, err error) {
 	base := c.cf.baseURL()
 	topic := fmt.Sprintf("%s-%s-%s", c.topic, pool.format, level)
+	keptDir := ""
 	if c.inProcess {
 		// A fresh data directory per run: inside --data-dir (kept), or a
 		// temporary one (removed).
@@ -144,6 +146,8 @@ func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Wr
 		}
 		if c.dataDir == "" {
 			defer os.RemoveAll(dir)
+		} else {
+			keptDir = dir
 		}
 		policy, _ := broker.ParseFsyncPolicy(c.fsync)
 		_, url, stop, err := server.Start(ctx, server.Config{
@@ -166,6 +170,14 @@ func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Wr
 		ID int `json:"id"`
 	}
 	subject := topic + "-value"
+	if c.cleanup {
+		if err := checkSubjectNew(ctx, reg, subject); err != nil {
+			return 0, err
+		}
+	}
+	left := &benchLeftovers{base: base, kept: !c.inProcess || c.dataDir != "", subjects: []string{subject}}
+	// Runs before the in-process server stops (deferred earlier).
+	defer func() { err = errors.Join(err, left.finish(ctx, progress, c.cleanup, keptDir)) }()
 	if err := reg.do(ctx, http.MethodPost, "/subjects/"+subjectPath(subject)+"/versions", nil, req, &resp); err != nil {
 		return 0, fmt.Errorf("registering the %s schema under %s: %w", pool.format, subject, err)
 	}
@@ -176,7 +188,11 @@ func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Wr
 	switch {
 	case err == nil:
 		parts = len(cr.Msg.GetTopic().GetPartitions())
+		left.topics = []string{topic}
+	case connect.CodeOf(err) == connect.CodeAlreadyExists && c.cleanup:
+		return 0, existsError("topic", topic, "sluice topic delete "+shellQuote(topic))
 	case connect.CodeOf(err) == connect.CodeAlreadyExists:
+		left.topics = []string{topic}
 		ar, err := topics.AlterTopicConfigs(ctx, connect.NewRequest(&brokerv1.AlterTopicConfigsRequest{Name: topic, Set: configs}))
 		if err != nil {
 			return 0, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +76,31 @@ func TestPerfSchemasMatchTestdata(t *testing.T) {
 		if string(want) != text {
 			t.Errorf("testdata/perf/%s differs from the schema compiled into bench_validate.go", name)
 		}
+	}
+}
+
+// TestBenchValidateLeftovers: against a server, --validate names each
+// level's topic and subject it leaves, and --cleanup deletes them.
+func TestBenchValidateLeftovers(t *testing.T) {
+	addr := apServer(t)
+	args := []string{"produce", "--addr", addr, "--validate", "none", "--format", "json", "--duration", "200ms", "--partitions", "1", "--pool", "50"}
+	out, _ := benchRunArgs(t, 0, args...)
+	if !strings.Contains(out, "left topic bench-json-none and subject bench-json-none-value on "+addr) {
+		t.Errorf("stdout:\n%s", out)
+	}
+	_, errOut := benchRunArgs(t, 1, append(args, "--cleanup")...)
+	if !strings.Contains(errOut, "subject bench-json-none-value already exists") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	out, _ = benchRunArgs(t, 0, append(args, "--topic", "once", "--cleanup")...)
+	if !strings.Contains(out, "deleted topic once-json-none and subject once-json-none-value (--cleanup)\n") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	var subjects []string
+	if err := (&srClient{base: addr, hc: httpClient()}).do(context.Background(), "GET", "/subjects", url.Values{"deleted": {"true"}}, nil, &subjects); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(subjects, ",") != "bench-json-none-value" {
+		t.Errorf("subjects %q, want only bench-json-none-value", subjects)
 	}
 }
