@@ -17,12 +17,17 @@ package kafka
 //     MESSAGE_TOO_LARGE (10), RECORD_LIST_TOO_LARGE (18) when the
 //     decompressed records exceed the log's batch limit,
 //     UNSUPPORTED_COMPRESSION_TYPE (76) for zstd below v7,
+//     OUT_OF_ORDER_SEQUENCE_NUMBER (45) and INVALID_PRODUCER_EPOCH (47) for
+//     an idempotent producer's gap or old epoch,
 //     KAFKA_STORAGE_ERROR (56) for a failed log, REQUEST_TIMED_OUT (7),
 //     UNKNOWN_SERVER_ERROR (-1) with the reason for anything else (a
 //     registry failure).
 //   - A schema refusal (v8+) carries KIP-467 ErrorRecords, one per bad
 //     record (batch index, the same reason as the Connect refusal, cut to
 //     about 1 KiB), and an ErrorMessage naming the first three.
+//   - Idempotent producers: a retry of one of a producer's last five
+//     batches on the partition is answered with the original offsets and
+//     not appended again.
 //   - Two stages: the batches are checked and queued in arrival order
 //     (stage 1), and the response waits for durability concurrently
 //     (stage 2), so pipelined requests share one group commit.
@@ -211,6 +216,10 @@ func produceCode(err error) int16 {
 		return kerr.MessageTooLarge.Code
 	case errors.Is(err, broker.ErrRecordListTooLarge):
 		return kerr.RecordListTooLarge.Code
+	case errors.Is(err, broker.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, broker.ErrInvalidProducerEpoch):
+		return kerr.InvalidProducerEpoch.Code
 	case errors.Is(err, errZstdTooOld):
 		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, broker.ErrStorage):

@@ -308,3 +308,51 @@ func decodeBatches(t testing.TB, b []byte) []fetchedBatch {
 	}
 	return out
 }
+
+// TestIdempotentProduce: InitProducerId hands out fresh ids; a retried
+// batch is answered with its first offsets and not stored twice; a gap and
+// an old epoch are refused with their codes.
+func TestIdempotentProduce(t *testing.T) {
+	t.Parallel()
+	s, addr := newTestServer(t, Config{})
+	createTopic(t, s, "t", 1, nil)
+	c := dialRaw(t, addr)
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.Version = 4
+	r1 := c.roundTrip(init, 1).(*kmsg.InitProducerIDResponse)
+	r2 := c.roundTrip(init, 2).(*kmsg.InitProducerIDResponse)
+	if r1.ErrorCode != 0 || r1.ProducerID < 0 || r2.ProducerID == r1.ProducerID || r1.ProducerEpoch != 0 {
+		t.Fatalf("InitProducerId: %+v then %+v", r1, r2)
+	}
+	pid := r1.ProducerID
+	send := func(corr int32, epoch int16, seq int32, n int) kmsg.ProduceResponseTopicPartition {
+		raw := testBatch(t, numberedRecords(n), batchOpts{pid: pid, epoch: epoch, seq: seq})
+		return c.roundTrip(produceReq(9, -1, "t", map[int32][]byte{0: raw}), corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	}
+	if p := send(3, 0, 0, 4); p.ErrorCode != 0 || p.BaseOffset != 0 {
+		t.Fatalf("first: %v at %d", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+	}
+	if p := send(4, 0, 4, 2); p.ErrorCode != 0 || p.BaseOffset != 4 {
+		t.Fatalf("second: %v at %d", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+	}
+	if p := send(5, 0, 0, 4); p.ErrorCode != 0 || p.BaseOffset != 0 {
+		t.Fatalf("retry: %v at %d", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+	}
+	if got := hwm(t, s, "t", 0); got != 6 {
+		t.Fatalf("high watermark %d after a retry, want 6", got)
+	}
+	if p := send(6, 0, 9, 1); p.ErrorCode != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("gap: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	if p := send(7, 1, 0, 1); p.ErrorCode != 0 {
+		t.Fatalf("epoch 1: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	if p := send(8, 0, 6, 1); p.ErrorCode != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("old epoch: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	txn := kmsg.NewPtrInitProducerIDRequest()
+	txn.Version, txn.TransactionalID = 4, kmsg.StringPtr("tx")
+	if r := c.roundTrip(txn, 9).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("transactional: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+}

@@ -103,32 +103,19 @@ func ParseBatch(raw []byte, dst []Record, hs *[]Header) (*Batch, []Record, error
 	return &Batch{raw: raw, h: h}, dst, nil
 }
 
-// Pending is a batch queued by EnqueueBatch. Its methods are not safe for
-// concurrent use.
+// Pending is a batch queued by EnqueueBatch. Safe for concurrent use.
 type Pending struct {
-	req  *appendReq
-	base int64
-	err  error
-	done bool
+	req *appendReq
+	// Duplicate is set when the batch was an idempotent producer's retry
+	// of a batch already queued or stored: nothing new was queued, and
+	// Wait reports the original's offsets.
+	Duplicate bool
 }
 
 // Wait blocks until the batch is durable under the fsync policy, or failed,
-// or ctx ends, and returns its base offset. After it has returned a result
-// (not ctx's error) it returns the same result again at once.
+// or ctx ends, and returns its base offset. It may be called again.
 func (w *Pending) Wait(ctx context.Context) (int64, error) {
-	if w.done {
-		return w.base, w.err
-	}
-	select {
-	case err := <-w.req.done:
-		w.done, w.err = true, err
-		if err == nil {
-			w.base = w.req.base
-		}
-		return w.base, w.err
-	case <-ctx.Done():
-		return 0, fmt.Errorf("log: append abandoned while waiting for the disk (it may still be written): %w", ctx.Err())
-	}
+	return w.req.wait(ctx)
 }
 
 // EnqueueBatch queues b to be appended and returns at once: the batch's
@@ -137,6 +124,12 @@ func (w *Pending) Wait(ctx context.Context) (int64, error) {
 // with Pending.Wait; batches queued back to back share one write and one
 // fdatasync. A batch larger than Config.MaxBatchBytes is refused with
 // ErrBatchTooLarge. b must not be used after it is queued.
+//
+// A batch from an idempotent producer (producer id >= 0) is checked
+// against that producer's recent batches (producers.go): a retry of one of
+// the last five returns a Pending for the original (Duplicate set), a gap
+// in sequence is ErrOutOfOrderSequence and an old epoch
+// ErrInvalidProducerEpoch.
 func (p *Partition) EnqueueBatch(b *Batch) (*Pending, error) {
 	if b == nil || len(b.raw) == 0 {
 		return nil, ErrNoRecords
@@ -147,10 +140,14 @@ func (p *Partition) EnqueueBatch(b *Batch) (*Pending, error) {
 	req := &appendReq{
 		batch: b.raw,
 		info:  batchInfo{count: b.Count(), firstTs: b.h.BaseTimestamp, maxTs: b.h.MaxTimestamp, lastDelt: b.h.LastOffsetDelta},
-		done:  make(chan error, 1),
+		done:  make(chan struct{}),
 	}
-	if err := p.enqueue(req); err != nil {
+	dup, err := p.enqueueChecked(req, &b.h)
+	if err != nil {
 		return nil, err
+	}
+	if dup != nil {
+		return &Pending{req: dup, Duplicate: true}, nil
 	}
 	return &Pending{req: req}, nil
 }

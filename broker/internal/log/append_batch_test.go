@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"math"
 	"testing"
 
 	"github.com/sluicehq/sluice/broker/internal/log/vfs"
@@ -349,4 +350,90 @@ func FuzzParseBatch(f *testing.F) {
 			t.Fatalf("Count %d, %d records", b.Count(), len(recs))
 		}
 	})
+}
+
+func TestIdempotentProducerSequences(t *testing.T) {
+	t.Parallel()
+	fs := vfs.NewMem()
+	cfg := testConfig(t, fs, newFakeClock())
+	p, err := Open("/p", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	send := func(p *Partition, pid int64, epoch int16, seq int32, n int) (int64, bool, error) {
+		t.Helper()
+		w, err := p.EnqueueBatch(mustParse(t, producerBatch(t, numbered(0, n), pid, epoch, seq, 0)))
+		if err != nil {
+			return -1, false, err
+		}
+		off, err := w.Wait(ctx)
+		return off, w.Duplicate, err
+	}
+	// A new producer may start at any sequence.
+	if off, dup, err := send(p, 7, 0, 17, 3); off != 0 || dup || err != nil {
+		t.Fatalf("first batch: %d %v %v", off, dup, err)
+	}
+	if off, _, err := send(p, 7, 0, 20, 2); off != 3 || err != nil {
+		t.Fatalf("next batch: %d %v", off, err)
+	}
+	// A retry of either is answered with its original offset, not appended.
+	for _, c := range []struct {
+		seq  int32
+		n    int
+		want int64
+	}{{17, 3, 0}, {20, 2, 3}} {
+		if off, dup, err := send(p, 7, 0, c.seq, c.n); off != c.want || !dup || err != nil {
+			t.Fatalf("retry of seq %d: %d %v %v", c.seq, off, dup, err)
+		}
+	}
+	if hw := p.HighWatermark(); hw != 5 {
+		t.Fatalf("high watermark %d after retries, want 5", hw)
+	}
+	if _, _, err := send(p, 7, 0, 23, 1); !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("gap: %v", err)
+	}
+	if _, _, err := send(p, 7, 1, 4, 1); !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("new epoch not at 0: %v", err)
+	}
+	if off, _, err := send(p, 7, 1, 0, 1); off != 5 || err != nil {
+		t.Fatalf("new epoch at 0: %d %v", off, err)
+	}
+	if _, _, err := send(p, 7, 0, 22, 1); !errors.Is(err, ErrInvalidProducerEpoch) {
+		t.Fatalf("old epoch: %v", err)
+	}
+	// Another producer and the non-idempotent are independent.
+	if _, _, err := send(p, 8, 0, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := send(p, -1, -1, -1, 1); err != nil {
+		t.Fatal(err)
+	}
+	// After a crash, the state is rebuilt from the log.
+	crashed := fs.CrashClone()
+	p.Close()
+	cfg.FS = crashed
+	p2 := mustOpen(t, "/p", cfg)
+	if off, dup, err := send(p2, 7, 1, 0, 1); off != 5 || !dup || err != nil {
+		t.Fatalf("retry after restart: %d %v %v", off, dup, err)
+	}
+	if _, _, err := send(p2, 7, 1, 5, 1); !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("gap after restart: %v", err)
+	}
+	if _, _, err := send(p2, 7, 0, 25, 1); !errors.Is(err, ErrInvalidProducerEpoch) {
+		t.Fatalf("old epoch after restart: %v", err)
+	}
+	if off, _, err := send(p2, 7, 1, 1, 2); off != 8 || err != nil {
+		t.Fatalf("next after restart: %d %v", off, err)
+	}
+}
+
+func TestSequenceWraps(t *testing.T) {
+	t.Parallel()
+	if got := lastSequence(math.MaxInt32-1, 3); got != 1 {
+		t.Fatalf("lastSequence wraps to %d, want 1", got)
+	}
+	if nextSequence(math.MaxInt32) != 0 {
+		t.Fatal("nextSequence does not wrap")
+	}
 }

@@ -238,6 +238,7 @@ type Partition struct {
 	failed     error // non-nil once the partition is poisoned; wraps ErrFailed
 	closed     bool
 	notify     chan struct{}
+	producers  map[int64]*producerState // idempotent producers (producers.go)
 
 	// Lock-free reader state.
 	closedFlag atomic.Bool

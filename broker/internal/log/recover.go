@@ -48,6 +48,7 @@ func Open(dir string, cfg Config) (*Partition, error) {
 		return nil, err
 	}
 	p.segs.Store(&segs)
+	p.rebuildProducers(segs)
 	act := segs[len(segs)-1]
 	p.hw.Store(act.lastOffset + 1)
 	p.nextOffset = act.lastOffset + 1

@@ -18,8 +18,9 @@ import (
 type appendReq struct {
 	batch []byte
 	info  batchInfo
-	base  int64 // under mu until done is sent
-	done  chan error
+	base  int64 // under mu until done is closed
+	done  chan struct{}
+	err   error // set before done is closed
 }
 
 func (r *appendReq) lastOffset() int64 { return r.base + int64(r.info.lastDelt) }
@@ -44,7 +45,7 @@ func (p *Partition) Append(ctx context.Context, recs []Record) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	req := &appendReq{batch: batch, info: info, done: make(chan error, 1)}
+	req := &appendReq{batch: batch, info: info, done: make(chan struct{})}
 	if err := p.enqueue(req); err != nil {
 		return 0, err
 	}
@@ -53,15 +54,31 @@ func (p *Partition) Append(ctx context.Context, recs []Record) (int64, error) {
 
 // enqueue fixes req's offsets and queues it for the writer.
 func (p *Partition) enqueue(req *appendReq) error {
+	_, err := p.enqueueChecked(req, nil)
+	return err
+}
+
+// enqueueChecked is enqueue that, when h is set, first checks and then
+// records h's idempotent-producer sequence; a duplicate returns the
+// original request and queues nothing.
+func (p *Partition) enqueueChecked(req *appendReq, h *batchHeader) (*appendReq, error) {
 	p.mu.Lock()
 	switch {
 	case p.closed:
 		p.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	case p.failed != nil:
 		err := p.failed
 		p.mu.Unlock()
-		return err
+		return nil, err
+	}
+	if h != nil {
+		dup, err := p.checkSequenceLocked(h)
+		if err != nil || dup != nil {
+			p.mu.Unlock()
+			return dup, err
+		}
+		p.recordSequenceLocked(h, req)
 	}
 	req.base = p.nextOffset
 	p.nextOffset += int64(req.info.count)
@@ -72,16 +89,16 @@ func (p *Partition) enqueue(req *appendReq) error {
 	case p.kick <- struct{}{}:
 	default: // the writer is already due to look at the queue
 	}
-	return nil
+	return nil, nil
 }
 
 // wait blocks until the writer has committed req (or failed it), or ctx
 // ends, and returns req's base offset.
 func (r *appendReq) wait(ctx context.Context) (int64, error) {
 	select {
-	case err := <-r.done:
-		if err != nil {
-			return 0, err
+	case <-r.done:
+		if r.err != nil {
+			return 0, r.err
 		}
 		// The writer sent done after its last change to base, under the
 		// channel's happens-before.
@@ -154,7 +171,8 @@ func (p *Partition) poison(cause error) error {
 
 func finish(reqs []*appendReq, err error) {
 	for _, r := range reqs {
-		r.done <- err
+		r.err = err
+		close(r.done)
 	}
 }
 
@@ -261,6 +279,9 @@ func (p *Partition) writeGroup(group []*appendReq) {
 // they would be written, so those are renumbered from the high watermark.
 func (p *Partition) abortLocked(reqs []*appendReq, err error) {
 	p.mu.Lock()
+	// Producer state may name batches that were not written: forget it
+	// rather than refuse their producers' retries (see producers.go).
+	p.producers = nil
 	next := p.hw.Load()
 	for _, r := range p.queue {
 		r.base = next
