@@ -2,6 +2,8 @@ package codegen_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,8 +26,8 @@ import (
 )
 
 // TestGeneratedCodeEndToEnd writes the generated code of every format into
-// a temporary module (with a replace directive to this repository and its
-// go.sum, offline: GOPROXY=off), with protoc-gen-go's output for the
+// a temporary module (see scratchGoMod; offline: GOPROXY=off), with
+// protoc-gen-go's output for the
 // Protobuf files and a hand-written test per format
 // (testdata/<format>/e2e_test.go.txt) that produces and consumes typed
 // values through clienttest. It then runs go vet and go test there: the
@@ -53,8 +55,15 @@ func TestGeneratedCodeEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	goMod := "module example.com/gentest\n\ngo 1.26.8\n\nrequire github.com/sluicehq/sluice v0.0.0\n\nreplace github.com/sluicehq/sluice => " + root + "\n"
-	write("go.mod", []byte(goMod))
+	mainMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goMod, err := scratchGoMod(mainMod, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("go.mod", goMod)
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
@@ -113,4 +122,45 @@ func TestGeneratedCodeEndToEnd(t *testing.T) {
 	}
 	run("vet", "./...")
 	run("test", "-count=1", "./...")
+}
+
+// scratchGoMod returns the go.mod of the temporary module: this module's
+// go.mod (its go version and every requirement, direct and indirect) under
+// another module path, requiring this module by a replace directive to root.
+//
+// Copying the requirements is what lets the test run offline on a new
+// machine: the temporary module's module graph is then the same as this
+// module's, so the go command needs no go.mod file and no module that
+// `go test` here has not already downloaded. With only a requirement on this
+// module it had to walk the dependencies' own go.mod files (protocompile's
+// requirement on go-spew, ...), which nothing had downloaded, and failed
+// with "module lookup disabled by GOPROXY=off" until `go mod download` ran.
+// The modules the generated code builds from are the ones this test binary
+// imports (see the imports above), so their sources are in the cache too.
+func scratchGoMod(mainMod []byte, root string) ([]byte, error) {
+	var out strings.Builder
+	replaced := false
+	for i, line := range strings.Split(string(mainMod), "\n") {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) == 2 && fields[0] == "module":
+			if fields[1] != "github.com/sluicehq/sluice" {
+				return nil, fmt.Errorf("go.mod:%d: module %s, want github.com/sluicehq/sluice", i+1, fields[1])
+			}
+			out.WriteString("module example.com/gentest\n")
+			replaced = true
+			continue
+		case len(fields) > 0 && (fields[0] == "replace" || fields[0] == "exclude" || fields[0] == "retract" || fields[0] == "tool" || fields[0] == "godebug"):
+			// A relative replace would point elsewhere from the temporary
+			// module; refuse rather than build something else.
+			return nil, fmt.Errorf("go.mod:%d: %q: the end-to-end test does not carry %s directives over to its temporary module", i+1, line, fields[0])
+		}
+		out.WriteString(line)
+		out.WriteByte('\n')
+	}
+	if !replaced {
+		return nil, errors.New("go.mod: no module line")
+	}
+	fmt.Fprintf(&out, "\nrequire github.com/sluicehq/sluice v0.0.0\n\nreplace github.com/sluicehq/sluice => %s\n", root)
+	return []byte(out.String()), nil
 }
