@@ -345,7 +345,9 @@ func printOffsets(w io.Writer, groupID string, offs []*brokerv1.OffsetCommit, as
 // consumeGroup is `sluice consume TOPIC --group G`: it joins G through a
 // Consume stream, prints records and commits each chunk after printing it.
 // On interrupt (ctx done) or --max it returns after the commit of what it
-// printed; closing the stream leaves the group.
+// printed, having left the group: when the command exits the group no
+// longer counts it as a member (so `group reset` or `group delete` may
+// follow at once).
 func (c *consumer) consumeGroup(ctx context.Context, groups brokerv1connect.GroupServiceClient, groupID string, earliest bool, stderr io.Writer) error {
 	// The stream outlives ctx by the time it takes to commit the chunk
 	// being printed: closing it leaves the group, after which a commit
@@ -370,6 +372,15 @@ func (c *consumer) consumeGroup(ctx context.Context, groups brokerv1connect.Grou
 	defer stream.Close()
 	var memberID string
 	var epoch int32
+	// Leave explicitly, before the stream closes (defers run last first):
+	// the server also removes the member when it sees the stream close,
+	// but only after this command has returned, and a proxy between them
+	// may keep the stream open upstream for a while.
+	defer func() {
+		if memberID != "" {
+			leaveGroup(groups, groupID, memberID, stderr)
+		}
+	}()
 	for stream.Receive() {
 		switch ev := stream.Msg().GetEvent().(type) {
 		case *brokerv1.ConsumeResponse_Assignment:
@@ -390,6 +401,19 @@ func (c *consumer) consumeGroup(ctx context.Context, groups brokerv1connect.Grou
 		return err
 	}
 	return errors.New("the server ended the stream")
+}
+
+// leaveGroup removes member memberID from groupID, bounded in time; a
+// member already gone (a rebalance, the server) is fine, other failures
+// are reported but do not fail the command: the member still goes when
+// the server sees its stream close.
+func leaveGroup(groups brokerv1connect.GroupServiceClient, groupID, memberID string, stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := groups.LeaveGroup(ctx, connect.NewRequest(&brokerv1.LeaveGroupRequest{Group: groupID, MemberId: memberID}))
+	if err != nil && connect.CodeOf(err) != connect.CodeNotFound {
+		fmt.Fprintf(stderr, "sluice consume: leaving group %s: %v (the server removes the member when it sees the stream close)\n", groupID, err)
+	}
 }
 
 // printAndCommit prints a chunk (up to --max) and commits what it printed.

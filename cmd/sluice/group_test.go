@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,21 +17,78 @@ import (
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
-// waitGroupEmpty polls until the group has no members: a consumer that
-// exits leaves as soon as the server sees its stream close.
-func waitGroupEmpty(t *testing.T, addr, group string) {
+// requireGroupEmpty fails the test unless the group has no members now:
+// `sluice consume --group` leaves the group before it exits, so there is
+// nothing to wait for.
+func requireGroupEmpty(t *testing.T, addr, group string) {
 	t.Helper()
 	c := brokerv1connect.NewGroupServiceClient(httpClient(), addr)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := c.DescribeGroup(context.Background(), connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: group}))
-		if err == nil && len(res.Msg.GetMembers()) == 0 {
-			return
+	res, err := c.DescribeGroup(context.Background(), connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: group}))
+	if err != nil {
+		t.Fatalf("describe group %s: %v", group, err)
+	}
+	if n := len(res.Msg.GetMembers()); n > 0 {
+		t.Fatalf("group %s still has %s after the consumer exited", group, plural(n, "member"))
+	}
+}
+
+// gtHoldingProxy forwards to addr, except that a client going away from a
+// Consume stream is not passed on: the stream stays open upstream (as
+// behind a proxy that keeps idle upstream streams) until the server ends
+// it or the test ends. The server then never learns that the consumer
+// left unless the consumer says so.
+func gtHoldingProxy(t *testing.T, addr string) string {
+	t.Helper()
+	target, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.FlushInterval = -1
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/Consume") {
+			ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+			defer cancel()
+			go func() {
+				select {
+				case <-done:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			r = r.WithContext(ctx)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s still has members (%v)", group, err)
-		}
-		time.Sleep(5 * time.Millisecond)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		close(done)
+		srv.Close()
+	})
+	return srv.URL
+}
+
+// TestConsumeGroupLeavesOnExit: `consume --group --max` has left the
+// group when it exits, even where the server does not see its stream
+// close; the next member gets the partition at once.
+func TestConsumeGroupLeavesOnExit(t *testing.T) {
+	addr := btServer(t)
+	tr := &btTranscript{t: t, addr: addr}
+	tr.run("", "topic", "create", "orders", "--partitions", "1")
+	tr.run("", "produce", "orders", "a", "b", "c")
+	proxy := gtHoldingProxy(t, addr)
+	var out, errb bytes.Buffer
+	args := []string{"consume", "orders", "--group", "g", "--from", "earliest", "--max", "2", "--addr", proxy}
+	if code := run(context.Background(), args, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	requireGroupEmpty(t, addr, "g")
+	if errb.Len() > 0 {
+		t.Errorf("stderr: %s", errb.String())
+	}
+	got, code := tr.run("", "consume", "orders", "--group", "g", "--max", "1")
+	if code != 0 || !strings.Contains(got, "offset=2 ") {
+		t.Errorf("next member printed %q (exit %d), want offset 2", got, code)
 	}
 }
 
@@ -38,12 +99,12 @@ func TestGroupCommands(t *testing.T) {
 	tr.run("", "produce", "orders", "d", "e", "--partition", "1")
 	tr.run("", "group", "list")
 	tr.run("", "consume", "orders", "--group", "g", "--from", "earliest", "--max", "3")
-	waitGroupEmpty(t, tr.addr, "g")
+	requireGroupEmpty(t, tr.addr, "g")
 	tr.run("", "group", "describe", "g")
 	tr.run("", "group", "describe", "g", "--output", "json")
 	tr.run("", "group", "list")
 	tr.run("", "consume", "orders", "--group", "g", "--from", "earliest", "--max", "2")
-	waitGroupEmpty(t, tr.addr, "g")
+	requireGroupEmpty(t, tr.addr, "g")
 	tr.run("", "group", "describe", "g")
 	tr.run("", "group", "reset", "g", "--topic", "orders", "--to-earliest")
 	tr.run("", "group", "reset", "g", "--topic", "orders", "--to-offset", "9")
@@ -104,7 +165,7 @@ func TestConsumeGroupInterruptCommits(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("interrupted consume exited %d: %s", code, errb.String())
 	}
-	waitGroupEmpty(t, addr, "g")
+	requireGroupEmpty(t, addr, "g")
 	tr.run("", "produce", "orders", "d")
 	out, code := tr.run("", "consume", "orders", "--group", "g", "--from", "earliest", "--max", "1")
 	if code != 0 || !strings.Contains(out, "offset=3 ") || !strings.Contains(out, "value=d") {
