@@ -158,11 +158,20 @@ func (b *Broker) JoinGroup(ctx context.Context, req JoinGroupRequest) (wait func
 		Topics: consumerTopics(req.ProtocolType, req.Protocols),
 	}
 	if err := b.groupDo(ctx, func(s *group.State) {
-		s.JoinClassic(now, jr, func(r group.JoinResult) { ch <- r })
+		s.JoinClassic(now, jr, func(r group.JoinResult) { offer(ch, r) })
 	}); err != nil {
 		return done(JoinGroupResult{Err: err, MemberID: req.MemberID})
 	}
 	return waitFor(b, ch, func(err error) JoinGroupResult { return JoinGroupResult{Err: err, MemberID: req.MemberID} })
+}
+
+// offer delivers a reply without ever blocking the coordinator (the State
+// calls each reply once; ch has room for it).
+func offer[T any](ch chan T, r T) {
+	select {
+	case ch <- r:
+	default:
+	}
 }
 
 // done returns a wait func answering r at once.
@@ -206,7 +215,7 @@ func (b *Broker) SyncGroup(ctx context.Context, req SyncGroupRequest) (wait func
 		if gi, ok := s.DescribeClassic(req.Group); ok && gi.ProtocolType != ProtocolTypeConsumer {
 			sr.Decoded = nil
 		}
-		s.SyncClassic(now, sr, func(r group.SyncResult) { ch <- r })
+		s.SyncClassic(now, sr, func(r group.SyncResult) { offer(ch, r) })
 	}); err != nil {
 		return done(SyncGroupResult{Err: err})
 	}
