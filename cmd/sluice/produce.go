@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/serde"
 )
 
 const produceUsage = `Usage: sluice produce TOPIC [VALUE ...] [flags]
@@ -20,6 +22,30 @@ Appends one record per VALUE, or, without VALUEs, one record per line of
 standard input (sent in batches of up to --batch-records records or about
 1 MiB). Prints the partition and offset of each VALUE's record, or a summary
 per partition for standard input.
+
+Typed topics: with --value-schema-id N, or --value-subject S (and
+--value-version V, default latest), each value is JSON encoded through that
+registered schema and framed with the Confluent envelope (magic byte 0,
+schema id, and for Protobuf the message-index path), as Confluent's
+kafka-avro-console-producer does:
+  Avro         Avro's JSON encoding: a union value is null or names its
+               branch, {"string": "x"}, {"shop.v1.Money": {...}}; bytes and
+               fixed are strings of code points \u0000-\u00ff; a missing
+               field takes its default
+  Protobuf     protojson (field names or json_name, enums by name, int64 as
+               numbers or strings); --value-message picks the message
+               (default the first of the schema)
+  JSON Schema  the value is validated, then sent as compact JSON text
+--key-schema-id, --key-subject, --key-version and --key-message do the same
+for the key given with --key, or per record with --key-separator. A value
+that does not fit its schema stops the command before that record is sent,
+naming the record (or stdin line) and the field; the records before it are
+written and summarised.
+
+Examples:
+  sluice produce orders --value-subject orders-value '{"id":"o-1","total":1200}'
+  sluice produce orders --value-schema-id 3 --key-separator '|' < orders.txt
+      (each line: KEY|VALUE, e.g. o-1|{"id":"o-1","total":1200,"note":null})
 
 Flags:
 `
@@ -38,6 +64,10 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 	batch := fs.Int("batch-records", 1000, "stdin: most `records` per request")
 	var headers kvFlag
 	fs.Var(&headers, "header", "record header `key=value` (repeatable)")
+	keySep := fs.String("key-separator", "", "each VALUE and stdin line is KEY, then this `separator`, then the value")
+	var keyT, valueT typedFlags
+	keyT.register(fs, serde.Key)
+	valueT.register(fs, serde.Value)
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code
@@ -57,10 +87,53 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 	topic, values := pos[0], pos[1:]
 	keySet := false
 	fs.Visit(func(f *flag.Flag) { keySet = keySet || f.Name == "key" })
+	if keySet && *keySep != "" {
+		fmt.Fprintln(e.stderr, "sluice produce: give --key (one key for every record) or --key-separator (a key per record), not both")
+		return 2
+	}
+	for _, t := range []*typedFlags{&keyT, &valueT} {
+		if !t.set() {
+			continue
+		}
+		if err := t.validate(); err != nil {
+			fmt.Fprintf(e.stderr, "sluice produce: %v\n", err)
+			return 2
+		}
+	}
+	if keyT.set() && !keySet && *keySep == "" {
+		fmt.Fprintln(e.stderr, "sluice produce: a typed key needs --key JSON or --key-separator")
+		return 2
+	}
+
+	var keyCodec, valueCodec *typedCodec
+	if keyT.set() || valueT.set() {
+		reg := newSRReader(&srClient{base: cf.baseURL(), hc: httpClient()})
+		var err error
+		if valueT.set() {
+			if valueCodec, err = valueT.resolve(ctx, reg); err != nil {
+				fmt.Fprintf(e.stderr, "sluice produce: %v\n", err)
+				return 1
+			}
+		}
+		if keyT.set() {
+			if keyCodec, err = keyT.resolve(ctx, reg); err != nil {
+				fmt.Fprintf(e.stderr, "sluice produce: %v\n", err)
+				return 1
+			}
+		}
+	}
 
 	tmpl := &brokerv1.ProduceRecord{}
 	if keySet {
 		tmpl.Key = []byte(*key)
+		if keyCodec != nil {
+			k, err := keyCodec.encode(tmpl.Key)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "sluice produce: --key: %v\n", err)
+				return 1
+			}
+			tmpl.Key = k
+		}
 	}
 	for i := range headers.keys {
 		tmpl.Headers = append(tmpl.Headers, &brokerv1.Header{Key: headers.keys[i], Value: []byte(headers.values[i])})
@@ -69,15 +142,40 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 		p := int32(*partition)
 		tmpl.Partition = &p
 	}
-	record := func(value []byte) *brokerv1.ProduceRecord {
-		return &brokerv1.ProduceRecord{Key: tmpl.Key, Value: value, Headers: tmpl.Headers, Partition: tmpl.Partition}
+	record := func(value []byte) (*brokerv1.ProduceRecord, error) {
+		k := tmpl.Key
+		if *keySep != "" {
+			kb, vb, ok := bytes.Cut(value, []byte(*keySep))
+			if !ok {
+				return nil, fmt.Errorf("no key separator %q", *keySep)
+			}
+			k, value = kb, vb
+			if keyCodec != nil {
+				var err error
+				if k, err = keyCodec.encode(k); err != nil {
+					return nil, fmt.Errorf("key: %w", err)
+				}
+			}
+		}
+		if valueCodec != nil {
+			var err error
+			if value, err = valueCodec.encode(value); err != nil {
+				return nil, fmt.Errorf("value: %w", err)
+			}
+		}
+		return &brokerv1.ProduceRecord{Key: k, Value: value, Headers: tmpl.Headers, Partition: tmpl.Partition}, nil
 	}
 	_, client := cf.brokerClients()
 
 	if len(values) > 0 {
 		recs := make([]*brokerv1.ProduceRecord, len(values))
 		for i, v := range values {
-			recs[i] = record([]byte(v))
+			r, err := record([]byte(v))
+			if err != nil {
+				fmt.Fprintf(e.stderr, "sluice produce: record %d: %v (nothing was sent)\n", i, err)
+				return 1
+			}
+			recs[i] = r
 		}
 		res, err := client.Produce(ctx, connect.NewRequest(&brokerv1.ProduceRequest{Topic: topic, Records: recs}))
 		if err != nil {
@@ -156,7 +254,10 @@ type partitionSummary struct {
 
 // produceLines sends one record per line of r in batches and summarises
 // where they went. On error the summary covers the batches acknowledged.
-func produceLines(ctx context.Context, client brokerv1connect.BrokerServiceClient, topic string, r io.Reader, maxRecords int, record func([]byte) *brokerv1.ProduceRecord) (produceSummary, error) {
+//
+// A line that record refuses (a value that does not fit its schema) ends
+// the run: the lines before it are sent, and the error names the line.
+func produceLines(ctx context.Context, client brokerv1connect.BrokerServiceClient, topic string, r io.Reader, maxRecords int, record func([]byte) (*brokerv1.ProduceRecord, error)) (produceSummary, error) {
 	sum := produceSummary{Topic: topic, Partitions: []partitionSummary{}}
 	byPart := map[int32]int{}
 	sc := bufio.NewScanner(r)
@@ -189,7 +290,15 @@ func produceLines(ctx context.Context, client brokerv1connect.BrokerServiceClien
 	}
 	for sc.Scan() {
 		line := append([]byte(nil), sc.Bytes()...)
-		recs = append(recs, record(line))
+		rec, err := record(line)
+		if err != nil {
+			lineNo := sum.Records + len(recs) + 1
+			if ferr := flush(); ferr != nil {
+				return sum, ferr
+			}
+			return sum, fmt.Errorf("stdin line %d: %w (it and the lines after it were not sent)", lineNo, err)
+		}
+		recs = append(recs, rec)
 		bytes += len(line)
 		if len(recs) >= maxRecords || bytes >= stdinBatchBytes {
 			if err := flush(); err != nil {
