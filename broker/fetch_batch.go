@@ -92,26 +92,29 @@ func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []Fe
 	n := len(req.Partitions)
 	res := make([]FetchBatchesResult, n)
 	parts := make([]*log.Partition, n)
-	topics := make([]*topic, n)
-	for i, fp := range req.Partitions {
-		res[i].HighWatermark, res[i].LastStable, res[i].LogStartOffset = -1, -1, -1
-		t, err := b.lookup(fp.Topic)
-		if err != nil {
-			res[i].Err = fmt.Errorf("fetch: %w", err)
-			continue
-		}
-		if fp.Partition < 0 || int(fp.Partition) >= len(t.parts) {
-			res[i].Err = fmt.Errorf("fetch %s/%d: %w (the topic has partitions 0..%d)", fp.Topic, fp.Partition, ErrPartitionNotFound, len(t.parts)-1)
-			continue
-		}
-		topics[i], parts[i] = t, t.parts[fp.Partition]
-	}
 	start := 0
 	if n > 0 {
 		start = nextRotation() % n
 	}
 	var deadline <-chan time.Time
 	for {
+		// Resolve the partitions on every pass: a deleted topic ends the
+		// wait, and CreatePartitions swaps the topic value (sharing its
+		// partitions).
+		for i, fp := range req.Partitions {
+			res[i].HighWatermark, res[i].LastStable, res[i].LogStartOffset = -1, -1, -1
+			parts[i] = nil
+			t, err := b.lookup(fp.Topic)
+			if err != nil {
+				res[i].Err = fmt.Errorf("fetch: %w", err)
+				continue
+			}
+			if fp.Partition < 0 || int(fp.Partition) >= len(t.parts) {
+				res[i].Err = fmt.Errorf("fetch %s/%d: %w (the topic has partitions 0..%d)", fp.Topic, fp.Partition, ErrPartitionNotFound, len(t.parts)-1)
+				continue
+			}
+			parts[i] = t.parts[fp.Partition]
+		}
 		// Take the notification channels before reading, so an append
 		// between the read and the wait is not missed.
 		var wakes []<-chan struct{}
@@ -138,12 +141,6 @@ func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []Fe
 		if !b.waitAny(ctx, wakes, deadline) {
 			return res
 		}
-		for i, t := range topics {
-			if t != nil && b.stillLive(t) != nil {
-				res[i].Err = fmt.Errorf("fetch: %w", b.stillLive(t))
-				return res
-			}
-		}
 	}
 }
 
@@ -162,7 +159,6 @@ func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, p
 		}
 		fp := req.Partitions[i]
 		r := &res[i]
-		r.Err = nil
 		budget := maxBytes - total
 		if fp.MaxBytes > 0 {
 			budget = min(budget, fp.MaxBytes)

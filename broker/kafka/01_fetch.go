@@ -1,6 +1,7 @@
 package kafka
 
-// Fetch (key 1), versions 4-12.
+// Fetch (key 1), versions 4-16; from v13 topics travel as topic ids
+// (UNKNOWN_TOPIC_ID, 100, for an id no live topic has).
 //
 // Behaviour (broker.FetchBatches does the reading):
 //   - Whole stored record batches, sent as stored: a partition's answer
@@ -27,7 +28,7 @@ package kafka
 //     FETCH_SESSION_ID_NOT_FOUND (70), and the client starts over without
 //     one.
 //
-// Not yet: topic ids (v13+), sendfile (the batches are copied out of the
+// Not yet: sendfile (the batches are copied out of the
 // segment files once, then into the response frame).
 
 import (
@@ -41,7 +42,7 @@ import (
 	"github.com/sluicehq/sluice/broker"
 )
 
-func init() { register(kmsg.Fetch, 4, 12, handleFetch) }
+func init() { register(kmsg.Fetch, 4, 16, handleFetch) }
 
 // maxFetchWait bounds a long poll whatever the client asks.
 const maxFetchWait = 5 * time.Minute
@@ -60,10 +61,15 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 	// are listed in fetch, pointing back at their response slot.
 	var fetch broker.FetchBatchesRequest
 	var slots []*kmsg.FetchResponseTopicPartition
+	b := c.Server().Broker()
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
 	for i, rt := range req.Topics {
 		t := &resp.Topics[i]
-		t.Topic = rt.Topic
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		var idErr error
+		if req.Version >= 13 {
+			rt.Topic, idErr = b.TopicByID(broker.TopicID(rt.TopicID))
+		}
 		t.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
 		for j, rp := range rt.Partitions {
 			p := &t.Partitions[j]
@@ -76,6 +82,12 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 				p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 			}
 			switch {
+			case idErr != nil:
+				p.ErrorCode = kerr.UnknownTopicID.Code
+				if !errors.Is(idErr, broker.ErrUnknownTopicID) {
+					p.ErrorCode = kerr.NotLeaderForPartition.Code // closing
+				}
+				continue
 			case rp.CurrentLeaderEpoch > 0:
 				p.ErrorCode = kerr.UnknownLeaderEpoch.Code
 				continue
@@ -93,7 +105,6 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 	fetch.MinBytes = int(req.MinBytes)
 	fetch.MaxWait = min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
 
-	b := c.Server().Broker()
 	wait := func() kmsg.Response {
 		ctx, cancel := context.WithCancel(c.Context())
 		defer cancel()

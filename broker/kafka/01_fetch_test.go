@@ -159,3 +159,27 @@ func TestFetchLongPollWakesOnProduce(t *testing.T) {
 		t.Fatalf("long poll woke with %d batches on partition 1", n)
 	}
 }
+
+func TestFetchByTopicID(t *testing.T) {
+	t.Parallel()
+	s, addr := newTestServer(t, Config{})
+	createTopic(t, s, "t", 1, nil)
+	c := dialRaw(t, addr)
+	produceN(t, c, "t", 0, 2, 3)
+	info, err := s.Broker().DescribeTopic("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := fetchReq(16, "", map[int32]int64{0: 3}, 1<<20, 1<<20)
+	req.Topics[0].TopicID = info.ID
+	resp := c.roundTrip(req, 1).(*kmsg.FetchResponse)
+	p := resp.Topics[0].Partitions[0]
+	if resp.Topics[0].TopicID != info.ID || p.ErrorCode != 0 || len(decodeBatches(t, p.RecordBatches)) != 1 {
+		t.Fatalf("by id: %v, id %x", kerr.ErrorForCode(p.ErrorCode), resp.Topics[0].TopicID)
+	}
+	req.Topics[0].TopicID = [16]byte{1, 2, 3}
+	resp = c.roundTrip(req, 2).(*kmsg.FetchResponse)
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicID.Code {
+		t.Fatalf("unknown id: %v", kerr.ErrorForCode(code))
+	}
+}
