@@ -21,6 +21,7 @@ package group
 // the first join of the other.
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -381,7 +382,13 @@ func protocolNames(ps []ClassicProtocol) string {
 
 // joinNew handles a join without a member id.
 func (s *State) joinNew(now time.Time, g *classicGroup, req JoinRequest, reply func(JoinResult)) {
+	// Kafka's form: the instance id (static) or client id, a dash, a
+	// unique part. Some clients rely on the instance-id prefix (franz-go
+	// before JoinGroup v9 recognises a static leader's rejoin by it).
 	id := s.cfg.NewMemberID()
+	if prefix := cmp.Or(req.InstanceID, req.ClientID); prefix != "" {
+		id = prefix + "-" + id
+	}
 	if req.InstanceID != "" {
 		if old := g.byInstance(req.InstanceID); old != nil {
 			s.replaceStatic(now, g, old, id, req, reply)
