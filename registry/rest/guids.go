@@ -24,19 +24,24 @@ func (h *handler) schemaGUID(c *call) (uuid.UUID, error) {
 
 // schemaByGUID is GET /schemas/guids/{guid} [8.x]: the body of GET
 // /schemas/ids/{id} for the schema whose content has guid (wire-format
-// spec §8). fetchMaxId adds maxId.
+// spec §8). fetchMaxId adds maxId; format (format.go) rewrites the schema
+// text.
 func (h *handler) schemaByGUID(c *call) (any, error) {
 	g, err := h.schemaGUID(c)
 	if err != nil {
 		return nil, err
 	}
-	s, _, err := h.reg.SchemaByGUID(c.r.Context(), g)
+	s, id, err := h.reg.SchemaByGUID(c.r.Context(), g)
+	if err != nil {
+		return nil, err
+	}
+	text, err := h.formatted(c, id, s.Text)
 	if err != nil {
 		return nil, err
 	}
 	resp := schemaByIDResponse{
 		SchemaType: schemaType(s.Type),
-		Schema:     s.Text,
+		Schema:     text,
 		References: references(s.References),
 		Metadata:   nonEmpty(s.Metadata),
 		RuleSet:    nonEmpty(s.RuleSet),

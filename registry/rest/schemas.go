@@ -109,7 +109,8 @@ func contextOf(c *call, subject string) string {
 }
 
 // schemaByID is GET /schemas/ids/{id} (§4.13). Soft-deleted uses still
-// resolve, which keeps old data decodable. fetchMaxId adds maxId.
+// resolve, which keeps old data decodable. fetchMaxId adds maxId; format
+// (format.go) rewrites the schema text.
 func (h *handler) schemaByID(c *call) (any, error) {
 	id, err := h.schemaID(c)
 	if err != nil {
@@ -119,9 +120,13 @@ func (h *handler) schemaByID(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	text, err := h.formatted(c, id, s.Text)
+	if err != nil {
+		return nil, err
+	}
 	resp := schemaByIDResponse{
 		SchemaType: schemaType(s.Type),
-		Schema:     s.Text,
+		Schema:     text,
 		References: references(s.References),
 		Metadata:   nonEmpty(s.Metadata),
 		RuleSet:    nonEmpty(s.RuleSet),
@@ -133,7 +138,7 @@ func (h *handler) schemaByID(c *call) (any, error) {
 	return resp, nil
 }
 
-// schemaTextByID is GET /schemas/ids/{id}/schema (§4.14).
+// schemaTextByID is GET /schemas/ids/{id}/schema (§4.14), with format.
 func (h *handler) schemaTextByID(c *call) (any, error) {
 	id, err := h.schemaID(c)
 	if err != nil {
@@ -143,7 +148,11 @@ func (h *handler) schemaTextByID(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rawText(s.Text), nil
+	text, err := h.formatted(c, id, s.Text)
+	if err != nil {
+		return nil, err
+	}
+	return rawText(text), nil
 }
 
 // subjectsByID is GET /schemas/ids/{id}/subjects (§4.15); the subject

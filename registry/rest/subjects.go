@@ -37,7 +37,8 @@ func (c *call) listOptions() registry.ListOptions {
 	return registry.ListOptions{Deleted: c.boolParam("deleted"), DeletedOnly: c.boolParam("deletedOnly")}
 }
 
-// register is POST /subjects/{subject}/versions (§4.3).
+// register is POST /subjects/{subject}/versions (§4.3); format
+// (format.go) rewrites the schema text of the answer.
 func (h *handler) register(c *call) (any, error) {
 	var req schemaRequest
 	if err := h.readBody(c, &req); err != nil {
@@ -55,6 +56,10 @@ func (h *handler) register(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	text, err := h.formatted(c, sv.ID, sv.Text)
+	if err != nil {
+		return nil, err
+	}
 	return registerResponse{
 		ID:         sv.ID,
 		Version:    sv.Version,
@@ -63,11 +68,11 @@ func (h *handler) register(c *call) (any, error) {
 		References: references(sv.References),
 		Metadata:   nonEmpty(sv.Metadata),
 		RuleSet:    nonEmpty(sv.RuleSet),
-		Schema:     sv.Text,
+		Schema:     text,
 	}, nil
 }
 
-// lookup is POST /subjects/{subject} (§4.4).
+// lookup is POST /subjects/{subject} (§4.4), with format.
 func (h *handler) lookup(c *call) (any, error) {
 	var req schemaRequest
 	if err := h.readBody(c, &req); err != nil {
@@ -84,7 +89,7 @@ func (h *handler) lookup(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return record(sv), nil
+	return h.formattedRecord(c, sv)
 }
 
 // versions is GET /subjects/{subject}/versions (§4.5).
@@ -105,24 +110,28 @@ func (h *handler) subjectVersion(c *call) (registry.SubjectVersion, error) {
 	return h.reg.Version(c.r.Context(), c.subject(), v, c.boolParam("deleted"))
 }
 
-// version is GET /subjects/{subject}/versions/{version} (§4.6); format is
-// ignored (we serve the stored form only).
+// version is GET /subjects/{subject}/versions/{version} (§4.6), with
+// format.
 func (h *handler) version(c *call) (any, error) {
 	sv, err := h.subjectVersion(c)
 	if err != nil {
 		return nil, err
 	}
-	return record(sv), nil
+	return h.formattedRecord(c, sv)
 }
 
 // versionText is GET /subjects/{subject}/versions/{version}/schema (§4.7):
-// the schema text itself.
+// the schema text itself, with format.
 func (h *handler) versionText(c *call) (any, error) {
 	sv, err := h.subjectVersion(c)
 	if err != nil {
 		return nil, err
 	}
-	return rawText(sv.Text), nil
+	text, err := h.formatted(c, sv.ID, sv.Text)
+	if err != nil {
+		return nil, err
+	}
+	return rawText(text), nil
 }
 
 // referencedBy is GET /subjects/{subject}/versions/{version}/referencedby
@@ -174,7 +183,7 @@ func (h *handler) deleteSubject(c *call) (any, error) {
 
 // latestWithMetadata is GET /subjects/{subject}/metadata (§4.12): the latest
 // version whose metadata.properties contain every key=value pair given as
-// repeated key and value parameters, matched by position.
+// repeated key and value parameters, matched by position; with format.
 func (h *handler) latestWithMetadata(c *call) (any, error) {
 	keys, values := c.query["key"], c.query["value"]
 	if len(keys) != len(values) {
@@ -192,5 +201,5 @@ func (h *handler) latestWithMetadata(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return record(sv), nil
+	return h.formattedRecord(c, sv)
 }

@@ -10,7 +10,9 @@
 // is invalid; CheckCompatibility without a version checks the history the
 // subject's level names (as a registration would), with -1 the latest
 // version only; SetConfig with COMPATIBILITY_UNSPECIFIED leaves the level
-// unchanged; an empty subject in GetConfig and SetConfig means global.
+// unchanged; an empty subject in GetConfig and SetConfig means global. The
+// format field of GetSchema, GetSchemaByGUID, GetVersion and Lookup is the
+// REST API's format parameter (registry.FormatSchema).
 package rpc
 
 import (
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -84,7 +87,11 @@ func (s *service) Lookup(ctx context.Context, req *connect.Request[registryv1.Lo
 	if err != nil {
 		return nil, s.toConnect(ctx, err)
 	}
-	return connect.NewResponse(&registryv1.LookupResponse{Version: subjectVersionOut(sv)}), nil
+	out, err := s.formattedVersion(ctx, sv, req.Msg.GetFormat())
+	if err != nil {
+		return nil, s.toConnect(ctx, err)
+	}
+	return connect.NewResponse(&registryv1.LookupResponse{Version: out}), nil
 }
 
 // GetSchema returns the schema with a global id, soft-deleted uses included.
@@ -97,7 +104,11 @@ func (s *service) GetSchema(ctx context.Context, req *connect.Request[registryv1
 	if err != nil {
 		return nil, s.toConnect(ctx, err)
 	}
-	return connect.NewResponse(&registryv1.GetSchemaResponse{Id: id, Schema: schemaOut(sch), Guid: guidOut(sch)}), nil
+	out, err := s.formattedSchema(ctx, int(id), sch, req.Msg.GetFormat())
+	if err != nil {
+		return nil, s.toConnect(ctx, err)
+	}
+	return connect.NewResponse(&registryv1.GetSchemaResponse{Id: id, Schema: out, Guid: guidOut(sch)}), nil
 }
 
 // GetSchemaByGUID returns the schema whose content has a GUID (§8), with
@@ -117,7 +128,11 @@ func (s *service) GetSchemaByGUID(ctx context.Context, req *connect.Request[regi
 	if err != nil {
 		return nil, s.toConnect(ctx, err)
 	}
-	out := &registryv1.GetSchemaByGUIDResponse{Id: int32(id), Schema: schemaOut(sch)}
+	text, err := s.formattedSchema(ctx, id, sch, req.Msg.GetFormat())
+	if err != nil {
+		return nil, s.toConnect(ctx, err)
+	}
+	out := &registryv1.GetSchemaByGUIDResponse{Id: int32(id), Schema: text}
 	for _, x := range ids {
 		out.Ids = append(out.Ids, int32(x))
 	}
@@ -137,7 +152,11 @@ func (s *service) GetVersion(ctx context.Context, req *connect.Request[registryv
 	if err != nil {
 		return nil, s.toConnect(ctx, err)
 	}
-	return connect.NewResponse(&registryv1.GetVersionResponse{Version: subjectVersionOut(sv)}), nil
+	out, err := s.formattedVersion(ctx, sv, req.Msg.GetFormat())
+	if err != nil {
+		return nil, s.toConnect(ctx, err)
+	}
+	return connect.NewResponse(&registryv1.GetVersionResponse{Version: out}), nil
 }
 
 // ListSubjects lists subjects by prefix.
@@ -234,6 +253,32 @@ func (s *service) DeleteSubject(ctx context.Context, req *connect.Request[regist
 		out[i] = int32(v)
 	}
 	return connect.NewResponse(&registryv1.DeleteSubjectResponse{Versions: out}), nil
+}
+
+// formattedSchema converts the stored schema with id, its text in format
+// (registry.FormatSchema; empty means the stored text).
+func (s *service) formattedSchema(ctx context.Context, id int, sch registry.Schema, format string) (*registryv1.Schema, error) {
+	out := schemaOut(sch)
+	if strings.TrimSpace(format) == "" {
+		return out, nil
+	}
+	text, err := s.reg.FormatSchema(ctx, id, format)
+	if err != nil {
+		return nil, err
+	}
+	out.Text = text
+	return out, nil
+}
+
+// formattedVersion is subjectVersionOut with the schema text in format.
+func (s *service) formattedVersion(ctx context.Context, sv registry.SubjectVersion, format string) (*registryv1.SubjectVersion, error) {
+	out := subjectVersionOut(sv)
+	sch, err := s.formattedSchema(ctx, sv.ID, sv.Schema, format)
+	if err != nil {
+		return nil, err
+	}
+	out.Schema = sch
+	return out, nil
 }
 
 // DeleteVersion soft- or hard-deletes one version; -1 means latest.

@@ -109,6 +109,13 @@ func (s *Schema) Canonical() string { return s.canonical }
 // names everywhere and sorted aliases, property keys and default keys.
 func (s *Schema) Normalized() string { return s.normalized }
 
+// Resolved returns the schema with the named types that its references
+// define written inline where they are first used (and by name after
+// that), so the text stands alone: Confluent's format=resolved, which is
+// Apache Avro's Schema.toString(). The layout is that of Canonical; without
+// references it is the Canonical text.
+func (s *Schema) Resolved() string { return writeResolved(s.root) }
+
 // String returns the canonical text.
 func (s *Schema) String() string { return s.canonical }
 

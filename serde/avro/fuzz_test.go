@@ -61,6 +61,9 @@ func FuzzParse(f *testing.F) {
 		if a, b := s.Avro().String(), n.Avro().String(); a != b {
 			t.Fatalf("codec schema changed through normalizing:\n%s\n%s", a, b)
 		}
+		if s.Resolved() != s.Canonical() {
+			t.Fatalf("without references Resolved differs from Canonical:\n%s\n%s", s.Resolved(), s.Canonical())
+		}
 		if s.Name() != c.Name() || strings.Join(s.Names(), ",") != strings.Join(c.Names(), ",") {
 			t.Fatalf("names changed through canonical: %q %q / %q %q", s.Name(), s.Names(), c.Name(), c.Names())
 		}

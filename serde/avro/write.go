@@ -25,10 +25,23 @@ import (
 type writer struct {
 	buf        []byte
 	normalized bool
+	// written, when not nil, asks for the resolved text (Schema.Resolved):
+	// every named type, those of the references included, is defined where
+	// it is first used, and it records which are.
+	written map[*named]bool
 }
 
 func writeSchema(n *node, normalized bool) string {
 	w := &writer{normalized: normalized}
+	w.schema(n, "")
+	return string(w.buf)
+}
+
+// writeResolved writes the Canonical layout with the named types of the
+// references defined inline at their first use, as Apache Avro's
+// Schema.toString() prints a schema parsed together with its references.
+func writeResolved(n *node) string {
+	w := &writer{written: map[*named]bool{}}
 	w.schema(n, "")
 	return string(w.buf)
 }
@@ -55,6 +68,17 @@ func (w *writer) props(ms []jsonMember) {
 // schema writes n inside enclosing namespace ns.
 func (w *writer) schema(n *node, ns string) {
 	switch {
+	case n.named != nil && w.written != nil:
+		// Resolved: the first occurrence in writing order defines the type,
+		// whichever document defined it; a reference's type may thus be
+		// defined inline before a definition site that follows, which then
+		// becomes a use.
+		if w.written[n.named] {
+			w.str(w.reference(n.named, ns))
+		} else {
+			w.written[n.named] = true
+			w.definition(n.named, ns)
+		}
 	case n.named != nil && !n.def:
 		w.str(w.reference(n.named, ns))
 	case n.named != nil:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bufbuild/protocompile/linker"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // FuzzParse: arbitrary text never panics and never fails internally; what
@@ -56,6 +57,14 @@ func FuzzParse(f *testing.F) {
 		if _, err := Parse(s.Normalized(), nil); err != nil {
 			t.Fatalf("Normalized does not re-parse: %v\n%s", err, s.Normalized())
 		}
+		// The other served forms never panic; without extensions to drop the
+		// text is the Canonical one.
+		if s.FileDescriptorProto().GetName() != s.File().Path() {
+			t.Fatalf("FileDescriptorProto is named %q, not %q", s.FileDescriptorProto().GetName(), s.File().Path())
+		}
+		if w := s.WithoutExtensions(); !hasExtensions(s.File()) && w != s.Canonical() {
+			t.Fatalf("WithoutExtensions of a file without extensions:\n%s\n---\n%s", w, s.Canonical())
+		}
 	})
 }
 
@@ -94,4 +103,19 @@ func FuzzMessageByIndexes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// hasExtensions reports whether fd declares extensions or extension ranges
+// or sets a custom option anywhere, conservatively: any import may define
+// options, so a file with imports counts.
+func hasExtensions(fd protoreflect.FileDescriptor) bool {
+	if fd.Extensions().Len() > 0 || fd.Imports().Len() > 0 {
+		return true
+	}
+	for _, m := range allMessages(fd) {
+		if m.Extensions().Len() > 0 || m.ExtensionRanges().Len() > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -89,6 +89,9 @@ func (p *printer) options(opts proto.Message, scopes ...string) []optEntry {
 		if !fv.fd.IsExtension() && fv.fd.Number() == uninterpretedOption {
 			continue
 		}
+		if p.noExt && fv.fd.IsExtension() && !strings.HasPrefix(string(fv.fd.FullName()), "confluent.") {
+			continue // a custom option, which WithoutExtensions drops
+		}
 		out = p.flatten(out, "", fv.fd, fv.v, scopes)
 	}
 	return out

@@ -32,6 +32,19 @@ import (
 // lists imports to print as weak although fd does not say so: the protobuf
 // runtime, which builds descriptors from binary input, drops weak-ness.
 func render(fd protoreflect.FileDescriptor, weak ...string) (canonical, normalized string) {
+	env := newPrintEnv(fd, weak)
+	return env.print(false), env.print(true)
+}
+
+// renderWithoutExtensions prints the Canonical layout of fd with its
+// extensions dropped (Schema.WithoutExtensions).
+func renderWithoutExtensions(fd protoreflect.FileDescriptor) string {
+	env := newPrintEnv(fd, nil)
+	env.noExt = true
+	return env.print(false)
+}
+
+func newPrintEnv(fd protoreflect.FileDescriptor, weak []string) *printEnv {
 	env := &printEnv{
 		file:  fd,
 		syms:  newSymbols(fd),
@@ -46,7 +59,7 @@ func render(fd protoreflect.FileDescriptor, weak ...string) (canonical, normaliz
 			env.edition = strings.TrimPrefix(descriptorpb.Edition(e.Edition()).String(), "EDITION_")
 		}
 	}
-	return env.print(false), env.print(true)
+	return env
 }
 
 // printEnv is what both prints share: the file, its symbol table and the
@@ -57,6 +70,9 @@ type printEnv struct {
 	syms    symbols
 	types   *protoregistry.Types
 	weak    []string
+	// noExt drops extend blocks, extension ranges and custom options
+	// except confluent.* ones (Schema.WithoutExtensions).
+	noExt bool
 }
 
 type printer struct {
@@ -396,6 +412,9 @@ func jsonCamelCase(name string) string {
 }
 
 func (p *printer) extensionRanges(m protoreflect.MessageDescriptor) {
+	if p.noExt {
+		return
+	}
 	type rng struct {
 		r    [2]protoreflect.FieldNumber
 		opts []optEntry
@@ -543,6 +562,15 @@ func (p *printer) service(s protoreflect.ServiceDescriptor) {
 // consecutive extensions of the same message. A run is split where a group
 // extension needs free messages printed before it.
 func (p *printer) extends(exts protoreflect.ExtensionDescriptors, q *msgQueue, scope string) {
+	if p.noExt {
+		// A group extension's message goes with it.
+		for i := 0; i < exts.Len(); i++ {
+			if o := q.ownedBy(exts.Get(i)); o >= 0 {
+				q.done[o] = true
+			}
+		}
+		return
+	}
 	open := protoreflect.FullName("")
 	closeBlock := func() {
 		if open != "" {

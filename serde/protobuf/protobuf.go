@@ -332,6 +332,34 @@ func (s *Schema) Canonical() string { return s.canonical }
 // de-duplicated, and no syntax line for proto2.
 func (s *Schema) Normalized() string { return s.normalized }
 
+// FileDescriptorProto returns the schema's file as the compiler linked it:
+// type names fully qualified, options interpreted, no source info. Its name
+// is File().Path() and its dependencies are the import paths, that is the
+// reference names (and bundled files) it imports. The message is new on
+// every call and the caller's to change. Confluent serves it, base64
+// encoded, as format=serialized.
+func (s *Schema) FileDescriptorProto() *descriptorpb.FileDescriptorProto {
+	var fdp *descriptorpb.FileDescriptorProto
+	if r, ok := s.file.(interface {
+		FileDescriptorProto() *descriptorpb.FileDescriptorProto
+	}); ok {
+		fdp = proto.Clone(r.FileDescriptorProto()).(*descriptorpb.FileDescriptorProto)
+	} else {
+		fdp = protodesc.ToFileDescriptorProto(s.file)
+	}
+	fdp.SourceCodeInfo = nil
+	return fdp
+}
+
+// WithoutExtensions returns the Canonical text without what extends the
+// schema: extend blocks (and the groups they declare), extension ranges,
+// and custom options other than Confluent's own (confluent.*). It is
+// Confluent's format=ignore_extensions, for tools that do not know the
+// extensions. Imports stay as they are.
+func (s *Schema) WithoutExtensions() string {
+	return renderWithoutExtensions(s.file)
+}
+
 // File returns the linked descriptor of the schema. Its path is an internal
 // name ("schema.proto" unless a reference uses that); its imports are the
 // references and bundled files.

@@ -612,7 +612,9 @@ type LookupRequest struct {
 	Schema    *Schema                `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
 	Normalize bool                   `protobuf:"varint,3,opt,name=normalize,proto3" json:"normalize,omitempty"`
 	// Deleted also matches soft-deleted versions.
-	Deleted       bool `protobuf:"varint,4,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,4,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Format of the answer's schema text, as GetSchemaRequest.format.
+	Format        string `protobuf:"bytes,5,opt,name=format,proto3" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +677,13 @@ func (x *LookupRequest) GetDeleted() bool {
 	return false
 }
 
+func (x *LookupRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
 type LookupResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       *SubjectVersion        `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -720,8 +729,17 @@ func (x *LookupResponse) GetVersion() *SubjectVersion {
 }
 
 type GetSchemaRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Format of the schema text, Confluent's format parameter, by schema type:
+	// AVRO "resolved" (the named types of references defined inline);
+	// PROTOBUF "serialized" (the standard base64 encoding of the file's
+	// google.protobuf.FileDescriptorProto, named "default", its dependencies
+	// the reference names) and "ignore_extensions" (the text without extend
+	// blocks, extension ranges and custom options other than confluent.*).
+	// Empty, "default", or a format the type does not have: the stored text.
+	// Case-insensitive.
+	Format        string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -761,6 +779,13 @@ func (x *GetSchemaRequest) GetId() int32 {
 		return x.Id
 	}
 	return 0
+}
+
+func (x *GetSchemaRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
 }
 
 type GetSchemaResponse struct {
@@ -827,7 +852,9 @@ func (x *GetSchemaResponse) GetGuid() []byte {
 type GetSchemaByGUIDRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The 16 GUID bytes in RFC 4122 order, as a header-mode record carries them.
-	Guid          []byte `protobuf:"bytes,1,opt,name=guid,proto3" json:"guid,omitempty"`
+	Guid []byte `protobuf:"bytes,1,opt,name=guid,proto3" json:"guid,omitempty"`
+	// Format of the schema text, as GetSchemaRequest.format.
+	Format        string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -867,6 +894,13 @@ func (x *GetSchemaByGUIDRequest) GetGuid() []byte {
 		return x.Guid
 	}
 	return nil
+}
+
+func (x *GetSchemaByGUIDRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
 }
 
 type GetSchemaByGUIDResponse struct {
@@ -935,8 +969,10 @@ type GetVersionRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Subject string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
 	// Version number; 0 or -1 means the latest live version.
-	Version       int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	Deleted       bool  `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Deleted bool  `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Format of the schema text, as GetSchemaRequest.format.
+	Format        string `protobuf:"bytes,4,opt,name=format,proto3" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -990,6 +1026,13 @@ func (x *GetVersionRequest) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *GetVersionRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
 }
 
 type GetVersionResponse struct {
@@ -1817,30 +1860,34 @@ const file_sluice_registry_v1_registry_proto_rawDesc = "" +
 	"\x10RegisterResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x12\n" +
-	"\x04guid\x18\x03 \x01(\fR\x04guid\"\x95\x01\n" +
+	"\x04guid\x18\x03 \x01(\fR\x04guid\"\xad\x01\n" +
 	"\rLookupRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\x12\x1c\n" +
 	"\tnormalize\x18\x03 \x01(\bR\tnormalize\x12\x18\n" +
-	"\adeleted\x18\x04 \x01(\bR\adeleted\"N\n" +
+	"\adeleted\x18\x04 \x01(\bR\adeleted\x12\x16\n" +
+	"\x06format\x18\x05 \x01(\tR\x06format\"N\n" +
 	"\x0eLookupResponse\x12<\n" +
-	"\aversion\x18\x01 \x01(\v2\".sluice.registry.v1.SubjectVersionR\aversion\"\"\n" +
+	"\aversion\x18\x01 \x01(\v2\".sluice.registry.v1.SubjectVersionR\aversion\":\n" +
 	"\x10GetSchemaRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\"k\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format\"k\n" +
 	"\x11GetSchemaResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\x12\x12\n" +
-	"\x04guid\x18\x03 \x01(\fR\x04guid\",\n" +
+	"\x04guid\x18\x03 \x01(\fR\x04guid\"D\n" +
 	"\x16GetSchemaByGUIDRequest\x12\x12\n" +
-	"\x04guid\x18\x01 \x01(\fR\x04guid\"o\n" +
+	"\x04guid\x18\x01 \x01(\fR\x04guid\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format\"o\n" +
 	"\x17GetSchemaByGUIDResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x122\n" +
 	"\x06schema\x18\x02 \x01(\v2\x1a.sluice.registry.v1.SchemaR\x06schema\x12\x10\n" +
-	"\x03ids\x18\x03 \x03(\x05R\x03ids\"a\n" +
+	"\x03ids\x18\x03 \x03(\x05R\x03ids\"y\n" +
 	"\x11GetVersionRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x18\n" +
-	"\adeleted\x18\x03 \x01(\bR\adeleted\"R\n" +
+	"\adeleted\x18\x03 \x01(\bR\adeleted\x12\x16\n" +
+	"\x06format\x18\x04 \x01(\tR\x06format\"R\n" +
 	"\x12GetVersionResponse\x12<\n" +
 	"\aversion\x18\x01 \x01(\v2\".sluice.registry.v1.SubjectVersionR\aversion\"G\n" +
 	"\x13ListSubjectsRequest\x12\x16\n" +
