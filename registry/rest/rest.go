@@ -13,8 +13,11 @@
 // the path and the subject query parameters are qualified as ":.ctx:name" and
 // handed to the core, which decides whether it knows that context.
 // GET /schemas/guids/{guid} and /schemas/guids/{guid}/ids [8.x] look a schema
-// up by its content GUID (wire-format spec §8), and GET /schemas/ids/{id}
-// carries "guid". Other [8.x]
+// up by its content GUID (wire-format spec §8), and every answer with a
+// stored schema (by id or guid, version, register, lookup, metadata, GET
+// /schemas) carries "guid", as 8.x does. The format parameter (format.go)
+// selects Confluent's per-type output formats: Protobuf "serialized" and
+// "ignore_extensions", Avro "resolved". Other [8.x]
 // endpoints (tags, associations, DELETE /contexts/...) and the
 // out-of-scope trees (/exporters, /dek-registry, /keks, /catalog) answer the
 // framework 404 envelope, and unknown query parameters are ignored, as an
