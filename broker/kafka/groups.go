@@ -99,3 +99,23 @@ func errMessage(err error) *string {
 	s := err.Error()
 	return &s
 }
+
+// topicIDMap maps topic ids to names and back, from one snapshot of the
+// broker's topics.
+type topicIDMap struct {
+	byID   map[[16]byte]string
+	byName map[string][16]byte
+}
+
+// topicIDs snapshots the broker's topic ids.
+func topicIDs(b *broker.Broker) topicIDMap {
+	m := topicIDMap{byID: map[[16]byte]string{}, byName: map[string][16]byte{}}
+	for _, ti := range b.ListTopics() {
+		m.byID[ti.ID] = ti.Name
+		m.byName[ti.Name] = ti.ID
+	}
+	return m
+}
+
+func (m topicIDMap) name(id [16]byte) (string, bool) { n, ok := m.byID[id]; return n, ok }
+func (m topicIDMap) id(name string) ([16]byte, bool)  { id, ok := m.byName[name]; return id, ok }
