@@ -118,4 +118,4 @@ func topicIDs(b *broker.Broker) topicIDMap {
 }
 
 func (m topicIDMap) name(id [16]byte) (string, bool) { n, ok := m.byID[id]; return n, ok }
-func (m topicIDMap) id(name string) ([16]byte, bool)  { id, ok := m.byName[name]; return id, ok }
+func (m topicIDMap) id(name string) ([16]byte, bool) { id, ok := m.byName[name]; return id, ok }
