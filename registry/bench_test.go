@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/registry"
+	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
 )
 
@@ -65,5 +66,32 @@ func BenchmarkParseBaseline(b *testing.B) {
 		if _, err := avro.Parse(orderV2, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkFormatSchema measures the formats consumers ask for on every
+// new writer id: Protobuf serialized (Confluent's Protobuf deserializers)
+// and Avro resolved. The parse is cached with the id; each call renders.
+func BenchmarkFormatSchema(b *testing.B) {
+	e := newEnv(b)
+	pb := e.registerSchema("p", registry.Schema{Type: serde.Protobuf, Text: "syntax = \"proto3\";\npackage acme;\nmessage Order {\n  string id = 1;\n  int64 cents = 2;\n  repeated string tags = 3;\n  map<string, string> attrs = 4;\n}\n"}, registry.RegisterOptions{})
+	av := e.register("a", orderV2)
+	for _, bc := range []struct {
+		name, format string
+		id           int
+	}{
+		{"protobuf-serialized", registry.FormatSerialized, pb.ID},
+		{"protobuf-ignore_extensions", registry.FormatIgnoreExtensions, pb.ID},
+		{"avro-resolved", registry.FormatResolved, av.ID},
+		{"unknown", "nope", av.ID},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.FormatSchema(ctx, bc.id, bc.format); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
