@@ -1274,3 +1274,19 @@ func TestClosedRegistryRefusesWrites(t *testing.T) {
 		t.Errorf("read after Close: %v", err)
 	}
 }
+
+// TestAvroAmbiguousFieldRefused is issue #21's case end to end: a new
+// version whose field matches one old field by name and another through an
+// alias is refused under BACKWARD, as Confluent refuses it (Avro's checker
+// throws "matches multiple fields"), with a violation naming all three.
+func TestAvroAmbiguousFieldRefused(t *testing.T) {
+	e := newEnv(t)
+	e.register("s", `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"},{"name":"legacy_id","type":"long"}]}`)
+	_, err := e.Register(ctx, "s", avroSchema(`{"type":"record","name":"Order","fields":[{"name":"id","type":"long","aliases":["legacy_id"]}]}`), registry.RegisterOptions{})
+	var ie *registry.IncompatibleError
+	wantErr(t, err, &ie)
+	if len(ie.Violations) != 1 || ie.Violations[0].Path != "/fields/0" ||
+		!strings.Contains(ie.Violations[0].Message, `reader field "id"`) || !strings.Contains(ie.Violations[0].Message, `"legacy_id" (through alias "legacy_id")`) {
+		t.Errorf("violations %+v; want one at /fields/0 naming id and legacy_id", ie.Violations)
+	}
+}
