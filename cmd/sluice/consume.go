@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/serde"
 )
 
 const consumeUsage = `Usage: sluice consume TOPIC [flags]
@@ -38,6 +40,22 @@ or latest) when it has none; each chunk of records is committed after it
 is printed, and Ctrl-C commits what was printed, leaves the group and exits
 0.
 
+With --decode each key and value is decoded through the registry: the
+envelope's schema id (or the GUID of a __key_schema_id/__value_schema_id
+header) names the writer schema, and the value is printed as JSON (Avro in
+Avro's JSON encoding, unions as {"branch": value}; Protobuf as protojson;
+JSON Schema values as they are), followed by the writer schema's subject
+version and id:
+  partition=P offset=O key=K value={...} value.schema=orders-value:2 value.id=7
+--output json puts the decoded value in "value" and the schema in
+"value_schema": {"subject", "version", "id", "type"} (the same for keys).
+The subject shown is the one the topic's subject-name strategy names, when
+the schema is registered under several. A value that does not decode (no
+envelope, an unknown id, bytes that do not match the schema) is printed
+raw with value.error="why" ("value_error" in JSON) and reading goes on;
+--stop-on-decode-error stops there with exit 1 instead. Keys without an
+envelope are plain keys and are printed as they are.
+
 Flags:
 `
 
@@ -50,6 +68,8 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 	follow := fs.Bool("follow", false, "keep streaming new records until interrupted")
 	maxRecs := fs.Int("max", 0, "stop after this many `records`; 0 means no limit")
 	group := fs.String("group", "", "consume as a member of consumer `group` (see above)")
+	decode := fs.Bool("decode", false, "decode keys and values through the registry and print them as JSON (see above)")
+	stopOnErr := fs.Bool("stop-on-decode-error", false, "with --decode: stop with exit 1 at the first record that does not decode")
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code
@@ -71,12 +91,30 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
 		return 2
 	}
+	if *stopOnErr && !*decode {
+		fmt.Fprintln(e.stderr, "sluice consume: --stop-on-decode-error goes with --decode")
+		return 2
+	}
 	c := &consumer{
 		topic: pos[0],
 		out:   &recordPrinter{w: e.stdout, json: cf.json()},
 		max:   *maxRecs,
 	}
-	_, c.client = cf.brokerClients()
+	var topics brokerv1connect.TopicServiceClient
+	topics, c.client = cf.brokerClients()
+	if *decode {
+		// The topic's strategies say which subject a schema is shown under.
+		res, err := topics.DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: c.topic}))
+		if err != nil {
+			printErr(e.stderr, "consume", err)
+			return 1
+		}
+		reg := newSRReader(&srClient{base: cf.baseURL(), hc: httpClient()})
+		if c.out.dec, err = newRecordDecoder(ctx, reg, c.topic, res.Msg.GetTopic().GetConfigs(), *stopOnErr); err != nil {
+			fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
+			return 1
+		}
+	}
 	if *partition >= 0 {
 		p := int32(*partition)
 		c.partition = &p
@@ -241,6 +279,8 @@ type recordPrinter struct {
 	w    io.Writer
 	json bool
 	buf  []byte
+	// dec, when set, decodes keys and values through the registry.
+	dec *recordDecoder
 }
 
 // recordJSON is the --output json shape of a record.
@@ -286,6 +326,9 @@ func textBytes(b []byte) string {
 }
 
 func (p *recordPrinter) print(r *brokerv1.Record) error {
+	if p.dec != nil {
+		return p.printDecoded(r)
+	}
 	if p.json {
 		j := recordJSON{Partition: r.GetPartition(), Offset: r.GetOffset(), Timestamp: r.GetTimestamp().AsTime().Format(time.RFC3339Nano)}
 		j.Key, j.KeyBase64 = jsonBytes(r.Key)
@@ -319,4 +362,57 @@ func (p *recordPrinter) print(r *brokerv1.Record) error {
 	p.buf = buf
 	_, err := p.w.Write(buf)
 	return err
+}
+
+// printDecoded prints r with its key and value decoded (consume --decode).
+// With --stop-on-decode-error a value (or an enveloped key) that does not
+// decode is printed, then ends the command.
+func (p *recordPrinter) printDecoded(r *brokerv1.Record) error {
+	key := p.dec.decode(r, serde.Key)
+	value := p.dec.decode(r, serde.Value)
+	if p.json {
+		j := decodedJSON{Partition: r.GetPartition(), Offset: r.GetOffset(), Timestamp: r.GetTimestamp().AsTime().Format(time.RFC3339Nano)}
+		j.Key, j.KeyBase64, j.KeySchema, j.KeyError = sideJSON(r.Key, key)
+		j.Value, j.ValueBase64, j.ValueSchema, j.ValueError = sideJSON(r.Value, value)
+		for _, h := range r.GetHeaders() {
+			hj := headerJSON{Key: h.GetKey()}
+			hj.Value, hj.ValueBase64 = jsonBytes(h.GetValue())
+			if hj.Value == nil && hj.ValueBase64 == "" {
+				empty := ""
+				hj.Value = &empty
+			}
+			j.Headers = append(j.Headers, hj)
+		}
+		// Not json.Marshal: decoded text keeps <, > and & as they are.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(j); err != nil {
+			return err
+		}
+		if _, err := p.w.Write(b.Bytes()); err != nil {
+			return err
+		}
+	} else {
+		buf := fmt.Appendf(p.buf[:0], "partition=%d offset=%d", r.GetPartition(), r.GetOffset())
+		buf = appendSideText(buf, "key", r.Key, key)
+		for _, h := range r.GetHeaders() {
+			v := h.GetValue()
+			if v == nil {
+				v = []byte{}
+			}
+			buf = fmt.Appendf(buf, " header.%s=%s", h.GetKey(), textBytes(v))
+		}
+		buf = appendSideText(buf, "value", r.Value, value)
+		buf = appendSchemaText(buf, "key", key)
+		buf = appendSchemaText(buf, "value", value)
+		p.buf = append(buf, '\n')
+		if _, err := p.w.Write(p.buf); err != nil {
+			return err
+		}
+	}
+	if p.dec.stopOnErr && (key.Err != "" || value.Err != "") {
+		return fmt.Errorf("partition %d offset %d: %w", r.GetPartition(), r.GetOffset(), errDecodeStop)
+	}
+	return nil
 }
