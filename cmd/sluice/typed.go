@@ -170,7 +170,7 @@ func (c *typedCodec) encode(doc []byte) ([]byte, error) {
 			// protojson names the field and position ("(line 1:10):
 			// invalid value for int64 field total: "x""); drop its
 			// package prefix.
-			return nil, fmt.Errorf("%s: %s", c.proto.FullName(), strings.TrimPrefix(strings.TrimPrefix(err.Error(), "proto:"), "\u00a0"))
+			return nil, fmt.Errorf("%s: %s", c.proto.FullName(), strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0"))
 		}
 		b = serde.AppendIndexes(b, c.path)
 		// Deterministic: dynamic messages otherwise write their fields in
