@@ -41,6 +41,25 @@ value.subject.name.strategy (topic|record|topic_record),
 key.schema.autoregister and value.schema.autoregister (true|false).
 Output is a table; --output json prints one JSON document.
 
+Schema validation: the broker checks every produced key and value at the
+level of its side's config, and refuses the whole request if one record
+fails:
+  none     any bytes are accepted
+  id       the record must carry a schema envelope (magic byte and schema
+           id, or a __key_schema_id/__value_schema_id header) whose id is a
+           live version of the subject the strategy names
+  payload  id, and the bytes must decode under that schema
+  auto     the default: payload while the subject <topic>-value (for keys
+           <topic>-key) has a live version, none otherwise. It is decided
+           per request: registering the first version of orders-value makes
+           topic orders typed at once, and deleting every version makes it
+           untyped again. auto looks at <topic>-<side> whatever the
+           subject-name strategy; with record or topic_record set the level
+           explicitly.
+A topic created with --value-schema (or --key-schema) gets an explicit
+payload. "sluice topic describe NAME" shows each side's effective level and
+why, e.g. "payload (auto: subject orders-value has live versions (1, 2))".
+
 A typed topic in one step: --value-schema (and --key-schema) registers the
 schema under the side's subject (orders-value, orders-key with the default
 topic strategy) and creates the topic with value.schema.validation=payload
@@ -177,10 +196,20 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 		printErr(e.stderr, "topic "+sub, err)
 		return 1
 	}
+	var validation []validationJSON
+	if sub == "describe" {
+		validation = effectiveValidation(ctx, newSRReader(&srClient{base: cf.baseURL(), hc: httpClient()}), desc)
+	}
 	if cf.json() {
-		writeJSON(e.stdout, topicJSONOf(desc))
+		tj := topicJSONOf(desc)
+		tj.Validation = validation
+		writeJSON(e.stdout, tj)
 	} else {
 		printTopic(e.stdout, desc)
+		if validation != nil {
+			fmt.Fprintln(e.stdout)
+			printValidation(e.stdout, validation)
+		}
 	}
 	return 0
 }
@@ -191,6 +220,8 @@ type topicJSON struct {
 	Name       string            `json:"name"`
 	Partitions []partitionJSON   `json:"partitions"`
 	Configs    map[string]string `json:"configs"`
+	// Validation is each side's effective schema validation (describe).
+	Validation []validationJSON `json:"validation,omitempty"`
 }
 
 type partitionJSON struct {

@@ -152,3 +152,40 @@ func TestDidYouMean(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicDescribeValidation: describe shows each side's effective schema
+// validation and why: auto follows the subject's live versions, an
+// explicit level is the topic's, and topic --help explains the levels.
+func TestTopicDescribeValidation(t *testing.T) {
+	tr, dir := typedTestSetup(t)
+	expect := func(code int, args ...string) string {
+		t.Helper()
+		out, got := tr.run("", args...)
+		if got != code {
+			t.Errorf("sluice %v: exit %d, want %d", args, got, code)
+		}
+		return out
+	}
+	expect(0, "topic", "create", "shop")
+	expect(0, "schema", "register", "shop-value", "order.avsc")
+	expect(0, "topic", "alter", "shop", "--set", "key.schema.validation=id")
+	out := expect(0, "topic", "describe", "shop")
+	for _, want := range []string{
+		"value              payload (auto: subject shop-value has live versions (1))",
+		"key                id (set on the topic: key.schema.validation=id)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+	expect(0, "topic", "alter", "shop", "--set", "value.subject.name.strategy=record")
+	expect(0, "topic", "describe", "shop", "--output", "json")
+	golden.Check(t, filepath.Join(dir, "topic_validation.golden"), tr.sb.String())
+
+	help, _ := tr.run("", "topic", "--help")
+	for _, want := range []string{"auto     the default: payload while the subject <topic>-value", "payload  id, and the bytes must decode"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("topic --help lacks %q", want)
+		}
+	}
+}
