@@ -16,9 +16,9 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/sluicehq/sluice/internal/manifest"
-	"github.com/sluicehq/sluice/registry/compat"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/registry/compat"
 )
 
 // This file is `sluice apply`: make the registry and the broker match the
