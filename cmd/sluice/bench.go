@@ -115,6 +115,10 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return code
 	}
+	if len(pos) == 1 && pos[0] == "help" {
+		showHelp(fs)
+		return 0
+	}
 	if len(pos) != 1 || (pos[0] != "produce" && pos[0] != "consume" && pos[0] != "e2e") {
 		fmt.Fprintln(e.stderr, "sluice bench: want one mode: produce, consume or e2e")
 		return 2

@@ -143,6 +143,16 @@ func (h *helpFlag) Set(s string) error {
 	return nil
 }
 
+// showHelp prints the help of fs (from newFlagSet) on stdout, as -h does:
+// for commands whose subcommand may be "help" (`sluice group help`).
+func showHelp(fs *flag.FlagSet) {
+	if f := fs.Lookup("help"); f != nil {
+		if h, ok := f.Value.(*helpFlag); ok {
+			h.show()
+		}
+	}
+}
+
 // helpAsked reports whether fs (from newFlagSet) was given -h or --help,
 // and if so prints the help on stdout. Flag sets built otherwise never
 // ask: the flag package handles their -h itself (ErrHelp).

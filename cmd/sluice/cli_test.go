@@ -35,6 +35,11 @@ func TestHelpGoesToStdout(t *testing.T) {
 		[]string{"produce", "orders", "v", "-h"},
 		[]string{"group", "describe", "g", "--help"},
 		[]string{"bench", "produce", "--help"},
+		// "help" as the subcommand.
+		[]string{"help"},
+		[]string{"schema", "help"},
+		[]string{"group", "help"},
+		[]string{"bench", "help"},
 	)
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -64,6 +64,10 @@ func runGroup(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 	sub, rest := pos[0], pos[1:]
+	if sub == "help" && len(rest) == 0 {
+		showHelp(fs)
+		return 0
+	}
 	want := 1
 	switch sub {
 	case "list":
