@@ -26,8 +26,10 @@ import (
 
 const topicUsage = `Usage:
   sluice topic create NAME [--partitions N] [--config key=value ...]
-         [--value-schema FILE [--value-type T] [--value-message M]]
-         [--key-schema FILE [--key-type T] [--key-message M]]
+         [--value-schema FILE [--value-type T] [--value-message M]
+                              [--ref name=subject:version ...]]
+         [--key-schema FILE [--key-type T] [--key-message M]
+                            [--key-ref name=subject:version ...]]
   sluice topic list
   sluice topic describe NAME
   sluice topic alter NAME [--set key=value ...] [--delete key ...]
@@ -66,13 +68,19 @@ topic strategy) and creates the topic with value.schema.validation=payload
 (key.schema.validation=payload). The type comes from the file extension
 (.avsc/.avro, .proto, .json) or --value-type avro|protobuf|json;
 --value-message names the Protobuf message the records carry (default the
-first). Re-running the same command after a failure is safe: registering a
-schema the subject already has is a no-op.
+first). A schema that uses types of other registered schemas names them
+with --ref name=subject:version (--value-ref; --key-ref for the key schema;
+repeatable): name is the Avro type's full name, the Protobuf import path or
+the JSON Schema $ref URL, as in "sluice schema register --ref"; latest is
+pinned to the subject's current version. Re-running the same command after
+a failure is safe: registering a schema the subject already has is a no-op.
 
 Examples:
   sluice topic create orders --value-schema order.avsc
   sluice topic create payments --partitions 6 --value-schema payment.proto \
       --value-message shop.v1.Payment --key-schema payment_key.avsc
+  sluice topic create customers --value-schema customer.avsc \
+      --ref shop.v1.Address=address-value:1
 
 Flags:
 `
@@ -98,6 +106,7 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 	var keySpec, valueSpec sideSchemaFlags
 	keySpec.register(fs, "key")
 	valueSpec.register(fs, "value")
+	fs.Var(&valueSpec.refs, "ref", "create: the same as --value-ref `name=subject:version`")
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code
@@ -288,6 +297,7 @@ func printTopicList(w io.Writer, ts []*brokerv1.TopicDescription, asJSON bool) {
 type sideSchemaFlags struct {
 	side               serde.Side
 	file, typ, message string
+	refs               refFlag
 }
 
 func (f *sideSchemaFlags) register(fs *flag.FlagSet, side string) {
@@ -298,10 +308,13 @@ func (f *sideSchemaFlags) register(fs *flag.FlagSet, side string) {
 	fs.StringVar(&f.file, side+"-schema", "", "create: register the "+side+" schema in `FILE` and create a typed topic")
 	fs.StringVar(&f.typ, side+"-type", "", "create: type of --"+side+"-schema: avro, protobuf or json (default: from the file extension)")
 	fs.StringVar(&f.message, side+"-message", "", "create: full `name` of the Protobuf message of the "+side+"s (default: the first message of the file)")
+	fs.Var(&f.refs, side+"-ref", "create: a reference of --"+side+"-schema, `name=subject:version` (version a number or latest; repeatable)")
 }
 
 // set reports whether any of the side's flags was given.
-func (f *sideSchemaFlags) set() bool { return f.file != "" || f.typ != "" || f.message != "" }
+func (f *sideSchemaFlags) set() bool {
+	return f.file != "" || f.typ != "" || f.message != "" || len(f.refs) > 0
+}
 
 // usageError marks a bad combination of flags (exit 2).
 type usageError struct{ error }
@@ -315,6 +328,7 @@ type typedSide struct {
 	subject string
 	message string // Protobuf: the message's full name
 	indexes []int  // Protobuf: its message-index path
+	refs    []srReference
 
 	// Filled in by registration.
 	id, version int
@@ -329,16 +343,22 @@ type typedSideJSON struct {
 	Type    string `json:"schema_type"`
 	Message string `json:"message,omitempty"`
 	Indexes []int  `json:"message_indexes,omitempty"`
+	// References are the schema's references, versions pinned.
+	References []srReference `json:"references,omitempty"`
 }
 
 // prepare reads and parses the side's schema file and works out its
 // subject from the side's strategy in configs. It sets the side's
 // validation config to payload unless configs already says otherwise.
 // Errors name the flag and the file.
-func (f *sideSchemaFlags) prepare(e *env, topic string, configs map[string]string) (*typedSide, error) {
+//
+// References (--<side>-ref) are looked up in the registry first: their
+// texts let the schema parse here, and "latest" becomes the version it
+// names now, so that the registered schema pins it.
+func (f *sideSchemaFlags) prepare(ctx context.Context, e *env, reg *srReader, topic string, configs map[string]string) (*typedSide, error) {
 	flagName := "--" + f.side.String() + "-schema"
 	if f.file == "" {
-		return nil, usageError{fmt.Errorf("--%s-type and --%s-message need %s FILE", f.side, f.side, flagName)}
+		return nil, usageError{fmt.Errorf("--%s-type, --%s-message and --%s-ref need %s FILE", f.side, f.side, f.side, flagName)}
 	}
 	st, err := schemaTypeOf(f.typ, f.file)
 	if err != nil {
@@ -353,16 +373,22 @@ func (f *sideSchemaFlags) prepare(e *env, topic string, configs map[string]strin
 		return nil, fmt.Errorf("%s: %v", flagName, err)
 	}
 	ts := &typedSide{side: f.side, file: f.file, typ: st, text: text}
+	var refTexts []serde.Referenced
+	if len(f.refs) > 0 {
+		if refTexts, err = f.resolveRefs(ctx, reg, ts); err != nil {
+			return nil, err
+		}
+	}
 
 	// Parse here so that a broken schema is reported with its position
 	// before anything is registered, and to find the record name.
 	var parsed serde.Schema
 	switch st {
 	case "AVRO":
-		parsed, err = avro.Parse(text, nil)
+		parsed, err = avro.Parse(text, refTexts)
 	case "PROTOBUF":
 		var ps *protobuf.Schema
-		ps, err = protobuf.Parse(text, nil)
+		ps, err = protobuf.Parse(text, refTexts)
 		if err == nil {
 			parsed = ps
 			ts.indexes = []int{0}
@@ -378,7 +404,7 @@ func (f *sideSchemaFlags) prepare(e *env, topic string, configs map[string]strin
 			ts.message = string(md.FullName())
 		}
 	default:
-		parsed, err = jsonschema.Parse(text, nil)
+		parsed, err = jsonschema.Parse(text, refTexts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s is not a valid schema: %v", flagName, f.file, err)
@@ -411,6 +437,34 @@ func (f *sideSchemaFlags) prepare(e *env, topic string, configs map[string]strin
 	return ts, nil
 }
 
+// resolveRefs looks up the side's references: each names a live version
+// ("latest" is pinned to the current one, written into ts.refs) and the
+// texts of all of them, transitively, dependencies first, are returned for
+// parsing.
+func (f *sideSchemaFlags) resolveRefs(ctx context.Context, reg *srReader, ts *typedSide) ([]serde.Referenced, error) {
+	seen := map[string]bool{}
+	for _, r := range f.refs {
+		if seen[r.Name] {
+			return nil, usageError{fmt.Errorf("--%s-ref: reference %s is given twice", f.side, r.Name)}
+		}
+		seen[r.Name] = true
+		v := "latest"
+		if r.Version > 0 {
+			v = strconv.Itoa(r.Version)
+		}
+		dep, err := reg.version(ctx, r.Subject, v)
+		if err != nil {
+			return nil, fmt.Errorf("--%s-ref %s=%s:%s: %w", f.side, r.Name, r.Subject, v, err)
+		}
+		ts.refs = append(ts.refs, srReference{Name: r.Name, Subject: r.Subject, Version: dep.Version})
+	}
+	texts, err := reg.references(ctx, &srSchema{Subject: ts.file, References: ts.refs})
+	if err != nil {
+		return nil, fmt.Errorf("--%s-ref: %w", f.side, err)
+	}
+	return texts, nil
+}
+
 // createTypedTopic registers the key and/or value schema under their
 // subjects and creates the topic with validation payload.
 //
@@ -424,11 +478,12 @@ func (f *sideSchemaFlags) prepare(e *env, topic string, configs map[string]strin
 func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string, partitions int32, configs map[string]string, keyF, valueF *sideSchemaFlags) int {
 	const cmd = "topic create"
 	var sides []*typedSide
+	refReader := newSRReader(&srClient{base: cf.baseURL(), hc: httpClient()})
 	for _, f := range []*sideSchemaFlags{valueF, keyF} {
 		if !f.set() {
 			continue
 		}
-		ts, err := f.prepare(e, name, configs)
+		ts, err := f.prepare(ctx, e, refReader, name, configs)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "sluice %s: %v\n", cmd, err)
 			if errors.As(err, new(usageError)) {
@@ -454,7 +509,7 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 	reg := &srClient{base: cf.baseURL(), hc: httpClient()}
 	var done []string
 	for _, ts := range sides {
-		req := srSchema{Schema: ts.text}
+		req := srSchema{Schema: ts.text, References: ts.refs}
 		if ts.typ != "AVRO" {
 			req.SchemaType = ts.typ
 		}
@@ -495,13 +550,21 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 			Schemas []typedSideJSON `json:"schemas"`
 		}{Topic: topicJSONOf(desc)}
 		for _, ts := range sides {
-			out.Schemas = append(out.Schemas, typedSideJSON{Side: ts.side.String(), Subject: ts.subject, ID: ts.id, Version: ts.version, Type: ts.typ, Message: ts.message, Indexes: ts.indexes})
+			out.Schemas = append(out.Schemas, typedSideJSON{Side: ts.side.String(), Subject: ts.subject, ID: ts.id, Version: ts.version, Type: ts.typ, Message: ts.message, Indexes: ts.indexes, References: ts.refs})
 		}
 		writeJSON(e.stdout, out)
 		return 0
 	}
 	for _, ts := range sides {
-		fmt.Fprintf(e.stdout, "registered %s version %d (schema id %d) from %s\n", ts.subject, ts.version, ts.id, ts.file)
+		with := ""
+		if len(ts.refs) > 0 {
+			parts := make([]string, len(ts.refs))
+			for i, r := range ts.refs {
+				parts[i] = fmt.Sprintf("%s=%s:%d", r.Name, r.Subject, r.Version)
+			}
+			with = " with references " + strings.Join(parts, ", ")
+		}
+		fmt.Fprintf(e.stdout, "registered %s version %d (schema id %d) from %s%s\n", ts.subject, ts.version, ts.id, ts.file, with)
 		if ts.message != "" {
 			fmt.Fprintf(e.stdout, "  %ss are %s: frame them with schema id %d and message-index path %v\n", ts.side, ts.message, ts.id, ts.indexes)
 		}

@@ -189,3 +189,41 @@ func TestTopicDescribeValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicCreateWithReferences: topic create registers a schema that uses
+// other subjects' types through --ref (Avro named types) and --key-ref
+// (a Protobuf import); latest is pinned; the typed topic then takes
+// values typed as JSON and gives them back decoded.
+func TestTopicCreateWithReferences(t *testing.T) {
+	tr, dir := typedTestSetup(t)
+	files := map[string]string{
+		"address.avsc":  `{"type":"record","name":"Address","namespace":"shop.v1","fields":[{"name":"city","type":"string"}]}`,
+		"customer.avsc": `{"type":"record","name":"Customer","namespace":"shop.v1","fields":[{"name":"name","type":"string"},{"name":"home","type":"shop.v1.Address"}]}`,
+		"money.proto":   "syntax = \"proto3\";\npackage shop.v1;\nmessage Money { string currency = 1; int64 units = 2; }\n",
+		"pkey.proto":    "syntax = \"proto3\";\npackage shop.v1;\nimport \"shop/money.proto\";\nmessage PriceKey { Money floor = 1; }\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(code int, args ...string) {
+		t.Helper()
+		if _, got := tr.run("", args...); got != code {
+			t.Errorf("sluice %v: exit %d, want %d", args, got, code)
+		}
+	}
+	expect(0, "schema", "register", "address-value", "address.avsc")
+	expect(0, "schema", "register", "money-value", "money.proto")
+	// Without its reference the schema does not parse: nothing registered.
+	expect(1, "topic", "create", "customers", "--value-schema", "customer.avsc")
+	expect(1, "topic", "create", "customers", "--value-schema", "customer.avsc", "--ref", "shop.v1.Address=nosuch-value:1")
+	expect(2, "topic", "create", "customers", "--value-ref", "shop.v1.Address=address-value:1")
+	expect(0, "topic", "create", "customers", "--value-schema", "customer.avsc", "--ref", "shop.v1.Address=address-value:latest",
+		"--key-schema", "pkey.proto", "--key-ref", "shop/money.proto=money-value:1", "--output", "json")
+	expect(0, "schema", "get", "customers-value")
+	expect(0, "produce", "customers", "--value-subject", "customers-value", "--key-subject", "customers-key",
+		"--key", `{"floor":{"currency":"EUR","units":"3"}}`, `{"name":"Ada","home":{"city":"Paris"}}`)
+	expect(0, "consume", "customers", "--decode")
+	golden.Check(t, filepath.Join(dir, "topic_refs.golden"), tr.sb.String())
+}
