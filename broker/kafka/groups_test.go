@@ -246,10 +246,30 @@ func TestGroupClassicCooperativeSticky(t *testing.T) {
 }
 
 func TestGroupClassicRange(t *testing.T) {
-	addr, _, srv := startServer(t)
+	addr, url, srv := startServer(t)
 	runGroup(t, addr, srv, "ranged", kgo.Balancers(kgo.RangeBalancer()))
 	if d := groupView(t, srv, "ranged"); d.Assignor != "range" {
 		t.Fatalf("assignor %q", d.Assignor)
+	}
+	// What `sluice group describe` shows: the Connect API's DescribeGroup.
+	gc := brokerv1connect.NewGroupServiceClient(http.DefaultClient, url)
+	resp, err := gc.DescribeGroup(testCtx(t), connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: "ranged"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := resp.Msg
+	if d.GetState() != "stable" || d.GetAssignor() != "range" || len(d.GetMembers()) != 2 || d.GetTotalLag() != 0 || len(d.GetPartitions()) != 6 {
+		t.Fatalf("DescribeGroup over Connect: %v", d)
+	}
+	for _, m := range d.GetMembers() {
+		if len(m.GetAssignment()) != 1 || len(m.GetAssignment()[0].GetPartitions()) != 3 || !slices.Equal(m.GetTopics(), []string{"t-ranged"}) {
+			t.Fatalf("member %v", m)
+		}
+	}
+	for _, p := range d.GetPartitions() {
+		if p.GetCommittedOffset() != p.GetHighWatermark() || p.GetOwner() == "" {
+			t.Fatalf("partition %v", p)
+		}
 	}
 }
 
