@@ -39,8 +39,15 @@ func TestConsumeDecode(t *testing.T) {
 
 	expect(0, "", "consume", "orders", "--decode")
 	expect(0, "", "consume", "orders", "--decode", "--output", "json")
+	expect(0, "", "consume", "orders", "--decode", "--group", "readers", "--max", "2")
+	expect(0, "", "consume", "orders", "--decode", "--follow", "--max", "1")
 	expect(0, "", "consume", "payments", "--decode")
 	expect(0, "", "consume", "events", "--decode", "--output", "json")
+	// The same schema (id 1) under a second subject: the topic's record
+	// strategy picks which subject version is shown.
+	expect(0, "", "topic", "create", "orders2", "--value-schema", "order.avsc", "--config", "value.subject.name.strategy=record")
+	expect(0, "", "produce", "orders2", "--value-subject", "shop.v1.Order", `{"id":"o-3","total":3}`)
+	expect(0, "", "consume", "orders2", "--decode")
 
 	// An untyped topic holding a bit of everything.
 	expect(0, "", "topic", "create", "mixed")

@@ -226,11 +226,3 @@ func pathError(path, reason string) error {
 	p = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
 	return fmt.Errorf("field %q: %s", p, reason)
 }
-
-// describeSchema says which schema a side is encoded with, for messages.
-func (c *typedCodec) describe() string {
-	if c.subject != "" {
-		return fmt.Sprintf("%s version %d (schema id %d, %s)", c.subject, c.version, c.id, c.typ)
-	}
-	return fmt.Sprintf("schema id %d (%s)", c.id, c.typ)
-}
