@@ -6,7 +6,10 @@ package broker
 // membership and assignment) and a ticker that drives its session timeouts
 // and notices topic changes. Committed offsets live in meta.db
 // (group_offsets.go). The methods here are the transport-free core; the
-// Connect handlers are in group_rpc.go and group_consume.go.
+// Connect handlers are in group_rpc.go and group_consume.go. Kafka's classic
+// groups (JoinGroup/SyncGroup) and the Kafka forms of the offset and admin
+// calls are in group_classic.go; they share the coordinator and the group
+// namespace.
 //
 // Lock order: Broker.admin, then groupRuntime.commitMu or tickMu, then
 // Broker.mu. The
@@ -423,7 +426,9 @@ type PartitionLag struct {
 // GroupDescription is DescribeGroup's answer.
 type GroupDescription struct {
 	Group string
-	// State is "empty", "stable" or "reconciling".
+	// State is "empty", "stable" or "reconciling"; a classic (Kafka
+	// JoinGroup) group's is "empty", "preparing-rebalance",
+	// "completing-rebalance" or "stable".
 	State    string
 	Epoch    int32
 	Assignor string

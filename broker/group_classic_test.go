@@ -3,14 +3,17 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
 // consumerMeta encodes a consumer-protocol subscription.
@@ -156,6 +159,11 @@ func TestClassicGroupLifecycle(t *testing.T) {
 	}
 	if _, err := b.GroupHeartbeat(ctx, broker.GroupHeartbeatRequest{Group: "g", Sub: &broker.GroupSubscription{Topics: []string{"orders"}}}); !errors.Is(err, broker.ErrInconsistentGroupProtocol) {
 		t.Fatalf("KIP-848 join of a classic group: %v, want ErrInconsistentGroupProtocol", err)
+	}
+	gc := brokerv1connect.NewGroupServiceClient(h2cClient(), e.srv.URL)
+	_, err = gc.Heartbeat(ctx, connect.NewRequest(&brokerv1.HeartbeatRequest{Group: "g", Subscription: &brokerv1.Subscription{Topics: []string{"orders"}}}))
+	if connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "classic group") {
+		t.Fatalf("Connect join of a classic group: %v, want FailedPrecondition naming the classic group", err)
 	}
 	gl, err := b.ListGroups(ctx)
 	if err != nil || len(gl) != 1 || gl[0].Type != "classic" || gl[0].ProtocolType != "consumer" || gl[0].Members != 2 {

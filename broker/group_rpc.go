@@ -15,7 +15,8 @@ package broker
 // "unknown member"); a stale member epoch, or a commit of a partition the
 // member does not own (FailedPrecondition, "stale member epoch"); a group
 // with members for DeleteGroup, admin commits and ResetOffsets without
-// force (FailedPrecondition); bad arguments (InvalidArgument, naming the
+// force, and joining a group whose members use Kafka's classic protocol
+// (FailedPrecondition); bad arguments (InvalidArgument, naming the
 // group, member, topic and partition); an explicit reset offset outside the
 // stored range (OutOfRange).
 
@@ -38,7 +39,7 @@ func (b *Broker) groupError(procedure string, err error) error {
 	switch {
 	case errors.Is(err, ErrGroupNotFound), errors.Is(err, ErrUnknownMember):
 		return connect.NewError(connect.CodeNotFound, err)
-	case errors.Is(err, ErrStaleEpoch), errors.Is(err, ErrGroupNotEmpty):
+	case errors.Is(err, ErrStaleEpoch), errors.Is(err, ErrGroupNotEmpty), errors.Is(err, ErrInconsistentGroupProtocol):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, group.ErrInvalid):
 		return connect.NewError(connect.CodeInvalidArgument, err)

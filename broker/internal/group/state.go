@@ -1,6 +1,8 @@
 // Package group is the consumer-group coordinator: a state machine in the
 // style of Kafka's KIP-848, where the broker computes every member's
-// partitions and members only heartbeat and report what they own.
+// partitions and members only heartbeat and report what they own, and,
+// beside it in the same namespace, Kafka's classic protocol, where a leader
+// member assigns (classic.go).
 //
 // # Model
 //
