@@ -777,8 +777,8 @@ func (s *State) removeClassic(now time.Time, g *classicGroup, m *classicMember, 
 	}
 }
 
-// tickClassic expires members and pending members whose session ended and
-// ends rebalances whose deadline passed.
+// tickClassic expires members and pending members whose session ended,
+// ends rebalances whose deadline passed and forgets empty groups.
 func (s *State) tickClassic(now time.Time) {
 	for _, g := range s.classic {
 		for id, d := range g.pending {
@@ -799,6 +799,11 @@ func (s *State) tickClassic(now time.Time) {
 				continue
 			}
 			s.completeJoin(now, g)
+		}
+		if g.state == ClassicEmpty && len(g.members) == 0 && len(g.pending) == 0 {
+			// Forgotten, as Kafka's offset cleanup removes an empty
+			// group: its committed offsets (in the broker) remain.
+			delete(s.classic, g.id)
 		}
 	}
 }
