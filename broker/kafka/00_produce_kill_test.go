@@ -1,0 +1,184 @@
+package kafka_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/broker/kafka"
+	"github.com/sluicehq/sluice/internal/server"
+)
+
+// kafkaHelperEnv names the data directory when the test binary runs as a
+// node for TestKafkaKill9KeepsAcknowledgedRecords.
+const kafkaHelperEnv = "SLUICE_KAFKA_HELPER_DIR"
+
+// TestHelperKafkaNode is not a test: re-executed by the kill -9 test with
+// kafkaHelperEnv set, it runs a whole node (fsync always) with its Kafka
+// listener on 127.0.0.1, prints the Kafka address and runs until killed.
+func TestHelperKafkaNode(t *testing.T) {
+	dir := os.Getenv(kafkaHelperEnv)
+	if dir == "" {
+		t.Skip("helper process for TestKafkaKill9KeepsAcknowledgedRecords")
+	}
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, _, _, err := server.Start(context.Background(), server.Config{DataDir: dir, Logger: logger}, "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	if _, err := srv.Broker.CreateTopic(context.Background(), "durable", 4, nil); err != nil && !errors.Is(err, broker.ErrTopicExists) {
+		fail(err)
+	}
+	ks, err := kafka.New(kafka.Config{Broker: srv.Broker, Logger: logger})
+	if err != nil {
+		fail(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println(ln.Addr())
+	fail(ks.Serve(ln))
+}
+
+// startKafkaHelper runs the test binary as a node on dir and returns it and
+// its Kafka address.
+func startKafkaHelper(t *testing.T, dir string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperKafkaNode$", "-test.v=false")
+	cmd.Env = append(os.Environ(), kafkaHelperEnv+"="+dir)
+	cmd.Stderr = testWriter{t}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("helper node did not print its address: %v", err)
+	}
+	return cmd, line[:len(line)-1]
+}
+
+// TestKafkaKill9KeepsAcknowledgedRecords kills the node with SIGKILL while
+// an idempotent kgo producer (acks=all) is sending, restarts it on the same
+// data directory, and checks that every acknowledged record is there, byte
+// for byte, at the offset it was acknowledged with.
+func TestKafkaKill9KeepsAcknowledgedRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: re-executes the test binary as a node")
+	}
+	dir := t.TempDir()
+	cmd, addr := startKafkaHelper(t, dir) // it creates topic durable, 4 partitions
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("durable"), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(3*time.Second), kgo.ProducerLinger(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const killAfter = 3000
+	type ack struct {
+		partition int32
+		offset    int64
+		value     []byte
+	}
+	var (
+		mu     sync.Mutex
+		acks   []ack
+		killed = make(chan struct{})
+		once   sync.Once
+		wg     sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for p := range 4 {
+		wg.Go(func() {
+			for seq := 0; ctx.Err() == nil; seq++ {
+				v := fmt.Appendf(nil, "producer %d record %d ", p, seq)
+				v = append(v, bytes.Repeat([]byte{byte(seq)}, (seq*7)%300)...)
+				r := &kgo.Record{Key: fmt.Appendf(nil, "key-%d", seq%17), Value: v}
+				cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+					if err != nil {
+						select {
+						case <-killed:
+						default:
+							t.Errorf("produce before the kill: %v", err)
+						}
+						return
+					}
+					mu.Lock()
+					acks = append(acks, ack{r.Partition, r.Offset, r.Value})
+					n := len(acks)
+					mu.Unlock()
+					if n >= killAfter {
+						once.Do(func() {
+							close(killed)
+							// Records are still in flight: the kill lands mid-produce.
+							if err := cmd.Process.Kill(); err != nil {
+								t.Errorf("kill: %v", err)
+							}
+							cancel()
+						})
+					}
+				})
+			}
+		})
+	}
+	wg.Wait()
+	cmd.Wait()
+	// Fail what is still buffered or in flight: a record acknowledged from
+	// here on would have been acknowledged by a dead process.
+	cl.Close()
+
+	_, addr = startKafkaHelper(t, dir)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d records acknowledged before the kill", len(acks))
+	info, err := newAdmin(t, addr).ListEndOffsets(testCtx(t), "durable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	info.Each(func(o kadm.ListedOffset) { total += int(o.Offset) })
+	stored := consumeAll(t, addr, "durable", 4, total)
+	byPart := map[int32]map[int64][]byte{}
+	for p, rs := range stored {
+		byPart[p] = map[int64][]byte{}
+		for _, r := range rs {
+			byPart[p][r.Offset] = r.Value
+		}
+	}
+	lost := 0
+	for _, a := range acks {
+		got, ok := byPart[a.partition][a.offset]
+		if !ok || !bytes.Equal(got, a.value) {
+			if lost < 5 {
+				t.Errorf("acknowledged record %d/%d: stored %q, want %q", a.partition, a.offset, got, a.value)
+			}
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged records lost or changed", lost, len(acks))
+	}
+}
