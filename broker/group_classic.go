@@ -467,23 +467,27 @@ func (b *Broker) DescribeConsumerGroup(ctx context.Context, groupID string) (Con
 
 // LeaveGroupStatic is KIP-848's temporary leave of a static member (member
 // epoch -2): it keeps its partitions for one session timeout, so that a
-// restart with the same instance id takes them back without a rebalance.
+// restart with the same instance id takes them back without a rebalance. A
+// member without an instance id leaves at once.
 func (b *Broker) LeaveGroupStatic(ctx context.Context, groupID, memberID string) error {
 	if err := ValidateGroupID(groupID); err != nil {
 		return fmt.Errorf("leave group: %w", err)
 	}
-	now := b.cfg.Now()
-	var known bool
-	if err := b.groupDo(ctx, func(s *group.State) {
-		_, known = s.Describe(groupID)
-		if known {
+	now, topics := b.cfg.Now(), b.groupTopics()
+	var err error
+	if derr := b.groupDo(ctx, func(s *group.State) {
+		gi, _ := s.Describe(groupID)
+		i := slices.IndexFunc(gi.Members, func(m group.MemberInfo) bool { return m.ID == memberID })
+		switch {
+		case gi.Type != group.TypeConsumer || i < 0:
+			err = fmt.Errorf("group %s: member %s: %w", groupID, memberID, ErrUnknownMember)
+		case gi.Members[i].InstanceID == "":
+			err = s.Leave(now, topics, groupID, memberID) // a dynamic member just leaves
+		default:
 			s.Unmanage(now, groupID, memberID)
 		}
-	}); err != nil {
-		return err
+	}); derr != nil {
+		return derr
 	}
-	if !known {
-		return fmt.Errorf("group %s: member %s: %w", groupID, memberID, ErrUnknownMember)
-	}
-	return nil
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -389,4 +390,39 @@ func TestWireConsumerGroupHeartbeat(t *testing.T) {
 	if other.ErrorCode != 0 || len(other.Assignment.Topics) != 1 || len(other.Assignment.Topics[0].Partitions) != 4 {
 		t.Fatalf("after the leave: %+v", other)
 	}
+	wantCode(t, "leave again", hb(1, "m-a", -1, nil).ErrorCode, kerr.UnknownMemberID)
+
+	// A static member's temporary leave (-2) keeps its partitions for its
+	// restart, which gets them at once under a new member id.
+	inst := "pod-1"
+	static := func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.InstanceID = &inst }
+	s1 := hb(1, "s-1", 0, static)
+	wantCode(t, "static join", s1.ErrorCode, nil)
+	other = hb(1, *v0.MemberID, other.MemberEpoch, func(r *kmsg.ConsumerGroupHeartbeatRequest) {
+		t := kmsg.NewConsumerGroupHeartbeatRequestTopic()
+		t.TopicID, t.Partitions = [16]byte(ti.ID), []int32{0, 1, 2, 3}
+		r.Topics = append(r.Topics, t)
+	})
+	// It was told to keep two; it says it let go of the others.
+	other = hb(1, *v0.MemberID, other.MemberEpoch, func(r *kmsg.ConsumerGroupHeartbeatRequest) {
+		t := kmsg.NewConsumerGroupHeartbeatRequestTopic()
+		t.TopicID, t.Partitions = [16]byte(ti.ID), other.Assignment.Topics[0].Partitions
+		r.Topics = append(r.Topics, t)
+	})
+	s1 = hb(1, "s-1", s1.MemberEpoch, func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{} })
+	if len(s1.Assignment.Topics) != 1 || len(s1.Assignment.Topics[0].Partitions) != 2 {
+		t.Fatalf("static member's share: %+v", s1.Assignment)
+	}
+	held := s1.Assignment.Topics[0].Partitions
+	leave = hb(1, "s-1", s1.MemberEpoch, func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.InstanceID = &inst; r.MemberEpoch = -2 })
+	if leave.ErrorCode != 0 || leave.MemberEpoch != -2 {
+		t.Fatalf("static leave: %+v", leave)
+	}
+	s2 := hb(1, "s-2", 0, static)
+	if s2.ErrorCode != 0 || len(s2.Assignment.Topics) != 1 || !slices.Equal(s2.Assignment.Topics[0].Partitions, held) {
+		t.Fatalf("static restart: %+v, want partitions %v at once", s2, held)
+	}
+	// Without an instance id, -2 is a plain leave.
+	wantCode(t, "dynamic -2", hb(1, *v0.MemberID, -2, nil).ErrorCode, nil)
+	wantCode(t, "after dynamic -2", hb(1, *v0.MemberID, other.MemberEpoch, nil).ErrorCode, kerr.UnknownMemberID)
 }
