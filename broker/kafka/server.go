@@ -163,8 +163,17 @@ func isWildcard(host string) bool {
 	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
-// resolveAdvertised fixes the advertised address from the first listener
-// when Config.AdvertisedAddr did not give it whole.
+// Advertise fixes the advertised address from ln (its host and real port)
+// when Config.AdvertisedAddr did not give both, and returns it; the first
+// listener wins. Serve calls it; call it before starting Serve to log or
+// hand out the address without a race.
+func (s *Server) Advertise(ln net.Listener) (string, error) {
+	if err := s.resolveAdvertised(ln); err != nil {
+		return "", err
+	}
+	return s.AdvertisedAddr(), nil
+}
+
 func (s *Server) resolveAdvertised(ln net.Listener) error {
 	if s.adv.Load() != nil {
 		return nil
