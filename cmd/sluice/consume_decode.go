@@ -57,7 +57,7 @@ type recordDecoder struct {
 	stopOnErr  bool
 	byID       map[int32]*writerSchema
 	byGUID     map[[16]byte]int32
-	failed     map[int32]error // lookups that failed, not retried per record
+	failed     map[int32]error // ids the registry does not know, not asked again
 }
 
 // newRecordDecoder prepares decoding for topic; the subject-name
@@ -224,6 +224,9 @@ func (d *recordDecoder) schema(ident serde.Identity) (*writerSchema, error) {
 	if ident.Magic == serde.MagicGUID {
 		var ok bool
 		if id, ok = d.byGUID[ident.GUID]; !ok {
+			if d.reg == nil {
+				return nil, fmt.Errorf("schema %s: %w", ident, errNoRegistry)
+			}
 			var ids []int32
 			g := ident.GUID
 			guid := fmt.Sprintf("%x-%x-%x-%x-%x", g[0:4], g[4:6], g[6:8], g[8:10], g[10:16])
@@ -249,7 +252,9 @@ func (d *recordDecoder) schema(ident serde.Identity) (*writerSchema, error) {
 		if what := fmt.Sprintf("schema id %d", id); !strings.Contains(err.Error(), what) {
 			err = fmt.Errorf("%s: %v", what, err)
 		}
-		if d.ctx.Err() == nil {
+		// Only an unknown id is remembered; a registry that was briefly
+		// unreachable is asked again at the next record.
+		if c := srCode(err); c == 40403 || c == 404 || errors.Is(err, errNoRegistry) {
 			d.failed[id] = err
 		}
 		return nil, err
@@ -258,7 +263,14 @@ func (d *recordDecoder) schema(ident serde.Identity) (*writerSchema, error) {
 	return ws, nil
 }
 
+// errNoRegistry is what lookups answer when the decoder has no registry
+// (tests that preload every schema).
+var errNoRegistry = errors.New("no registry to ask")
+
 func (d *recordDecoder) fetch(id int32) (*writerSchema, error) {
+	if d.reg == nil {
+		return nil, errNoRegistry
+	}
 	var s srSchema
 	if err := d.reg.c.do(d.ctx, http.MethodGet, "/schemas/ids/"+strconv.Itoa(int(id)), nil, nil, &s); err != nil {
 		return nil, err
