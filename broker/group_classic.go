@@ -491,3 +491,16 @@ func (b *Broker) LeaveGroupStatic(ctx context.Context, groupID, memberID string)
 	}
 	return err
 }
+
+// TopicIDs maps every live topic's name to its id: the translation KIP-848
+// heartbeats and ConsumerGroupDescribe need on every call, without the
+// partition details ListTopics computes.
+func (b *Broker) TopicIDs() map[string]TopicID {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make(map[string]TopicID, len(b.topics))
+	for name, t := range b.topics {
+		out[name] = t.id
+	}
+	return out
+}

@@ -110,9 +110,9 @@ type topicIDMap struct {
 // topicIDs snapshots the broker's topic ids.
 func topicIDs(b *broker.Broker) topicIDMap {
 	m := topicIDMap{byID: map[[16]byte]string{}, byName: map[string][16]byte{}}
-	for _, ti := range b.ListTopics() {
-		m.byID[ti.ID] = ti.Name
-		m.byName[ti.Name] = ti.ID
+	for name, id := range b.TopicIDs() {
+		m.byID[id] = name
+		m.byName[name] = id
 	}
 	return m
 }
