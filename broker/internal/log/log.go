@@ -240,6 +240,9 @@ type Partition struct {
 	notify     chan struct{}
 	producers  map[int64]*producerState // idempotent producers (producers.go)
 
+	// txn is the transaction state (txn.go), under its own mutex.
+	txn txnState
+
 	// Lock-free reader state.
 	closedFlag atomic.Bool
 	hw         atomic.Int64
@@ -311,6 +314,12 @@ func (p *Partition) read(offset int64, st *readState) error {
 			return &OffsetRangeError{Offset: offset, Start: start, End: hw}
 		}
 		if offset == hw {
+			return nil
+		}
+		// Record readers are read_committed (txn.go): stop at the last
+		// stable offset, skip markers and aborted transactions.
+		st.txn = p.filterFor(offset, hw)
+		if offset >= st.txn.stopAt {
 			return nil
 		}
 		// The last segment whose base is <= offset holds it, or (compacted

@@ -49,6 +49,7 @@ func Open(dir string, cfg Config) (*Partition, error) {
 	}
 	p.segs.Store(&segs)
 	p.rebuildProducers(segs)
+	p.rebuildTxns(segs)
 	act := segs[len(segs)-1]
 	p.hw.Store(act.lastOffset + 1)
 	p.nextOffset = act.lastOffset + 1

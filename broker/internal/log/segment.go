@@ -171,6 +171,8 @@ type readState struct {
 	visit   func(*Record) error
 	visited int
 	buf     *ReadBuffer
+	// txn makes the read read_committed (txn.go).
+	txn txnFilter
 }
 
 // count is the number of records read so far.
@@ -243,9 +245,13 @@ func (s *segment) read(off int64, st *readState) error {
 			return s.read(off, st)
 		}
 		first = false
-		if h.lastOffset() < off || h.control() {
+		if h.BaseOffset >= st.txn.stopAt {
+			return nil // the last stable offset (txn.go)
+		}
+		if h.lastOffset() < off || st.txn.skip(&h) {
 			// Control batches (transaction markers) are for Kafka
-			// clients, which get them through ReadBatches.
+			// clients, which get them through ReadBatches; aborted
+			// transactions' batches are hidden.
 			pos += h.size()
 			continue
 		}

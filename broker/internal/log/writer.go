@@ -83,6 +83,9 @@ func (p *Partition) enqueueChecked(req *appendReq, h *batchHeader) (*appendReq, 
 	req.base = p.nextOffset
 	p.nextOffset += int64(req.info.count)
 	setBaseOffset(req.batch, req.base)
+	if h != nil {
+		p.beginTxnLocked(h, req.base) // txn.go
+	}
 	p.queue = append(p.queue, req)
 	p.mu.Unlock()
 	select {
