@@ -196,6 +196,11 @@ type classicGroup struct {
 	protocol     string
 	leader       string
 	members      map[string]*classicMember
+	// awaiting counts the members with a waiting JoinGroup; supported
+	// counts, per protocol name, the members listing it: both keep joins
+	// O(protocols), not O(members).
+	awaiting  int
+	supported map[string]int
 	// pending are new members told ErrMemberIDRequired, with the deadline
 	// by which they must rejoin.
 	pending map[string]time.Time
@@ -230,15 +235,41 @@ func (g *classicGroup) byInstance(inst string) *classicMember {
 	return nil
 }
 
+// park makes reply m's waiting JoinGroup.
+func (g *classicGroup) park(m *classicMember, reply func(JoinResult)) {
+	if m.joinReply == nil {
+		g.awaiting++
+	}
+	m.joinReply = reply
+}
+
+// unpark clears and returns m's waiting JoinGroup (nil if none).
+func (g *classicGroup) unpark(m *classicMember) func(JoinResult) {
+	r := m.joinReply
+	if r != nil {
+		g.awaiting--
+		m.joinReply = nil
+	}
+	return r
+}
+
+// count adds d to the support counts of m's protocols.
+func (g *classicGroup) count(m *classicMember, d int) {
+	for i, p := range m.protocols {
+		if !slices.ContainsFunc(m.protocols[:i], func(q ClassicProtocol) bool { return q.Name == p.Name }) {
+			g.supported[p.Name] += d
+		}
+	}
+}
+
 // supportsProtocols reports whether a member (other than skip) with these
 // protocols may join: same protocol type, and one protocol that every other
 // member supports.
 func (g *classicGroup) supportsProtocols(protocolType string, protocols []ClassicProtocol, skip string) bool {
-	others := 0
-	for id := range g.members {
-		if id != skip {
-			others++
-		}
+	others := len(g.members)
+	self := g.members[skip]
+	if self != nil {
+		others--
 	}
 	if others == 0 {
 		return true
@@ -247,14 +278,11 @@ func (g *classicGroup) supportsProtocols(protocolType string, protocols []Classi
 		return false
 	}
 	for _, p := range protocols {
-		all := true
-		for id, m := range g.members {
-			if id != skip && !m.supports(p.Name) {
-				all = false
-				break
-			}
+		n := g.supported[p.Name]
+		if self != nil && self.supports(p.Name) {
+			n--
 		}
-		if all {
+		if n == others {
 			return true
 		}
 	}
@@ -357,7 +385,7 @@ func (s *State) JoinClassic(now time.Time, req JoinRequest, reply func(JoinResul
 			fail(fmt.Errorf("group %s: member %s: %w", req.Group, req.MemberID, ErrUnknownMember))
 			return
 		}
-		g = &classicGroup{id: req.Group, members: map[string]*classicMember{}, pending: map[string]time.Time{}}
+		g = &classicGroup{id: req.Group, members: map[string]*classicMember{}, pending: map[string]time.Time{}, supported: map[string]int{}}
 		s.classic[req.Group] = g
 	}
 	if !g.supportsProtocols(req.ProtocolType, req.Protocols, req.MemberID) {
@@ -407,12 +435,13 @@ func (s *State) addClassicMember(now time.Time, g *classicGroup, id string, req 
 	s.seq++
 	m := &classicMember{id: id, seq: s.seq}
 	m.update(req)
-	m.joinReply = reply
 	m.deadline = now.Add(m.session)
 	if len(g.members) == 0 {
 		g.protocolType = req.ProtocolType
 	}
 	g.members[id] = m
+	g.count(m, 1)
+	g.park(m, reply)
 	if g.leader == "" {
 		g.leader = id
 	}
@@ -434,9 +463,8 @@ func (m *classicMember) update(req JoinRequest) {
 // fencing the old process, and keeps its assignment.
 func (s *State) replaceStatic(now time.Time, g *classicGroup, old *classicMember, id string, req JoinRequest, reply func(JoinResult)) {
 	oldID := old.id
-	if old.joinReply != nil {
-		old.joinReply(JoinResult{Err: fmt.Errorf("group %s: instance %s rejoined as member %s: %w", g.id, req.InstanceID, id, ErrFencedInstance), MemberID: oldID})
-		old.joinReply = nil
+	if r := g.unpark(old); r != nil {
+		r(JoinResult{Err: fmt.Errorf("group %s: instance %s rejoined as member %s: %w", g.id, req.InstanceID, id, ErrFencedInstance), MemberID: oldID})
 	}
 	if old.syncReply != nil {
 		old.syncReply(SyncResult{Err: fmt.Errorf("group %s: instance %s rejoined as member %s: %w", g.id, req.InstanceID, id, ErrFencedInstance)})
@@ -446,7 +474,9 @@ func (s *State) replaceStatic(now time.Time, g *classicGroup, old *classicMember
 	s.gone = append(s.gone, [2]string{g.id, oldID})
 	prevProtocols := old.protocols
 	old.id = id
+	g.count(old, -1)
 	old.update(req)
+	g.count(old, 1)
 	old.deadline = now.Add(old.session)
 	g.members[id] = old
 	if g.leader == oldID {
@@ -465,14 +495,14 @@ func (s *State) replaceStatic(now time.Time, g *classicGroup, old *classicMember
 			reply(res)
 			return
 		}
-		old.joinReply = reply
+		g.park(old, reply)
 		s.prepareRebalance(now, g)
 	case ClassicCompletingRebalance:
 		// The leader may have been sent the old id; start over.
-		old.joinReply = reply
+		g.park(old, reply)
 		s.prepareRebalance(now, g)
 	default:
-		old.joinReply = reply
+		g.park(old, reply)
 		s.maybeCompleteJoin(now, g)
 	}
 }
@@ -495,20 +525,21 @@ func (s *State) joinKnown(now time.Time, g *classicGroup, req JoinRequest, reply
 		reply(JoinResult{Err: fmt.Errorf("group %s: member %s: %w", g.id, req.MemberID, ErrUnknownMember), MemberID: req.MemberID})
 		return
 	}
-	if m.joinReply != nil {
+	if r := g.unpark(m); r != nil {
 		// A retry on another connection: the earlier request will not be
 		// read any more.
-		m.joinReply(JoinResult{Err: fmt.Errorf("group %s: member %s sent a newer join: %w", g.id, m.id, ErrRebalanceInProgress), MemberID: m.id})
-		m.joinReply = nil
+		r(JoinResult{Err: fmt.Errorf("group %s: member %s sent a newer join: %w", g.id, m.id, ErrRebalanceInProgress), MemberID: m.id})
 	}
 	changed := !slices.EqualFunc(m.protocols, req.Protocols, func(a, b ClassicProtocol) bool {
 		return a.Name == b.Name && string(a.Metadata) == string(b.Metadata)
 	})
+	g.count(m, -1)
 	m.update(req)
+	g.count(m, 1)
 	m.deadline = now.Add(m.session)
 	switch g.state {
 	case ClassicPreparingRebalance:
-		m.joinReply = reply
+		g.park(m, reply)
 		s.maybeCompleteJoin(now, g)
 	case ClassicCompletingRebalance, ClassicStable:
 		if !changed && (g.state == ClassicCompletingRebalance || g.leader != m.id) {
@@ -520,11 +551,11 @@ func (s *State) joinKnown(now time.Time, g *classicGroup, req JoinRequest, reply
 			reply(res)
 			return
 		}
-		m.joinReply = reply
+		g.park(m, reply)
 		s.prepareRebalance(now, g)
 		s.maybeCompleteJoin(now, g)
 	default: // Empty with members cannot happen; be safe
-		m.joinReply = reply
+		g.park(m, reply)
 		s.prepareRebalance(now, g)
 		s.maybeCompleteJoin(now, g)
 	}
@@ -576,12 +607,9 @@ func (s *State) maybeCompleteJoin(now time.Time, g *classicGroup) {
 	if len(g.pending) > 0 {
 		return
 	}
-	for _, m := range g.members {
-		if m.joinReply == nil {
-			return
-		}
+	if g.awaiting == len(g.members) {
+		s.completeJoin(now, g)
 	}
-	s.completeJoin(now, g)
 }
 
 // completeJoin starts the next generation: dynamic members that did not
@@ -590,6 +618,7 @@ func (s *State) maybeCompleteJoin(now time.Time, g *classicGroup) {
 func (s *State) completeJoin(now time.Time, g *classicGroup) {
 	for id, m := range g.members {
 		if m.joinReply == nil && m.instance == "" {
+			g.count(m, -1)
 			delete(g.members, id)
 			s.gone = append(s.gone, [2]string{g.id, id})
 		}
@@ -625,9 +654,7 @@ func (s *State) completeJoin(now time.Time, g *classicGroup) {
 		if m.id == g.leader {
 			res.Members = g.joinMembers()
 		}
-		r := m.joinReply
-		m.joinReply = nil
-		r(res)
+		g.unpark(m)(res)
 	}
 }
 
@@ -754,14 +781,14 @@ func (s *State) LeaveClassic(now time.Time, groupID string, leaving []LeaveMembe
 // removeClassic drops a member: its waiting requests fail and the group
 // rebalances.
 func (s *State) removeClassic(now time.Time, g *classicGroup, m *classicMember, why string) {
-	if m.joinReply != nil {
-		m.joinReply(JoinResult{Err: fmt.Errorf("group %s: member %s %s: %w", g.id, m.id, why, ErrUnknownMember), MemberID: m.id})
-		m.joinReply = nil
+	if r := g.unpark(m); r != nil {
+		r(JoinResult{Err: fmt.Errorf("group %s: member %s %s: %w", g.id, m.id, why, ErrUnknownMember), MemberID: m.id})
 	}
 	if m.syncReply != nil {
 		m.syncReply(SyncResult{Err: fmt.Errorf("group %s: member %s %s: %w", g.id, m.id, why, ErrUnknownMember)})
 		m.syncReply = nil
 	}
+	g.count(m, -1)
 	delete(g.members, m.id)
 	s.gone = append(s.gone, [2]string{g.id, m.id})
 	if g.leader == m.id {
