@@ -116,6 +116,7 @@ type consumerOptions struct {
 	maxBytes       int32
 	instanceID     string
 	sessionTimeout time.Duration
+	lookupLimit    time.Duration // LookupRetry
 }
 
 // Group makes the consumer a member of a consumer group: the broker assigns
@@ -205,7 +206,7 @@ type Consumer[K, V any] struct {
 // NewConsumer returns a consumer of topic with the key and value codecs.
 // Nothing is sent until All or Run.
 func NewConsumer[K, V any](conn *Conn, topic string, key Codec[K], value Codec[V], opts ...ConsumerOption) (*Consumer[K, V], error) {
-	o := consumerOptions{keyStrategy: serde.TopicName, valueStrategy: serde.TopicName}
+	o := consumerOptions{keyStrategy: serde.TopicName, valueStrategy: serde.TopicName, lookupLimit: DefaultLookupRetry}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -220,6 +221,8 @@ func NewConsumer[K, V any](conn *Conn, topic string, key Codec[K], value Codec[V
 		return nil, fmt.Errorf("consumer %s: group %s: a group member gets its partitions from the group; drop Partitions", topic, o.group)
 	case o.group != "" && o.start == startOffset:
 		return nil, fmt.Errorf("consumer %s: group %s: FromOffset is for standalone consumers; reset the group's offsets instead", topic, o.group)
+	case o.lookupLimit < 0:
+		return nil, fmt.Errorf("consumer %s: LookupRetry %v: want 0 (no retry) or a positive duration", topic, o.lookupLimit)
 	}
 	c := &Consumer[K, V]{conn: conn, topic: topic, opts: o, marked: map[int32]int64{}}
 	c.key = newSideDecoder(conn, topic, serde.Key, o.keyStrategy, key)
@@ -316,7 +319,9 @@ func (d *sideDecoder[T]) decode(ctx context.Context, b []byte, headers []*broker
 	}
 	version = e.version
 	if e.names != nil {
-		version = d.recordVersion(ctx, e, datum)
+		if version, err = d.recordVersion(ctx, e, datum); err != nil {
+			return id, 0, err
+		}
 	}
 	return id, version, e.dec(datum, v)
 }
@@ -354,25 +359,28 @@ func (d *sideDecoder[T]) subjects() []string {
 
 // recordVersion is the version of the subject of the record datum holds,
 // for writer schemas whose record depends on the datum; 0 when the datum
-// names no record or the subject does not hold the schema.
-func (d *sideDecoder[T]) recordVersion(ctx context.Context, e *decoderEntry[T], datum []byte) int32 {
+// names no record or the subject does not hold the schema. A failed
+// registry lookup is an error, and nothing is cached.
+func (d *sideDecoder[T]) recordVersion(ctx context.Context, e *decoderEntry[T], datum []byte) (int32, error) {
 	name, err := e.names(datum)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	d.mu.Lock()
 	v, ok := e.versions[name]
 	d.mu.Unlock()
 	if ok {
-		return v
+		return v, nil
 	}
 	if subject, err := d.strategy.Subject(d.topic, d.side, name); err == nil {
-		v = d.conn.versionOf(ctx, subject, e.ws)
+		if v, err = d.conn.versionOf(ctx, subject, e.ws); err != nil {
+			return 0, err
+		}
 	}
 	d.mu.Lock()
 	e.versions[name] = v
 	d.mu.Unlock()
-	return v
+	return v, nil
 }
 
 func (d *sideDecoder[T]) entry(ctx context.Context, id int32) (*decoderEntry[T], error) {
@@ -406,7 +414,9 @@ func (d *sideDecoder[T]) entry(ctx context.Context, id int32) (*decoderEntry[T],
 	}
 	if e.names == nil {
 		if subject, err := d.strategy.Subject(d.topic, d.side, recordName); err == nil {
-			e.version = d.conn.versionOf(ctx, subject, ws)
+			if e.version, err = d.conn.versionOf(ctx, subject, ws); err != nil {
+				return nil, err
+			}
 		}
 	}
 	d.mu.Lock()
@@ -458,7 +468,9 @@ func (c *Consumer[K, V]) All(ctx context.Context) iter.Seq2[Message[K, V], error
 // group member without ManualCommit commits each record after handler
 // returns nil for it. Under DecodeFail a record that cannot be decoded ends
 // Run with its *DecodeError; under DecodeRaw handler gets it with
-// Message.Err set.
+// Message.Err set. A registry that fails the lookup of a record's schema
+// (unreachable, 5xx, timeouts) is retried (LookupRetry) and, if it keeps
+// failing, ends Run with a *LookupError whatever the decode policy.
 func (c *Consumer[K, V]) Run(ctx context.Context, handler func(context.Context, Message[K, V]) error) error {
 	var herr error
 	err := c.consume(ctx, func(m Message[K, V]) (bool, error) {
@@ -525,11 +537,17 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 			if ctx.Err() != nil {
 				return nil
 			}
-			m, derr := c.decode(ctx, r)
+			m, derr := c.decodeRetrying(ctx, r)
 			if derr != nil && ctx.Err() != nil {
 				// The writer schema's lookup was cut short by the end of
 				// Run, not by the record: stop without applying the policy.
 				return nil
+			}
+			if le := (*LookupError)(nil); errors.As(derr, &le) {
+				// The registry failed, not the record: the decode policy
+				// does not apply, and the record stays unhandled (and,
+				// for a group member, uncommitted).
+				return le
 			}
 			if derr != nil {
 				switch c.opts.policy {

@@ -67,7 +67,8 @@ func (c *Conn) schemaIDByGUID(ctx context.Context, guid [16]byte, subjects []str
 		if connect.CodeOf(err) == connect.CodeNotFound {
 			return 0, &GUIDNotFoundError{GUID: guid, Subjects: subjects}
 		}
-		return 0, fmt.Errorf("registry: schema %s: %w", serde.Identity{Magic: serde.MagicGUID, GUID: guid}, err)
+		ident := serde.Identity{Magic: serde.MagicGUID, GUID: guid}
+		return 0, c.lookupError(ident, fmt.Errorf("registry: schema %s: %w", ident, err))
 	}
 	id = res.Msg.GetId()
 	c.mu.Lock()

@@ -313,7 +313,7 @@ func (c *Conn) writerSchema(ctx context.Context, id int32) (*WriterSchema, error
 	select {
 	case <-e.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, c.lookupError(serde.Identity{ID: id}, ctx.Err())
 	}
 	return e.ws, e.err
 }
@@ -321,7 +321,7 @@ func (c *Conn) writerSchema(ctx context.Context, id int32) (*WriterSchema, error
 func (c *Conn) fetchWriter(ctx context.Context, id int32) (*WriterSchema, error) {
 	res, err := c.registry.GetSchema(ctx, connect.NewRequest(&registryv1.GetSchemaRequest{Id: id}))
 	if err != nil {
-		return nil, fmt.Errorf("registry: schema id %d: %w", id, err)
+		return nil, c.lookupError(serde.Identity{ID: id}, fmt.Errorf("registry: schema id %d: %w", id, err))
 	}
 	s := res.Msg.GetSchema()
 	ws := &WriterSchema{ID: id, Format: formatOf(s.GetType()), Text: s.GetText()}
@@ -338,7 +338,7 @@ func (c *Conn) fetchWriter(ctx context.Context, id int32) (*WriterSchema, error)
 			seen[r.GetName()] = true
 			v, err := c.registry.GetVersion(ctx, connect.NewRequest(&registryv1.GetVersionRequest{Subject: r.GetSubject(), Version: r.GetVersion()}))
 			if err != nil {
-				return fmt.Errorf("registry: schema id %d: reference %s (subject %s version %d): %w", id, r.GetName(), r.GetSubject(), r.GetVersion(), err)
+				return c.lookupError(serde.Identity{ID: id}, fmt.Errorf("registry: schema id %d: reference %s (subject %s version %d): %w", id, r.GetName(), r.GetSubject(), r.GetVersion(), err))
 			}
 			rs := v.Msg.GetVersion().GetSchema()
 			if err := walk(rs.GetReferences(), depth+1); err != nil {
@@ -355,15 +355,28 @@ func (c *Conn) fetchWriter(ctx context.Context, id int32) (*WriterSchema, error)
 }
 
 // versionOf returns the version of subject that holds the schema with id,
-// or 0 when the subject does not hold it.
-func (c *Conn) versionOf(ctx context.Context, subject string, ws *WriterSchema) int32 {
+// or 0 when the subject does not hold it. A lookup that fails for another
+// reason than NotFound is an error (a *LookupError when the registry, not
+// the record, is at fault), so that a registry hiccup is not remembered as
+// "no version".
+func (c *Conn) versionOf(ctx context.Context, subject string, ws *WriterSchema) (int32, error) {
+	ident := serde.Identity{ID: ws.ID}
 	res, err := c.registry.GetSchema(ctx, connect.NewRequest(&registryv1.GetSchemaRequest{Id: ws.ID}))
 	if err != nil {
-		return 0
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			return 0, nil
+		}
+		return 0, c.lookupError(ident, fmt.Errorf("registry: schema id %d: %w", ws.ID, err))
 	}
 	lk, err := c.registry.Lookup(ctx, connect.NewRequest(&registryv1.LookupRequest{Subject: subject, Schema: res.Msg.GetSchema(), Deleted: true}))
-	if err != nil || lk.Msg.GetVersion().GetId() != ws.ID {
-		return 0
+	if err != nil {
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			return 0, nil
+		}
+		return 0, c.lookupError(ident, fmt.Errorf("registry: version of schema id %d under subject %s: %w", ws.ID, subject, err))
 	}
-	return lk.Msg.GetVersion().GetVersion()
+	if lk.Msg.GetVersion().GetId() != ws.ID {
+		return 0, nil
+	}
+	return lk.Msg.GetVersion().GetVersion(), nil
 }
