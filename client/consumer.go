@@ -441,7 +441,8 @@ type batch struct {
 // A record that cannot be decoded is yielded with a *DecodeError: under
 // DecodeFail the iteration ends after it, under DecodeRaw it goes on (the
 // message carries the raw bytes); DecodeSkip and DecodeDeadLetter never
-// yield it.
+// yield it. A registry that keeps failing to give a record's schema ends
+// the iteration with a *LookupError, as Run does.
 //
 // A group member without ManualCommit commits each record once the loop
 // body has returned for it and asked for the next one; a record whose body
