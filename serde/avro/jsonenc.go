@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	hamba "github.com/hamba/avro/v2"
@@ -200,8 +199,13 @@ func (c *jsonConverter) value(s hamba.Schema, v any, path string, depth int) (an
 			return int32(i), nil
 		}
 		if logicalOf(s) == hamba.TimeMicros {
-			// hamba takes time-micros values as a time.Duration.
-			return time.Duration(i) * time.Microsecond, nil
+			// hamba takes an int64 under time-micros as a time.Duration in
+			// nanoseconds (which overflows past 292 years of microseconds);
+			// a Go int it writes as it is.
+			if int64(int(i)) != i {
+				return nil, &serde.DatumError{Path: path, Offset: -1, Reason: fmt.Sprintf("%d is out of range for time-micros on this platform", i)}
+			}
+			return int(i), nil
 		}
 		return i, nil
 	case hamba.Float, hamba.Double:
@@ -644,21 +648,41 @@ func appendJSONString(dst, p []byte) []byte {
 	return appendQuoted(dst, string(p))
 }
 
-// appendQuoted appends str as a JSON string without escaping <, > and &
-// (the output is read by people, not embedded in HTML).
+// appendQuoted appends str, valid UTF-8, as a JSON string. Unlike
+// encoding/json it leaves <, > and & as they are (the output is read by
+// people, not embedded in HTML).
 func appendQuoted(dst []byte, str string) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(str) // a string always encodes
-	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(str); i++ {
+		c := str[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, str[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	return append(append(dst, str[start:]...), '"')
 }
 
 // appendJSONBytes appends p as a JSON string of code points 0-255.
 func appendJSONBytes(dst, p []byte) []byte {
-	rs := make([]rune, len(p))
-	for i, c := range p {
-		rs[i] = rune(c)
+	s := make([]byte, 0, len(p)*2)
+	for _, c := range p {
+		s = utf8.AppendRune(s, rune(c))
 	}
-	return appendQuoted(dst, string(rs))
+	return appendQuoted(dst, string(s))
 }

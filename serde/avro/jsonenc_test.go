@@ -178,3 +178,33 @@ func FuzzAppendEncodeJSON(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkAppendEncodeJSON(b *testing.B) {
+	s := MustParse(jsonTestSchema)
+	doc := []byte(jsonTestValue)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	var dst []byte
+	for b.Loop() {
+		var err error
+		if dst, err = s.AppendEncodeJSON(dst[:0], doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendDecodeJSON(b *testing.B) {
+	s := MustParse(jsonTestSchema)
+	datum, err := s.AppendEncodeJSON(nil, []byte(jsonTestValue))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(datum)))
+	b.ReportAllocs()
+	var dst []byte
+	for b.Loop() {
+		if dst, err = s.AppendDecodeJSON(dst[:0], datum); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
