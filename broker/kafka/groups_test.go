@@ -273,6 +273,14 @@ func TestGroupClassicRange(t *testing.T) {
 	}
 }
 
+func TestGroupClassicRoundRobin(t *testing.T) {
+	addr, _, srv := startServer(t)
+	runGroup(t, addr, srv, "rr", kgo.Balancers(kgo.RoundRobinBalancer()))
+	if d := groupView(t, srv, "rr"); d.Assignor != "roundrobin" {
+		t.Fatalf("assignor %q", d.Assignor)
+	}
+}
+
 func TestGroupKIP848(t *testing.T) {
 	addr, _, srv := startServer(t)
 	ctx := context.WithValue(context.Background(), "opt_in_kafka_next_gen_balancer_beta", true) //nolint:staticcheck // franz-go's documented opt-in key
