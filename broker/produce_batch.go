@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/broker/internal/compression"
@@ -178,6 +179,7 @@ func (b *Broker) ProduceBatches(ctx context.Context, topicName string, batches [
 		}
 		parsed[i] = batch
 		p := pb.Partition
+		recs = slices.Grow(recs, len(lrecs))
 		for j := range lrecs {
 			r := &lrecs[j]
 			recs = append(recs, ProduceRecord{Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp, Partition: &p})
@@ -225,7 +227,18 @@ func (b *Broker) ProduceBatches(ctx context.Context, topicName string, batches [
 			o.Err = &BatchError{Topic: topicName, Partition: o.Partition, Count: first[i+1] - first[i], Records: bad[i]}
 			continue
 		}
+		var release func()
+		if parsed[i].Transactional() {
+			// txn.go: only into a partition of an open transaction.
+			release, o.Err = b.txnProduceBegin(topicName, o.Partition, parsed[i].ProducerID(), parsed[i].ProducerEpoch())
+			if o.Err != nil {
+				continue
+			}
+		}
 		w, err := o.part.EnqueueBatch(parsed[i])
+		if release != nil {
+			release()
+		}
 		if err != nil {
 			o.Err = fmt.Errorf("produce %s/%d: %w", topicName, o.Partition, err)
 			if errors.Is(err, log.ErrBatchTooLarge) {
@@ -302,7 +315,10 @@ func (b *Broker) checkBatch(topicName string, pb *PartitionBatch, cfg *TopicConf
 		log.Reframe(buf)
 		raw = buf
 	}
-	batch, recs, err := log.ParseBatch(raw, recs, nil)
+	// The CRC was checked above (or computed by Reframe), and a per-batch
+	// slab holds the records' headers.
+	var hs []log.Header
+	batch, recs, err := log.ParseVerifiedBatch(raw, recs, &hs)
 	if err != nil {
 		return nil, recs, fmt.Errorf("%s: %w: %v", where, ErrInvalidBatch, err)
 	}

@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"hash/crc32"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -354,5 +356,47 @@ func TestLongPollWakesOnProduce(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the waiting consumer did not get the record (its MaxWait is a minute)")
+	}
+}
+
+// BenchmarkKgoProduce drives a whole node's Kafka listener with one kgo
+// producer (acks=all, 1 KiB values, 8 partitions, no compression, linger
+// 5 ms, idempotent), as the perf suite's kfakebench does: plain values on
+// an unvalidated topic, and Avro values (Confluent envelope) on a topic
+// with value.schema.validation=payload. Compare the two for the cost of
+// enforcement; the node runs fsync=never so the disk does not dominate.
+func BenchmarkKgoProduce(b *testing.B) {
+	addr, url, srv := startServer(b)
+	id := registerAvro(b, url, "avro-value", `{"type":"record","name":"R","fields":[{"name":"id","type":"long"},{"name":"payload","type":"string"}]}`)
+	createTopicCore(b, srv, "plain", 8, map[string]string{"value.schema.validation": "none"})
+	createTopicCore(b, srv, "avro", 8, map[string]string{"value.schema.validation": "payload"})
+	plain := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz"), 40)[:1024]
+	// 8 bytes of envelope and id, a 2-byte string length, the string.
+	avro := binary.AppendVarint(avroLong(id, 12345), int64(1024-8-2))
+	avro = append(avro, plain[:1024-len(avro)]...)
+	for _, c := range []struct {
+		topic string
+		value []byte
+	}{{"plain", plain}, {"avro", avro}} {
+		b.Run(c.topic, func(b *testing.B) {
+			cl := newClient(b, addr, kgo.DefaultProduceTopic(c.topic), kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchCompression(kgo.NoCompression()))
+			ctx := context.Background()
+			b.SetBytes(int64(len(c.value)))
+			b.ReportAllocs()
+			var failed atomic.Int64
+			for b.Loop() {
+				cl.Produce(ctx, &kgo.Record{Value: c.value}, func(_ *kgo.Record, err error) {
+					if err != nil {
+						failed.Add(1)
+					}
+				})
+			}
+			if err := cl.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if n := failed.Load(); n > 0 {
+				b.Fatalf("%d records failed", n)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -43,7 +44,16 @@ func TestHelperKafkaNode(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	if _, err := srv.Broker.CreateTopic(context.Background(), "durable", 4, nil); err != nil && !errors.Is(err, broker.ErrTopicExists) {
+	// The topic and partitions can be changed for benchmarks (the node is
+	// then a stand-in for `sluice serve --kafka-addr`).
+	topic, parts := "durable", 4
+	if v := os.Getenv(kafkaHelperEnv + "_TOPIC"); v != "" {
+		topic = v
+	}
+	if v, err := strconv.Atoi(os.Getenv(kafkaHelperEnv + "_PARTITIONS")); err == nil {
+		parts = v
+	}
+	if _, err := srv.Broker.CreateTopic(context.Background(), topic, parts, nil); err != nil && !errors.Is(err, broker.ErrTopicExists) {
 		fail(err)
 	}
 	ks, err := kafka.New(kafka.Config{Broker: srv.Broker, Logger: logger})

@@ -83,8 +83,19 @@ func (b *Batch) SetLogAppendTime(ms int64) {
 // CreateTime batch) is corrected, and the CRC recomputed, as Kafka does, so
 // that time lookups can trust it. Errors wrap ErrInvalidBatch.
 func ParseBatch(raw []byte, dst []Record, hs *[]Header) (*Batch, []Record, error) {
+	return parseBatch(raw, dst, hs, true)
+}
+
+// ParseVerifiedBatch is ParseBatch for bytes whose CRC the caller has just
+// checked (PeekBatch's CRCOK) or computed (Reframe): it skips the second
+// pass over the bytes.
+func ParseVerifiedBatch(raw []byte, dst []Record, hs *[]Header) (*Batch, []Record, error) {
+	return parseBatch(raw, dst, hs, false)
+}
+
+func parseBatch(raw []byte, dst []Record, hs *[]Header, checkCRC bool) (*Batch, []Record, error) {
 	start := len(dst)
-	dst, h, err := decodeBatchInto(dst, raw, true, hs)
+	dst, h, err := decodeBatchCRC(dst, raw, true, hs, checkCRC)
 	if err != nil {
 		msg, _ := strings.CutPrefix(err.Error(), ErrCorrupt.Error()+": ")
 		return nil, dst[:start], fmt.Errorf("%w: %s", ErrInvalidBatch, msg)
