@@ -29,7 +29,12 @@ const jsonTestSchema = `{"type":"record","name":"Order","namespace":"shop.v1","f
  {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
  {"name":"tod","type":{"type":"long","logicalType":"time-micros"}},
  {"name":"when","type":["null",{"type":"long","logicalType":"timestamp-micros"}]},
- {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":6,"scale":2}}
+ {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":6,"scale":2}},
+ {"name":"price","type":{"type":"fixed","name":"Price","size":4,"logicalType":"decimal","precision":8,"scale":2},"default":"\u0000\u0000\u0000\u0001"},
+ {"name":"span","type":{"type":"fixed","name":"Span","size":12,"logicalType":"duration"},"default":"\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000"},
+ {"name":"uid","type":{"type":"string","logicalType":"uuid"},"default":"not-a-uuid"},
+ {"name":"tm","type":{"type":"int","logicalType":"time-millis"},"default":-5},
+ {"name":"lts","type":{"type":"long","logicalType":"local-timestamp-micros"},"default":9223372036854775807}
 ]}`
 
 const jsonTestValue = `{"id":"o-1","total":1200,"qty":3,"paid":true,"rate":1.5,"ratio":"NaN","blob":"a\u00ff\u0000",` +
@@ -53,7 +58,8 @@ func TestJSONRoundTrip(t *testing.T) {
 	// Only the order of map keys could differ; this value has one key.
 	want := `{"id":"o-1","total":1200,"qty":3,"paid":true,"rate":1.5,"ratio":"NaN","blob":"aÿ\u0000","hash":"\u0001\u0002",` +
 		`"state":"PAID","lines":[{"sku":"<x>","price":-5},{"sku":"y","price":7}],"tags":{"k":"v"},"note":{"string":"hi"},` +
-		`"ref":{"shop.v1.Line":{"sku":"z","price":1}},"day":19000,"at":1700000000000,"tod":3,"when":{"long":1700000000000000},"amount":"\u0004Ò"}`
+		`"ref":{"shop.v1.Line":{"sku":"z","price":1}},"day":19000,"at":1700000000000,"tod":3,"when":{"long":1700000000000000},"amount":"\u0004Ò",` +
+		`"price":"\u0000\u0000\u0000\u0001","span":"\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000","uid":"not-a-uuid","tm":-5,"lts":9223372036854775807}`
 	if string(got) != want {
 		t.Errorf("decoded\n got %s\nwant %s", got, want)
 	}
