@@ -192,9 +192,10 @@ func TestServeTakenPort(t *testing.T) {
 	}
 }
 
-// TestServeDataDirInUse: a second serve on a data directory that a running
-// serve holds exits 1 naming the directory, the holder's pid and address,
-// and the flag that picks another directory; the first keeps serving.
+// TestServeDataDirInUse: a second serve (or bench --in-process) on a data
+// directory that a running serve holds exits 1 naming the directory, the
+// holder's pid and address, and the flag that picks another directory; the
+// first keeps serving.
 func TestServeDataDirInUse(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -210,6 +211,14 @@ func TestServeDataDirInUse(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
 		}
+	}
+	// bench --in-process opens the directory through the same server
+	// package: refused the same way.
+	var bout, berr bytes.Buffer
+	if code := run(ctx, []string{"bench", "produce", "--in-process", "--data-dir", dataDir, "--duration", "1s"}, strings.NewReader(""), &bout, &berr); code == 0 {
+		t.Errorf("bench --in-process on the held directory exited 0:\n%s%s", bout.String(), berr.String())
+	} else if want := fmt.Sprintf("data directory %s is in use by pid %d serving %s", dataDir, os.Getpid(), addr); !strings.Contains(berr.String(), want) {
+		t.Errorf("bench stderr does not say %q:\n%s", want, berr.String())
 	}
 	resp, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
