@@ -675,3 +675,100 @@ func TestGroupKIP848SharedWithConnect(t *testing.T) {
 		t.Fatalf("the Connect stream read %d of 600 records; want a share", byConnect)
 	}
 }
+
+// TestPythonGroup: three confluent-kafka (Python, librdkafka) consumers with
+// rebalance callbacks and synchronous commits share six partitions: each
+// is assigned two, disjoint; together they read every record once, lag 0.
+func TestPythonGroup(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import confluent_kafka").Run(); err != nil {
+		t.Skip("python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka); skipping")
+	}
+	addr, _, srv := startServer(t)
+	createTopicCore(t, srv, "py", 6, nil)
+	type proc struct {
+		cmd    *exec.Cmd
+		mu     sync.Mutex
+		lines  []string
+		stderr bytes.Buffer
+		done   chan struct{}
+	}
+	var ps []*proc
+	for range 3 {
+		p := &proc{done: make(chan struct{})}
+		p.cmd = exec.Command(python, "testdata/python/group_consumer.py", addr, "py-g", "py")
+		out, err := p.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Stderr = &p.stderr
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer close(p.done)
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				p.mu.Lock()
+				p.lines = append(p.lines, sc.Text())
+				p.mu.Unlock()
+			}
+		}()
+		t.Cleanup(func() {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(20 * time.Second):
+				p.cmd.Process.Kill()
+			}
+			p.cmd.Wait()
+			if t.Failed() {
+				t.Logf("python stderr:\n%s", p.stderr.String())
+			}
+		})
+		ps = append(ps, p)
+	}
+	waitSettled(t, srv, "py-g", 3, 6, false)
+	produceValues(t, addr, "py", 0, 300)
+	deadline := time.Now().Add(groupDeadline)
+	for {
+		seen := map[string]int{}
+		owned := map[string]int{} // partition -> consumer, from the last assign of each
+		total := 0
+		for i, p := range ps {
+			p.mu.Lock()
+			var last string
+			for _, l := range p.lines {
+				kind, rest, _ := strings.Cut(l, " ")
+				switch kind {
+				case "assign":
+					last = rest
+				case "record":
+					_, v, _ := strings.Cut(rest, " ")
+					seen[v]++
+					total++
+				}
+			}
+			p.mu.Unlock()
+			for _, part := range strings.Split(last, ",") {
+				if o, dup := owned[part]; dup && part != "" {
+					t.Fatalf("partition %s assigned to consumers %d and %d", part, o, i)
+				}
+				owned[part] = i
+			}
+		}
+		for v, n := range seen {
+			if n > 1 {
+				t.Fatalf("%s consumed %d times", v, n)
+			}
+		}
+		if total == 300 && len(owned) == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("python consumers read %d records, own %d partitions", total, len(owned))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitSettled(t, srv, "py-g", 3, 6, true)
+}
