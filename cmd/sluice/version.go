@@ -15,8 +15,9 @@ Prints the version of this binary: the module version, the version-control
 revision it was built from (with its commit time, and "modified" when the
 working tree had uncommitted changes), and the Go version and platform.
 The revision is known when the binary was built with "go build" or
-"go install" inside a git checkout; "go run" and "go test" do not record
-it, and the version is then "(devel)".
+"go install" inside a git checkout (and GOFLAGS does not hold
+-buildvcs=false); "go run" and "go test" do not record it, and the version
+is then "(devel)".
 
 Flags:
 `
@@ -85,7 +86,7 @@ func (v versionInfo) print(w io.Writer) {
 			fmt.Fprintf(w, "commit time: %s\n", t)
 		}
 	} else {
-		fmt.Fprintln(w, "revision: unknown (not built by go build/go install in a git checkout)")
+		fmt.Fprintln(w, "revision: unknown (not recorded: build with go build or go install in a git checkout, without -buildvcs=false)")
 	}
 	fmt.Fprintf(w, "go: %s %s\n", v.Go, v.Platform)
 }
