@@ -442,3 +442,25 @@ func TestSequenceWraps(t *testing.T) {
 		t.Fatal("nextSequence does not wrap")
 	}
 }
+
+func TestReadBatchesBelow(t *testing.T) {
+	t.Parallel()
+	p := mustOpen(t, "/p", testConfig(t, vfs.NewMem(), newFakeClock()))
+	for i := range 5 {
+		if _, err := p.AppendBatch(context.Background(), mustParse(t, producerBatch(t, numbered(i*2, 2), -1, -1, -1, 0))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		from, end int64
+		want      int
+	}{{0, 6, 3}, {1, 6, 3}, {0, 10, 5}, {4, 5, 1}, {4, 6, 1}, {4, 4, 0}, {6, 6, 0}, {0, 0, 0}} {
+		got, _, err := p.ReadBatchesBelow(nil, c.from, 1<<20, true, c.end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(splitBatches(t, got)); n != c.want {
+			t.Errorf("from %d below %d: %d batches, want %d", c.from, c.end, n, c.want)
+		}
+	}
+}

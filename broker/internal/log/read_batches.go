@@ -8,6 +8,7 @@ package log
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 )
@@ -25,6 +26,13 @@ import (
 // HighWatermark] the error is an *OffsetRangeError. In a compacted log the
 // first batch may start after offset.
 func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always bool) ([]byte, int64, error) {
+	return p.ReadBatchesBelow(dst, offset, maxBytes, always, math.MaxInt64)
+}
+
+// ReadBatchesBelow is ReadBatches that stops before the first batch whose
+// base offset is end or more: a read_committed fetch passes the last
+// stable offset, which always falls on a batch boundary.
+func (p *Partition) ReadBatchesBelow(dst []byte, offset int64, maxBytes int, always bool, end int64) ([]byte, int64, error) {
 	for {
 		if p.closedFlag.Load() {
 			return dst, 0, ErrClosed
@@ -37,7 +45,10 @@ func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always b
 		if offset == hw {
 			return dst, hw, nil
 		}
-		st := rawState{dst: dst, start: len(dst), maxBytes: maxBytes, always: always}
+		if offset >= end {
+			return dst, hw, nil
+		}
+		st := rawState{dst: dst, start: len(dst), maxBytes: maxBytes, always: always, end: end}
 		i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 		retired := false
 		for ; i < len(segs) && !st.full; i++ {
@@ -71,6 +82,7 @@ type rawState struct {
 	maxBytes int
 	always   bool
 	full     bool
+	end      int64 // stop before a batch based at or after this
 }
 
 // room is how many more bytes may be appended.
@@ -101,6 +113,10 @@ func (s *segment) readBatches(off int64, st *rawState) error {
 				s.onBadIndex(s, pos, h.BaseOffset, wantBase)
 			}
 			return s.readBatches(off, st)
+		}
+		if h.BaseOffset >= st.end {
+			st.full = true
+			return nil
 		}
 		if h.lastOffset() >= off {
 			first = h
@@ -149,6 +165,11 @@ func (s *segment) readBatches(off int64, st *rawState) error {
 		}
 		if cut+h.size() > want {
 			break
+		}
+		if h.BaseOffset >= st.end {
+			st.dst = st.dst[:at+int(cut)]
+			st.full = true
+			return nil
 		}
 		last = h.lastOffset()
 		cut += h.size()
