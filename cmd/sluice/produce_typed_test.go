@@ -61,6 +61,7 @@ func TestProduceTyped(t *testing.T) {
 	expect(1, "", "produce", "orders", "--value-subject", "orders-value", "--key", `"o-7"`, "--key-subject", "orders-key",
 		`{"id":"o-7","total":1}`, `{"id":"o-8","total":2,"lines":[{"sku":"b","qty":1.5}]}`)
 	expect(1, "", "produce", "orders", "--value-subject", "orders-value", `{"id":"o-9","total":1,"note":"plain"}`)
+	expect(1, "\n", "produce", "orders", "--value-subject", "orders-value")
 	expect(1, "", "produce", "orders", "--value-subject", "orders-value", "--key-subject", "orders-key", "--key", `"x"`, `{"id":"o-9","total":1}`)
 	expect(1, "o-9|{}\n", "produce", "orders", "--value-subject", "orders-value", "--key-subject", "orders-key", "--key-separator", "|")
 	// Plain values into the typed topic are still refused by the broker.

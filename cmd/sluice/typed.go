@@ -156,6 +156,9 @@ func newTypedCodec(ctx context.Context, r *srReader, side serde.Side, s *srSchem
 // (magic byte, schema id, Protobuf message-index path), then the datum.
 // Errors name the field ("field "total": expected long, got string").
 func (c *typedCodec) encode(doc []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(doc)) == 0 {
+		return nil, errors.New("empty: want a JSON value")
+	}
 	b := serde.AppendPrefix(make([]byte, 0, 16+len(doc)), c.id)
 	switch {
 	case c.avro != nil:
