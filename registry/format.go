@@ -52,11 +52,31 @@ func (r *Registry) FormatSchema(ctx context.Context, id int, format string) (str
 	if e == nil {
 		return "", fmt.Errorf("schema id %d: %w", id, ErrSchemaNotFound)
 	}
-	f := strings.ToLower(format)
+	return r.formatEntry(e, effectiveFormat(e.schema.Type, format))
+}
+
+// effectiveFormat is the format a schema of type typ is served in when
+// format is asked for: "" (the stored text) for an empty, unknown or
+// inapplicable format, else the Format constant.
+func effectiveFormat(typ serde.Format, format string) string {
+	if format == "" {
+		return ""
+	}
+	f := strings.ToLower(format) // no allocation unless there are capitals
 	switch {
-	case e.schema.Type == serde.Avro && f == FormatResolved,
-		e.schema.Type == serde.Protobuf && (f == FormatSerialized || f == FormatIgnoreExtensions):
-	default:
+	case typ == serde.Avro && f == FormatResolved:
+		return FormatResolved
+	case typ == serde.Protobuf && f == FormatSerialized:
+		return FormatSerialized
+	case typ == serde.Protobuf && f == FormatIgnoreExtensions:
+		return FormatIgnoreExtensions
+	}
+	return ""
+}
+
+// formatEntry returns e's text in f, an effective format (effectiveFormat).
+func (r *Registry) formatEntry(e *schemaEntry, f string) (string, error) {
+	if f == "" {
 		return e.schema.Text, nil
 	}
 	p, err := r.parsed(e)
@@ -76,10 +96,10 @@ func (r *Registry) FormatSchema(ctx context.Context, id int, format string) (str
 		if err != nil {
 			// A proto3 string option with invalid UTF-8 compiles but cannot
 			// be serialized.
-			return "", fmt.Errorf("schema id %d: format %s: %w", id, FormatSerialized,
+			return "", fmt.Errorf("schema id %d: format %s: %w", e.id, FormatSerialized,
 				&InvalidSchemaError{Reason: "the file descriptor does not serialize: " + err.Error(), Err: err})
 		}
 		return base64.StdEncoding.EncodeToString(b), nil
 	}
-	return "", fmt.Errorf("schema id %d: parsed as %T, not %s", id, p, e.schema.Type)
+	return "", fmt.Errorf("schema id %d: parsed as %T, not %s", e.id, p, e.schema.Type)
 }

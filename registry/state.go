@@ -17,7 +17,8 @@ import (
 //
 //	Registry.writeMu  (serialises writers; held for a whole write)
 //	  Registry.mu     (guards state; readers RLock, writers Lock only to apply)
-//	    schemaEntry.once, Registry.canonMu (leaves: take nothing after them)
+//	    schemaEntry.once, Registry.canonMu, answers.mu (leaves: take nothing
+//	    after them)
 //
 // A writer holding writeMu may read state without mu, because only a writer
 // holding writeMu ever mutates it. Nothing may call parsed() (which RLocks mu)
@@ -36,8 +37,8 @@ type state struct {
 	maxID     int
 }
 
-// schemaEntry is one stored schema. Everything but the parse cache is
-// immutable.
+// schemaEntry is one stored schema. Everything but the parse cache and the
+// cached answers is immutable.
 type schemaEntry struct {
 	id     int
 	schema Schema
@@ -47,6 +48,8 @@ type schemaEntry struct {
 	once      sync.Once
 	parsedVal serde.Schema
 	parseErr  error
+
+	answers answers // transports' cached answers (answers.go)
 }
 
 // subjectEntry holds a subject's stored versions, ascending by number.
@@ -54,10 +57,14 @@ type subjectEntry struct {
 	versions []*versionEntry
 }
 
+// versionEntry is one stored version; it is replaced, never changed, when
+// the version is soft-deleted, so its cached answers cannot go stale.
 type versionEntry struct {
 	version int
 	id      int
 	deleted bool
+
+	answers answers // transports' cached answers (answers.go)
 }
 
 func newState() *state {

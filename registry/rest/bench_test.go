@@ -92,8 +92,9 @@ func BenchmarkRootProbe(b *testing.B) {
 	})
 }
 
-// BenchmarkSchemaByIDHandler isolates the handler's own cost (routing,
-// registry read, JSON encoding) from HTTP: it calls ServeHTTP directly.
+// BenchmarkSchemaByIDHandler isolates the handler's cost from HTTP: it calls
+// ServeHTTP directly, with a new httptest.ResponseRecorder per request
+// (whose allocations it counts; BenchmarkCachedAnswer does without).
 func BenchmarkSchemaByIDHandler(b *testing.B) {
 	s := newBenchServer(b)
 	h := rest.NewHandler(s.Reg, rest.Config{Logger: slog.New(slog.DiscardHandler)})

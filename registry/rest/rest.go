@@ -103,6 +103,7 @@ type handler struct {
 	commit        string
 	cluster       string
 	maxList       int
+	negotiated    negotiated // remembered Accept negotiations (cached.go)
 }
 
 // NewHandler returns the REST API as an http.Handler, meant to be mounted at
@@ -157,7 +158,15 @@ type call struct {
 type rawText string
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c := &call{w: w, r: r, query: r.URL.Query(), ctype: negotiate(r.Header.Get("Accept")), maxList: h.maxList}
+	if r.Method == http.MethodGet && h.serveCached(w, r) {
+		return
+	}
+	h.serve(w, r)
+}
+
+// serve answers any request through the router.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
+	c := &call{w: w, r: r, query: r.URL.Query(), ctype: h.contentType(r.Header.Get("Accept")), maxList: h.maxList}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -188,8 +197,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.writeValue(c, http.StatusOK, v)
 }
 
-// writeValue encodes v as the response body with status.
+// writeValue encodes v as the response body with status; an *answer is
+// written as it is.
 func (h *handler) writeValue(c *call, status int, v any) {
+	if a, ok := v.(*answer); ok && status == http.StatusOK {
+		c.wrote = true
+		h.writeAnswer(c.w, c.r, c.ctype, a)
+		return
+	}
 	var body []byte
 	if s, ok := v.(rawText); ok {
 		body = []byte(s)

@@ -110,11 +110,15 @@ func contextOf(c *call, subject string) string {
 
 // schemaByID is GET /schemas/ids/{id} (§4.13). Soft-deleted uses still
 // resolve, which keeps old data decodable. fetchMaxId adds maxId; format
-// (format.go) rewrites the schema text.
+// (format.go) rewrites the schema text. The answer without maxId is
+// encoded once per id and format (cached.go).
 func (h *handler) schemaByID(c *call) (any, error) {
 	id, err := h.schemaID(c)
 	if err != nil {
 		return nil, err
+	}
+	if !c.boolParam("fetchMaxId") {
+		return h.cachedByID(c.r, id, c.query.Get("format"), answerSchemaByID)
 	}
 	s, err := h.reg.SchemaByID(c.r.Context(), id)
 	if err != nil {
@@ -124,17 +128,8 @@ func (h *handler) schemaByID(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := schemaByIDResponse{
-		SchemaType: schemaType(s.Type),
-		Schema:     text,
-		References: references(s.References),
-		Metadata:   nonEmpty(s.Metadata),
-		RuleSet:    nonEmpty(s.RuleSet),
-		GUID:       s.GUID().String(),
-	}
-	if c.boolParam("fetchMaxId") {
-		resp.MaxID = h.reg.MaxID()
-	}
+	resp := schemaByIDBody(s, text)
+	resp.MaxID = h.reg.MaxID()
 	return resp, nil
 }
 
@@ -144,15 +139,7 @@ func (h *handler) schemaTextByID(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := h.reg.SchemaByID(c.r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	text, err := h.formatted(c, id, s.Text)
-	if err != nil {
-		return nil, err
-	}
-	return rawText(text), nil
+	return h.cachedByID(c.r, id, c.query.Get("format"), answerText)
 }
 
 // subjectsByID is GET /schemas/ids/{id}/subjects (§4.15); the subject

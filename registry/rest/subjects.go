@@ -101,37 +101,26 @@ func (h *handler) versions(c *call) (any, error) {
 	return page(c, vs)
 }
 
-// subjectVersion resolves the {subject}/versions/{version} arguments.
-func (h *handler) subjectVersion(c *call) (registry.SubjectVersion, error) {
-	v, err := parseVersion(c.args[1])
-	if err != nil {
-		return registry.SubjectVersion{}, err
-	}
-	return h.reg.Version(c.r.Context(), c.subject(), v, c.boolParam("deleted"))
-}
-
 // version is GET /subjects/{subject}/versions/{version} (§4.6), with
-// format.
+// format, encoded once per stored version and format (cached.go).
 func (h *handler) version(c *call) (any, error) {
-	sv, err := h.subjectVersion(c)
-	if err != nil {
-		return nil, err
-	}
-	return h.formattedRecord(c, sv)
+	return h.cachedVersionCall(c, answerRecord)
 }
 
 // versionText is GET /subjects/{subject}/versions/{version}/schema (§4.7):
 // the schema text itself, with format.
 func (h *handler) versionText(c *call) (any, error) {
-	sv, err := h.subjectVersion(c)
+	return h.cachedVersionCall(c, answerText)
+}
+
+// cachedVersionCall is the cached answer of kind for the request's subject
+// version.
+func (h *handler) cachedVersionCall(c *call, kind int) (any, error) {
+	v, err := parseVersion(c.args[1])
 	if err != nil {
 		return nil, err
 	}
-	text, err := h.formatted(c, sv.ID, sv.Text)
-	if err != nil {
-		return nil, err
-	}
-	return rawText(text), nil
+	return h.cachedVersion(c.r, c.subject(), v, c.boolParam("deleted"), c.query.Get("format"), kind)
 }
 
 // referencedBy is GET /subjects/{subject}/versions/{version}/referencedby
