@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -676,60 +678,64 @@ func TestGroupKIP848SharedWithConnect(t *testing.T) {
 	}
 }
 
-// TestPythonGroup: three confluent-kafka (Python, librdkafka) consumers with
-// rebalance callbacks and synchronous commits share six partitions: each
-// is assigned two, disjoint; together they read every record once, lag 0.
-func TestPythonGroup(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import confluent_kafka").Run(); err != nil {
-		t.Skip("python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka); skipping")
+// lineConsumer is a group consumer in another language, run as a
+// subprocess printing "assign P,P,..." and "record P VALUE" lines.
+type lineConsumer struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	lines  []string
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+// startLineConsumer starts name with args; SIGTERM ends it when the test
+// does.
+func startLineConsumer(t *testing.T, name string, args ...string) *lineConsumer {
+	t.Helper()
+	p := &lineConsumer{done: make(chan struct{})}
+	p.cmd = exec.Command(name, args...)
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	addr, _, srv := startServer(t)
-	createTopicCore(t, srv, "py", 6, nil)
-	type proc struct {
-		cmd    *exec.Cmd
-		mu     sync.Mutex
-		lines  []string
-		stderr bytes.Buffer
-		done   chan struct{}
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	var ps []*proc
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			p.cmd.Process.Kill()
+		}
+		p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", filepath.Base(name), p.stderr.String())
+		}
+	})
+	return p
+}
+
+// runLineConsumers has three consumers share six partitions: each is
+// assigned two, disjoint; together they read every record once, lag 0.
+func runLineConsumers(t *testing.T, addr string, srv *server.Server, group, topic string, start func() *lineConsumer) {
+	createTopicCore(t, srv, topic, 6, nil)
+	var ps []*lineConsumer
 	for range 3 {
-		p := &proc{done: make(chan struct{})}
-		p.cmd = exec.Command(python, "testdata/python/group_consumer.py", addr, "py-g", "py")
-		out, err := p.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.cmd.Stderr = &p.stderr
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			defer close(p.done)
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				p.mu.Lock()
-				p.lines = append(p.lines, sc.Text())
-				p.mu.Unlock()
-			}
-		}()
-		t.Cleanup(func() {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(20 * time.Second):
-				p.cmd.Process.Kill()
-			}
-			p.cmd.Wait()
-			if t.Failed() {
-				t.Logf("python stderr:\n%s", p.stderr.String())
-			}
-		})
-		ps = append(ps, p)
+		ps = append(ps, start())
 	}
-	waitSettled(t, srv, "py-g", 3, 6, false)
-	produceValues(t, addr, "py", 0, 300)
+	waitSettled(t, srv, group, 3, 6, false)
+	produceValues(t, addr, topic, 0, 300)
 	deadline := time.Now().Add(groupDeadline)
 	for {
 		seen := map[string]int{}
@@ -754,7 +760,9 @@ func TestPythonGroup(t *testing.T) {
 				if o, dup := owned[part]; dup && part != "" {
 					t.Fatalf("partition %s assigned to consumers %d and %d", part, o, i)
 				}
-				owned[part] = i
+				if part != "" {
+					owned[part] = i
+				}
 			}
 		}
 		for v, n := range seen {
@@ -766,9 +774,42 @@ func TestPythonGroup(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("python consumers read %d records, own %d partitions", total, len(owned))
+			t.Fatalf("consumers read %d records, own %d partitions", total, len(owned))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	waitSettled(t, srv, "py-g", 3, 6, true)
+	waitSettled(t, srv, group, 3, 6, true)
+	for _, p := range ps {
+		p.cmd.Process.Signal(syscall.SIGTERM) // all at once: each may wait out a fetch
+	}
+}
+
+// TestPythonGroup: three confluent-kafka (Python, librdkafka) consumers with
+// rebalance callbacks and synchronous commits share six partitions.
+func TestPythonGroup(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import confluent_kafka").Run(); err != nil {
+		t.Skip("python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka); skipping")
+	}
+	addr, _, srv := startServer(t)
+	runLineConsumers(t, addr, srv, "py-g", "py", func() *lineConsumer {
+		return startLineConsumer(t, python, "testdata/python/group_consumer.py", addr, "py-g", "py")
+	})
+}
+
+// TestKafkajsGroup: three kafkajs consumers (JoinGroup v5 with
+// MEMBER_ID_REQUIRED, commits per record) share six partitions.
+func TestKafkajsGroup(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed; skipping the kafkajs group test")
+	}
+	dir, _ := filepath.Abs(filepath.Join("testdata", "kafkajs"))
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "kafkajs")); err != nil {
+		t.Skipf("kafkajs is not installed: run `npm ci` in %s (.ci/run does); skipping the kafkajs group test", dir)
+	}
+	addr, _, srv := startServer(t)
+	runLineConsumers(t, addr, srv, "js-g", "js", func() *lineConsumer {
+		return startLineConsumer(t, node, filepath.Join(dir, "group_consumer.js"), addr, "js-g", "js")
+	})
 }
