@@ -401,6 +401,11 @@ func (p *recordPrinter) printDecoded(r *brokerv1.Record) error {
 			if v == nil {
 				v = []byte{}
 			}
+			if id, _, err := serde.ParseIdentity(v); err == nil && (h.GetKey() == headerFor(serde.Key) || h.GetKey() == headerFor(serde.Value)) {
+				// A schema header reads as the GUID it carries.
+				buf = fmt.Appendf(buf, " header.%s=%s", h.GetKey(), strings.ReplaceAll(id.String(), " ", ":"))
+				continue
+			}
 			buf = fmt.Appendf(buf, " header.%s=%s", h.GetKey(), textBytes(v))
 		}
 		buf = appendSideText(buf, "value", r.Value, value)
