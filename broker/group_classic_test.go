@@ -229,3 +229,30 @@ func TestClassicJoinWaitEnds(t *testing.T) {
 		t.Fatalf("drained wait: %+v", r)
 	}
 }
+
+// TestClassicInitialRebalanceDelay: with Config.GroupInitialRebalanceDelay,
+// members that join an empty group within the delay settle in one
+// generation.
+func TestClassicInitialRebalanceDelay(t *testing.T) {
+	clk := newFakeClock()
+	e := newEnv(t, func(c *broker.Config) {
+		c.Now, c.GroupTickInterval, c.GroupInitialRebalanceDelay = clk.Now, -1, 3*time.Second
+	})
+	var waits []func() broker.JoinGroupResult
+	for range 3 {
+		waits = append(waits, joinClassic(t, e.b, "g", "", "orders"))
+		clk.Advance(time.Second)
+		e.b.TickGroups()
+	}
+	ci, _ := e.b.DescribeClassicGroup(ctxT(t), "g")
+	if ci.State.String() != "PreparingRebalance" || len(ci.Members) != 3 {
+		t.Fatalf("within the delay: %+v", ci)
+	}
+	clk.Advance(3 * time.Second)
+	e.b.TickGroups()
+	for i, w := range waits {
+		if r := w(); r.Err != nil || r.Generation != 1 {
+			t.Fatalf("member %d: %+v, want generation 1", i, r)
+		}
+	}
+}
