@@ -128,6 +128,9 @@ type Broker struct {
 	// groups is the consumer-group coordinator and offset store (group.go).
 	groups *groupRuntime
 
+	// txns is the Kafka transaction coordinator (txn.go).
+	txns *txnRuntime
+
 	// waitHook, set only by tests (export_test.go), runs when a Fetch
 	// long poll or an idle subscription is about to wait.
 	waitHook func()
@@ -176,6 +179,10 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	if err := b.startTxns(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -208,6 +215,7 @@ func (b *Broker) Drain() { b.drainOnce.Do(func() { close(b.drain) }) }
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.Drain()
+		b.stopTxns()
 		b.stopGroups()
 		b.mu.Lock()
 		b.closed = true

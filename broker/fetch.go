@@ -162,6 +162,9 @@ func (b *Broker) readAt(t *topic, pi int32, offset int64, maxRecords, maxBytes i
 	if offset == hwm {
 		return res, nil
 	}
+	// Record readers are read_committed: Read stops at the last stable
+	// offset (txn.go), which is then the end this reader reports.
+	stable := p.LastStableOffset()
 	recs, err := p.Read(offset, maxRecords, maxBytes)
 	if err != nil {
 		if errors.Is(err, ErrOffsetOutOfRange) {
@@ -172,7 +175,7 @@ func (b *Broker) readAt(t *topic, pi int32, offset int64, maxRecords, maxBytes i
 		return res, fmt.Errorf("%s/%d: read at offset %d: %w", t.name, pi, offset, err)
 	}
 	res.Records = recs
-	res.HighWatermark = max(res.HighWatermark, p.HighWatermark())
+	res.HighWatermark = stableEnd(p, offset, stable, len(recs))
 	return res, nil
 }
 

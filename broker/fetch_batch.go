@@ -42,6 +42,10 @@ type FetchBatchesRequest struct {
 	MinBytes int
 	// MaxWait bounds the wait for MinBytes; 0 answers at once.
 	MaxWait time.Duration
+	// ReadCommitted stops each partition at its last stable offset and
+	// answers the aborted transactions overlapping what is returned
+	// (txn.go); MinBytes then counts only those stable bytes.
+	ReadCommitted bool
 }
 
 // FetchBatchesPartition is one partition of a FetchBatchesRequest.
@@ -64,8 +68,11 @@ type FetchBatchesResult struct {
 	// there is nothing to send.
 	Batches []byte
 	// HighWatermark, LastStable and LogStartOffset describe the partition.
-	// LastStable equals HighWatermark while there are no transactions.
+	// LastStable equals HighWatermark while no transaction is open.
 	HighWatermark, LastStable, LogStartOffset int64
+	// Aborted lists, under ReadCommitted, the aborted transactions whose
+	// batches may be among Batches (the client drops them).
+	Aborted []AbortedTxn
 }
 
 // fetchRotation makes successive requests start reading at a different
@@ -168,13 +175,17 @@ func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, p
 		always := total == 0
 		var err error
 		var hw int64
+		stable := p.LastStableOffset() // before the read (txn.go)
 		r.Batches, hw, err = p.ReadBatches(r.Batches[:0], fp.Offset, max(budget, 0), always)
 		if r.Batches == nil {
 			r.Batches = []byte{}
 		}
 		r.LogStartOffset = p.LogStartOffset()
 		r.HighWatermark = max(hw, p.HighWatermark())
-		r.LastStable = r.HighWatermark
+		r.LastStable = min(p.LastStableOffset(), r.HighWatermark)
+		if err == nil && req.ReadCommitted {
+			r.Batches, r.Aborted = readCommitted(p, fp.Offset, stable, r.Batches)
+		}
 		if err != nil {
 			var re *log.OffsetRangeError
 			if errors.As(err, &re) {

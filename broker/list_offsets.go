@@ -27,6 +27,9 @@ const (
 	OffsetLatest
 	// OffsetForTime asks for the first offset at or after a timestamp.
 	OffsetForTime
+	// OffsetLastStable asks for the last stable offset: the first offset
+	// of the oldest open transaction, else the high watermark (txn.go).
+	OffsetLastStable
 )
 
 // PartitionOffset is ListOffsets' answer for one partition.
@@ -69,6 +72,8 @@ func (b *Broker) ListOffsets(topicName string, partitions []int32, q OffsetQuery
 			po.Offset = p.LogStartOffset()
 		case OffsetLatest:
 			po.Offset = p.HighWatermark()
+		case OffsetLastStable:
+			po.Offset = p.LastStableOffset()
 		case OffsetForTime:
 			off, err := p.OffsetForTime(ts)
 			if err != nil {

@@ -294,14 +294,16 @@ func (b *Broker) readWireAt(t *topic, pi int32, offset int64, maxRecords, maxByt
 	if offset == hwm {
 		return hwm, lso, nil
 	}
-	if _, err := p.ReadFunc(offset, maxRecords, maxBytes, &c.rb, c.visit); err != nil {
+	stable := p.LastStableOffset() // see readAt
+	n, err := p.ReadFunc(offset, maxRecords, maxBytes, &c.rb, c.visit)
+	if err != nil {
 		if errors.Is(err, ErrOffsetOutOfRange) {
 			lso, hwm = p.LogStartOffset(), p.HighWatermark()
 			return hwm, lso, fmt.Errorf("%s/%d: offset %d: %w: valid offsets are %d to %d", t.name, pi, offset, ErrOffsetOutOfRange, lso, hwm)
 		}
 		return hwm, lso, fmt.Errorf("%s/%d: read at offset %d: %w", t.name, pi, offset, err)
 	}
-	return max(hwm, p.HighWatermark()), lso, nil
+	return stableEnd(p, offset, stable, n), lso, nil
 }
 
 // wireCodec reports whether a request's messages are binary protobuf, the

@@ -220,6 +220,8 @@ func produceCode(err error) int16 {
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, broker.ErrInvalidProducerEpoch):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, broker.ErrInvalidTxnState):
+		return kerr.InvalidTxnState.Code
 	case errors.Is(err, errZstdTooOld):
 		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, broker.ErrStorage):

@@ -351,8 +351,8 @@ func TestIdempotentProduce(t *testing.T) {
 		t.Fatalf("old epoch: %v", kerr.ErrorForCode(p.ErrorCode))
 	}
 	txn := kmsg.NewPtrInitProducerIDRequest()
-	txn.Version, txn.TransactionalID = 4, kmsg.StringPtr("tx")
-	if r := c.roundTrip(txn, 9).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.InvalidRequest.Code {
-		t.Fatalf("transactional: %v", kerr.ErrorForCode(r.ErrorCode))
+	txn.Version, txn.TransactionalID, txn.TransactionTimeoutMillis = 4, kmsg.StringPtr("tx"), 10000
+	if r := c.roundTrip(txn, 9).(*kmsg.InitProducerIDResponse); r.ErrorCode != 0 || r.ProducerID < 0 || r.ProducerEpoch != 0 {
+		t.Fatalf("transactional: %v, producer %d epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerID, r.ProducerEpoch)
 	}
 }

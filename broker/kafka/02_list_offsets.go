@@ -105,7 +105,6 @@ func listOffset(b *broker.Broker, topic string, p int32, ts int64, isolation int
 	return 0
 }
 
-// lastStableQuery answers latest under read_committed. The last stable
-// offset equals the high watermark while no transaction is open; the query
-// moves to the broker's last-stable-offset accessor when transactions land.
-const lastStableQuery = broker.OffsetLatest
+// lastStableQuery answers latest under read_committed: the last stable
+// offset (the high watermark while no transaction is open).
+const lastStableQuery = broker.OffsetLastStable

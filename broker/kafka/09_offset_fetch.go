@@ -3,9 +3,10 @@ package kafka
 // OffsetFetch, v1-9: a group's committed offsets, for the partitions asked
 // or (topics null, v2+) all of them; a partition without a commit answers
 // offset -1. v8+ asks for several groups at once; v9 names the KIP-848
-// member and epoch asking (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID). v7's
-// require_stable is accepted: Sluice's offset store holds no pending
-// transactional commits, so every offset is stable.
+// member and epoch asking (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID). With
+// v7's require_stable, a partition whose offset an open transaction holds
+// pending (TxnOffsetCommit) answers UNSTABLE_OFFSET_COMMIT (88), offset -1;
+// the client retries until the transaction ends.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -87,6 +88,9 @@ func handleOffsetFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.R
 			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 		}
 		fts, code := fetchGroupOffsets(c, req.Group, req.Topics == nil, topics, order)
+		if req.RequireStable {
+			markUnstable(c, req.Group, fts) // txn.go
+		}
 		resp.ErrorCode = code
 		for _, ft := range fts {
 			rt := kmsg.NewOffsetFetchResponseTopic()
@@ -127,6 +131,9 @@ func handleOffsetFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.R
 			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 		}
 		fts, code := fetchGroupOffsets(c, g.Group, g.Topics == nil, topics, order)
+		if req.RequireStable {
+			markUnstable(c, g.Group, fts) // txn.go
+		}
 		rg.ErrorCode = code
 		for _, ft := range fts {
 			rt := kmsg.NewOffsetFetchResponseGroupTopic()

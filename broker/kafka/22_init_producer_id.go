@@ -6,11 +6,18 @@ package kafka
 // id whenever it asks, including when it sends its current id and epoch to
 // bump the epoch after an error (v3+, KIP-360).
 //
-// Not supported: transactional ids (no transactions yet): answered with
-// INVALID_REQUEST, which clients report as fatal. Errors: a meta.db
-// failure is UNKNOWN_SERVER_ERROR (-1), logged.
+// With a transactional id (txn.go, broker.InitTxnProducer) the id keeps
+// its producer id and gets the next epoch, fencing older producers; an
+// open transaction of the id is aborted first. Errors: a meta.db failure
+// is UNKNOWN_SERVER_ERROR (-1), logged; INVALID_TRANSACTION_TIMEOUT (50)
+// outside (0, 15m]; CONCURRENT_TRANSACTIONS (51) while the previous
+// transaction completes; PRODUCER_FENCED (90; v0-3:
+// INVALID_PRODUCER_EPOCH, 47) for an id and epoch that are not the
+// current ones (KIP-360).
 
 import (
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -22,9 +29,14 @@ func handleInitProducerID(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kms
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		c.Logger().Info("refusing a transactional producer: transactions are not supported yet", "transactional_id", *req.TransactionalID, "client_id", c.ClientID())
-		resp.ErrorCode = kerr.InvalidRequest.Code
-		return resp, nil, nil
+		timeout := time.Duration(req.TransactionTimeoutMillis) * time.Millisecond
+		return nil, func() kmsg.Response {
+			id, epoch, err := c.Server().Broker().InitTxnProducer(c.Context(), *req.TransactionalID, timeout, req.ProducerID, req.ProducerEpoch)
+			if resp.ErrorCode = txnCode(c, err, req.Version, 4); resp.ErrorCode == 0 {
+				resp.ProducerID, resp.ProducerEpoch = id, epoch
+			}
+			return resp
+		}, nil
 	}
 	id, epoch, err := c.Server().Broker().NewProducerID(c.Context())
 	if err != nil {
