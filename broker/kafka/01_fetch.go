@@ -15,10 +15,14 @@ package kafka
 //     there, the wait ends, a partition errs, or the server drains; an
 //     append to any fetched partition wakes it. It runs in stage 2, so the
 //     connection keeps reading.
-//   - HighWatermark, LastStableOffset (= the high watermark: there are no
-//     transactions yet, so read_committed reads what read_uncommitted
-//     does), LogStartOffset; PreferredReadReplica -1. A partition with
-//     nothing to send gets an empty (not null) record set.
+//   - HighWatermark, LastStableOffset (the first offset of the oldest open
+//     transaction, else the high watermark), LogStartOffset;
+//     PreferredReadReplica -1. A partition with nothing to send gets an
+//     empty (not null) record set.
+//   - read_committed (isolation level 1) stops each partition at its last
+//     stable offset, counts only those bytes toward MinBytes, and answers
+//     AbortedTransactions: the aborted transactions overlapping the
+//     batches returned, which the client drops.
 //   - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (3),
 //     OFFSET_OUT_OF_RANGE (1), UNKNOWN_LEADER_EPOCH (75) for a current
 //     leader epoch above 0 and FENCED_LEADER_EPOCH (74) below -1 (every
@@ -104,6 +108,7 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 	fetch.MaxBytes = int(req.MaxBytes)
 	fetch.MinBytes = int(req.MinBytes)
 	fetch.MaxWait = min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
+	fetch.ReadCommitted = readCommitted
 
 	wait := func() kmsg.Response {
 		ctx, cancel := context.WithCancel(c.Context())
@@ -120,6 +125,11 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 			p := slots[k]
 			p.HighWatermark, p.LastStableOffset, p.LogStartOffset = r.HighWatermark, r.LastStable, r.LogStartOffset
 			p.RecordBatches = r.Batches
+			for _, a := range r.Aborted {
+				at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+				at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+				p.AbortedTransactions = append(p.AbortedTransactions, at)
+			}
 			if r.Err != nil {
 				p.ErrorCode = fetchCode(r.Err)
 				p.RecordBatches = []byte{}
