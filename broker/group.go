@@ -90,6 +90,8 @@ type groupRuntime struct {
 	// identity seen by the last sweep.
 	tickMu     sync.Mutex
 	lastTopics map[string]int64
+	// wake carries the next classic rebalance deadline to the ticker.
+	wake chan time.Time
 }
 
 // startGroups migrates the group tables, starts the coordinator and the
@@ -107,6 +109,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		}),
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
+		wake: make(chan time.Time, 1),
 	}
 	b.groups = gr
 	if err := b.sweepOffsets(ctx); err != nil {
@@ -125,16 +128,48 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		defer close(gr.done)
 		tk := time.NewTicker(interval)
 		defer tk.Stop()
+		// at fires at the earliest classic rebalance deadline announced
+		// on wake, so that an initial delay or rebalance timeout ends on
+		// time rather than at the next tick.
+		at := time.NewTimer(time.Hour)
+		at.Stop()
+		defer at.Stop()
 		for {
 			select {
 			case <-gr.quit:
 				return
 			case <-tk.C:
 				b.TickGroups()
+			case <-at.C:
+				b.TickGroups()
+			case d := <-gr.wake:
+				at.Reset(max(d.Sub(b.cfg.Now()), 0) + time.Millisecond)
 			}
 		}
 	}()
 	return nil
+}
+
+// scheduleRebalanceTick tells the ticker about the coordinator's next
+// classic rebalance deadline, if any. It runs on the coordinator (fn of
+// groupDo) and never blocks: a newer deadline replaces an unread one.
+func (gr *groupRuntime) scheduleRebalanceTick(s *group.State) {
+	d, ok := s.NextRebalanceDeadline()
+	if !ok {
+		return
+	}
+	select {
+	case gr.wake <- d:
+	default:
+		select {
+		case <-gr.wake:
+		default:
+		}
+		select {
+		case gr.wake <- d:
+		default:
+		}
+	}
 }
 
 // initialRebalanceDelay applies Config.GroupInitialRebalanceDelay's
@@ -169,7 +204,10 @@ func (b *Broker) TickGroups() {
 	gr.tickMu.Lock()
 	defer gr.tickMu.Unlock()
 	now, topics := b.cfg.Now(), b.groupTopics()
-	if err := gr.coord.Do(context.Background(), func(s *group.State) { s.Tick(now, topics) }); err != nil {
+	if err := gr.coord.Do(context.Background(), func(s *group.State) {
+		s.Tick(now, topics)
+		gr.scheduleRebalanceTick(s)
+	}); err != nil {
 		return // closed
 	}
 	ids := b.topicIdentities()

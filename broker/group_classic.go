@@ -159,6 +159,7 @@ func (b *Broker) JoinGroup(ctx context.Context, req JoinGroupRequest) (wait func
 	}
 	if err := b.groupDo(ctx, func(s *group.State) {
 		s.JoinClassic(now, jr, func(r group.JoinResult) { offer(ch, r) })
+		b.groups.scheduleRebalanceTick(s)
 	}); err != nil {
 		return done(JoinGroupResult{Err: err, MemberID: req.MemberID})
 	}
@@ -243,7 +244,10 @@ func (b *Broker) LeaveClassicGroup(ctx context.Context, groupID string, members 
 		return nil, fmt.Errorf("leave group: %w", err)
 	}
 	now := b.cfg.Now()
-	if derr := b.groupDo(ctx, func(s *group.State) { errs, err = s.LeaveClassic(now, groupID, members) }); derr != nil {
+	if derr := b.groupDo(ctx, func(s *group.State) {
+		errs, err = s.LeaveClassic(now, groupID, members)
+		b.groups.scheduleRebalanceTick(s)
+	}); derr != nil {
 		return nil, derr
 	}
 	return errs, err

@@ -256,3 +256,22 @@ func TestClassicInitialRebalanceDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestClassicRebalanceEndsOnTime: the end of an initial delay does not wait
+// for the group ticker (an hour here): the broker arms a timer for it.
+func TestClassicRebalanceEndsOnTime(t *testing.T) {
+	e := newEnv(t, func(c *broker.Config) {
+		c.GroupTickInterval, c.GroupInitialRebalanceDelay = time.Hour, 50*time.Millisecond
+	})
+	wait := joinClassic(t, e.b, "g", "", "orders")
+	got := make(chan broker.JoinGroupResult, 1)
+	go func() { got <- wait() }()
+	select {
+	case r := <-got:
+		if r.Err != nil || r.Generation != 1 {
+			t.Fatalf("join: %+v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the initial delay did not end before the next tick")
+	}
+}

@@ -835,6 +835,18 @@ func (s *State) tickClassic(now time.Time) {
 	}
 }
 
+// NextRebalanceDeadline is the earliest time at which Tick ends a
+// rebalance (an initial delay or a rebalance timeout); ok is false when no
+// classic group is rebalancing.
+func (s *State) NextRebalanceDeadline() (d time.Time, ok bool) {
+	for _, g := range s.classic {
+		if g.state == ClassicPreparingRebalance && (!ok || g.rebalanceDeadline.Before(d)) {
+			d, ok = g.rebalanceDeadline, true
+		}
+	}
+	return d, ok
+}
+
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
