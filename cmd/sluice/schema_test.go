@@ -272,9 +272,9 @@ func TestRefFlag(t *testing.T) {
 		want srReference
 		ok   bool
 	}{
-		{"com.acme.Address=address-value:1", srReference{"com.acme.Address", "address-value", 1}, true},
-		{"other.proto=other:latest", srReference{"other.proto", "other", -1}, true},
-		{"x=:.ctx:subj:-1", srReference{"x", ":.ctx:subj", -1}, true},
+		{"com.acme.Address=address-value:1", srReference{Name: "com.acme.Address", Subject: "address-value", Version: 1}, true},
+		{"other.proto=other:latest", srReference{Name: "other.proto", Subject: "other", Version: -1}, true},
+		{"x=:.ctx:subj:-1", srReference{Name: "x", Subject: ":.ctx:subj", Version: -1}, true},
 		{"a=b", srReference{}, false},
 		{"=b:1", srReference{}, false},
 		{"a=b:0", srReference{}, false},
