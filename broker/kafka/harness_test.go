@@ -3,7 +3,6 @@ package kafka_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,20 +11,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/server"
 )
 
 // The test harness every Kafka test shares: a whole Sluice node
-// (internal/server: registry, broker, HTTP and the Kafka listener) on
-// 127.0.0.1 ports and a temporary data directory, plus franz-go clients.
+// (internal/server: registry, broker, HTTP and the Kafka listener, started
+// by server.Start with KafkaAddr 127.0.0.1:0) on a temporary data
+// directory, plus franz-go clients. Addr is both the bootstrap and the
+// advertised address.
 
 // nodeConfig is what the options of startNode set.
 type nodeConfig struct {
 	dir        string
 	durable    bool
 	autoCreate bool
-	kafka      func(*kafka.Config)
 }
 
 // nodeOption adjusts a test node.
@@ -41,9 +40,6 @@ func withDurable() nodeOption { return func(c *nodeConfig) { c.durable = true } 
 // withAutoCreate turns on --kafka-auto-create-topics.
 func withAutoCreate() nodeOption { return func(c *nodeConfig) { c.autoCreate = true } }
 
-// withKafkaConfig adjusts the listener's Config before it starts.
-func withKafkaConfig(f func(*kafka.Config)) nodeOption { return func(c *nodeConfig) { c.kafka = f } }
-
 // node is one running test node.
 type node struct {
 	t testing.TB
@@ -54,8 +50,6 @@ type node struct {
 	Server *server.Server
 	Dir    string
 	stop   func() error
-	kafka  *kafka.Server
-	served chan error
 }
 
 // startServer runs a node and returns its Kafka address, its HTTP base URL
@@ -76,7 +70,8 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 		nc.dir = t.TempDir()
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sc := server.Config{DataDir: nc.dir, Logger: logger}
+	sc := server.Config{DataDir: nc.dir, Logger: logger,
+		KafkaAddr: "127.0.0.1:0", KafkaAutoCreateTopics: nc.autoCreate}
 	if !nc.durable {
 		p, err := broker.ParseFsyncPolicy("never")
 		if err != nil {
@@ -88,22 +83,7 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}
-	kc := kafka.Config{Broker: srv.Broker, Logger: logger.With("component", "kafka"), AutoCreateTopics: nc.autoCreate}
-	if nc.kafka != nil {
-		nc.kafka(&kc)
-	}
-	ks, err := kafka.New(kc)
-	if err != nil {
-		stop()
-		t.Fatalf("start Kafka listener: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		stop()
-		t.Fatal(err)
-	}
-	n := &node{t: t, Addr: ln.Addr().String(), URL: url, Server: srv, Dir: nc.dir, stop: stop, kafka: ks, served: make(chan error, 1)}
-	go func() { n.served <- ks.Serve(ln) }()
+	n := &node{t: t, Addr: srv.KafkaAddr(), URL: url, Server: srv, Dir: nc.dir, stop: stop}
 	t.Cleanup(n.Stop)
 	return n
 }
@@ -112,14 +92,6 @@ func startNode(t testing.TB, opts ...nodeOption) *node {
 func (n *node) Stop() {
 	if n.stop == nil {
 		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.kafka.Shutdown(ctx); err != nil {
-		n.t.Errorf("Kafka shutdown: %v", err)
-	}
-	if err := <-n.served; err != kafka.ErrServerClosed {
-		n.t.Errorf("Kafka Serve: %v", err)
 	}
 	if err := n.stop(); err != nil {
 		n.t.Errorf("stop node: %v", err)

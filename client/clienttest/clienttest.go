@@ -31,6 +31,9 @@ type Server struct {
 	Conn *client.Conn
 	// HTTPClient is the client Conn uses.
 	HTTPClient *http.Client
+	// KafkaAddr is the node's Kafka listener, 127.0.0.1:<port>, when
+	// started WithKafka; "" otherwise.
+	KafkaAddr string
 }
 
 // Option configures Start.
@@ -39,7 +42,12 @@ type Option func(*config)
 type config struct {
 	durable bool
 	dir     string
+	kafka   bool
 }
+
+// WithKafka also runs the node's Kafka listener on a loopback port
+// (Server.KafkaAddr), so Kafka clients can be tested against it.
+func WithKafka() Option { return func(c *config) { c.kafka = true } }
 
 // Durable makes appends fsync as a production node does (the default
 // skips fsync: tests do not survive power loss anyway, and run faster).
@@ -68,7 +76,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 		}
 		sc.Fsync = p
 	}
-	_, url, stop, err := server.Start(context.Background(), sc, "127.0.0.1:0")
+	if cfg.kafka {
+		sc.KafkaAddr = "127.0.0.1:0"
+	}
+	srv, url, stop, err := server.Start(context.Background(), sc, "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("clienttest: start sluice: %v", err)
 	}
@@ -79,7 +90,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 			t.Errorf("clienttest: stop sluice: %v", err)
 		}
 	})
-	return &Server{URL: url, Conn: client.New(hc, url), HTTPClient: hc}
+	return &Server{URL: url, Conn: client.New(hc, url), HTTPClient: hc, KafkaAddr: srv.KafkaAddr()}
 }
 
 // HTTPClient returns an HTTP client speaking HTTP/1.1 and cleartext HTTP/2

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/datadir"
 	"github.com/sluicehq/sluice/internal/server"
 )
@@ -28,8 +31,12 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	maxReq := fs.Int64("max-request-bytes", 16<<20, "largest request body accepted, in bytes")
 	minSession := fs.Duration("group-min-session-timeout", broker.DefaultGroupMinSessionTimeout, "shortest session timeout a consumer group member may ask for; a join or heartbeat asking for less is refused (a member that asks for none gets 45s, so keep 45s within the bounds)")
 	maxSession := fs.Duration("group-max-session-timeout", broker.DefaultGroupMaxSessionTimeout, "longest session timeout a consumer group member may ask for; a join or heartbeat asking for more is refused")
+	kafkaAddr := fs.String("kafka-addr", "localhost:9092", "Kafka protocol listen `address`: Kafka clients (kcat, librdkafka, franz-go, Java, kafkajs) produce and consume here; loopback by default, :9092 listens on every interface, \"\" turns the Kafka listener off")
+	kafkaAdvertised := fs.String("kafka-advertised-addr", "", "`host:port` that Kafka clients are told to connect to after bootstrap (Metadata); default: the Kafka listen address with its real port, or this machine's host name when listening on every interface")
+	kafkaMaxReq := fs.Int("kafka-max-request-bytes", kafka.DefaultMaxRequestBytes, "largest Kafka request accepted, in bytes; a larger one closes the connection (Kafka's socket.request.max.bytes)")
+	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
 	fs.Usage = func() {
-		fmt.Fprint(e.stderr, "Usage: sluice serve [flags]\n\nRuns the schema registry and the broker on one port (HTTP/1.1 and h2c):\nthe Confluent REST API at /, Connect/gRPC/gRPC-Web services, /healthz and /readyz.\n\nFlags:\n")
+		fmt.Fprint(e.stderr, "Usage: sluice serve [flags]\n\nRuns the schema registry and the broker on one port (HTTP/1.1 and h2c):\nthe Confluent REST API at /, Connect/gRPC/gRPC-Web services, /healthz and /readyz;\nand the Kafka wire protocol on --kafka-addr.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,6 +64,10 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
 		return 2
 	}
+	if err := checkKafkaFlags(*kafkaAddr, *kafkaAdvertised, *kafkaMaxReq); err != nil {
+		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
+		return 2
+	}
 	if def := broker.DefaultGroupSessionTimeout; def < *minSession || def > *maxSession {
 		logger.Warn("the default group session timeout is outside the bounds: members must ask for a session timeout within them",
 			"default", def, "min", *minSession, "max", *maxSession)
@@ -69,10 +80,21 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		logger.Error("cannot listen; change the address with --addr", "addr", *addr, "err", err)
 		return 1
 	}
+	var kln net.Listener
+	if *kafkaAddr != "" {
+		if kln, err = net.Listen("tcp", *kafkaAddr); err != nil {
+			logger.Error(`cannot listen for Kafka clients; change the address with --kafka-addr, or turn the Kafka listener off with --kafka-addr ""`, "kafka_addr", *kafkaAddr, "err", err)
+			ln.Close()
+			return 1
+		}
+	}
 	srv, err := server.New(ctx, server.Config{
 		DataDir: *dataDir, Addrs: []string{ln.Addr().String()},
 		Fsync: policy, Logger: logger, MaxRequestBytes: *maxReq,
 		GroupMinSessionTimeout: *minSession, GroupMaxSessionTimeout: *maxSession,
+		// The server owns kln from here on, failure included.
+		KafkaListener: kln, KafkaAdvertisedAddr: *kafkaAdvertised,
+		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate,
 	})
 	if err != nil {
 		ln.Close()
@@ -86,7 +108,14 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	hs := srv.HTTPServer()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	logger.Info("sluice listening", "addr", ln.Addr().String(), "data_dir", *dataDir, "fsync", *fsync, "version", buildVersion())
+	kafkaServed := make(chan error, 1)
+	kafkaLog := []any{"kafka_addr", "off"}
+	if kln != nil {
+		go func() { kafkaServed <- srv.ServeKafka() }()
+		kafkaLog = []any{"kafka_addr", srv.KafkaAddr(), "kafka_advertised_addr", srv.KafkaAdvertisedAddr()}
+	}
+	logger.Info("sluice listening", append(append([]any{"addr", ln.Addr().String()}, kafkaLog...),
+		"data_dir", *dataDir, "fsync", *fsync, "version", buildVersion())...)
 
 	code := 0
 	select {
@@ -95,9 +124,15 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	case err := <-served:
 		logger.Error("server stopped", "err", err)
 		code = 1
+	case err := <-kafkaServed:
+		logger.Error("Kafka listener stopped", "err", err)
+		code = 1
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := srv.ShutdownKafka(sctx); err != nil {
+		logger.Warn("Kafka shutdown did not drain every request", "err", err)
+	}
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("shutdown did not drain every request", "err", err)
 	}
@@ -107,6 +142,32 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	logger.Info("stopped")
 	return code
+}
+
+// checkKafkaFlags checks --kafka-advertised-addr (host:port with a host a
+// client can connect to) and --kafka-max-request-bytes before anything
+// starts.
+func checkKafkaFlags(listen, advertised string, maxReq int) error {
+	if maxReq < 1 || maxReq > math.MaxInt32 {
+		return fmt.Errorf("--kafka-max-request-bytes %d: want 1 to %d", maxReq, math.MaxInt32)
+	}
+	if advertised == "" {
+		return nil
+	}
+	if listen == "" {
+		return fmt.Errorf("--kafka-advertised-addr %q without a Kafka listener (--kafka-addr is \"\")", advertised)
+	}
+	host, port, err := net.SplitHostPort(advertised)
+	if err != nil {
+		return fmt.Errorf("--kafka-advertised-addr %q: want host:port", advertised)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("--kafka-advertised-addr %q: clients cannot connect to a wildcard host; name this machine", advertised)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 && port != "0" {
+		return fmt.Errorf("--kafka-advertised-addr %q: port %q is not a number from 0 to 65535", advertised, port)
+	}
+	return nil
 }
 
 // checkSessionBounds checks --group-min-session-timeout and

@@ -50,6 +50,9 @@ func startServe(t *testing.T, ctx context.Context, args ...string) (addr string,
 	stderr = &syncBuffer{}
 	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: stderr, getenv: func(string) string { return "" }}
 	exited := make(chan int, 1)
+	// The Kafka listener is on by default at localhost:9092: tests take a
+	// free port instead (a later --kafka-addr in args wins).
+	args = append([]string{"--kafka-addr", "127.0.0.1:0"}, args...)
 	go func() { exited <- runServe(ctx, e, args) }()
 	listening := regexp.MustCompile(`msg="sluice listening" addr=(\S+)`)
 	for deadline := time.Now().Add(20 * time.Second); ; {
@@ -179,7 +182,7 @@ func TestServeTakenPort(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "sluice-data")
 	var stderr bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
-	if code := runServe(context.Background(), e, []string{"--addr", ln.Addr().String(), "--data-dir", dataDir}); code != 1 {
+	if code := runServe(context.Background(), e, []string{"--addr", ln.Addr().String(), "--kafka-addr", "127.0.0.1:0", "--data-dir", dataDir}); code != 1 {
 		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr.String())
 	}
 	for _, want := range []string{"addr=" + ln.Addr().String(), "--addr", "address already in use"} {
@@ -204,7 +207,7 @@ func TestServeDataDirInUse(t *testing.T) {
 
 	var stderr bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
-	if code := runServe(ctx, e, []string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}); code != 1 {
+	if code := runServe(ctx, e, []string{"--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--data-dir", dataDir}); code != 1 {
 		t.Fatalf("second serve exit code %d, want 1; stderr:\n%s", code, stderr.String())
 	}
 	for _, want := range []string{"data directory " + dataDir + " is in use", fmt.Sprintf("pid %d serving %s", os.Getpid(), addr), "--data-dir"} {

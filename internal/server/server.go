@@ -22,6 +22,7 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/datadir"
 	"github.com/sluicehq/sluice/internal/metadb"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
@@ -50,6 +51,25 @@ type Config struct {
 	// timeout a consumer group member may ask for (broker.Config's fields
 	// of the same names); 0 means 1s and 30m.
 	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
+
+	// KafkaAddr is the Kafka protocol listener's address: "" means no Kafka
+	// listener (tests use "127.0.0.1:0"). New binds it before it opens the
+	// data directory, unless KafkaListener is set.
+	KafkaAddr string
+	// KafkaListener, when set, is a Kafka listener the caller bound already
+	// (sluice serve binds every address before opening the directory); it
+	// wins over KafkaAddr. The server owns it from New on and closes it.
+	KafkaListener net.Listener
+	// KafkaAdvertisedAddr is the host:port Kafka clients are told to
+	// connect to; "" means the listener's address with its real port (see
+	// kafka.Config.AdvertisedAddr).
+	KafkaAdvertisedAddr string
+	// KafkaAutoCreateTopics lets a Kafka Metadata request create a missing
+	// topic when the client asks for it; off by default.
+	KafkaAutoCreateTopics bool
+	// KafkaMaxRequestBytes refuses larger Kafka requests; 0 means
+	// kafka.DefaultMaxRequestBytes (100 MiB).
+	KafkaMaxRequestBytes int32
 }
 
 // Server is one running Sluice node.
@@ -60,6 +80,9 @@ type Server struct {
 	Registry *registry.Registry
 	Broker   *broker.Broker
 	handler  http.Handler
+	// kafka serves the Kafka protocol on kafkaLn; both nil when off.
+	kafka    *kafka.Server
+	kafkaLn  net.Listener
 	ready    atomic.Bool
 	closing  sync.Once
 	closeErr error
@@ -79,20 +102,41 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = 16 << 20
 	}
+	// The Kafka listener binds before the directory is touched, like the
+	// HTTP one: a taken port must not lock or create a data directory.
+	kln := cfg.KafkaListener
+	if kln == nil && cfg.KafkaAddr != "" {
+		var err error
+		if kln, err = net.Listen("tcp", cfg.KafkaAddr); err != nil {
+			return nil, fmt.Errorf("server: Kafka listener: %w", err)
+		}
+	}
+	closeKafka := func() {
+		if kln != nil {
+			kln.Close()
+		}
+	}
+	addrs := cfg.Addrs
+	if kln != nil {
+		addrs = append(addrs[:len(addrs):len(addrs)], kln.Addr().String()+" (kafka)")
+	}
 	// The lock comes before anything else touches the directory: two
 	// servers appending to one log overwrite each other's acked records.
-	lock, err := datadir.Acquire(cfg.DataDir, cfg.Addrs...)
+	lock, err := datadir.Acquire(cfg.DataDir, addrs...)
 	if err != nil {
+		closeKafka()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	db, err := metadb.Open(filepath.Join(cfg.DataDir, "meta.db"))
 	if err != nil {
+		closeKafka()
 		lock.Release()
 		return nil, err
 	}
 	s := &Server{cfg: cfg, lock: lock, db: db}
 	s.Registry, err = registry.Open(ctx, registry.Config{DB: db, Logger: cfg.Logger.With("component", "registry")})
 	if err != nil {
+		closeKafka()
 		db.Close()
 		lock.Release()
 		return nil, err
@@ -109,10 +153,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Validator: broker.NewEnforcer(s.Registry, cfg.Logger.With("component", "enforce")),
 	})
 	if err != nil {
+		closeKafka()
 		s.Registry.Close()
 		db.Close()
 		lock.Release()
 		return nil, err
+	}
+	if kln != nil {
+		if err := s.newKafka(kln); err != nil {
+			closeKafka()
+			s.Broker.Close()
+			s.Registry.Close()
+			db.Close()
+			lock.Release()
+			return nil, err
+		}
 	}
 	s.handler = s.routes()
 	s.ready.Store(true)
@@ -154,14 +209,29 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", restHandler)
 	// ServeMux cleans paths and would redirect the Confluent context form
 	// /contexts/./subjects to /contexts/subjects; those paths belong to the
-	// REST API whole, so they bypass the mux.
+	// REST API whole, so they bypass the mux. So do the clean /schemas/ and
+	// /subjects/ paths (see restTree).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/contexts/") {
+		if strings.HasPrefix(r.URL.Path, "/contexts/") || restTree(r) {
 			restHandler.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// restTree reports whether r is for the REST API's /schemas/ or /subjects/
+// trees with a path that ServeMux would hand unchanged to the REST handler
+// (no escapes, nothing for cleanPath to redirect): no other pattern lives
+// there. Skipping the mux matters for the registry's hottest reads (GET
+// /schemas/ids/{id}, #14): a path no pattern has literally costs the mux two
+// tree walks and an allocation per segment, more than the cached answer.
+func restTree(r *http.Request) bool {
+	p := r.URL.Path
+	return (strings.HasPrefix(p, "/schemas/") || strings.HasPrefix(p, "/subjects/")) &&
+		r.URL.RawPath == "" && r.Method != http.MethodConnect &&
+		!strings.Contains(p, "//") && !strings.Contains(p, "/./") && !strings.Contains(p, "/../") &&
+		!strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..")
 }
 
 // recovered logs a panic in a Connect handler once; connect answers Internal.
@@ -190,12 +260,75 @@ func (s *Server) HTTPServer() *http.Server {
 	return hs
 }
 
-// Close marks the node not ready, then closes the broker (syncing every log),
-// the registry and meta.db, and releases the data directory. Stop the HTTP
-// server first so no request is in flight. Close is idempotent.
+// newKafka builds the Kafka listener over ln and fixes its advertised
+// address.
+func (s *Server) newKafka(ln net.Listener) error {
+	ks, err := kafka.New(kafka.Config{
+		Broker:           s.Broker,
+		Logger:           s.cfg.Logger.With("component", "kafka"),
+		AdvertisedAddr:   s.cfg.KafkaAdvertisedAddr,
+		MaxRequestBytes:  s.cfg.KafkaMaxRequestBytes,
+		AutoCreateTopics: s.cfg.KafkaAutoCreateTopics,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if _, err := ks.Advertise(ln); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.kafka, s.kafkaLn = ks, ln
+	return nil
+}
+
+// KafkaAddr is the address the Kafka listener is bound to ("" when off).
+func (s *Server) KafkaAddr() string {
+	if s.kafkaLn == nil {
+		return ""
+	}
+	return s.kafkaLn.Addr().String()
+}
+
+// KafkaAdvertisedAddr is the host:port Kafka clients are told to connect to
+// ("" when off).
+func (s *Server) KafkaAdvertisedAddr() string {
+	if s.kafka == nil {
+		return ""
+	}
+	return s.kafka.AdvertisedAddr()
+}
+
+// ServeKafka serves Kafka clients until ShutdownKafka or Close, then returns
+// kafka.ErrServerClosed. With no Kafka listener it returns nil at once.
+func (s *Server) ServeKafka() error {
+	if s.kafka == nil {
+		return nil
+	}
+	return s.kafka.Serve(s.kafkaLn)
+}
+
+// ShutdownKafka stops the Kafka listener gracefully: no new connections or
+// requests, long polls end, requests already read are answered; when ctx
+// ends first the rest are cut. No-op with no Kafka listener.
+func (s *Server) ShutdownKafka(ctx context.Context) error {
+	if s.kafka == nil {
+		return nil
+	}
+	return s.kafka.Shutdown(ctx)
+}
+
+// Close marks the node not ready, cuts any Kafka connection still open,
+// then closes the broker (syncing every log), the registry and meta.db, and
+// releases the data directory. Stop the HTTP server (and ShutdownKafka)
+// first so no request is in flight. Close is idempotent.
 func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.ready.Store(false)
+		if s.kafka != nil {
+			cut, cancel := context.WithCancel(context.Background())
+			cancel()
+			s.kafka.Shutdown(cut) // already stopped, or cut now: either way nothing is in flight after
+			s.kafkaLn.Close()
+		}
 		s.closeErr = errors.Join(s.Broker.Close(), s.Registry.Close(), s.db.Close())
 		// Released last: the directory is free only once every file is closed.
 		s.closeErr = errors.Join(s.closeErr, s.lock.Release())
@@ -203,10 +336,12 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// Start runs a node on a listener at addr ("127.0.0.1:0" for tests) and
-// returns its base URL and a stop function that shuts it down gracefully.
-// It listens before it opens the data directory, so a taken address leaves
-// the directory untouched; the address is added to cfg.Addrs.
+// Start runs a node on a listener at addr ("127.0.0.1:0" for tests), and a
+// Kafka listener when cfg.KafkaAddr is set (read its address with
+// KafkaAddr), and returns its base URL and a stop function that shuts both
+// down gracefully. It listens before it opens the data directory, so a
+// taken address leaves the directory untouched; the address is added to
+// cfg.Addrs.
 func Start(ctx context.Context, cfg Config, addr string) (s *Server, baseURL string, stop func() error, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -221,10 +356,22 @@ func Start(ctx context.Context, cfg Config, addr string) (s *Server, baseURL str
 	hs := s.HTTPServer()
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
+	var kafkaDone chan error
+	if s.kafka != nil {
+		kafkaDone = make(chan error, 1)
+		go func() { kafkaDone <- s.ServeKafka() }()
+	}
 	stop = func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err := hs.Shutdown(sctx)
+		var err error
+		if kafkaDone != nil {
+			err = s.ShutdownKafka(sctx)
+			if kerr := <-kafkaDone; !errors.Is(kerr, kafka.ErrServerClosed) {
+				err = errors.Join(err, kerr)
+			}
+		}
+		err = errors.Join(err, hs.Shutdown(sctx))
 		if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
