@@ -400,3 +400,25 @@ func BenchmarkKgoProduce(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKgoConsume reads 100k 1 KiB records on 8 partitions from the
+// start with one kgo consumer per iteration, as the perf suite's consume
+// phase does.
+func BenchmarkKgoConsume(b *testing.B) {
+	addr, _, srv := startServer(b)
+	createTopicCore(b, srv, "c", 8, nil)
+	const n = 100_000
+	value := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz"), 40)[:1024]
+	cl := newClient(b, addr, kgo.DefaultProduceTopic("c"), kgo.ProducerLinger(5*time.Millisecond))
+	for range n {
+		cl.Produce(context.Background(), &kgo.Record{Value: value}, nil)
+	}
+	if err := cl.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(n * 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		consumeAll(b, addr, "c", 8, n)
+	}
+}
