@@ -502,15 +502,16 @@ type kcatMember struct {
 
 // startKcatMember starts `kcat -G group topic`; the test is skipped when
 // kcat is not installed.
-func startKcatMember(t *testing.T, addr, group, topic string) *kcatMember {
+func startKcatMember(t *testing.T, addr, group, topic string, extra ...string) *kcatMember {
 	t.Helper()
 	path, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Skip("kcat is not installed (apt-get install kcat); skipping the librdkafka group test")
 	}
-	cmd := exec.Command(path, "-b", addr, "-G", group, "-q", "-u", "-f", "%p %s\n",
+	args := []string{"-b", addr, "-G", group, "-q", "-u", "-f", "%p %s\n",
 		"-X", "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=100",
-		"-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=300", topic)
+		"-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=300"}
+	cmd := exec.Command(path, append(append(args, extra...), topic)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -812,4 +813,65 @@ func TestKafkajsGroup(t *testing.T) {
 	runLineConsumers(t, addr, srv, "js-g", "js", func() *lineConsumer {
 		return startLineConsumer(t, node, filepath.Join(dir, "group_consumer.js"), addr, "js-g", "js")
 	})
+}
+
+// TestKcatGroupCooperative: librdkafka's incremental (cooperative-sticky)
+// rebalancing: two kcat members, a third joins mid-stream; every record is
+// consumed, none twice while ownership was stable, and the group ends
+// settled with lag 0.
+func TestKcatGroupCooperative(t *testing.T) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		t.Skip("kcat is not installed (apt-get install kcat); skipping the librdkafka group test")
+	}
+	addr, _, srv := startServer(t)
+	createTopicCore(t, srv, "kc", 6, nil)
+	coop := []string{"-X", "partition.assignment.strategy=cooperative-sticky"}
+	var ms []*kcatMember
+	for range 2 {
+		ms = append(ms, startKcatMember(t, addr, "kcat-coop", "kc", coop...))
+	}
+	waitSettled(t, srv, "kcat-coop", 2, 6, false)
+	if d := groupView(t, srv, "kcat-coop"); d.Assignor != "cooperative-sticky" {
+		t.Fatalf("assignor %q", d.Assignor)
+	}
+	produceValues(t, addr, "kc", 0, 300)
+	count := func() (int, map[string]int) {
+		seen := map[string]int{}
+		total := 0
+		for _, m := range ms {
+			for _, l := range m.lines() {
+				_, v, _ := strings.Cut(l, " ")
+				seen[v]++
+				total++
+			}
+		}
+		return total, seen
+	}
+	deadline := time.Now().Add(groupDeadline)
+	for {
+		total, seen := count()
+		if total == 300 && len(seen) == 300 {
+			break
+		}
+		if total > 300 || time.Now().After(deadline) {
+			t.Fatalf("consumed %d records (%d distinct), want 300 once each", total, len(seen))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitSettled(t, srv, "kcat-coop", 2, 6, true)
+	ms = append(ms, startKcatMember(t, addr, "kcat-coop", "kc", coop...))
+	waitSettled(t, srv, "kcat-coop", 3, 6, false)
+	produceValues(t, addr, "kc", 300, 300)
+	deadline = time.Now().Add(groupDeadline)
+	for {
+		total, seen := count()
+		if len(seen) == 600 && total == 600 {
+			break
+		}
+		if total > 600 || time.Now().After(deadline) {
+			t.Fatalf("consumed %d records (%d distinct), want 600 once each", total, len(seen))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitSettled(t, srv, "kcat-coop", 3, 6, true)
 }
