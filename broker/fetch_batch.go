@@ -56,6 +56,10 @@ type FetchBatchesPartition struct {
 	// MaxBytes bounds this partition's share; <= 0 means no bound but the
 	// request's.
 	MaxBytes int
+	// Dst, when set, is memory the batches are read into (from Dst[:0]),
+	// so that a caller recycling buffers spares an allocation and its
+	// zeroing per read; it grows as needed.
+	Dst []byte
 }
 
 // FetchBatchesResult is one partition's answer, in request order.
@@ -102,6 +106,9 @@ func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []Fe
 	start := 0
 	if n > 0 {
 		start = nextRotation() % n
+	}
+	for i := range res {
+		res[i].Batches = req.Partitions[i].Dst[:0]
 	}
 	var deadline <-chan time.Time
 	for {

@@ -101,6 +101,7 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 			}
 			fetch.Partitions = append(fetch.Partitions, broker.FetchBatchesPartition{
 				Topic: rt.Topic, Partition: rp.Partition, Offset: rp.FetchOffset, MaxBytes: int(rp.PartitionMaxBytes),
+				Dst: getFetchBuffer(),
 			})
 			slots = append(slots, p)
 		}
@@ -138,8 +139,13 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 				}
 			}
 		}
-		// The batches go out with writev, not copied into a buffer.
-		return fetchFrame{resp}
+		// The batches go out with writev, not copied into a buffer; the
+		// read buffers return to the pool once written (Release).
+		bufs := make([][]byte, len(res))
+		for k, r := range res {
+			bufs[k] = r.Batches
+		}
+		return fetchFrame{FetchResponse: resp, bufs: bufs}
 	}
 	return nil, wait, nil
 }

@@ -10,6 +10,7 @@ package kafka
 import (
 	"encoding/binary"
 	"net"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -17,6 +18,35 @@ import (
 // fetchFrame is a Fetch response that writes its own frame.
 type fetchFrame struct {
 	*kmsg.FetchResponse
+	// bufs are the read buffers behind the record batches, recycled by
+	// Release.
+	bufs [][]byte
+}
+
+// fetchBuffers recycles the memory partitions are read into. A buffer
+// grows to the largest read it served (about a partition's max bytes,
+// 1 MiB for most clients); larger ones are dropped.
+var fetchBuffers sync.Pool // *[]byte
+
+// maxPooledFetchBuffer bounds the buffers kept.
+const maxPooledFetchBuffer = 4 << 20
+
+func getFetchBuffer() []byte {
+	if p, ok := fetchBuffers.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return nil
+}
+
+// Release returns the read buffers to the pool; the connection calls it
+// once the frame is written or dropped.
+func (f fetchFrame) Release() {
+	for _, b := range f.bufs {
+		if cap(b) > 0 && cap(b) <= maxPooledFetchBuffer {
+			b = b[:0]
+			fetchBuffers.Put(&b)
+		}
+	}
 }
 
 var _ FrameWriter = fetchFrame{}

@@ -54,7 +54,7 @@ func TestFetchFrameMatchesKmsg(t *testing.T) {
 				resp.Topics = append(resp.Topics, t)
 			}
 			want := resp.AppendTo(nil)
-			got := bytes.Join(fetchFrame{resp}.pieces(), nil)
+			got := bytes.Join(fetchFrame{FetchResponse: resp}.pieces(), nil)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("v%d round %d: frame differs from kmsg\n got % x\nwant % x", v, round, got, want)
 			}
@@ -77,7 +77,7 @@ func TestFetchFrameWrite(t *testing.T) {
 	resp.Topics = append(resp.Topics, tp)
 	go func() {
 		defer b.Close()
-		fetchFrame{resp}.WriteFrame(b, []byte{0, 0, 0, 7})
+		fetchFrame{FetchResponse: resp}.WriteFrame(b, []byte{0, 0, 0, 7})
 	}()
 	var got bytes.Buffer
 	got.ReadFrom(a)
