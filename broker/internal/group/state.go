@@ -72,6 +72,14 @@ type invalidError struct{ msg string }
 func (e *invalidError) Error() string        { return e.msg }
 func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
 
+// assignorError is an unknown assignor: both ErrInvalid and
+// ErrUnsupportedAssignor.
+type assignorError struct{ invalidError }
+
+func (e *assignorError) Is(target error) bool {
+	return target == ErrUnsupportedAssignor || target == ErrInvalid
+}
+
 func invalidf(format string, args ...any) error {
 	return &invalidError{msg: fmt.Sprintf(format, args...)}
 }
@@ -276,7 +284,7 @@ func (s *State) checkSub(groupID string, sub *Subscription) (*regexp.Regexp, err
 		sub.Assignor = AssignorUniform
 	case AssignorUniform, AssignorRange:
 	default:
-		return nil, fmt.Errorf("group %s: unknown assignor %q; want %s or %s: %w", groupID, sub.Assignor, AssignorUniform, AssignorRange, ErrUnsupportedAssignor)
+		return nil, &assignorError{invalidError{fmt.Sprintf("group %s: unknown assignor %q; want %s or %s", groupID, sub.Assignor, AssignorUniform, AssignorRange)}}
 	}
 	if sub.SessionTimeout == 0 {
 		sub.SessionTimeout = DefaultSessionTimeout
