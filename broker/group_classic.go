@@ -54,6 +54,10 @@ var (
 	// ErrUnsupportedAssignor: a server assignor other than uniform and
 	// range.
 	ErrUnsupportedAssignor = group.ErrUnsupportedAssignor
+	// ErrInvalidGroupArgument marks a group request the coordinator refuses
+	// as malformed (a subscription without topics, a bad regex); the
+	// Connect API answers it InvalidArgument, Kafka INVALID_REQUEST.
+	ErrInvalidGroupArgument = group.ErrInvalid
 	// ErrOffsetMetadataTooLarge: committed metadata above
 	// MaxOffsetMetadataBytes.
 	ErrOffsetMetadataTooLarge = errors.New("offset metadata too large")

@@ -54,7 +54,7 @@ func groupCode(err error) int16 {
 		return kerr.OffsetOutOfRange.Code
 	case errors.Is(err, broker.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return kerr.CoordinatorNotAvailable.Code
-	case errors.Is(err, broker.ErrInvalidArgument):
+	case errors.Is(err, broker.ErrInvalidArgument), errors.Is(err, broker.ErrInvalidGroupArgument):
 		return kerr.InvalidRequest.Code
 	}
 	return kerr.UnknownServerError.Code

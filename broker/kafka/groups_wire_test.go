@@ -297,6 +297,10 @@ func TestWireConsumerGroupHeartbeat(t *testing.T) {
 	bogus := "bogus"
 	wantCode(t, "unknown assignor", hb(1, "m-a", 0, func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.ServerAssignor = &bogus }).ErrorCode, kerr.UnsupportedAssignor)
 	wantCode(t, "v1 join without a member id", hb(1, "", 0, nil).ErrorCode, kerr.InvalidRequest)
+	badRegex := "(("
+	wantCode(t, "join with a bad regex", hb(1, "m-r", 0, func(r *kmsg.ConsumerGroupHeartbeatRequest) {
+		r.SubscribedTopicNames, r.SubscribedTopicRegex = nil, &badRegex
+	}).ErrorCode, kerr.InvalidRequest)
 
 	a := hb(1, "m-a", 0, nil)
 	wantCode(t, "join", a.ErrorCode, nil)
