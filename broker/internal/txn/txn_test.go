@@ -1,0 +1,172 @@
+package txn
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+var t0 = time.UnixMilli(1_700_000_000_000)
+
+// store is a Persist that records every state and can be made to fail.
+type store struct {
+	saved map[string]*Txn
+	fail  error
+}
+
+func (s *store) persist(t *Txn) error {
+	if s.fail != nil {
+		return s.fail
+	}
+	if s.saved == nil {
+		s.saved = map[string]*Txn{}
+	}
+	s.saved[t.ID] = t.Clone()
+	return nil
+}
+
+func newPIDs() func() (int64, error) {
+	next := int64(1000)
+	return func() (int64, error) { next++; return next - 1, nil }
+}
+
+var p0 = Partition{Topic: "t", Partition: 0}
+
+func TestStateMachine(t *testing.T) {
+	s := &store{}
+	c := New(nil, 0)
+	pids := newPIDs()
+	res, err := c.InitProducerID("a", time.Minute, -1, -1, pids, s.persist)
+	if err != nil || res.ProducerID != 1000 || res.Epoch != 0 || res.Abort != nil {
+		t.Fatalf("first init: %+v %v", res, err)
+	}
+	pid, ep := res.ProducerID, res.Epoch
+
+	steps := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"end with nothing open", func() error { _, err := c.End("a", pid, ep, true, s.persist); return err }, ErrInvalidState},
+		{"produce before add", func() error { return c.CheckProduce(pid, ep, p0) }, ErrInvalidState},
+		{"add with the wrong pid", func() error { return c.AddPartitions("a", pid+1, ep, []Partition{p0}, t0, s.persist) }, ErrUnknownProducer},
+		{"add with the wrong epoch", func() error { return c.AddPartitions("a", pid, ep+1, []Partition{p0}, t0, s.persist) }, ErrFenced},
+		{"add unknown id", func() error { return c.AddPartitions("zz", pid, ep, []Partition{p0}, t0, s.persist) }, ErrUnknownProducer},
+		{"add", func() error { return c.AddPartitions("a", pid, ep, []Partition{p0}, t0, s.persist) }, nil},
+		{"produce", func() error { return c.CheckProduce(pid, ep, p0) }, nil},
+		{"produce to another partition", func() error { return c.CheckProduce(pid, ep, Partition{"t", 1}) }, ErrInvalidState},
+		{"produce at an old epoch", func() error { return c.CheckProduce(pid, ep-1, p0) }, ErrFenced},
+		{"offsets for a group not added", func() error {
+			return c.CommitOffsets("a", pid, ep, "g", []GroupOffset{{p0, Offset{Offset: 5}}}, s.persist)
+		}, ErrInvalidState},
+		{"add group", func() error { return c.AddGroup("a", pid, ep, "g", t0, s.persist) }, nil},
+		{"offsets", func() error {
+			return c.CommitOffsets("a", pid, ep, "g", []GroupOffset{{p0, Offset{Offset: 5}}}, s.persist)
+		}, nil},
+		{"prepare commit", func() error {
+			tx, err := c.End("a", pid, ep, true, s.persist)
+			if err == nil && (tx == nil || tx.State != PrepareCommit) {
+				return errors.New("no PrepareCommit returned")
+			}
+			return err
+		}, nil},
+		{"end again while completing", func() error { _, err := c.End("a", pid, ep, true, s.persist); return err }, ErrConcurrent},
+		{"abort while committing", func() error { _, err := c.End("a", pid, ep, false, s.persist); return err }, ErrInvalidState},
+		{"add while completing", func() error { return c.AddPartitions("a", pid, ep, []Partition{p0}, t0, s.persist) }, ErrConcurrent},
+		{"init while completing", func() error {
+			_, err := c.InitProducerID("a", time.Minute, -1, -1, pids, s.persist)
+			return err
+		}, ErrConcurrent},
+		{"complete", func() error { return c.Complete("a", s.persist) }, nil},
+		{"commit again", func() error {
+			tx, err := c.End("a", pid, ep, true, s.persist)
+			if tx != nil {
+				return errors.New("a repeated commit returned work")
+			}
+			return err
+		}, nil},
+		{"abort after commit", func() error { _, err := c.End("a", pid, ep, false, s.persist); return err }, ErrInvalidState},
+	}
+	for _, st := range steps {
+		if err := st.do(); !errors.Is(err, st.want) || (st.want == nil && err != nil) {
+			t.Fatalf("%s: %v, want %v", st.name, err, st.want)
+		}
+	}
+	if got := s.saved["a"]; got.State != CompleteCommit || len(got.Partitions) != 0 || got.Groups != nil {
+		t.Fatalf("stored after completion: %+v", got)
+	}
+}
+
+func TestInitFencesAndAbortsOpen(t *testing.T) {
+	s := &store{}
+	c := New(nil, 0)
+	pids := newPIDs()
+	res, _ := c.InitProducerID("a", time.Minute, -1, -1, pids, s.persist)
+	if err := c.AddPartitions("a", res.ProducerID, res.Epoch, []Partition{p0}, t0, s.persist); err != nil {
+		t.Fatal(err)
+	}
+	if c.Pending("g", p0) {
+		t.Fatal("pending without offsets")
+	}
+	again, err := c.InitProducerID("a", time.Minute, -1, -1, pids, s.persist)
+	if err != nil || again.Abort == nil || again.Abort.State != PrepareAbort || again.Abort.Epoch != 1 {
+		t.Fatalf("init over an open transaction: %+v %v", again, err)
+	}
+	if err := c.Complete("a", s.persist); err != nil {
+		t.Fatal(err)
+	}
+	// KIP-360: the client sends the epoch it had (now the last one).
+	again, err = c.InitProducerID("a", time.Minute, res.ProducerID, 0, pids, s.persist)
+	if err != nil || again.Abort != nil || again.ProducerID != res.ProducerID || again.Epoch != 2 {
+		t.Fatalf("init after the abort: %+v %v", again, err)
+	}
+	if _, err := c.InitProducerID("a", time.Minute, res.ProducerID+7, 2, pids, s.persist); !errors.Is(err, ErrFenced) {
+		t.Fatalf("init with a foreign producer id: %v", err)
+	}
+	if _, err := c.InitProducerID("a", 0, -1, -1, pids, s.persist); !errors.Is(err, ErrInvalidTimeout) {
+		t.Fatalf("timeout 0: %v", err)
+	}
+	if _, err := c.InitProducerID("a", time.Hour, -1, -1, pids, s.persist); !errors.Is(err, ErrInvalidTimeout) {
+		t.Fatalf("timeout above the maximum: %v", err)
+	}
+}
+
+func TestPersistFailureLeavesStateUnchanged(t *testing.T) {
+	s := &store{}
+	c := New(nil, 0)
+	res, _ := c.InitProducerID("a", time.Minute, -1, -1, newPIDs(), s.persist)
+	s.fail = errors.New("disk full")
+	if err := c.AddPartitions("a", res.ProducerID, res.Epoch, []Partition{p0}, t0, s.persist); err == nil {
+		t.Fatal("add succeeded without storage")
+	}
+	if tx, _ := c.Get("a"); tx.State != Empty || len(tx.Partitions) != 0 {
+		t.Fatalf("state moved ahead of storage: %+v", tx)
+	}
+}
+
+func TestTimeoutAndReload(t *testing.T) {
+	s := &store{}
+	c := New(nil, 0)
+	res, _ := c.InitProducerID("a", 10*time.Second, -1, -1, newPIDs(), s.persist)
+	if err := c.AddPartitions("a", res.ProducerID, res.Epoch, []Partition{p0}, t0, s.persist); err != nil {
+		t.Fatal(err)
+	}
+	if exp, _ := c.Expired(t0.Add(9 * time.Second)); len(exp) != 0 {
+		t.Fatalf("expired early: %v", exp)
+	}
+	if exp, _ := c.Expired(t0.Add(10 * time.Second)); len(exp) != 1 {
+		t.Fatalf("not expired at the timeout: %v", exp)
+	}
+	// A restart reloads the stored state.
+	c2 := New([]*Txn{s.saved["a"]}, 0)
+	tx, err := c2.Abort("a", t0.Add(11*time.Second), s.persist)
+	if err != nil || tx == nil || tx.State != PrepareAbort || tx.Epoch != res.Epoch+1 {
+		t.Fatalf("timeout abort after reload: %+v %v", tx, err)
+	}
+	if _, prep := c2.Expired(t0); len(prep) != 1 {
+		t.Fatalf("prepared list: %v", prep)
+	}
+	if err := c2.CheckProduce(res.ProducerID, res.Epoch, p0); !errors.Is(err, ErrFenced) {
+		t.Fatalf("produce after the timeout abort: %v", err)
+	}
+}
