@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func serve(h http.Handler, method, target, body string, header ...string) *httpt
 }
 
 // mustServe is serve that fails the test unless the status is 200.
-func mustServe(t *testing.T, h http.Handler, method, target, body string) string {
+func mustServe(t testing.TB, h http.Handler, method, target, body string) string {
 	t.Helper()
 	rec := serve(h, method, target, body)
 	if rec.Code != 200 {
@@ -62,7 +63,7 @@ func mustServe(t *testing.T, h http.Handler, method, target, body string) string
 }
 
 // registerBody is a register request body.
-func registerBody(t *testing.T, schema string, extra map[string]any) string {
+func registerBody(t testing.TB, schema string, extra map[string]any) string {
 	t.Helper()
 	m := map[string]any{"schema": schema}
 	for k, v := range extra {
@@ -100,7 +101,7 @@ message User {
 
 // registerCacheSchemas registers the schemas above and returns
 // subject -> id.
-func registerCacheSchemas(t *testing.T, h http.Handler) map[string]int {
+func registerCacheSchemas(t testing.TB, h http.Handler) map[string]int {
 	t.Helper()
 	regs := []struct {
 		subject, schema string
@@ -432,4 +433,71 @@ func BenchmarkCachedAnswer(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzScanQuery checks scanQuery against url.ParseQuery: whenever it reads
+// a query, it reads what Values.Get would.
+func FuzzScanQuery(f *testing.F) {
+	for _, s := range []string{"", "format=resolved", "format=a&format=b", "fetchMaxId=true&subject=:.x:y",
+		"deleted", "&&=&format", "format=%72", "a=b;c=d", "subject=a+b", "deleted=TRUE&x=1&format=serialized"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, ok := scanQuery(raw)
+		if !ok {
+			return
+		}
+		vals, err := url.ParseQuery(raw)
+		if err != nil {
+			t.Fatalf("scanQuery read %q, which url.ParseQuery refuses: %v", raw, err)
+		}
+		for name, got := range map[string]string{"format": q.format, "fetchMaxId": q.fetchMaxID, "subject": q.subject, "deleted": q.deleted} {
+			if want := vals.Get(name); got != want {
+				t.Errorf("scanQuery(%q) %s = %q, want %q", raw, name, got, want)
+			}
+		}
+	})
+}
+
+// FuzzServeCached sends arbitrary GET targets to the cached path and checks
+// that whatever it answers, the router answers the same (status, headers,
+// body): the cached path is a shortcut, never a second definition.
+func FuzzServeCached(f *testing.F) {
+	_, h := newCachedHandler(f)
+	for _, s := range []string{"/schemas/ids/1", "/schemas/ids/2/schema?format=serialized", "/schemas/ids/+1",
+		"/schemas/ids/01?subject=:.:x", "/subjects/orders-value/versions/latest?format=RESOLVED",
+		"/subjects/orders-value/versions/-1/schema?deleted=true", "/subjects/:.:users-value/versions/1",
+		"/subjects/users-value/versions/%201", "/subjects/events-value/versions/ latest ", "/subjects/x/versions/1/schema/x"} {
+		f.Add(s, "")
+		f.Add(s, "application/json;q=0.5, application/vnd.schemaregistry+json")
+	}
+	registerCacheSchemas(f, h)
+	f.Fuzz(func(t *testing.T, target, accept string) {
+		if !strings.HasPrefix(target, "/") {
+			return
+		}
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			return
+		}
+		req := &http.Request{Method: "GET", URL: u, Header: http.Header{}, RequestURI: target}
+		req = req.WithContext(context.Background())
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		fast := httptest.NewRecorder()
+		if !h.serveCached(fast, req) {
+			return
+		}
+		slow := httptest.NewRecorder()
+		h.serve(slow, req)
+		if fast.Code != slow.Code || fast.Body.String() != slow.Body.String() {
+			t.Fatalf("GET %q: cached path %d %s, router %d %s", target, fast.Code, fast.Body, slow.Code, slow.Body)
+		}
+		for _, name := range []string{"Content-Type", "Content-Length"} {
+			if a, b := fast.Header().Get(name), slow.Header().Get(name); a != b {
+				t.Errorf("GET %q: cached path %s %q, router %q", target, name, a, b)
+			}
+		}
+	})
 }
