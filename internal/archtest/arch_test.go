@@ -30,6 +30,10 @@ var rules = []struct {
 	{module + "/client/...", []string{module + "/client/clienttest"},
 		[]string{module + "/broker", module + "/registry", module + "/internal/server"},
 		"the client runtime talks to a server over the wire only; client/clienttest alone starts one in process"},
+	{module + "/loadgen/...", nil, []string{module + "/cmd", module + "/internal/server", module + "/broker", module + "/registry/internal", module + "/registry/rest", module + "/registry/rpc"},
+		"the load generator drives a server over the wire; the caller wires an in-process server (loadgen.StartFunc)"},
+	{module + "/srclient/...", nil, []string{module + "/cmd", module + "/internal/server", module + "/broker", module + "/registry/internal", module + "/registry/rest", module + "/registry/rpc"},
+		"the registry REST client talks HTTP to any Confluent-compatible registry"},
 }
 
 func TestImportRules(t *testing.T) {

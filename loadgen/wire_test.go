@@ -1,14 +1,10 @@
-package main
+package loadgen
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -118,25 +114,4 @@ func FuzzWalkSubscribeResponse(f *testing.F) {
 			t.Fatalf("walk %+v, decoded %+v", got, want)
 		}
 	})
-}
-
-// TestBenchConsumeCountsEveryRecord runs the catch-up read both ways, the
-// counting walk and --decode, and checks that each reads the whole backlog
-// (3000 records of 100 bytes, on 3 partitions, 2 consumers).
-func TestBenchConsumeCountsEveryRecord(t *testing.T) {
-	for _, mode := range [][]string{nil, {"--decode"}} {
-		t.Run(fmt.Sprint("flags", mode), func(t *testing.T) {
-			var out, errb bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			args := append([]string{"bench", "consume", "--in-process", "--fsync", "never", "--backlog", "3000", "--duration", "30s",
-				"--partitions", "3", "--consumers", "2", "--record-bytes", "100"}, mode...)
-			if code := run(ctx, args, strings.NewReader(""), &out, &errb); code != 0 {
-				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
-			}
-			if !strings.Contains(out.String(), "\nconsume: 3000 records in ") {
-				t.Fatalf("want the whole backlog of 3000 records read:\n%s", out.String())
-			}
-		})
-	}
 }

@@ -1,7 +1,7 @@
-package main
+package loadgen
 
-// `sluice bench consume --group G --consumers N`: the catch-up read of
-// `bench consume`, done by N members of consumer group G through
+// Consume with a Group (`sluice bench consume --group G --consumers N`):
+// the catch-up read of a consume run, done by N members of consumer group G through
 // GroupService.Consume instead of N plain subscriptions. The broker assigns
 // the partitions (the first member gets them all, then cooperative
 // rebalances spread them as the others join, all inside the measurement),
@@ -15,7 +15,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"slices"
 	"sync"
@@ -32,15 +31,10 @@ import (
 // benchCommitInterval is how often a bench group member commits.
 const benchCommitInterval = time.Second
 
-// registerGroupFlags adds --group to fs.
-func registerGroupFlags(fs *flag.FlagSet, c *benchConfig) {
-	fs.StringVar(&c.group, "group", "", "consume: read as the --consumers members of consumer `group` (reset to earliest first) instead of plain subscriptions")
-}
-
 // catchUp runs bench consume's measured read: plain subscriptions, or group
 // members with --group.
 func (r *benchRun) catchUp(ctx context.Context, ends map[int32]int64) error {
-	if r.cfg.group == "" {
+	if r.cfg.Group == "" {
 		return r.runConsumers(ctx, ends, false)
 	}
 	return r.runGroupConsumers(ctx, ends)
@@ -99,13 +93,13 @@ func (r *benchRun) runGroupConsumers(ctx context.Context, ends map[int32]int64) 
 	c := r.cfg
 	admin := brokerv1connect.NewGroupServiceClient(benchHTTPClient(), r.base, benchClientOpts...)
 	if _, err := admin.ResetOffsets(ctx, connect.NewRequest(&brokerv1.ResetOffsetsRequest{
-		Group: c.group, Topic: c.topic, To: &brokerv1.ResetOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_EARLIEST},
+		Group: c.Group, Topic: c.Topic, To: &brokerv1.ResetOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_EARLIEST},
 	})); err != nil {
-		return fmt.Errorf("reset group %s to earliest: %w", c.group, err)
+		return fmt.Errorf("reset group %s to earliest: %w", c.Group, err)
 	}
 	prog := &groupProgress{next: map[int32]int64{}, remaining: map[int32]int64{}, done: make(chan struct{})}
 	defer func() {
-		fmt.Fprintf(r.progress, "group %s: %s delivered again after rebalances (not counted)\n", c.group, plural(prog.again, "record"))
+		fmt.Fprintf(r.progress, "group %s: %s delivered again after rebalances (not counted)\n", c.Group, plural(prog.again, "record"))
 	}()
 	for p, end := range ends {
 		if end > 0 {
@@ -117,12 +111,12 @@ func (r *benchRun) runGroupConsumers(ctx context.Context, ends map[int32]int64) 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, c.consumers)
+	errc := make(chan error, c.Consumers)
 	var wg sync.WaitGroup
-	for range c.consumers {
+	for range c.Consumers {
 		// As runConsumers: count by walking the wire form unless --decode.
 		codec, opts := (*groupCountingCodec)(nil), benchClientOpts
-		if !c.decode {
+		if !c.Decode {
 			codec = new(groupCountingCodec)
 			opts = append(slices.Clip(benchClientOpts), connect.WithCodec(codec))
 		}
@@ -160,8 +154,8 @@ func (r *benchRun) runGroupConsumers(ctx context.Context, ends map[int32]int64) 
 func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.GroupServiceClient, codec *groupCountingCodec, prog *groupProgress) error {
 	c := r.cfg
 	st, err := client.Consume(ctx, connect.NewRequest(&brokerv1.ConsumeRequest{
-		Group:           c.group,
-		Subscription:    &brokerv1.Subscription{Topics: []string{c.topic}},
+		Group:           c.Group,
+		Subscription:    &brokerv1.Subscription{Topics: []string{c.Topic}},
 		AutoOffsetReset: brokerv1.OffsetReset_OFFSET_RESET_EARLIEST,
 	}))
 	if err != nil {
@@ -177,9 +171,9 @@ func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.Group
 		if len(pos) == 0 {
 			return nil
 		}
-		req := &brokerv1.CommitOffsetsRequest{Group: c.group, MemberId: memberID, MemberEpoch: epoch}
+		req := &brokerv1.CommitOffsetsRequest{Group: c.Group, MemberId: memberID, MemberEpoch: epoch}
 		for p, off := range pos {
-			req.Offsets = append(req.Offsets, &brokerv1.OffsetCommit{Topic: c.topic, Partition: p, Offset: off})
+			req.Offsets = append(req.Offsets, &brokerv1.OffsetCommit{Topic: c.Topic, Partition: p, Offset: off})
 		}
 		_, err := client.CommitOffsets(ctx, connect.NewRequest(req))
 		if connect.CodeOf(err) == connect.CodeFailedPrecondition {
@@ -227,7 +221,7 @@ func (r *benchRun) groupMember(ctx context.Context, client brokerv1connect.Group
 	return nil
 }
 
-// groupCountingCodec is countingCodec (bench_wire.go) for one member's
+// groupCountingCodec is countingCodec (wire.go) for one member's
 // Consume stream: a ConsumeResponse carrying records is walked in its wire
 // form, every record's framing checked, and summarised into recs (offset
 // and key plus value bytes per record, reusing the slice); the message

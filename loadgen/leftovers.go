@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 // What a bench run leaves on the server it measured, and --cleanup. A run
 // against --addr (or --in-process with --data-dir) leaves the topic it
@@ -21,6 +21,7 @@ import (
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // benchCleanupTimeout bounds the deletions of --cleanup, which run even
@@ -34,11 +35,6 @@ type benchLeftovers struct {
 	topics   []string
 	group    string
 	subjects []string
-}
-
-// existsError refuses --cleanup for something that existed before the run.
-func existsError(what, name, remove string) error {
-	return fmt.Errorf("--cleanup deletes only what the run creates, and %s %s already exists: remove it first (%s) or choose another --topic or --group", what, name, remove)
 }
 
 // checkGroupNew refuses --cleanup when group already exists (has members
@@ -57,13 +53,13 @@ func checkGroupNew(ctx context.Context, base, group string) error {
 }
 
 // checkSubjectNew refuses --cleanup when subject already has versions.
-func checkSubjectNew(ctx context.Context, reg *srClient, subject string) error {
+func checkSubjectNew(ctx context.Context, reg *srclient.Client, subject string) error {
 	var versions []int
-	err := reg.do(ctx, http.MethodGet, "/subjects/"+subjectPath(subject)+"/versions", nil, nil, &versions)
+	err := reg.Do(ctx, http.MethodGet, "/subjects/"+srclient.SubjectPath(subject)+"/versions", nil, nil, &versions)
 	switch {
 	case err == nil:
 		return existsError("subject", subject, "sluice schema delete "+shellQuote(subject)+", then again with --permanent")
-	case srCode(err) == 40401:
+	case srclient.Code(err) == 40401:
 		return nil
 	default:
 		return fmt.Errorf("listing the versions of %s: %w", subject, err)
@@ -136,15 +132,15 @@ func (l *benchLeftovers) delete(ctx context.Context, w io.Writer) error {
 		}
 		done = append(done, "topic "+t)
 	}
-	reg := &srClient{base: l.base, hc: httpClient()}
+	reg := &srclient.Client{Base: l.base}
 	for _, s := range l.subjects {
-		path := "/subjects/" + subjectPath(s)
-		err := reg.do(ctx, http.MethodDelete, path, nil, nil, nil)
-		if srCode(err) == 40401 {
+		path := "/subjects/" + srclient.SubjectPath(s)
+		err := reg.Do(ctx, http.MethodDelete, path, nil, nil, nil)
+		if srclient.Code(err) == 40401 {
 			continue // never registered: the run failed before
 		}
-		if err == nil || srCode(err) == 40404 {
-			err = reg.do(ctx, http.MethodDelete, path, map[string][]string{"permanent": {"true"}}, nil, nil)
+		if err == nil || srclient.Code(err) == 40404 {
+			err = reg.Do(ctx, http.MethodDelete, path, map[string][]string{"permanent": {"true"}}, nil, nil)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--cleanup: deleting subject %s: %w", s, err))
@@ -178,6 +174,27 @@ func deleteGroupWhenEmpty(ctx context.Context, base, group string) error {
 		}
 		wait = min(2*wait, 500*time.Millisecond)
 	}
+}
+
+// existsError refuses --cleanup for something that existed before the run.
+func existsError(what, name, remove string) error {
+	return fmt.Errorf("--cleanup deletes only what the run creates, and %s %s already exists: remove it first (%s) or choose another --topic or --group", what, name, remove)
+}
+
+// plural counts n of noun: "1 record", "2 records".
+func plural[N ~int | ~int32 | ~int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // joinAnd joins "a", "a and b", "a, b and c".

@@ -1,6 +1,7 @@
-package main
+package loadgen
 
-// `sluice bench produce --validate LEVELS --format FORMAT`: the cost of
+// Produce with Validation (`sluice bench produce --validate LEVELS
+// --format FORMAT`): the cost of
 // schema enforcement on produce. Each run registers the perf record's
 // schema (the 22-field OrderEvent of testdata/perf, the record of the perf
 // baselines' serde suite), creates a topic with value.schema.validation set
@@ -15,10 +16,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -31,67 +30,71 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/internal/server"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
 	"github.com/sluicehq/sluice/serde/jsonschema"
 	"github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/srclient"
 )
 
-// validateFlags are bench produce's schema-enforcement flags.
-type validateFlags struct {
-	levels string
-	format string
-	runs   int
-	pool   int
+// Validation is produce's schema-enforcement measurement (the flags
+// --validate, --format, --runs and --pool): each level registers the perf
+// OrderEvent schema, creates a topic with value.schema.validation set to
+// the level and produces framed, valid, random records from a pool
+// generated before the clock starts; every level runs Runs times,
+// interleaved, each on a fresh server when in process; the summary gives
+// each level's median records/s and its ratio to the first level.
+type Validation struct {
+	// Levels are the value.schema.validation levels to run, in order,
+	// comma-separated: none, id, payload. "" turns the measurement off.
+	Levels string
+	// Format is the schema format of the records: avro, protobuf or json.
+	Format string
+	// Runs is how many times every level runs.
+	Runs int
+	// Pool is how many distinct random records are generated.
+	Pool int
 }
 
-// registerValidateFlags adds --validate, --format, --runs and --pool to fs.
-func registerValidateFlags(fs *flag.FlagSet) *validateFlags {
-	v := &validateFlags{}
-	fs.StringVar(&v.levels, "validate", "", "produce: value.schema.validation `levels` to run, comma-separated (none, id, payload), e.g. none,payload; records are the perf OrderEvent framed with its schema id")
-	fs.StringVar(&v.format, "format", "avro", "--validate: schema `format` of the records: avro, protobuf or json")
-	fs.IntVar(&v.runs, "runs", 1, "--validate: repeat every level this many `times`, interleaved; the summary reports medians")
-	fs.IntVar(&v.pool, "pool", 4096, "--validate: distinct random `records` generated before measuring")
-	return v
-}
-
-// on reports whether --validate was given.
-func (v *validateFlags) on() bool { return v.levels != "" }
+// The value.schema.validation levels (the broker's topic config values).
+const (
+	validationNone    = "none"
+	validationID      = "id"
+	validationPayload = "payload"
+)
 
 // parseLevels checks the flags against the rest of the configuration and
 // returns the levels in order.
-func (v *validateFlags) parseLevels(c *benchConfig) ([]string, error) {
-	if c.mode != "produce" {
-		return nil, fmt.Errorf("--validate works with bench produce, not %s", c.mode)
+func (v *Validation) parseLevels(c *Config) ([]string, error) {
+	if c.Mode != "produce" {
+		return nil, fmt.Errorf("--validate works with bench produce, not %s", c.Mode)
 	}
-	if c.rate > 0 {
+	if c.Rate > 0 {
 		return nil, fmt.Errorf("--validate measures the closed-loop maximum; drop --rate")
 	}
-	switch v.format {
+	switch v.Format {
 	case "avro", "protobuf", "json":
 	default:
-		return nil, fmt.Errorf("--format %q: want avro, protobuf or json", v.format)
+		return nil, fmt.Errorf("--format %q: want avro, protobuf or json", v.Format)
 	}
-	if v.runs < 1 {
-		return nil, fmt.Errorf("--runs %d: want at least 1", v.runs)
+	if v.Runs < 1 {
+		return nil, fmt.Errorf("--runs %d: want at least 1", v.Runs)
 	}
-	if v.pool < 1 {
-		return nil, fmt.Errorf("--pool %d: want at least 1", v.pool)
+	if v.Pool < 1 {
+		return nil, fmt.Errorf("--pool %d: want at least 1", v.Pool)
 	}
 	var levels []string
-	for l := range strings.SplitSeq(v.levels, ",") {
+	for l := range strings.SplitSeq(v.Levels, ",") {
 		l = strings.TrimSpace(l)
 		switch l {
-		case broker.ValidationNone, broker.ValidationID, broker.ValidationPayload:
+		case validationNone, validationID, validationPayload:
 		default:
-			return nil, fmt.Errorf("--validate %q: level %q is not none, id or payload", v.levels, l)
+			return nil, fmt.Errorf("--validate %q: level %q is not none, id or payload", v.Levels, l)
 		}
 		if slices.Contains(levels, l) {
-			return nil, fmt.Errorf("--validate %q: level %q is given twice", v.levels, l)
+			return nil, fmt.Errorf("--validate %q: level %q is given twice", v.Levels, l)
 		}
 		levels = append(levels, l)
 	}
@@ -100,69 +103,61 @@ func (v *validateFlags) parseLevels(c *benchConfig) ([]string, error) {
 
 // run measures every level --runs times and prints each run's summary,
 // then the medians and ratios.
-func (v *validateFlags) run(ctx context.Context, e *env, c *benchConfig) error {
+func (v *Validation) run(ctx context.Context, c *Config) error {
 	levels, err := v.parseLevels(c)
 	if err != nil {
 		return err
 	}
-	pool, err := newRecordPool(v.format, v.pool, rand.New(rand.NewChaCha8([32]byte{'o', 'r', 'd', 'e', 'r'})))
+	pool, err := newRecordPool(v.Format, v.Pool, rand.New(rand.NewChaCha8([32]byte{'o', 'r', 'd', 'e', 'r'})))
 	if err != nil {
 		return err
 	}
-	progress := e.stdout
-	if c.tsv {
-		progress = e.stderr
-	}
+	progress := c.Progress
 	fmt.Fprintf(progress, "%s: %s OrderEvent records, %d distinct, mean %d bytes framed; levels %s, %s each\n",
-		c.command, v.format, len(pool.datums), pool.meanSize()+pool.prefixLen(), strings.Join(levels, ","), plural(v.runs, "run"))
+		c.Command, v.Format, len(pool.datums), pool.meanSize()+pool.prefixLen(), strings.Join(levels, ","), plural(v.Runs, "run"))
 	rates := make(map[string][]float64, len(levels))
-	for rep := range v.runs {
+	for rep := range v.Runs {
 		for _, level := range levels {
 			rc := *c
-			rc.name = fmt.Sprintf("%s_%s_%s", c.name, v.format, level)
-			rc.recordBytes = pool.meanSize() + pool.prefixLen()
-			rate, err := runValidateOnce(ctx, e, &rc, progress, pool, level, rep)
+			rc.Name = fmt.Sprintf("%s_%s_%s", c.Name, v.Format, level)
+			rc.RecordBytes = pool.meanSize() + pool.prefixLen()
+			rate, err := runValidateOnce(ctx, &rc, progress, pool, level, rep)
 			if err != nil {
 				return fmt.Errorf("%s run %d: %w", level, rep+1, err)
 			}
 			rates[level] = append(rates[level], rate)
 		}
 	}
-	printValidateSummary(e.stdout, c, v, levels, rates)
+	printValidateSummary(c.Out, c, v, levels, rates)
 	return nil
 }
 
 // runValidateOnce runs one level once and returns its records/s.
-func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Writer, pool *recordPool, level string, rep int) (rate float64, err error) {
-	base := c.cf.baseURL()
-	topic := fmt.Sprintf("%s-%s-%s", c.topic, pool.format, level)
+func runValidateOnce(ctx context.Context, c *Config, progress io.Writer, pool *recordPool, level string, rep int) (rate float64, err error) {
+	base := c.Addr
+	topic := fmt.Sprintf("%s-%s-%s", c.Topic, pool.format, level)
 	keptDir := ""
-	if c.inProcess {
+	if c.Start != nil {
 		// A fresh data directory per run: inside --data-dir (kept), or a
 		// temporary one (removed).
-		dir, err := os.MkdirTemp(c.dataDir, "sluice-bench-")
+		dir, err := os.MkdirTemp(c.DataDir, "sluice-bench-")
 		if err != nil {
 			return 0, err
 		}
-		if c.dataDir == "" {
+		if c.DataDir == "" {
 			defer os.RemoveAll(dir)
 		} else {
 			keptDir = dir
 		}
-		policy, _ := broker.ParseFsyncPolicy(c.fsync)
-		_, url, stop, err := server.Start(ctx, server.Config{
-			DataDir: dir,
-			Fsync:   policy,
-			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}, "127.0.0.1:0")
+		url, stop, err := c.Start(ctx, dir)
 		if err != nil {
 			return 0, fmt.Errorf("in-process server: %w", err)
 		}
 		defer stop()
 		base = url
 	}
-	reg := &srClient{base: base, hc: httpClient()}
-	req := srSchema{Schema: pool.schemaText}
+	reg := &srclient.Client{Base: base}
+	req := srclient.Schema{Schema: pool.schemaText}
 	if pool.schemaType != "AVRO" {
 		req.SchemaType = pool.schemaType
 	}
@@ -170,26 +165,26 @@ func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Wr
 		ID int `json:"id"`
 	}
 	subject := topic + "-value"
-	if c.cleanup {
+	if c.Cleanup {
 		if err := checkSubjectNew(ctx, reg, subject); err != nil {
 			return 0, err
 		}
 	}
-	left := &benchLeftovers{base: base, kept: !c.inProcess || c.dataDir != "", subjects: []string{subject}}
+	left := &benchLeftovers{base: base, kept: c.Start == nil || c.DataDir != "", subjects: []string{subject}}
 	// Runs before the in-process server stops (deferred earlier).
-	defer func() { err = errors.Join(err, left.finish(ctx, progress, c.cleanup, keptDir)) }()
-	if err := reg.do(ctx, http.MethodPost, "/subjects/"+subjectPath(subject)+"/versions", nil, req, &resp); err != nil {
+	defer func() { err = errors.Join(err, left.finish(ctx, progress, c.Cleanup, keptDir)) }()
+	if err := reg.Do(ctx, http.MethodPost, "/subjects/"+srclient.SubjectPath(subject)+"/versions", nil, req, &resp); err != nil {
 		return 0, fmt.Errorf("registering the %s schema under %s: %w", pool.format, subject, err)
 	}
 	topics := brokerv1connect.NewTopicServiceClient(benchHTTPClient(), base, benchClientOpts...)
 	configs := map[string]string{"value.schema.validation": level}
-	parts := c.partitions
+	parts := c.Partitions
 	cr, err := topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: topic, Partitions: int32(parts), Configs: configs}))
 	switch {
 	case err == nil:
 		parts = len(cr.Msg.GetTopic().GetPartitions())
 		left.topics = []string{topic}
-	case connect.CodeOf(err) == connect.CodeAlreadyExists && c.cleanup:
+	case connect.CodeOf(err) == connect.CodeAlreadyExists && c.Cleanup:
 		return 0, existsError("topic", topic, "sluice topic delete "+shellQuote(topic))
 	case connect.CodeOf(err) == connect.CodeAlreadyExists:
 		left.topics = []string{topic}
@@ -203,32 +198,32 @@ func runValidateOnce(ctx context.Context, e *env, c *benchConfig, progress io.Wr
 	}
 	framed := pool.frame(int32(resp.ID))
 	fmt.Fprintf(progress, "run %d, %s: topic %s (value.schema.validation=%s, schema id %d), %s, batch %d, %s x %d in flight, fsync %s, %v\n",
-		rep+1, level, topic, level, resp.ID, plural(parts, "partition"), c.batch, plural(c.producers, "producer"), c.inflight, c.fsync, c.duration)
-	c.topic = topic
+		rep+1, level, topic, level, resp.ID, plural(parts, "partition"), c.Batch, plural(c.Producers, "producer"), c.Inflight, c.Fsync, c.Duration)
+	c.Topic = topic
 	r := &benchRun{cfg: c, base: base, partitions: parts, progress: progress}
 	if err := r.measure(ctx, func(ctx context.Context) error { return r.produceFramed(ctx, framed) }); err != nil {
 		return 0, err
 	}
-	r.summary(e.stdout)
+	r.summary(c.Out)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return float64(r.produced.Load()) / r.elapsed.Seconds(), nil
 }
 
 // produceFramed is the closed-loop producer of framed values: every
-// in-flight slot sends c.batch records drawn at random from values as soon
+// in-flight slot sends c.Batch records drawn at random from values as soon
 // as its previous request is acknowledged.
 func (r *benchRun) produceFramed(ctx context.Context, values [][]byte) error {
 	c := r.cfg
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
-	for p := range c.producers {
+	for p := range c.Producers {
 		client := brokerv1connect.NewBrokerServiceClient(benchHTTPClient(), r.base, benchClientOpts...)
-		for w := range c.inflight {
+		for w := range c.Inflight {
 			rng := rand.New(rand.NewPCG(uint64(p), uint64(w)))
 			wg.Go(func() {
-				slab := make([]brokerv1.ProduceRecord, c.batch)
-				recs := make([]*brokerv1.ProduceRecord, c.batch)
+				slab := make([]brokerv1.ProduceRecord, c.Batch)
+				recs := make([]*brokerv1.ProduceRecord, c.Batch)
 				for ctx.Err() == nil {
 					bytes := 0
 					for i := range slab {
@@ -237,7 +232,7 @@ func (r *benchRun) produceFramed(ctx context.Context, values [][]byte) error {
 						bytes += len(slab[i].Value)
 					}
 					start := time.Now()
-					_, err := client.Produce(ctx, connect.NewRequest(&brokerv1.ProduceRequest{Topic: c.topic, Records: recs}))
+					_, err := client.Produce(ctx, connect.NewRequest(&brokerv1.ProduceRequest{Topic: c.Topic, Records: recs}))
 					if err != nil {
 						if ctx.Err() != nil {
 							return
@@ -248,7 +243,7 @@ func (r *benchRun) produceFramed(ctx context.Context, values [][]byte) error {
 						}
 						return
 					}
-					r.recordAck(c.batch, bytes, time.Since(start))
+					r.recordAck(c.Batch, bytes, time.Since(start))
 				}
 			})
 		}
@@ -264,20 +259,20 @@ func (r *benchRun) produceFramed(ctx context.Context, values [][]byte) error {
 
 // printValidateSummary prints the median records/s per level and the
 // ratio of every level to the first, as text or TSV rows.
-func printValidateSummary(w io.Writer, c *benchConfig, v *validateFlags, levels []string, rates map[string][]float64) {
+func printValidateSummary(w io.Writer, c *Config, v *Validation, levels []string, rates map[string][]float64) {
 	base := levels[0]
-	if c.tsv {
+	if c.TSV {
 		for _, l := range levels {
 			lo, med, hi := spread(rates[l])
-			fmt.Fprintf(w, "sluice\t%s_%s_%s_median_records_per_s\t%.1f\trecords/s\t%d\t%.1f\t%.1f\t%s\n", c.name, v.format, l, med, len(rates[l]), lo, hi, c.command)
+			fmt.Fprintf(w, "sluice\t%s_%s_%s_median_records_per_s\t%.1f\trecords/s\t%d\t%.1f\t%.1f\t%s\n", c.Name, v.Format, l, med, len(rates[l]), lo, hi, c.Command)
 		}
 		for _, l := range levels[1:] {
 			lo, med, hi := spread(ratios(rates[l], rates[base]))
-			fmt.Fprintf(w, "sluice\t%s_%s_%s_over_%s\t%.3f\tratio\t%d\t%.3f\t%.3f\t%s\n", c.name, v.format, l, base, med, len(rates[l]), lo, hi, c.command)
+			fmt.Fprintf(w, "sluice\t%s_%s_%s_over_%s\t%.3f\tratio\t%d\t%.3f\t%.3f\t%s\n", c.Name, v.Format, l, base, med, len(rates[l]), lo, hi, c.Command)
 		}
 		return
 	}
-	fmt.Fprintf(w, "\n%s, %s, %s per level:\n", v.format, c.name, plural(v.runs, "run"))
+	fmt.Fprintf(w, "\n%s, %s, %s per level:\n", v.Format, c.Name, plural(v.Runs, "run"))
 	for _, l := range levels {
 		lo, med, hi := spread(rates[l])
 		fmt.Fprintf(w, "  %-8s median %.0f records/s (min %.0f, max %.0f)\n", l, med, lo, hi)

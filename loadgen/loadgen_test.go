@@ -1,0 +1,156 @@
+package loadgen_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/client/clienttest"
+	"github.com/sluicehq/sluice/loadgen"
+)
+
+// base is a small load against srv; tests change what they measure.
+func base(url string) loadgen.Config {
+	return loadgen.Config{
+		Mode: "produce", Addr: url, Topic: "lg", Partitions: 2, RecordBytes: 64,
+		Batch: 8, Inflight: 2, Producers: 1, Consumers: 1, Duration: 300 * time.Millisecond,
+		Backlog: 500, Command: "loadgen test", Validation: loadgen.Validation{Format: "avro", Runs: 1, Pool: 32},
+	}
+}
+
+// TestRunProduceTSV runs a closed-loop produce through the Go API and checks
+// the summary rows and the leftovers line.
+func TestRunProduceTSV(t *testing.T) {
+	srv := clienttest.Start(t)
+	c := base(srv.URL)
+	c.TSV = true
+	var out, progress bytes.Buffer
+	c.Out, c.Progress = &out, &progress
+	if err := loadgen.Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"produce_records_per_s", "produce_MBps", "produce_ack_p50_us", "produce_ack_p99_us", "produce_ack_p999_us"} {
+		if !strings.Contains(out.String(), "sluice\t"+m+"\t") {
+			t.Errorf("no row %s in\n%s", m, out.String())
+		}
+	}
+	if !strings.HasPrefix(progress.String(), "loadgen test: topic lg, 2 partitions, 64-byte records, batch 8, 1 producer x 2 in flight") {
+		t.Errorf("opening line:\n%s", progress.String())
+	}
+	if !strings.Contains(progress.String(), "left topic lg on "+srv.URL) {
+		t.Errorf("leftovers not named:\n%s", progress.String())
+	}
+}
+
+// TestRunGroupConsumeCleanup reads a backlog as a two-member group and
+// deletes the topic and group afterwards; a second run with Cleanup is
+// refused for neither (they are gone), a third on a kept topic is.
+func TestRunGroupConsumeCleanup(t *testing.T) {
+	srv := clienttest.Start(t)
+	c := base(srv.URL)
+	c.Mode, c.Group, c.Consumers, c.Cleanup, c.Duration = "consume", "lg-group", 2, true, 30*time.Second
+	var out, progress bytes.Buffer
+	c.Out, c.Progress = &out, &progress
+	if err := loadgen.Run(context.Background(), c); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if !strings.Contains(out.String(), "consume: 500 records in ") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+	if !strings.Contains(progress.String(), "deleted consumer group lg-group and topic lg (--cleanup)") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	// Leave the topic, then ask for a cleanup run on it: refused.
+	c.Cleanup, c.Group = false, ""
+	if err := loadgen.Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	c.Cleanup = true
+	if err := loadgen.Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "topic lg already exists") {
+		t.Errorf("cleanup on an existing topic: %v", err)
+	}
+}
+
+// TestRunStart: the load runs against the server Start returns, and a
+// failing Start is reported as the in-process server's.
+func TestRunStart(t *testing.T) {
+	srv := clienttest.Start(t)
+	c := base("")
+	c.Fsync = "never"
+	var dirs []string
+	c.Start = func(ctx context.Context, dir string) (string, func() error, error) {
+		dirs = append(dirs, dir)
+		return srv.URL, func() error { return nil }, nil
+	}
+	if err := loadgen.Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) != 1 || dirs[0] == "" {
+		t.Errorf("Start called with %q, want one temporary directory", dirs)
+	}
+	c.Start = func(ctx context.Context, dir string) (string, func() error, error) {
+		return "", nil, errors.New("no room")
+	}
+	if err := loadgen.Run(context.Background(), c); err == nil || err.Error() != "in-process server: no room" {
+		t.Errorf("failing Start: %v", err)
+	}
+}
+
+// TestRunValidation measures two levels through the Go API: one summary
+// per run, then the medians and the ratio.
+func TestRunValidation(t *testing.T) {
+	srv := clienttest.Start(t)
+	c := base(srv.URL)
+	c.Validation.Levels, c.Cleanup = "none,payload", true
+	var out, progress bytes.Buffer
+	c.Out, c.Progress = &out, &progress
+	if err := loadgen.Run(context.Background(), c); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	for _, want := range []string{"avro, produce, 1 run per level:", "  none     median ", "  payload  median ", "  payload/none: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestValidate: each bad setting is refused naming its flag, and Name gets
+// its default.
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(c *loadgen.Config)
+		want string
+	}{
+		{"mode", func(c *loadgen.Config) { c.Mode = "explode" }, `mode "explode"`},
+		{"e2e record bytes", func(c *loadgen.Config) { c.Mode, c.RecordBytes = "e2e", 4 }, "--record-bytes 4"},
+		{"negative record bytes", func(c *loadgen.Config) { c.RecordBytes = -1 }, "--record-bytes -1"},
+		{"partitions", func(c *loadgen.Config) { c.Partitions = 0 }, "--partitions 0"},
+		{"batch", func(c *loadgen.Config) { c.Batch = 0 }, "--batch 0"},
+		{"inflight", func(c *loadgen.Config) { c.Inflight = 0 }, "--inflight 0"},
+		{"producers", func(c *loadgen.Config) { c.Producers = 0 }, "--producers 0"},
+		{"consumers", func(c *loadgen.Config) { c.Consumers = 0 }, "--consumers 0"},
+		{"rate", func(c *loadgen.Config) { c.Rate = -1 }, "--rate -1"},
+		{"duration", func(c *loadgen.Config) { c.Duration = 0 }, "--duration 0s"},
+		{"backlog", func(c *loadgen.Config) { c.Backlog = -1 }, "--backlog -1"},
+		{"group", func(c *loadgen.Config) { c.Group = "g" }, "--group g: only bench consume"},
+		{"no server", func(c *loadgen.Config) { c.Addr = "" }, "no server"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base("http://127.0.0.1:1")
+			tc.edit(&c)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate: %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+	c := base("http://127.0.0.1:1")
+	c.Mode, c.Decode, c.Fsync = "consume", true, "interval:5ms"
+	c.Start = func(context.Context, string) (string, func() error, error) { return "", nil, errors.New("unused") }
+	if err := c.Validate(); err != nil || c.Name != "consume_fsync-interval-5ms_decode" {
+		t.Errorf("Validate: %v, name %q", err, c.Name)
+	}
+}
