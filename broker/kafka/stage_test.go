@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,6 +44,8 @@ func init() {
 				}
 				return resp
 			}, nil
+		case "frame":
+			return &frameResp{DescribeQuorumResponse: resp}, nil, nil
 		case "slow":
 			return nil, func() kmsg.Response { time.Sleep(20 * time.Millisecond); return resp }, nil
 		}
@@ -156,5 +160,57 @@ func TestIdleConnectionClosed(t *testing.T) {
 	close(release)
 	if corr, _, err := busy.recv(); err != nil || corr != 3 {
 		t.Fatalf("busy connection: %d, %v", corr, err)
+	}
+}
+
+// frameResp writes its own frame, as a sendfile Fetch response does.
+type frameResp struct {
+	*kmsg.DescribeQuorumResponse
+}
+
+var frameReleased atomic.Int32
+
+func (r *frameResp) WriteFrame(nc net.Conn, header []byte) error {
+	body := r.AppendTo(nil)
+	frame := binary.BigEndian.AppendUint32(nil, uint32(len(header)+len(body)))
+	frame = append(append(frame, header...), body...)
+	// Two writes, as a header-then-file-range response would do.
+	if _, err := nc.Write(frame[:len(frame)/2]); err != nil {
+		return err
+	}
+	_, err := nc.Write(frame[len(frame)/2:])
+	return err
+}
+
+func (r *frameResp) Release() { frameReleased.Add(1) }
+
+// TestFrameWriter: a response implementing FrameWriter writes its own frame
+// in order with the others, and is released once written.
+func TestFrameWriter(t *testing.T) {
+	_, addr := newTestServer(t, Config{})
+	c := dialRaw(t, addr)
+	before := frameReleased.Load()
+	var frames []byte
+	for i, m := range []string{"now", "frame", "slow", "frame"} {
+		frames = appendRequest(frames, quorumReq(m), int32(i), nil)
+	}
+	if _, err := c.nc.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		corr, body, err := c.recv()
+		if err != nil || corr != int32(i) {
+			t.Fatalf("response %d: correlation id %d, %v", i, corr, err)
+		}
+		resp := kmsg.NewPtrDescribeQuorumResponse()
+		if body, err = skipTags(body); err != nil { // the flexible header's tags
+			t.Fatal(err)
+		}
+		if err := resp.ReadFrom(body); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+	}
+	if n := frameReleased.Load() - before; n != 2 {
+		t.Fatalf("%d releases, want 2", n)
 	}
 }
