@@ -43,10 +43,7 @@ func handleOffsetCommit(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.
 		case errors.Is(err, broker.ErrGroupNotEmpty):
 			code = kerr.UnknownMemberID.Code
 		case err != nil:
-			code = groupCode(err)
-			if code == kerr.UnknownServerError.Code {
-				c.Logger().Warn("offset commit", "group", req.Group, "err", err)
-			}
+			code = codeFor(c, "OffsetCommit", err)
 		}
 	}
 	i := 0
@@ -58,7 +55,7 @@ func handleOffsetCommit(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.
 			rp.Partition = p.Partition
 			rp.ErrorCode = code
 			if code == 0 {
-				rp.ErrorCode = groupCode(errs[i])
+				rp.ErrorCode = codeFor(c, "OffsetCommit", errs[i])
 			}
 			i++
 			rt.Partitions = append(rt.Partitions, rp)

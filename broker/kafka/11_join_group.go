@@ -42,10 +42,7 @@ func handleJoinGroup(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Res
 		r := wait(c.Context())
 		resp.MemberID = r.MemberID
 		if r.Err != nil {
-			resp.ErrorCode = groupCode(r.Err)
-			if resp.ErrorCode == kerr.UnknownServerError.Code {
-				c.Logger().Warn("join group", "group", req.Group, "err", r.Err)
-			}
+			resp.ErrorCode = codeFor(c, "JoinGroup", r.Err)
 			return resp
 		}
 		resp.Generation = r.Generation

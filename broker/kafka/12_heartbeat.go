@@ -20,6 +20,6 @@ func handleHeartbeat(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Res
 		return resp, nil, nil
 	}
 	err := c.Server().Broker().ClassicHeartbeat(c.Context(), req.Group, req.MemberID, deref(req.InstanceID), req.Generation)
-	resp.ErrorCode = groupCode(err)
+	resp.ErrorCode = codeFor(c, "Heartbeat", err)
 	return resp, nil, nil
 }

@@ -31,16 +31,16 @@ func handleLeaveGroup(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Re
 	}
 	errs, err := c.Server().Broker().LeaveClassicGroup(c.Context(), req.Group, leaving)
 	if err != nil {
-		resp.ErrorCode = groupCode(err)
+		resp.ErrorCode = codeFor(c, "LeaveGroup", err)
 		return resp, nil, nil
 	}
 	if req.Version < 3 {
-		resp.ErrorCode = groupCode(errs[0])
+		resp.ErrorCode = codeFor(c, "LeaveGroup", errs[0])
 		return resp, nil, nil
 	}
 	for i, m := range req.Members {
 		rm := kmsg.NewLeaveGroupResponseMember()
-		rm.MemberID, rm.InstanceID, rm.ErrorCode = m.MemberID, m.InstanceID, groupCode(errs[i])
+		rm.MemberID, rm.InstanceID, rm.ErrorCode = m.MemberID, m.InstanceID, codeFor(c, "LeaveGroup", errs[i])
 		resp.Members = append(resp.Members, rm)
 	}
 	return resp, nil, nil

@@ -34,7 +34,7 @@ func handleSyncGroup(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Res
 	return nil, func() kmsg.Response {
 		r := wait(c.Context())
 		if r.Err != nil {
-			resp.ErrorCode = groupCode(r.Err)
+			resp.ErrorCode = codeFor(c, "SyncGroup", r.Err)
 			return resp
 		}
 		resp.ProtocolType, resp.Protocol = nilIfEmpty(r.ProtocolType), nilIfEmpty(r.Protocol)

@@ -26,7 +26,7 @@ func handleDescribeGroups(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kms
 		}
 		gi, err := c.Server().Broker().DescribeClassicGroup(c.Context(), id)
 		if err != nil {
-			rg.ErrorCode = groupCode(err)
+			rg.ErrorCode = codeFor(c, "DescribeGroups", err)
 			resp.Groups = append(resp.Groups, rg)
 			continue
 		}

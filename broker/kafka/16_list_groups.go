@@ -51,7 +51,7 @@ func handleListGroups(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Re
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	groups, err := c.Server().Broker().ListGroups(c.Context())
 	if err != nil {
-		resp.ErrorCode = groupCode(err)
+		resp.ErrorCode = codeFor(c, "ListGroups", err)
 		return resp, nil, nil
 	}
 	for _, g := range groups {

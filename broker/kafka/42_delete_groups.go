@@ -20,7 +20,7 @@ func handleDeleteGroups(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.
 		if !validGroup(id) {
 			rg.ErrorCode = kerr.InvalidGroupID.Code
 		} else {
-			rg.ErrorCode = groupCode(c.Server().Broker().DeleteGroup(c.Context(), id))
+			rg.ErrorCode = codeFor(c, "DeleteGroups", c.Server().Broker().DeleteGroup(c.Context(), id))
 		}
 		resp.Groups = append(resp.Groups, rg)
 	}

@@ -30,7 +30,7 @@ func handleOffsetDelete(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.
 	}
 	errs, err := c.Server().Broker().DeleteGroupOffsets(c.Context(), req.Group, tps)
 	if err != nil {
-		resp.ErrorCode = groupCode(err)
+		resp.ErrorCode = codeFor(c, "OffsetDelete", err)
 		return resp, nil, nil
 	}
 	i := 0
@@ -39,7 +39,7 @@ func handleOffsetDelete(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
-			rp.Partition, rp.ErrorCode = p.Partition, groupCode(errs[i])
+			rp.Partition, rp.ErrorCode = p.Partition, codeFor(c, "OffsetDelete", errs[i])
 			i++
 			rt.Partitions = append(rt.Partitions, rp)
 		}

@@ -39,13 +39,13 @@ func handleConsumerGroupHeartbeat(c *Conn, kreq kmsg.Request) (kmsg.Response, fu
 	case -1:
 		resp.MemberEpoch = -1
 		if err := b.LeaveGroup(c.Context(), req.Group, req.MemberID); err != nil {
-			return fail(groupCode(err), err)
+			return fail(codeFor(c, "ConsumerGroupHeartbeat", err), err)
 		}
 		return resp, nil, nil
 	case -2:
 		resp.MemberEpoch = -2
 		if err := b.LeaveGroupStatic(c.Context(), req.Group, req.MemberID); err != nil {
-			return fail(groupCode(err), err)
+			return fail(codeFor(c, "ConsumerGroupHeartbeat", err), err)
 		}
 		return resp, nil, nil
 	}
@@ -83,7 +83,7 @@ func handleConsumerGroupHeartbeat(c *Conn, kreq kmsg.Request) (kmsg.Response, fu
 	}
 	r, err := b.GroupHeartbeat(c.Context(), hb)
 	if err != nil {
-		code := groupCode(err)
+		code := codeFor(c, "ConsumerGroupHeartbeat", err)
 		if errors.Is(err, broker.ErrStaleEpoch) {
 			code = kerr.FencedMemberEpoch.Code
 		}

@@ -57,7 +57,7 @@ func handleConsumerGroupDescribe(c *Conn, kreq kmsg.Request) (kmsg.Response, fun
 		}
 		gi, err := b.DescribeConsumerGroup(c.Context(), id)
 		if err != nil {
-			rg.ErrorCode, rg.ErrorMessage = groupCode(err), errMessage(err)
+			rg.ErrorCode, rg.ErrorMessage = codeFor(c, "ConsumerGroupDescribe", err), errMessage(err)
 			resp.Groups = append(resp.Groups, rg)
 			continue
 		}

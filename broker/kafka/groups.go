@@ -60,6 +60,17 @@ func groupCode(err error) int16 {
 	return kerr.UnknownServerError.Code
 }
 
+// codeFor is groupCode for a handler: an error without a Kafka code
+// (UNKNOWN_SERVER_ERROR) is logged with what failed, since the client gets
+// no text.
+func codeFor(c *Conn, what string, err error) int16 {
+	code := groupCode(err)
+	if code == kerr.UnknownServerError.Code {
+		c.Logger().Warn("group request failed", "request", what, "err", err)
+	}
+	return code
+}
+
 // validGroup reports whether id is an acceptable group id.
 func validGroup(id string) bool { return broker.ValidateGroupID(id) == nil }
 
