@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -156,9 +157,12 @@ func (c *Conn) readLoop() {
 	}()
 	var size [4]byte
 	idle := c.srv.cfg.IdleTimeout
+	// Buffered: a small request's size prefix and body (and pipelined
+	// requests behind it) come in one read; a large body bypasses the buffer.
+	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	for !c.stopped() {
 		c.nc.SetReadDeadline(time.Now().Add(idle))
-		n, err := io.ReadFull(c.nc, size[:])
+		n, err := io.ReadFull(br, size[:])
 		if err != nil {
 			var ne net.Error
 			if n == 0 && errors.As(err, &ne) && ne.Timeout() && !c.stopped() && len(c.slots) > 0 {
@@ -183,7 +187,7 @@ func (c *Conn) readLoop() {
 		p := &pending{bytes: int64(frameLen)}
 		frame := make([]byte, frameLen)
 		c.nc.SetReadDeadline(time.Now().Add(idle))
-		if _, err := io.ReadFull(c.nc, frame); err != nil {
+		if _, err := io.ReadFull(br, frame); err != nil {
 			c.give(p)
 			if !c.stopped() {
 				c.log.Debug("Kafka connection closed mid-request", "err", err)
@@ -213,6 +217,9 @@ func (c *Conn) readLoop() {
 		}
 	}
 }
+
+// readBufferSize is the connection's read buffer.
+const readBufferSize = 16 << 10
 
 // take reserves an in-flight slot and size bytes of the connection's and the
 // server's budgets, waiting for earlier requests to be answered.
