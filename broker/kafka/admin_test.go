@@ -287,3 +287,52 @@ func TestTopicIDsSurviveRestart(t *testing.T) {
 		t.Fatalf("before restart cluster %s topic %s; after %s %s", md1.Cluster, md1.Topics["keep"].ID, md2.Cluster, md2.Topics["keep"].ID)
 	}
 }
+
+// TestConnectBootstrapAdmin emulates what a Kafka Connect worker asks of the
+// cluster before it starts: the cluster id (DescribeCluster), its three
+// compacted internal topics with replication factor 1 (config 1 partition,
+// offsets 25, status 5; -1 for the defaults as the Java AdminClient sends),
+// then DescribeConfigs to verify cleanup.policy=compact only. A Kafka
+// Streams windowed changelog's compact,delete is refused with the reason.
+func TestConnectBootstrapAdmin(t *testing.T) {
+	addr, _, srv := startServer(t)
+	adm := newAdmin(t, addr)
+	ctx := testCtx(t)
+	cl := newClient(t, addr)
+	dc, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(ctx, cl)
+	if err != nil || dc.ClusterID != srv.Broker.ClusterID() {
+		t.Fatalf("cluster id: %v %+v", err, dc)
+	}
+	for _, tc := range []struct {
+		topic      string
+		partitions int32
+	}{{"connect-configs", 1}, {"connect-offsets", 25}, {"connect-status", 5}, {"connect-defaults", -1}} {
+		res, err := adm.CreateTopics(ctx, tc.partitions, -1, map[string]*string{"cleanup.policy": sp("compact")}, tc.topic)
+		if err != nil || res[tc.topic].Err != nil {
+			t.Fatalf("create %s: %v %+v", tc.topic, err, res[tc.topic])
+		}
+		want := max(tc.partitions, 1)
+		if got := res[tc.topic].NumPartitions; got != want {
+			t.Fatalf("%s: %d partitions, want %d", tc.topic, got, want)
+		}
+	}
+	rc, err := adm.DescribeTopicConfigs(ctx, "connect-configs", "connect-offsets", "connect-status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rc {
+		found := false
+		for _, c := range r.Configs {
+			if c.Key == "cleanup.policy" {
+				found = c.MaybeValue() == "compact"
+			}
+		}
+		if r.Err != nil || !found {
+			t.Fatalf("%s: cleanup.policy is not compact: %+v", r.Name, r)
+		}
+	}
+	res, _ := adm.CreateTopics(ctx, 1, 1, map[string]*string{"cleanup.policy": sp("compact,delete")}, "streams-changelog")
+	if r := res["streams-changelog"]; !errors.Is(r.Err, kerr.InvalidConfig) || !strings.Contains(r.ErrMessage, "cleanup.policy") {
+		t.Fatalf("compact,delete: %+v", r)
+	}
+}
