@@ -1,7 +1,9 @@
 // Package server assembles one Sluice node: meta.db, the registry, the broker
 // and every transport (Confluent REST, Connect/gRPC/gRPC-Web, reflection,
-// health) behind one http.Handler served as HTTP/1.1 and cleartext HTTP/2.
-// cmd/sluice serve and client/clienttest both run it.
+// health) behind one http.Handler served as HTTP/1.1 and cleartext HTTP/2,
+// and, when Config.KafkaAddr or KafkaListener is set, the Kafka wire
+// protocol (broker/kafka) on a listener of its own. cmd/sluice serve and
+// client/clienttest both run it.
 package server
 
 import (
