@@ -178,6 +178,10 @@ func (s *segment) forEachBatch(fn func(h batchHeader, recs []Record) error) erro
 func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
 	segs := *p.segs.Load()
 	closed := segs[:len(segs)-1]
+	// Transactions (txn.go): only segments wholly below the last stable
+	// offset are compacted, and aborted batches are dropped rather than
+	// allowed to shadow committed records of their keys.
+	closed, txn := p.compactableLocked(closed, segs)
 	if len(closed) == 0 {
 		return nil
 	}
@@ -186,6 +190,9 @@ func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
 		err := s.forEachBatch(func(h batchHeader, recs []Record) error {
 			if h.control() {
 				return nil // a marker's key is not a record key
+			}
+			if txn.drop(&h) {
+				return nil
 			}
 			for i := range recs {
 				if recs[i].Key != nil {
@@ -201,6 +208,9 @@ func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
 	horizon := nowMs - cfg.DeleteRetention.Milliseconds()
 	due := int64(math.MaxInt64)
 	keep := func(r *Record) bool {
+		if txn.dropped(r.Offset) {
+			return false
+		}
 		if r.Key == nil {
 			return true
 		}
@@ -252,7 +262,7 @@ func (p *Partition) compactLocked(cfg *Config, nowMs int64) error {
 			return fmt.Errorf("log: compaction: %w", err)
 		}
 	}
-	p.cleanedTo = segs[len(segs)-1].base
+	p.cleanedTo = segs[len(closed)].base
 	p.tombstoneDue = due
 	if len(done) > 0 {
 		emptied := 0

@@ -277,3 +277,37 @@ func (f *txnFilter) skip(h *batchHeader) bool {
 	}
 	return false
 }
+
+// compactTxn is what compaction needs to know of transactions: the batches
+// of aborted transactions it drops, as offset ranges in offset order.
+type compactTxn struct {
+	filter txnFilter
+	ranges [][2]int64
+}
+
+// compactableLocked trims closed (the closed segments of segs) to those
+// wholly below the last stable offset, and returns them with the aborted
+// transactions below it. Caller holds maintMu.
+func (p *Partition) compactableLocked(closed, segs []*segment) ([]*segment, *compactTxn) {
+	lso := p.LastStableOffset()
+	for len(closed) > 0 && segs[len(closed)].base > lso {
+		closed = closed[:len(closed)-1]
+	}
+	return closed, &compactTxn{filter: txnFilter{stopAt: lso, aborted: p.AbortedTxns(0, lso)}}
+}
+
+// drop reports whether the batch h belongs to an aborted transaction, and
+// remembers its offsets for dropped. Batches come in offset order.
+func (c *compactTxn) drop(h *batchHeader) bool {
+	if h.control() || !c.filter.skip(h) {
+		return false
+	}
+	c.ranges = append(c.ranges, [2]int64{h.BaseOffset, h.lastOffset()})
+	return true
+}
+
+// dropped reports whether offset is in a batch drop reported.
+func (c *compactTxn) dropped(offset int64) bool {
+	i := sort.Search(len(c.ranges), func(i int) bool { return c.ranges[i][1] >= offset })
+	return i < len(c.ranges) && c.ranges[i][0] <= offset
+}

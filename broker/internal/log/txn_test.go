@@ -3,6 +3,7 @@ package log
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -152,5 +153,66 @@ func TestParseControlKey(t *testing.T) {
 		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
 			t.Errorf("ParseControlKey(% x) = %d, %v", tc.key, got, err)
 		}
+	}
+}
+
+// TestCompactionWithTransactions: compaction drops aborted records instead
+// of letting them shadow a committed value of their key, keeps markers,
+// and leaves segments at or past the last stable offset alone.
+func TestCompactionWithTransactions(t *testing.T) {
+	t.Parallel()
+	fs := vfs.NewMem()
+	clock := newFakeClock()
+	cfg := testConfig(t, fs, clock)
+	cfg.SegmentBytes = 300
+	cfg.Compact = true
+	p := mustOpen(t, "/p", cfg)
+	mustAppend(t, p, kv("k", "committed-1"))
+	appendTxn(t, p, 1, 0, kv("k", "aborted"), kv("only-aborted", "x"))
+	marker(t, p, 1, false)
+	appendTxn(t, p, 2, 0, kv("j", "committed-2"))
+	marker(t, p, 2, true)
+	for i := range 12 {
+		mustAppend(t, p, kv(fmt.Sprintf("filler%d", i), "................................"))
+	}
+	// An open transaction in a later segment pins the LSO.
+	appendTxn(t, p, 3, 0, kv("k", "open"))
+	for i := range 12 {
+		mustAppend(t, p, kv(fmt.Sprintf("after%d", i), "................................"))
+	}
+	if n := len(*p.segs.Load()); n < 4 {
+		t.Fatalf("test setup: %d segments", n)
+	}
+	lso := p.LastStableOffset()
+	before := p.OpenTxns()
+	if err := p.RunMaintenance(clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range readAll(t, p, 0) {
+		got[string(r.Key)] = string(r.Value)
+	}
+	if got["k"] != "committed-1" || got["j"] != "committed-2" {
+		t.Fatalf("after compaction: k=%q j=%q, want the committed values", got["k"], got["j"])
+	}
+	if _, ok := got["only-aborted"]; ok {
+		t.Fatal("an aborted record is visible after compaction")
+	}
+	if p.LastStableOffset() != lso || !slices.Equal(p.OpenTxns(), before) {
+		t.Fatalf("compaction changed the open transactions: LSO %d -> %d", lso, p.LastStableOffset())
+	}
+	// The markers survive (a reopen rebuilds the same index), and the
+	// open transaction's records are untouched: committing it shows them.
+	marker(t, p, 3, true)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p = mustOpen(t, "/p", cfg)
+	got = map[string]string{}
+	for _, r := range readAll(t, p, 0) {
+		got[string(r.Key)] = string(r.Value)
+	}
+	if got["k"] != "open" || got["after11"] == "" {
+		t.Fatalf("after commit and reopen: k=%q after11=%q", got["k"], got["after11"])
 	}
 }
