@@ -16,7 +16,6 @@ import (
 
 	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/server"
-	"github.com/sluicehq/sluice/registry/compat"
 )
 
 // apServer starts a real Sluice node (registry and broker) on loopback with
@@ -193,40 +192,6 @@ func TestApplyRegistryRefuses(t *testing.T) {
 	// The subject's level change was undone: it inherits again.
 	tr.run(0, "schema", "config", "orders-value", "--addr", addr)
 	golden.Check(t, filepath.Join("testdata", "apply_refused.golden"), tr.sb.String())
-}
-
-// TestLevelLowering: lowering is the partial order of the guarantees a
-// level checks.
-func TestLevelLowering(t *testing.T) {
-	for _, c := range []struct {
-		from, to compat.Level
-		lost     []string // first word of each lost guarantee
-	}{
-		{compat.Full, compat.Full, nil},
-		{compat.Backward, compat.Full, nil},
-		{compat.None, compat.Forward, nil},
-		{compat.Full, compat.FullTransitive, nil},
-		{compat.BackwardTransitive, compat.FullTransitive, nil},
-		{compat.Full, compat.Backward, []string{"forward"}},
-		{compat.Full, compat.Forward, []string{"backward"}},
-		{compat.Full, compat.None, []string{"backward", "forward"}},
-		{compat.Backward, compat.Forward, []string{"backward"}},
-		{compat.FullTransitive, compat.Full, []string{"transitivity"}},
-		{compat.FullTransitive, compat.Backward, []string{"forward", "transitivity"}},
-		{compat.FullTransitive, compat.ForwardTransitive, []string{"backward"}},
-		{compat.BackwardTransitive, compat.Backward, []string{"transitivity"}},
-		{compat.BackwardTransitive, compat.Forward, []string{"backward"}},
-		{compat.BackwardTransitive, compat.Full, []string{"transitivity"}},
-		{compat.ForwardTransitive, compat.None, []string{"forward"}},
-	} {
-		var got []string
-		for _, l := range levelLowering(c.from, c.to) {
-			got = append(got, strings.Fields(l)[0])
-		}
-		if strings.Join(got, ",") != strings.Join(c.lost, ",") {
-			t.Errorf("%s -> %s: lost %q, want %q", c.from, c.to, got, c.lost)
-		}
-	}
 }
 
 // TestApplyLowersLevel: a lowered compatibility level is a change ("~")

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/sluicehq/sluice/codegen"
+	"github.com/sluicehq/sluice/evolution"
 	"github.com/sluicehq/sluice/internal/manifest"
 )
 
@@ -111,7 +112,7 @@ func runGen(ctx context.Context, e *env, args []string) int {
 		if dir == "" {
 			dir = "."
 		}
-		set, err = loadSet(os.DirFS(dir), file)
+		set, err = evolution.LoadManifest(os.DirFS(dir), file)
 		source = filepath.ToSlash(*manifestPath)
 	}
 	if err != nil {

@@ -34,6 +34,8 @@ var rules = []struct {
 		"the load generator drives a server over the wire; the caller wires an in-process server (loadgen.StartFunc)"},
 	{module + "/srclient/...", nil, []string{module + "/cmd", module + "/internal/server", module + "/broker", module + "/registry/internal", module + "/registry/rest", module + "/registry/rpc"},
 		"the registry REST client talks HTTP to any Confluent-compatible registry"},
+	{module + "/evolution/...", nil, []string{module + "/cmd", module + "/internal/server", module + "/broker", module + "/registry/internal", module + "/registry/rest", module + "/registry/rpc"},
+		"the schema-evolution engine reads registries and brokers over their wire APIs, so that CI and the console can run it anywhere"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package evolution
 
 import (
 	"context"
@@ -10,24 +10,29 @@ import (
 
 	"github.com/sluicehq/sluice/internal/manifest"
 	"github.com/sluicehq/sluice/registry/compat"
+	"github.com/sluicehq/sluice/srclient"
 )
 
-// This file is `sluice schema check --registry URL --verdict registry`: the
-// registry itself judges each subject through its compatibility endpoint,
+// This file is AskRegistry (`sluice schema check --registry URL --verdict
+// registry`): the registry itself judges each subject through its compatibility endpoint,
 // for registries whose rules may differ from Sluice's.
 
-// askRegistry checks every subject of set with the registry's
+// AskRegistry checks every subject of in with the registry's
 // POST /compatibility/subjects/{s}/versions?verbose=true, in dependency
 // order, so that a subject's references can name the versions its
 // dependencies are registered as. It returns the violations and how many
-// subjects the registry does not know.
-func askRegistry(ctx context.Context, notes io.Writer, set *manifest.Set, r *srReader, display func(string) string) ([]checkFinding, int, error) {
-	var findings []checkFinding
+// subjects the registry does not know, in a Report. A subject whose
+// references the registry cannot be asked about yet (not registered in the
+// form the files have) is checked with local rules instead, and a note on
+// notes says so.
+func AskRegistry(ctx context.Context, notes io.Writer, in *Input, base *RegistryBaseline) (*Report, error) {
+	set, r, display := in.Set, base.Reader, in.Display
+	var findings []Finding
 	fresh := 0
 	registered := map[string]int{} // subject -> version holding the local text
 	for _, s := range set.Subjects {
-		req := srSchema{Schema: s.Text}
-		if t := restType(s.Format); t != "AVRO" {
+		req := srclient.Schema{Schema: s.Text}
+		if t := srclient.TypeOf(s.Format); t != "AVRO" {
 			req.SchemaType = t
 		}
 		var missing []string
@@ -36,24 +41,24 @@ func askRegistry(ctx context.Context, notes io.Writer, set *manifest.Set, r *srR
 			if !ok {
 				missing = append(missing, ref.Subject)
 			}
-			req.References = append(req.References, srReference{Name: ref.Name, Subject: ref.Subject, Version: v})
+			req.References = append(req.References, srclient.Reference{Name: ref.Name, Subject: ref.Subject, Version: v})
 		}
-		vs, err := r.versions(ctx, s.Name)
+		vs, err := r.Versions(ctx, s.Name)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if len(vs) == 0 {
 			fresh++
 		}
 		if len(missing) == 0 {
-			var found srSchema
-			err := r.c.do(ctx, http.MethodPost, "/subjects/"+subjectPath(s.Name), nil, req, &found)
+			var found srclient.Schema
+			err := r.Client.Do(ctx, http.MethodPost, "/subjects/"+srclient.SubjectPath(s.Name), nil, req, &found)
 			if err == nil {
 				registered[s.Name] = found.Version
 				continue // registered as it is: compatible by definition
 			}
-			if c := srCode(err); c != 40401 && c != 40403 && c != 404 {
-				return nil, 0, fmt.Errorf("subject %s: looking the schema up: %w", s.Name, err)
+			if c := srclient.Code(err); c != 40401 && c != 40403 && c != 404 {
+				return nil, fmt.Errorf("subject %s: looking the schema up: %w", s.Name, err)
 			}
 		}
 		if len(vs) == 0 {
@@ -61,14 +66,13 @@ func askRegistry(ctx context.Context, notes io.Writer, set *manifest.Set, r *srR
 		}
 		if len(missing) > 0 {
 			fmt.Fprintf(notes, "note: %s: checked with local rules: the registry cannot judge it before %s is registered in the form the files have\n", s.Name, strings.Join(missing, ", "))
-			base := &registryBaseline{r: r}
-			hist, level, opts, err := base.lookup(ctx, s.Name, "")
+			hist, level, opts, err := base.Lookup(ctx, s.Name, "")
 			if err != nil {
-				return nil, 0, err
+				return nil, err
 			}
 			cvs, err := checkSubject(s, level, opts, hist)
 			if err != nil {
-				return nil, 0, err
+				return nil, err
 			}
 			for _, v := range cvs {
 				findings = append(findings, describeFinding(s, level, v, hist, display))
@@ -79,22 +83,22 @@ func askRegistry(ctx context.Context, notes io.Writer, set *manifest.Set, r *srR
 			IsCompatible bool     `json:"is_compatible"`
 			Messages     []string `json:"messages"`
 		}
-		if err := r.c.do(ctx, http.MethodPost, "/compatibility/subjects/"+subjectPath(s.Name)+"/versions", url.Values{"verbose": {"true"}}, req, &resp); err != nil {
-			return nil, 0, fmt.Errorf("subject %s: asking the registry: %w", s.Name, err)
+		if err := r.Client.Do(ctx, http.MethodPost, "/compatibility/subjects/"+srclient.SubjectPath(s.Name)+"/versions", url.Values{"verbose": {"true"}}, req, &resp); err != nil {
+			return nil, fmt.Errorf("subject %s: asking the registry: %w", s.Name, err)
 		}
 		if resp.IsCompatible {
 			continue
 		}
 		findings = append(findings, verdictFindings(s, resp.Messages, display)...)
 	}
-	return findings, fresh, nil
+	return &Report{Baseline: base.Name(), Subjects: len(set.Subjects), New: fresh, Findings: findings}, nil
 }
 
 // verdictFindings turns the registry's verbose messages into findings: the
 // trailer (old version, old text, level) labels them, every other message
 // is one violation. The message text is the registry's, kept whole; a
 // trailing "[KIND]" becomes the kind.
-func verdictFindings(s *manifest.Subject, msgs []string, display func(string) string) []checkFinding {
+func verdictFindings(s *manifest.Subject, msgs []string, display func(string) string) []Finding {
 	var level string
 	var version int
 	var body []string
@@ -115,9 +119,9 @@ func verdictFindings(s *manifest.Subject, msgs []string, display func(string) st
 	if l, err := compat.ParseLevel(level); err == nil {
 		level = string(l)
 	}
-	out := make([]checkFinding, 0, len(body))
+	out := make([]Finding, 0, len(body))
 	for _, m := range body {
-		fd := checkFinding{Subject: s.Name, Level: level, Version: version, Kind: "REGISTRY", Message: m}
+		fd := Finding{Subject: s.Name, Level: level, Version: version, Kind: "REGISTRY", Message: m}
 		if s.File != "" {
 			fd.File = display(s.File)
 		} else if s.Pos.File != "" {

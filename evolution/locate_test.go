@@ -1,4 +1,4 @@
-package main
+package evolution
 
 import (
 	"slices"
@@ -83,9 +83,9 @@ func TestPairSubjects(t *testing.T) {
 		{[]string{"a"}, nil, nil, true},
 		{nil, []string{"f.avsc"}, nil, true},
 	} {
-		got, err := pairSubjects(c.subjects, c.files)
+		got, err := PairSubjects(c.subjects, c.files)
 		if (err != nil) != c.err || !slices.Equal(got, c.want) {
-			t.Errorf("pairSubjects(%v, %v) = %v, %v", c.subjects, c.files, got, err)
+			t.Errorf("PairSubjects(%v, %v) = %v, %v", c.subjects, c.files, got, err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package evolution
 
 import (
 	"archive/tar"
@@ -13,11 +13,11 @@ import (
 	"testing/fstest"
 )
 
-// gitBaseline reads the tree of ref for the folder dir (a folder inside a
+// GitFS reads the tree of ref for the folder dir (a folder inside a
 // git work tree) into memory with `git archive`, so `--against git:main`
 // needs no checkout and no server. The returned file system has dir's
 // contents at its root, as os.DirFS(dir) would.
-func gitBaseline(dir, ref string) (fstest.MapFS, error) {
+func GitFS(dir, ref string) (fstest.MapFS, error) {
 	if ref == "" {
 		return nil, errors.New("--against git:REF needs a ref, e.g. git:main")
 	}

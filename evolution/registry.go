@@ -1,4 +1,4 @@
-package main
+package evolution
 
 import (
 	"context"
@@ -15,20 +15,28 @@ import (
 // `sluice schema check --registry`, `sluice schema diff` and `sluice apply`
 // run registry/compat locally on exactly what the registry holds.
 
-// registryBaseline is the `--registry URL` baseline of schema check.
-type registryBaseline struct {
-	r     *srReader
-	label string
+// RegistryBaseline is a live Confluent-compatible registry as a baseline
+// (`sluice schema check --registry URL`).
+type RegistryBaseline struct {
+	Reader *srclient.Reader
+	// Label names the baseline in reports; "" is the registry's URL.
+	Label string
 }
 
-func (b *registryBaseline) name() string { return b.label }
+// Name is the label, or the registry's URL.
+func (b *RegistryBaseline) Name() string {
+	if b.Label == "" {
+		return b.Reader.Client.Base
+	}
+	return b.Label
+}
 
-// lookup returns the versions a registration would be checked against: all
+// Lookup returns the versions a registration would be checked against: all
 // live versions under a transitive level, the latest otherwise; the level is
 // the one asked for, else the subject's effective level; the policy is the
 // subject's.
-func (b *registryBaseline) lookup(ctx context.Context, subject string, want compat.Level) ([]baseVersion, compat.Level, compat.Options, error) {
-	cfg, err := b.r.config(ctx, subject)
+func (b *RegistryBaseline) Lookup(ctx context.Context, subject string, want compat.Level) ([]Version, compat.Level, compat.Options, error) {
+	cfg, err := b.Reader.Config(ctx, subject)
 	if err != nil {
 		return nil, "", compat.Options{}, err
 	}
@@ -40,7 +48,7 @@ func (b *registryBaseline) lookup(ctx context.Context, subject string, want comp
 	if level == compat.None {
 		return nil, level, opts, nil
 	}
-	vs, err := b.r.versions(ctx, subject)
+	vs, err := b.Reader.Versions(ctx, subject)
 	if err != nil || len(vs) == 0 {
 		return nil, level, opts, err
 	}
@@ -50,9 +58,9 @@ func (b *registryBaseline) lookup(ctx context.Context, subject string, want comp
 	if !level.Transitive() && cfg.Group == "" {
 		vs = vs[len(vs)-1:]
 	}
-	var stored []*srSchema
+	var stored []*srclient.Schema
 	for _, v := range vs {
-		s, err := b.r.version(ctx, subject, strconv.Itoa(v))
+		s, err := b.Reader.Version(ctx, subject, strconv.Itoa(v))
 		if err != nil {
 			return nil, "", opts, err
 		}
@@ -64,14 +72,14 @@ func (b *registryBaseline) lookup(ctx context.Context, subject string, want comp
 	if !level.Transitive() && len(stored) > 1 {
 		stored = stored[len(stored)-1:]
 	}
-	hist := make([]baseVersion, 0, len(stored))
+	hist := make([]Version, 0, len(stored))
 	for _, s := range stored {
 		v := s.Version
-		p, err := b.r.r.Parse(ctx, (*srclient.Schema)(s))
+		p, err := b.Reader.Parse(ctx, s)
 		if err != nil {
 			return nil, "", opts, err
 		}
-		hist = append(hist, baseVersion{Number: v, Text: s.Schema, Schema: p})
+		hist = append(hist, Version{Number: v, Text: s.Schema, Schema: p})
 	}
 	return hist, level, opts, nil
 }

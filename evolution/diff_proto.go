@@ -1,4 +1,4 @@
-package main
+package evolution
 
 import (
 	"fmt"
@@ -13,17 +13,17 @@ import (
 // the compatibility rules use in their violations, so that breaking
 // changes can be matched to them: "pkg.Msg", "pkg.Msg.field (field 2)",
 // "pkg.Enum.VALUE (value 1)".
-func protoDiff(a, b protoreflect.FileDescriptor, out *[]diffChange) {
+func protoDiff(a, b protoreflect.FileDescriptor, out *[]Change) {
 	protoMessagesDiff(a.Messages(), b.Messages(), out)
 	protoEnumsDiff(a.Enums(), b.Enums(), out)
 }
 
-func protoMessagesDiff(a, b protoreflect.MessageDescriptors, out *[]diffChange) {
+func protoMessagesDiff(a, b protoreflect.MessageDescriptors, out *[]Change) {
 	for i := 0; i < a.Len(); i++ {
 		am := a.Get(i)
 		bm := b.ByName(am.Name())
 		if bm == nil {
-			*out = append(*out, diffChange{Path: string(am.FullName()), Change: "removed", Old: "message " + string(am.Name())})
+			*out = append(*out, Change{Path: string(am.FullName()), Change: "removed", Old: "message " + string(am.Name())})
 			continue
 		}
 		protoFieldsDiff(am, bm, out)
@@ -32,36 +32,36 @@ func protoMessagesDiff(a, b protoreflect.MessageDescriptors, out *[]diffChange) 
 	}
 	for i := 0; i < b.Len(); i++ {
 		if bm := b.Get(i); a.ByName(bm.Name()) == nil {
-			*out = append(*out, diffChange{Path: string(bm.FullName()), Change: "added", New: "message " + string(bm.Name())})
+			*out = append(*out, Change{Path: string(bm.FullName()), Change: "added", New: "message " + string(bm.Name())})
 		}
 	}
 }
 
-func protoFieldsDiff(am, bm protoreflect.MessageDescriptor, out *[]diffChange) {
+func protoFieldsDiff(am, bm protoreflect.MessageDescriptor, out *[]Change) {
 	af, bf := am.Fields(), bm.Fields()
 	for i := 0; i < af.Len(); i++ {
 		x := af.Get(i)
 		y := bf.ByNumber(x.Number())
 		switch {
 		case y == nil:
-			*out = append(*out, diffChange{Path: protoFieldPath(am, x), Change: "removed", Old: protoFieldText(x)})
+			*out = append(*out, Change{Path: protoFieldPath(am, x), Change: "removed", Old: protoFieldText(x)})
 		case protoFieldText(x) != protoFieldText(y):
-			*out = append(*out, diffChange{Path: protoFieldPath(bm, y), Change: "changed", Old: protoFieldText(x), New: protoFieldText(y)})
+			*out = append(*out, Change{Path: protoFieldPath(bm, y), Change: "changed", Old: protoFieldText(x), New: protoFieldText(y)})
 		}
 	}
 	for i := 0; i < bf.Len(); i++ {
 		if y := bf.Get(i); af.ByNumber(y.Number()) == nil {
-			*out = append(*out, diffChange{Path: protoFieldPath(bm, y), Change: "added", New: protoFieldText(y)})
+			*out = append(*out, Change{Path: protoFieldPath(bm, y), Change: "added", New: protoFieldText(y)})
 		}
 	}
 }
 
-func protoEnumsDiff(a, b protoreflect.EnumDescriptors, out *[]diffChange) {
+func protoEnumsDiff(a, b protoreflect.EnumDescriptors, out *[]Change) {
 	for i := 0; i < a.Len(); i++ {
 		ae := a.Get(i)
 		be := b.ByName(ae.Name())
 		if be == nil {
-			*out = append(*out, diffChange{Path: string(ae.FullName()), Change: "removed", Old: "enum " + string(ae.Name())})
+			*out = append(*out, Change{Path: string(ae.FullName()), Change: "removed", Old: "enum " + string(ae.Name())})
 			continue
 		}
 		av, bv := ae.Values(), be.Values()
@@ -70,20 +70,20 @@ func protoEnumsDiff(a, b protoreflect.EnumDescriptors, out *[]diffChange) {
 			y := bv.ByNumber(x.Number())
 			switch {
 			case y == nil:
-				*out = append(*out, diffChange{Path: protoValuePath(ae, x), Change: "removed", Old: string(x.Name())})
+				*out = append(*out, Change{Path: protoValuePath(ae, x), Change: "removed", Old: string(x.Name())})
 			case x.Name() != y.Name():
-				*out = append(*out, diffChange{Path: protoValuePath(be, y), Change: "changed", Old: string(x.Name()), New: string(y.Name())})
+				*out = append(*out, Change{Path: protoValuePath(be, y), Change: "changed", Old: string(x.Name()), New: string(y.Name())})
 			}
 		}
 		for j := 0; j < bv.Len(); j++ {
 			if y := bv.Get(j); av.ByNumber(y.Number()) == nil {
-				*out = append(*out, diffChange{Path: protoValuePath(be, y), Change: "added", New: string(y.Name())})
+				*out = append(*out, Change{Path: protoValuePath(be, y), Change: "added", New: string(y.Name())})
 			}
 		}
 	}
 	for i := 0; i < b.Len(); i++ {
 		if be := b.Get(i); a.ByName(be.Name()) == nil {
-			*out = append(*out, diffChange{Path: string(be.FullName()), Change: "added", New: "enum " + string(be.Name())})
+			*out = append(*out, Change{Path: string(be.FullName()), Change: "added", New: "enum " + string(be.Name())})
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package evolution
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 
 // This file places a compatibility violation in the new schema's text and
 // digs out the old and new values at its path, for the reports of
-// `sluice schema check`.
+// checks.
 
 // violationPlace is where a violation is in the new text (line 0 when
 // unknown) and the values at its path on each side.
