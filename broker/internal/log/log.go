@@ -136,6 +136,9 @@ type Config struct {
 	// SyncGate, shared by the partitions of one disk, bounds concurrent
 	// fdatasyncs; nil does not bound them. See SyncGate for why.
 	SyncGate *SyncGate
+
+	// producerScanBytes overrides producerScanBytes (tests).
+	producerScanBytes int64
 }
 
 // Defaults.

@@ -5,10 +5,10 @@ package log
 // batches is answered with the original's offsets instead of being
 // appended again; a sequence that does not follow the last one is refused;
 // an epoch older than the one seen is refused. The state lives in memory
-// and is rebuilt on Open from the batch headers of the last two segments,
-// so it survives a restart and kill -9 (a batch is in the state exactly
-// when it is in the log). A producer with no state here (new, or its
-// batches are older than the last two segments, or the state was dropped)
+// and is rebuilt on Open from the batch headers of the log's tail (the
+// last 64 MiB), so it survives a restart and kill -9 (a batch is in the
+// state exactly when it is in the log). A producer with no state here (new,
+// or its batches are older than that tail, or the state was dropped)
 // is accepted at any sequence and tracked from there: a wrong refusal
 // would stall a healthy producer, while the cost of leniency is only that
 // a retry older than the state may be appended twice.
@@ -132,15 +132,50 @@ func (p *Partition) recordSequenceLocked(h *batchHeader, req *appendReq) {
 // closedDone is the done channel of requests rebuilt from the log.
 var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// rebuildProducers reads the batch headers of the newest segments into
-// the producer state. A damaged header ends the walk of its segment (Open
-// has already validated the active segment; closed ones are trusted).
+// producerScanBytes bounds how much of the log's tail Open reads to
+// rebuild producer state: batch headers in the last 64 MiB. A producer
+// whose recent batches are older than that is tracked afresh (accepted at
+// any sequence), which keeps Open's cost independent of the log's size.
+const producerScanBytes = 64 << 20
+
+// rebuildProducers reads the batch headers of the log's tail (at most
+// producerScanBytes, over the newest producerSegments segments) into the
+// producer state, oldest first. It starts at an index entry, so at a batch
+// boundary. A damaged header ends the walk of its segment (Open has
+// already validated the active segment; closed ones are trusted).
 func (p *Partition) rebuildProducers(segs []*segment) {
 	from := max(len(segs)-producerSegments, 0)
-	for _, s := range segs[from:] {
+	budget := int64(producerScanBytes)
+	if n := p.cfg.Load().producerScanBytes; n > 0 {
+		budget = n
+	}
+	starts := make([]int64, len(segs))
+	for i := len(segs) - 1; i >= from; i-- {
+		s := segs[i]
 		end := s.size.Load()
-		c := chunkReader{f: s.f, end: end, chunk: batchHeaderSize}
-		for pos := int64(0); pos < end; {
+		starts[i] = 0
+		if end > budget {
+			// The first indexed batch at or after end-budget.
+			want := end - budget
+			starts[i] = end
+			for _, e := range *s.idx.Load() {
+				if int64(e.pos) >= want {
+					starts[i] = int64(e.pos)
+					break
+				}
+			}
+		}
+		budget -= end - starts[i]
+		if budget <= 0 {
+			from = i
+			break
+		}
+	}
+	for i := from; i < len(segs); i++ {
+		s := segs[i]
+		end := s.size.Load()
+		c := chunkReader{f: s.f, end: end, chunk: 1 << 20}
+		for pos := starts[i]; pos < end; {
 			h, err := c.header(pos, maxScanBatch)
 			if err != nil {
 				p.log.Warn("producer state: could not read batch header; later batches of this segment are not tracked", "segment", s.path, "position", pos, "err", err)
