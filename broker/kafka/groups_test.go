@@ -313,11 +313,20 @@ func TestGroupKIP848(t *testing.T) {
 // TestGroupStaticRejoin: a static member that restarts within the session
 // timeout gets its partitions back without a rebalance.
 func TestGroupStaticRejoin(t *testing.T) {
+	t.Run("classic", func(t *testing.T) { testStaticRejoin(t, false) })
+	t.Run("KIP-848", func(t *testing.T) { testStaticRejoin(t, true) })
+}
+
+func testStaticRejoin(t *testing.T, next bool) {
 	addr, _, srv := startServer(t)
 	createTopicCore(t, srv, "st", 6, nil)
 	ty := newTally()
+	ctx := context.Background()
+	if next {
+		ctx = context.WithValue(ctx, "opt_in_kafka_next_gen_balancer_beta", true) //nolint:staticcheck // franz-go's documented opt-in key
+	}
 	opts := func(i int) []kgo.Opt {
-		return []kgo.Opt{kgo.InstanceID(fmt.Sprintf("inst-%d", i)), kgo.Balancers(kgo.CooperativeStickyBalancer())}
+		return []kgo.Opt{kgo.InstanceID(fmt.Sprintf("inst-%d", i)), kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.WithContext(ctx)}
 	}
 	var ms []*member
 	for i := range 3 {
@@ -336,7 +345,7 @@ func TestGroupStaticRejoin(t *testing.T) {
 		after := groupView(t, srv, "static")
 		var again *broker.GroupMember
 		for i, m := range after.Members {
-			if m.InstanceID == "inst-1" && strings.HasPrefix(m.ID, "inst-1-") && !slices.ContainsFunc(before.Members, func(b broker.GroupMember) bool { return b.ID == m.ID }) {
+			if m.InstanceID == "inst-1" && (next || strings.HasPrefix(m.ID, "inst-1-")) && !slices.ContainsFunc(before.Members, func(b broker.GroupMember) bool { return b.ID == m.ID }) {
 				again = &after.Members[i]
 			}
 		}
