@@ -35,7 +35,7 @@ func (n *groupTestNode) advance(d time.Duration) {
 	n.b.TickGroups()
 }
 
-func newGroupTestNode(t *testing.T) *groupTestNode {
+func newGroupTestNode(t testing.TB) *groupTestNode {
 	t.Helper()
 	n := &groupTestNode{}
 	n.ns.Store(time.Unix(1_000_000, 0).UnixNano())
@@ -429,4 +429,23 @@ func TestWireConsumerGroupHeartbeat(t *testing.T) {
 	// Without an instance id, -2 is a plain leave.
 	wantCode(t, "dynamic -2", hb(1, *v0.MemberID, -2, nil).ErrorCode, nil)
 	wantCode(t, "after dynamic -2", hb(1, *v0.MemberID, other.MemberEpoch, nil).ErrorCode, kerr.UnknownMemberID)
+}
+
+// BenchmarkWireHeartbeat measures a classic Heartbeat round trip over one
+// connection: framing, dispatch, the coordinator and back.
+func BenchmarkWireHeartbeat(b *testing.B) {
+	n := newGroupTestNode(b)
+	w := &wire{rawConn: dialRaw(b, n.addr)}
+	r := w.do(4, joinReq("g", "", "", "consumer", "range")).(*kmsg.JoinGroupResponse)
+	r = w.do(4, joinReq("g", r.MemberID, "", "consumer", "range")).(*kmsg.JoinGroupResponse)
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.MemberID, sync.Generation = "g", r.MemberID, r.Generation
+	w.do(3, sync)
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Group, hb.MemberID, hb.Generation = "g", r.MemberID, r.Generation
+	for b.Loop() {
+		if resp := w.do(4, hb).(*kmsg.HeartbeatResponse); resp.ErrorCode != 0 {
+			b.Fatal(kerr.ErrorForCode(resp.ErrorCode))
+		}
+	}
 }
