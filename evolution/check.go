@@ -84,7 +84,9 @@ func (b *SetBaseline) Lookup(_ context.Context, subject string, want compat.Leve
 // error.
 type ArgumentError struct{ Err error }
 
+// Error is the wrapped error's message.
 func (e *ArgumentError) Error() string { return e.Err.Error() }
+// Unwrap returns the wrapped error.
 func (e *ArgumentError) Unwrap() error { return e.Err }
 
 func argErr(format string, a ...any) error { return &ArgumentError{fmt.Errorf(format, a...)} }

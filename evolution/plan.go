@@ -101,6 +101,7 @@ func (e *StepError) Error() string {
 	return fmt.Sprintf("%s %s: %s", e.Step.Kind, e.Step.Name, ExplainStepError(e.Err))
 }
 
+// Unwrap returns the step's error.
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Apply carries out the steps in order, calling done with what each did,

@@ -87,6 +87,7 @@ type Error struct {
 	Message string `json:"message"`
 }
 
+// Error is the registry's message and code.
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s (error code %d)", e.Message, e.Code)
 }
