@@ -19,6 +19,17 @@ import (
 // re-created after a hard delete) starts with none. No invalidation is
 // needed, and a stale answer cannot be served.
 
+// AnswerKind names one kind of answer a transport caches with stored
+// schemas and versions (CachedByID, CachedVersion). Each kind comes from
+// NewAnswerKind, so the kinds of different transports never collide.
+type AnswerKind uint32
+
+var answerKinds atomic.Uint32
+
+// NewAnswerKind returns a kind of answer no other caller has; call it once
+// per kind, at package initialisation.
+func NewAnswerKind() AnswerKind { return AnswerKind(answerKinds.Add(1)) }
+
 // maxAnswers bounds the answers kept with one entry: kinds times the few
 // output formats.
 const maxAnswers = 32
@@ -27,7 +38,7 @@ const maxAnswers = 32
 // answer and the effective output format ("" for the stored text, else one
 // of the Format constants).
 type answerKey struct {
-	kind   int
+	kind   AnswerKind
 	format string
 }
 
@@ -68,8 +79,8 @@ func (a *answers) store(k answerKey, v any) {
 	a.m.Store(&m)
 }
 
-// CachedByID returns the answer of the given kind (a number the transport
-// chooses, one per kind of answer) for the schema with id in format (see
+// CachedByID returns the answer of the given kind for the schema with id in
+// format (see
 // FormatDefault). The first call for an (id, kind, effective format) calls
 // build with a copy of the schema and its text in that format, and keeps
 // what build returns with the schema, unless build fails; later calls return
@@ -77,7 +88,7 @@ func (a *answers) store(k answerKey, v any) {
 // its arguments and kind, and its result must not be modified.
 //
 // Errors are those of SchemaByID and FormatSchema, and build's.
-func (r *Registry) CachedByID(ctx context.Context, id int, format string, kind int, build func(s Schema, text string) (any, error)) (any, error) {
+func (r *Registry) CachedByID(ctx context.Context, id int, format string, kind AnswerKind, build func(s Schema, text string) (any, error)) (any, error) {
 	r.mu.RLock()
 	e := r.st.schemas[id]
 	r.mu.RUnlock()
@@ -107,7 +118,7 @@ func (r *Registry) CachedByID(ctx context.Context, id int, format string, kind i
 // version; a soft or hard delete of the version drops it.
 //
 // Errors are those of Version and FormatSchema, and build's.
-func (r *Registry) CachedVersion(ctx context.Context, subject string, version int, deleted bool, format string, kind int, build func(sv SubjectVersion, text string) (any, error)) (any, error) {
+func (r *Registry) CachedVersion(ctx context.Context, subject string, version int, deleted bool, format string, kind AnswerKind, build func(sv SubjectVersion, text string) (any, error)) (any, error) {
 	subj, err := canonicalSubject(subject)
 	if err != nil {
 		return nil, err

@@ -20,11 +20,11 @@ import (
 // general router runs, without allocating once the answer is cached; every
 // other form goes through the router to the same cached answers.
 
-// The kinds of cached answer (the core's kind numbers).
-const (
-	answerSchemaByID = iota // GET /schemas/ids/{id}: schemaByIDResponse without maxId
-	answerText              // GET .../schema: the schema text itself
-	answerRecord            // GET /subjects/{s}/versions/{v}: schemaRecord
+// The kinds of cached answer.
+var (
+	answerSchemaByID = registry.NewAnswerKind() // GET /schemas/ids/{id}: schemaByIDResponse without maxId
+	answerText       = registry.NewAnswerKind() // GET .../schema: the schema text itself
+	answerRecord     = registry.NewAnswerKind() // GET /subjects/{s}/versions/{v}: schemaRecord
 )
 
 // answer is an encoded response body with its Content-Length header value.
@@ -83,7 +83,7 @@ func buildRecord(sv registry.SubjectVersion, text string) (any, error) {
 
 // cachedByID returns the cached answer of kind for the schema with id in
 // format.
-func (h *handler) cachedByID(r *http.Request, id int, format string, kind int) (*answer, error) {
+func (h *handler) cachedByID(r *http.Request, id int, format string, kind registry.AnswerKind) (*answer, error) {
 	build := buildSchemaByID
 	if kind == answerText {
 		build = buildText
@@ -96,7 +96,7 @@ func (h *handler) cachedByID(r *http.Request, id int, format string, kind int) (
 }
 
 // cachedVersion returns the cached answer of kind for a subject version.
-func (h *handler) cachedVersion(r *http.Request, subject string, version int, deleted bool, format string, kind int) (*answer, error) {
+func (h *handler) cachedVersion(r *http.Request, subject string, version int, deleted bool, format string, kind registry.AnswerKind) (*answer, error) {
 	build := buildRecord
 	if kind == answerText {
 		build = buildVersionText

@@ -115,7 +115,7 @@ func (h *handler) versionText(c *call) (any, error) {
 
 // cachedVersionCall is the cached answer of kind for the request's subject
 // version.
-func (h *handler) cachedVersionCall(c *call, kind int) (any, error) {
+func (h *handler) cachedVersionCall(c *call, kind registry.AnswerKind) (any, error) {
 	v, err := parseVersion(c.args[1])
 	if err != nil {
 		return nil, err

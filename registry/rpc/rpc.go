@@ -100,16 +100,22 @@ func (s *service) GetSchema(ctx context.Context, req *connect.Request[registryv1
 	if id <= 0 {
 		return nil, s.toConnect(ctx, notFoundID(int(id)))
 	}
-	sch, err := s.reg.SchemaByID(ctx, int(id))
+	// The answer for an id never changes: it is built once per id and
+	// format and kept with the stored schema (registry.CachedByID).
+	out, err := s.reg.CachedByID(ctx, int(id), req.Msg.GetFormat(), answerGetSchema, func(sch registry.Schema, text string) (any, error) {
+		out := schemaOut(sch)
+		out.Text = text
+		return &registryv1.GetSchemaResponse{Id: id, Schema: out, Guid: guidOut(sch)}, nil
+	})
 	if err != nil {
 		return nil, s.toConnect(ctx, err)
 	}
-	out, err := s.formattedSchema(ctx, int(id), sch, req.Msg.GetFormat())
-	if err != nil {
-		return nil, s.toConnect(ctx, err)
-	}
-	return connect.NewResponse(&registryv1.GetSchemaResponse{Id: id, Schema: out, Guid: guidOut(sch)}), nil
+	// Shared by every request for the id: Connect only reads it.
+	return connect.NewResponse(out.(*registryv1.GetSchemaResponse)), nil
 }
+
+// answerGetSchema is the kind of GetSchema's cached answers.
+var answerGetSchema = registry.NewAnswerKind()
 
 // GetSchemaByGUID returns the schema whose content has a GUID (§8), with
 // the lowest id that stores it and all such ids. A GUID that is not 16
