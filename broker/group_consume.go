@@ -352,7 +352,7 @@ func (b *Broker) startConsumePart(cp *cpart, earliest bool) {
 	if earliest {
 		cp.pos = lso
 	} else {
-		cp.pos = hwm
+		cp.pos = p.LastStableOffset() // read_committed (txn.go)
 	}
 }
 

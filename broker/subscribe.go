@@ -189,7 +189,9 @@ func (b *Broker) subscribe(ctx context.Context, req SubscribeRequest, ready func
 		case StartEarliest:
 			pos[i] = p.LogStartOffset()
 		case StartLatest:
-			pos[i] = p.HighWatermark()
+			// Subscribers are read_committed: the latest stable offset, so
+			// that an open transaction's records are seen once committed.
+			pos[i] = p.LastStableOffset()
 		case StartOffset:
 			lso, hwm := p.LogStartOffset(), p.HighWatermark()
 			if req.Offset < lso || req.Offset > hwm {

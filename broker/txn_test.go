@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker"
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
 
 // txnBatch encodes values as producer pid's transactional batch.
@@ -170,5 +172,28 @@ func TestTransactionRecovery(t *testing.T) {
 	}
 	if got := visibleValues(t, e.b, "open"); len(got) != 1 {
 		t.Fatalf("ongoing committed after restart: %q", got)
+	}
+}
+
+// TestTransactionConnectReaders: a Connect subscriber started at "latest"
+// while a transaction is open starts at the last stable offset, so it sees
+// the transaction's records once they are committed, and never an aborted
+// transaction's.
+func TestTransactionConnectReaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *broker.Config) { c.GroupTickInterval = -1 })
+	e.createTopic("s", 1, nil)
+	pid, epoch := openTxn(t, e.b, "sub", "s", time.Minute, "t1", "t2")
+	sub := subscribe(t, e.client, &brokerv1.SubscribeRequest{Topic: "s", Start: &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_LATEST}})
+	if err := e.b.EndTxn(context.Background(), "sub", pid, epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	pid, epoch = openTxn(t, e.b, "sub", "s", time.Minute, "gone")
+	if err := e.b.EndTxn(context.Background(), "sub", pid, epoch, false); err != nil {
+		t.Fatal(err)
+	}
+	e.produce("s", val("plain"))
+	if got := values(sub.next(3)); !slices.Equal(got, []string{"t1", "t2", "plain"}) {
+		t.Fatalf("subscriber saw %q, want [t1 t2 plain]", got)
 	}
 }
