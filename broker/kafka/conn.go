@@ -292,7 +292,9 @@ func (c *Conn) stage1(p *pending, reg registration, req kmsg.Request) (ok bool) 
 }
 
 // writeLoop writes responses in request order until the reader closes the
-// queue. After a failure it keeps draining the queue to release budgets.
+// queue. Responses already complete when one is written go out in the same
+// write (pipelined produces acknowledged by one fsync answer together).
+// After a failure it keeps draining the queue to release budgets.
 func (c *Conn) writeLoop() {
 	var hdr requestHeader
 	defer func() {
@@ -304,9 +306,45 @@ func (c *Conn) writeLoop() {
 			}
 		}
 	}()
-	var buf []byte
-	failed := false
-	for p := range c.queue {
+	var (
+		buf     []byte     // encoded responses not yet written
+		written []*pending // the requests of buf (and of skipped answers)
+		held    *pending   // taken from the queue while coalescing
+		failed  bool
+	)
+	fail := func(err error) {
+		if err != nil {
+			c.log.Debug("Kafka response write failed", "err", err)
+		}
+		failed = true
+		c.close()
+	}
+	flush := func() {
+		if len(buf) > 0 && !failed {
+			c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+			if _, err := c.nc.Write(buf); err != nil {
+				fail(err)
+			}
+		}
+		for _, p := range written {
+			c.finish(p)
+		}
+		written = written[:0]
+		if cap(buf) > maxKeptBuffer {
+			buf = nil
+		}
+		buf = buf[:0]
+	}
+	for {
+		p := held
+		held = nil
+		if p == nil {
+			var ok bool
+			if p, ok = <-c.queue; !ok {
+				flush()
+				return
+			}
+		}
 		hdr = p.hdr
 		if p.done != nil {
 			select {
@@ -317,33 +355,66 @@ func (c *Conn) writeLoop() {
 		if !failed && c.ctx.Err() == nil {
 			switch {
 			case p.err != nil:
+				flush()
 				if !errors.Is(p.err, context.Canceled) {
 					c.log.Info("closing Kafka connection", "api", kmsg.NameForKey(p.hdr.key), "version", p.hdr.version, "err", p.err)
 				}
-				failed = true
+				fail(nil)
 			case p.resp != nil:
-				var err error
-				buf, err = c.write(buf, p)
-				if err != nil {
-					c.log.Debug("Kafka response write failed", "err", err)
-					failed = true
+				if fw, ok := p.resp.(FrameWriter); ok {
+					flush()
+					if !failed {
+						c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+						h := appendResponseHeader(nil, p.hdr.corr, p.resp)
+						if err := fw.WriteFrame(c.nc, h[4:]); err != nil {
+							fail(err)
+						}
+					}
+				} else {
+					start := len(buf)
+					buf = appendResponseHeader(buf, p.hdr.corr, p.resp)
+					buf = p.resp.AppendTo(buf)
+					putSize(buf[start:])
 				}
 			}
-			if failed {
-				c.close()
-			}
 		}
-		if p.done != nil {
+		written = append(written, p)
+		// Coalesce: a next answer already complete joins this write.
+		if !failed && len(buf) < maxKeptBuffer {
 			select {
-			case <-p.done:
-				release(p.resp)
-			default: // the wait still runs after a close; it owns its response
+			case q, ok := <-c.queue:
+				if !ok {
+					flush()
+					return
+				}
+				held = q
+				if q.done == nil || isDone(q.done) {
+					continue
+				}
+			default:
 			}
-		} else {
-			release(p.resp)
 		}
-		c.give(p)
+		flush()
 	}
+}
+
+// isDone reports whether ch is closed.
+func isDone(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish releases p's response (unless a wait still owns it) and gives back
+// what take reserved.
+func (c *Conn) finish(p *pending) {
+	if p.done == nil || isDone(p.done) {
+		release(p.resp)
+	}
+	c.give(p)
 }
 
 func release(r kmsg.Response) {
@@ -354,20 +425,3 @@ func release(r kmsg.Response) {
 
 // maxKeptBuffer is the largest response buffer kept for the next response.
 const maxKeptBuffer = 1 << 20
-
-// write sends one response frame.
-func (c *Conn) write(buf []byte, p *pending) ([]byte, error) {
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
-	if fw, ok := p.resp.(FrameWriter); ok {
-		h := appendResponseHeader(buf[:0], p.hdr.corr, p.resp)
-		return buf, fw.WriteFrame(c.nc, h[4:])
-	}
-	buf = appendResponseHeader(buf[:0], p.hdr.corr, p.resp)
-	buf = p.resp.AppendTo(buf)
-	putSize(buf)
-	_, err := c.nc.Write(buf)
-	if cap(buf) > maxKeptBuffer {
-		buf = nil
-	}
-	return buf, err
-}
