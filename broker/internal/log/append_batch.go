@@ -148,6 +148,11 @@ func (p *Partition) EnqueueBatch(b *Batch) (*Pending, error) {
 	if limit := p.cfg.Load().MaxBatchBytes; len(b.raw) > limit {
 		return nil, fmt.Errorf("log: batch of %d bytes exceeds the limit of %d: %w", len(b.raw), limit, ErrBatchTooLarge)
 	}
+	if b.Transactional() {
+		if err := p.markTransactional(); err != nil { // txn.go
+			return nil, err
+		}
+	}
 	req := &appendReq{
 		batch: b.raw,
 		info:  batchInfo{count: b.Count(), firstTs: b.h.BaseTimestamp, maxTs: b.h.MaxTimestamp, lastDelt: b.h.LastOffsetDelta},

@@ -110,7 +110,13 @@ func TestTransactionOpenAcrossReopen(t *testing.T) {
 	clock := newFakeClock()
 	p := mustOpen(t, "/p", testConfig(t, fs, clock))
 	mustAppend(t, p, kv("plain", "x"))
+	if _, err := fs.Open("/p/" + TxnSentinel); err == nil {
+		t.Fatal("a partition without transactions is marked transactional")
+	}
 	appendTxn(t, p, 9, 0, kv("open", "x"))
+	if _, err := fs.Open("/p/" + TxnSentinel); err != nil {
+		t.Fatalf("the first transactional batch did not mark the partition: %v", err)
+	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
