@@ -83,3 +83,34 @@ func TestKcatRefusedRecord(t *testing.T) {
 		t.Fatalf("kcat stderr does not name the refusal:\n%s", stderr)
 	}
 }
+
+// TestKcatIdempotentProducer: librdkafka with enable.idempotence=true gets
+// a producer id (InitProducerId) and its sequenced batches are stored.
+func TestKcatIdempotentProducer(t *testing.T) {
+	addr, _, srv := startServer(t)
+	createTopicCore(t, srv, "idem", 2, nil)
+	var in strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&in, "k%d:v%d\n", i%7, i)
+	}
+	if _, stderr, err := kcat(t, in.String(), "-b", addr, "-P", "-t", "idem", "-K:", "-X", "enable.idempotence=true"); err != nil {
+		t.Fatalf("kcat -P idempotent: %v\n%s", err, stderr)
+	}
+	got := consumeAll(t, addr, "idem", 2, 500)
+	n := 0
+	for _, rs := range got {
+		for _, r := range rs {
+			if r.ProducerID < 0 {
+				t.Fatalf("record at %d/%d has no producer id", r.Partition, r.Offset)
+			}
+			n++
+		}
+	}
+	info, err := srv.Broker.DescribeTopic("idem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hw := info.Partitions[0].HighWatermark + info.Partitions[1].HighWatermark; n != 500 || hw != 500 {
+		t.Fatalf("%d records read, %d stored, want 500", n, hw)
+	}
+}
