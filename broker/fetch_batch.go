@@ -141,7 +141,7 @@ func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []Fe
 			}
 		}
 		total, failed := b.readBatchesOnce(req, maxBytes, start, parts, res)
-		if req.MaxWait <= 0 || total >= max(req.MinBytes, 1) || failed || len(wakes) == 0 {
+		if req.MaxWait <= 0 || total >= req.MinBytes || failed || len(wakes) == 0 {
 			return res
 		}
 		if deadline == nil {

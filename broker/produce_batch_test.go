@@ -207,3 +207,19 @@ func TestFetchBatchesLongPoll(t *testing.T) {
 		t.Fatalf("woke with %d and %d bytes, hwm %d", len(res[0].Batches), len(res[1].Batches), res[1].HighWatermark)
 	}
 }
+
+// TestFetchBatchesMinBytesZero: MinBytes 0 answers at once even with a
+// MaxWait, as Kafka does.
+func TestFetchBatchesMinBytesZero(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.hook = func() { t.Error("a fetch with MinBytes 0 waited") }
+	e.restart()
+	e.createTopic("t", 1, nil)
+	res := e.b.FetchBatches(context.Background(), broker.FetchBatchesRequest{
+		MaxWait: 10 * 60e9, MinBytes: 0, Partitions: []broker.FetchBatchesPartition{{Topic: "t"}},
+	})
+	if res[0].Err != nil || len(res[0].Batches) != 0 {
+		t.Fatalf("%v, %d bytes", res[0].Err, len(res[0].Batches))
+	}
+}
