@@ -217,7 +217,7 @@ func TestFetchBatchesMinBytesZero(t *testing.T) {
 	e.restart()
 	e.createTopic("t", 1, nil)
 	res := e.b.FetchBatches(context.Background(), broker.FetchBatchesRequest{
-		MaxWait: 10 * 60e9, MinBytes: 0, Partitions: []broker.FetchBatchesPartition{{Topic: "t"}},
+		MaxWait: 5e9, MinBytes: 0, Partitions: []broker.FetchBatchesPartition{{Topic: "t"}},
 	})
 	if res[0].Err != nil || len(res[0].Batches) != 0 {
 		t.Fatalf("%v, %d bytes", res[0].Err, len(res[0].Batches))
