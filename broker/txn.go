@@ -499,12 +499,27 @@ func (b *Broker) txnProduceBegin(topicName string, partition int32, pid int64, e
 	return tr.gate.RUnlock, nil
 }
 
-// TxnState describes a transactional id, for admin views and tests.
+// TxnState describes a transactional id, for admin views
+// (DescribeTransactions, ListTransactions) and tests.
 type TxnState struct {
+	ID         string
 	ProducerID int64
 	Epoch      int16
-	State      string
+	// State is Kafka's name of the state: Empty, Ongoing, PrepareCommit,
+	// PrepareAbort, CompleteCommit or CompleteAbort.
+	State   string
+	Timeout time.Duration
+	// Start is when the transaction last began (zero if it never did).
+	Start      time.Time
 	Partitions []TopicPartition
+}
+
+func txnState(t *txn.Txn) TxnState {
+	st := TxnState{ID: t.ID, ProducerID: t.ProducerID, Epoch: t.Epoch, State: t.State.String(), Timeout: t.Timeout, Start: t.Start}
+	for _, p := range t.Partitions {
+		st.Partitions = append(st.Partitions, TopicPartition{Topic: p.Topic, Partition: p.Partition})
+	}
+	return st
 }
 
 // DescribeTransaction returns a transactional id's state; ok is false
@@ -517,11 +532,25 @@ func (b *Broker) DescribeTransaction(txnID string) (TxnState, bool) {
 	if !ok {
 		return TxnState{}, false
 	}
-	st := TxnState{ProducerID: t.ProducerID, Epoch: t.Epoch, State: t.State.String()}
-	for _, p := range t.Partitions {
-		st.Partitions = append(st.Partitions, TopicPartition{Topic: p.Topic, Partition: p.Partition})
+	return txnState(t), true
+}
+
+// ListTransactions returns every transactional id's state, by id; with
+// runningFor >= 0 only the open or completing ones that began at least
+// that long ago (KIP-994's duration filter).
+func (b *Broker) ListTransactions(runningFor time.Duration) []TxnState {
+	if b.txns == nil {
+		return nil
 	}
-	return st, true
+	now := b.cfg.Now()
+	var out []TxnState
+	for _, t := range b.txns.coord.All() {
+		if runningFor >= 0 && (!t.Active() || now.Sub(t.Start) < runningFor) {
+			continue
+		}
+		out = append(out, txnState(t))
+	}
+	return out
 }
 
 // stableEnd is the end of the partition that a Connect reader (Fetch,

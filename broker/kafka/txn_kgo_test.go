@@ -67,7 +67,7 @@ func TestTransactionsKgo(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testCtx(t)
-	pr := newClient(t, n.Addr, kgo.TransactionalID("kgo-tx"), kgo.DefaultProduceTopic("out"))
+	pr := newClient(t, n.Addr, kgo.TransactionalID("kgo-tx"), kgo.DefaultProduceTopic("out"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	round := func(commit bool, vals ...string) {
 		t.Helper()
 		if err := pr.BeginTransaction(); err != nil {
@@ -106,6 +106,24 @@ func TestTransactionsKgo(t *testing.T) {
 	s, sok := stable.Lookup("out", 0)
 	if !eok || !sok || e.Err != nil || s.Err != nil || s.Offset >= e.Offset {
 		t.Fatalf("open transaction: LSO %d (%v, listed %v), HWM %d (%v, listed %v); want LSO < HWM", s.Offset, s.Err, sok, e.Offset, e.Err, eok)
+	}
+	// Admin tools see it (DescribeTransactions, ListTransactions).
+	dt, err := adm.DescribeTransactions(ctx, "kgo-tx", "no-such-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := dt["kgo-tx"]; d.Err != nil || d.State != "Ongoing" || d.ProducerID < 0 || d.StartTimestamp <= 0 || !slices.Equal(d.Topics.Sorted()[0].Partitions, []int32{0}) {
+		t.Fatalf("DescribeTransactions(kgo-tx) = %+v", d)
+	}
+	if d := dt["no-such-id"]; d.Err == nil {
+		t.Fatalf("DescribeTransactions(no-such-id) = %+v, want TRANSACTIONAL_ID_NOT_FOUND", d)
+	}
+	lt, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := lt.TransactionalIDs(); !slices.Equal(ids, []string{"kgo-tx"}) {
+		t.Fatalf("ListTransactions(Ongoing) = %v", ids)
 	}
 	// The Connect Fetch path stops at the LSO too.
 	fr, err := b.Fetch(ctx, broker.FetchRequest{Topic: "out", Partition: 0, Offset: s.Offset})
