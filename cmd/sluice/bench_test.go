@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,11 +49,18 @@ func runBenchTSV(t *testing.T, args ...string) map[string]float64 {
 func TestBenchProduceInProcess(t *testing.T) {
 	rows := runBenchTSV(t, "produce", "--in-process", "--fsync", "never", "--duration", "1500ms",
 		"--partitions", "2", "--batch", "4", "--inflight", "2", "--record-bytes", "100")
-	for _, m := range []string{"records_per_s", "MBps", "ack_p50_us", "ack_p99_us", "ack_p999_us"} {
+	for _, m := range []string{"records_per_s", "ack_p50_us", "ack_p99_us", "ack_p999_us"} {
 		v, ok := rows["produce_fsync-never_"+m]
 		if !ok || v <= 0 {
 			t.Errorf("metric produce_fsync-never_%s = %v (present %v) in %v", m, v, ok, rows)
 		}
+	}
+	// MB/s is printed with one decimal, so a slow run (the race detector on a
+	// loaded machine) can print 0.0: check it against the record rate
+	// instead of requiring it to be positive.
+	mbps, ok := rows["produce_fsync-never_MBps"]
+	if want := rows["produce_fsync-never_records_per_s"] * 100 / 1e6; !ok || mbps < 0 || math.Abs(mbps-want) > 0.05+want/100 {
+		t.Errorf("metric produce_fsync-never_MBps = %v (present %v), want %.3f from the record rate of 100-byte records", mbps, ok, want)
 	}
 	if rows["produce_fsync-never_ack_p50_us"] > rows["produce_fsync-never_ack_p999_us"] {
 		t.Errorf("p50 above p99.9: %v", rows)
@@ -63,7 +71,7 @@ func TestBenchConsumeInProcess(t *testing.T) {
 	rows := runBenchTSV(t, "consume", "--in-process", "--fsync", "never", "--backlog", "3000", "--duration", "30s",
 		"--partitions", "3", "--consumers", "2", "--record-bytes", "100", "--name", "catchup")
 	// The whole backlog is read: 3000 records of 100 bytes.
-	if rows["catchup_records_per_s"] <= 0 || rows["catchup_MBps"] <= 0 {
+	if rows["catchup_records_per_s"] <= 0 || rows["catchup_MBps"] < 0 {
 		t.Errorf("rows %v", rows)
 	}
 }
