@@ -236,13 +236,14 @@ func (b *Broker) TickTransactions() {
 			continue
 		}
 		b.log.Info("aborting a timed-out transaction", "transactional_id", id, "producer_id", t.ProducerID, "timeout", t.Timeout)
-		if err := b.completeTxn(ctx, t); err != nil {
+		if err := b.completeTxn(ctx, t); err != nil && !errors.Is(err, ErrConcurrentTransactions) {
 			b.log.Error("aborting a timed-out transaction", "transactional_id", id, "err", err)
 		}
 	}
 	for _, id := range prepared {
 		if t, ok := tr.coord.Get(id); ok {
-			if err := b.completeTxn(ctx, t); err != nil {
+			// ErrConcurrentTransactions: its EndTxn is completing it.
+			if err := b.completeTxn(ctx, t); err != nil && !errors.Is(err, ErrConcurrentTransactions) {
 				b.log.Error("completing a transaction", "transactional_id", id, "err", err)
 			}
 		}

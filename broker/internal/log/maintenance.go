@@ -55,6 +55,7 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	} else {
 		errs = append(errs, p.retainLocked(cfg, nowMs))
 	}
+	p.pruneAborted() // txn.go
 	return errors.Join(errs...)
 }
 

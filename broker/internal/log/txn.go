@@ -363,3 +363,16 @@ func (c *compactTxn) dropped(offset int64) bool {
 	i := sort.Search(len(c.ranges), func(i int) bool { return c.ranges[i][1] >= offset })
 	return i < len(c.ranges) && c.ranges[i][0] <= offset
 }
+
+// pruneAborted forgets the aborted transactions whose marker retention
+// has deleted (below the log start offset): no read can return them.
+func (p *Partition) pruneAborted() {
+	start := p.LogStartOffset()
+	t := &p.txn
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := sort.Search(len(t.aborted), func(i int) bool { return t.aborted[i].LastOffset >= start })
+	if i > 0 {
+		t.aborted = slices.Delete(t.aborted, 0, i)
+	}
+}

@@ -222,3 +222,32 @@ func TestCompactionWithTransactions(t *testing.T) {
 		t.Fatalf("after commit and reopen: k=%q after11=%q", got["k"], got["after11"])
 	}
 }
+
+// TestAbortedIndexPrunedByRetention: retention that deletes an aborted
+// transaction's marker drops its index entry.
+func TestAbortedIndexPrunedByRetention(t *testing.T) {
+	t.Parallel()
+	fs := vfs.NewMem()
+	clock := newFakeClock()
+	cfg := testConfig(t, fs, clock)
+	cfg.SegmentBytes = 300
+	cfg.RetentionBytes = 600
+	p := mustOpen(t, "/p", cfg)
+	appendTxn(t, p, 1, 0, kv("a", "x"))
+	marker(t, p, 1, false)
+	for i := range 30 {
+		mustAppend(t, p, kv(fmt.Sprintf("filler%d", i), "................................"))
+	}
+	if got := p.AbortedTxns(0, p.HighWatermark()); len(got) != 1 {
+		t.Fatalf("before retention: %v", got)
+	}
+	if err := p.RunMaintenance(clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p.LogStartOffset() <= 1 {
+		t.Fatalf("test setup: retention kept the log start at %d", p.LogStartOffset())
+	}
+	if n := len(p.txn.aborted); n != 0 {
+		t.Fatalf("%d aborted entries kept below the log start", n)
+	}
+}
