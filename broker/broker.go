@@ -21,7 +21,8 @@
 //
 // Topic metadata (name, partition count, config overrides, creation time)
 // lives in meta.db, table broker_topics; consumer groups' committed offsets
-// in table group_offsets (group_offsets.go). Partition p of topic t lives in
+// in table group_offsets (group_offsets.go); Kafka transactions' coordinator
+// state in table broker_txns (txn.go). Partition p of topic t lives in
 // DataDir/topics/t/p/.
 package broker
 
