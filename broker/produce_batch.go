@@ -70,8 +70,11 @@ type BatchOutcome struct {
 	// Err, when set, refused the batch before anything was queued: a
 	// *BatchError (records refused), or an error wrapping
 	// ErrPartitionNotFound, ErrCorruptBatch, ErrInvalidBatch,
-	// ErrMessageTooLarge, ErrRecordListTooLarge, ErrStorage, or the
-	// validator's own error (a registry failure).
+	// ErrMessageTooLarge, ErrRecordListTooLarge, ErrStorage,
+	// ErrOutOfOrderSequence, ErrInvalidProducerEpoch, ErrInvalidTxnState
+	// (a transactional batch for a partition that is not in its
+	// producer's open transaction, txn.go), or the validator's own error
+	// (a registry failure).
 	Err error
 	// LogAppendTime is the append time stamped on the batch (Unix ms), or
 	// -1 when the topic keeps producer timestamps.

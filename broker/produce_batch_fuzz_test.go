@@ -29,6 +29,7 @@ func FuzzProduceBatches(f *testing.F) {
 	binary.BigEndian.PutUint32(z[17:], crc32.Checksum(z[21:], crc32.MakeTable(crc32.Castagnoli)))
 	f.Add(z)
 	f.Add([]byte{})
+	f.Add(txnBatch(7, 0, 0, "in no transaction")) // ErrInvalidTxnState (txn_test.go)
 	e := newEnv(f)
 	e.createTopic("t", 1, nil)
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -39,7 +40,7 @@ func FuzzProduceBatches(f *testing.F) {
 		}
 		base, _, err := out[0].Wait(ctx)
 		if err != nil {
-			for _, want := range []error{broker.ErrInvalidBatch, broker.ErrCorruptBatch, broker.ErrMessageTooLarge, broker.ErrRecordListTooLarge, broker.ErrOutOfOrderSequence, broker.ErrInvalidProducerEpoch} {
+			for _, want := range []error{broker.ErrInvalidBatch, broker.ErrCorruptBatch, broker.ErrMessageTooLarge, broker.ErrRecordListTooLarge, broker.ErrOutOfOrderSequence, broker.ErrInvalidProducerEpoch, broker.ErrInvalidTxnState} {
 				if errors.Is(err, want) {
 					return
 				}
