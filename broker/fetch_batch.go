@@ -20,7 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
@@ -81,17 +81,9 @@ type FetchBatchesResult struct {
 
 // fetchRotation makes successive requests start reading at a different
 // partition.
-var fetchRotation struct {
-	sync.Mutex
-	n int
-}
+var fetchRotation atomic.Uint64
 
-func nextRotation() int {
-	fetchRotation.Lock()
-	defer fetchRotation.Unlock()
-	fetchRotation.n++
-	return fetchRotation.n
-}
+func nextRotation() int { return int(fetchRotation.Add(1) % (1 << 30)) }
 
 // FetchBatches reads the partitions of req, waiting as req says. The
 // results are in request order; their bytes belong to the caller.
