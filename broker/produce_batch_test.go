@@ -223,3 +223,29 @@ func TestFetchBatchesMinBytesZero(t *testing.T) {
 		t.Fatalf("%v, %d bytes", res[0].Err, len(res[0].Batches))
 	}
 }
+
+// TestFetchBatchesRotates: with room for one batch per request, successive
+// fetches start at different partitions, so none starves. (Not parallel:
+// the rotation is shared by every fetch of the process.)
+func TestFetchBatchesRotates(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("t", 2, nil)
+	for p := range int32(2) {
+		if _, errs := produceBatches(t, e.b, "t", broker.PartitionBatch{Partition: p, Raw: kbatch(1, pair("k", "v"))}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+	}
+	served := map[int]int{}
+	for range 4 {
+		res := e.b.FetchBatches(context.Background(), broker.FetchBatchesRequest{MaxBytes: 1,
+			Partitions: []broker.FetchBatchesPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}})
+		for i, r := range res {
+			if len(r.Batches) > 0 {
+				served[i]++
+			}
+		}
+	}
+	if served[0] != 2 || served[1] != 2 {
+		t.Fatalf("batches served per partition over 4 one-batch fetches: %v, want 2 each", served)
+	}
+}
