@@ -49,6 +49,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,12 @@ type Config struct {
 	Group string
 	// Cleanup deletes what the run created after it (--cleanup).
 	Cleanup bool
+	// SampleRSS, when not 0, is the process id of the server: while the
+	// load is measured (after any preload and warm-up) its resident memory
+	// (/proc/PID/status VmRSS, and the kernel's peak VmHWM) and this
+	// process's are sampled every 100ms, and the summary reports min,
+	// median, max and peak (--sample-rss). Linux only.
+	SampleRSS int
 	// TSV prints perf summary.tsv rows on Out instead of the text summary
 	// (--tsv).
 	TSV bool
@@ -178,6 +185,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--duration %v: want more than 0", c.Duration)
 	case c.Backlog < 0:
 		return fmt.Errorf("--backlog %d: want 0 or more", c.Backlog)
+	case c.SampleRSS < 0:
+		return fmt.Errorf("--sample-rss %d: want the server's process id", c.SampleRSS)
+	case c.SampleRSS != 0 && c.Validation.Levels != "":
+		return fmt.Errorf("--sample-rss %d: not with --validate, which compares levels by throughput only", c.SampleRSS)
 	case c.Group != "" && c.Mode != "consume":
 		return fmt.Errorf("--group %s: only bench consume reads as a group", c.Group)
 	case c.Start == nil && c.Addr == "":
@@ -236,6 +247,12 @@ func (c *Config) startServer(ctx context.Context, dir string) (url string, stop 
 }
 
 func (c *Config) run(ctx context.Context) (err error) {
+	if c.SampleRSS != 0 {
+		// Before any preload: a wrong pid should not cost a backlog.
+		if _, err := readStatus(strconv.Itoa(c.SampleRSS)); err != nil {
+			return fmt.Errorf("--sample-rss %d: %v", c.SampleRSS, err)
+		}
+	}
 	base := c.Addr
 	progress := c.Progress
 	if c.Start != nil {
@@ -334,6 +351,22 @@ type benchRun struct {
 
 	// e2eReady is closed once every e2e subscription is in place.
 	e2eReady chan struct{}
+
+	// rss samples memory while measuring (Config.SampleRSS); nil when off.
+	rss *rssSampler
+}
+
+// startSampling starts the --sample-rss sampler, if asked for.
+func (r *benchRun) startSampling() error {
+	if r.cfg.SampleRSS == 0 {
+		return nil
+	}
+	s, err := startRSS(r.cfg.SampleRSS)
+	if err != nil {
+		return err
+	}
+	r.rss = s
+	return nil
 }
 
 func (r *benchRun) recordAck(n, bytes int, lat time.Duration) {
@@ -495,6 +528,10 @@ func (r *benchRun) measure(ctx context.Context, work func(ctx context.Context) e
 	r.ackIval.reset()
 	r.e2eIval.reset()
 	r.mu.Unlock()
+	if err := r.startSampling(); err != nil {
+		return err
+	}
+	defer r.rss.stop()
 	r.measuring.Store(true)
 	start := time.Now()
 	tick := time.NewTicker(time.Second)
@@ -514,6 +551,7 @@ func (r *benchRun) measure(ctx context.Context, work func(ctx context.Context) e
 		break
 	}
 	r.measuring.Store(false)
+	r.rss.stop()
 	r.mu.Lock()
 	r.elapsed = time.Since(start)
 	r.mu.Unlock()
@@ -581,6 +619,10 @@ func (r *benchRun) consume(ctx context.Context, topics brokerv1connect.TopicServ
 		ends[p.GetPartition()] = p.GetHighWatermark()
 		backlog += p.GetHighWatermark() - p.GetLogStartOffset()
 	}
+	if err := r.startSampling(); err != nil {
+		return err
+	}
+	defer r.rss.stop()
 	r.measuring.Store(true)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.Duration)
@@ -599,6 +641,7 @@ func (r *benchRun) consume(ctx context.Context, topics brokerv1connect.TopicServ
 		break
 	}
 	elapsed := time.Since(start)
+	r.rss.stop()
 	r.mu.Lock()
 	r.consumeElapsed = elapsed
 	r.mu.Unlock()
@@ -849,12 +892,20 @@ func (r *benchRun) summary(w io.Writer) {
 			row{"e2e_p999_us", us(r.e2eLat.quantile(0.999)), "us"},
 		)
 	}
+	if r.rss != nil {
+		for _, m := range r.rss.rows() {
+			rows = append(rows, row{m.metric, m.value, "MiB"})
+		}
+	}
 	if c.TSV {
 		for _, rw := range rows {
 			v := fmt.Sprintf("%.1f", rw.value)
 			fmt.Fprintf(w, "sluice\t%s_%s\t%s\t%s\t1\t%s\t%s\t%s\n", c.Name, rw.metric, v, rw.unit, v, v, c.Command)
 		}
 		return
+	}
+	if r.rss != nil {
+		defer r.rss.print(w)
 	}
 	switch c.Mode {
 	case "produce", "e2e":

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,50 @@ func TestValidate(t *testing.T) {
 	c.Start = func(context.Context, string) (string, func() error, error) { return "", nil, errors.New("unused") }
 	if err := c.Validate(); err != nil || c.Name != "consume_fsync-interval-5ms_decode" {
 		t.Errorf("Validate: %v, name %q", err, c.Name)
+	}
+}
+
+// TestRunConsumeSampleRSS samples the server's memory (this process: the
+// test server runs here) during a catch-up read and reports it, as rows
+// and as text; a process that does not exist is refused before any load.
+func TestRunConsumeSampleRSS(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc:", err)
+	}
+	srv := clienttest.Start(t)
+	c := base(srv.URL)
+	c.Mode, c.Duration, c.SampleRSS, c.TSV = "consume", 30*time.Second, os.Getpid(), true
+	var out, progress bytes.Buffer
+	c.Out, c.Progress = &out, &progress
+	if err := loadgen.Run(context.Background(), c); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	for _, m := range []string{"server_rss_min_MiB", "server_rss_median_MiB", "server_rss_max_MiB", "server_rss_peak_MiB", "client_rss_max_MiB", "client_rss_peak_MiB"} {
+		row := "sluice\tconsume_" + m + "\t"
+		i := strings.Index(out.String(), row)
+		if i < 0 {
+			t.Errorf("no row %s in\n%s", m, out.String())
+			continue
+		}
+		v, _, _ := strings.Cut(out.String()[i+len(row):], "\t")
+		if f, err := strconv.ParseFloat(v, 64); err != nil || f <= 0 {
+			t.Errorf("%s = %q, want a size", m, v)
+		}
+	}
+	c.TSV = false
+	out.Reset()
+	if err := loadgen.Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\nserver rss (pid "+strconv.Itoa(os.Getpid())+", ") {
+		t.Errorf("text summary:\n%s", out.String())
+	}
+	c.Topic, c.SampleRSS = "lg-none", 1<<30
+	if err := loadgen.Run(context.Background(), c); err == nil || !strings.HasPrefix(err.Error(), "--sample-rss 1073741824: open /proc/1073741824/status") {
+		t.Errorf("no such process: %v", err)
+	}
+	c.SampleRSS = -1
+	if err := loadgen.Run(context.Background(), c); err == nil || err.Error() != "--sample-rss -1: want the server's process id" {
+		t.Errorf("negative: %v", err)
 	}
 }

@@ -85,6 +85,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&c.Validation.Format, "format", "avro", "--validate: schema `format` of the records: avro, protobuf or json")
 	fs.IntVar(&c.Validation.Runs, "runs", 1, "--validate: repeat every level this many `times`, interleaved; the summary reports medians")
 	fs.IntVar(&c.Validation.Pool, "pool", 4096, "--validate: distinct random `records` generated before measuring")
+	fs.IntVar(&c.SampleRSS, "sample-rss", 0, "while measuring, sample the resident memory of the server process `pid` (and of this process) every 100ms and report min, median, max and peak (Linux /proc)")
 	fs.StringVar(&c.Group, "group", "", "consume: read as the --consumers members of consumer `group` (reset to earliest first) instead of plain subscriptions")
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
