@@ -197,3 +197,35 @@ func TestTransactionConnectReaders(t *testing.T) {
 		t.Fatalf("subscriber saw %q, want [t1 t2 plain]", got)
 	}
 }
+
+// TestTransactionLongPollWaitsForCommit: a read_committed long poll at the
+// start of an open transaction counts no bytes (they are not stable), so
+// it waits, and the commit's marker wakes it with the data.
+func TestTransactionLongPollWaitsForCommit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *broker.Config) { c.GroupTickInterval = -1 })
+	e.createTopic("lp", 1, nil)
+	pid, epoch := openTxn(t, e.b, "lp", "lp", time.Minute, "v1", "v2")
+	parked := make(chan struct{}, 16)
+	broker.SetWaitHook(e.b, func() { parked <- struct{}{} })
+	done := make(chan broker.FetchBatchesResult, 1)
+	go func() {
+		res := e.b.FetchBatches(context.Background(), broker.FetchBatchesRequest{
+			Partitions: []broker.FetchBatchesPartition{{Topic: "lp", Offset: 0}}, MinBytes: 1, MaxWait: time.Minute, ReadCommitted: true,
+		})
+		done <- res[0]
+	}()
+	<-parked // the poll found no stable bytes and waits
+	select {
+	case r := <-done:
+		t.Fatalf("the poll answered before the commit: %d bytes", len(r.Batches))
+	default:
+	}
+	if err := e.b.EndTxn(context.Background(), "lp", pid, epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.Err != nil || len(r.Batches) == 0 || r.LastStable != 3 || r.HighWatermark != 3 || len(r.Aborted) != 0 {
+		t.Fatalf("after the commit: %v, %d bytes, LSO %d, HWM %d, aborted %v", r.Err, len(r.Batches), r.LastStable, r.HighWatermark, r.Aborted)
+	}
+}
