@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,10 @@ type FetchBatchesRequest struct {
 	MinBytes int
 	// MaxWait bounds the wait for MinBytes; 0 answers at once.
 	MaxWait time.Duration
+	// Files asks for read_uncommitted partitions' batches as pinned file
+	// ranges (FetchBatchesResult.Files, for sendfile) instead of bytes;
+	// the caller must Release every result's Files.
+	Files bool
 	// ReadCommitted stops each partition at its last stable offset and
 	// answers the aborted transactions overlapping what is returned
 	// (txn.go); MinBytes then counts only those stable bytes.
@@ -74,10 +79,18 @@ type FetchBatchesResult struct {
 	// HighWatermark, LastStable and LogStartOffset describe the partition.
 	// LastStable equals HighWatermark while no transaction is open.
 	HighWatermark, LastStable, LogStartOffset int64
+	// Files, under FetchBatchesRequest.Files, holds the batches as ranges
+	// of segment files instead of Batches (which is then empty); Release
+	// it once sent.
+	Files *BatchFiles
 	// Aborted lists, under ReadCommitted, the aborted transactions whose
 	// batches may be among Batches (the client drops them).
 	Aborted []AbortedTxn
 }
+
+// BatchFiles are whole stored batches as pinned ranges of segment files
+// (FetchBatchesRequest.Files).
+type BatchFiles = log.BatchFiles
 
 // fetchRotation makes successive requests start reading at a different
 // partition.
@@ -175,7 +188,14 @@ func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, p
 		var err error
 		var hw int64
 		stable := p.LastStableOffset() // before the read (txn.go)
-		r.Batches, hw, err = p.ReadBatches(r.Batches[:0], fp.Offset, max(budget, 0), always)
+		r.Files.Release() // an earlier pass's, in a long poll
+		r.Files = nil
+		if req.Files && !req.ReadCommitted {
+			r.Files, hw, err = p.ReadBatchFiles(fp.Offset, max(budget, 0), always, math.MaxInt64)
+			r.Batches = r.Batches[:0]
+		} else {
+			r.Batches, hw, err = p.ReadBatches(r.Batches[:0], fp.Offset, max(budget, 0), always)
+		}
 		if r.Batches == nil {
 			r.Batches = []byte{}
 		}
@@ -197,6 +217,9 @@ func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, p
 			continue
 		}
 		total += len(r.Batches)
+		if r.Files != nil {
+			total += int(r.Files.Size)
+		}
 	}
 	return total, failed
 }

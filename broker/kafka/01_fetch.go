@@ -38,6 +38,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -110,6 +111,9 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 	fetch.MinBytes = int(req.MinBytes)
 	fetch.MaxWait = min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
 	fetch.ReadCommitted = readCommitted
+	// Zero copy (sendfile) on plain TCP; TLS and other connections take
+	// bytes.
+	_, fetch.Files = c.nc.(*net.TCPConn)
 
 	wait := func() kmsg.Response {
 		ctx, cancel := context.WithCancel(c.Context())
@@ -142,10 +146,21 @@ func handleFetch(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respons
 		// The batches go out with writev, not copied into a buffer; the
 		// read buffers return to the pool once written (Release).
 		bufs := make([][]byte, len(res))
+		ff := newFrameFiles()
 		for k, r := range res {
 			bufs[k] = r.Batches
+			if r.Files == nil {
+				continue
+			}
+			if r.Err != nil || c.Context().Err() != nil {
+				r.Files.Release()
+				continue
+			}
+			ff.by[slots[k]] = r.Files
+			ff.list = append(ff.list, r.Files)
 		}
-		return fetchFrame{FetchResponse: resp, bufs: bufs}
+		ff.seal()
+		return fetchFrame{FetchResponse: resp, bufs: bufs, files: ff}
 	}
 	return nil, wait, nil
 }

@@ -510,3 +510,68 @@ func TestProducerStateRebuildIsBounded(t *testing.T) {
 		t.Fatalf("producer in the tail, gap: %v", err)
 	}
 }
+
+// TestReadBatchFilesMatchesReadBatches: the file ranges hold exactly the
+// bytes ReadBatchesBelow returns, for every offset and limit, across
+// segments, on the OS file system (with descriptors) and in memory.
+func TestReadBatchFilesMatchesReadBatches(t *testing.T) {
+	t.Parallel()
+	for _, fsName := range []string{"os", "mem"} {
+		cfg := testConfig(t, vfs.NewMem(), newFakeClock())
+		dir := "/p"
+		if fsName == "os" {
+			cfg.FS, dir = vfs.OS, t.TempDir()
+		}
+		cfg.SegmentBytes = 2000
+		cfg.IndexIntervalBytes = 200
+		p := mustOpen(t, dir, cfg)
+		for i := range 80 {
+			if _, err := p.AppendBatch(context.Background(), mustParse(t, producerBatch(t, numbered(i*3, 3), -1, -1, -1, 0))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, off := range []int64{0, 1, 5, 60, 119, 200, 239, 240} {
+			for _, lim := range []int{1, 150, 400, 5000, 1 << 20} {
+				for _, always := range []bool{false, true} {
+					for _, end := range []int64{math.MaxInt64, 90} {
+						want, _, err := p.ReadBatchesBelow(nil, off, lim, always, end)
+						if err != nil {
+							t.Fatal(err)
+						}
+						bf, _, err := p.ReadBatchFiles(off, lim, always, end)
+						if err != nil {
+							t.Fatal(err)
+						}
+						var got []byte
+						for _, r := range bf.Ranges {
+							if (r.RawConn() != nil) != (fsName == "os") {
+								t.Fatalf("%s: RawConn %v", fsName, r.RawConn())
+							}
+							b := make([]byte, r.Len)
+							if err := r.ReadAt(b); err != nil {
+								t.Fatal(err)
+							}
+							got = append(got, b...)
+						}
+						if !bytes.Equal(got, want) || bf.Size != int64(len(want)) {
+							t.Fatalf("%s from %d limit %d always %v end %d: %d bytes in ranges, ReadBatches %d", fsName, off, lim, always, end, len(got), len(want))
+						}
+						if len(want) > 0 {
+							bs := splitBatches(t, want)
+							last := bs[len(bs)-1]
+							h, _ := parseBatchHeader(last, int64(len(last)))
+							if bf.LastOffset != h.lastOffset() {
+								t.Fatalf("last offset %d, want %d", bf.LastOffset, h.lastOffset())
+							}
+						}
+						bf.Release()
+						bf.Release()
+					}
+				}
+			}
+		}
+		if n := len(*p.segs.Load()); n < 3 {
+			t.Fatalf("%d segments, want several", n)
+		}
+	}
+}
