@@ -188,7 +188,7 @@ func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, p
 		var err error
 		var hw int64
 		stable := p.LastStableOffset() // before the read (txn.go)
-		r.Files.Release() // an earlier pass's, in a long poll
+		r.Files.Release()              // an earlier pass's, in a long poll
 		r.Files = nil
 		if req.Files && !req.ReadCommitted {
 			r.Files, hw, err = p.ReadBatchFiles(fp.Offset, max(budget, 0), always, math.MaxInt64)
