@@ -102,6 +102,9 @@ func (p *Partition) retainLocked(cfg *Config, nowMs int64) error {
 			reason = "retention bytes"
 		}
 	}
+	// Not past an open transaction's start (txn.go): its records must
+	// stay readable, and its marker decides them.
+	n = p.retainableLocked(segs, n)
 	if n == 0 {
 		return nil
 	}

@@ -376,3 +376,15 @@ func (p *Partition) pruneAborted() {
 		t.aborted = slices.Delete(t.aborted, 0, i)
 	}
 }
+
+// retainableLocked bounds n, the number of oldest segments of segs that
+// retention would delete, to those wholly below the last stable offset:
+// an open transaction's records are kept until it ends. Caller holds
+// maintMu.
+func (p *Partition) retainableLocked(segs []*segment, n int) int {
+	lso := p.LastStableOffset()
+	for n > 0 && segs[n].base > lso {
+		n--
+	}
+	return n
+}

@@ -251,3 +251,33 @@ func TestAbortedIndexPrunedByRetention(t *testing.T) {
 		t.Fatalf("%d aborted entries kept below the log start", n)
 	}
 }
+
+// TestRetentionKeepsOpenTransactions: retention does not delete a segment
+// holding an open transaction's records (the LSO would fall below the log
+// start and stall read_committed readers); once it ends, it may.
+func TestRetentionKeepsOpenTransactions(t *testing.T) {
+	t.Parallel()
+	fs := vfs.NewMem()
+	clock := newFakeClock()
+	cfg := testConfig(t, fs, clock)
+	cfg.SegmentBytes = 300
+	cfg.RetentionBytes = 600
+	p := mustOpen(t, "/p", cfg)
+	appendTxn(t, p, 1, 0, kv("open", "x"))
+	for i := range 30 {
+		mustAppend(t, p, kv(fmt.Sprintf("filler%d", i), "................................"))
+	}
+	if err := p.RunMaintenance(clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p.LogStartOffset() != 0 || p.LastStableOffset() != 0 {
+		t.Fatalf("retention with an open transaction: log start %d, LSO %d; want both 0", p.LogStartOffset(), p.LastStableOffset())
+	}
+	marker(t, p, 1, true)
+	if err := p.RunMaintenance(clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p.LogStartOffset() == 0 {
+		t.Fatal("retention kept everything after the transaction ended")
+	}
+}
