@@ -8,9 +8,11 @@ package kafka
 // INVALID_GROUP_ID (24), UNKNOWN_TOPIC_OR_PARTITION (3),
 // OFFSET_METADATA_TOO_LARGE (12), INVALID_TXN_STATE (48) when the group was
 // not added, INVALID_PRODUCER_ID_MAPPING (49), PRODUCER_FENCED (90; v0-2:
-// INVALID_PRODUCER_EPOCH, 47), CONCURRENT_TRANSACTIONS (51). The group
-// generation and member of v3 are not checked: the transaction's producer
-// epoch fences zombies.
+// INVALID_PRODUCER_EPOCH, 47), CONCURRENT_TRANSACTIONS (51). From v3
+// (KIP-447) a member id and generation, when sent, must be the group's
+// current ones (a classic generation or a KIP-848 member epoch), so a
+// consumer fenced by a rebalance cannot commit its old partitions:
+// ILLEGAL_GENERATION (22), UNKNOWN_MEMBER_ID (25), STALE_MEMBER_EPOCH (113).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,8 +27,11 @@ func handleTxnOffsetCommit(c *Conn, kreq kmsg.Request) (kmsg.Response, func() km
 	req := kreq.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	var code int16
+	b := c.Server().Broker()
 	if !validGroup(req.Group) {
 		code = kerr.InvalidGroupID.Code
+	} else if err := checkTxnMember(c, req); err != nil {
+		code = groupCode(err)
 	} else {
 		var offs []broker.OffsetCommit
 		for _, t := range req.Topics {
@@ -38,7 +43,7 @@ func handleTxnOffsetCommit(c *Conn, kreq kmsg.Request) (kmsg.Response, func() km
 				offs = append(offs, oc)
 			}
 		}
-		err := c.Server().Broker().TxnOffsetCommit(c.Context(), req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch, offs)
+		err := b.TxnOffsetCommit(c.Context(), req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch, offs)
 		code = txnCode(c, err, req.Version, 3)
 	}
 	for _, t := range req.Topics {
@@ -52,4 +57,12 @@ func handleTxnOffsetCommit(c *Conn, kreq kmsg.Request) (kmsg.Response, func() km
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil, nil
+}
+
+// checkTxnMember checks v3's member id and generation, when sent.
+func checkTxnMember(c *Conn, req *kmsg.TxnOffsetCommitRequest) error {
+	if req.Version < 3 || req.MemberID == "" {
+		return nil
+	}
+	return c.Server().Broker().CheckGroupMember(c.Context(), req.Group, req.MemberID, req.Generation)
 }

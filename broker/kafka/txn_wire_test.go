@@ -186,6 +186,16 @@ func TestTransactionsWire(t *testing.T) {
 	codeIs(t, "add partition", x.addPartitions("t", 1), nil)
 	codeIs(t, "offset commit", x.commitOffset("g", "t", 0, 7), nil)
 	codeIs(t, "offset commit for a group not added", x.commitOffset("other", "t", 0, 7), kerr.InvalidTxnState)
+	stale := kmsg.NewPtrTxnOffsetCommitRequest()
+	stale.Version, stale.TransactionalID, stale.Group, stale.ProducerID, stale.ProducerEpoch = 3, x.id, "g", x.pid, x.epoch
+	stale.MemberID, stale.Generation = "gone-member", 4
+	st := kmsg.NewTxnOffsetCommitRequestTopic()
+	st.Topic = "t"
+	sp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	sp.Partition, sp.Offset = 0, 3
+	st.Partitions = append(st.Partitions, sp)
+	stale.Topics = append(stale.Topics, st)
+	codeIs(t, "offset commit by a member the group does not know", x.rt(stale).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode, kerr.UnknownMemberID)
 	of := kmsg.NewPtrOffsetFetchRequest()
 	of.Version, of.Group, of.RequireStable = 7, "g", true
 	ot := kmsg.NewOffsetFetchRequestTopic()
