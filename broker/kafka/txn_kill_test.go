@@ -77,8 +77,10 @@ func startTxnHelper(t *testing.T, dir, addr string) *exec.Cmd {
 // that node with SIGKILL while a transaction is open (its records written
 // and durable), restarts it on the same data directory and address, and
 // lets the application carry on as a real one does (a session whose End
-// fails is replaced by a new one with the same transactional id). The
-// output topic then holds each input exactly once under read_committed.
+// fails is replaced by a new one with the same transactional id); then
+// kills it again together with the application, whose successor's
+// InitProducerId aborts the transaction left open. The output topic then
+// holds each input exactly once under read_committed.
 func TestKafkaKill9ExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: re-executes the test binary as a node")
@@ -148,7 +150,7 @@ func TestKafkaKill9ExactlyOnce(t *testing.T) {
 
 	sess := newSession()
 	defer func() { sess.Close() }()
-	committed, killed, replaced := 0, false, 0
+	committed, killed, appCrashed, replaced := 0, false, false, 0
 	for ctx.Err() == nil {
 		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
 		fs := sess.PollRecords(pctx, 100)
@@ -166,7 +168,8 @@ func TestKafkaKill9ExactlyOnce(t *testing.T) {
 			sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: append([]byte("out-"), r.Value...)}, nil)
 		})
 		if !killed && committed >= total/3 {
-			// Make the open transaction's records durable, then kill.
+			// Make the open transaction's records durable, then kill; the
+			// application carries on with the restarted node.
 			if err := sess.Client().Flush(ctx); err != nil {
 				t.Logf("flush before the kill: %v", err)
 			}
@@ -177,6 +180,23 @@ func TestKafkaKill9ExactlyOnce(t *testing.T) {
 			cmd.Wait()
 			t.Logf("killed the node with a transaction open after %d committed inputs", committed)
 			cmd = startTxnHelper(t, dir, addr)
+		} else if !appCrashed && committed >= 2*total/3 {
+			// Kill the node and "crash" the application with it: its
+			// transaction stays open in the log and in meta.db until the
+			// next producer with its transactional id aborts it.
+			if err := sess.Client().Flush(ctx); err != nil {
+				t.Logf("flush before the kill: %v", err)
+			}
+			appCrashed = true
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Wait()
+			sess.Close()
+			t.Logf("killed the node and the application with a transaction open after %d committed inputs", committed)
+			cmd = startTxnHelper(t, dir, addr)
+			sess = newSession()
+			continue
 		}
 		ok, err := sess.End(ctx, kgo.TryCommit)
 		if err != nil {
@@ -195,8 +215,8 @@ func TestKafkaKill9ExactlyOnce(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatalf("did not finish: %d committed before the end, killed %v", committed, killed)
 	}
-	if !killed {
-		t.Fatal("the node was never killed")
+	if !killed || !appCrashed {
+		t.Fatalf("the node was not killed twice (with the application running %v, with it crashing %v)", killed, appCrashed)
 	}
 	t.Logf("sessions replaced: %d", replaced)
 
@@ -241,4 +261,21 @@ func TestKafkaKill9ExactlyOnce(t *testing.T) {
 		}
 		t.Fatalf("output under read_committed: %d records for %d inputs (%d duplicated, %d missing)", len(got), total, dups, missing)
 	}
+	// The crashed application's open transaction is in the log (aborted):
+	// read_uncommitted sees more than the inputs.
+	ru, err := kgo.NewClient(append(base, kgo.ConsumeTopics("eos-out"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ru.Close()
+	uncommitted := 0
+	uctx, ucancel := context.WithTimeout(ctx, 3*time.Second)
+	for uctx.Err() == nil {
+		uncommitted += ru.PollFetches(uctx).NumRecords()
+	}
+	ucancel()
+	if uncommitted <= total {
+		t.Fatalf("read_uncommitted saw %d records; the aborted transaction's records should be there too (> %d)", uncommitted, total)
+	}
+	t.Logf("read_uncommitted: %d records, read_committed: %d", uncommitted, len(got))
 }
