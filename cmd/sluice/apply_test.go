@@ -75,7 +75,7 @@ func (tr *apTranscript) run(wantCode int, args ...string) string {
 		tr.t.Errorf("sluice %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out.String(), errb.String())
 	}
 	fmt.Fprintf(&tr.sb, "$ sluice %s\n", tr.replacer.Replace(strings.Join(args, " ")))
-	tr.sb.WriteString(tr.replacer.Replace(out.String()))
+	tr.sb.WriteString(btTopicID.ReplaceAllString(tr.replacer.Replace(out.String()), "${1}TOPIC-ID"))
 	if errb.Len() > 0 {
 		for _, line := range strings.SplitAfter(strings.TrimSuffix(tr.replacer.Replace(errb.String()), "\n"), "\n") {
 			tr.sb.WriteString("[stderr] " + line)

@@ -8,11 +8,7 @@ import (
 )
 
 // helpPending names commands whose help is not yet on stdout, with why.
-// serve.go belongs to the server work; its flag set still prints help
-// on stderr until it moves to newFlagSet.
-var helpPending = map[string]string{
-	"serve": "serve.go builds its own flag set (help on stderr)",
-}
+var helpPending = map[string]string{}
 
 // TestHelpGoesToStdout: every command's -h and --help (and every schema
 // subcommand's) prints its help on stdout and exits 0, so `sluice topic

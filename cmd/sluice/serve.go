@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,8 +20,7 @@ import (
 )
 
 func runServe(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "serve", "Usage: sluice serve [flags]\n\nRuns the schema registry and the broker on one port (HTTP/1.1 and h2c):\nthe Confluent REST API at /, Connect/gRPC/gRPC-Web services, /healthz and /readyz;\nand the Kafka wire protocol on --kafka-addr.\n\nFlags:\n")
 	addr := fs.String("addr", "localhost:8080", "listen `address`; loopback by default, use :8080 to listen on every interface")
 	dataDir := fs.String("data-dir", "./sluice-data", "data `directory` (meta.db and topic logs); created if missing")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -35,15 +33,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	kafkaAdvertised := fs.String("kafka-advertised-addr", "", "`host:port` that Kafka clients are told to connect to after bootstrap (Metadata); default: the Kafka listen address with its real port, or this machine's host name when listening on every interface")
 	kafkaMaxReq := fs.Int("kafka-max-request-bytes", kafka.DefaultMaxRequestBytes, "largest Kafka request accepted, in bytes; a larger one closes the connection (Kafka's socket.request.max.bytes)")
 	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, "Usage: sluice serve [flags]\n\nRuns the schema registry and the broker on one port (HTTP/1.1 and h2c):\nthe Confluent REST API at /, Connect/gRPC/gRPC-Web services, /healthz and /readyz;\nand the Kafka wire protocol on --kafka-addr.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
 		return 2
+	}
+	if helpAsked(fs) {
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "sluice serve: unexpected argument %q\n", fs.Arg(0))

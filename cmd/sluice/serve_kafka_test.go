@@ -114,14 +114,14 @@ func TestServeKafkaFlags(t *testing.T) {
 
 // TestServeHelpListsKafkaFlags: --help documents the Kafka flags.
 func TestServeHelpListsKafkaFlags(t *testing.T) {
-	var stderr bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
+	var stdout bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
 	if code := runServe(context.Background(), e, []string{"--help"}); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	for _, want := range []string{"-kafka-addr address", `(default "localhost:9092")`, "-kafka-advertised-addr host:port", "-kafka-max-request-bytes", "-kafka-auto-create-topics", `"" turns the Kafka listener off`} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("--help does not say %q:\n%s", want, stderr.String())
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("--help does not say %q:\n%s", want, stdout.String())
 		}
 	}
 }

@@ -158,14 +158,14 @@ func TestServeSessionBoundFlags(t *testing.T) {
 // TestServeHelpListsSessionBounds: --help documents both flags and their
 // defaults.
 func TestServeHelpListsSessionBounds(t *testing.T) {
-	var stderr bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
+	var stdout bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
 	if code := runServe(context.Background(), e, []string{"--help"}); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	for _, want := range []string{"-group-min-session-timeout duration", "(default 1s)", "-group-max-session-timeout duration", "(default 30m0s)"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("--help does not say %q:\n%s", want, stderr.String())
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("--help does not say %q:\n%s", want, stdout.String())
 		}
 	}
 }

@@ -32,7 +32,7 @@ const topicUsage = `Usage:
                             [--key-ref name=subject:version ...]]
   sluice topic list
   sluice topic describe NAME
-  sluice topic alter NAME [--set key=value ...] [--delete key ...]
+  sluice topic alter NAME [--set key=value ...] [--delete key ...] [--partitions N]
   sluice topic delete NAME
 
 Topic configs: cleanup.policy (delete|compact), delete.retention.ms,
@@ -97,7 +97,7 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "sluice topic", topicUsage)
 	var cf clientFlags
 	cf.register(fs, e)
-	partitions := fs.Int("partitions", 1, fmt.Sprintf("create: number of partitions, 1 to %d", maxPartitions))
+	partitions := fs.Int("partitions", 1, partitionsHelp)
 	var configs, set kvFlag
 	var del listFlag
 	fs.Var(&configs, "config", "create: config override `key=value` (repeatable)")
@@ -172,16 +172,22 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 			desc = res.Msg.GetTopic()
 		}
 	case "alter":
-		if len(set.keys) == 0 && len(del) == 0 {
-			fmt.Fprintln(e.stderr, "sluice topic alter: nothing to do: give --set key=value or --delete key")
+		grow := flagGiven(fs, "partitions")
+		if len(set.keys) == 0 && len(del) == 0 && !grow {
+			fmt.Fprintln(e.stderr, "sluice topic alter: nothing to do: give --set key=value, --delete key or --partitions N")
 			return 2
 		}
-		var res *connect.Response[brokerv1.AlterTopicConfigsResponse]
-		res, err = topics.AlterTopicConfigs(ctx, connect.NewRequest(&brokerv1.AlterTopicConfigsRequest{
-			Name: pos[0], Set: set.asMap(), Delete: del,
-		}))
-		if err == nil {
-			desc = res.Msg.GetTopic()
+		if grow {
+			desc, err = alterPartitions(ctx, topics, pos[0], *partitions)
+		}
+		if err == nil && (len(set.keys) > 0 || len(del) > 0) {
+			var res *connect.Response[brokerv1.AlterTopicConfigsResponse]
+			res, err = topics.AlterTopicConfigs(ctx, connect.NewRequest(&brokerv1.AlterTopicConfigsRequest{
+				Name: pos[0], Set: set.asMap(), Delete: del,
+			}))
+			if err == nil {
+				desc = res.Msg.GetTopic()
+			}
 		}
 	case "delete":
 		_, err = topics.DeleteTopic(ctx, connect.NewRequest(&brokerv1.DeleteTopicRequest{Name: pos[0]}))
@@ -227,6 +233,7 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 // (protojson would quote int64s and varies its spacing on purpose).
 type topicJSON struct {
 	Name       string            `json:"name"`
+	TopicID    string            `json:"topic_id"`
 	Partitions []partitionJSON   `json:"partitions"`
 	Configs    map[string]string `json:"configs"`
 	// Validation is each side's effective schema validation (describe).
@@ -241,7 +248,7 @@ type partitionJSON struct {
 }
 
 func topicJSONOf(d *brokerv1.TopicDescription) topicJSON {
-	t := topicJSON{Name: d.GetName(), Configs: d.GetConfigs(), Partitions: []partitionJSON{}}
+	t := topicJSON{Name: d.GetName(), TopicID: d.GetTopicId(), Configs: d.GetConfigs(), Partitions: []partitionJSON{}}
 	for _, p := range d.GetPartitions() {
 		t.Partitions = append(t.Partitions, partitionJSON{p.GetPartition(), p.GetLogStartOffset(), p.GetHighWatermark(), p.GetSizeBytes()})
 	}
@@ -250,7 +257,7 @@ func topicJSONOf(d *brokerv1.TopicDescription) topicJSON {
 
 // printTopic prints one topic as a human table.
 func printTopic(w io.Writer, d *brokerv1.TopicDescription) {
-	fmt.Fprintf(w, "Topic: %s\nPartitions: %d\n\n", d.GetName(), len(d.GetPartitions()))
+	fmt.Fprintf(w, "Topic: %s\n%sPartitions: %d\n\n", d.GetName(), topicIDLine(d), len(d.GetPartitions()))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PARTITION\tLOG START\tHIGH WATERMARK\tSIZE BYTES")
 	for _, p := range d.GetPartitions() {

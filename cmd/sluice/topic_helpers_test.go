@@ -56,6 +56,9 @@ type btTranscript struct {
 // timestamps in JSON output vary from run to run.
 var btTimestamp = regexp.MustCompile(`"timestamp":"[^"]*"`)
 
+// btTopicID matches a topic's Kafka id in topic describe's table and JSON.
+var btTopicID = regexp.MustCompile(`(Topic ID: |"topic_id": ?")[A-Za-z0-9_-]{22}`)
+
 // run runs "sluice args..." with stdin and --addr appended.
 func (tr *btTranscript) run(stdin string, args ...string) (stdout string, code int) {
 	tr.t.Helper()
@@ -69,6 +72,7 @@ func (tr *btTranscript) run(stdin string, args ...string) (stdout string, code i
 		fmt.Fprintf(&tr.sb, "(stdin %q)\n", stdin)
 	}
 	o := btTimestamp.ReplaceAllString(out.String(), `"timestamp":"TIME"`)
+	o = btTopicID.ReplaceAllString(o, "${1}TOPIC-ID") // new at each creation
 	tr.sb.WriteString(o)
 	if errb.Len() > 0 {
 		tr.sb.WriteString("[stderr] " + strings.ReplaceAll(errb.String(), tr.addr, "ADDR"))

@@ -24,6 +24,8 @@ func TestTopicCommands(t *testing.T) {
 	tr.run("", "topic", "describe", "orders")
 	tr.run("", "topic", "alter", "orders", "--set", "max.message.bytes=2048", "--delete", "cleanup.policy")
 	tr.run("", "topic", "alter", "orders", "--set", "segment.bytes=12")
+	tr.run("", "topic", "alter", "orders", "--partitions", "5")
+	tr.run("", "topic", "alter", "orders", "--partitions", "2")
 	tr.run("", "topic", "describe", "orders", "--output", "json")
 	tr.run("", "topic", "delete", "orders")
 	tr.run("", "topic", "describe", "orders")
