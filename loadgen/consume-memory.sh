@@ -22,17 +22,19 @@
 # delegated to this shell's cgroup); without one it still runs, with
 # GOMEMLIMIT set to the limit and no page cache bound, and says so.
 #
-# Usage: loadgen/consume-memory.sh [--limit MiB] [--work DIR] [--keep] [--bin SLUICE] GIB...
+# Usage: loadgen/consume-memory.sh [--limit MiB] [--work DIR] [--keep] [--bin SLUICE] [--consumers N] GIB...
 #   e.g. loadgen/consume-memory.sh --limit 256 1 4
 # --work holds the binary and the data directories d<GIB> (reused when
 # present; removed at the end unless --keep); --bin uses a built binary
-# instead of building ./cmd/sluice.
+# instead of building ./cmd/sluice; --consumers is bench consume's (default
+# 1: one stream for all partitions; N > 1: a stream per partition).
 set -euo pipefail
 
 limit=256
 work="${TMPDIR:-/tmp}/sluice-consume-memory"
 keep=0
 bin=""
+consumers=1
 sizes=()
 while (($#)); do
 	case "$1" in
@@ -40,6 +42,7 @@ while (($#)); do
 	--work) work="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--bin) bin="$2"; shift 2 ;;
+	--consumers) consumers="$2"; shift 2 ;;
 	-h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
 	-*) echo "consume-memory.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
 	*)
@@ -178,7 +181,7 @@ for gib in "${sizes[@]}"; do
 	fi
 	start_server "$dir" "$cg"
 	opened "$server_pid"
-	"$bin" bench consume --addr "http://$http" --backlog "$records" --duration 10m --sample-rss "$server_pid" | grep -v '^left topic'
+	"$bin" bench consume --addr "http://$http" --backlog "$records" --duration 10m --consumers "$consumers" --sample-rss "$server_pid" | grep -v '^left topic'
 	cg_report
 
 	if command -v kcat >/dev/null; then

@@ -172,7 +172,7 @@ func TestRunConsumeSampleRSS(t *testing.T) {
 	if err := loadgen.Run(context.Background(), c); err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
-	for _, m := range []string{"server_rss_min_MiB", "server_rss_median_MiB", "server_rss_max_MiB", "server_rss_peak_MiB", "client_rss_max_MiB", "client_rss_peak_MiB"} {
+	for _, m := range []string{"server_rss_min_MiB", "server_rss_median_MiB", "server_rss_max_MiB", "server_rss_peak_MiB", "client_rss_max_MiB", "client_rss_peak_MiB", "client_heap_live_max_MiB"} {
 		row := "sluice\tconsume_" + m + "\t"
 		i := strings.Index(out.String(), row)
 		if i < 0 {

@@ -1,14 +1,16 @@
 package loadgen
 
 // This file is --sample-rss: the resident memory of a server process (and
-// of the load generator itself) sampled from /proc while the load is
-// measured, so a run shows whether memory stays flat as a backlog is read.
+// of the load generator itself, with its live heap) sampled while the load
+// is measured, so a run shows whether memory stays flat as a backlog is
+// read.
 
 import (
 	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"sync"
@@ -87,7 +89,11 @@ type rssSampler struct {
 	server, client []int64 // VmRSS samples, bytes
 	serverHWM      int64
 	clientHWM      int64
-	gone           error // the server stopped answering (it exited)
+	// clientLive are this process's live heap after each GC (runtime
+	// metric /gc/heap/live:bytes): what the Go code holds, without the
+	// collector's headroom. With an in-process server, the server's too.
+	clientLive []int64
+	gone       error // the server stopped answering (it exited)
 }
 
 // startRSS checks that pid's status can be read and starts sampling it.
@@ -129,6 +135,20 @@ func (s *rssSampler) sample() {
 		s.client = append(s.client, cli.rss)
 		s.clientHWM = max(s.clientHWM, cli.hwm)
 	}
+	if live := heapLive(); live > 0 {
+		s.clientLive = append(s.clientLive, live)
+	}
+}
+
+// heapLive is this process's live heap as of the last GC, or 0 when the
+// runtime does not report it.
+func heapLive() int64 {
+	m := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(m[0].Value.Uint64())
 }
 
 // stop takes a last sample and stops sampling; it may be called twice.
@@ -174,7 +194,7 @@ type rssRow struct {
 func (s *rssSampler) rows() []rssRow {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	srv, cli := rssSummary(s.server), rssSummary(s.client)
+	srv, cli, live := rssSummary(s.server), rssSummary(s.client), rssSummary(s.clientLive)
 	return []rssRow{
 		{"server_rss_min_MiB", mib(srv.min)},
 		{"server_rss_median_MiB", mib(srv.median)},
@@ -182,6 +202,7 @@ func (s *rssSampler) rows() []rssRow {
 		{"server_rss_peak_MiB", mib(s.serverHWM)},
 		{"client_rss_max_MiB", mib(cli.max)},
 		{"client_rss_peak_MiB", mib(s.clientHWM)},
+		{"client_heap_live_max_MiB", mib(live.max)},
 	}
 }
 
@@ -189,11 +210,11 @@ func (s *rssSampler) rows() []rssRow {
 func (s *rssSampler) print(w io.Writer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	srv, cli := rssSummary(s.server), rssSummary(s.client)
+	srv, cli, live := rssSummary(s.server), rssSummary(s.client), rssSummary(s.clientLive)
 	fmt.Fprintf(w, "server rss (pid %d, %s every %v): min %.1f MiB  median %.1f MiB  max %.1f MiB  peak (VmHWM, since it started) %.1f MiB\n",
 		s.pid, plural(srv.n, "sample"), rssEvery, mib(srv.min), mib(srv.median), mib(srv.max), mib(s.serverHWM))
-	fmt.Fprintf(w, "client rss (this process): min %.1f MiB  median %.1f MiB  max %.1f MiB  peak %.1f MiB\n",
-		mib(cli.min), mib(cli.median), mib(cli.max), mib(s.clientHWM))
+	fmt.Fprintf(w, "client rss (this process): min %.1f MiB  median %.1f MiB  max %.1f MiB  peak %.1f MiB; live heap after GC: median %.1f MiB  max %.1f MiB\n",
+		mib(cli.min), mib(cli.median), mib(cli.max), mib(s.clientHWM), mib(live.median), mib(live.max))
 	if s.gone != nil {
 		fmt.Fprintf(w, "server rss: sampling stopped early: %v\n", s.gone)
 	}

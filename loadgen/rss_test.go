@@ -52,6 +52,9 @@ func TestRSSSamplerSelf(t *testing.T) {
 	if st.n < 2 || st.min <= 0 || st.max < st.min || s.serverHWM < st.max {
 		t.Errorf("server samples %+v, peak %d", st, s.serverHWM)
 	}
+	if live := rssSummary(s.clientLive); live.n < 2 || live.min <= 0 {
+		t.Errorf("live heap samples %+v", live)
+	}
 	var b strings.Builder
 	s.print(&b)
 	if !strings.HasPrefix(b.String(), "server rss (pid ") || !strings.Contains(b.String(), "client rss (this process): min ") {
