@@ -106,9 +106,21 @@ package log
 // segment's tail on open. A missing, short or inconsistent index is rebuilt
 // from its segment and the repair logged at Warn.
 //
+// # Log start offset checkpoint: log-start-offset
+//
+// Present once DeleteRecordsBefore has moved the log start offset inside
+// the first segment. One line of ASCII text, "1 <offset>\n": the format
+// version 1, a space, and the log start offset in decimal. It is written
+// whole through <name>.tmp, synced and renamed into place, so it is
+// either the old value or the new one. A value below the first segment's
+// base is stale (retention went further) and ignored; one above the high
+// watermark recovered at open is lowered to it. An unreadable checkpoint
+// is logged at Warn and ignored: the records it hid come back, nothing is
+// lost.
+//
 // # Temporary files
 //
-// <name>.tmp is an index being written; <base>.log.cleaned,
+// <name>.tmp is an index or checkpoint being written; <base>.log.cleaned,
 // <base>.index.cleaned and <base>.timeindex.cleaned are a compacted segment
 // being written. Open deletes all of them: a crash before the final rename
 // leaves the old segment in place, and after it the new one.

@@ -250,6 +250,7 @@ type Partition struct {
 	closedFlag atomic.Bool
 	hw         atomic.Int64
 	segs       atomic.Pointer[[]*segment] // oldest first; the last is active; never empty
+	logStart   atomic.Int64               // DeleteRecordsBefore's start (log_start.go); raised before segments go
 
 	// Under wmu.
 	wbuf  []byte
@@ -313,7 +314,7 @@ func (p *Partition) read(offset int64, st *readState) error {
 		}
 		hw := p.hw.Load()
 		segs := *p.segs.Load()
-		if start := segs[0].base; offset < start || offset > hw {
+		if start := p.startOf(segs); offset < start || offset > hw {
 			return &OffsetRangeError{Offset: offset, Start: start, End: hw}
 		}
 		if offset == hw {
@@ -356,9 +357,6 @@ func (p *Partition) read(offset int64, st *readState) error {
 	}
 }
 
-// LogStartOffset is the first stored offset.
-func (p *Partition) LogStartOffset() int64 { return (*p.segs.Load())[0].base }
-
 // HighWatermark is the offset the next appended record gets: one past the
 // last durable (per the fsync policy) record.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
@@ -389,8 +387,10 @@ func (p *Partition) OffsetForTime(ts int64) (int64, error) {
 			return 0, ErrClosed
 		}
 		hw := p.hw.Load()
+		segs := *p.segs.Load()
+		start := p.startOf(segs)
 		retired := false
-		for _, s := range *p.segs.Load() {
+		for _, s := range segs {
 			if !s.acquire() {
 				retired = true
 				break
@@ -401,7 +401,7 @@ func (p *Partition) OffsetForTime(ts int64) (int64, error) {
 				return 0, err
 			}
 			if ok {
-				return min(off, hw), nil
+				return min(max(off, start), hw), nil
 			}
 		}
 		if !retired {

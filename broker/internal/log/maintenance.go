@@ -55,7 +55,8 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	} else {
 		errs = append(errs, p.retainLocked(cfg, nowMs))
 	}
-	p.pruneAborted() // txn.go
+	errs = append(errs, p.dropBelowStartLocked()) // log_start.go
+	p.pruneAborted()                              // txn.go
 	return errors.Join(errs...)
 }
 

@@ -39,7 +39,7 @@ func (p *Partition) ReadBatchesBelow(dst []byte, offset int64, maxBytes int, alw
 		}
 		hw := p.hw.Load()
 		segs := *p.segs.Load()
-		if start := segs[0].base; offset < start || offset > hw {
+		if start := p.startOf(segs); offset < start || offset > hw {
 			return dst, hw, &OffsetRangeError{Offset: offset, Start: start, End: hw}
 		}
 		if offset == hw {

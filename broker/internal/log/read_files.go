@@ -73,7 +73,7 @@ func (p *Partition) ReadBatchFiles(offset int64, maxBytes int, always bool, end 
 		}
 		hw := p.hw.Load()
 		segs := *p.segs.Load()
-		if start := segs[0].base; offset < start || offset > hw {
+		if start := p.startOf(segs); offset < start || offset > hw {
 			return nil, hw, &OffsetRangeError{Offset: offset, Start: start, End: hw}
 		}
 		out := &BatchFiles{LastOffset: -1}

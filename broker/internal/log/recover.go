@@ -53,7 +53,8 @@ func Open(dir string, cfg Config) (*Partition, error) {
 	act := segs[len(segs)-1]
 	p.hw.Store(act.lastOffset + 1)
 	p.nextOffset = act.lastOffset + 1
-	p.log.Debug("opened partition", "segments", len(segs), "log_start_offset", segs[0].base, "high_watermark", act.lastOffset+1)
+	p.loadLogStart(segs, act.lastOffset+1)
+	p.log.Debug("opened partition", "segments", len(segs), "log_start_offset", p.LogStartOffset(), "high_watermark", act.lastOffset+1)
 
 	var syncEvery time.Duration
 	if c.Fsync.Mode == FsyncInterval {
