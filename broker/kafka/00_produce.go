@@ -137,9 +137,14 @@ func handleProduce(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respo
 			// No response to carry the error: close, as Kafka does.
 			return nil, nil, errAcks0Failed
 		}
-		return nil, nil, nil
+		return nil, nil, nil // the batches may still be queued: no reuse
 	}
+	// The queued batches alias the request's bytes until the log has
+	// written them: the buffer is reused only once every one was (a wait
+	// ended by the connection closing leaves it to the collector).
+	reuse := c.reuseRequestBuffer()
 	wait := func() kmsg.Response {
+		written := true
 		for i := range topics {
 			t := &resp.Topics[i]
 			for j := range t.Partitions {
@@ -149,8 +154,12 @@ func handleProduce(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respo
 					err = topics[i].topicErr
 				} else {
 					o := &topics[i].out[j]
+					queued := o.Err == nil
 					var base, start int64
 					base, start, err = o.Wait(ctx)
+					if err != nil && queued {
+						written = false
+					}
 					if err == nil {
 						p.BaseOffset, p.LogStartOffset, p.LogAppendTime = base, start, o.LogAppendTime
 					}
@@ -159,6 +168,9 @@ func handleProduce(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respo
 					fillProduceError(c, req.Version, t.Topic, p, err)
 				}
 			}
+		}
+		if written {
+			reuse()
 		}
 		return resp
 	}

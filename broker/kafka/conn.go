@@ -35,6 +35,9 @@ type Conn struct {
 	stopOnce sync.Once
 
 	closeOnce sync.Once
+
+	// cur is the request in stage 1 (the reader's goroutine only).
+	cur *pending
 }
 
 // FrameWriter is implemented by a response whose bytes are not all in memory
@@ -55,6 +58,12 @@ type pending struct {
 	done  chan struct{} // non-nil when a wait func runs; closed when it returns
 	err   error         // closes the connection instead of answering
 	bytes int64         // budget taken (conn and server)
+	// buf holds the request's frame when it came from a pool (nil for a
+	// small frame); the decoded request aliases it.
+	buf *[]byte
+	// reuse is set (before done is closed) when the handler no longer
+	// needs buf once the response is written (reuseRequestBuffer).
+	reuse bool
 }
 
 var errStopped = errors.New("connection stopped reading")
@@ -184,10 +193,16 @@ func (c *Conn) readLoop() {
 		if !c.take(int64(frameLen)) {
 			return
 		}
-		p := &pending{bytes: int64(frameLen)}
-		frame := make([]byte, frameLen)
+		p := &pending{bytes: int64(frameLen), buf: getRequestBuffer(int(frameLen))}
+		var frame []byte
+		if p.buf != nil {
+			frame = *p.buf
+		} else {
+			frame = make([]byte, frameLen)
+		}
 		c.nc.SetReadDeadline(time.Now().Add(idle))
 		if _, err := io.ReadFull(br, frame); err != nil {
+			putRequestBuffer(p.buf) // nothing was decoded from it
 			c.give(p)
 			if !c.stopped() {
 				c.log.Debug("Kafka connection closed mid-request", "err", err)
@@ -216,6 +231,19 @@ func (c *Conn) readLoop() {
 			return
 		}
 	}
+}
+
+// reuseRequestBuffer is for a handler whose decoded request is handed on
+// (a Produce's batches queued to the log alias the request's bytes): it
+// returns a func to call, in stage 1 or in the wait func, once nothing
+// points into the request's bytes any more. The connection then reuses
+// the buffer after writing the response. A handler that never calls it
+// leaves the buffer to the garbage collector, the safe default for a
+// request whose bytes may be kept (a group member's metadata). Call it in
+// stage 1 only.
+func (c *Conn) reuseRequestBuffer() func() {
+	p := c.cur
+	return func() { p.reuse = true }
 }
 
 // readBufferSize is the connection's read buffer.
@@ -262,6 +290,8 @@ func (c *Conn) stage1(p *pending, reg registration, req kmsg.Request) (ok bool) 
 				p.resp, wait, p.err = nil, nil, fmt.Errorf("panic in %s handler", kmsg.NameForKey(p.hdr.key))
 			}
 		}()
+		c.cur = p
+		defer func() { c.cur = nil }()
 		p.resp, wait, p.err = reg.h(c, req)
 	}()
 	if c.log.Enabled(c.ctx, slog.LevelDebug) {
@@ -408,11 +438,16 @@ func isDone(ch chan struct{}) bool {
 	}
 }
 
-// finish releases p's response (unless a wait still owns it) and gives back
-// what take reserved.
+// finish releases p's response and, when its handler allowed it, its
+// request buffer (unless a wait still owns them), and gives back what take
+// reserved.
 func (c *Conn) finish(p *pending) {
 	if p.done == nil || isDone(p.done) {
 		release(p.resp)
+		if p.reuse && p.buf != nil {
+			putRequestBuffer(p.buf)
+			p.buf = nil
+		}
 	}
 	c.give(p)
 }
