@@ -6,11 +6,11 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
 	"github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/server"
 )
 
 // The per-record cost of enforcement, without the RPC and the log: one

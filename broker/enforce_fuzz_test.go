@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/internal/server"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/registry"
@@ -19,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice/serde/avro"
 	"github.com/sluicehq/sluice/serde/jsonschema"
 	"github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/server"
 )
 
 // fuzzTopic is one typed topic of FuzzEnforce with the real decoder of its

@@ -12,7 +12,6 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/internal/server"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
@@ -20,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
 	"github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/server"
 )
 
 // enfEnv is an in-process node (registry + enforcing broker) with real

@@ -10,9 +10,9 @@ import (
 	"github.com/klauspost/compress/s2"
 
 	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/server"
 )
 
 // BenchmarkProduceBatches is the Kafka produce core without the network:

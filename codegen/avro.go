@@ -6,7 +6,7 @@ import (
 
 	hamba "github.com/hamba/avro/v2"
 
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 	savro "github.com/sluicehq/sluice/serde/avro"
 )
 

@@ -35,7 +35,7 @@ import (
 
 	"google.golang.org/protobuf/compiler/protogen"
 
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 	"github.com/sluicehq/sluice/serde"
 )
 

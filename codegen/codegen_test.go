@@ -12,7 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/codegen"
 	"github.com/sluicehq/sluice/internal/golden"
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 )
 
 // generate runs FromManifest on testdata/<dir>/sluice.yaml.

@@ -8,7 +8,7 @@ import (
 
 	js "github.com/santhosh-tekuri/jsonschema/v5"
 
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 	sjson "github.com/sluicehq/sluice/serde/jsonschema"
 )
 

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 	"github.com/sluicehq/sluice/registry/compat"
 	"github.com/sluicehq/sluice/serde"
 )
@@ -86,6 +86,7 @@ type ArgumentError struct{ Err error }
 
 // Error is the wrapped error's message.
 func (e *ArgumentError) Error() string { return e.Err.Error() }
+
 // Unwrap returns the wrapped error.
 func (e *ArgumentError) Unwrap() error { return e.Err }
 

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 	"github.com/sluicehq/sluice/registry/compat"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/protobuf"

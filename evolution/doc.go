@@ -39,5 +39,5 @@
 //
 // The package talks to servers over their wire APIs only (srclient for the
 // registry, the generated Connect client for topics): it imports neither
-// the registry nor the broker cores, nor cmd/ or internal/server.
+// the registry nor the broker cores, nor cmd/ or server.
 package evolution

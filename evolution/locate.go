@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 	"github.com/sluicehq/sluice/registry/compat"
 	"github.com/sluicehq/sluice/serde"
 )

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 	"github.com/sluicehq/sluice/registry/compat"
 	"github.com/sluicehq/sluice/srclient"
 )

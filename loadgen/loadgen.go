@@ -26,7 +26,7 @@
 //
 // The load runs against Addr, or, when Start is set, against a server that
 // Start runs in this process on a data directory: the caller wires the
-// server (cmd/sluice passes internal/server), so this package depends only
+// server (cmd/sluice passes server), so this package depends only
 // on the wire: the generated API, srclient and serde.
 //
 // # Leftovers

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/server"
 )
 
 // Interoperability with the Kafka clients of other languages, each run as a

@@ -11,11 +11,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/server"
 )
 
 // The test harness every Kafka test shares: a whole Sluice node
-// (internal/server: registry, broker, HTTP and the Kafka listener, started
+// (server: registry, broker, HTTP and the Kafka listener, started
 // by server.Start with KafkaAddr 127.0.0.1:0) on a temporary data
 // directory, plus franz-go clients. Addr is both the bootstrap and the
 // advertised address.

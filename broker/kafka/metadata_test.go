@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/server"
 )
 
 // createTopicCore creates a topic through the broker core.

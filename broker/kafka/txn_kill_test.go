@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/server"
 )
 
 // txnHelperEnv names the data directory and address when the test binary

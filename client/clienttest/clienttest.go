@@ -19,8 +19,8 @@ import (
 
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/client"
-	"github.com/sluicehq/sluice/internal/server"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/server"
 )
 
 // Server is a running node.

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/sluicehq/sluice/evolution"
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 	"github.com/sluicehq/sluice/srclient"
 )
 

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/broker"
-	"github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/loadgen"
+	"github.com/sluicehq/sluice/server"
 )
 
 // This file is `sluice bench`: flags onto loadgen.Config, the in-process
-// server's wiring (loadgen.StartFunc over internal/server), --cpuprofile,
+// server's wiring (loadgen.StartFunc over server), --cpuprofile,
 // and errors. The load generator itself is package loadgen.
 
 const benchUsage = `Usage: sluice bench produce|consume|e2e [flags]
@@ -144,7 +144,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// inProcessServer is --in-process: a Sluice node (internal/server) on a
+// inProcessServer is --in-process: a Sluice node (server) on a
 // loopback port, with the --fsync policy and no logs.
 func inProcessServer(policy broker.FsyncPolicy) loadgen.StartFunc {
 	return func(ctx context.Context, dir string) (string, func() error, error) {

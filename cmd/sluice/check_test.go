@@ -16,7 +16,7 @@ import (
 // edits (file -> new contents) there.
 func ckCopy(t *testing.T, edits map[string]string) string {
 	t.Helper()
-	src := filepath.Join("..", "..", "internal", "manifest", "testdata", "project")
+	src := filepath.Join("..", "..", "manifest", "testdata", "project")
 	dst := t.TempDir()
 	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/codegen"
 	"github.com/sluicehq/sluice/evolution"
-	"github.com/sluicehq/sluice/internal/manifest"
+	"github.com/sluicehq/sluice/manifest"
 )
 
 // This file is `sluice gen`: Go bindings for the typed clients (package

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/server"
 )
 
 // TestBehindServerMux runs the REST API as `sluice serve` mounts it, behind
