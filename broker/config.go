@@ -75,6 +75,14 @@ var configSpecs = []configSpec{
 		canon:    intRange(1, 8*mib),
 	},
 	{
+		// CreateTime keeps each record's timestamp as the producer sent it;
+		// LogAppendTime stamps every record with the broker's clock when
+		// its batch is appended, as Kafka does.
+		key: "message.timestamp.type", def: "CreateTime",
+		accepted: "CreateTime or LogAppendTime",
+		canon:    oneOf("CreateTime", "LogAppendTime"),
+	},
+	{
 		key: "retention.bytes", def: "-1",
 		accepted: "bytes per partition, -1 (unlimited) or 1 to 9223372036854775807",
 		canon:    notZero(intRange(-1, 1<<63-1)),
@@ -257,6 +265,9 @@ type TopicConfig struct {
 	Compact           bool
 	DeleteRetentionMs int64
 	MaxMessageBytes   int
+	// LogAppendTime is message.timestamp.type=LogAppendTime: records take
+	// the broker's clock at append instead of the producer's timestamp.
+	LogAppendTime bool
 
 	// Schema enforcement, per side: the validation mode as configured
 	// (ValidationAuto is resolved per request), the subject-name strategy
@@ -285,6 +296,7 @@ func newTopicConfig(overrides map[string]string) *TopicConfig {
 		Compact:           eff["cleanup.policy"] == "compact",
 		DeleteRetentionMs: num("delete.retention.ms"),
 		MaxMessageBytes:   int(num("max.message.bytes")),
+		LogAppendTime:     eff["message.timestamp.type"] == "LogAppendTime",
 		KeyValidation:     eff["key.schema.validation"],
 		ValueValidation:   eff["value.schema.validation"],
 		KeyStrategy:       serde.Strategy(eff["key.subject.name.strategy"]),

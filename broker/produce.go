@@ -180,10 +180,20 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 			batches[int32(p)] = make([]log.Record, 0, c)
 		}
 	}
+	// message.timestamp.type=LogAppendTime: every record takes the broker's
+	// clock, whatever the producer sent.
+	var appendTime int64
+	if cfg.LogAppendTime {
+		appendTime = b.cfg.Now().UnixMilli()
+	}
 	for i := range recs {
 		r := &recs[i]
 		p := results[i].Partition
-		batches[p] = append(batches[p], log.Record{Timestamp: r.Timestamp, Key: r.Key, Value: r.Value, Headers: r.Headers})
+		ts := r.Timestamp
+		if cfg.LogAppendTime {
+			ts = appendTime
+		}
+		batches[p] = append(batches[p], log.Record{Timestamp: ts, Key: r.Key, Value: r.Value, Headers: r.Headers})
 	}
 
 	// Append each partition's batch, concurrently when there are several.

@@ -238,6 +238,13 @@ func (b *Broker) ProduceBatches(ctx context.Context, topicName string, batches [
 				continue
 			}
 		}
+		if cfg.LogAppendTime {
+			// message.timestamp.type=LogAppendTime: the broker's clock
+			// becomes every record's timestamp (the batch's maxTimestamp,
+			// attribute bit 3, a new CRC), as in Kafka.
+			o.LogAppendTime = b.cfg.Now().UnixMilli()
+			parsed[i].SetLogAppendTime(o.LogAppendTime)
+		}
 		w, err := o.part.EnqueueBatch(parsed[i])
 		if release != nil {
 			release()

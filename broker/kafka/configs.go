@@ -55,8 +55,6 @@ var ignoredTopicKeys = map[string]ignoredKey{
 		only("false", "Sluice has no tiered storage")},
 	"compression.type": {"producer", kmsg.ConfigTypeString, "Sluice stores record batches uncompressed",
 		only("producer", "Sluice stores record batches uncompressed; compression.type must be producer or uncompressed", "uncompressed")},
-	"message.timestamp.type": {"CreateTime", kmsg.ConfigTypeString, "records keep the producer's timestamp",
-		only("CreateTime", "Sluice keeps the producer's timestamps; message.timestamp.type must be CreateTime")},
 }
 
 func anyValue(string) error { return nil }
