@@ -112,7 +112,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "  - %s\n", r)
 		}
 		if len(p.Findings) > 0 {
-			rep := &evolution.Report{Baseline: cl.base, Subjects: len(set.Subjects), Findings: p.Findings}
+			rep := &evolution.Report{Baseline: cl.Base, Subjects: len(set.Subjects), Findings: p.Findings}
 			rep.Write(e.stderr, evolution.FormatText)
 		}
 		return 1

@@ -63,7 +63,7 @@ func TestBenchValidateLeftovers(t *testing.T) {
 		t.Errorf("stdout:\n%s", out)
 	}
 	var subjects []string
-	if err := (&srClient{base: addr, hc: httpClient()}).do(context.Background(), "GET", "/subjects", url.Values{"deleted": {"true"}}, nil, &subjects); err != nil {
+	if err := registryAt(addr).do(context.Background(), "GET", "/subjects", url.Values{"deleted": {"true"}}, nil, &subjects); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(subjects, ",") != "bench-json-none-value" {

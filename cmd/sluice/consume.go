@@ -109,7 +109,7 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 			printErr(e.stderr, "consume", err)
 			return 1
 		}
-		reg := newSRReader(&srClient{base: cf.baseURL(), hc: httpClient()})
+		reg := newSRReader(registryAt(cf.baseURL()))
 		if c.out.dec, err = newRecordDecoder(ctx, reg, c.topic, res.Msg.GetTopic().GetConfigs(), *stopOnErr); err != nil {
 			fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
 			return 1

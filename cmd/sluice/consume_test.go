@@ -59,7 +59,7 @@ func TestConsumeDecode(t *testing.T) {
 	var guid struct {
 		GUID string `json:"guid"`
 	}
-	reg := &srClient{base: tr.addr, hc: httpClient()}
+	reg := registryAt(tr.addr)
 	if err := reg.do(context.Background(), http.MethodGet, "/schemas/ids/1", nil, nil, &guid); err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 
 	var keyCodec, valueCodec *typedCodec
 	if keyT.set() || valueT.set() {
-		reg := newSRReader(&srClient{base: cf.baseURL(), hc: httpClient()})
+		reg := newSRReader(registryAt(cf.baseURL()))
 		var err error
 		if valueT.set() {
 			if valueCodec, err = valueT.resolve(ctx, reg); err != nil {

@@ -147,7 +147,7 @@ func (f *schemaFlags) parse(args []string, want string, min, max int) (pos []str
 
 // registry returns the REST client for the parsed flags.
 func (f *schemaFlags) registry() *srClient {
-	return &srClient{base: f.client.baseURL(), hc: httpClient()}
+	return registryAt(f.client.baseURL())
 }
 
 // fail prints err for the subcommand and returns exit code 1. An

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 
 	"github.com/sluicehq/sluice/serde"
@@ -11,18 +10,13 @@ import (
 
 // The schema commands, topic, produce and consume reach the registry
 // through package srclient. The names below are the CLI's handles on it:
-// srClient keeps the struct literal the commands build
-// (&srClient{base: …, hc: httpClient()}), srSchema adds the CLI's
-// typeName, and srReader caches what one command fetched.
+// srClient is a srclient.Client (registryAt builds one for the server a
+// command talks to), srSchema adds the CLI's typeName, and srReader caches
+// what one command fetched.
 
-// srClient is a registry address with the CLI's HTTP client and optional
-// basic auth.
-type srClient struct {
-	base string // no trailing slash
-	hc   *http.Client
-	// user and password, when user is set, are sent as HTTP basic auth.
-	user, password string
-}
+// srClient is the CLI's handle on a registry: a srclient.Client (address,
+// HTTP client, optional basic auth) under the name the commands use.
+type srClient struct{ *srclient.Client }
 
 // newRegistryClient builds a client for the registry at rawURL. Basic auth
 // comes from the URL's userinfo (https://key:secret@host), else from user
@@ -37,13 +31,18 @@ func newRegistryClient(e *env, rawURL, user, password string) (*srClient, error)
 	if err != nil {
 		return nil, err
 	}
-	return &srClient{base: rc.Base, hc: httpClient(), user: rc.User, password: rc.Password}, nil
+	rc.HTTP = httpClient()
+	return &srClient{rc}, nil
 }
 
-// rest is c as a srclient.Client.
-func (c *srClient) rest() *srclient.Client {
-	return &srclient.Client{Base: c.base, HTTP: c.hc, User: c.user, Password: c.password}
+// registryAt is a client of the registry at base (no trailing slash, no
+// credentials) over the CLI's HTTP client.
+func registryAt(base string) *srClient {
+	return &srClient{&srclient.Client{Base: base, HTTP: httpClient()}}
 }
+
+// rest is c's srclient.Client.
+func (c *srClient) rest() *srclient.Client { return c.Client }
 
 // do is srclient.Client.Do.
 func (c *srClient) do(ctx context.Context, method, path string, query url.Values, body, out any) error {

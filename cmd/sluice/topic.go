@@ -213,7 +213,7 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 	}
 	var validation []validationJSON
 	if sub == "describe" {
-		validation = effectiveValidation(ctx, newSRReader(&srClient{base: cf.baseURL(), hc: httpClient()}), desc)
+		validation = effectiveValidation(ctx, newSRReader(registryAt(cf.baseURL())), desc)
 	}
 	if cf.json() {
 		tj := topicJSONOf(desc)
@@ -485,7 +485,7 @@ func (f *sideSchemaFlags) resolveRefs(ctx context.Context, reg *srReader, ts *ty
 func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string, partitions int32, configs map[string]string, keyF, valueF *sideSchemaFlags) int {
 	const cmd = "topic create"
 	var sides []*typedSide
-	refReader := newSRReader(&srClient{base: cf.baseURL(), hc: httpClient()})
+	refReader := newSRReader(registryAt(cf.baseURL()))
 	for _, f := range []*sideSchemaFlags{valueF, keyF} {
 		if !f.set() {
 			continue
@@ -513,7 +513,7 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 		return 1
 	}
 
-	reg := &srClient{base: cf.baseURL(), hc: httpClient()}
+	reg := registryAt(cf.baseURL())
 	var done []string
 	for _, ts := range sides {
 		req := srSchema{Schema: ts.text, References: ts.refs}
