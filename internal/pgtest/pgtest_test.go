@@ -1,0 +1,82 @@
+package pgtest_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func exec1(t *testing.T, url, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func count(t *testing.T, url, table string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Each DB is its own database: a table made in one is absent in the other.
+func TestDBIsolated(t *testing.T) {
+	a, b := pgtest.DB(t), pgtest.DB(t)
+	if a == b {
+		t.Fatalf("two DB calls gave one URL %s", a)
+	}
+	exec1(t, a, "CREATE TABLE x (v int); INSERT INTO x VALUES (1)")
+	if n := count(t, a, "x"); n != 1 {
+		t.Fatalf("count = %d, want 1", n)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SELECT * FROM x"); err == nil {
+		t.Fatal("table x of one test database is visible in another")
+	}
+}
+
+// A killed server restarts on the same port with its committed rows.
+func TestKillRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a second PostgreSQL server")
+	}
+	ctx := context.Background()
+	srv := pgtest.NewServer(t, pgtest.Options{Durable: true})
+	url := srv.URL("postgres")
+	exec1(t, url, "CREATE TABLE y (v int); INSERT INTO y VALUES (1), (2)")
+	srv.Kill()
+	if _, err := pgx.Connect(ctx, url); err == nil {
+		t.Fatal("connected to a killed server")
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, url, "y"); n != 2 {
+		t.Fatalf("after kill and restart: %d rows, want 2", n)
+	}
+}
