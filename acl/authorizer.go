@@ -1,0 +1,223 @@
+package acl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicehq/sluice/auth"
+)
+
+// ErrDenied marks every refusal; *DeniedError carries its details.
+var ErrDenied = errors.New("not authorized")
+
+// DeniedError is a refused check: who asked for what on which resource.
+type DeniedError struct {
+	// Principal is the principal's name; "" for an anonymous request.
+	Principal string
+	// Operation and Resource are what was asked.
+	Operation Operation
+	Resource  Resource
+}
+
+// Error reads `principal "alice" is not authorized to write topic "orders"`.
+func (e *DeniedError) Error() string {
+	who := "anonymous request"
+	if e.Principal != "" {
+		who = fmt.Sprintf("principal %q", e.Principal)
+	}
+	return fmt.Sprintf("%s is not authorized to %s %s", who, e.Operation, e.Resource)
+}
+
+// Is makes errors.Is(err, ErrDenied) true.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// Store keeps the rules. Implementations are safe for concurrent use; the
+// Authorizer serialises its writes. One conformance suite (acltest) runs
+// against every implementation.
+type Store interface {
+	// Load returns every stored rule.
+	Load(ctx context.Context) ([]Rule, error)
+	// Add stores rules, all or none; a rule stored already is left as is.
+	Add(ctx context.Context, rules []Rule) error
+	// Remove deletes rules, all or none; a rule not stored is ignored.
+	Remove(ctx context.Context, rules []Rule) error
+}
+
+// Config configures an Authorizer.
+type Config struct {
+	// Store keeps the rules. Required.
+	Store Store
+	// Enforce turns checks on: the node enforces ACLs exactly when it
+	// authenticates (an auth file is configured). Off, every check passes
+	// and the rules can still be managed.
+	Enforce bool
+	// Logger receives one Info line per refusal; nil discards.
+	Logger *slog.Logger
+}
+
+// Authorizer makes every authorization decision of a node over the cached
+// rule set. Its methods are safe for concurrent use. A nil *Authorizer
+// allows everything (a transport built without one).
+type Authorizer struct {
+	cfg   Config
+	log   *slog.Logger
+	mu    sync.Mutex // serialises writes: store, then cache
+	rules atomic.Pointer[[]Rule]
+}
+
+// New loads the rules from cfg.Store.
+func New(ctx context.Context, cfg Config) (*Authorizer, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("acl: Config.Store is nil")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	a := &Authorizer{cfg: cfg, log: cfg.Logger}
+	if err := a.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Reload replaces the cache with the store's rules (for a store shared by
+// several nodes).
+func (a *Authorizer) Reload(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rules, err := a.cfg.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("acl: load rules: %w", err)
+	}
+	a.rules.Store(&rules)
+	return nil
+}
+
+// Enforcing reports whether checks are on. A nil Authorizer is not.
+func (a *Authorizer) Enforcing() bool { return a != nil && a.cfg.Enforce }
+
+// Decide answers whether the principal of ctx (auth.FromContext) may
+// perform op on res; with checks off everything is allowed.
+func (a *Authorizer) Decide(ctx context.Context, op Operation, res Resource) Decision {
+	if !a.Enforcing() {
+		return Decision{Allowed: true}
+	}
+	p, _ := auth.FromContext(ctx)
+	return Decide(*a.rules.Load(), p.Name, p.Superuser, op, res)
+}
+
+// Allowed is Decide's answer alone, without logging a refusal: for
+// filtering lists (Kafka Metadata, subject listings).
+func (a *Authorizer) Allowed(ctx context.Context, op Operation, res Resource) bool {
+	return a.Decide(ctx, op, res).Allowed
+}
+
+// Authorize returns nil when the principal of ctx may perform op on res,
+// and otherwise a *DeniedError, logged at Info.
+func (a *Authorizer) Authorize(ctx context.Context, op Operation, res Resource) error {
+	if a.Decide(ctx, op, res).Allowed {
+		return nil
+	}
+	p, _ := auth.FromContext(ctx)
+	err := &DeniedError{Principal: p.Name, Operation: op, Resource: res}
+	a.log.LogAttrs(ctx, slog.LevelInfo, "request refused by ACL",
+		slog.String("principal", p.Name), slog.String("operation", op.String()),
+		slog.String("resource_type", res.Type.String()), slog.String("resource", res.Name))
+	return err
+}
+
+// Rules returns the rules f selects, in a stable order (resource type,
+// name, principal, operation, permission). The caller owns the slice.
+func (a *Authorizer) Rules(f Filter) []Rule {
+	var out []Rule
+	for _, r := range *a.rules.Load() {
+		if f.Matches(r) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, compareRules)
+	return out
+}
+
+// Create validates rules (every problem named) and stores them, all or
+// none. Rules stored already are not duplicated.
+func (a *Authorizer) Create(ctx context.Context, rules []Rule) error {
+	var errs []error
+	norm := make([]Rule, 0, len(rules))
+	for _, r := range rules {
+		r = r.Normalize()
+		if err := r.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		norm = append(norm, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.cfg.Store.Add(ctx, norm); err != nil {
+		return fmt.Errorf("acl: store rules: %w", err)
+	}
+	cur := *a.rules.Load()
+	next := slices.Clone(cur)
+	for _, r := range norm {
+		if !slices.Contains(next, r) {
+			next = append(next, r)
+		}
+	}
+	a.rules.Store(&next)
+	return nil
+}
+
+// Delete removes every rule f selects and returns them.
+func (a *Authorizer) Delete(ctx context.Context, f Filter) ([]Rule, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cur := *a.rules.Load()
+	var gone, keep []Rule
+	for _, r := range cur {
+		if f.Matches(r) {
+			gone = append(gone, r)
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	if err := a.cfg.Store.Remove(ctx, gone); err != nil {
+		return nil, fmt.Errorf("acl: delete rules: %w", err)
+	}
+	a.rules.Store(&keep)
+	slices.SortFunc(gone, compareRules)
+	return gone, nil
+}
+
+func compareRules(x, y Rule) int {
+	switch {
+	case x.Resource != y.Resource:
+		return int(x.Resource) - int(y.Resource)
+	case x.Name != y.Name:
+		if x.Name < y.Name {
+			return -1
+		}
+		return 1
+	case x.Pattern != y.Pattern:
+		return int(x.Pattern) - int(y.Pattern)
+	case x.Principal != y.Principal:
+		if x.Principal < y.Principal {
+			return -1
+		}
+		return 1
+	case x.Operation != y.Operation:
+		return int(x.Operation) - int(y.Operation)
+	}
+	return int(x.Permission) - int(y.Permission)
+}
