@@ -81,6 +81,9 @@ type State struct {
 	// MaxID is the id high-water mark: the highest id ever allocated or
 	// imported, including ids whose schemas were since deleted.
 	MaxID int
+	// Version is the store version of this snapshot (see Shared); always 0
+	// in a store that one node owns alone (SQLite).
+	Version int64
 }
 
 // Write is one atomic change. Apply runs its parts in the order of the
