@@ -312,6 +312,11 @@ func (r *Registry) registerLocked(ctx context.Context, subj string, in Schema, m
 	if err != nil {
 		return SubjectVersion{}, err
 	}
+	if !importing {
+		if err := compileRules(subj, p); err != nil {
+			return SubjectVersion{}, err
+		}
+	}
 	// The schema may already be a live version once inherited metadata or
 	// normalisation are applied: answer it like the fast path.
 	if v := st.matchIn(sub, []string{p.hash}, opt.Version == Latest, false); v != nil && (opt.ID == 0 || v.id == opt.ID) && (opt.Version <= 0 || v.version == opt.Version) {

@@ -1007,7 +1007,7 @@ func TestConfiguredMetadataDefaults(t *testing.T) {
 	_, err := e.SetConfig(ctx, "s", registry.SubjectConfig{Other: map[string]json.RawMessage{
 		"defaultMetadata":  json.RawMessage(`{"properties":{"owner":"default","tier":"2"}}`),
 		"overrideMetadata": json.RawMessage(`{"properties":{"tier":"1"}}`),
-		"overrideRuleSet":  json.RawMessage(`{"domainRules":[{"name":"r","kind":"CONDITION","mode":"WRITE","type":"CEL"}]}`),
+		"overrideRuleSet":  json.RawMessage(`{"domainRules":[{"name":"r","kind":"CONDITION","mode":"WRITE","type":"CEL","expr":"true"}]}`),
 	}})
 	if err != nil {
 		t.Fatal(err)
