@@ -1,0 +1,257 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/avro"
+	"github.com/sluicehq/sluice/serde/jsonschema"
+	"github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/srclient"
+)
+
+// This file is the produce form: one test record, its value given as JSON
+// and encoded through the latest version of a subject (the topic's value
+// subject by default; `sluice produce --value-subject` does the same), or
+// sent as the text typed. The record goes through BrokerService.Produce,
+// so the broker's schema enforcement decides; a refusal is shown with its
+// reason and the per-record details the broker attaches.
+
+type produceData struct {
+	Topic      string
+	Partitions []int32
+	Form       produceForm
+	// Typed says the value subject has versions, so JSON is the default.
+	Typed bool
+	// Result is set after a produce the broker accepted.
+	Result *brokerv1.ProduceResult
+	// Refusal is the broker's (or the encoder's) reason for refusing.
+	Refusal string
+	// Rejections are the broker's per-record details.
+	Rejections []*brokerv1.RecordRejection
+	Encoded    string // how the value was encoded, for the result line
+}
+
+type produceForm struct {
+	Partition string
+	Key       string
+	Value     string
+	Headers   string
+	// Encoding is "json" (through Subject) or "text".
+	Encoding string
+	Subject  string
+	Message  string
+}
+
+func (c *Console) produceForm(w http.ResponseWriter, r *http.Request) {
+	d, ok := c.producePage(w, r)
+	if !ok {
+		return
+	}
+	c.render(w, r, http.StatusOK, "produce", page{Title: "Produce to " + d.Topic, Section: "topics", Data: d})
+}
+
+// producePage describes the topic and fills the form's defaults.
+func (c *Console) producePage(w http.ResponseWriter, r *http.Request) (*produceData, bool) {
+	ctx := r.Context()
+	topic := r.PathValue("topic")
+	res, err := c.topics.DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: topic}))
+	if err != nil {
+		c.apiFail(w, r, "topic "+topic, err)
+		return nil, false
+	}
+	d := &produceData{Topic: topic, Form: produceForm{Subject: topic + "-value", Encoding: "text"}}
+	for _, p := range res.Msg.GetTopic().GetPartitions() {
+		d.Partitions = append(d.Partitions, p.GetPartition())
+	}
+	var vs []int
+	if err := c.sr.Do(ctx, http.MethodGet, "/subjects/"+escapeSegment(d.Form.Subject)+"/versions", nil, nil, &vs); err == nil && len(vs) > 0 {
+		d.Typed = true
+		d.Form.Encoding = "json"
+	}
+	return d, true
+}
+
+func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	d, ok := c.producePage(w, r)
+	if !ok {
+		return
+	}
+	f := produceForm{Partition: r.FormValue("partition"), Key: r.FormValue("key"), Value: r.FormValue("value"),
+		Headers: r.FormValue("headers"), Encoding: r.FormValue("encoding"), Subject: strings.TrimSpace(r.FormValue("subject")),
+		Message: strings.TrimSpace(r.FormValue("message"))}
+	d.Form = f
+	refuse := func(status int, format string, args ...any) {
+		d.Refusal = fmt.Sprintf(format, args...)
+		c.render(w, r, status, "produce", page{Title: "Produce to " + d.Topic, Section: "topics", Data: d})
+	}
+	rec := &brokerv1.ProduceRecord{}
+	if f.Partition != "" {
+		n, err := strconv.Atoi(f.Partition)
+		if err != nil || n < 0 {
+			refuse(http.StatusBadRequest, "partition %q: want a number, 0 or more", f.Partition)
+			return
+		}
+		p := int32(n)
+		rec.Partition = &p
+	}
+	if f.Key != "" {
+		rec.Key = []byte(f.Key)
+	}
+	for i, line := range strings.Split(f.Headers, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			refuse(http.StatusBadRequest, "headers line %d: want name=value", i+1)
+			return
+		}
+		rec.Headers = append(rec.Headers, &brokerv1.Header{Key: strings.TrimSpace(k), Value: []byte(v)})
+	}
+	switch f.Encoding {
+	case "text":
+		rec.Value = []byte(f.Value)
+		d.Encoded = "as text"
+	case "json":
+		if f.Subject == "" {
+			refuse(http.StatusBadRequest, "JSON values are encoded through a subject: give one")
+			return
+		}
+		codec, err := c.newCodec(ctx, f.Subject, f.Message)
+		if err != nil {
+			refuse(statusOf(err), "%v", err)
+			return
+		}
+		if rec.Value, err = codec.encode([]byte(f.Value)); err != nil {
+			refuse(http.StatusBadRequest, "value does not match %s: %v", codec.what, err)
+			return
+		}
+		d.Encoded = "as JSON through " + codec.what
+	default:
+		refuse(http.StatusBadRequest, "encoding %q: want json or text", f.Encoding)
+		return
+	}
+	res, err := c.broker.Produce(ctx, connect.NewRequest(&brokerv1.ProduceRequest{Topic: d.Topic, Records: []*brokerv1.ProduceRecord{rec}}))
+	if err != nil {
+		var ce *connect.Error
+		if errors.As(err, &ce) {
+			for _, det := range ce.Details() {
+				if v, err := det.Value(); err == nil {
+					if pr, ok := v.(*brokerv1.ProduceRejection); ok {
+						d.Rejections = append(d.Rejections, pr.GetRecords()...)
+					}
+				}
+			}
+		}
+		refuse(statusOf(err), "the broker refused the record: %s", message(err))
+		return
+	}
+	if rs := res.Msg.GetResults(); len(rs) > 0 {
+		d.Result = rs[0]
+	}
+	c.render(w, r, http.StatusOK, "produce", page{Title: "Produce to " + d.Topic, Section: "topics", Data: d})
+}
+
+// codec encodes JSON through one registered schema, as `sluice produce
+// --value-subject` does.
+type codec struct {
+	what  string // "orders-value v2 (id 3)"
+	id    int32
+	avro  *avro.Schema
+	proto protoreflect.MessageDescriptor
+	path  []int
+	json  *jsonschema.Schema
+}
+
+// newCodec fetches the latest version of subject with its references and
+// prepares its codec (Protobuf: the message named, else the first).
+func (c *Console) newCodec(ctx context.Context, subject, message string) (*codec, error) {
+	rd := srclient.NewReader(c.sr)
+	s, err := rd.Version(ctx, subject, "latest")
+	if err != nil {
+		return nil, fmt.Errorf("subject %s: %s", subject, messageOf(err))
+	}
+	cd := &codec{what: fmt.Sprintf("%s v%d (id %d)", s.Subject, s.Version, s.ID), id: int32(s.ID)}
+	parsed, err := rd.Parse(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if message != "" && s.TypeName() != "PROTOBUF" {
+		return nil, badRequest("a message name is for Protobuf schemas; %s is %s", cd.what, s.TypeName())
+	}
+	switch p := parsed.(type) {
+	case *avro.Schema:
+		cd.avro = p
+	case *jsonschema.Schema:
+		cd.json = p
+	case *protobuf.Schema:
+		cd.path = []int{0}
+		if message != "" {
+			if cd.path, err = p.IndexesOf(message); err != nil {
+				return nil, badRequest("message %s: %v", message, err)
+			}
+		}
+		if cd.proto, err = p.MessageByIndexes(cd.path); err != nil {
+			return nil, err
+		}
+	}
+	return cd, nil
+}
+
+// encode returns the record bytes of doc: the envelope, then the datum.
+func (cd *codec) encode(doc []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(doc)) == 0 {
+		return nil, errors.New("empty: want a JSON value")
+	}
+	b := serde.AppendPrefix(make([]byte, 0, 16+len(doc)), cd.id)
+	switch {
+	case cd.avro != nil:
+		out, err := cd.avro.AppendEncodeJSON(b, doc)
+		if err != nil {
+			return nil, fieldError(err)
+		}
+		return out, nil
+	case cd.proto != nil:
+		m := dynamicpb.NewMessage(cd.proto)
+		if err := protojson.Unmarshal(doc, m); err != nil {
+			return nil, fmt.Errorf("%s: %s", cd.proto.FullName(), strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0"))
+		}
+		b = serde.AppendIndexes(b, cd.path)
+		return proto.MarshalOptions{Deterministic: true}.MarshalAppend(b, m)
+	default:
+		if err := cd.json.Validate(doc); err != nil {
+			return nil, fieldError(err)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, doc); err != nil {
+			return nil, err
+		}
+		return append(b, buf.Bytes()...), nil
+	}
+}
+
+// messageOf is message(err) for registry errors too.
+func messageOf(err error) string {
+	var se *srclient.Error
+	if errors.As(err, &se) {
+		return se.Message
+	}
+	return message(err)
+}
