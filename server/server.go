@@ -212,6 +212,7 @@ func (s *Server) routes() http.Handler {
 		MaxBodyBytes: s.cfg.MaxRequestBytes,
 	})
 	mux.Handle("/", restHandler)
+	mux.Handle(consolePath, s.newConsole(mux))
 	// ServeMux cleans paths and would redirect the Confluent context form
 	// /contexts/./subjects to /contexts/subjects; those paths belong to the
 	// REST API whole, so they bypass the mux. So do the clean /schemas/ and
