@@ -44,12 +44,17 @@ func (s Schema) GUID() uuid.UUID {
 // scan. An unknown GUID is ErrSchemaNotFound.
 func (r *Registry) IDsByGUID(ctx context.Context, guid uuid.UUID) ([]int, error) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	ids := r.st.idsByGUID[guid]
+	ids := slices.Clone(r.st.idsByGUID[guid])
+	r.mu.RUnlock()
+	if len(ids) == 0 && r.refreshAfterMiss(ctx) { // cluster mode: look once in the store
+		r.mu.RLock()
+		ids = slices.Clone(r.st.idsByGUID[guid])
+		r.mu.RUnlock()
+	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("schema guid %s: %w", guid, ErrSchemaNotFound)
 	}
-	return slices.Clone(ids), nil
+	return ids, nil
 }
 
 // SchemaByGUID returns the schema whose content has guid, and the lowest

@@ -167,7 +167,7 @@ type Registry struct {
 	store  store.Store
 	closed atomic.Bool
 
-	writeMu sync.Mutex   // serialises writers; see the lock order in state.go
+	writeMu writeLock    // serialises writers (across nodes in cluster mode, cluster.go); see the lock order in state.go
 	mu      sync.RWMutex // guards st
 	st      *state
 
@@ -176,6 +176,8 @@ type Registry struct {
 
 	canonMu sync.Mutex
 	canon   map[canonKey][32]byte // raw text -> digest of its canonical text, see canonicalDigest
+
+	cluster *cluster // cluster mode (cluster.go); nil on a store of its own
 }
 
 // Open applies the registry's migrations to cfg.DB and loads the whole
@@ -218,6 +220,7 @@ func openStore(ctx context.Context, cfg Config, s store.Store) (*Registry, error
 		watch: make(chan struct{}),
 		canon: map[canonKey][32]byte{},
 	}
+	r.startCluster(s, data.Version)
 	r.log.Info("registry loaded", "subjects", len(st.subjects), "schemas", len(st.schemas), "max_id", st.maxID)
 	return r, nil
 }
@@ -226,6 +229,7 @@ func openStore(ctx context.Context, cfg Config, s store.Store) (*Registry, error
 // with ErrStore; reads keep answering from memory. Close is idempotent.
 func (r *Registry) Close() error {
 	r.closed.Store(true)
+	r.closeCluster()
 	return nil
 }
 
@@ -238,7 +242,7 @@ func (r *Registry) commit(ctx context.Context, w *store.Write, parsed map[int]se
 	if w.Empty() {
 		return nil
 	}
-	if err := r.store.Apply(ctx, w); err != nil {
+	if err := r.storeWrite(ctx, w); err != nil {
 		return fmt.Errorf("%s: %w: %w", what, ErrStore, err)
 	}
 	r.mu.Lock()
@@ -271,8 +275,13 @@ func (r *Registry) Watch() <-chan struct{} {
 // readable; once no version uses it, ErrSchemaNotFound.
 func (r *Registry) SchemaByID(ctx context.Context, id int) (Schema, error) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	e := r.st.schemas[id]
+	r.mu.RUnlock()
+	if e == nil && r.refreshAfterMiss(ctx) { // cluster mode: look once in the store
+		r.mu.RLock()
+		e = r.st.schemas[id]
+		r.mu.RUnlock()
+	}
 	if e == nil {
 		return Schema{}, fmt.Errorf("schema id %d: %w", id, ErrSchemaNotFound)
 	}
@@ -287,6 +296,11 @@ func (r *Registry) SchemaByIDParsed(ctx context.Context, id int) (serde.Schema, 
 	r.mu.RLock()
 	e := r.st.schemas[id]
 	r.mu.RUnlock()
+	if e == nil && r.refreshAfterMiss(ctx) { // cluster mode: look once in the store
+		r.mu.RLock()
+		e = r.st.schemas[id]
+		r.mu.RUnlock()
+	}
 	if e == nil {
 		return nil, fmt.Errorf("schema id %d: %w", id, ErrSchemaNotFound)
 	}
@@ -299,8 +313,18 @@ func (r *Registry) SchemaByIDParsed(ctx context.Context, id int) (serde.Schema, 
 // (no context qualifier stripping or validation).
 func (r *Registry) LiveVersionByID(subject string, id int) (int, bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	v := r.st.subjects[subject].matchVersion([]int{id}, false)
+	r.mu.RUnlock()
+	if v == nil && r.cluster != nil { // cluster mode: look once in the store
+		ctx, cancel := context.WithTimeout(context.Background(), missTimeout)
+		ok := r.refreshAfterMiss(ctx)
+		cancel()
+		if ok {
+			r.mu.RLock()
+			v = r.st.subjects[subject].matchVersion([]int{id}, false)
+			r.mu.RUnlock()
+		}
+	}
 	if v == nil {
 		return 0, false
 	}
