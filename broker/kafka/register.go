@@ -40,7 +40,8 @@ func register(key kmsg.Key, min, max int16, h handler) {
 	if _, ok := handlers[k]; ok {
 		panic(fmt.Sprintf("kafka: %s registered twice", key.Name()))
 	}
-	handlers[k] = registration{key: k, min: min, max: max, h: h}
+	// Every handler runs behind its ACL guard (authorize.go).
+	handlers[k] = registration{key: k, min: min, max: max, h: guarded(key, h)}
 }
 
 // lookup returns the registration serving key at version.

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/acl"
 	"github.com/sluicehq/sluice/broker"
 )
 
@@ -61,6 +62,11 @@ type Config struct {
 	// but not yet answered, per connection and over the server; 0 means the
 	// defaults. Either is raised to MaxRequestBytes if smaller.
 	ConnBudgetBytes, ServerBudgetBytes int64
+	// ACL authorizes every request with the connection's principal
+	// (authorize.go) when it enforces, and backs the ACL APIs
+	// (DescribeAcls, CreateAcls, DeleteAcls); nil: no checks, and the ACL
+	// APIs answer SECURITY_DISABLED.
+	ACL *acl.Authorizer
 }
 
 // Server is a Kafka listener over one broker. Create it with New, run it with
