@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	aclv1 "github.com/sluicehq/sluice/proto/gen/sluice/acl/v1"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 )
@@ -32,6 +33,7 @@ func TestGeneratedCodeMatchesSources(t *testing.T) {
 		brokerv1.File_sluice_broker_v1_topic_proto,
 		brokerv1.File_sluice_broker_v1_group_proto,
 		registryv1.File_sluice_registry_v1_registry_proto,
+		aclv1.File_sluice_acl_v1_acl_proto,
 	} {
 		generated[fd.Path()] = fd
 	}
