@@ -25,14 +25,30 @@
 // Consumer whose value codec is a Union of the types (record strategies), or
 // a Protobuf oneof envelope message; generated code adds a handler struct
 // with one function per type (RequireHandlers, UnknownEventError).
+//
+// A node with TLS and authentication on (sluice serve --tls-cert …
+// --auth-file …) takes the same options on every call, registry and broker
+// alike:
+//
+//	tlsConf, err := credentials.TLSFiles{CA: "ca.pem"}.Config()
+//	conn := client.New(nil, "https://sluice.example.com:8080",
+//		client.WithTLS(tlsConf), client.WithBasicAuth("alice", password))
+//
+// A refusal matches ErrUnauthenticated (wrong or missing credentials) or
+// ErrPermissionDenied (an ACL says no) with errors.Is, and is an *AuthError
+// naming who was refused where.
 package client
 
 import (
+	"crypto/tls"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 
 	"connectrpc.com/connect"
+
+	"github.com/sluicehq/sluice/client/credentials"
 
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
@@ -69,6 +85,8 @@ type connOptions struct {
 	grpc         bool
 	registryURL  string
 	interceptors []connect.Interceptor
+	tls          *tls.Config
+	creds        credentials.Credentials
 }
 
 // WithGRPC makes the Conn speak gRPC instead of the Connect protocol. gRPC
@@ -87,34 +105,75 @@ func WithInterceptors(in ...connect.Interceptor) Option {
 	return func(o *connOptions) { o.interceptors = append(o.interceptors, in...) }
 }
 
+// WithTLS makes the Conn trust and present what cfg says for https://
+// URLs: RootCAs for the CA that signs the server's certificate,
+// Certificates for a client certificate (mutual TLS).
+// credentials.TLSFiles.Config builds one from PEM files. It applies to the
+// HTTP client New builds when given nil, and to an *http.Client whose
+// Transport is nil or an *http.Transport (the Conn uses a copy with cfg; the
+// caller's client is not changed). Another connect.HTTPClient carries its
+// own TLS settings: every call then fails, saying so.
+func WithTLS(cfg *tls.Config) Option { return func(o *connOptions) { o.tls = cfg } }
+
+// WithBasicAuth sends user and password as HTTP basic auth with every call,
+// registry and broker alike (the users of the node's --auth-file). It
+// replaces WithToken.
+func WithBasicAuth(user, password string) Option {
+	return func(o *connOptions) { o.creds = credentials.Credentials{User: user, Password: password} }
+}
+
+// WithToken sends "Authorization: Bearer token" with every call, registry
+// and broker alike (an API token of the node's --auth-file). It replaces
+// WithBasicAuth.
+func WithToken(token string) Option {
+	return func(o *connOptions) { o.creds = credentials.Credentials{Token: token} }
+}
+
+// ErrUnauthenticated is what a call refused for missing, wrong or expired
+// credentials matches with errors.Is (Connect Unauthenticated).
+var ErrUnauthenticated = credentials.ErrUnauthenticated
+
+// ErrPermissionDenied is what a call refused by the node's ACLs matches
+// with errors.Is (Connect PermissionDenied).
+var ErrPermissionDenied = credentials.ErrPermissionDenied
+
+// AuthError is a refusal of a call for its credentials: it matches
+// ErrUnauthenticated or ErrPermissionDenied, names the user and the node,
+// and unwraps to the *connect.Error received.
+type AuthError = credentials.AuthError
+
 // New returns a Conn to the Sluice node at baseURL ("http://localhost:8080")
-// over httpClient (http.DefaultClient when nil). Nothing is dialled until
-// the first call.
+// over httpClient; when nil, an HTTP client speaking HTTP/1.1, HTTP/2 over
+// TLS and h2c (credentials.HTTPClient). Nothing is dialled until the first
+// call. Every call carries the credentials of WithBasicAuth or WithToken,
+// and a refusal comes back as an *AuthError.
 func New(httpClient connect.HTTPClient, baseURL string, opts ...Option) *Conn {
-	if httpClient == nil {
-		httpClient = http.DefaultClient
-	}
 	var o connOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
+	httpClient = withTLS(httpClient, o.tls)
 	base := strings.TrimRight(baseURL, "/")
 	reg := o.registryURL
 	if reg == "" {
 		reg = base
 	}
-	var copts []connect.ClientOption
-	if o.grpc {
-		copts = append(copts, connect.WithGRPC())
+	// The credentials go first: the caller's interceptors see the
+	// Authorization header, and the caller sees refusals as *AuthError
+	// naming the URL called.
+	options := func(url string) []connect.ClientOption {
+		var copts []connect.ClientOption
+		if o.grpc {
+			copts = append(copts, connect.WithGRPC())
+		}
+		return append(copts, connect.WithInterceptors(append([]connect.Interceptor{credentials.Interceptor(o.creds, url)}, o.interceptors...)...))
 	}
-	if len(o.interceptors) > 0 {
-		copts = append(copts, connect.WithInterceptors(o.interceptors...))
-	}
+	copts := options(base)
 	return &Conn{
 		hc:          httpClient,
 		baseURL:     base,
 		registryURL: reg,
-		registry:    registryv1connect.NewRegistryServiceClient(httpClient, reg, copts...),
+		registry:    registryv1connect.NewRegistryServiceClient(httpClient, reg, options(reg)...),
 		broker:      brokerv1connect.NewBrokerServiceClient(httpClient, base, copts...),
 		topics:      brokerv1connect.NewTopicServiceClient(httpClient, base, copts...),
 		groups:      brokerv1connect.NewGroupServiceClient(httpClient, base, copts...),
@@ -122,6 +181,40 @@ func New(httpClient connect.HTTPClient, baseURL string, opts ...Option) *Conn {
 		guids:       map[[16]byte]int32{},
 	}
 }
+
+// withTLS returns the HTTP client a Conn uses: hc, or a copy of it with cfg.
+func withTLS(hc connect.HTTPClient, cfg *tls.Config) connect.HTTPClient {
+	if hc == nil {
+		return credentials.HTTPClient(cfg)
+	}
+	if cfg == nil {
+		return hc
+	}
+	c, ok := hc.(*http.Client)
+	if !ok {
+		return failingClient{fmt.Errorf("client.WithTLS: the HTTP client is a %T, which carries its own TLS settings: give New nil or an *http.Client", hc)}
+	}
+	var t *http.Transport
+	switch rt := c.Transport.(type) {
+	case nil:
+		t = http.DefaultTransport.(*http.Transport).Clone()
+	case *http.Transport:
+		t = rt.Clone()
+	default:
+		return failingClient{fmt.Errorf("client.WithTLS: the HTTP client's transport is a %T, which carries its own TLS settings: give New nil or an *http.Client over an *http.Transport", rt)}
+	}
+	t.TLSClientConfig = cfg
+	c2 := *c
+	c2.Transport = t
+	return &c2
+}
+
+// failingClient fails every request with err: New has no error result, and
+// a misconfiguration must not fall back to a client that skips TLS
+// settings.
+type failingClient struct{ err error }
+
+func (f failingClient) Do(*http.Request) (*http.Response, error) { return nil, f.err }
 
 // BaseURL is the broker's base URL, without a trailing slash.
 func (c *Conn) BaseURL() string { return c.baseURL }

@@ -166,7 +166,7 @@ func TestLookupFailurePersists(t *testing.T) {
 		{"500", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) }, client.OnDecodeError(client.DecodeSkip), true, "500"},
 		{"hangs", hang, client.DeadLetterTopic("orders.dlq"), true, "deadline"},
 		{"unreachable", nil, client.OnDecodeError(client.DecodeSkip), true, "connection refused"},
-		{"401", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "who are you", http.StatusUnauthorized) }, client.DeadLetterTopic("orders.dlq"), false, "unauthenticated"},
+		{"401", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "who are you", http.StatusUnauthorized) }, client.DeadLetterTopic("orders.dlq"), false, "authentication failed at REGISTRY: 401 Unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			regURL := unreachable
@@ -189,7 +189,7 @@ func TestLookupFailurePersists(t *testing.T) {
 			if handled != 0 {
 				t.Errorf("the handler saw %d records", handled)
 			}
-			for _, want := range []string{"registry " + regURL, fmt.Sprintf("schema id %d", id), "consumer orders partition 0 offset 0 value", tc.want, "neither skipped nor dead-lettered"} {
+			for _, want := range []string{"registry " + regURL, fmt.Sprintf("schema id %d", id), "consumer orders partition 0 offset 0 value", strings.ReplaceAll(tc.want, "REGISTRY", regURL), "neither skipped nor dead-lettered"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}

@@ -7,6 +7,13 @@
 // evolution engine (package evolution) and the load generator (package
 // loadgen) share it.
 //
+// A registry that wants credentials gets them from User and Password (HTTP
+// basic auth, Confluent's basic.auth.user.info) or Token (a bearer token);
+// TLS settings go in the HTTP client (credentials.HTTPClient). A 401 or
+// 403 answer is a *credentials.AuthError wrapping the registry's *Error, so
+// errors.Is(err, credentials.ErrUnauthenticated) works as for the typed
+// client.
+//
 // It talks HTTP only: it imports neither the registry nor the broker.
 package srclient
 
@@ -20,7 +27,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+
+	"github.com/sluicehq/sluice/client/credentials"
 )
 
 // Client sends requests to one registry. The zero value is not usable: set
@@ -32,8 +40,16 @@ type Client struct {
 	// HTTP sends the requests; nil uses DefaultHTTPClient.
 	HTTP *http.Client
 	// User and Password, when User is set, are sent as HTTP basic auth
-	// (Confluent Cloud API keys, registries behind a proxy).
+	// (Confluent Cloud API keys, registries behind a proxy, a Sluice node's
+	// --auth-file users).
 	User, Password string
+	// Token, when set, is sent as "Authorization: Bearer Token" instead.
+	Token string
+}
+
+// credentials are what c sends.
+func (c *Client) credentials() credentials.Credentials {
+	return credentials.Credentials{User: c.User, Password: c.Password, Token: c.Token}
 }
 
 // New builds a client for the registry at rawURL (a bare host:port gets
@@ -63,18 +79,11 @@ func New(rawURL, user, password string) (*Client, error) {
 }
 
 // DefaultHTTPClient returns the HTTP client that a Client with no HTTP
-// uses: HTTP/1.1 and h2c, no overall timeout (a caller's ctx bounds a
-// request), a dial timeout so that a missing registry is reported quickly.
-func DefaultHTTPClient() *http.Client {
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Protocols = &p
-	t.ResponseHeaderTimeout = 0
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
-}
+// uses: HTTP/1.1, HTTP/2 over TLS and h2c, the system's CA roots, no
+// overall timeout (a caller's ctx bounds a request), a dial timeout so that
+// a missing registry is reported quickly. credentials.HTTPClient builds one
+// with other TLS settings (a private CA, a client certificate).
+func DefaultHTTPClient() *http.Client { return credentials.HTTPClient(nil) }
 
 var defaultHTTP = DefaultHTTPClient()
 
@@ -126,9 +135,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("registry address %q: %w", c.Base, err)
 	}
 	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json")
-	if c.User != "" {
-		req.SetBasicAuth(c.User, c.Password)
-	}
+	c.credentials().Set(req.Header)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
 	}
@@ -154,6 +161,15 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		if json.Unmarshal(data, se) != nil || se.Message == "" {
 			se.Code = resp.StatusCode
 			se.Message = fmt.Sprintf("%s %s: HTTP %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
+		}
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return &credentials.AuthError{
+				Denied: resp.StatusCode == http.StatusForbidden,
+				As:     c.credentials().String(),
+				URL:    c.Base,
+				Reason: se.Error(),
+				Err:    se,
+			}
 		}
 		return se
 	}

@@ -48,10 +48,12 @@ are left alone; apply never deletes topics, subjects or versions.
 http://localhost:8080 or $SLUICE_ADDR); --registry points the schema steps at
 another Confluent-compatible registry (credentials as for "sluice schema
 check": URL userinfo, --registry-user/--registry-password, or
-$SLUICE_REGISTRY_USER and $SLUICE_REGISTRY_PASSWORD).
+$SLUICE_REGISTRY_USER and $SLUICE_REGISTRY_PASSWORD; else the same
+credentials as --addr).
 
 Exit codes: 0 applied or nothing to do, 1 refused (or a server refused a
-step), 2 usage error or a manifest that does not load.
+step), 2 usage error or a manifest that does not load, 3 a server refused
+the credentials, 4 permission denied.
 `
 
 func runApply(ctx context.Context, e *env, args []string) int {
@@ -90,7 +92,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 	if regAddr == "" {
 		regAddr = cf.baseURL()
 	}
-	cl, err := newRegistryClient(e, regAddr, *user, *password)
+	cl, err := cf.registryClient(regAddr, *user, *password)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -98,8 +100,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 	display := func(p string) string { return filepath.ToSlash(filepath.Join(dir, p)) }
 	p, err := evolution.NewPlanner(set, srclient.NewReader(cl.rest()), topics, display).Plan(ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sluice apply: %v\n", err)
-		return 1
+		return printErr(e.stderr, "apply", err)
 	}
 	if cf.json() {
 		return applyJSON(ctx, e, p, *dryRun)
@@ -131,7 +132,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 	if se := (*evolution.StepError)(nil); errors.As(err, &se) {
 		fmt.Fprintf(e.stderr, "sluice apply: %v\n", se)
 		fmt.Fprintf(e.stderr, "sluice apply: stopped after %d of %s; run it again once this is fixed\n", se.Done, plural(changes, "change"))
-		return 1
+		return exitCode(se, 1)
 	}
 	fmt.Fprintf(e.stdout, "Apply complete: %d created, %d changed.\n", p.Count("+"), p.Count("~"))
 	return 0
@@ -150,7 +151,7 @@ func applyJSON(ctx context.Context, e *env, p *evolution.Plan, dryRun bool) int 
 		done := []string{}
 		if err := p.Apply(ctx, func(msg string) { done = append(done, msg) }); err != nil {
 			doc["error"] = err.Error()
-			code = 1
+			code = exitCode(err, 1)
 		}
 		doc["done"] = done
 		doc["applied"] = code == 0

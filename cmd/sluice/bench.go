@@ -99,6 +99,10 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "sluice bench: want one mode: produce, consume or e2e")
 		return 2
 	}
+	if err := cf.validate(); err != nil {
+		fmt.Fprintf(e.stderr, "sluice bench: %v\n", err)
+		return 2
+	}
 	c.Mode = pos[0]
 	c.Command = "sluice bench " + strings.Join(args, " ")
 	c.Addr = cf.baseURL()
@@ -138,8 +142,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		defer pprof.StopCPUProfile()
 	}
 	if err := loadgen.Run(ctx, c); err != nil {
-		printErr(e.stderr, "bench "+c.Mode, err)
-		return 1
+		return printErr(e.stderr, "bench "+c.Mode, err)
 	}
 	return 0
 }

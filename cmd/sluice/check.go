@@ -38,9 +38,13 @@ The baseline:
                    Each subject is checked against the versions a
                    registration would be: all live versions under a
                    transitive level, the latest otherwise. Credentials come
-                   from the URL (https://user:secret@host), from
+                   from the URL (https://user:secret@host), from --user with
+                   --password (Confluent's basic.auth.user.info; the
+                   password also from $SLUICE_PASSWORD) or --token, from
                    --registry-user/--registry-password, or from
-                   $SLUICE_REGISTRY_USER and $SLUICE_REGISTRY_PASSWORD.
+                   $SLUICE_REGISTRY_USER and $SLUICE_REGISTRY_PASSWORD,
+                   $SLUICE_USER or $SLUICE_TOKEN; an https:// registry with
+                   a private CA takes --tls-ca FILE.
   --against DIR    the same manifest (or the same file paths) in another folder.
   --against git:REF  the same, at a git ref of the repository; no checkout.
 A subject missing from the baseline is new and passes.
@@ -66,7 +70,8 @@ Who decides, with --registry (--verdict):
 "sluice apply" registers through the registry, so it has the last word there.
 
 Exit codes: 0 compatible, 1 incompatible, 2 usage or I/O error (schema files
-that do not parse are reported with their positions).
+that do not parse are reported with their positions), 3 the registry refused
+the credentials, 4 permission denied.
 `
 
 // given reports whether any of the named flags was set on the command line.
@@ -133,7 +138,13 @@ func runSchemaCheck(ctx context.Context, e *env, args []string) int {
 		if errors.As(err, &ae) {
 			return f.usageError("%v", err)
 		}
+		if code, ok := authExit(e.stderr, "schema check", err); ok {
+			return code
+		}
 		fmt.Fprintf(e.stderr, "%s: %v\n", f.Name(), err)
+		if h := tlsHint(err); h != "" {
+			fmt.Fprintf(e.stderr, "  %s\n", h)
+		}
 		return 2
 	}
 
@@ -153,7 +164,7 @@ func runSchemaCheck(ctx context.Context, e *env, args []string) int {
 
 	var rep *evolution.Report
 	if registrySet {
-		cl, err := newRegistryClient(e, f.client.addr, *user, *password)
+		cl, err := f.client.registryClient(f.client.addr, *user, *password)
 		if err != nil {
 			return f.usageError("%v", err)
 		}

@@ -159,7 +159,8 @@ func TestSchemaCheckRegistryAuth(t *testing.T) {
 			t.Setenv(k, v)
 		}
 		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"schema", "check", "--registry", reg, "--manifest", mf}, strings.NewReader(""), &out, &errb)
+		args := append([]string{"schema", "check", "--manifest", mf, "--registry"}, strings.Fields(reg)...)
+		code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
 		return code, out.String() + errb.String()
 	}
 	withUser := strings.Replace(reg, "http://", "http://ci:s3cret@", 1)
@@ -169,8 +170,16 @@ func TestSchemaCheckRegistryAuth(t *testing.T) {
 	if code, out := check(map[string]string{"SLUICE_REGISTRY_USER": "ci", "SLUICE_REGISTRY_PASSWORD": "s3cret"}, reg); code != 0 {
 		t.Errorf("env: exit %d: %s", code, out)
 	}
-	if code, out := check(map[string]string{"SLUICE_REGISTRY_USER": "", "SLUICE_REGISTRY_PASSWORD": ""}, reg); code != 2 || !strings.Contains(out, "Unauthorized") {
+	if code, out := check(map[string]string{"SLUICE_REGISTRY_USER": "", "SLUICE_REGISTRY_PASSWORD": ""}, reg); code != exitUnauthenticated || !strings.Contains(out, "authentication failed at "+reg+": Unauthorized") {
 		t.Errorf("no credentials: exit %d: %s", code, out)
+	}
+	// --user is Confluent's basic.auth.user.info; the password from the
+	// environment; a wrong one names the user and exits 3.
+	if code, out := check(map[string]string{"SLUICE_PASSWORD": "s3cret"}, reg+" --user ci"); code != 0 {
+		t.Errorf("--user: exit %d: %s", code, out)
+	}
+	if code, out := check(map[string]string{"SLUICE_PASSWORD": "wrong"}, reg+" --user ci"); code != exitUnauthenticated || !strings.Contains(out, "authentication failed for user ci at "+reg) || strings.Contains(out, "wrong") {
+		t.Errorf("--user, wrong password: exit %d: %s", code, out)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -8,31 +9,58 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/sluicehq/sluice/client/credentials"
 )
 
 // defaultAddr is where client commands find the server unless told otherwise.
 const defaultAddr = "http://localhost:8080"
 
-// clientFlags are the flags every command that talks to a server shares.
+// clientFlags are the flags every command that talks to a server shares:
+// the address, the output format, and the TLS settings and credentials
+// (client_auth.go), each also from the environment.
 type clientFlags struct {
 	addr   string
 	output string
+	// What the TLS and credential flags said; validate resolves them
+	// with the environment into the fields below.
+	tlsCA, tlsCert, tlsKey string
+	user, password, token  string
+
+	fs     *flag.FlagSet       // the command's flags: which were given
+	getenv func(string) string // the environment; nil reads nothing
+
+	// Set by validate.
+	base  string                  // the server's URL (baseURL)
+	creds credentials.Credentials // what every request carries
+	// credsFrom is where creds came from: "--user", "--token",
+	// "$SLUICE_USER", "$SLUICE_TOKEN", or "" for none.
+	credsFrom string
+	tls       *tls.Config  // nil: system roots, no client certificate
+	hc        *http.Client // built once by httpClient
 }
 
-// register adds --addr and --output to fs; the default address comes from
-// $SLUICE_ADDR when set.
+// register adds --addr, --output, the TLS flags and the credential flags
+// to fs; the default address comes from $SLUICE_ADDR when set, the TLS
+// settings and credentials from theirs once parsed (validate), so that
+// --help never prints a secret.
 func (c *clientFlags) register(fs *flag.FlagSet, e *env) {
 	def := defaultAddr
 	if v := e.getenv("SLUICE_ADDR"); v != "" {
 		def = v
 	}
-	fs.StringVar(&c.addr, "addr", def, "server `URL` (also $SLUICE_ADDR)")
+	c.fs, c.getenv = fs, e.getenv
+	fs.StringVar(&c.addr, "addr", def, "server `URL` (also $SLUICE_ADDR); a bare host:port is https:// when a TLS setting is given, else http://")
 	fs.StringVar(&c.output, "output", "text", "output format: text or json")
+	c.registerAuth(fs)
 }
 
-// baseURL normalises --addr: a bare host:port gets http://, no trailing slash.
+// baseURL normalises --addr: a bare host:port gets http://, or https://
+// when TLS settings are given; no trailing slash.
 func (c *clientFlags) baseURL() string {
+	if c.base != "" {
+		return c.base
+	}
 	a := strings.TrimRight(c.addr, "/")
 	if !strings.Contains(a, "://") {
 		a = "http://" + a
@@ -40,30 +68,25 @@ func (c *clientFlags) baseURL() string {
 	return a
 }
 
-// validate checks the shared flags.
+// validate checks the shared flags and resolves the TLS settings and
+// credentials (client_auth.go): a file that does not load, a user without
+// a password, or TLS settings for an http:// address are errors naming the
+// flag or the environment variable.
 func (c *clientFlags) validate() error {
 	if c.output != "text" && c.output != "json" {
 		return fmt.Errorf("--output %q: want text or json", c.output)
 	}
-	return nil
+	return c.resolveAuth()
 }
 
 // json reports whether machine output was asked for.
 func (c *clientFlags) json() bool { return c.output == "json" }
 
-// httpClient is the client commands' HTTP client: HTTP/1.1 and h2c, no
-// overall timeout (streams may be long), a dial timeout so a missing server
-// is reported quickly.
-func httpClient() *http.Client {
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Protocols = &p
-	t.ResponseHeaderTimeout = 0
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
-}
+// httpClient is the client commands' HTTP client without TLS settings or
+// credentials: HTTP/1.1 and h2c, no overall timeout (streams may be long),
+// a dial timeout so a missing server is reported quickly. Commands use
+// clientFlags.httpClient, which adds --tls-* and the credentials.
+func httpClient() *http.Client { return credentials.HTTPClient(nil) }
 
 // writeJSON prints v as one indented JSON document.
 func writeJSON(w io.Writer, v any) error {

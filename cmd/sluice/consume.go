@@ -106,13 +106,11 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 		// The topic's strategies say which subject a schema is shown under.
 		res, err := topics.DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: c.topic}))
 		if err != nil {
-			printErr(e.stderr, "consume", err)
-			return 1
+			return printErr(e.stderr, "consume", err)
 		}
-		reg := newSRReader(registryAt(cf.baseURL()))
+		reg := newSRReader(cf.registry())
 		if c.out.dec, err = newRecordDecoder(ctx, reg, c.topic, res.Msg.GetTopic().GetConfigs(), *stopOnErr); err != nil {
-			fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
-			return 1
+			return printErr(e.stderr, "consume", err)
 		}
 	}
 	if *partition >= 0 {
@@ -124,7 +122,7 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintln(e.stderr, "sluice consume: --group takes --from earliest or latest, and no --partition (the group assigns partitions)")
 			return 2
 		}
-		groups := brokerv1connect.NewGroupServiceClient(httpClient(), cf.baseURL())
+		groups := cf.groupClient()
 		err = c.consumeGroup(ctx, groups, *group, start.position == brokerv1.StartPosition_START_POSITION_EARLIEST, e.stderr)
 	} else if *follow {
 		err = c.follow(ctx, start)
@@ -138,8 +136,7 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 		// Interrupted: what was printed is complete lines; exit cleanly.
 		return 0
 	}
-	printErr(e.stderr, "consume", err)
-	return 1
+	return printErr(e.stderr, "consume", err)
 }
 
 // startSpec is a parsed --from.

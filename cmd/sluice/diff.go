@@ -32,7 +32,10 @@ no structural change are listed as breaking too. The level is --level, else
 BACKWARD. Avro and JSON Schema are compared as JSON documents (fields matched
 by name); Protobuf by messages, fields (by number) and enum values, with
 paths as the rules name them ("pkg.Msg.field (field 2)").
-Exit codes: 0 no breaking change, 1 breaking changes, 2 usage or I/O error.
+A registry with TLS or authentication takes --tls-ca and --user/--password
+or --token, as "sluice schema check" does.
+Exit codes: 0 no breaking change, 1 breaking changes, 2 usage or I/O error,
+3 the registry refused the credentials, 4 permission denied.
 `
 
 func runSchemaDiff(ctx context.Context, e *env, args []string) int {
@@ -51,7 +54,7 @@ func runSchemaDiff(ctx context.Context, e *env, args []string) int {
 	}
 	var reader *srclient.Reader
 	if registrySet {
-		cl, err := newRegistryClient(e, f.client.addr, *user, *password)
+		cl, err := f.client.registryClient(f.client.addr, *user, *password)
 		if err != nil {
 			return f.usageError("%v", err)
 		}
@@ -63,7 +66,13 @@ func runSchemaDiff(ctx context.Context, e *env, args []string) int {
 		if errors.As(err, &ae) {
 			return f.usageError("%v", err)
 		}
+		if code, ok := authExit(e.stderr, "schema diff", err); ok {
+			return code
+		}
 		fmt.Fprintf(e.stderr, "%s: %v\n", f.Name(), err)
+		if h := tlsHint(err); h != "" {
+			fmt.Fprintf(e.stderr, "  %s\n", h)
+		}
 		return 2
 	}
 	rep, err := evolution.Diff(level, sides[0], sides[1])

@@ -85,7 +85,7 @@ func runGroup(ctx context.Context, e *env, args []string) int {
 		}
 		return 2
 	}
-	client := brokerv1connect.NewGroupServiceClient(httpClient(), cf.baseURL())
+	client := cf.groupClient()
 	var err error
 	switch sub {
 	case "list":
@@ -142,8 +142,7 @@ func runGroup(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if err != nil {
-		printErr(e.stderr, "group "+sub, err)
-		return 1
+		return printErr(e.stderr, "group "+sub, err)
 	}
 	return 0
 }

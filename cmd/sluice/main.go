@@ -47,7 +47,8 @@ func main() {
 }
 
 // run executes the command line args and returns the exit code: 0 success,
-// 1 failure (or an incompatible schema), 2 usage error.
+// 1 failure (or an incompatible schema), 2 usage error, 3 authentication
+// failed, 4 permission denied (client_auth.go).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	if len(args) == 0 {
@@ -89,5 +90,5 @@ Commands:
 	fmt.Fprint(w, `
 Run "sluice <command> --help" for a command's flags.
 Client commands talk to --addr (default http://localhost:8080, or $SLUICE_ADDR).
-`)
+`+authHelp)
 }

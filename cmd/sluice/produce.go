@@ -107,18 +107,16 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 
 	var keyCodec, valueCodec *typedCodec
 	if keyT.set() || valueT.set() {
-		reg := newSRReader(registryAt(cf.baseURL()))
+		reg := newSRReader(cf.registry())
 		var err error
 		if valueT.set() {
 			if valueCodec, err = valueT.resolve(ctx, reg); err != nil {
-				fmt.Fprintf(e.stderr, "sluice produce: %v\n", err)
-				return 1
+				return printErr(e.stderr, "produce", err)
 			}
 		}
 		if keyT.set() {
 			if keyCodec, err = keyT.resolve(ctx, reg); err != nil {
-				fmt.Fprintf(e.stderr, "sluice produce: %v\n", err)
-				return 1
+				return printErr(e.stderr, "produce", err)
 			}
 		}
 	}
@@ -179,8 +177,7 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 		}
 		res, err := client.Produce(ctx, connect.NewRequest(&brokerv1.ProduceRequest{Topic: topic, Records: recs}))
 		if err != nil {
-			printErr(e.stderr, "produce", err)
-			return 1
+			return printErr(e.stderr, "produce", err)
 		}
 		type resultJSON struct {
 			Partition int32 `json:"partition"`
@@ -205,17 +202,17 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 
 	sum, err := produceLines(ctx, client, topic, e.stdin, *batch, record)
 	if err != nil {
-		printErr(e.stderr, "produce", err)
+		code := printErr(e.stderr, "produce", err)
 		if sum.Records == 0 {
 			// Nothing was written: a summary would only repeat "0 records"
 			// next to the error.
-			return 1
+			return code
 		}
 		// Some batches were acknowledged before the failure: say which.
 	}
 	printProduceSummary(e.stdout, sum, cf.json(), err != nil)
 	if err != nil {
-		return 1
+		return exitCode(err, 1)
 	}
 	return 0
 }

@@ -75,6 +75,10 @@ Commands:
 Every command talks to the registry's Confluent-compatible REST API at
 --registry (alias --addr; default http://localhost:8080, or $SLUICE_ADDR),
 and prints human-readable text, or JSON with --output json.
+A registry with TLS or authentication takes --tls-ca, --tls-cert/--tls-key,
+--user with --password (or $SLUICE_PASSWORD; Confluent's
+basic.auth.user.info), or --token; exit 3 means authentication failed, 4
+permission denied.
 Run "sluice schema <command> --help" for its arguments, flags and examples.
 `)
 }
@@ -145,15 +149,20 @@ func (f *schemaFlags) parse(args []string, want string, min, max int) (pos []str
 	return pos, 0, true
 }
 
-// registry returns the REST client for the parsed flags.
+// registry returns the REST client for the parsed flags, with their TLS
+// settings and credentials.
 func (f *schemaFlags) registry() *srClient {
-	return registryAt(f.client.baseURL())
+	return f.client.registry()
 }
 
-// fail prints err for the subcommand and returns exit code 1. An
+// fail prints err for the subcommand and returns exit code 1, or 3 and 4
+// for a refusal of the credentials or the permission (client_auth.go). An
 // incompatible-schema refusal lists its violations one per line: Sluice
 // separates them with "; " in the message.
 func (f *schemaFlags) fail(err error) int {
+	if code, ok := authExit(f.stderr, strings.TrimPrefix(f.Name(), "sluice "), err); ok {
+		return code
+	}
 	var se *srError
 	if errors.As(err, &se) && (se.Code == 409 || se.Code == 40901) && strings.Contains(se.Message, "; ") {
 		parts := strings.Split(se.Message, "; ")
@@ -164,6 +173,9 @@ func (f *schemaFlags) fail(err error) int {
 		return 1
 	}
 	fmt.Fprintf(f.stderr, "%s: %v\n", f.Name(), err)
+	if h := tlsHint(err); h != "" {
+		fmt.Fprintf(f.stderr, "  %s\n", h)
+	}
 	return 1
 }
 

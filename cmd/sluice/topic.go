@@ -208,12 +208,11 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if err != nil {
-		printErr(e.stderr, "topic "+sub, err)
-		return 1
+		return printErr(e.stderr, "topic "+sub, err)
 	}
 	var validation []validationJSON
 	if sub == "describe" {
-		validation = effectiveValidation(ctx, newSRReader(registryAt(cf.baseURL())), desc)
+		validation = effectiveValidation(ctx, newSRReader(cf.registry()), desc)
 	}
 	if cf.json() {
 		tj := topicJSONOf(desc)
@@ -485,7 +484,7 @@ func (f *sideSchemaFlags) resolveRefs(ctx context.Context, reg *srReader, ts *ty
 func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string, partitions int32, configs map[string]string, keyF, valueF *sideSchemaFlags) int {
 	const cmd = "topic create"
 	var sides []*typedSide
-	refReader := newSRReader(registryAt(cf.baseURL()))
+	refReader := newSRReader(cf.registry())
 	for _, f := range []*sideSchemaFlags{valueF, keyF} {
 		if !f.set() {
 			continue
@@ -496,7 +495,7 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 			if errors.As(err, new(usageError)) {
 				return 2
 			}
-			return 1
+			return exitCode(err, 1)
 		}
 		sides = append(sides, ts)
 	}
@@ -509,11 +508,10 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 			cmd, name, sides[0].subject)
 		return 1
 	case connect.CodeOf(err) != connect.CodeNotFound:
-		printErr(e.stderr, cmd, err)
-		return 1
+		return printErr(e.stderr, cmd, err)
 	}
 
-	reg := registryAt(cf.baseURL())
+	reg := cf.registry()
 	var done []string
 	for _, ts := range sides {
 		req := srSchema{Schema: ts.text, References: ts.refs}
@@ -529,7 +527,7 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 			if len(done) > 0 {
 				fmt.Fprintf(e.stderr, "  kept: %s; topic %s was not created\n", strings.Join(done, ", "), name)
 			}
-			return 1
+			return exitCode(err, 1)
 		}
 		ts.id, ts.version = resp.ID, resp.Version
 		if ts.version == 0 {
@@ -545,10 +543,10 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 
 	res, err := topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: name, Partitions: partitions, Configs: configs}))
 	if err != nil {
-		printErr(e.stderr, cmd, err)
+		code := printErr(e.stderr, cmd, err)
 		fmt.Fprintf(e.stderr, "  the schema registration is kept (%s); after fixing the cause, run the same command again: it re-uses the registered version and retries the topic\n",
 			strings.Join(done, ", "))
-		return 1
+		return code
 	}
 	desc := res.Msg.GetTopic()
 	if cf.json() {

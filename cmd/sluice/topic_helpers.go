@@ -81,22 +81,38 @@ type listFlag []string
 func (f *listFlag) String() string     { return strings.Join(*f, ",") }
 func (f *listFlag) Set(s string) error { *f = append(*f, s); return nil }
 
-// brokerClients builds the Connect clients for --addr.
+// brokerClients builds the Connect clients for --addr, with the command's
+// TLS settings and credentials.
 func (c *clientFlags) brokerClients() (brokerv1connect.TopicServiceClient, brokerv1connect.BrokerServiceClient) {
-	hc := httpClient()
-	return brokerv1connect.NewTopicServiceClient(hc, c.baseURL()), brokerv1connect.NewBrokerServiceClient(hc, c.baseURL())
+	hc, opts := c.httpClient(), c.connectOptions()
+	return brokerv1connect.NewTopicServiceClient(hc, c.baseURL(), opts...), brokerv1connect.NewBrokerServiceClient(hc, c.baseURL(), opts...)
 }
 
-// printErr reports a command's failure on stderr as "sluice <cmd>: <what>".
-// Connect errors print their code and message; a server that is not
-// running is named as such.
-func printErr(w io.Writer, cmd string, err error) {
+// groupClient builds the GroupService client for --addr, with the
+// command's TLS settings and credentials.
+func (c *clientFlags) groupClient() brokerv1connect.GroupServiceClient {
+	return brokerv1connect.NewGroupServiceClient(c.httpClient(), c.baseURL(), c.connectOptions()...)
+}
+
+// printErr reports a command's failure on stderr as "sluice <cmd>: <what>"
+// and returns the exit code: 1, or 3 (authentication failed) and 4
+// (permission denied) for a refusal (client_auth.go). Connect errors print
+// their code and message; a server that is not running is named as such;
+// a TLS failure gets a hint naming the flag that fixes it.
+func printErr(w io.Writer, cmd string, err error) int {
+	if code, ok := authExit(w, cmd, err); ok {
+		return code
+	}
 	var ce *connect.Error
 	if errors.As(err, &ce) && ce.Code() == connect.CodeUnavailable && strings.Contains(ce.Message(), "connection refused") {
 		fmt.Fprintf(w, "sluice %s: no server: %s\n", cmd, ce.Message())
-		return
+		return 1
 	}
 	fmt.Fprintf(w, "sluice %s: %v\n", cmd, err)
+	if h := tlsHint(err); h != "" {
+		fmt.Fprintf(w, "  %s\n", h)
+	}
+	return 1
 }
 
 // sortedKeys returns m's keys in order.
