@@ -54,6 +54,12 @@ var configSpecs = []configSpec{
 		canon:    intRange(1, 1<<63-1),
 	},
 	{
+		// Data-contract rules of the key's schema (enforce_rules.go).
+		key: "key.rules", def: RulesEnforce,
+		accepted: "enforce or skip",
+		canon:    oneOf(RulesEnforce, RulesSkip),
+	},
+	{
 		key: "key.schema.autoregister", def: "false",
 		accepted: "true or false",
 		canon:    boolValue,
@@ -103,6 +109,12 @@ var configSpecs = []configSpec{
 		key: "segment.ms", def: strconv.FormatInt(7*day.Milliseconds(), 10),
 		accepted: "milliseconds, 1000 to 9223372036854775807",
 		canon:    intRange(1000, 1<<63-1),
+	},
+	{
+		// Data-contract rules of the value's schema (enforce_rules.go).
+		key: "value.rules", def: RulesEnforce,
+		accepted: "enforce or skip",
+		canon:    oneOf(RulesEnforce, RulesSkip),
 	},
 	{
 		// Off by default: on a typed topic a new schema should go through

@@ -55,6 +55,9 @@ type Enforcer struct {
 
 	typedMu sync.Mutex
 	typed   *typedGen
+
+	// rules caches compiled rule sets by schema id (enforce_rules.go).
+	rules ruleSets
 }
 
 // typedGen caches "does this subject have a live version" for one
@@ -90,6 +93,9 @@ type SchemaError struct {
 	Reason string
 	// Path locates a payload mismatch in the value; "" otherwise.
 	Path string
+	// Rule is the data-contract rule that stopped the record
+	// (enforce_rules.go); nil for the other checks.
+	Rule *RuleViolation
 }
 
 // Error returns the reason.
@@ -373,6 +379,9 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 	if err := ent.Validate(path, datum); err != nil {
 		se := fail(subject, id.ID, "%sdoes not match schema id %d (subject %s version %d): %v", sideWord(s.side), id.ID, subject, version, err)
 		se.Path = datumPath(err)
+		return se, scratch
+	}
+	if se := e.checkRules(ctx, cfg, s, subject, version, ent, path, datum); se != nil {
 		return se, scratch
 	}
 	return nil, scratch

@@ -137,7 +137,9 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 	}
 	if b.cfg.Validator != nil {
 		if err := b.cfg.Validator.ValidateProduce(ctx, topicName, cfg, recs); err != nil {
-			return nil, err
+			// Records a data-contract rule diverts to a DLQ are written
+			// there and the rest here (enforce_rules.go); else refused.
+			return b.produceDiverting(ctx, topicName, recs, err)
 		}
 	}
 

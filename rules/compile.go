@@ -71,8 +71,9 @@ type compiledRule struct {
 
 // Compile compiles the produce-side rules of a schema's ruleSet against the
 // schema. A ruleSet with no such rule gives a Set whose Empty is true. An
-// expression that does not compile is a *CompileError (for Protobuf, checked
-// against the first message, the one a path of [0] names).
+// expression that does not compile is a *CompileError (for Protobuf, the
+// rules must compile against one top-level message at least; a record of a
+// message they do not compile against is refused with the error).
 func Compile(s serde.Schema, metadata, ruleSet json.RawMessage) (*Set, error) {
 	rs, err := ParseRuleSet(ruleSet)
 	if err != nil {
@@ -100,14 +101,29 @@ func Compile(s serde.Schema, metadata, ruleSet json.RawMessage) (*Set, error) {
 	default:
 		return nil, fmt.Errorf("rules: unsupported schema implementation %T", s)
 	}
-	var path []int
-	if set.proto != nil {
-		path = []int{0}
+	if set.proto == nil {
+		if p := set.programsFor(nil); p.err != nil {
+			return nil, p.err
+		}
+		return set, nil
 	}
-	if p := set.programsFor(path); p.err != nil {
-		return nil, p.err
+	// Protobuf: a record may be any message of the file, so the rules
+	// must compile against one top-level message at least; the first
+	// message's error is reported otherwise.
+	var first error
+	for i := range set.proto.File().Messages().Len() {
+		p := set.programsFor([]int{i})
+		if p.err == nil {
+			return set, nil
+		}
+		if first == nil {
+			first = p.err
+		}
 	}
-	return set, nil
+	if first == nil {
+		first = errors.New("rules: the Protobuf schema has no message")
+	}
+	return nil, first
 }
 
 // Empty reports whether no rule runs on produce.

@@ -1,0 +1,227 @@
+package broker
+
+// Data contracts on produce (DESIGN.md §11): the domain rules of the
+// writer schema version's ruleSet run after the payload check, through
+// package rules. A schema id's rules are compiled once and cached for the
+// schema cache's generation (a ruleSet is part of a schema's identity, so
+// the id names exactly one rule set). Records are decoded for CEL only when
+// the id has rules that run on produce.
+//
+// Topic configs: key.rules and value.rules (enforce, the default, or skip).
+// Rules run only where the side is checked at payload (typed topics).
+//
+// A rule failing with onFailure ERROR refuses the request like any schema
+// check: `record N: rule "NAME" (CEL) failed: …`. With DLQ the record is
+// written to params["dlq.topic"] instead, with headers naming the rule,
+// the subject and the version, and acknowledged (partition and offset -1 in
+// the answer, since it is not in the topic). Diversion happens on the
+// Connect Produce path; the Kafka listener refuses such records with the
+// rule's reason.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/sluicehq/sluice/rules"
+	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/schemacache"
+)
+
+// The rule config values.
+const (
+	RulesEnforce = "enforce"
+	RulesSkip    = "skip"
+)
+
+// DLQ record headers, Confluent's names for them.
+const (
+	HeaderRuleName    = "__rule.name"
+	HeaderRuleMode    = "__rule.mode"
+	HeaderRuleSubject = "__rule.subject"
+	HeaderRuleVersion = "__rule.version"
+	HeaderRuleTopic   = "__rule.topic"
+	HeaderRuleReason  = "__rule.exception"
+)
+
+// ruleSets caches compiled rule sets by schema id for one generation of
+// the schema cache.
+type ruleSets struct {
+	mu      sync.Mutex
+	changed <-chan struct{}
+	m       map[int32]*ruleSetEntry
+}
+
+type ruleSetEntry struct {
+	set *rules.Set
+	err error
+}
+
+// get returns the compiled rules of schema id, compiling on first use.
+func (e *Enforcer) ruleSetOf(ctx context.Context, ent *schemacache.Entry) (*rules.Set, error) {
+	changed := e.cache.Changed()
+	rs := &e.rules
+	rs.mu.Lock()
+	if rs.m == nil || rs.changed != changed {
+		rs.m, rs.changed = map[int32]*ruleSetEntry{}, changed
+	}
+	if ce, ok := rs.m[ent.ID]; ok {
+		rs.mu.Unlock()
+		return ce.set, ce.err
+	}
+	rs.mu.Unlock()
+	s, err := e.reg.SchemaByID(ctx, int(ent.ID))
+	if err != nil {
+		return nil, err // not cached: the registry may answer next time
+	}
+	ce := &ruleSetEntry{}
+	if len(s.RuleSet) > 0 {
+		ce.set, ce.err = rules.Compile(ent.Schema, s.Metadata, s.RuleSet)
+	}
+	rs.mu.Lock()
+	if rs.changed == changed {
+		rs.m[ent.ID] = ce
+	}
+	rs.mu.Unlock()
+	return ce.set, ce.err
+}
+
+// RuleViolation is the rule that stopped a record: the Rule of its
+// SchemaError.
+type RuleViolation struct {
+	rules.Failure
+	Subject string
+	Version int
+}
+
+// rulesMode is the side's rules config.
+func rulesMode(cfg *TopicConfig, side serde.Side) string {
+	if v := cfg.Effective[side.String()+".rules"]; v != "" {
+		return v
+	}
+	return RulesEnforce
+}
+
+// checkRules runs the rules of the record's writer version over its datum
+// (already checked against the schema).
+func (e *Enforcer) checkRules(ctx context.Context, cfg *TopicConfig, s *sideState, subject string, version int, ent *schemacache.Entry, path []int, datum []byte) *SchemaError {
+	if rulesMode(cfg, s.side) == RulesSkip {
+		return nil
+	}
+	set, err := e.ruleSetOf(ctx, ent)
+	refuse := func(reason string) *SchemaError {
+		return &SchemaError{Side: s.side, Subject: subject, SchemaID: ent.ID, Reason: reason}
+	}
+	if err != nil {
+		return refuse(fmt.Sprintf("%sschema id %d (subject %s version %d): its rules cannot run: %v", s.noun(), ent.ID, subject, version, err))
+	}
+	if set.Empty() {
+		return nil
+	}
+	f, err := set.Check(path, datum)
+	if err != nil {
+		return refuse(fmt.Sprintf("%sschema id %d (subject %s version %d): rules cannot read the %s: %v", s.noun(), ent.ID, subject, version, s.side, err))
+	}
+	if f == nil {
+		return nil
+	}
+	se := refuse(s.noun() + f.Error())
+	se.Rule = &RuleViolation{Failure: *f, Subject: subject, Version: version}
+	if f.Action == rules.ActionDLQ && f.DLQTopic == "" {
+		se.Reason += " (onFailure is DLQ, but the rule has no params[\"dlq.topic\"])"
+		se.Rule.Action = rules.ActionError
+	}
+	return se
+}
+
+// diverted returns the records of a refusal that rules divert to a DLQ,
+// and whether every refused record is one (only then is the request
+// written, less those records).
+func diverted(err error) ([]*RecordError, bool) {
+	var pe *ProduceError
+	if !errors.As(err, &pe) {
+		return nil, false
+	}
+	var out []*RecordError
+	for _, r := range pe.Records {
+		var se *SchemaError
+		if !errors.As(r.Err, &se) || se.Rule == nil || se.Rule.Action != rules.ActionDLQ {
+			return nil, false
+		}
+		out = append(out, r)
+	}
+	return out, len(out) > 0
+}
+
+// produceDiverting finishes a Connect Produce whose validator refused with
+// err: when every refused record is diverted by a rule, those records are
+// written to their DLQ topics, then the others to topicName; otherwise err
+// refuses the request.
+func (b *Broker) produceDiverting(ctx context.Context, topicName string, recs []ProduceRecord, err error) ([]ProduceResult, error) {
+	div, ok := diverted(err)
+	if !ok {
+		return nil, err
+	}
+	// Every DLQ topic must exist, and not be the topic itself, before
+	// anything is written.
+	var bad []*RecordError
+	for _, r := range div {
+		var se *SchemaError
+		errors.As(r.Err, &se)
+		v := se.Rule
+		switch _, lerr := b.lookup(v.DLQTopic); {
+		case v.DLQTopic == topicName:
+			bad = append(bad, &RecordError{Index: r.Index, Err: invalidf("%v (its DLQ topic is the topic itself)", r.Err)})
+		case lerr != nil:
+			bad = append(bad, &RecordError{Index: r.Index, Err: invalidf("%v (its DLQ topic %s: %v)", r.Err, v.DLQTopic, lerr)})
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &ProduceError{Topic: topicName, Records: bad}
+	}
+	skip := make(map[int]bool, len(div))
+	for _, r := range div {
+		var se *SchemaError
+		errors.As(r.Err, &se)
+		v := se.Rule
+		skip[r.Index] = true
+		in := &recs[r.Index]
+		hs := make([]Header, 0, len(in.Headers)+6)
+		hs = append(hs, in.Headers...)
+		hs = append(hs,
+			Header{Key: HeaderRuleName, Value: []byte(v.Rule)},
+			Header{Key: HeaderRuleMode, Value: []byte("WRITE")},
+			Header{Key: HeaderRuleSubject, Value: []byte(v.Subject)},
+			Header{Key: HeaderRuleVersion, Value: []byte(strconv.Itoa(v.Version))},
+			Header{Key: HeaderRuleTopic, Value: []byte(topicName)},
+			Header{Key: HeaderRuleReason, Value: []byte(quoteReason(se.Reason))},
+		)
+		out := ProduceRecord{Key: in.Key, Value: in.Value, Headers: hs, Timestamp: in.Timestamp}
+		if _, err := b.Produce(ctx, v.DLQTopic, []ProduceRecord{out}); err != nil {
+			return nil, fmt.Errorf("produce %s: record %d: rule %q diverts it to %s: %w", topicName, r.Index, v.Rule, v.DLQTopic, err)
+		}
+	}
+	kept := make([]ProduceRecord, 0, len(recs)-len(skip))
+	for i := range recs {
+		if !skip[i] {
+			kept = append(kept, recs[i])
+		}
+	}
+	res, err := b.Produce(ctx, topicName, kept)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ProduceResult, len(recs))
+	j := 0
+	for i := range out {
+		if skip[i] {
+			out[i] = ProduceResult{Partition: -1, Offset: -1}
+			continue
+		}
+		out[i] = res[j]
+		j++
+	}
+	return out, nil
+}
