@@ -132,6 +132,21 @@ func (a *Authorizer) Authorize(ctx context.Context, op Operation, res Resource) 
 	return err
 }
 
+// AuthorizeAny returns nil when the principal of ctx may perform op on at
+// least one of resources (reading a schema by id: one of its subjects),
+// and otherwise the refusal for the first, logged. No resources: nil.
+func (a *Authorizer) AuthorizeAny(ctx context.Context, op Operation, resources []Resource) error {
+	if len(resources) == 0 {
+		return nil
+	}
+	for _, r := range resources {
+		if a.Allowed(ctx, op, r) {
+			return nil
+		}
+	}
+	return a.Authorize(ctx, op, resources[0])
+}
+
 // Rules returns the rules f selects, in a stable order (resource type,
 // name, principal, operation, permission). The caller owns the slice.
 func (a *Authorizer) Rules(f Filter) []Rule {

@@ -55,6 +55,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluicehq/sluice/acl"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -84,6 +85,9 @@ type Config struct {
 	// MaxListLimit caps the entries of one page of a paginated list
 	// (spec §2.4), whatever limit the client asks for; 0 means no cap.
 	MaxListLimit int
+	// ACL, when it enforces, authorizes every request with the principal
+	// in its context (authorize.go); nil allows everything.
+	ACL *acl.Authorizer
 }
 
 // The response content types of spec §2.1, most preferred first.
@@ -104,6 +108,7 @@ type handler struct {
 	cluster       string
 	maxList       int
 	negotiated    negotiated // remembered Accept negotiations (cached.go)
+	acl           *acl.Authorizer
 }
 
 // NewHandler returns the REST API as an http.Handler, meant to be mounted at
@@ -118,6 +123,7 @@ func NewHandler(reg *registry.Registry, cfg Config) http.Handler {
 		commit:        cfg.CommitID,
 		cluster:       cfg.ClusterID,
 		maxList:       cfg.MaxListLimit,
+		acl:           cfg.ACL,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -158,7 +164,8 @@ type call struct {
 type rawText string
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && h.serveCached(w, r) {
+	// The cached answers skip routing, hence authorization: not with ACLs.
+	if r.Method == http.MethodGet && !h.acl.Enforcing() && h.serveCached(w, r) {
 		return
 	}
 	h.serve(w, r)
@@ -183,6 +190,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.writeError(c, err)
 		return
 	}
+	allowed, filter := h.authorize(c)
+	if !allowed {
+		return
+	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut {
 		if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 			h.writeError(c, err)
@@ -193,6 +204,9 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.writeError(c, err)
 		return
+	}
+	if filter {
+		v = h.filterListing(c, v)
 	}
 	h.writeValue(c, http.StatusOK, v)
 }
