@@ -490,5 +490,5 @@ func produceError(topic string, err error) error {
 			}
 		}
 	}
-	return pe
+	return withRuleError(pe) // rule_error.go
 }
