@@ -26,6 +26,7 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/sluicehq/sluice/auth"
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/datadir"
@@ -35,6 +36,7 @@ import (
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/registry/rest"
 	"github.com/sluicehq/sluice/registry/rpc"
+	"github.com/sluicehq/sluice/tlsconfig"
 )
 
 // Config configures a Server. Zero fields take the defaults named.
@@ -75,6 +77,21 @@ type Config struct {
 	// KafkaMaxRequestBytes refuses larger Kafka requests; 0 means
 	// kafka.DefaultMaxRequestBytes (100 MiB).
 	KafkaMaxRequestBytes int32
+
+	// Auth, when set, turns authentication on for both listeners (see
+	// auth.go): HTTP requests need basic auth, a bearer token or a client
+	// certificate, except /healthz, /readyz and (unless MetricsAuth)
+	// /metrics; Kafka connections must authenticate with SASL or a client
+	// certificate before anything but ApiVersions. Nil: everyone is
+	// anonymous.
+	Auth *auth.Authenticator
+	// MetricsAuth makes /metrics require authentication like the APIs;
+	// by default it is open, as /healthz, for scrapers.
+	MetricsAuth bool
+	// TLS, when set, serves TLS on both listeners with its (reloadable)
+	// certificate; with a client CA, client certificates are verified and
+	// name their principal (the subject CN).
+	TLS *tlsconfig.Reloader
 }
 
 // Server is one running Sluice node.
@@ -174,7 +191,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.handler = s.routes()
+	s.handler = s.authenticate(s.routes())
 	s.ready.Store(true)
 	return s, nil
 }
@@ -254,6 +271,9 @@ func (s *Server) HTTPServer() *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
+	if s.cfg.TLS != nil {
+		p.SetHTTP2(true)
+	}
 	hs := &http.Server{
 		Handler:           s.handler,
 		Protocols:         &p,
@@ -275,6 +295,8 @@ func (s *Server) newKafka(ln net.Listener) error {
 		AdvertisedAddr:   s.cfg.KafkaAdvertisedAddr,
 		MaxRequestBytes:  s.cfg.KafkaMaxRequestBytes,
 		AutoCreateTopics: s.cfg.KafkaAutoCreateTopics,
+		Auth:             s.cfg.Auth,
+		TLS:              s.kafkaTLS(),
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -361,7 +383,7 @@ func Start(ctx context.Context, cfg Config, addr string) (s *Server, baseURL str
 	}
 	hs := s.HTTPServer()
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(ln) }()
+	go func() { done <- hs.Serve(s.HTTPListener(ln)) }()
 	var kafkaDone chan error
 	if s.kafka != nil {
 		kafkaDone = make(chan error, 1)
@@ -383,5 +405,9 @@ func Start(ctx context.Context, cfg Config, addr string) (s *Server, baseURL str
 		}
 		return errors.Join(err, s.Close())
 	}
-	return s, "http://" + ln.Addr().String(), stop, nil
+	scheme := "http://"
+	if cfg.TLS != nil {
+		scheme = "https://"
+	}
+	return s, scheme + ln.Addr().String(), stop, nil
 }

@@ -38,6 +38,9 @@ type Conn struct {
 
 	// cur is the request in stage 1 (the reader's goroutine only).
 	cur *pending
+
+	// auth is the connection's authentication state (sasl_conn.go).
+	auth connAuth
 }
 
 // FrameWriter is implemented by a response whose bytes are not all in memory
@@ -84,8 +87,14 @@ func newConn(s *Server, nc net.Conn) *Conn {
 }
 
 // Context ends when the connection closes (the client went away, a fatal
-// error, or Shutdown's deadline passed).
-func (c *Conn) Context() context.Context { return c.ctx }
+// error, or Shutdown's deadline passed). Once the client authenticated it
+// carries its principal (auth.FromContext).
+func (c *Conn) Context() context.Context {
+	if ctx := c.auth.ctx.Load(); ctx != nil {
+		return *ctx
+	}
+	return c.ctx
+}
 
 // Server is the listener the connection belongs to.
 func (c *Conn) Server() *Server { return c.srv }
@@ -134,6 +143,10 @@ func (c *Conn) stopped() bool {
 // serve runs the connection until it closes.
 func (c *Conn) serve() {
 	defer c.srv.connDone(c)
+	if !c.startTLS() {
+		c.close()
+		return
+	}
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
@@ -211,11 +224,14 @@ func (c *Conn) readLoop() {
 		}
 		var reg registration
 		var req kmsg.Request
-		hdr, reg, req, err = decodeRequest(frame)
+		hdr, reg, req, err = c.decode(frame)
 		p.hdr = hdr
 		if err != nil {
 			c.give(p)
-			if errors.Is(err, errUnsupported) {
+			if errors.Is(err, errUnauthenticated) {
+				c.log.Info("closing Kafka connection: a request before authentication (only ApiVersions and SASL are answered until the client authenticates)",
+					"api", kmsg.NameForKey(hdr.key), "client_id", hdr.clientID)
+			} else if errors.Is(err, errUnsupported) {
 				c.log.Info("closing Kafka connection: the client sent a request Sluice does not serve (see ApiVersions)",
 					"request", err.Error(), "client_id", hdr.clientID)
 			} else {

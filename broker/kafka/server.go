@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/auth"
 	"github.com/sluicehq/sluice/acl"
 	"github.com/sluicehq/sluice/broker"
 )
@@ -67,6 +69,13 @@ type Config struct {
 	// (DescribeAcls, CreateAcls, DeleteAcls); nil: no checks, and the ACL
 	// APIs answer SECURITY_DISABLED.
 	ACL *acl.Authorizer
+	// Auth, when set, turns authentication on: a connection must
+	// authenticate (SASL PLAIN or SCRAM, or a verified client certificate)
+	// before any request but ApiVersions and the SASL ones, else it is
+	// closed, as Kafka does. Nil: every connection is anonymous.
+	Auth *auth.Authenticator
+	// TLS, when set, makes the listener speak TLS (see sasl_conn.go).
+	TLS *tls.Config
 }
 
 // Server is a Kafka listener over one broker. Create it with New, run it with
@@ -246,6 +255,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("kafka: accept: %w", err)
 		}
 		backoff = 0
+		if s.cfg.TLS != nil {
+			nc = tls.Server(nc, s.cfg.TLS) // the handshake runs on the connection's goroutine
+		}
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.shutdown {

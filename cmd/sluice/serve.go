@@ -32,6 +32,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	kafkaAddr := fs.String("kafka-addr", "localhost:9092", "Kafka protocol listen `address`: Kafka clients (kcat, librdkafka, franz-go, Java, kafkajs) produce and consume here; loopback by default, :9092 listens on every interface, \"\" turns the Kafka listener off")
 	kafkaAdvertised := fs.String("kafka-advertised-addr", "", "`host:port` that Kafka clients are told to connect to after bootstrap (Metadata); default: the Kafka listen address with its real port, or this machine's host name when listening on every interface")
 	kafkaMaxReq := fs.Int("kafka-max-request-bytes", kafka.DefaultMaxRequestBytes, "largest Kafka request accepted, in bytes; a larger one closes the connection (Kafka's socket.request.max.bytes)")
+	security := addSecurityFlags(fs)
 	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -67,6 +68,12 @@ func runServe(ctx context.Context, e *env, args []string) int {
 			"default", def, "min", *minSession, "max", *maxSession)
 	}
 
+	authn, tlsMaterial, err := security.load(logger)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
+		return 2
+	}
+
 	// Bind before opening the data directory: a taken port must not create
 	// or lock a directory on its way to failing.
 	ln, err := net.Listen("tcp", *addr)
@@ -82,6 +89,14 @@ func runServe(ctx context.Context, e *env, args []string) int {
 			return 1
 		}
 	}
+	if err := checkExposure(authn != nil, *security.insecure, ln, kln); err != nil {
+		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
+		ln.Close()
+		if kln != nil {
+			kln.Close()
+		}
+		return 2
+	}
 	srv, err := server.New(ctx, server.Config{
 		DataDir: *dataDir, Addrs: []string{ln.Addr().String()},
 		Fsync: policy, Logger: logger, MaxRequestBytes: *maxReq,
@@ -89,6 +104,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		// The server owns kln from here on, failure included.
 		KafkaListener: kln, KafkaAdvertisedAddr: *kafkaAdvertised,
 		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate,
+		Auth: authn, MetricsAuth: *security.metricsAuth, TLS: tlsMaterial,
 	})
 	if err != nil {
 		ln.Close()
@@ -101,7 +117,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	hs := srv.HTTPServer()
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(srv.HTTPListener(ln)) }()
+	defer reloadOnSIGHUP(ctx, logger, *security.authFile, authn, tlsMaterial)()
 	kafkaServed := make(chan error, 1)
 	kafkaLog := []any{"kafka_addr", "off"}
 	if kln != nil {
@@ -109,7 +126,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		kafkaLog = []any{"kafka_addr", srv.KafkaAddr(), "kafka_advertised_addr", srv.KafkaAdvertisedAddr()}
 	}
 	logger.Info("sluice listening", append(append([]any{"addr", ln.Addr().String()}, kafkaLog...),
-		"data_dir", *dataDir, "fsync", *fsync, "version", buildVersion())...)
+		"data_dir", *dataDir, "fsync", *fsync, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())...)
 
 	code := 0
 	select {
