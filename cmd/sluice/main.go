@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"produce": {"append records to a topic", runProduce},
 	"consume": {"read records from a topic", runConsume},
 	"group":   {"list, describe, reset and delete consumer groups", runGroup},
+	"acl":     {"create, list and delete access-control rules", runACL},
 	"bench":   {"load generator: produce, consume, e2e", runBench},
 	"gen":     {"generate Go bindings for the typed clients", runGen},
 	"apply":   {"create topics and register schemas to match sluice.yaml", runApply},
