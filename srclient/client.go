@@ -161,6 +161,10 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		if json.Unmarshal(data, se) != nil || se.Message == "" {
 			se.Code = resp.StatusCode
 			se.Message = fmt.Sprintf("%s %s: HTTP %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
+		} else if se.Code == 0 {
+			// A message without a code (a proxy's or another API's error
+			// envelope): the HTTP status is the code.
+			se.Code = resp.StatusCode
 		}
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			return &credentials.AuthError{

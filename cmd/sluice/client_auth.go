@@ -352,6 +352,9 @@ func tlsHint(err error) string {
 		return "the server does not speak TLS there: use an http:// address, or start it with --tls-cert and --tls-key"
 	case strings.Contains(err.Error(), "tls: certificate required"):
 		return "the server wants a client certificate: give --tls-cert FILE and --tls-key FILE"
+	case connect.CodeOf(err) == connect.CodeInternal && strings.HasSuffix(err.Error(), ": 400 Bad Request"):
+		// What Go's TLS server answers to plain HTTP, among others.
+		return "if the server serves TLS on that port, use an https:// address"
 	}
 	return ""
 }
