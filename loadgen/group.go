@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -91,7 +90,7 @@ func (g *groupProgress) delivered(p int32, recs []recSummary) (n, bytes int64) {
 
 func (r *benchRun) runGroupConsumers(ctx context.Context, ends map[int32]int64) error {
 	c := r.cfg
-	admin := brokerv1connect.NewGroupServiceClient(benchHTTPClient(), r.base, benchClientOpts...)
+	admin := brokerv1connect.NewGroupServiceClient(c.httpClient(), r.base, c.clientOptions(r.base)...)
 	if _, err := admin.ResetOffsets(ctx, connect.NewRequest(&brokerv1.ResetOffsetsRequest{
 		Group: c.Group, Topic: c.Topic, To: &brokerv1.ResetOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_EARLIEST},
 	})); err != nil {
@@ -115,12 +114,12 @@ func (r *benchRun) runGroupConsumers(ctx context.Context, ends map[int32]int64) 
 	var wg sync.WaitGroup
 	for range c.Consumers {
 		// As runConsumers: count by walking the wire form unless --decode.
-		codec, opts := (*groupCountingCodec)(nil), benchClientOpts
+		codec, opts := (*groupCountingCodec)(nil), c.clientOptions(r.base)
 		if !c.Decode {
 			codec = new(groupCountingCodec)
-			opts = append(slices.Clip(benchClientOpts), connect.WithCodec(codec))
+			opts = c.clientOptions(r.base, connect.WithCodec(codec))
 		}
-		client := brokerv1connect.NewGroupServiceClient(benchHTTPClient(), r.base, opts...)
+		client := brokerv1connect.NewGroupServiceClient(c.httpClient(), r.base, opts...)
 		wg.Go(func() {
 			if err := r.groupMember(ctx, client, codec, prog); err != nil && ctx.Err() == nil {
 				errc <- err

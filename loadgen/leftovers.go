@@ -30,6 +30,7 @@ const benchCleanupTimeout = 30 * time.Second
 
 // benchLeftovers is what one run created, or used, on one server.
 type benchLeftovers struct {
+	cfg      *Config
 	base     string // the server
 	kept     bool   // the server's data outlives the run
 	topics   []string
@@ -39,8 +40,8 @@ type benchLeftovers struct {
 
 // checkGroupNew refuses --cleanup when group already exists (has members
 // or committed offsets).
-func checkGroupNew(ctx context.Context, base, group string) error {
-	admin := brokerv1connect.NewGroupServiceClient(benchHTTPClient(), base, benchClientOpts...)
+func checkGroupNew(ctx context.Context, c *Config, base, group string) error {
+	admin := brokerv1connect.NewGroupServiceClient(c.httpClient(), base, c.clientOptions(base)...)
 	_, err := admin.DescribeGroup(ctx, connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: group}))
 	switch {
 	case err == nil:
@@ -117,13 +118,13 @@ func (l *benchLeftovers) delete(ctx context.Context, w io.Writer) error {
 	var errs []error
 	var done []string
 	if l.group != "" {
-		if err := deleteGroupWhenEmpty(ctx, l.base, l.group); err != nil {
+		if err := deleteGroupWhenEmpty(ctx, l.cfg, l.base, l.group); err != nil {
 			errs = append(errs, fmt.Errorf("--cleanup: deleting consumer group %s: %w", l.group, err))
 		} else {
 			done = append(done, "consumer group "+l.group)
 		}
 	}
-	topics := brokerv1connect.NewTopicServiceClient(benchHTTPClient(), l.base, benchClientOpts...)
+	topics := brokerv1connect.NewTopicServiceClient(l.cfg.httpClient(), l.base, l.cfg.clientOptions(l.base)...)
 	for _, t := range l.topics {
 		_, err := topics.DeleteTopic(ctx, connect.NewRequest(&brokerv1.DeleteTopicRequest{Name: t}))
 		if err != nil && connect.CodeOf(err) != connect.CodeNotFound {
@@ -132,7 +133,7 @@ func (l *benchLeftovers) delete(ctx context.Context, w io.Writer) error {
 		}
 		done = append(done, "topic "+t)
 	}
-	reg := &srclient.Client{Base: l.base}
+	reg := l.cfg.registry(l.base)
 	for _, s := range l.subjects {
 		path := "/subjects/" + srclient.SubjectPath(s)
 		err := reg.Do(ctx, http.MethodDelete, path, nil, nil, nil)
@@ -156,8 +157,8 @@ func (l *benchLeftovers) delete(ctx context.Context, w io.Writer) error {
 
 // deleteGroupWhenEmpty deletes group, retrying while members that just
 // stopped are still leaving it.
-func deleteGroupWhenEmpty(ctx context.Context, base, group string) error {
-	admin := brokerv1connect.NewGroupServiceClient(benchHTTPClient(), base, benchClientOpts...)
+func deleteGroupWhenEmpty(ctx context.Context, c *Config, base, group string) error {
+	admin := brokerv1connect.NewGroupServiceClient(c.httpClient(), base, c.clientOptions(base)...)
 	wait := 10 * time.Millisecond
 	for {
 		_, err := admin.DeleteGroup(ctx, connect.NewRequest(&brokerv1.DeleteGroupRequest{Group: group}))

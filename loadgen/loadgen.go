@@ -41,6 +41,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -57,8 +58,10 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/sluicehq/sluice/client/credentials"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // StartFunc starts a server in this process on the data directory dir and
@@ -131,6 +134,12 @@ type Config struct {
 	// Validation, when its Levels are set, measures schema enforcement on
 	// produce (--validate, --format, --runs, --pool).
 	Validation Validation
+	// TLS is the TLS configuration for an https:// Addr (--tls-ca,
+	// --tls-cert, --tls-key); nil trusts the system's roots.
+	TLS *tls.Config
+	// Credentials go with every request (--user and --password, or
+	// --token).
+	Credentials credentials.Credentials
 	// Out gets the summary; Progress the opening line, a progress line a
 	// second and what the run leaves (the CLI sends Progress to stderr with
 	// --tsv). Nil discards.
@@ -206,20 +215,40 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// benchHTTPClient is one HTTP/2 cleartext connection's worth of client:
-// h2c only, so requests multiplex on one connection as gRPC clients do.
-func benchHTTPClient() *http.Client {
+// httpClient is one HTTP/2 connection's worth of client: h2c for
+// http://, HTTP/2 over TLS with c.TLS for https://, so requests multiplex
+// on one connection as gRPC clients do.
+func (c *Config) httpClient() *http.Client {
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
+	p.SetHTTP2(true)
 	return &http.Client{Transport: &http.Transport{
-		Protocols:   &p,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		Protocols:           &p,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSClientConfig:     c.TLS,
+		TLSHandshakeTimeout: 5 * time.Second,
 	}}
 }
 
-// benchClientOpts turn off gzip: the bench measures the broker and the
-// transport, and the perf baselines run with compression off.
-var benchClientOpts = []connect.ClientOption{connect.WithAcceptCompression("gzip", nil, nil)}
+// clientOptions are the options of the run's Connect clients, then extra:
+// gzip off (the bench measures the broker and the transport, and the perf
+// baselines run with compression off) and c.Credentials on every call
+// (refusals as *credentials.AuthError).
+func (c *Config) clientOptions(base string, extra ...connect.ClientOption) []connect.ClientOption {
+	return append([]connect.ClientOption{
+		connect.WithAcceptCompression("gzip", nil, nil),
+		connect.WithInterceptors(credentials.Interceptor(c.Credentials, base)),
+	}, extra...)
+}
+
+// registry is the REST client of the registry at base, with c's TLS
+// settings and credentials.
+func (c *Config) registry(base string) *srclient.Client {
+	return &srclient.Client{
+		Base: base, HTTP: credentials.HTTPClient(c.TLS),
+		User: c.Credentials.User, Password: c.Credentials.Password, Token: c.Credentials.Token,
+	}
+}
 
 // startServer runs c.Start on dir and returns the server's URL; dir ""
 // is a temporary directory that stop removes after the server stopped.
@@ -264,16 +293,16 @@ func (c *Config) run(ctx context.Context) (err error) {
 		base = url
 	}
 	if c.Cleanup && c.Group != "" {
-		if err := checkGroupNew(ctx, base, c.Group); err != nil {
+		if err := checkGroupNew(ctx, c, base, c.Group); err != nil {
 			return err
 		}
 	}
-	topics := brokerv1connect.NewTopicServiceClient(benchHTTPClient(), base, benchClientOpts...)
+	topics := brokerv1connect.NewTopicServiceClient(c.httpClient(), base, c.clientOptions(base)...)
 	parts, created, err := c.ensureTopic(ctx, topics)
 	if err != nil {
 		return err
 	}
-	left := &benchLeftovers{base: base, kept: c.Start == nil || c.DataDir != "", topics: []string{c.Topic}, group: c.Group}
+	left := &benchLeftovers{cfg: c, base: base, kept: c.Start == nil || c.DataDir != "", topics: []string{c.Topic}, group: c.Group}
 	if c.Cleanup && !created {
 		return existsError("topic", c.Topic, "sluice topic delete "+shellQuote(c.Topic))
 	}
@@ -463,7 +492,7 @@ func (r *benchRun) runProducers(ctx context.Context, stamp bool) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	for p := range c.Producers {
-		client := brokerv1connect.NewBrokerServiceClient(benchHTTPClient(), r.base, benchClientOpts...)
+		client := brokerv1connect.NewBrokerServiceClient(r.cfg.httpClient(), r.base, r.cfg.clientOptions(r.base)...)
 		for w := range c.Inflight {
 			rng := rand.New(rand.NewPCG(uint64(p), uint64(w)))
 			wg.Go(func() {
@@ -668,7 +697,7 @@ func (r *benchRun) consume(ctx context.Context, topics brokerv1connect.TopicServ
 func (r *benchRun) preload(ctx context.Context, n int64) error {
 	c := r.cfg
 	pl := newPayloads(c.RecordBytes)
-	client := brokerv1connect.NewBrokerServiceClient(benchHTTPClient(), r.base, benchClientOpts...)
+	client := brokerv1connect.NewBrokerServiceClient(r.cfg.httpClient(), r.base, r.cfg.clientOptions(r.base)...)
 	var left atomic.Int64
 	left.Store(n)
 	var wg sync.WaitGroup
@@ -708,8 +737,8 @@ func (r *benchRun) runConsumers(ctx context.Context, ends map[int32]int64, e2e b
 	ready := make(chan struct{}, c.Consumers*r.partitions)
 	streams := 0
 	for ci := range c.Consumers {
-		hc := benchHTTPClient()
-		client := brokerv1connect.NewBrokerServiceClient(hc, r.base, benchClientOpts...)
+		hc := c.httpClient()
+		client := brokerv1connect.NewBrokerServiceClient(hc, r.base, c.clientOptions(r.base)...)
 		var mine []int32
 		for p := ci; p < r.partitions; p += c.Consumers {
 			mine = append(mine, int32(p))
@@ -731,7 +760,7 @@ func (r *benchRun) runConsumers(ctx context.Context, ends map[int32]int64, e2e b
 				// Catch-up streams only count: each walks its messages'
 				// wire form in its own codec (wire.go).
 				codec = new(countingCodec)
-				client = brokerv1connect.NewBrokerServiceClient(hc, r.base, append(benchClientOpts, connect.WithCodec(codec))...)
+				client = brokerv1connect.NewBrokerServiceClient(hc, r.base, c.clientOptions(r.base, connect.WithCodec(codec))...)
 			}
 			wg.Go(func() {
 				err := r.stream(ctx, client, codec, part, ends, e2e, ready)

@@ -156,7 +156,7 @@ func runValidateOnce(ctx context.Context, c *Config, progress io.Writer, pool *r
 		defer stop()
 		base = url
 	}
-	reg := &srclient.Client{Base: base}
+	reg := c.registry(base)
 	req := srclient.Schema{Schema: pool.schemaText}
 	if pool.schemaType != "AVRO" {
 		req.SchemaType = pool.schemaType
@@ -170,13 +170,13 @@ func runValidateOnce(ctx context.Context, c *Config, progress io.Writer, pool *r
 			return 0, err
 		}
 	}
-	left := &benchLeftovers{base: base, kept: c.Start == nil || c.DataDir != "", subjects: []string{subject}}
+	left := &benchLeftovers{cfg: c, base: base, kept: c.Start == nil || c.DataDir != "", subjects: []string{subject}}
 	// Runs before the in-process server stops (deferred earlier).
 	defer func() { err = errors.Join(err, left.finish(ctx, progress, c.Cleanup, keptDir)) }()
 	if err := reg.Do(ctx, http.MethodPost, "/subjects/"+srclient.SubjectPath(subject)+"/versions", nil, req, &resp); err != nil {
 		return 0, fmt.Errorf("registering the %s schema under %s: %w", pool.format, subject, err)
 	}
-	topics := brokerv1connect.NewTopicServiceClient(benchHTTPClient(), base, benchClientOpts...)
+	topics := brokerv1connect.NewTopicServiceClient(c.httpClient(), base, c.clientOptions(base)...)
 	configs := map[string]string{"value.schema.validation": level}
 	parts := c.Partitions
 	cr, err := topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: topic, Partitions: int32(parts), Configs: configs}))
@@ -218,7 +218,7 @@ func (r *benchRun) produceFramed(ctx context.Context, values [][]byte) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	for p := range c.Producers {
-		client := brokerv1connect.NewBrokerServiceClient(benchHTTPClient(), r.base, benchClientOpts...)
+		client := brokerv1connect.NewBrokerServiceClient(c.httpClient(), r.base, c.clientOptions(r.base)...)
 		for w := range c.Inflight {
 			rng := rand.New(rand.NewPCG(uint64(p), uint64(w)))
 			wg.Go(func() {

@@ -106,6 +106,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	c.Mode = pos[0]
 	c.Command = "sluice bench " + strings.Join(args, " ")
 	c.Addr = cf.baseURL()
+	c.TLS, c.Credentials = cf.tls, cf.creds
 	c.Out, c.Progress = e.stdout, e.stdout
 	if c.TSV {
 		c.Progress = e.stderr
