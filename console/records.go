@@ -311,8 +311,8 @@ func (c *Console) follow(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	// A comment first, so the browser knows the stream is open.
-	fmt.Fprint(w, ": following\n\n")
+	// The browser learns that the stream is open.
+	writeEvent(w, "ready", "")
 	if flusher != nil {
 		flusher.Flush()
 	}

@@ -19,7 +19,8 @@ document.addEventListener("DOMContentLoaded", () => {
     es = new EventSource(btn.getAttribute("data-src"));
     btn.textContent = "Stop following";
     btn.setAttribute("aria-pressed", "true");
-    status.textContent = "Following: new records appear at the bottom.";
+    status.textContent = "Connecting…";
+    es.addEventListener("ready", () => { status.textContent = "Following: new records appear at the bottom."; });
     es.addEventListener("record", (ev) => {
       const t = document.createElement("template");
       t.innerHTML = ev.data; // server-rendered, escaped by html/template
