@@ -26,11 +26,14 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/sluicehq/sluice/acl"
+	aclrpc "github.com/sluicehq/sluice/acl/rpc"
 	"github.com/sluicehq/sluice/auth"
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/datadir"
 	"github.com/sluicehq/sluice/internal/metadb"
+	"github.com/sluicehq/sluice/proto/gen/sluice/acl/v1/aclv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
 	"github.com/sluicehq/sluice/registry"
@@ -101,6 +104,9 @@ type Server struct {
 	db       interface{ Close() error }
 	Registry *registry.Registry
 	Broker   *broker.Broker
+	// ACL is the node's authorizer (acl.go): the rules in meta.db,
+	// enforced on every transport exactly when Config.Auth is set.
+	ACL      *acl.Authorizer
 	handler  http.Handler
 	// kafka serves the Kafka protocol on kafkaLn; both nil when off.
 	kafka    *kafka.Server
@@ -181,6 +187,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		lock.Release()
 		return nil, err
 	}
+	if err := s.openACL(ctx, db, cfg.Auth != nil); err != nil {
+		closeKafka()
+		s.Broker.Close()
+		s.Registry.Close()
+		db.Close()
+		lock.Release()
+		return nil, err
+	}
 	if kln != nil {
 		if err := s.newKafka(kln); err != nil {
 			closeKafka()
@@ -201,7 +215,10 @@ func (s *Server) routes() http.Handler {
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(int(s.cfg.MaxRequestBytes)),
 		connect.WithRecover(s.recovered),
+		// Authorization of every procedure (acl.go).
+		connect.WithInterceptors(&connectGuard{a: s.ACL, reg: s.Registry}),
 	}
+	mux.Handle(aclrpc.NewHandler(s.ACL, opts...))
 	mux.Handle(rpc.NewHandler(s.Registry, rpc.Config{Logger: s.cfg.Logger.With("component", "rpc")}, opts...))
 	s.Broker.Mount(mux, opts...)
 
@@ -210,6 +227,7 @@ func (s *Server) routes() http.Handler {
 		brokerv1connect.TopicServiceName,
 		brokerv1connect.BrokerServiceName,
 		brokerv1connect.GroupServiceName,
+		aclv1connect.AclServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -227,6 +245,7 @@ func (s *Server) routes() http.Handler {
 	restHandler := rest.NewHandler(s.Registry, rest.Config{
 		Logger:       s.cfg.Logger.With("component", "rest"),
 		MaxBodyBytes: s.cfg.MaxRequestBytes,
+		ACL:          s.ACL,
 	})
 	mux.Handle("/", restHandler)
 	mux.Handle(consolePath, s.newConsole(mux))
@@ -296,6 +315,7 @@ func (s *Server) newKafka(ln net.Listener) error {
 		MaxRequestBytes:  s.cfg.KafkaMaxRequestBytes,
 		AutoCreateTopics: s.cfg.KafkaAutoCreateTopics,
 		Auth:             s.cfg.Auth,
+		ACL:              s.ACL,
 		TLS:              s.kafkaTLS(),
 	})
 	if err != nil {
