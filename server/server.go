@@ -106,8 +106,8 @@ type Server struct {
 	Broker   *broker.Broker
 	// ACL is the node's authorizer (acl.go): the rules in meta.db,
 	// enforced on every transport exactly when Config.Auth is set.
-	ACL      *acl.Authorizer
-	handler  http.Handler
+	ACL     *acl.Authorizer
+	handler http.Handler
 	// kafka serves the Kafka protocol on kafkaLn; both nil when off.
 	kafka    *kafka.Server
 	kafkaLn  net.Listener
