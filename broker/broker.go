@@ -20,8 +20,9 @@
 // # Data layout
 //
 // Topic metadata (name, partition count, config overrides, creation time)
-// lives in meta.db, table broker_topics; consumer groups' committed offsets
-// in table group_offsets (group_offsets.go); Kafka transactions' coordinator
+// and consumer groups' committed offsets live in the metadata store
+// (internal/metastore): meta.db, tables broker_topics and group_offsets
+// (group_offsets.go), or PostgreSQL in cluster mode; Kafka transactions' coordinator
 // state in table broker_txns (txn.go). Partition p of topic t lives in
 // DataDir/topics/t/p/.
 package broker
@@ -43,14 +44,25 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
+	"github.com/sluicehq/sluice/internal/metastore"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
 // Config configures a Broker. Zero fields take the defaults named.
 type Config struct {
-	// DB is meta.db (internal/metadb); the broker keeps topic metadata there.
+	// DB is meta.db (internal/metadb); the broker keeps topic metadata there
+	// (unless Meta is set) and its Kafka transaction and producer-id state.
 	// Required.
 	DB *sql.DB
+	// Meta holds topic metadata, the cluster id and group offsets; nil
+	// means meta.db (metastore.NewSQLite on DB). Cluster mode passes the
+	// PostgreSQL store.
+	Meta metastore.Store
+	// NoTopicData, when not empty, makes a node that keeps no topic data
+	// (cluster mode without a shared log, where another node holds it):
+	// Open loads no topic, and creating or using one fails with this
+	// reason.
+	NoTopicData string
 	// DataDir is the data directory; partitions live under DataDir/topics.
 	// Required.
 	DataDir string
@@ -109,6 +121,7 @@ type Broker struct {
 	syncGate *log.SyncGate // shared by every partition: they sit on one disk
 	log      *slog.Logger
 	db       *sql.DB
+	meta     metastore.Store // topics, cluster id, group offsets
 
 	admin sync.Mutex // serialises topic create, delete, alter; before mu
 
@@ -242,6 +255,9 @@ func (b *Broker) lookup(name string) (*topic, error) {
 		return nil, ErrClosed
 	}
 	if !ok {
+		if b.cfg.NoTopicData != "" {
+			return nil, fmt.Errorf("topic %q: %w: %s", name, ErrTopicNotFound, b.cfg.NoTopicData)
+		}
 		return nil, fmt.Errorf("topic %q: %w", name, ErrTopicNotFound)
 	}
 	return t, nil

@@ -76,7 +76,7 @@ func (b *Broker) CreatePartitions(ctx context.Context, name string, count int) (
 		}
 		added = append(added, p)
 	}
-	if _, err := b.db.ExecContext(ctx, `UPDATE broker_topics SET partitions = ? WHERE name = ?`, count, name); err != nil {
+	if err := b.meta.SetTopicPartitions(ctx, name, count); err != nil {
 		undo()
 		return TopicInfo{}, fmt.Errorf("create partitions %s: %w", name, err)
 	}

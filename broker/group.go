@@ -31,7 +31,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/broker/internal/group"
-	"github.com/sluicehq/sluice/internal/metadb"
 )
 
 // Group defaults.
@@ -94,12 +93,9 @@ type groupRuntime struct {
 	wake chan time.Time
 }
 
-// startGroups migrates the group tables, starts the coordinator and the
-// ticker. Called by Open after the topics are loaded.
+// startGroups starts the coordinator and the ticker (the group tables
+// are the metadata store's). Called by Open after the topics are loaded.
 func (b *Broker) startGroups(ctx context.Context) error {
-	if err := metadb.Migrate(ctx, b.db, "broker_groups", groupMigrations); err != nil {
-		return err
-	}
 	gr := &groupRuntime{
 		coord: group.NewCoordinator(group.Config{
 			NewMemberID:           newMemberID,

@@ -14,31 +14,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
-	"github.com/sluicehq/sluice/internal/metadb"
+	"github.com/sluicehq/sluice/internal/metastore"
 )
-
-// migrations are the broker's meta.db schema, applied in order by
-// metadb.Migrate. A released migration never changes; add a new one.
-var migrations = []string{
-	// 1: topics. configs is a JSON object of canonical overrides. deleted=1
-	// marks a deletion in progress: the data directory may still exist and
-	// Open finishes removing it.
-	`CREATE TABLE broker_topics (
-		name       TEXT PRIMARY KEY,
-		partitions INTEGER NOT NULL,
-		configs    TEXT NOT NULL,
-		created_ms INTEGER NOT NULL,
-		deleted    INTEGER NOT NULL DEFAULT 0
-	)`,
-	// 2: topic ids (Kafka topic UUIDs, TopicID.String form). Rows from
-	// before have NULL until load assigns one (assignMissingTopicIDs).
-	`ALTER TABLE broker_topics ADD COLUMN topic_id TEXT`,
-	// 3: node-wide settings; key 'cluster_id' holds the cluster id.
-	`CREATE TABLE broker_cluster (
-		key   TEXT PRIMARY KEY,
-		value TEXT NOT NULL
-	)`,
-}
 
 // topic is one live topic. Its partitions never change; its config is
 // replaced atomically by AlterTopicConfigs.
@@ -96,11 +73,16 @@ func (b *Broker) partitionDir(name string, p int) string {
 	return filepath.Join(b.topicsDir(), name, strconv.Itoa(p))
 }
 
-// load applies migrations, finishes interrupted deletions and opens every
-// topic's partitions.
+// load finishes interrupted deletions and opens every topic's partitions
+// (the metadata store applied its migrations when it opened).
 func (b *Broker) load(ctx context.Context) error {
-	if err := metadb.Migrate(ctx, b.db, "broker", migrations); err != nil {
-		return err
+	b.meta = b.cfg.Meta
+	if b.meta == nil {
+		m, err := metastore.NewSQLite(ctx, b.db)
+		if err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+		b.meta = m
 	}
 	clusterID, err := b.loadClusterID(ctx)
 	if err != nil {
@@ -110,61 +92,42 @@ func (b *Broker) load(ctx context.Context) error {
 	if err := b.assignMissingTopicIDs(ctx); err != nil {
 		return err
 	}
-	rows, err := b.db.QueryContext(ctx, `SELECT name, partitions, configs, created_ms, deleted, topic_id FROM broker_topics ORDER BY name`)
+	if b.cfg.NoTopicData != "" {
+		b.log.Info("broker keeps no topic data on this node", "reason", b.cfg.NoTopicData)
+		return nil
+	}
+	all, err := b.meta.Topics(ctx)
 	if err != nil {
 		return fmt.Errorf("broker: load topics: %w", err)
 	}
-	type row struct {
-		name       string
-		partitions int
-		configs    string
-		created    int64
-		deleted    bool
-		id         string
-	}
-	var all []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.name, &r.partitions, &r.configs, &r.created, &r.deleted, &r.id); err != nil {
-			rows.Close()
-			return fmt.Errorf("broker: load topics: %w", err)
-		}
-		all = append(all, r)
-	}
-	if err := rows.Close(); err != nil {
-		return fmt.Errorf("broker: load topics: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("broker: load topics: %w", err)
-	}
 	for _, r := range all {
-		if r.deleted {
-			b.log.Warn("finishing interrupted topic deletion", "topic", r.name)
-			if err := b.finishDelete(ctx, r.name); err != nil {
+		if r.Deleted {
+			b.log.Warn("finishing interrupted topic deletion", "topic", r.Name)
+			if err := b.finishDelete(ctx, r.Name); err != nil {
 				return err
 			}
 			continue
 		}
 		var overrides map[string]string
-		if err := json.Unmarshal([]byte(r.configs), &overrides); err != nil {
-			return fmt.Errorf("broker: topic %s: configs in meta.db: %w", r.name, err)
+		if err := json.Unmarshal([]byte(r.Configs), &overrides); err != nil {
+			return fmt.Errorf("broker: topic %s: configs in meta.db: %w", r.Name, err)
 		}
 		// Canonicalising again refuses a key this binary does not know
 		// rather than silently ignoring it.
 		canon, err := canonConfigs(overrides)
 		if err != nil {
-			return fmt.Errorf("broker: topic %s: configs in meta.db: %w", r.name, err)
+			return fmt.Errorf("broker: topic %s: configs in meta.db: %w", r.Name, err)
 		}
-		id, err := ParseTopicID(r.id)
+		id, err := ParseTopicID(r.ID)
 		if err != nil {
-			return fmt.Errorf("broker: topic %s: meta.db: %w", r.name, err)
+			return fmt.Errorf("broker: topic %s: meta.db: %w", r.Name, err)
 		}
-		t, err := b.openTopic(r.name, r.partitions, time.UnixMilli(r.created), newTopicConfig(canon))
+		t, err := b.openTopic(r.Name, r.Partitions, time.UnixMilli(r.CreatedMs), newTopicConfig(canon))
 		if err != nil {
 			return err
 		}
 		t.id = id
-		b.topics[r.name] = t
+		b.topics[r.Name] = t
 	}
 	b.log.Info("broker loaded", "topics", len(b.topics), "data_dir", b.cfg.DataDir)
 	return nil
@@ -234,6 +197,9 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions int, c
 	if partitions < 1 || partitions > MaxPartitions {
 		return TopicInfo{}, invalidf("create topic %s: %d partitions: want 1 to %d", name, partitions, MaxPartitions)
 	}
+	if b.cfg.NoTopicData != "" {
+		return TopicInfo{}, invalidf("create topic %s: %s", name, b.cfg.NoTopicData)
+	}
 	canon, err := canonConfigs(configs)
 	if err != nil {
 		return TopicInfo{}, fmt.Errorf("create topic %s: %w", name, err)
@@ -253,9 +219,8 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions int, c
 	id := TopicID(newKafkaUUID())
 	// The row goes in first: a crash after it leaves a topic whose
 	// partitions Open creates; a crash before leaves nothing.
-	if _, err := b.db.ExecContext(ctx, `INSERT INTO broker_topics (name, partitions, configs, created_ms, topic_id) VALUES (?, ?, ?, ?, ?)`,
-		name, partitions, string(raw), created.UnixMilli(), id.String()); err != nil {
-		if b.rowExists(ctx, name) {
+	if err := b.meta.CreateTopic(ctx, metastore.Topic{Name: name, Partitions: partitions, Configs: string(raw), CreatedMs: created.UnixMilli(), ID: id.String()}); err != nil {
+		if errors.Is(err, metastore.ErrTopicExists) {
 			return TopicInfo{}, fmt.Errorf("create topic %s: %w (a deletion of it is unfinished)", name, ErrTopicExists)
 		}
 		return TopicInfo{}, fmt.Errorf("create topic %s: %w", name, err)
@@ -284,16 +249,10 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions int, c
 	return t.info(), nil
 }
 
-func (b *Broker) rowExists(ctx context.Context, name string) bool {
-	var n int
-	err := b.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM broker_topics WHERE name = ?`, name).Scan(&n)
-	return err == nil && n > 0
-}
-
 // deleteRow undoes a failed creation; the error is logged because the
 // caller is already returning another one.
 func (b *Broker) deleteRow(name string) {
-	if _, err := b.db.Exec(`DELETE FROM broker_topics WHERE name = ?`, name); err != nil {
+	if err := b.meta.DeleteTopic(context.Background(), name); err != nil {
 		b.log.Error("undo topic creation", "topic", name, "err", err)
 	}
 }
@@ -308,7 +267,7 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("delete topic: %w", err)
 	}
-	if _, err := b.db.ExecContext(ctx, `UPDATE broker_topics SET deleted = 1 WHERE name = ?`, name); err != nil {
+	if err := b.meta.MarkTopicDeleted(ctx, name); err != nil {
 		return fmt.Errorf("delete topic %s: %w", name, err)
 	}
 	b.mu.Lock()
@@ -329,7 +288,7 @@ func (b *Broker) finishDelete(ctx context.Context, name string) error {
 	if err := os.RemoveAll(filepath.Join(b.topicsDir(), name)); err != nil {
 		return fmt.Errorf("delete topic %s: %w", name, err)
 	}
-	if _, err := b.db.ExecContext(ctx, `DELETE FROM broker_topics WHERE name = ?`, name); err != nil {
+	if err := b.meta.DeleteTopic(ctx, name); err != nil {
 		return fmt.Errorf("delete topic %s: %w", name, err)
 	}
 	return nil
@@ -394,7 +353,7 @@ func (b *Broker) AlterTopicConfigs(ctx context.Context, name string, set map[str
 	if err != nil {
 		return TopicInfo{}, fmt.Errorf("alter topic %s: %w", name, err)
 	}
-	if _, err := b.db.ExecContext(ctx, `UPDATE broker_topics SET configs = ? WHERE name = ?`, string(raw), name); err != nil {
+	if err := b.meta.SetTopicConfigs(ctx, name, string(raw)); err != nil {
 		return TopicInfo{}, fmt.Errorf("alter topic %s: %w", name, err)
 	}
 	cfg := newTopicConfig(next)

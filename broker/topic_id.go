@@ -68,28 +68,9 @@ func (b *Broker) TopicByID(id TopicID) (string, error) {
 // assignMissingTopicIDs gives an id to every topic row without one (rows
 // written before topic ids existed). It runs in load, before topics open.
 func (b *Broker) assignMissingTopicIDs(ctx context.Context) error {
-	rows, err := b.db.QueryContext(ctx, `SELECT name FROM broker_topics WHERE topic_id IS NULL`)
+	err := b.meta.AssignTopicIDs(ctx, func() string { return TopicID(newKafkaUUID()).String() })
 	if err != nil {
 		return fmt.Errorf("broker: topic ids: %w", err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return fmt.Errorf("broker: topic ids: %w", err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("broker: topic ids: %w", err)
-	}
-	for _, n := range names {
-		id := TopicID(newKafkaUUID())
-		if _, err := b.db.ExecContext(ctx, `UPDATE broker_topics SET topic_id = ? WHERE name = ? AND topic_id IS NULL`, id.String(), n); err != nil {
-			return fmt.Errorf("broker: topic %s: assign topic id: %w", n, err)
-		}
 	}
 	return nil
 }
