@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice/rules"
 	"github.com/sluicehq/sluice/serde"
@@ -47,11 +48,15 @@ const (
 )
 
 // ruleSets caches compiled rule sets by schema id for one generation of
-// the schema cache.
+// the schema cache; lookups take no lock.
 type ruleSets struct {
-	mu      sync.Mutex
+	gen atomic.Pointer[ruleGen]
+	mu  sync.Mutex // serialises generation swaps
+}
+
+type ruleGen struct {
 	changed <-chan struct{}
-	m       map[int32]*ruleSetEntry
+	m       sync.Map // int32 -> *ruleSetEntry
 }
 
 type ruleSetEntry struct {
@@ -59,19 +64,22 @@ type ruleSetEntry struct {
 	err error
 }
 
-// get returns the compiled rules of schema id, compiling on first use.
+// ruleSetOf returns the compiled rules of the entry's schema id, compiling
+// on first use.
 func (e *Enforcer) ruleSetOf(ctx context.Context, ent *schemacache.Entry) (*rules.Set, error) {
 	changed := e.cache.Changed()
-	rs := &e.rules
-	rs.mu.Lock()
-	if rs.m == nil || rs.changed != changed {
-		rs.m, rs.changed = map[int32]*ruleSetEntry{}, changed
+	g := e.rules.gen.Load()
+	if g == nil || g.changed != changed {
+		e.rules.mu.Lock()
+		if g = e.rules.gen.Load(); g == nil || g.changed != changed {
+			g = &ruleGen{changed: changed}
+			e.rules.gen.Store(g)
+		}
+		e.rules.mu.Unlock()
 	}
-	if ce, ok := rs.m[ent.ID]; ok {
-		rs.mu.Unlock()
-		return ce.set, ce.err
+	if ce, ok := g.m.Load(ent.ID); ok {
+		return ce.(*ruleSetEntry).set, ce.(*ruleSetEntry).err
 	}
-	rs.mu.Unlock()
 	s, err := e.reg.SchemaByID(ctx, int(ent.ID))
 	if err != nil {
 		return nil, err // not cached: the registry may answer next time
@@ -80,12 +88,8 @@ func (e *Enforcer) ruleSetOf(ctx context.Context, ent *schemacache.Entry) (*rule
 	if len(s.RuleSet) > 0 {
 		ce.set, ce.err = rules.Compile(ent.Schema, s.Metadata, s.RuleSet)
 	}
-	rs.mu.Lock()
-	if rs.changed == changed {
-		rs.m[ent.ID] = ce
-	}
-	rs.mu.Unlock()
-	return ce.set, ce.err
+	actual, _ := g.m.LoadOrStore(ent.ID, ce)
+	return actual.(*ruleSetEntry).set, actual.(*ruleSetEntry).err
 }
 
 // RuleViolation is the rule that stopped a record: the Rule of its

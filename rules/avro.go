@@ -30,9 +30,9 @@ type avroDecoder struct {
 	depth int
 }
 
-func decodeAvro(s hamba.Schema, b []byte) (any, error) {
+func decodeAvro(s hamba.Schema, b []byte, need *fieldSet) (any, error) {
 	d := avroDecoder{b: b}
-	v, err := d.value(s)
+	v, err := d.record(s, need)
 	if err != nil {
 		return nil, fmt.Errorf("avro: %w", err)
 	}
@@ -80,11 +80,16 @@ func (d *avroDecoder) count() (int64, error) {
 }
 
 func (d *avroDecoder) value(s hamba.Schema) (any, error) {
-	d.depth++
-	defer func() { d.depth-- }()
-	if d.depth > maxAvroDepth {
+	if d.depth >= maxAvroDepth {
 		return nil, errors.New("datum nested too deeply")
 	}
+	d.depth++
+	v, err := d.value1(s)
+	d.depth--
+	return v, err
+}
+
+func (d *avroDecoder) value1(s hamba.Schema) (any, error) {
 	switch s.Type() {
 	case hamba.Null:
 		return nil, nil

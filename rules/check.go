@@ -6,6 +6,7 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -54,14 +55,18 @@ func (s *Set) Check(path []int, datum []byte) (f *Failure, err error) {
 	var msg any
 	switch {
 	case s.avro != nil:
-		msg, err = decodeAvro(s.avro, datum)
+		msg, err = decodeAvro(s.avro, datum, progs.need)
 	case s.json != nil:
 		msg, err = decodeJSON(datum)
 	default:
 		var md protoreflect.MessageDescriptor
 		if md, err = s.messageDescriptor(path); err == nil {
 			m := dynamicpb.NewMessage(md)
-			if err = (proto.UnmarshalOptions{}).Unmarshal(datum, m); err != nil {
+			part, _ := protoFilter(md, progs.need, datum)
+			// The message is fresh (Merge skips a Reset) and was checked
+			// against its schema (proto3 has no required fields; proto2's
+			// are not a rule's business): no initialisation check.
+			if err = (proto.UnmarshalOptions{Merge: true, AllowPartial: true}).Unmarshal(part, m); err != nil {
 				err = fmt.Errorf("protobuf: %v", err)
 			}
 			msg = m
@@ -76,7 +81,7 @@ func (s *Set) Check(path []int, datum []byte) (f *Failure, err error) {
 		if cr.rule.Type == TypeCELField {
 			f = s.checkFields(cr, msg)
 		} else {
-			f = cr.outcome(cr.eval(map[string]any{"message": msg}))
+			f = cr.outcome(cr.eval(&messageVars{msg: msg}))
 		}
 		if f != nil {
 			return f, nil
@@ -92,8 +97,20 @@ type result struct {
 	reason  string
 }
 
-// eval runs the guard and the body over vars.
-func (cr *compiledRule) eval(vars map[string]any) result {
+// messageVars binds `message` alone, without a map per evaluation.
+type messageVars struct{ msg any }
+
+func (v *messageVars) ResolveName(name string) (any, bool) {
+	if name == "message" {
+		return v.msg, true
+	}
+	return nil, false
+}
+
+func (v *messageVars) Parent() interpreter.Activation { return nil }
+
+// eval runs the guard and the body over vars (a map or an Activation).
+func (cr *compiledRule) eval(vars any) result {
 	if cr.guard != nil {
 		v, _, err := cr.guard.Eval(vars)
 		b, isBool := boolOf(v, err)
@@ -131,12 +148,16 @@ func (cr *compiledRule) outcome(r result) *Failure {
 	if r.skipped {
 		return nil
 	}
-	action, reason := cr.onFailure, r.reason
+	action := cr.onFailure
 	if r.ok {
-		action, reason = cr.onSuccess, "the condition held and onSuccess is "+cr.onSuccess
+		action = cr.onSuccess
 	}
 	if action == ActionNone {
 		return nil
+	}
+	reason := r.reason
+	if r.ok {
+		reason = "the condition held and onSuccess is " + cr.onSuccess
 	}
 	return &Failure{Rule: cr.rule.Name, Type: cr.rule.Type, Action: action, DLQTopic: cr.rule.Params[DLQTopicParam], Reason: reason}
 }

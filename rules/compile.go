@@ -7,8 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/ext"
 	hamba "github.com/hamba/avro/v2"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -52,12 +54,19 @@ type Set struct {
 	// declarations), filled on demand.
 	mu       sync.Mutex
 	compiled map[string]*programs
+	// first is the programs of a nil or [0] path, the usual record,
+	// read without the lock.
+	first atomic.Pointer[programs]
 }
 
 // programs is the rules compiled for one message type.
 type programs struct {
 	rules []compiledRule
 	err   error
+	// need is the top-level fields the rules read, when they read the
+	// message only through selections (`message.total`); nil means the
+	// whole message (a CEL_FIELD rule, `message` passed whole).
+	need *fieldSet
 }
 
 type compiledRule struct {
@@ -142,6 +151,9 @@ func pathKey(path []int) string {
 	if len(path) == 0 {
 		return "0"
 	}
+	if len(path) == 1 && path[0] >= 0 && path[0] < len(smallKeys) {
+		return smallKeys[path[0]]
+	}
 	var sb strings.Builder
 	for i, x := range path {
 		if i > 0 {
@@ -152,9 +164,17 @@ func pathKey(path []int) string {
 	return sb.String()
 }
 
+var smallKeys = [...]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+
 // programsFor returns (compiling on first use) the programs for the
 // message that path names.
 func (s *Set) programsFor(path []int) *programs {
+	usual := len(path) == 0 || (len(path) == 1 && path[0] == 0)
+	if usual {
+		if p := s.first.Load(); p != nil {
+			return p
+		}
+	}
 	key := pathKey(path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -163,6 +183,9 @@ func (s *Set) programsFor(path []int) *programs {
 	}
 	p := s.compile(path)
 	s.compiled[key] = p
+	if usual {
+		s.first.Store(p)
+	}
 	return p
 }
 
@@ -193,7 +216,7 @@ func (s *Set) compile(path []int) *programs {
 	if err != nil {
 		return &programs{err: fmt.Errorf("rules: CEL environment: %v", err)}
 	}
-	out := &programs{}
+	out := &programs{need: &fieldSet{}}
 	for i := range s.rules {
 		r := &s.rules[i]
 		env := msgEnv
@@ -206,12 +229,15 @@ func (s *Set) compile(path []int) *programs {
 			return &programs{err: &CompileError{Rule: r.Name, Type: r.Type, Message: "expr is empty"}}
 		}
 		if guard != "" {
-			if cr.guard, err = compileExpr(env, guard, s); err != nil {
+			if cr.guard, err = compileExpr(env, guard, s, out); err != nil {
 				return &programs{err: &CompileError{Rule: r.Name, Type: r.Type, Message: "guard: " + err.Error()}}
 			}
 		}
-		if cr.body, err = compileExpr(env, body, s); err != nil {
+		if cr.body, err = compileExpr(env, body, s, out); err != nil {
 			return &programs{err: &CompileError{Rule: r.Name, Type: r.Type, Message: err.Error()}}
+		}
+		if r.Type == TypeCELField {
+			out.need = nil // every field is walked
 		}
 		out.rules = append(out.rules, cr)
 	}
@@ -221,7 +247,7 @@ func (s *Set) compile(path []int) *programs {
 // compileExpr compiles one boolean expression; field selections on
 // `message` are checked against the schema for Avro and JSON, whose message
 // is dynamic to CEL.
-func compileExpr(env *cel.Env, expr string, s *Set) (cel.Program, error) {
+func compileExpr(env *cel.Env, expr string, s *Set, out *programs) (cel.Program, error) {
 	ast, iss := env.Compile(expr)
 	if iss != nil && iss.Err() != nil {
 		return nil, errors.New(iss.Err().Error())
@@ -232,8 +258,32 @@ func compileExpr(env *cel.Env, expr string, s *Set) (cel.Program, error) {
 	if err := checkSelections(ast, s); err != nil {
 		return nil, fmt.Errorf("%s: %v", expr, err)
 	}
+	if out.need != nil {
+		names, all := topFields(ast)
+		if all {
+			out.need = nil
+		} else {
+			out.need.add(names...)
+		}
+	}
+	// The cost limit is tracked at run time only when the static estimate
+	// cannot bound the expression (comprehensions over a record's lists,
+	// string functions over its strings): tracking costs allocations on
+	// every evaluation.
+	if est, err := env.EstimateCost(ast, noEstimates{}); err == nil && est.Max <= costLimit {
+		return env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	}
 	return env.Program(ast, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
 }
+
+// noEstimates leaves every size and call cost to CEL's defaults (unknown
+// sizes are unbounded).
+type noEstimates struct{}
+
+func (noEstimates) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+func (noEstimates) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
 // messageDescriptor is the Protobuf message a Set's default path names.
 func (s *Set) messageDescriptor(path []int) (protoreflect.MessageDescriptor, error) {
