@@ -136,6 +136,10 @@ type Config struct {
 	// SyncGate, shared by the partitions of one disk, bounds concurrent
 	// fdatasyncs; nil does not bound them. See SyncGate for why.
 	SyncGate *SyncGate
+	// Journal, shared by the partitions of one data directory, is their
+	// durability point under FsyncAlways instead of a per-partition
+	// fdatasync (see Journal); nil syncs each partition's segment.
+	Journal *Journal
 
 	// producerScanBytes overrides producerScanBytes (tests).
 	producerScanBytes int64
@@ -226,6 +230,7 @@ func (c Config) withDefaults() (Config, error) {
 // Partition is one partition's log. Safe for concurrent use.
 type Partition struct {
 	dir string
+	id  partitionID // identity in the journal (journal_partition.go); zero without one
 	fs  vfs.FS
 	log *slog.Logger
 	now func() time.Time
@@ -253,8 +258,8 @@ type Partition struct {
 	logStart   atomic.Int64               // DeleteRecordsBefore's start (log_start.go); raised before segments go
 
 	// Under wmu.
-	wbuf  []byte
-	dirty bool // written but not fdatasynced
+	iov   [][]byte // the run being written; cleared after each write
+	dirty bool     // written but not fdatasynced
 
 	// Under maintMu.
 	cleanedTo    int64 // closed segments below this base were compacted by the last pass

@@ -40,6 +40,14 @@ func Open(dir string, cfg Config) (*Partition, error) {
 	if p.dir == "" {
 		p.dir = "."
 	}
+	if c.Journal != nil {
+		if err := p.loadID(); err != nil {
+			return nil, err
+		}
+		if err := c.Journal.replayInto(p); err != nil {
+			return nil, err
+		}
+	}
 	segs, err := p.load()
 	if err != nil {
 		for _, s := range segs {

@@ -224,18 +224,16 @@ func (p *Partition) writeGroup(group []*appendReq) {
 		}
 		run := group[:n]
 		group = group[n:]
-		buf := run[0].batch
-		if n > 1 {
-			buf = p.wbuf[:0]
-			for _, r := range run {
-				buf = append(buf, r.batch...)
-			}
-			p.wbuf = buf
-			if cap(p.wbuf) > maxRunBytes {
-				p.wbuf = nil // a rare giant batch should not pin its buffer
-			}
+		// One vectored write of the run's batches as they are: no copy into
+		// one buffer first.
+		iov := p.iov[:0]
+		for _, r := range run {
+			iov = append(iov, r.batch)
 		}
-		if _, err := s.f.WriteAt(buf, start); err != nil {
+		p.iov = iov
+		runBytes := end - start
+		if _, err := vfs.WriteVAt(s.f, iov, start); err != nil {
+			clear(iov)
 			err = fmt.Errorf("log: write %s at byte %d: %w", s.path, start, err)
 			// Cut whatever part of the run reached the file so that it ends at
 			// the last published batch again; then the partition can go on.
@@ -246,13 +244,23 @@ func (p *Partition) writeGroup(group []*appendReq) {
 			return
 		}
 		if cfg.Fsync.Mode == FsyncAlways {
-			if wb, ok := s.f.(vfs.WritebackStarter); ok {
-				_ = wb.StartWriteback(start, int64(len(buf))) // advisory; Sync reports errors
+			var err error
+			if cfg.Journal != nil && runBytes < journalDirectBytes {
+				if err = cfg.Journal.commit(p, s.base, start, iov); err != nil {
+					err = fmt.Errorf("log: %s at byte %d: %w", s.path, start, err)
+				}
+			} else {
+				if wb, ok := s.f.(vfs.WritebackStarter); ok {
+					_ = wb.StartWriteback(start, runBytes) // advisory; Sync reports errors
+				}
+				if err = cfg.SyncGate.do(s.f.Sync); err != nil {
+					err = fmt.Errorf("log: fdatasync %s: %w", s.path, err)
+				}
 			}
-			if err := cfg.SyncGate.do(s.f.Sync); err != nil {
+			if err != nil {
 				// After a failed fdatasync the kernel may have dropped the dirty
 				// pages: nothing about the file can be trusted until recovery.
-				err = p.poison(fmt.Errorf("log: fdatasync %s: %w", s.path, err))
+				err = p.poison(err)
 				finish(run, err)
 				finish(group, err)
 				return
@@ -260,6 +268,7 @@ func (p *Partition) writeGroup(group []*appendReq) {
 		} else {
 			p.dirty = true
 		}
+		clear(iov) // the batches may be pooled request buffers: do not pin them
 		pos := start
 		for _, r := range run {
 			h := batchHeader{BaseOffset: r.base, Length: int32(len(r.batch) - logOverhead), MaxTimestamp: r.info.maxTs}

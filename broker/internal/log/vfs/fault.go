@@ -239,3 +239,31 @@ func (f *faultFile) Truncate(size int64) error {
 }
 
 func (f *faultFile) Size() (int64, error) { return f.inner.Size() }
+
+// WriteVAt is one write operation for the injector, as pwritev is one
+// system call; an injected short write keeps the first N bytes.
+func (f *faultFile) WriteVAt(bufs [][]byte, off int64) (int, error) {
+	err := f.fs.check(OpWrite, f.name)
+	if err == nil {
+		return WriteVAt(f.inner, bufs, off)
+	}
+	var sw *ShortWrite
+	if errors.As(err, &sw) {
+		keep := max(sw.N, 0)
+		var part [][]byte
+		for _, b := range bufs {
+			if keep == 0 {
+				break
+			}
+			k := min(keep, len(b))
+			part = append(part, b[:k])
+			keep -= k
+		}
+		n, werr := WriteVAt(f.inner, part, off)
+		if werr != nil {
+			return 0, werr
+		}
+		return n, fmt.Errorf("write %s: %w", f.name, err)
+	}
+	return 0, fmt.Errorf("write %s: %w", f.name, err)
+}

@@ -287,3 +287,16 @@ func (f *memFile) Size() (int64, error) {
 	defer f.m.mu.Unlock()
 	return int64(len(f.n.data)), nil
 }
+
+// WriteVAt writes bufs one after the other at off.
+func (f *memFile) WriteVAt(bufs [][]byte, off int64) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		n, err := f.WriteAt(b, off+int64(total))
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -161,5 +162,47 @@ func TestFault(t *testing.T) {
 	}
 	if count.Load() != 3 {
 		t.Fatalf("FailAfter counted %d", count.Load())
+	}
+}
+
+// WriteVAt puts every buffer in order at its offset, also past IOV_MAX
+// buffers and with empty ones among them, on each implementation.
+func TestWriteVAt(t *testing.T) {
+	t.Parallel()
+	var bufs [][]byte
+	var want []byte
+	for i := range 2500 {
+		b := []byte(fmt.Sprintf("<%d>", i))
+		if i%7 == 0 {
+			b = nil
+		}
+		bufs = append(bufs, b)
+		want = append(want, b...)
+	}
+	dir := t.TempDir()
+	for name, fsys := range map[string]FS{"os": OS, "mem": NewMem(), "fault": NewFault(NewMem(), nil)} {
+		path := dir + "/" + name
+		if name != "os" {
+			path = "/" + name
+		}
+		f, err := fsys.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte("head"), 0); err != nil {
+			t.Fatal(err)
+		}
+		n, err := WriteVAt(f, bufs, 4)
+		if err != nil || n != len(want) {
+			t.Fatalf("%s: WriteVAt = %d, %v; want %d bytes", name, n, err, len(want))
+		}
+		got := make([]byte, 4+len(want))
+		if _, err := f.ReadAt(got, 0); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "head"+string(want) {
+			t.Fatalf("%s: file holds %.60q…, want %.60q…", name, got, "head"+string(want))
+		}
+		f.Close()
 	}
 }
