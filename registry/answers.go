@@ -92,6 +92,11 @@ func (r *Registry) CachedByID(ctx context.Context, id int, format string, kind A
 	r.mu.RLock()
 	e := r.st.schemas[id]
 	r.mu.RUnlock()
+	if e == nil && r.refreshAfterMiss(ctx) { // cluster mode: look once in the store
+		r.mu.RLock()
+		e = r.st.schemas[id]
+		r.mu.RUnlock()
+	}
 	if e == nil {
 		return nil, fmt.Errorf("schema id %d: %w", id, ErrSchemaNotFound)
 	}

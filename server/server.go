@@ -33,6 +33,7 @@ import (
 	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/datadir"
 	"github.com/sluicehq/sluice/internal/metadb"
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/proto/gen/sluice/acl/v1/aclv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
@@ -80,6 +81,9 @@ type Config struct {
 	// KafkaMaxRequestBytes refuses larger Kafka requests; 0 means
 	// kafka.DefaultMaxRequestBytes (100 MiB).
 	KafkaMaxRequestBytes int32
+	// MetricsMaxPartitions caps the per-partition series of /metrics
+	// (metrics.Config.MaxPartitions); 0 means metrics.DefaultMaxPartitions.
+	MetricsMaxPartitions int
 
 	// Auth, when set, turns authentication on for both listeners (see
 	// auth.go): HTTP requests need basic auth, a bearer token or a client
@@ -95,6 +99,13 @@ type Config struct {
 	// certificate; with a client CA, client certificates are verified and
 	// name their principal (the subject CN).
 	TLS *tlsconfig.Reloader
+
+	// Meta, when set, makes the node a member of a cluster: the URL
+	// (postgres://USER@HOST:PORT/DB) of the cluster's PostgreSQL database,
+	// where the registry, topic metadata and group offsets live
+	// (cluster.go). NodeID names the node and is required with Meta.
+	Meta   string
+	NodeID string
 }
 
 // Server is one running Sluice node.
@@ -104,6 +115,7 @@ type Server struct {
 	db       interface{ Close() error }
 	Registry *registry.Registry
 	Broker   *broker.Broker
+	Metrics  *metrics.Metrics // served at GET /metrics (metrics.go)
 	// ACL is the node's authorizer (acl.go): the rules in meta.db,
 	// enforced on every transport exactly when Config.Auth is set.
 	ACL     *acl.Authorizer
@@ -114,6 +126,8 @@ type Server struct {
 	ready    atomic.Bool
 	closing  sync.Once
 	closeErr error
+	// cluster is set in cluster mode (Config.Meta, cluster.go).
+	cluster *clusterNode
 }
 
 // New locks and opens the data directory and builds every component. The
@@ -129,6 +143,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = 16 << 20
+	}
+	m, err := newMetrics(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClusterConfig(cfg); err != nil {
+		return nil, err
 	}
 	// The Kafka listener binds before the directory is touched, like the
 	// HTTP one: a taken port must not lock or create a data directory.
@@ -161,8 +182,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		lock.Release()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, lock: lock, db: db}
-	s.Registry, err = registry.Open(ctx, registry.Config{DB: db, Logger: cfg.Logger.With("component", "registry")})
+	s := &Server{cfg: cfg, lock: lock, db: db, Metrics: m}
+	s.Registry, err = s.openRegistry(ctx, db)
 	if err != nil {
 		closeKafka()
 		db.Close()
@@ -179,10 +200,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		GroupMaxSessionTimeout: cfg.GroupMaxSessionTimeout,
 		// Schema enforcement: every Produce is checked against the registry.
 		Validator: broker.NewEnforcer(s.Registry, cfg.Logger.With("component", "enforce")),
+		// The fsync latency histogram (metrics.go).
+		ObserveSync: s.Metrics.ObserveFsync,
+		// Cluster mode: metadata in PostgreSQL (cluster.go).
+		Meta: s.brokerMeta(), NoTopicData: s.noTopicData(),
 	})
 	if err != nil {
 		closeKafka()
 		s.Registry.Close()
+		s.closeCluster()
 		db.Close()
 		lock.Release()
 		return nil, err
@@ -191,6 +217,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		closeKafka()
 		s.Broker.Close()
 		s.Registry.Close()
+		s.closeCluster()
 		db.Close()
 		lock.Release()
 		return nil, err
@@ -200,12 +227,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			closeKafka()
 			s.Broker.Close()
 			s.Registry.Close()
+			s.closeCluster()
 			db.Close()
 			lock.Release()
 			return nil, err
 		}
 	}
 	s.handler = s.authenticate(s.routes())
+	s.handler = s.instrument(s.handler) // metrics.go: latency, in flight, request ids and logs
 	s.ready.Store(true)
 	return s, nil
 }
@@ -235,6 +264,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
@@ -314,6 +344,7 @@ func (s *Server) newKafka(ln net.Listener) error {
 		AdvertisedAddr:   s.cfg.KafkaAdvertisedAddr,
 		MaxRequestBytes:  s.cfg.KafkaMaxRequestBytes,
 		AutoCreateTopics: s.cfg.KafkaAutoCreateTopics,
+		Observer:         s.Metrics, // Kafka request latency
 		Auth:             s.cfg.Auth,
 		ACL:              s.ACL,
 		TLS:              s.kafkaTLS(),
@@ -377,7 +408,7 @@ func (s *Server) Close() error {
 			s.kafka.Shutdown(cut) // already stopped, or cut now: either way nothing is in flight after
 			s.kafkaLn.Close()
 		}
-		s.closeErr = errors.Join(s.Broker.Close(), s.Registry.Close(), s.db.Close())
+		s.closeErr = errors.Join(s.Broker.Close(), s.Registry.Close(), s.closeCluster(), s.db.Close())
 		// Released last: the directory is free only once every file is closed.
 		s.closeErr = errors.Join(s.closeErr, s.lock.Release())
 	})

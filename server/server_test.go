@@ -18,6 +18,7 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/sluicehq/sluice/internal/datadir"
+	"github.com/sluicehq/sluice/internal/pgtest"
 )
 
 // testLogger sends server logs to t.Log so failures show them.
@@ -180,7 +181,7 @@ func TestMain(m *testing.M) {
 		fmt.Println(url)
 		select {}
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // runs the tests, then stops the PostgreSQL server of cluster_test.go
 }
 
 // TestDataDirKilledHolder: a server in another process holds the data

@@ -1,0 +1,129 @@
+package server
+
+// Cluster mode (Config.Meta): the registry, topic metadata and group
+// offsets live in the cluster's PostgreSQL database, shared by every node.
+//
+// Until the shared log (--objects, issue #16's next slice) exists, record
+// bytes stay on a node's local disk, so one node of the cluster keeps all
+// topic data: the data node, fixed by the first node to join
+// (metastore.Join). Every node serves the registry for the whole cluster
+// (Confluent REST and Connect: a schema registered on one node is usable on
+// all at once). The other nodes keep no topic data: they list no topics and
+// refuse to create or use one with a message naming the data node.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicehq/sluice/internal/metastore"
+	"github.com/sluicehq/sluice/internal/pgmeta"
+	"github.com/sluicehq/sluice/registry"
+)
+
+// clusterNode holds a node's cluster-mode resources.
+type clusterNode struct {
+	pool   *pgxpool.Pool
+	member *metastore.Membership
+	meta   metastore.Store
+}
+
+// checkClusterConfig refuses a half-given cluster configuration.
+func checkClusterConfig(cfg Config) error {
+	switch {
+	case cfg.Meta == "" && cfg.NodeID == "":
+		return nil
+	case cfg.Meta == "":
+		return fmt.Errorf("server: node id %q without a metadata database: a node id names a member of a cluster (--meta)", cfg.NodeID)
+	case cfg.NodeID == "":
+		return errors.New("server: a cluster node (--meta) needs a node id (--node-id)")
+	}
+	if err := pgmeta.CheckURL(cfg.Meta); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return metastore.CheckNodeID(cfg.NodeID)
+}
+
+// openRegistry opens the registry: on meta.db, or in cluster mode on
+// PostgreSQL after joining the cluster (s.cluster is then set, and released
+// by closeCluster).
+func (s *Server) openRegistry(ctx context.Context, db *sql.DB) (*registry.Registry, error) {
+	rcfg := registry.Config{DB: db, Logger: s.cfg.Logger.With("component", "registry")}
+	if s.cfg.Meta == "" {
+		return registry.Open(ctx, rcfg)
+	}
+	c := &clusterNode{}
+	var err error
+	if c.pool, err = pgmeta.Open(ctx, s.cfg.Meta); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if c.member, err = metastore.Join(ctx, c.pool, s.cfg.NodeID, strings.Join(s.cfg.Addrs, ","), true); err != nil {
+		c.pool.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if c.meta, err = metastore.NewPostgres(ctx, c.pool); err != nil {
+		c.close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	reg, err := registry.OpenCluster(ctx, rcfg, registry.Cluster{Pool: c.pool})
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	s.cluster = c
+	s.cfg.Logger.Info("joined the cluster", "node_id", s.cfg.NodeID, "meta", pgmeta.Redact(s.cfg.Meta),
+		"data_node", c.member.DataNode, "keeps_topic_data", c.member.IsDataNode())
+	return reg, nil
+}
+
+// brokerMeta is the broker's metadata store: nil (meta.db) unless in
+// cluster mode.
+func (s *Server) brokerMeta() metastore.Store {
+	if s.cluster == nil {
+		return nil
+	}
+	return s.cluster.meta
+}
+
+// noTopicData is broker.Config.NoTopicData: why this node keeps no topic
+// data, or "".
+func (s *Server) noTopicData() string {
+	if s.cluster == nil || s.cluster.member.IsDataNode() {
+		return ""
+	}
+	return fmt.Sprintf("node %q keeps no topic data: this cluster has no shared log yet, so its topics live on node %q only; send topic requests there",
+		s.cfg.NodeID, s.cluster.member.DataNode)
+}
+
+// closeCluster releases the cluster resources (after the registry and the
+// broker are closed); a no-op outside cluster mode.
+func (s *Server) closeCluster() error {
+	if s.cluster == nil {
+		return nil
+	}
+	err := s.cluster.close()
+	s.cluster = nil
+	return err
+}
+
+func (c *clusterNode) close() error {
+	var err error
+	if c.member != nil {
+		err = c.member.Close()
+	}
+	c.pool.Close()
+	return err
+}
+
+// ClusterDataNode reports, in cluster mode, the id of the node that keeps
+// the cluster's topic data; "" outside cluster mode.
+func (s *Server) ClusterDataNode() string {
+	if s.cluster == nil {
+		return ""
+	}
+	return s.cluster.member.DataNode
+}
