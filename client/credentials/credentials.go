@@ -163,6 +163,10 @@ func (e *AuthError) Error() string {
 	if reason == "" && e.Err != nil {
 		reason = e.Err.Error()
 	}
+	// "authentication failed for alice: authentication failed: …" says it
+	// twice.
+	reason = strings.TrimPrefix(reason, ErrUnauthenticated.Error()+": ")
+	reason = strings.TrimPrefix(reason, ErrPermissionDenied.Error()+": ")
 	if e.Denied {
 		return fmt.Sprintf("permission denied: %s (%s at %s)", reason, e.As, e.URL)
 	}
@@ -297,6 +301,11 @@ func (f TLSFiles) Config() (*tls.Config, error) {
 			return nil, fmt.Errorf("client certificate %s with key %s: %w", f.Cert, f.Key, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
+		// Send it whenever the server asks, as curl does, even when the
+		// server names CAs that do not sign it (Go's default would then
+		// send none): the server's refusal of the certificate says more
+		// than "no credentials".
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 	}
 	return cfg, nil
 }

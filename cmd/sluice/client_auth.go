@@ -122,7 +122,7 @@ func (c *clientFlags) resolveAuth() error {
 		if cfg == nil {
 			cfg = pair
 		} else {
-			cfg.Certificates = pair.Certificates
+			cfg.Certificates, cfg.GetClientCertificate = pair.Certificates, pair.GetClientCertificate
 		}
 	}
 
@@ -350,6 +350,9 @@ func tlsHint(err error) string {
 		return "the server's certificate has expired or is not valid yet: renew it, or check the clocks"
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return "the server does not speak TLS there: use an http:// address, or start it with --tls-cert and --tls-key"
+	case strings.Contains(err.Error(), "tls: unknown certificate authority"), strings.Contains(err.Error(), "tls: bad certificate"),
+		strings.Contains(err.Error(), "tls: certificate expired"):
+		return "the server did not accept the client certificate (--tls-cert): it must be signed by a CA the server trusts (its --tls-client-ca) and be valid now"
 	case strings.Contains(err.Error(), "tls: certificate required"):
 		return "the server wants a client certificate: give --tls-cert FILE and --tls-key FILE"
 	case connect.CodeOf(err) == connect.CodeInternal && strings.HasSuffix(err.Error(), ": 400 Bad Request"):

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sluicehq/sluice/auth"
+	"github.com/sluicehq/sluice/internal/testpki"
+	"github.com/sluicehq/sluice/server"
+	"github.com/sluicehq/sluice/tlsconfig"
+)
+
+// secureNode is a real Sluice node with TLS (mutual TLS optional) and an
+// auth file: alice (superuser, password alice-pw), bob (password bob-pw,
+// no ACL: refused what needs one), and an API token for the superuser ci.
+type secureNode struct {
+	url   string
+	ca    *testpki.CA
+	token string
+	alice testpki.Pair // a client certificate with CN alice
+}
+
+// secureAuthFile is the auth file's YAML and ci's token, made once:
+// argon2id is slow on purpose.
+var secureAuthFile = sync.OnceValues(func() (string, string) {
+	var b strings.Builder
+	b.WriteString("users:\n")
+	for _, u := range [][2]string{{"alice", "alice-pw"}, {"bob", "bob-pw"}} {
+		e, err := auth.UserEntry(u[0], u[1], false)
+		if err != nil {
+			panic(err)
+		}
+		b.WriteString("  " + strings.ReplaceAll(strings.TrimSuffix(e, "\n"), "\n", "\n  ") + "\n")
+	}
+	token, entry, err := auth.NewToken("ci", "tests")
+	if err != nil {
+		panic(err)
+	}
+	b.WriteString("tokens:\n  " + strings.ReplaceAll(strings.TrimSuffix(entry, "\n"), "\n", "\n  ") + "\n")
+	b.WriteString("superusers: [alice, ci]\n")
+	return b.String(), token
+})
+
+func startSecureNode(t *testing.T) *secureNode {
+	t.Helper()
+	yaml, token := secureAuthFile()
+	f, err := auth.ParseFile("auth.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := testpki.NewCA(t, "sluice")
+	srvCert := ca.Server(t)
+	reloader, err := tlsconfig.Load(tlsconfig.Files{Cert: srvCert.CertFile, Key: srvCert.KeyFile, ClientCA: ca.CertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	_, url, stop, err := server.Start(context.Background(), server.Config{
+		DataDir: t.TempDir(),
+		Auth:    auth.New(f, auth.Options{Logger: logger}),
+		TLS:     reloader,
+		Logger:  logger,
+	}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return &secureNode{url: url, ca: ca, token: token, alice: ca.Client(t, "alice")}
+}
+
+// TestCommandsAgainstSecureNode runs the CLI against a real node with TLS
+// and an auth file: the commands that talk to a server work with the CA and
+// credentials from flags or the environment, and refusals exit 3 or 4 with
+// the server's reason.
+func TestCommandsAgainstSecureNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node with argon2id users")
+	}
+	n := startSecureNode(t)
+	other := testpki.NewCA(t, "other")
+	stranger := other.Client(t, "alice") // alice's name, another CA
+	dir := t.TempDir()
+	schema := filepath.Join(dir, "order.avsc")
+	if err := os.WriteFile(schema, []byte(`{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	asAlice := map[string]string{"SLUICE_ADDR": n.url, "SLUICE_TLS_CA": n.ca.CertFile, "SLUICE_USER": "alice", "SLUICE_PASSWORD": "alice-pw"}
+	only := func(kv ...string) map[string]string {
+		m := map[string]string{"SLUICE_ADDR": n.url}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	steps := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"create a topic (flags)", only(), []string{"topic", "create", "orders", "--tls-ca", n.ca.CertFile, "--user", "alice", "--password", "alice-pw"}, 0, "created topic orders", ""},
+		{"produce (environment)", asAlice, []string{"produce", "orders", "hello", "world"}, 0, "offset 1", ""},
+		{"consume (token)", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"consume", "orders", "--max", "2", "--token", n.token}, 0, "hello", ""},
+		{"register a schema", asAlice, []string{"schema", "register", "orders-value", schema}, 0, "", ""},
+		{"check against the registry (--user)", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_PASSWORD", "alice-pw"), []string{"schema", "check", "--registry", n.url, "--user", "alice", "--subject", "orders-value", schema}, 0, "", ""},
+		{"diff against the registry", asAlice, []string{"schema", "diff", "--registry", n.url, "orders-value:1", schema}, 0, "", ""},
+		{"group list", asAlice, []string{"group", "list"}, 0, "", ""},
+		{"mutual TLS: the certificate is alice", only(), []string{"topic", "describe", "orders", "--tls-ca", n.ca.CertFile, "--tls-cert", n.alice.CertFile, "--tls-key", n.alice.KeyFile}, 0, "orders", ""},
+
+		{"wrong password", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"topic", "list", "--user", "alice", "--password", "hunter2"}, exitUnauthenticated, "",
+			"sluice topic list: authentication failed for user alice at " + n.url + ": "},
+		{"wrong password, registry", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "alice", "SLUICE_PASSWORD", "hunter2"), []string{"schema", "list"}, exitUnauthenticated, "",
+			"sluice schema list: authentication failed for user alice at " + n.url + ": "},
+		{"wrong password, schema check", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"schema", "check", "--registry", n.url, "--user", "alice", "--password", "hunter2", "--subject", "orders-value", schema}, exitUnauthenticated, "",
+			"authentication failed for user alice at " + n.url},
+		{"no credentials", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"produce", "orders", "x"}, exitUnauthenticated, "",
+			"(no credentials were sent)\n  the server wants credentials"},
+		{"unknown token", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_TOKEN", "sluice_hunter2"), []string{"consume", "orders", "--max", "1"}, exitUnauthenticated, "",
+			"authentication failed for a bearer token at " + n.url},
+		{"bob may not create topics", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"topic", "create", "payments", "--user", "bob", "--password", "bob-pw"}, exitPermissionDenied, "",
+			"sluice topic create: permission denied: "},
+		{"bob may not produce", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"produce", "orders", "x"}, exitPermissionDenied, "",
+			"sluice produce: permission denied: "},
+		{"bob may not register", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"schema", "register", "orders-value", schema}, exitPermissionDenied, "",
+			"sluice schema register: permission denied: "},
+		{"another CA", only("SLUICE_TLS_CA", other.CertFile, "SLUICE_TOKEN", n.token), []string{"topic", "list"}, 1, "",
+			"certificate signed by unknown authority\n  the server's certificate is not signed by a CA this command trusts: give the CA's certificate with --tls-ca FILE"},
+		{"a client certificate of another CA", only(), []string{"topic", "list", "--tls-ca", n.ca.CertFile, "--tls-cert", stranger.CertFile, "--tls-key", stranger.KeyFile}, 1, "",
+			"remote error: tls: unknown certificate authority\n  the server did not accept the client certificate (--tls-cert)|http2: client conn could not be established"},
+		{"a key that is not the certificate's", only(), []string{"topic", "list", "--tls-ca", n.ca.CertFile, "--tls-cert", n.alice.CertFile, "--tls-key", stranger.KeyFile}, 2, "",
+			"sluice topic: --tls-cert, --tls-key: client certificate " + n.alice.CertFile + " with key " + stranger.KeyFile + ": tls: private key does not match public key\n"},
+	}
+	for _, s := range steps {
+		code, out, errOut := sluiceEnv(s.env, s.args...)
+		// wantErr "a|b": either (a TLS alert may reach Go's HTTP/2 client
+		// as "http2: client conn could not be established").
+		found := false
+		for _, w := range strings.Split(s.wantErr, "|") {
+			found = found || strings.Contains(errOut, w)
+		}
+		if code != s.wantCode || !strings.Contains(out, s.wantOut) || !found {
+			t.Errorf("%s: sluice %s: exit %d, want %d\nstdout: %s\nstderr: %s\nwant stdout with %q, stderr with %q",
+				s.name, strings.Join(s.args, " "), code, s.wantCode, out, errOut, s.wantOut, s.wantErr)
+		}
+		if strings.Contains(out+errOut, "hunter2") || strings.Contains(out+errOut, n.token) {
+			t.Errorf("%s: the output shows a secret:\n%s%s", s.name, out, errOut)
+		}
+	}
+}
