@@ -68,7 +68,7 @@ type Authorizer struct {
 	cfg   Config
 	log   *slog.Logger
 	mu    sync.Mutex // serialises writes: store, then cache
-	rules atomic.Pointer[[]Rule]
+	rules atomic.Pointer[ruleSet]
 }
 
 // New loads the rules from cfg.Store.
@@ -95,7 +95,7 @@ func (a *Authorizer) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("acl: load rules: %w", err)
 	}
-	a.rules.Store(&rules)
+	a.rules.Store(newRuleSet(rules))
 	return nil
 }
 
@@ -109,7 +109,7 @@ func (a *Authorizer) Decide(ctx context.Context, op Operation, res Resource) Dec
 		return Decision{Allowed: true}
 	}
 	p, _ := auth.FromContext(ctx)
-	return Decide(*a.rules.Load(), p.Name, p.Superuser, op, res)
+	return a.rules.Load().decide(p.Name, p.Superuser, op, res)
 }
 
 // Allowed is Decide's answer alone, without logging a refusal: for
@@ -151,7 +151,7 @@ func (a *Authorizer) AuthorizeAny(ctx context.Context, op Operation, resources [
 // name, principal, operation, permission). The caller owns the slice.
 func (a *Authorizer) Rules(f Filter) []Rule {
 	var out []Rule
-	for _, r := range *a.rules.Load() {
+	for _, r := range a.rules.Load().all {
 		if f.Matches(r) {
 			out = append(out, r)
 		}
@@ -180,14 +180,13 @@ func (a *Authorizer) Create(ctx context.Context, rules []Rule) error {
 	if err := a.cfg.Store.Add(ctx, norm); err != nil {
 		return fmt.Errorf("acl: store rules: %w", err)
 	}
-	cur := *a.rules.Load()
-	next := slices.Clone(cur)
+	next := slices.Clone(a.rules.Load().all)
 	for _, r := range norm {
 		if !slices.Contains(next, r) {
 			next = append(next, r)
 		}
 	}
-	a.rules.Store(&next)
+	a.rules.Store(newRuleSet(next))
 	return nil
 }
 
@@ -195,7 +194,7 @@ func (a *Authorizer) Create(ctx context.Context, rules []Rule) error {
 func (a *Authorizer) Delete(ctx context.Context, f Filter) ([]Rule, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur := *a.rules.Load()
+	cur := a.rules.Load().all
 	var gone, keep []Rule
 	for _, r := range cur {
 		if f.Matches(r) {
@@ -210,7 +209,7 @@ func (a *Authorizer) Delete(ctx context.Context, f Filter) ([]Rule, error) {
 	if err := a.cfg.Store.Remove(ctx, gone); err != nil {
 		return nil, fmt.Errorf("acl: delete rules: %w", err)
 	}
-	a.rules.Store(&keep)
+	a.rules.Store(newRuleSet(keep))
 	slices.SortFunc(gone, compareRules)
 	return gone, nil
 }

@@ -21,6 +21,12 @@ type Decision struct {
 // empty principal name (an anonymous request) matches no rule: with
 // authorization on, anonymous requests are refused.
 func Decide(rules []Rule, principal string, superuser bool, op Operation, res Resource) Decision {
+	return decide(principal, superuser, op, res, rules)
+}
+
+// decide is Decide over the rules of several sets (the candidates an index
+// picked).
+func decide(principal string, superuser bool, op Operation, res Resource, sets ...[]Rule) Decision {
 	if superuser {
 		return Decision{Allowed: true, Superuser: true}
 	}
@@ -28,19 +34,21 @@ func Decide(rules []Rule, principal string, superuser bool, op Operation, res Re
 		return Decision{}
 	}
 	var allow *Rule
-	for i := range rules {
-		r := &rules[i]
-		if r.Resource != res.Type || (r.Principal != principal && r.Principal != Wildcard) || !nameMatches(*r, res.Name) {
-			continue
-		}
-		switch r.Permission {
-		case Deny:
-			if r.Operation == op || r.Operation == All {
-				return Decision{Rule: r}
+	for _, rules := range sets {
+		for i := range rules {
+			r := &rules[i]
+			if r.Resource != res.Type || (r.Principal != principal && r.Principal != Wildcard) || !nameMatches(*r, res.Name) {
+				continue
 			}
-		case Allow:
-			if allow == nil && grants(r.Operation, op) {
-				allow = r
+			switch r.Permission {
+			case Deny:
+				if r.Operation == op || r.Operation == All {
+					return Decision{Rule: r}
+				}
+			case Allow:
+				if allow == nil && grants(r.Operation, op) {
+					allow = r
+				}
 			}
 		}
 	}
@@ -48,6 +56,34 @@ func Decide(rules []Rule, principal string, superuser bool, op Operation, res Re
 		return Decision{Allowed: true, Rule: allow}
 	}
 	return Decision{}
+}
+
+// ruleSet is the Authorizer's cached rules with an index, so that a check
+// looks at the rules that can apply (literal rules for the name and for
+// "*", the prefixed rules of the type) rather than all of them. Immutable
+// once built.
+type ruleSet struct {
+	all      []Rule
+	literal  map[Resource][]Rule
+	prefixed map[ResourceType][]Rule
+}
+
+func newRuleSet(rules []Rule) *ruleSet {
+	rs := &ruleSet{all: rules, literal: map[Resource][]Rule{}, prefixed: map[ResourceType][]Rule{}}
+	for _, r := range rules {
+		if r.Pattern == Prefixed {
+			rs.prefixed[r.Resource] = append(rs.prefixed[r.Resource], r)
+		} else {
+			k := Resource{r.Resource, r.Name}
+			rs.literal[k] = append(rs.literal[k], r)
+		}
+	}
+	return rs
+}
+
+func (rs *ruleSet) decide(principal string, superuser bool, op Operation, res Resource) Decision {
+	return decide(principal, superuser, op, res,
+		rs.literal[res], rs.literal[Resource{res.Type, Wildcard}], rs.prefixed[res.Type])
 }
 
 // grants reports whether an allow of have grants want.
