@@ -5,10 +5,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -255,6 +258,22 @@ func TestACLSameAnswerOnEveryTransport(t *testing.T) {
 					_, err := bobBroker.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: "orders"}))
 					return connectOutcome(err)
 				}},
+				{"connect subscribe", func() outcome {
+					// orders holds the two records of "write topic": an
+					// allowed subscription from the start gets them at once.
+					sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					defer cancel()
+					st, err := bobBroker.Subscribe(sctx, connect.NewRequest(&brokerv1.SubscribeRequest{Topic: "orders",
+						Start: &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_EARLIEST}}))
+					if err != nil {
+						return connectOutcome(err)
+					}
+					defer st.Close()
+					if st.Receive() {
+						return allowed
+					}
+					return connectOutcome(st.Err())
+				}},
 				{"kafka fetch", func() outcome {
 					req := kmsg.NewPtrFetchRequest()
 					req.Version, req.ReplicaID, req.MaxBytes, req.SessionEpoch = 12, -1, 1<<20, -1
@@ -426,5 +445,36 @@ func TestACLServiceRoundTrip(t *testing.T) {
 	var ce *connect.Error
 	if !errors.As(err, &ce) || ce.Message() != `principal "bob" is not authorized to write topic "orders"` {
 		t.Fatalf("produce refusal: %v", err)
+	}
+}
+
+// TestKafkaMetadataFiltered: a franz-go admin client listing topics as bob
+// sees only the topics bob may describe.
+func TestKafkaMetadataFiltered(t *testing.T) {
+	n := startACLNode(t)
+	ctx := context.Background()
+	for _, name := range []string{"orders", "payments", "audit"} {
+		if _, err := n.s.Broker.CreateTopic(ctx, name, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.s.ACL.Create(ctx, []acl.Rule{
+		{Principal: "bob", Resource: acl.Topic, Name: "orders", Pattern: acl.Literal, Operation: acl.Read, Permission: acl.Allow},
+		{Principal: "*", Resource: acl.Topic, Name: "pay", Pattern: acl.Prefixed, Operation: acl.Describe, Permission: acl.Allow},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	list := func(user string) []string {
+		td, err := kadm.NewClient(n.kgo(user, user+"-pw")).ListTopics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return td.Names()
+	}
+	if got := list("bob"); !slices.Equal(got, []string{"orders", "payments"}) {
+		t.Fatalf("bob lists %v, want [orders payments]", got)
+	}
+	if got := list("alice"); !slices.Equal(got, []string{"audit", "orders", "payments"}) {
+		t.Fatalf("alice (superuser) lists %v", got)
 	}
 }
