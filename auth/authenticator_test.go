@@ -218,6 +218,7 @@ func TestSCRAMMalformed(t *testing.T) {
 		{"n,,n=al=ice,r=x", "", "bad user name"},
 		{"x,,n=alice,r=x", "", "channel binding flag"},
 		{"n,,n=alice,r=x", "c=biws,r=x,p=AAAA", "nonce is not the one"},
+		{"n,,n=alice,r=x", "c=biws,r=xx,p=AAAA", "nonce is not the one"},
 		{"n,,n=alice,r=x", "c=eSws,r=x,p=AAAA", "channel binding does not repeat"},
 		{"n,,n=alice,r=x", "c=biws,r=xyz", "no proof"},
 		{"n,,n=alice,r=x", "c=biws,r=xyz,p=!!", "not base64"},

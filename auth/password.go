@@ -59,8 +59,8 @@ func HashPassword(password string, useBcrypt bool) (string, error) {
 
 // passwordHash is a parsed password hash from the auth file.
 type passwordHash struct {
-	argon *argon2Params // argon2id, or
-	bcrypt []byte       // a bcrypt hash
+	argon  *argon2Params // argon2id, or
+	bcrypt []byte        // a bcrypt hash
 }
 
 type argon2Params struct {

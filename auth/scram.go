@@ -121,6 +121,7 @@ type scramServer struct {
 	gs2Header string
 	first     string // client-first-message-bare
 	server    string // server-first-message
+	cnonce    string // the client's nonce
 	nonce     string // the combined nonce
 }
 
@@ -148,6 +149,7 @@ func (s *scramServer) clientFirst(msg []byte) ([]byte, *Principal, error) {
 	s.user, s.gs2Header, s.first = cf.user, cf.gs2Header, cf.bare
 	var snonce [18]byte
 	rand.Read(snonce[:])
+	s.cnonce = cf.nonce
 	s.nonce = cf.nonce + base64.RawStdEncoding.EncodeToString(snonce[:])
 	u := s.a.file().users[s.user]
 	switch {
@@ -176,7 +178,9 @@ func (s *scramServer) clientFinal(ctx context.Context, msg []byte) ([]byte, *Pri
 	if cf.channelBinding != base64.StdEncoding.EncodeToString([]byte(s.gs2Header)) {
 		return nil, nil, errors.New("malformed SCRAM client-final message: the channel binding does not repeat the GS2 header")
 	}
-	if cf.nonce != s.nonce {
+	// librdkafka (kcat, confluent-kafka-*) sends the client nonce again
+	// before the combined one; Kafka accepts it, and so do we.
+	if cf.nonce != s.nonce && cf.nonce != s.cnonce+s.nonce {
 		return nil, nil, errors.New("malformed SCRAM client-final message: the nonce is not the one the server sent")
 	}
 	method := "sasl-" + strings.ToLower(s.mech)

@@ -37,7 +37,9 @@ var testAuthFile = sync.OnceValues(func() (string, string) {
 	if err != nil {
 		panic(err)
 	}
-	ind := func(s string) string { return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n" }
+	ind := func(s string) string {
+		return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
+	}
 	return "users:\n" + ind(alice) + ind(bob) + "tokens:\n" + ind(tok) + "superusers: [alice]\n", token
 })
 
