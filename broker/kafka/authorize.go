@@ -41,6 +41,11 @@ package kafka
 //     exchange, FindCoordinator, DescribeCluster (the broker list that
 //     Metadata gives too) and InitProducerId without a transactional id (an
 //     idempotent producer id grants nothing; each produce is checked).
+//   - Authorized operations (Metadata v8+, DescribeCluster), when asked
+//     for, are the principal's: each Kafka operation bit is set when the
+//     principal may perform it (describe_configs as describe,
+//     alter_configs as alter, cluster_action as all; idempotent_write
+//     always).
 //
 // A test checks that every registered API has a guard or is listed open.
 
@@ -65,7 +70,6 @@ var aclOpen = map[kmsg.Key]bool{
 	kmsg.SASLHandshake:    true,
 	kmsg.SASLAuthenticate: true,
 	kmsg.FindCoordinator:  true,
-	kmsg.DescribeCluster:  true,
 	kmsg.DescribeACLs:     true,
 	kmsg.CreateACLs:       true,
 	kmsg.DeleteACLs:       true,
@@ -105,6 +109,7 @@ var aclGuards = map[kmsg.Key]aclGuard{
 	kmsg.TxnOffsetCommit:         guardTxnOffsetCommit,
 	kmsg.DescribeTransactions:    guardDescribeTransactions,
 	kmsg.ListTransactions:        guardListTransactions,
+	kmsg.DescribeCluster:         guardDescribeCluster,
 }
 
 // guarded wraps h with key's guard. An API with neither a guard nor a place
@@ -323,6 +328,20 @@ func guardMetadata(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) 
 	}
 	return runThen(c, req, next, func(r kmsg.Response) {
 		resp := r.(*kmsg.MetadataResponse)
+		if req.IncludeClusterAuthorizedOperations {
+			resp.AuthorizedOperations = authorizedOps(c, a, acl.ClusterResource(), clusterOperations)
+		}
+		defer func() {
+			if !req.IncludeTopicAuthorizedOperations {
+				return
+			}
+			for i := range resp.Topics {
+				t := &resp.Topics[i]
+				if t.ErrorCode == 0 && t.Topic != nil {
+					t.AuthorizedOperations = authorizedOps(c, a, acl.TopicResource(*t.Topic), topicOperations)
+				}
+			}
+		}()
 		kept := resp.Topics[:0]
 		for _, t := range resp.Topics {
 			name := ""
@@ -984,4 +1003,46 @@ func guardListTransactions(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next h
 func principalName(ctx context.Context) string {
 	p, _ := auth.FromContext(ctx)
 	return p.Name
+}
+
+func guardDescribeCluster(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+	req := kreq.(*kmsg.DescribeClusterRequest)
+	if !req.IncludeClusterAuthorizedOperations {
+		return next(c, req)
+	}
+	return runThen(c, req, next, func(r kmsg.Response) {
+		r.(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations = authorizedOps(c, a, acl.ClusterResource(), clusterOperations)
+	})
+}
+
+// authorizedOps is the subset of the Kafka operation bits in mask that the
+// connection's principal may perform on res.
+func authorizedOps(c *Conn, a *acl.Authorizer, res acl.Resource, mask int32) int32 {
+	var out int32
+	for op := kmsg.ACLOperation(0); op < 32; op++ {
+		if mask&(1<<op) == 0 {
+			continue
+		}
+		var want acl.Operation
+		switch op {
+		case kmsg.ACLOperationDescribeConfigs:
+			want = acl.Describe
+		case kmsg.ACLOperationAlterConfigs:
+			want = acl.Alter
+		case kmsg.ACLOperationClusterAction:
+			want = acl.All
+		case kmsg.ACLOperationIdempotentWrite:
+			out |= 1 << op
+			continue
+		default:
+			var ok bool
+			if want, ok = kafkaOps[op]; !ok {
+				continue
+			}
+		}
+		if visible(c, a, want, res) {
+			out |= 1 << op
+		}
+	}
+	return out
 }

@@ -186,6 +186,20 @@ func TestACLFetchAndMetadata(t *testing.T) {
 	if !slices.Equal(names, []string{"listed", "orders"}) {
 		t.Fatalf("metadata for all topics lists %v, want [listed orders]", names)
 	}
+	// The authorized operations are alice's: describe on listed (and
+	// describe_configs), read and describe on orders.
+	md.IncludeTopicAuthorizedOperations = true
+	resp = call(t, alice, md).(*kmsg.MetadataResponse)
+	for _, rt := range resp.Topics {
+		want := opBits(kmsg.ACLOperationDescribe, kmsg.ACLOperationDescribeConfigs)
+		if *rt.Topic == "orders" {
+			want |= opBits(kmsg.ACLOperationRead)
+		}
+		if rt.AuthorizedOperations != want {
+			t.Fatalf("%s: authorized operations %b, want %b", *rt.Topic, rt.AuthorizedOperations, want)
+		}
+	}
+	md.IncludeTopicAuthorizedOperations = false
 	// Asked by name, a refused topic answers 29 with no partitions.
 	md.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("secret")}, {Topic: kmsg.StringPtr("orders")}}
 	resp = call(t, alice, md).(*kmsg.MetadataResponse)

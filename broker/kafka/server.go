@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sluicehq/sluice/auth"
 	"github.com/sluicehq/sluice/acl"
+	"github.com/sluicehq/sluice/auth"
 	"github.com/sluicehq/sluice/broker"
 )
 
