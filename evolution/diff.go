@@ -51,6 +51,8 @@ type Operand struct {
 	// Refs are a registry operand's references, with their texts.
 	Refs   []serde.Referenced
 	Schema serde.Schema
+	// RuleSet is a registry operand's ruleSet (rules_diff.go).
+	RuleSet json.RawMessage
 }
 
 // Label names an operand in reports: the file, or subject version N.
@@ -88,7 +90,7 @@ func ResolveOperands(ctx context.Context, reader *srclient.Reader, args [2]strin
 		if err != nil {
 			return sides, "", err
 		}
-		sd := &Operand{Arg: arg, Text: s.Schema, Subject: subject, Version: s.Version, Refs: r}
+		sd := &Operand{Arg: arg, Text: s.Schema, Subject: subject, Version: s.Version, Refs: r, RuleSet: s.RuleSet}
 		if sd.Schema, err = srclient.ParseSchema(s.TypeName(), s.Schema, r); err != nil {
 			return sides, "", fmt.Errorf("%s: %w", arg, err)
 		}
@@ -196,6 +198,10 @@ func Diff(level compat.Level, old, new *Operand) (*DiffReport, error) {
 			changes = append(changes, Change{Path: v.Path, Change: "rule", Breaking: true, Rule: v.Kind, Message: v.Message})
 		}
 	}
+	// Two registered versions: their rule sets too (rules_diff.go).
+	if old.Subject != "" && new.Subject != "" {
+		changes = append(changes, ruleChanges(old.RuleSet, new.RuleSet)...)
+	}
 	breaking := 0
 	for _, c := range changes {
 		if c.Breaking {
@@ -230,6 +236,8 @@ func (r *DiffReport) Write(w io.Writer, asJSON bool) error {
 		}
 		if c.Rule != "" {
 			line += fmt.Sprintf(" [%s: %s]", c.Rule, c.Message)
+		} else if c.Message != "" {
+			line += " (" + c.Message + ")"
 		}
 		fmt.Fprintln(w, line)
 	}
