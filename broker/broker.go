@@ -119,6 +119,7 @@ const DefaultSyncConcurrency = 1
 type Broker struct {
 	cfg      Config
 	syncGate *log.SyncGate // shared by every partition: they sit on one disk
+	journal  *log.Journal  // the partitions' shared durability point under fsync=always; nil otherwise
 	log      *slog.Logger
 	db       *sql.DB
 	meta     metastore.Store // topics, cluster id, group offsets
@@ -185,9 +186,18 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(b.topicsDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	if err := b.openJournal(); err != nil {
+		return nil, err
+	}
 	if err := b.load(ctx); err != nil {
 		b.Close()
 		return nil, err
+	}
+	if b.journal != nil {
+		if err := b.journal.FinishRecovery(); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("broker: %w", err)
+		}
 	}
 	if err := b.startGroups(ctx); err != nil {
 		b.Close()
@@ -198,6 +208,22 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// openJournal opens DataDir/journal under fsync=always: the one durability
+// point of every partition (see log.Journal for why). The debug knob
+// SLUICE_JOURNAL=off makes each partition sync its own segments instead
+// (unstable, for experiments).
+func (b *Broker) openJournal() error {
+	if b.cfg.Fsync.Mode != log.FsyncAlways || os.Getenv("SLUICE_JOURNAL") == "off" {
+		return nil
+	}
+	j, err := log.OpenJournal(nil, filepath.Join(b.cfg.DataDir, "journal"), b.log)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	b.journal = j
+	return nil
 }
 
 // topicsDir is DataDir/topics.
@@ -239,6 +265,9 @@ func (b *Broker) Close() error {
 		var errs []error
 		for _, t := range topics {
 			errs = append(errs, t.close())
+		}
+		if b.journal != nil {
+			errs = append(errs, b.journal.Close())
 		}
 		b.closeErr = errors.Join(errs...)
 	})

@@ -339,5 +339,6 @@ func (c *TopicConfig) logConfig(b *Broker) log.Config {
 		MaxBatchBytes:       b.cfg.MaxRequestBytes + 4096,
 		MaintenanceInterval: b.cfg.MaintenanceInterval,
 		SyncGate:            b.syncGate,
+		Journal:             b.journal,
 	}
 }
