@@ -103,6 +103,11 @@ type Config struct {
 	// heartbeating members (Kafka's group.consumer.heartbeat.interval.ms);
 	// 0 means a third of the member's session timeout, at most 5s.
 	GroupHeartbeatInterval time.Duration
+	// ObserveSync, when set, is told how long each fdatasync of a
+	// partition's group commit took (the durability point of an ack under
+	// --fsync=always); it runs on the appending goroutine and must not
+	// block. The metrics package sets it.
+	ObserveSync func(time.Duration)
 }
 
 // FsyncPolicy says when appends reach stable storage (the --fsync flag).
@@ -146,6 +151,9 @@ type Broker struct {
 	// txns is the Kafka transaction coordinator (txn.go).
 	txns *txnRuntime
 
+	// refused counts produce refusals (stats.go).
+	refused refusals
+
 	// waitHook, set only by tests (export_test.go), runs when a Fetch
 	// long poll or an idle subscription is about to wait.
 	waitHook func()
@@ -183,6 +191,7 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		topics:   make(map[string]*topic),
 		drain:    make(chan struct{}),
 	}
+	b.syncGate.SetObserver(cfg.ObserveSync) // stats.go: the fsync histogram
 	if err := os.MkdirAll(b.topicsDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}

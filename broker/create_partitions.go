@@ -83,7 +83,7 @@ func (b *Broker) CreatePartitions(ctx context.Context, name string, count int) (
 	// A topic's partition slice never changes (readers index it without
 	// locks), so the grown topic is a new value sharing the old partitions;
 	// requests in flight finish on the old one.
-	nt := &topic{name: t.name, id: t.id, created: t.created, parts: append(slices.Clip(t.parts), added...)}
+	nt := &topic{name: t.name, id: t.id, created: t.created, parts: append(slices.Clip(t.parts), added...), stats: append(slices.Clip(t.stats), newPartStats(len(added))...)}
 	nt.cfg.Store(t.cfg.Load())
 	nt.rr.Store(t.rr.Load())
 	b.mu.Lock()

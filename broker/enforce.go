@@ -93,6 +93,9 @@ type SchemaError struct {
 	Reason string
 	// Path locates a payload mismatch in the value; "" otherwise.
 	Path string
+	// Kind classifies the refusal for the metrics
+	// (sluice_produce_refusals_total's reason label).
+	Kind RefusalReason
 	// Rule is the data-contract rule that stopped the record
 	// (enforce_rules.go); nil for the other checks.
 	Rule *RuleViolation
@@ -259,8 +262,11 @@ func (m *requestMemo) live(reg *registry.Registry, subject string, id int32) (in
 // check checks one side of one record. scratch is a reused index-path
 // buffer, returned for the next call; memo holds the request's lookups.
 func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s *sideState, b []byte, hs []Header, scratch []int, memo *requestMemo) (*SchemaError, []int) {
+	// kind is what a failure at this point of the check is (stats.go);
+	// each stage below sets it.
+	kind := RefusalMissingEnvelope
 	fail := func(subject string, id int32, format string, args ...any) *SchemaError {
-		return &SchemaError{Side: s.side, Subject: subject, SchemaID: id, Reason: fmt.Sprintf(format, args...)}
+		return &SchemaError{Side: s.side, Subject: subject, SchemaID: id, Reason: fmt.Sprintf(format, args...), Kind: kind}
 	}
 	if len(b) == 0 {
 		what := "null"
@@ -284,6 +290,7 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 		err    error
 		header = false
 	)
+	kind = RefusalBadEnvelope
 	if hv, ok := lastHeader(hs, s.side.SchemaIDHeader()); ok && len(hv) > 0 {
 		header = true
 		id, rest, err = serde.ParseIdentity(hv)
@@ -298,6 +305,7 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 		}
 		datum = rest
 	}
+	kind = RefusalUnknownSchema
 	if id.Magic == serde.MagicGUID {
 		// The GUID index of the registry maps the content hash to ids
 		// without scanning; the id then goes through the same checks
@@ -336,6 +344,7 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 
 	// Protobuf: the message-index path follows the id (in the header in
 	// header mode). Other formats have nothing there in header mode.
+	kind = RefusalBadEnvelope
 	var path []int
 	if ent.HasIndexes() {
 		var after []byte
@@ -358,6 +367,7 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 		return fail("", id.ID, "%sschema id header %s has %d bytes after the id", s.noun(), s.side.SchemaIDHeader(), len(rest)), scratch
 	}
 
+	kind = RefusalWrongSubject
 	subject := s.topicSubject
 	if s.strategy.NeedsRecordName() {
 		name, err := ent.RecordName(path)
@@ -376,6 +386,7 @@ func (e *Enforcer) check(ctx context.Context, topic string, cfg *TopicConfig, s 
 	if s.mode != ValidationPayload {
 		return nil, scratch
 	}
+	kind = RefusalPayloadMismatch
 	if err := ent.Validate(path, datum); err != nil {
 		se := fail(subject, id.ID, "%sdoes not match schema id %d (subject %s version %d): %v", sideWord(s.side), id.ID, subject, version, err)
 		se.Path = datumPath(err)
@@ -439,7 +450,7 @@ func (e *Enforcer) notAVersion(ctx context.Context, s *sideState, subject string
 		}
 		sb.WriteString(")")
 	}
-	return &SchemaError{Side: s.side, Subject: subject, SchemaID: id, Reason: sb.String()}
+	return &SchemaError{Side: s.side, Subject: subject, SchemaID: id, Reason: sb.String(), Kind: RefusalWrongSubject}
 }
 
 // PartitionKey returns the key without its schema envelope when keys are

@@ -21,6 +21,7 @@ import (
 // error details: a ProduceRejection listing every bad record of a refused
 // request, an IncompatibilityDetail for a schema the subject refused.
 func (b *Broker) produceRPCError(procedure string, err error) error {
+	b.refusedRPC(procedure, err) // stats.go: counted and logged at Info
 	var ce *connect.Error
 	if errors.As(err, &ce) {
 		return ce

@@ -175,6 +175,7 @@ func (b *Broker) readAt(t *topic, pi int32, offset int64, maxRecords, maxBytes i
 		return res, fmt.Errorf("%s/%d: read at offset %d: %w", t.name, pi, offset, err)
 	}
 	res.Records = recs
+	t.noteRead(pi, recs) // stats.go
 	res.HighWatermark = stableEnd(p, offset, stable, len(recs))
 	return res, nil
 }

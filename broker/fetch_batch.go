@@ -147,7 +147,7 @@ func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []Fe
 		}
 		total, failed := b.readBatchesOnce(req, maxBytes, start, parts, res)
 		if req.MaxWait <= 0 || total >= req.MinBytes || failed || len(wakes) == 0 {
-			return res
+			return b.noteFetched(req, res) // stats.go
 		}
 		if deadline == nil {
 			timer := time.NewTimer(req.MaxWait)
@@ -158,7 +158,7 @@ func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []Fe
 			b.waitHook()
 		}
 		if !b.waitAny(ctx, wakes, deadline) {
-			return res
+			return b.noteFetched(req, res)
 		}
 	}
 }

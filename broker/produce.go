@@ -231,6 +231,7 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 			return nil, firstErr
 		}
 	}
+	t.noteAppended(batches) // stats.go
 	// Offsets are dense within a batch and batches keep request order.
 	for i := range results {
 		p := results[i].Partition

@@ -257,6 +257,7 @@ func (b *Broker) ProduceBatches(ctx context.Context, topicName string, batches [
 			continue
 		}
 		o.pending = w
+		t.noteQueued(o.Partition, recs[first[i]:first[i+1]]) // stats.go
 	}
 	return out, nil
 }

@@ -27,6 +27,8 @@ type topic struct {
 	cfg     atomic.Pointer[TopicConfig]
 	// rr is the round-robin cursor for records without a key.
 	rr atomic.Uint32
+	// stats are the partitions' counters, by partition (stats.go).
+	stats []*partStats
 }
 
 // close closes every partition.
@@ -135,7 +137,7 @@ func (b *Broker) load(ctx context.Context) error {
 
 // openTopic opens (creating if needed) the partitions of a topic.
 func (b *Broker) openTopic(name string, partitions int, created time.Time, cfg *TopicConfig) (*topic, error) {
-	t := &topic{name: name, created: created, parts: make([]*log.Partition, partitions)}
+	t := &topic{name: name, created: created, parts: make([]*log.Partition, partitions), stats: newPartStats(partitions)}
 	t.cfg.Store(cfg)
 	lc := cfg.logConfig(b)
 	for i := range t.parts {

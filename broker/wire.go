@@ -295,6 +295,7 @@ func (b *Broker) readWireAt(t *topic, pi int32, offset int64, maxRecords, maxByt
 		return hwm, lso, nil
 	}
 	stable := p.LastStableOffset() // see readAt
+	from := len(c.buf)
 	n, err := p.ReadFunc(offset, maxRecords, maxBytes, &c.rb, c.visit)
 	if err != nil {
 		if errors.Is(err, ErrOffsetOutOfRange) {
@@ -303,6 +304,7 @@ func (b *Broker) readWireAt(t *topic, pi int32, offset int64, maxRecords, maxByt
 		}
 		return hwm, lso, fmt.Errorf("%s/%d: read at offset %d: %w", t.name, pi, offset, err)
 	}
+	t.noteWireRead(pi, n, len(c.buf)-from) // stats.go
 	return stableEnd(p, offset, stable, n), lso, nil
 }
 

@@ -186,6 +186,7 @@ var (
 // record errors) for err.
 func fillProduceError(c *Conn, version int16, topic string, p *kmsg.ProduceResponseTopicPartition, err error) {
 	p.ErrorCode = produceCode(err)
+	c.srv.cfg.Broker.NoteRefusal(broker.TransportKafka, err) // counted for sluice_produce_refusals_total
 	var be *broker.BatchError
 	isBatch := errors.As(err, &be)
 	if isBatch {

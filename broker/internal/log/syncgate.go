@@ -1,5 +1,7 @@
 package log
 
+import "time"
+
 // SyncGate bounds how many partitions run fdatasync at the same time.
 //
 // Why: a goroutine blocked in fdatasync keeps its scheduler P until the
@@ -16,7 +18,8 @@ package log
 // One gate is shared by every partition on one disk (the broker makes one).
 // A nil *SyncGate does not bound anything.
 type SyncGate struct {
-	sem chan struct{}
+	sem     chan struct{}
+	observe func(time.Duration) // sync_observe.go
 }
 
 // NewSyncGate returns a gate admitting n concurrent fdatasyncs (n >= 1).
@@ -31,5 +34,5 @@ func (g *SyncGate) do(sync func() error) error {
 	}
 	g.sem <- struct{}{}
 	defer func() { <-g.sem }()
-	return sync()
+	return g.timed(sync)
 }

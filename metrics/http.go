@@ -1,0 +1,164 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/sluicehq/sluice/registry/rest"
+)
+
+// RequestIDHeader carries a request's id: taken from the request when the
+// client (or a proxy) sent a usable one, made up otherwise, and always
+// set on the response, errors included, so that a client's report and
+// the server's log line meet.
+const RequestIDHeader = "X-Request-Id"
+
+// maxRequestIDBytes bounds an incoming request id.
+const maxRequestIDBytes = 64
+
+// Instrument wraps the node's HTTP handler: every request is timed into
+// sluice_request_duration_seconds (transport rest, connect or http, and
+// the REST endpoint, Connect procedure or fixed path as method), counted
+// in sluice_requests_in_flight while it runs, given a request id
+// (RequestIDHeader), and logged in one Debug line (method, path without
+// the query, status, bytes, duration, request id, remote address; never a
+// header, so never a credential).
+func (m *Metrics) Instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		transport, method := classify(r)
+		g := m.httpInFlight
+		if transport == "connect" {
+			g = m.connectInFlight
+		}
+		g.Inc()
+		defer g.Dec()
+		id := r.Header.Get(RequestIDHeader)
+		if !usableRequestID(id) {
+			id = m.newRequestID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
+		next.ServeHTTP(sw, r)
+		d := time.Since(start)
+		m.requests.WithLabelValues(transport, method).Observe(d.Seconds())
+		if m.log.Enabled(r.Context(), slog.LevelDebug) {
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			m.log.LogAttrs(context.Background(), slog.LevelDebug, "request",
+				slog.String("request_id", id), slog.String("transport", transport), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.String("route", method), slog.Int("status", status),
+				slog.Int64("bytes", sw.bytes), slog.Duration("duration", d), slog.String("remote", r.RemoteAddr))
+		}
+	})
+}
+
+// requestSeq numbers the request ids this process makes.
+var requestSeq atomic.Uint64
+
+// newRequestID is this process's random prefix and a sequence number.
+func (m *Metrics) newRequestID() string {
+	return m.idPrefix + "-" + strconv.FormatUint(requestSeq.Add(1), 10)
+}
+
+// usableRequestID accepts 1 to 64 characters of [A-Za-z0-9._:-]: enough
+// for the ids proxies make, nothing that could forge a log line.
+func usableRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// classify names a request's transport and method with values from fixed
+// sets: a Connect (or gRPC, gRPC-Web) procedure the node's proto registry
+// knows, a REST endpoint of the registry's catalogue, or a fixed path.
+func classify(r *http.Request) (transport, method string) {
+	p := r.URL.Path
+	switch {
+	case p == "/healthz" || p == "/readyz" || p == "/metrics":
+		return "http", p
+	case strings.HasPrefix(p, "/console/") || p == "/console":
+		return "http", "/console"
+	}
+	if proc, ok := procedure(p); ok {
+		return "connect", proc
+	}
+	if route := rest.RouteOf(r.Method, r.URL.EscapedPath()); route != "" {
+		return "rest", route
+	}
+	return "http", "other"
+}
+
+// procedure returns "package.Service/Method" for a path naming a method of
+// a service in the global proto registry (every service the node mounts,
+// and gRPC reflection, register there).
+func procedure(p string) (string, bool) {
+	name := strings.TrimPrefix(p, "/")
+	svc, meth, ok := strings.Cut(name, "/")
+	if !ok || svc == "" || meth == "" || !strings.Contains(svc, ".") || strings.Contains(meth, "/") {
+		return "", false
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return "", false
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok || sd.Methods().ByName(protoreflect.Name(meth)) == nil {
+		return "", false
+	}
+	return name, true
+}
+
+// statusWriter records the status and body bytes of a response. It keeps
+// http.Flusher (Connect streams flush every message) and unwraps for
+// http.ResponseController (full-duplex HTTP/2).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+// WriteHeader records the status.
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write counts the bytes.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush flushes the underlying writer when it can.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,217 @@
+// Package metrics exposes a Sluice node's operational metrics to Prometheus
+// (DESIGN.md §10): the registry of collectors, the /metrics handler, the
+// HTTP instrumentation (request latency, requests in flight, one debug log
+// line per request) and the hooks the cores call (fsync latency, Kafka
+// request latency).
+//
+// # Cost
+//
+// State is read when Prometheus scrapes, not maintained on the hot paths:
+// partition counters are atomics the broker adds to once per batch
+// (broker.Stats), log sizes and offsets are read from the live logs, group
+// lag is computed from the committed offsets and the high watermarks, and
+// the registry is counted in memory. The hot paths pay only the atomic
+// adds and, per request, one histogram observation.
+//
+// # Cardinality
+//
+// Per-partition series (produced, fetched, log size and offsets; group lag
+// per group, topic and partition) are bounded by Config.MaxPartitions: see
+// fold.go. Every other label takes values from a fixed set: transports,
+// refusal reasons, Connect procedures the node serves, REST endpoints of
+// the catalogue, Kafka API names.
+//
+// The metric names, their labels and units are listed in
+// docs/operations.md.
+package metrics
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/broker"
+)
+
+// DefaultMaxPartitions is the default of Config.MaxPartitions.
+const DefaultMaxPartitions = 1000
+
+// Config configures Metrics. Zero fields take the defaults named.
+type Config struct {
+	// MaxPartitions caps the per-partition series of each per-partition
+	// metric (fold.go); 0 means DefaultMaxPartitions. Negative is refused.
+	MaxPartitions int
+	// Logger receives one Debug line per HTTP request and scrape-time
+	// failures; nil discards.
+	Logger *slog.Logger
+	// ScrapeTimeout bounds the scrape-time reads that wait for the group
+	// coordinator or meta.db; 0 means 5s.
+	ScrapeTimeout time.Duration
+}
+
+// Metrics is one node's metric registry and instrumentation. Its methods
+// are safe for concurrent use.
+type Metrics struct {
+	cfg Config
+	log *slog.Logger
+	reg *prometheus.Registry
+
+	fsync    prometheus.Histogram
+	requests *prometheus.HistogramVec // transport, method
+	inFlight *prometheus.GaugeVec     // transport
+
+	// httpInFlight and connectInFlight are the gauges of the HTTP
+	// middleware, resolved once.
+	httpInFlight, connectInFlight prometheus.Gauge
+
+	// kafkaObservers caches the request histogram per Kafka API key.
+	kafkaObservers sync.Map // int16 -> prometheus.Observer
+
+	// idPrefix starts every request id this process makes (http.go).
+	idPrefix string
+}
+
+// New returns Metrics with the Go runtime and process collectors and the
+// hot-path instruments registered; Watch adds the collectors of a node's
+// state.
+func New(cfg Config) (*Metrics, error) {
+	if cfg.MaxPartitions < 0 {
+		return nil, errorf("max partitions %d: want 0 (default %d) or more", cfg.MaxPartitions, DefaultMaxPartitions)
+	}
+	if cfg.MaxPartitions == 0 {
+		cfg.MaxPartitions = DefaultMaxPartitions
+	}
+	if cfg.ScrapeTimeout <= 0 {
+		cfg.ScrapeTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m := &Metrics{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	var id [6]byte
+	rand.Read(id[:])
+	m.idPrefix = hex.EncodeToString(id[:])
+
+	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "sluice_fsync_duration_seconds",
+		Help: "Duration of each fdatasync of a partition's log: the durability point of a group commit (one sync acknowledges every request waiting in it).",
+		// 100µs to ~3.3s.
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+	})
+	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "sluice_request_duration_seconds",
+		Help: "Duration of each request, from its arrival to its answer, by transport (rest, connect, kafka, http) and method (REST endpoint, Connect procedure, Kafka API).",
+		// 100µs to ~26s.
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+	}, []string{"transport", "method"})
+	m.inFlight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sluice_requests_in_flight",
+		Help: "Requests received and not yet answered, by transport (http counts REST and everything else on the HTTP port but Connect).",
+	}, []string{"transport"})
+	m.httpInFlight = m.inFlight.WithLabelValues("http")
+	m.connectInFlight = m.inFlight.WithLabelValues("connect")
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.fsync, m.requests, m.inFlight,
+	)
+	return m, nil
+}
+
+// Registry is the registry every collector is registered with; callers
+// may add their own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus text (or, when asked,
+// OpenMetrics) format: mount it at GET /metrics. A collector failing
+// mid-scrape is logged and the rest is still served.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+}
+
+// ObserveFsync records one fdatasync's duration: set it as
+// broker.Config.ObserveSync.
+func (m *Metrics) ObserveFsync(d time.Duration) { m.fsync.Observe(d.Seconds()) }
+
+// ObserveKafkaRequest records one Kafka request's duration, from its
+// arrival to its answer being written (stage 2 waits, such as a produce's
+// fsync, included). It implements kafka.RequestObserver.
+func (m *Metrics) ObserveKafkaRequest(apiKey int16, d time.Duration) {
+	o, ok := m.kafkaObservers.Load(apiKey)
+	if !ok {
+		name := kmsg.NameForKey(apiKey)
+		if name == "Unknown" || name == "" {
+			name = "other"
+		}
+		o, _ = m.kafkaObservers.LoadOrStore(apiKey, m.requests.WithLabelValues("kafka", name))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
+}
+
+// KafkaInFlight is what Watch needs of the Kafka listener.
+type KafkaInFlight interface {
+	// InFlight is the number of requests read and not yet answered.
+	InFlight() int
+}
+
+// WatchKafka exports the Kafka listener's requests in flight.
+func (m *Metrics) WatchKafka(k KafkaInFlight) error {
+	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "sluice_requests_in_flight",
+		Help:        "Requests received and not yet answered, by transport (http counts REST and everything else on the HTTP port but Connect).",
+		ConstLabels: prometheus.Labels{"transport": "kafka"},
+	}, func() float64 { return float64(k.InFlight()) }))
+}
+
+// AuthFailures is what WatchAuth needs of the authenticator.
+type AuthFailures interface {
+	// Failures is the number of failed logins so far.
+	Failures() uint64
+}
+
+// WatchAuth exports the authenticator's failed logins as
+// sluice_auth_failures_total.
+func (m *Metrics) WatchAuth(a AuthFailures) error {
+	return m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sluice_auth_failures_total",
+		Help: "Failed logins (wrong password or token, unknown user, refused client certificate, failed SASL exchange), over every transport.",
+	}, func() float64 { return float64(a.Failures()) }))
+}
+
+// Watch registers the collectors of a node's state: per-partition
+// counters, log sizes and offsets, refusals and group lag from b, schema
+// counts from r (either may be nil).
+func (m *Metrics) Watch(b *broker.Broker, r Registry) error {
+	if b != nil {
+		if err := m.reg.Register(&brokerCollector{m: m, b: b}); err != nil {
+			return err
+		}
+		if err := m.reg.Register(&groupCollector{m: m, g: b}); err != nil {
+			return err
+		}
+	}
+	if r != nil {
+		if err := m.reg.Register(&registryCollector{r: r}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scrapeContext bounds a scrape's waits.
+func (m *Metrics) scrapeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), m.cfg.ScrapeTimeout)
+}
