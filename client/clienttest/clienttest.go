@@ -12,28 +12,42 @@ package clienttest
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
 	"net/http"
 	"testing"
 
 	"connectrpc.com/connect"
 
+	"github.com/sluicehq/sluice/auth"
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/client/credentials"
+	"github.com/sluicehq/sluice/internal/testpki"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/server"
+	"github.com/sluicehq/sluice/tlsconfig"
 )
 
 // Server is a running node.
 type Server struct {
-	// URL is the node's base URL, http://127.0.0.1:<port>.
+	// URL is the node's base URL, http://127.0.0.1:<port> (https://
+	// when Secured).
 	URL string
-	// Conn is a connection to the node over HTTP/1.1 and h2c.
+	// Conn is a connection to the node over HTTP/1.1 and h2c (HTTP/2
+	// over TLS, with the Secured user's credentials, when Secured).
 	Conn *client.Conn
 	// HTTPClient is the client Conn uses.
 	HTTPClient *http.Client
 	// KafkaAddr is the node's Kafka listener, 127.0.0.1:<port>, when
 	// started WithKafka; "" otherwise.
 	KafkaAddr string
+	// CAFile is the PEM certificate of the CA that signs the node's
+	// certificate, and TLS a client configuration trusting it, when
+	// started Secured; "" and nil otherwise.
+	CAFile string
+	TLS    *tls.Config
 }
 
 // Option configures Start.
@@ -43,6 +57,19 @@ type config struct {
 	durable bool
 	dir     string
 	kafka   bool
+
+	authFile, user, password string // Secured
+}
+
+// Secured turns TLS and authentication on, as a production node runs:
+// the node serves a certificate of a CA made for the test (Server.CAFile;
+// Server.TLS trusts it) and authenticates clients with authFile, the YAML
+// of `sluice serve --auth-file` (with ACLs enforced: only its superusers
+// may act until ACLs say otherwise). Server.Conn and CreateTopic act as
+// user with password, a superuser of the file; tests build other Conns
+// with client.New and the options under test.
+func Secured(authFile, user, password string) Option {
+	return func(c *config) { c.authFile, c.user, c.password = authFile, user, password }
 }
 
 // WithKafka also runs the node's Kafka listener on a loopback port
@@ -79,18 +106,40 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if cfg.kafka {
 		sc.KafkaAddr = "127.0.0.1:0"
 	}
+	var (
+		caFile  string
+		tlsConf *tls.Config
+		copts   []client.Option
+	)
+	if cfg.authFile != "" {
+		f, err := auth.ParseFile("clienttest auth file", []byte(cfg.authFile))
+		if err != nil {
+			t.Fatalf("clienttest: %v", err)
+		}
+		sc.Auth = auth.New(f, auth.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		ca := testpki.NewCA(t, "clienttest")
+		pair := ca.Server(t)
+		if sc.TLS, err = tlsconfig.Load(tlsconfig.Files{Cert: pair.CertFile, Key: pair.KeyFile, ClientCA: ca.CertFile}); err != nil {
+			t.Fatalf("clienttest: %v", err)
+		}
+		caFile, tlsConf = ca.CertFile, &tls.Config{RootCAs: ca.Pool()}
+		copts = append(copts, client.WithBasicAuth(cfg.user, cfg.password))
+	}
 	srv, url, stop, err := server.Start(context.Background(), sc, "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("clienttest: start sluice: %v", err)
 	}
 	hc := HTTPClient()
+	if tlsConf != nil {
+		hc = credentials.HTTPClient(tlsConf)
+	}
 	t.Cleanup(func() {
 		hc.CloseIdleConnections()
 		if err := stop(); err != nil {
 			t.Errorf("clienttest: stop sluice: %v", err)
 		}
 	})
-	return &Server{URL: url, Conn: client.New(hc, url), HTTPClient: hc, KafkaAddr: srv.KafkaAddr()}
+	return &Server{URL: url, Conn: client.New(hc, url, copts...), HTTPClient: hc, KafkaAddr: srv.KafkaAddr(), CAFile: caFile, TLS: tlsConf}
 }
 
 // HTTPClient returns an HTTP client speaking HTTP/1.1 and cleartext HTTP/2
