@@ -34,18 +34,28 @@ type clusterNode struct {
 
 // checkClusterConfig refuses a half-given cluster configuration.
 func checkClusterConfig(cfg Config) error {
-	switch {
-	case cfg.Meta == "" && cfg.NodeID == "":
-		return nil
-	case cfg.Meta == "":
-		return fmt.Errorf("server: node id %q without a metadata database: a node id names a member of a cluster (--meta)", cfg.NodeID)
-	case cfg.NodeID == "":
-		return errors.New("server: a cluster node (--meta) needs a node id (--node-id)")
-	}
-	if err := pgmeta.CheckURL(cfg.Meta); err != nil {
+	if err := CheckCluster(cfg.Meta, cfg.NodeID); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	return metastore.CheckNodeID(cfg.NodeID)
+	return nil
+}
+
+// CheckCluster checks a cluster configuration (Config.Meta and NodeID, the
+// flags --meta and --node-id) before anything starts: both or neither, a
+// postgres:// URL, a valid node id.
+func CheckCluster(meta, nodeID string) error {
+	switch {
+	case meta == "" && nodeID == "":
+		return nil
+	case meta == "":
+		return fmt.Errorf("node id %q without a metadata database: --meta and --node-id go together (a cluster node needs both, an embedded node neither)", nodeID)
+	case nodeID == "":
+		return errors.New("a metadata database without a node id: --meta and --node-id go together (a cluster node needs both, an embedded node neither)")
+	}
+	if err := pgmeta.CheckURL(meta); err != nil {
+		return err
+	}
+	return metastore.CheckNodeID(nodeID)
 }
 
 // openRegistry opens the registry: on meta.db, or in cluster mode on

@@ -33,6 +33,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	kafkaAdvertised := fs.String("kafka-advertised-addr", "", "`host:port` that Kafka clients are told to connect to after bootstrap (Metadata); default: the Kafka listen address with its real port, or this machine's host name when listening on every interface")
 	kafkaMaxReq := fs.Int("kafka-max-request-bytes", kafka.DefaultMaxRequestBytes, "largest Kafka request accepted, in bytes; a larger one closes the connection (Kafka's socket.request.max.bytes)")
 	security := addSecurityFlags(fs)
+	meta := fs.String("meta", "", "cluster mode: `URL` of the cluster's PostgreSQL database, postgres://USER@HOST:PORT/DB (with ?sslmode=... as libpq reads it); the schema registry, topic metadata and group offsets live there, and every node serves the registry of the whole cluster. Until the shared log (--objects) exists, record bytes stay on a local disk, so the first node to join keeps every topic; the others refuse topic requests, naming it (docs/cluster.md)")
+	nodeID := fs.String("node-id", "", "this node's `name` in the cluster, 1 to 64 characters of [A-Za-z0-9._-], unique per process; required with --meta")
 	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -55,6 +57,10 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 
+	if err := server.CheckCluster(*meta, *nodeID); err != nil {
+		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
+		return 2
+	}
 	if err := checkSessionBounds(*minSession, *maxSession); err != nil {
 		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
 		return 2
@@ -105,6 +111,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		KafkaListener: kln, KafkaAdvertisedAddr: *kafkaAdvertised,
 		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate,
 		Auth: authn, MetricsAuth: *security.metricsAuth, TLS: tlsMaterial,
+		Meta: *meta, NodeID: *nodeID,
 	})
 	if err != nil {
 		ln.Close()
