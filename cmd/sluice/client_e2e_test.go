@@ -94,6 +94,7 @@ func TestCommandsAgainstSecureNode(t *testing.T) {
 	if err := os.WriteFile(schema, []byte(`{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	mf := filepath.Join(ckCopy(t, nil), "sluice.yaml")
 	asAlice := map[string]string{"SLUICE_ADDR": n.url, "SLUICE_TLS_CA": n.ca.CertFile, "SLUICE_USER": "alice", "SLUICE_PASSWORD": "alice-pw"}
 	only := func(kv ...string) map[string]string {
 		m := map[string]string{"SLUICE_ADDR": n.url}
@@ -110,30 +111,37 @@ func TestCommandsAgainstSecureNode(t *testing.T) {
 		wantOut  string
 		wantErr  string
 	}{
-		{"create a topic (flags)", only(), []string{"topic", "create", "orders", "--tls-ca", n.ca.CertFile, "--user", "alice", "--password", "alice-pw"}, 0, "created topic orders", ""},
-		{"produce (environment)", asAlice, []string{"produce", "orders", "hello", "world"}, 0, "offset 1", ""},
-		{"consume (token)", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"consume", "orders", "--max", "2", "--token", n.token}, 0, "hello", ""},
-		{"register a schema", asAlice, []string{"schema", "register", "orders-value", schema}, 0, "", ""},
-		{"check against the registry (--user)", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_PASSWORD", "alice-pw"), []string{"schema", "check", "--registry", n.url, "--user", "alice", "--subject", "orders-value", schema}, 0, "", ""},
-		{"diff against the registry", asAlice, []string{"schema", "diff", "--registry", n.url, "orders-value:1", schema}, 0, "", ""},
+		// The manifest (topics orders and payments, their subjects) first.
+		{"apply (token)", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_TOKEN", n.token), []string{"apply", "--manifest", mf}, 0, "Apply complete", ""},
+		{"apply as bob", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"apply", "--manifest", mf, "--dry-run"}, exitPermissionDenied, "",
+			"sluice apply: permission denied: "},
+		{"create a topic (flags)", only(), []string{"topic", "create", "clicks", "--tls-ca", n.ca.CertFile, "--user", "alice", "--password", "alice-pw"}, 0, "created topic clicks", ""},
+		{"produce (environment)", asAlice, []string{"produce", "clicks", "hello", "world"}, 0, "offset 1", ""},
+		{"consume (token)", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"consume", "clicks", "--max", "2", "--token", n.token}, 0, "hello", ""},
+		{"register a schema", asAlice, []string{"schema", "register", "clicks-value", schema}, 0, "", ""},
+		{"check against the registry (--user)", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_PASSWORD", "alice-pw"), []string{"schema", "check", "--registry", n.url, "--user", "alice", "--subject", "clicks-value", schema}, 0, "", ""},
+		{"diff against the registry", asAlice, []string{"schema", "diff", "--registry", n.url, "clicks-value:1", schema}, 0, "", ""},
 		{"group list", asAlice, []string{"group", "list"}, 0, "", ""},
-		{"mutual TLS: the certificate is alice", only(), []string{"topic", "describe", "orders", "--tls-ca", n.ca.CertFile, "--tls-cert", n.alice.CertFile, "--tls-key", n.alice.KeyFile}, 0, "orders", ""},
+		{"bench over TLS", asAlice, []string{"bench", "produce", "--topic", "bench-tls", "--partitions", "1", "--duration", "200ms", "--producers", "1", "--inflight", "2", "--cleanup"}, 0, "records/s", ""},
+		{"bench as bob", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"bench", "produce", "--topic", "bench-bob", "--duration", "200ms"}, exitPermissionDenied, "",
+			"sluice bench produce: permission denied: "},
+		{"mutual TLS: the certificate is alice", only(), []string{"topic", "describe", "clicks", "--tls-ca", n.ca.CertFile, "--tls-cert", n.alice.CertFile, "--tls-key", n.alice.KeyFile}, 0, "clicks", ""},
 
 		{"wrong password", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"topic", "list", "--user", "alice", "--password", "hunter2"}, exitUnauthenticated, "",
 			"sluice topic list: authentication failed for user alice at " + n.url + ": "},
 		{"wrong password, registry", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "alice", "SLUICE_PASSWORD", "hunter2"), []string{"schema", "list"}, exitUnauthenticated, "",
 			"sluice schema list: authentication failed for user alice at " + n.url + ": "},
-		{"wrong password, schema check", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"schema", "check", "--registry", n.url, "--user", "alice", "--password", "hunter2", "--subject", "orders-value", schema}, exitUnauthenticated, "",
+		{"wrong password, schema check", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"schema", "check", "--registry", n.url, "--user", "alice", "--password", "hunter2", "--subject", "clicks-value", schema}, exitUnauthenticated, "",
 			"authentication failed for user alice at " + n.url},
-		{"no credentials", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"produce", "orders", "x"}, exitUnauthenticated, "",
+		{"no credentials", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"produce", "clicks", "x"}, exitUnauthenticated, "",
 			"(no credentials were sent)\n  the server wants credentials"},
-		{"unknown token", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_TOKEN", "sluice_hunter2"), []string{"consume", "orders", "--max", "1"}, exitUnauthenticated, "",
+		{"unknown token", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_TOKEN", "sluice_hunter2"), []string{"consume", "clicks", "--max", "1"}, exitUnauthenticated, "",
 			"authentication failed for a bearer token at " + n.url},
 		{"bob may not create topics", only("SLUICE_TLS_CA", n.ca.CertFile), []string{"topic", "create", "payments", "--user", "bob", "--password", "bob-pw"}, exitPermissionDenied, "",
 			"sluice topic create: permission denied: "},
-		{"bob may not produce", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"produce", "orders", "x"}, exitPermissionDenied, "",
+		{"bob may not produce", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"produce", "clicks", "x"}, exitPermissionDenied, "",
 			"sluice produce: permission denied: "},
-		{"bob may not register", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"schema", "register", "orders-value", schema}, exitPermissionDenied, "",
+		{"bob may not register", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"schema", "register", "clicks-value", schema}, exitPermissionDenied, "",
 			"sluice schema register: permission denied: "},
 		{"another CA", only("SLUICE_TLS_CA", other.CertFile, "SLUICE_TOKEN", n.token), []string{"topic", "list"}, 1, "",
 			"certificate signed by unknown authority\n  the server's certificate is not signed by a CA this command trusts: give the CA's certificate with --tls-ca FILE"},
