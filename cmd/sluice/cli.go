@@ -29,6 +29,7 @@ type clientFlags struct {
 
 	fs     *flag.FlagSet       // the command's flags: which were given
 	getenv func(string) string // the environment; nil reads nothing
+	stderr io.Writer           // where a warning goes; nil drops it
 
 	// Set by validate.
 	base  string                  // the server's URL (baseURL)
@@ -49,7 +50,7 @@ func (c *clientFlags) register(fs *flag.FlagSet, e *env) {
 	if v := e.getenv("SLUICE_ADDR"); v != "" {
 		def = v
 	}
-	c.fs, c.getenv = fs, e.getenv
+	c.fs, c.getenv, c.stderr = fs, e.getenv, e.stderr
 	fs.StringVar(&c.addr, "addr", def, "server `URL` (also $SLUICE_ADDR); a bare host:port is https:// when a TLS setting is given, else http://")
 	fs.StringVar(&c.output, "output", "text", "output format: text or json")
 	c.registerAuth(fs)

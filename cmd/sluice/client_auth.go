@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -182,7 +183,31 @@ func (c *clientFlags) resolveAuth() error {
 		return fmt.Errorf("%s: %v", c.credsFrom, err)
 	}
 	c.base, c.creds, c.tls, c.hc = base, creds, cfg, nil
+	if w := cleartextWarning(base, creds); w != "" && c.stderr != nil {
+		fmt.Fprintln(c.stderr, w)
+	}
 	return nil
+}
+
+// cleartextWarning warns of credentials sent without TLS to a host other
+// than this machine, where anyone on the path can read them; "" when
+// there is nothing to say.
+func cleartextWarning(base string, creds credentials.Credentials) string {
+	if creds.IsZero() || !strings.HasPrefix(base, "http://") {
+		return ""
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return ""
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	return fmt.Sprintf("sluice: warning: sending %s in clear text to %s; use https://", creds, base)
 }
 
 // serverURL normalises an address: a bare host:port gets https:// when

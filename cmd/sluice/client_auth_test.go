@@ -132,6 +132,27 @@ func TestClientFlagsPrecedence(t *testing.T) {
 	}
 }
 
+func TestCleartextWarning(t *testing.T) {
+	alice := credentials.Credentials{User: "alice", Password: "secret"}
+	for _, tc := range []struct {
+		base  string
+		creds credentials.Credentials
+		want  string
+	}{
+		{"http://sluice.example.com:8080", alice, "sluice: warning: sending user alice in clear text to http://sluice.example.com:8080; use https://"},
+		{"http://10.0.0.7:8080", credentials.Credentials{Token: "t"}, "sluice: warning: sending a bearer token in clear text to http://10.0.0.7:8080; use https://"},
+		{"https://sluice.example.com:8080", alice, ""},
+		{"http://localhost:8080", alice, ""},
+		{"http://127.0.0.1:8080", alice, ""},
+		{"http://[::1]:8080", alice, ""},
+		{"http://sluice.example.com:8080", credentials.Credentials{}, ""},
+	} {
+		if got := cleartextWarning(tc.base, tc.creds); got != tc.want {
+			t.Errorf("cleartextWarning(%s, %v) = %q, want %q", tc.base, tc.creds, got, tc.want)
+		}
+	}
+}
+
 // TestHelpShowsNoSecret: --help lists the TLS and credential flags with
 // their variables, and never a value from the environment.
 func TestHelpShowsNoSecret(t *testing.T) {
