@@ -86,7 +86,9 @@ type Console struct {
 	broker brokerv1connect.BrokerServiceClient
 	groups brokerv1connect.GroupServiceClient
 	sr     *srclient.Client
+	hc     *http.Client // the in-process client of the APIs
 	static http.Handler
+	keeper rateKeeper // the last metrics reading, for rates
 }
 
 // base is the URL the in-process clients address; only its path reaches
@@ -123,6 +125,7 @@ func New(cfg Config) (*Console, error) {
 		broker: brokerv1connect.NewBrokerServiceClient(hc, base),
 		groups: brokerv1connect.NewGroupServiceClient(hc, base),
 		sr:     &srclient.Client{Base: base, HTTP: hc},
+		hc:     hc,
 	}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err

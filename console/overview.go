@@ -24,6 +24,10 @@ type overviewData struct {
 	SubjectsErr     string
 	Groups          []*brokerv1.GroupListing
 	GroupsErr       string
+	// Metrics says the node serves metrics; Window is the rates' window
+	// (0: totals only, until the next view).
+	Metrics bool
+	Window  string
 }
 
 type topicRow struct {
@@ -31,11 +35,17 @@ type topicRow struct {
 	Partitions int
 	Records    int64
 	Bytes      int64
+	// Rates are nil when the node serves no metrics.
+	Rates *topicRates
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := overviewData{Version: c.cfg.Version, Uptime: uptime(c.cfg.Now().Sub(c.cfg.Started))}
+	// Metrics first: ListTopics names the topics this user may see, and
+	// only those rows show rates.
+	rates := c.rates(ctx)
+	d.Metrics = rates != nil
 	if res, err := c.topics.ListTopics(ctx, connect.NewRequest(&brokerv1.ListTopicsRequest{})); err != nil {
 		d.TopicsErr = message(err)
 	} else {
@@ -47,6 +57,14 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 			}
 			d.Records += row.Records
 			d.Bytes += row.Bytes
+			if tr, ok := rates[row.Name]; ok {
+				row.Rates = &tr
+				if tr.Window > 0 {
+					d.Window = tr.Window.Round(time.Second).String()
+				}
+			} else if rates != nil {
+				row.Rates = &topicRates{}
+			}
 			d.Topics = append(d.Topics, row)
 		}
 		sort.Slice(d.Topics, func(i, j int) bool { return d.Topics[i].Name < d.Topics[j].Name })

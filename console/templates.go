@@ -23,6 +23,7 @@ func (c *Console) parseTemplates() error {
 		"join":      strings.Join,
 		"ints":      joinInts,
 		"highlight": highlight,
+		"int64":     func(f float64) int64 { return int64(f) },
 	}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
