@@ -61,5 +61,29 @@ func NewToken(principal, description string) (token, entry string, err error) {
 	return token, entry, nil
 }
 
-// yamlString quotes s for YAML (a JSON string is a YAML string).
-func yamlString(s string) string { return fmt.Sprintf("%q", s) }
+// yamlString is s as a YAML scalar: bare when it is a plain word (a
+// letter, then letters, digits, '.', '_', '@' or '-', and not a word YAML
+// reads as a boolean or null), else double-quoted (a JSON string is a YAML
+// string).
+func yamlString(s string) string {
+	plain := s != "" && !isYAMLKeyword(s)
+	for i, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '.' || r == '@' || r == '-')) {
+			plain = false
+		}
+	}
+	if plain {
+		return s
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// isYAMLKeyword reports words YAML reads as booleans or null.
+func isYAMLKeyword(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "false", "yes", "no", "on", "off", "null", "y", "n":
+		return true
+	}
+	return false
+}

@@ -115,3 +115,21 @@ func FuzzParseFile(f *testing.F) {
 		}
 	})
 }
+
+// TestUserEntryNames: every name UserEntry accepts round-trips through the
+// parser, bare or quoted.
+func TestUserEntryNames(t *testing.T) {
+	for _, name := range []string{"alice", "bob.smith@example.com", "yes", "null", "1234", "x-y_z", "é", "a\"b", "#x", "-x", "ü@x", "0x10"} {
+		if got := yamlString(name); got == name && (name == "yes" || name == "null" || name == "1234" || name == "0x10") {
+			t.Errorf("yamlString(%q) left it bare", name)
+		}
+		f, err := ParseFile("t", []byte("superusers: ["+yamlString(name)+"]\nusers:\n  - name: "+yamlString(name)+"\n    scram-sha-256: {iterations: 4096, salt: c2FsdHNhbHQ=, stored-key: c2FsdHNhbHRzYWx0c2FsdHNhbHRzYWx0c2FsdHNhbHQ=, server-key: c2FsdHNhbHRzYWx0c2FsdHNhbHRzYWx0c2FsdHNhbHQ=}\n"))
+		if err != nil {
+			t.Errorf("%q: %v", name, err)
+			continue
+		}
+		if f.users[name] == nil || !f.IsSuperuser(name) {
+			t.Errorf("%q did not round-trip", name)
+		}
+	}
+}

@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/auth"
+	"github.com/sluicehq/sluice/tlsconfig/tlsconfigtest"
 )
 
 // runCmd runs the sluice command line args with stdin and returns the exit
@@ -189,4 +194,98 @@ func indentYAML(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestServeSIGHUPReload: SIGHUP reloads the certificate and the auth file:
+// a connection made before keeps working (same connection, old
+// certificate), a new one sees the new certificate, and a user added to the
+// auth file can log in.
+func TestServeSIGHUPReload(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlsconfigtest.NewCA(t, "test CA")
+	cert, key := ca.Server(t, "first").Write(t, dir, "server")
+	authFile := filepath.Join(dir, "auth.yaml")
+	entry := func(name, pw string) string {
+		code, out, stderr := runCmd(t, pw+"\n", "auth", "hash-password", "--user", name)
+		if code != 0 {
+			t.Fatalf("hash-password: %s", stderr)
+		}
+		return indentYAML(out)
+	}
+	alice := entry("alice", "alice-pw")
+	if err := os.WriteFile(authFile, []byte("users:\n"+alice+"superusers: [alice]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done, stderr := startServe(t, ctx, "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+		"--tls-cert", cert, "--tls-key", key, "--auth-file", authFile)
+	url := "https://" + addr + "/subjects"
+	newClient := func() *http.Client {
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}}
+	}
+	// get returns the status, the server certificate's CN and whether the
+	// connection was reused.
+	get := func(c *http.Client, user, pw string) (int, string, bool) {
+		t.Helper()
+		var reused bool
+		req, _ := http.NewRequest("GET", url, nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+		}))
+		req.SetBasicAuth(user, pw)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.TLS.PeerCertificates[0].Subject.CommonName, reused
+	}
+	old := newClient()
+	if code, cn, _ := get(old, "alice", "alice-pw"); code != 200 || cn != "first" {
+		t.Fatalf("before reload: %d %s", code, cn)
+	}
+	if code, _, _ := get(old, "carol", "carol-pw"); code != 401 {
+		t.Fatalf("carol before reload: %d", code)
+	}
+
+	ca.Server(t, "second").Write(t, dir, "server")
+	if err := os.WriteFile(authFile, []byte("users:\n"+alice+entry("carol", "carol-pw")+"superusers: [alice]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "SIGHUP: auth file reloaded"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged:\n%s", stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "SIGHUP: TLS certificate reloaded") {
+		t.Fatalf("TLS reload not logged:\n%s", stderr)
+	}
+	if code, cn, reused := get(old, "alice", "alice-pw"); code != 200 || cn != "first" || !reused {
+		t.Errorf("the connection made before the reload: %d, certificate %s, reused %v; want 200, first, true", code, cn, reused)
+	}
+	if code, cn, reused := get(newClient(), "carol", "carol-pw"); code != 200 || cn != "second" || reused {
+		t.Errorf("a new connection after the reload: %d, certificate %s, reused %v; want 200 as carol, second, false", code, cn, reused)
+	}
+
+	// A broken auth file is logged and the old one kept.
+	os.WriteFile(authFile, []byte("users: [\n"), 0o600)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "auth file not reloaded"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the broken file's reload was not logged:\n%s", stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, _, _ := get(newClient(), "carol", "carol-pw"); code != 200 {
+		t.Errorf("after a failed reload carol gets %d, want the old file kept", code)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d:\n%s", code, stderr)
+	}
 }
