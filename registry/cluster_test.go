@@ -118,6 +118,10 @@ func TestClusterConcurrentRegistrations(t *testing.T) {
 	)
 	var mu sync.Mutex
 	ids := map[int]string{} // id -> schema text
+	none := compatLevel("NONE")
+	if _, err := nodes[0].SetConfig(ctx, "shared", registry.SubjectConfig{Compatibility: &none}); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
 	for n, r := range nodes {
@@ -126,7 +130,7 @@ func TestClusterConcurrentRegistrations(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < rounds*perRound; i++ {
 				text := fmt.Sprintf(`{"type":"record","name":"N%dI%d","fields":[{"name":"f","type":"long"}]}`, n, i)
-				// NONE on "shared" so every schema is accepted.
+				// NONE on "shared" (set above) accepts every schema.
 				sv, err := r.Register(ctx, "shared", avroSchema(text), registry.RegisterOptions{})
 				if err != nil {
 					errs <- err
@@ -147,10 +151,6 @@ func TestClusterConcurrentRegistrations(t *testing.T) {
 				mu.Unlock()
 			}
 		}()
-	}
-	none := compatLevel("NONE")
-	if _, err := nodes[0].SetConfig(ctx, "shared", registry.SubjectConfig{Compatibility: &none}); err != nil {
-		t.Fatal(err)
 	}
 	wg.Wait()
 	close(errs)

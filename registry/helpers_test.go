@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +33,7 @@ func testLogger(t testing.TB) *slog.Logger {
 type env struct {
 	t    testing.TB
 	path string
+	pg   string // database URL, with SLUICE_REGISTRY_TEST_STORE=postgres
 	log  *slog.Logger
 	*registry.Registry
 }
@@ -52,6 +54,9 @@ func newEnvLogger(t testing.TB, log *slog.Logger) *env {
 
 func (e *env) open() *registry.Registry {
 	e.t.Helper()
+	if os.Getenv(storeEnv) == "postgres" {
+		return e.openPostgres()
+	}
 	db, err := metadb.Open(e.path)
 	if err != nil {
 		e.t.Fatal(err)
