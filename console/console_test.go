@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/internal/golden"
 )
@@ -122,5 +123,29 @@ func TestActions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLargeRecords: a page shows the start of a large key or value, says
+// so, and stays small.
+func TestLargeRecords(t *testing.T) {
+	n := startNode(t)
+	big := strings.Repeat("é", 300<<10) // 600 KiB of two-byte characters
+	n.produce(t, "plain", record(big[:20000], []byte(big), 0, epoch))
+	w := n.do(t, "GET", "/console/topics/plain/records?raw=1", nil)
+	if w.Code != 200 {
+		t.Fatalf("%d\n%s", w.Code, w.Body)
+	}
+	body := w.Body.String()
+	if len(body) > 64<<10 {
+		t.Errorf("the page is %d bytes", len(body))
+	}
+	for _, want := range []string{"… the first part of 614400 bytes", "… the first part of 20000 bytes"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if !utf8.ValidString(body) {
+		t.Errorf("a character was cut in two")
 	}
 }

@@ -87,6 +87,31 @@ type sideView struct {
 	ID      int32
 	Type    string
 	Err     string
+	// Clipped says the page shows only the start (see clip).
+	Clipped bool
+}
+
+// shownLimit bounds the characters of a key or value (and of its hex) that
+// a page shows: records run to a MiB, a page shows fifty.
+const shownLimit = 4 << 10
+
+// clip cuts what the side shows to shownLimit, on a character boundary,
+// and marks it Clipped.
+func (s sideView) clip() sideView {
+	cut := func(x string, n int) string {
+		if len(x) <= n {
+			return x
+		}
+		s.Clipped = true
+		for n > 0 && !utf8.RuneStart(x[n]) {
+			n--
+		}
+		return x[:n]
+	}
+	s.JSON = cut(s.JSON, shownLimit)
+	s.Text = cut(s.Text, shownLimit)
+	s.Hex = cut(s.Hex, 2*shownLimit)
+	return s
 }
 
 // Schema names the writer schema: "orders-value v2 (id 3, AVRO)".

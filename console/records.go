@@ -256,7 +256,7 @@ func (c *Console) read(ctx context.Context, dec *decoder, topic string, p *broke
 			if bq.Key != "" && !v.Key.matches(bq.Key) {
 				continue
 			}
-			v.Value = dec.decode(rec, serde.Value)
+			v.Key, v.Value = v.Key.clip(), dec.decode(rec, serde.Value).clip()
 			for _, h := range rec.GetHeaders() {
 				v.Headers = append(v.Headers, kv{h.GetKey(), headerText(h.GetValue())})
 			}
@@ -325,7 +325,7 @@ func (c *Console) follow(w http.ResponseWriter, r *http.Request) {
 			if key != "" && !v.Key.matches(key) {
 				continue
 			}
-			v.Value = dec.decode(rec, serde.Value)
+			v.Key, v.Value = v.Key.clip(), dec.decode(rec, serde.Value).clip()
 			for _, h := range rec.GetHeaders() {
 				v.Headers = append(v.Headers, kv{h.GetKey(), headerText(h.GetValue())})
 			}
