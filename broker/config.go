@@ -117,6 +117,13 @@ var configSpecs = []configSpec{
 		canon:    oneOf(RulesEnforce, RulesSkip),
 	},
 	{
+		// buf.validate annotations of Protobuf value schemas as rules
+		// (enforce_rules.go).
+		key: "value.rules.protovalidate", def: "false",
+		accepted: "true or false",
+		canon:    boolValue,
+	},
+	{
 		// Off by default: on a typed topic a new schema should go through
 		// the registry deliberately, not appear because a producer sent it.
 		key: "value.schema.autoregister", def: "false",

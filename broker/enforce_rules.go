@@ -7,7 +7,9 @@ package broker
 // the id names exactly one rule set). Records are decoded for CEL only when
 // the id has rules that run on produce.
 //
-// Topic configs: key.rules and value.rules (enforce, the default, or skip).
+// Topic configs: key.rules and value.rules (enforce, the default, or
+// skip), and value.rules.protovalidate (false by default): the buf.validate
+// annotations of a Protobuf value schema as an implicit rule set.
 // Rules run only where the side is checked at payload (typed topics).
 //
 // A rule failing with onFailure ERROR refuses the request like any schema
@@ -28,6 +30,7 @@ import (
 
 	"github.com/sluicehq/sluice/rules"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/protobuf"
 	"github.com/sluicehq/sluice/serde/schemacache"
 )
 
@@ -62,11 +65,27 @@ type ruleGen struct {
 type ruleSetEntry struct {
 	set *rules.Set
 	err error
+
+	// pv is the schema's protovalidate validator, made on first use
+	// (value.rules.protovalidate=true on a Protobuf schema).
+	pvOnce sync.Once
+	pv     *rules.Protovalidator
+	pvErr  error
+}
+
+// protovalidator returns the entry's validator, creating it once.
+func (ce *ruleSetEntry) protovalidator(ent *schemacache.Entry) (*rules.Protovalidator, error) {
+	ce.pvOnce.Do(func() {
+		if ps, ok := ent.Schema.(*protobuf.Schema); ok {
+			ce.pv, ce.pvErr = rules.NewProtovalidator(ps)
+		}
+	})
+	return ce.pv, ce.pvErr
 }
 
 // ruleSetOf returns the compiled rules of the entry's schema id, compiling
 // on first use.
-func (e *Enforcer) ruleSetOf(ctx context.Context, ent *schemacache.Entry) (*rules.Set, error) {
+func (e *Enforcer) ruleSetOf(ctx context.Context, ent *schemacache.Entry) (*ruleSetEntry, error) {
 	changed := e.cache.Changed()
 	g := e.rules.gen.Load()
 	if g == nil || g.changed != changed {
@@ -78,7 +97,7 @@ func (e *Enforcer) ruleSetOf(ctx context.Context, ent *schemacache.Entry) (*rule
 		e.rules.mu.Unlock()
 	}
 	if ce, ok := g.m.Load(ent.ID); ok {
-		return ce.(*ruleSetEntry).set, ce.(*ruleSetEntry).err
+		return ce.(*ruleSetEntry), nil
 	}
 	s, err := e.reg.SchemaByID(ctx, int(ent.ID))
 	if err != nil {
@@ -89,7 +108,7 @@ func (e *Enforcer) ruleSetOf(ctx context.Context, ent *schemacache.Entry) (*rule
 		ce.set, ce.err = rules.Compile(ent.Schema, s.Metadata, s.RuleSet)
 	}
 	actual, _ := g.m.LoadOrStore(ent.ID, ce)
-	return actual.(*ruleSetEntry).set, actual.(*ruleSetEntry).err
+	return actual.(*ruleSetEntry), nil
 }
 
 // RuleViolation is the rule that stopped a record: the Rule of its
@@ -109,24 +128,37 @@ func rulesMode(cfg *TopicConfig, side serde.Side) string {
 }
 
 // checkRules runs the rules of the record's writer version over its datum
-// (already checked against the schema).
+// (already checked against the schema), then, when the topic asks for it,
+// the buf.validate annotations of a Protobuf value schema.
 func (e *Enforcer) checkRules(ctx context.Context, cfg *TopicConfig, s *sideState, subject string, version int, ent *schemacache.Entry, path []int, datum []byte) *SchemaError {
+	pv := s.side == serde.Value && ent.HasIndexes() && cfg.Effective["value.rules.protovalidate"] == "true"
 	if rulesMode(cfg, s.side) == RulesSkip {
 		return nil
 	}
-	set, err := e.ruleSetOf(ctx, ent)
+	ce, err := e.ruleSetOf(ctx, ent)
 	refuse := func(reason string) *SchemaError {
 		return &SchemaError{Side: s.side, Subject: subject, SchemaID: ent.ID, Reason: reason}
+	}
+	if err == nil {
+		err = ce.err
 	}
 	if err != nil {
 		return refuse(fmt.Sprintf("%sschema id %d (subject %s version %d): its rules cannot run: %v", s.noun(), ent.ID, subject, version, err))
 	}
-	if set.Empty() {
-		return nil
+	var f *rules.Failure
+	if !ce.set.Empty() {
+		if f, err = ce.set.Check(path, datum); err != nil {
+			return refuse(fmt.Sprintf("%sschema id %d (subject %s version %d): rules cannot read the %s: %v", s.noun(), ent.ID, subject, version, s.side, err))
+		}
 	}
-	f, err := set.Check(path, datum)
-	if err != nil {
-		return refuse(fmt.Sprintf("%sschema id %d (subject %s version %d): rules cannot read the %s: %v", s.noun(), ent.ID, subject, version, s.side, err))
+	if f == nil && pv {
+		v, err := ce.protovalidator(ent)
+		if err == nil {
+			f, err = v.Check(path, datum)
+		}
+		if err != nil {
+			return refuse(fmt.Sprintf("schema id %d (subject %s version %d): buf.validate annotations cannot run: %v", ent.ID, subject, version, err))
+		}
 	}
 	if f == nil {
 		return nil

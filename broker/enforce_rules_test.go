@@ -1,14 +1,20 @@
 package broker_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/registry"
+	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/protobuf"
 )
 
 // registerRules registers f's schema under subject with a ruleSet.
@@ -127,5 +133,46 @@ func TestDataContractDLQ(t *testing.T) {
 	ce := e.refused("lost", connect.CodeInvalidArgument, &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{{Value: f.frame(id, c.good)}, {Value: f.frame(id, c.bad)}}})
 	if !strings.Contains(ce.Message(), "record 1: rule \"small\"") || !strings.Contains(ce.Message(), "nowhere") {
 		t.Fatalf("refusal %q", ce.Message())
+	}
+}
+
+// TestDataContractProtovalidate: with value.rules.protovalidate=true, the
+// buf.validate annotations of a Protobuf value schema (which imports
+// buf/validate/validate.proto as a reference) refuse records over Connect;
+// without it they are not enforced.
+func TestDataContractProtovalidate(t *testing.T) {
+	e := newEnfEnv(t)
+	b, err := proto.Marshal(protodesc.ToFileDescriptorProto(validate.File_buf_validate_validate_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp, err := protobuf.Parse(base64.StdEncoding.EncodeToString(b), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.Registry.Register(ctxT(t), "buf/validate/validate.proto", registry.Schema{Type: serde.Protobuf, Text: vp.Canonical()}, registry.RegisterOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sv, err := e.srv.Registry.Register(ctxT(t), "signups-value", registry.Schema{Type: serde.Protobuf,
+		Text:       "syntax = \"proto3\";\npackage shop;\nimport \"buf/validate/validate.proto\";\nmessage Signup {\n  string email = 1 [(buf.validate.field).string.email = true];\n}\n",
+		References: []registry.Reference{{Name: "buf/validate/validate.proto", Subject: "buf/validate/validate.proto", Version: 1}},
+	}, registry.RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(email string) *brokerv1.ProduceRecord {
+		v := serde.AppendIndexes(serde.AppendPrefix(nil, int32(sv.ID)), []int{0})
+		v = append(v, 0x0a, byte(len(email)))
+		return &brokerv1.ProduceRecord{Value: append(v, email...)}
+	}
+	e.create("signups", 1, nil)
+	e.accepted("signups", &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{frame("nope")}}) // not enforced by default
+	if _, err := e.topics.AlterTopicConfigs(ctxT(t), connect.NewRequest(&brokerv1.AlterTopicConfigsRequest{Name: "signups", Set: map[string]string{"value.rules.protovalidate": "true"}})); err != nil {
+		t.Fatal(err)
+	}
+	e.accepted("signups", &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{frame("ann@example.com")}})
+	ce := e.refused("signups", connect.CodeInvalidArgument, &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{frame("ann@example.com"), frame("nope")}})
+	if want := `record 1: rule "string.email" (buf.validate) failed: email: `; !strings.Contains(ce.Message(), want) {
+		t.Fatalf("refusal %q does not say %q", ce.Message(), want)
 	}
 }
