@@ -127,8 +127,11 @@ func (r *Registry) closeCluster() {
 }
 
 // follow replays other nodes' writes whenever the store signals.
+// A failure is logged once when it starts and once when it ends, not at
+// every poll while PostgreSQL is away.
 func (r *Registry) follow(c *cluster) {
 	defer close(c.done)
+	var failingSince time.Time
 	for {
 		select {
 		case <-c.quit:
@@ -136,10 +139,16 @@ func (r *Registry) follow(c *cluster) {
 		case <-c.shared.Changed():
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := r.refresh(ctx); err != nil {
-			r.log.Warn("registry: catching up with other nodes failed; retrying at the next signal", "err", err)
-		}
+		err := r.refresh(ctx)
 		cancel()
+		switch {
+		case err != nil && failingSince.IsZero():
+			failingSince = time.Now()
+			r.log.Warn("registry: cannot catch up with other nodes; retrying at every signal (logged again once it works)", "err", err)
+		case err == nil && !failingSince.IsZero():
+			r.log.Info("registry: caught up with other nodes again", "after", time.Since(failingSince).Round(time.Millisecond))
+			failingSince = time.Time{}
+		}
 	}
 }
 
