@@ -49,6 +49,9 @@ type produceData struct {
 type produceForm struct {
 	Partition string
 	Key       string
+	// KeyEncoding is "text" or "json" (through KeySubject).
+	KeyEncoding string
+	KeySubject  string
 	Value     string
 	Headers   string
 	// Encoding is "json" (through Subject) or "text".
@@ -74,7 +77,7 @@ func (c *Console) producePage(w http.ResponseWriter, r *http.Request) (*produceD
 		c.apiFail(w, r, "topic "+topic, err)
 		return nil, false
 	}
-	d := &produceData{Topic: topic, Form: produceForm{Subject: topic + "-value", Encoding: "text"}}
+	d := &produceData{Topic: topic, Form: produceForm{Subject: topic + "-value", Encoding: "text", KeySubject: topic + "-key", KeyEncoding: "text"}}
 	for _, p := range res.Msg.GetTopic().GetPartitions() {
 		d.Partitions = append(d.Partitions, p.GetPartition())
 	}
@@ -82,6 +85,10 @@ func (c *Console) producePage(w http.ResponseWriter, r *http.Request) (*produceD
 	if err := c.sr.Do(ctx, http.MethodGet, "/subjects/"+escapeSegment(d.Form.Subject)+"/versions", nil, nil, &vs); err == nil && len(vs) > 0 {
 		d.Typed = true
 		d.Form.Encoding = "json"
+	}
+	vs = nil
+	if err := c.sr.Do(ctx, http.MethodGet, "/subjects/"+escapeSegment(d.Form.KeySubject)+"/versions", nil, nil, &vs); err == nil && len(vs) > 0 {
+		d.Form.KeyEncoding = "json"
 	}
 	return d, true
 }
@@ -94,7 +101,11 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 	}
 	f := produceForm{Partition: r.FormValue("partition"), Key: r.FormValue("key"), Value: r.FormValue("value"),
 		Headers: r.FormValue("headers"), Encoding: r.FormValue("encoding"), Subject: strings.TrimSpace(r.FormValue("subject")),
-		Message: strings.TrimSpace(r.FormValue("message"))}
+		Message: strings.TrimSpace(r.FormValue("message")), KeyEncoding: r.FormValue("key_encoding"),
+		KeySubject: strings.TrimSpace(r.FormValue("key_subject"))}
+	if f.KeyEncoding == "" {
+		f.KeyEncoding = "text"
+	}
 	d.Form = f
 	refuse := func(status int, format string, args ...any) {
 		d.Refusal = fmt.Sprintf(format, args...)
@@ -110,8 +121,27 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 		p := int32(n)
 		rec.Partition = &p
 	}
-	if f.Key != "" {
+	switch {
+	case f.Key == "":
+	case f.KeyEncoding == "text":
 		rec.Key = []byte(f.Key)
+	case f.KeyEncoding == "json":
+		if f.KeySubject == "" {
+			refuse(http.StatusBadRequest, "JSON keys are encoded through a subject: give one")
+			return
+		}
+		codec, err := c.newCodec(ctx, f.KeySubject, "")
+		if err != nil {
+			refuse(statusOf(err), "key: %v", err)
+			return
+		}
+		if rec.Key, err = codec.encode([]byte(f.Key)); err != nil {
+			refuse(http.StatusBadRequest, "key does not match %s: %v", codec.what, err)
+			return
+		}
+	default:
+		refuse(http.StatusBadRequest, "key encoding %q: want json or text", f.KeyEncoding)
+		return
 	}
 	for i, line := range strings.Split(f.Headers, "\n") {
 		line = strings.TrimSpace(line)
