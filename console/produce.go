@@ -52,8 +52,8 @@ type produceForm struct {
 	// KeyEncoding is "text" or "json" (through KeySubject).
 	KeyEncoding string
 	KeySubject  string
-	Value     string
-	Headers   string
+	Value       string
+	Headers     string
 	// Encoding is "json" (through Subject) or "text".
 	Encoding string
 	Subject  string
