@@ -140,6 +140,13 @@ type Config struct {
 	// Credentials go with every request (--user and --password, or
 	// --token).
 	Credentials credentials.Credentials
+	// Kafka, when set, is the host:port of the server's Kafka listener
+	// (--kafka): produce runs (also with Validation) then send their records
+	// with franz-go through it instead of Connect; Addr still creates the
+	// topic and registers schemas. KafkaLinger is the producer's linger
+	// (--kafka-linger).
+	Kafka       string
+	KafkaLinger time.Duration
 	// Out gets the summary; Progress the opening line, a progress line a
 	// second and what the run leaves (the CLI sends Progress to stderr with
 	// --tsv). Nil discards.
@@ -202,6 +209,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--group %s: only bench consume reads as a group", c.Group)
 	case c.Start == nil && c.Addr == "":
 		return errors.New("no server: give --addr or --in-process")
+	case c.Kafka != "" && c.Mode != "produce":
+		return fmt.Errorf("--kafka %s: only bench produce runs over the Kafka listener", c.Kafka)
+	case c.Kafka != "" && c.Start != nil:
+		return fmt.Errorf("--kafka %s: give the Kafka listener of a running server (sluice serve) with --addr, not --in-process", c.Kafka)
+	case c.Kafka != "" && c.Rate > 0:
+		return fmt.Errorf("--kafka %s: the Kafka producer runs closed loop; drop --rate", c.Kafka)
+	case c.KafkaLinger < 0:
+		return fmt.Errorf("--kafka-linger %v: want 0 or more", c.KafkaLinger)
 	}
 	if c.Name == "" {
 		c.Name = c.Mode
@@ -449,6 +464,12 @@ func (p *payloads) request(topic string, n int, rng *rand.Rand, stamp bool) *bro
 	return &brokerv1.ProduceRequest{Topic: topic, Records: recs}
 }
 
+// value returns one random value, aliasing the pool.
+func (p *payloads) value(rng *rand.Rand) []byte {
+	off := rng.IntN(len(p.buf) - p.size + 1)
+	return p.buf[off : off+p.size : off+p.size]
+}
+
 // stampNow writes the send time into every value of req.
 func stampNow(req *brokerv1.ProduceRequest) {
 	now := time.Now().UnixNano()
@@ -618,6 +639,10 @@ func (r *benchRun) progressLine(at time.Duration) {
 }
 
 func (r *benchRun) produce(ctx context.Context) error {
+	if r.cfg.Kafka != "" {
+		pl := newPayloads(r.cfg.RecordBytes)
+		return r.measure(ctx, func(ctx context.Context) error { return r.produceKafka(ctx, pl.value) })
+	}
 	return r.measure(ctx, func(ctx context.Context) error { return r.runProducers(ctx, false) })
 }
 

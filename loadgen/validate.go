@@ -197,11 +197,21 @@ func runValidateOnce(ctx context.Context, c *Config, progress io.Writer, pool *r
 		return 0, err
 	}
 	framed := pool.frame(int32(resp.ID))
-	fmt.Fprintf(progress, "run %d, %s: topic %s (value.schema.validation=%s, schema id %d), %s, batch %d, %s x %d in flight, fsync %s, %v\n",
-		rep+1, level, topic, level, resp.ID, plural(parts, "partition"), c.Batch, plural(c.Producers, "producer"), c.Inflight, c.Fsync, c.Duration)
+	via := fmt.Sprintf("batch %d, %s x %d in flight", c.Batch, plural(c.Producers, "producer"), c.Inflight)
+	if c.Kafka != "" {
+		via = fmt.Sprintf("over Kafka at %s, %s, %d records buffered each", c.Kafka, plural(c.Producers, "producer"), c.Inflight*c.Batch)
+	}
+	fmt.Fprintf(progress, "run %d, %s: topic %s (value.schema.validation=%s, schema id %d), %s, %s, fsync %s, %v\n",
+		rep+1, level, topic, level, resp.ID, plural(parts, "partition"), via, c.Fsync, c.Duration)
 	c.Topic = topic
 	r := &benchRun{cfg: c, base: base, partitions: parts, progress: progress}
-	if err := r.measure(ctx, func(ctx context.Context) error { return r.produceFramed(ctx, framed) }); err != nil {
+	work := func(ctx context.Context) error { return r.produceFramed(ctx, framed) }
+	if c.Kafka != "" {
+		work = func(ctx context.Context) error {
+			return r.produceKafka(ctx, func(rng *rand.Rand) []byte { return framed[rng.IntN(len(framed))] })
+		}
+	}
+	if err := r.measure(ctx, work); err != nil {
 		return 0, err
 	}
 	r.summary(c.Out)

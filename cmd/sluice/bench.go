@@ -36,6 +36,14 @@ Load generator over the real Connect API, against --addr or, with
            produce rate, ack latency and end-to-end latency (append to
            delivery, from a send time stamped in each value).
 
+--kafka HOST:PORT sends a produce run's records through the server's Kafka
+listener with franz-go instead (acks=all, idempotent, --kafka-linger, batches
+up to 1 MiB, --inflight x --batch records buffered per producer: the settings
+of ../shared/perf's kfakebench); --addr still creates the topic and registers
+the schema of --validate, so validated and unvalidated produce compare over
+the same listener:
+  sluice bench produce --kafka localhost:9092 --validate none,payload --runs 3
+
 --rate > 0 runs open loop: requests are scheduled at fixed intervals and
 latency counts from the scheduled time, so a stalled server is not hidden
 (coordinated omission). --rate 0 runs closed loop: every in-flight slot
@@ -73,6 +81,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.IntVar(&c.Producers, "producers", 1, "producers, each with its own HTTP/2 connection")
 	fs.IntVar(&c.Consumers, "consumers", 1, "consumers, each with its own HTTP/2 connection; partitions are shared out among them")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: total `records/s` across producers; 0 is closed loop")
+	fs.StringVar(&c.Kafka, "kafka", "", "produce through the server's Kafka listener at `host:port` with franz-go instead of Connect")
+	fs.DurationVar(&c.KafkaLinger, "kafka-linger", 5*time.Millisecond, "--kafka: the producer's linger")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to measure")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "run this long before measuring")
 	fs.IntVar(&c.Backlog, "backlog", 200000, "consume: `records` the topic must hold before the catch-up read (produced first if missing)")
