@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // clusterNodes opens n registries on one fresh PostgreSQL database, as n
 // nodes of a cluster would, each with a pool of its own. poll is the safety
 // poll (long, to show that notifications or lookups do the work).
-func clusterNodes(t *testing.T, n int, poll time.Duration) []*registry.Registry {
+func clusterNodes(t testing.TB, n int, poll time.Duration) []*registry.Registry {
 	t.Helper()
 	url := pgtest.DB(t)
 	var out []*registry.Registry
