@@ -49,7 +49,7 @@ type secureNode struct {
 	srv      *server.Server
 }
 
-func startSecureNode(t *testing.T, useTLS bool) *secureNode {
+func startSecureNode(t testing.TB, useTLS bool) *secureNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &secureNode{ca: tlsconfigtest.NewCA(t, "server CA"), clientCA: tlsconfigtest.NewCA(t, "client CA")}
