@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/sluicehq/sluice/broker/internal/compression"
 	"github.com/sluicehq/sluice/broker/internal/log"
@@ -161,8 +162,18 @@ func (b *Broker) ProduceBatches(ctx context.Context, topicName string, batches [
 	out := make([]BatchOutcome, len(batches))
 	parsed := make([]*log.Batch, len(batches))
 	// The records of every batch that passed the checks, in one slice for
-	// one validator call; first[i] is where batch i's records start.
-	var recs []ProduceRecord
+	// one validator call; first[i] is where batch i's records start. The
+	// slice is pooled: a request of a thousand records would otherwise
+	// allocate and grow ~100 KiB of it.
+	pooled := produceRecordsPool.Get().(*[]ProduceRecord)
+	recs := (*pooled)[:0]
+	defer func() {
+		clear(recs) // they alias the request's bytes
+		if cap(recs) <= maxPooledProduceRecords {
+			*pooled = recs[:0]
+			produceRecordsPool.Put(pooled)
+		}
+	}()
 	first := make([]int, len(batches)+1)
 	var lrecs []log.Record
 	for i := range batches {
@@ -261,6 +272,13 @@ func (b *Broker) ProduceBatches(ctx context.Context, topicName string, batches [
 	}
 	return out, nil
 }
+
+// produceRecordsPool holds ProduceBatches' record slices between requests.
+var produceRecordsPool = sync.Pool{New: func() any { return new([]ProduceRecord) }}
+
+// maxPooledProduceRecords bounds the slices kept: a rare huge request should
+// not pin its slice.
+const maxPooledProduceRecords = 1 << 16
 
 // batchOf returns the batch whose records [first[i], first[i+1]) hold
 // record index j.
