@@ -176,3 +176,26 @@ func TestDataContractProtovalidate(t *testing.T) {
 		t.Fatalf("refusal %q does not say %q", ce.Message(), want)
 	}
 }
+
+// TestDataContractKey: the rules of the key's writer version run on keys
+// ("key rule …"), and key.rules=skip turns them off.
+func TestDataContractKey(t *testing.T) {
+	e := newEnfEnv(t)
+	f := formats[0]
+	c := contract[f.name]
+	e.create("keyed", 1, nil)
+	id := e.registerRules("keyed-key", f, condition("small_key", c.expr, ""))
+	rec := func(d []byte) *brokerv1.ProduceRecord { return &brokerv1.ProduceRecord{Key: f.frame(id, d), Value: []byte("v")} }
+	e.accepted("keyed", &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{rec(c.good)}})
+	ce := e.refused("keyed", connect.CodeInvalidArgument, &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{rec(c.bad)}})
+	if want := `record 0: key rule "small_key" (CEL) failed: ` + c.expr + ` is false`; !strings.Contains(ce.Message(), want) {
+		t.Fatalf("refusal %q does not say %q", ce.Message(), want)
+	}
+	if r := rejection(t, ce).GetRecords(); len(r) != 1 || r[0].GetSide() != brokerv1.RecordSide_RECORD_SIDE_KEY {
+		t.Fatalf("rejection %v", r)
+	}
+	if _, err := e.topics.AlterTopicConfigs(ctxT(t), connect.NewRequest(&brokerv1.AlterTopicConfigsRequest{Name: "keyed", Set: map[string]string{"key.rules": "skip"}})); err != nil {
+		t.Fatal(err)
+	}
+	e.accepted("keyed", &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{rec(c.bad)}})
+}
