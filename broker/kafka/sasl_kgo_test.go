@@ -185,6 +185,7 @@ func TestKgoMutualTLS(t *testing.T) {
 		t.Fatalf("with alice's certificate: %v", err)
 	}
 	other := tlsconfigtest.NewCA(t, "other")
+	before := n.auth.Failures()
 	for name, cert := range map[string]*tlsconfigtest.Issued{
 		"none":     nil,
 		"other CA": other.Client(t, "alice"),
@@ -193,6 +194,10 @@ func TestKgoMutualTLS(t *testing.T) {
 		if err := refused(t, n, kgo.DialTLSConfig(n.tlsConfig(cert))); err == nil {
 			t.Errorf("certificate %s: produced", name)
 		}
+	}
+	// The refused certificates are failed logins; no certificate is not.
+	if got := n.auth.Failures() - before; got < 2 {
+		t.Errorf("%d failed logins counted for the other CA's and the expired certificate, want at least 2", got)
 	}
 	// TLS without trusting the server's CA fails on the client side.
 	bad := &tls.Config{RootCAs: other.Pool(), ServerName: "127.0.0.1"}

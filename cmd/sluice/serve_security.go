@@ -57,6 +57,9 @@ func (f *securityFlags) load(logger *slog.Logger) (*auth.Authenticator, *tlsconf
 	if err != nil {
 		return nil, nil, err
 	}
+	if rl == nil {
+		logger.Warn("authentication without TLS: passwords (HTTP basic auth, SASL PLAIN) and tokens cross the network in clear text; give --tls-cert and --tls-key")
+	}
 	a := auth.New(file, auth.Options{Logger: logger.With("component", "auth")})
 	logger.Info("authentication on", "auth_file", *f.authFile, "users", file.Users(), "tokens", file.Tokens(),
 		"client_certificates", *f.tlsClientCA != "", "metrics_auth", *f.metricsAuth)
