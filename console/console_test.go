@@ -1,7 +1,10 @@
 package console_test
 
 import (
+	"bufio"
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -150,5 +153,58 @@ func TestLargeRecords(t *testing.T) {
 	}
 	if !utf8.ValidString(body) {
 		t.Errorf("a character was cut in two")
+	}
+}
+
+// TestFollow reads the live stream as a browser does: a ready event once
+// subscribed, then one record event per new record, a rendered and
+// decoded table row; the stream ends with the request.
+func TestFollow(t *testing.T) {
+	n := startNode(t)
+	srv := httptest.NewServer(n.Console)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/console/topics/orders/follow?partition=1", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("%s, Content-Type %q", res.Status, ct)
+	}
+	rd := bufio.NewReader(res.Body)
+	event := func() (name, data string) {
+		t.Helper()
+		for {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading the stream: %v", err)
+			}
+			line = strings.TrimSuffix(line, "\n")
+			switch {
+			case line == "" && name != "":
+				return name, data
+			case strings.HasPrefix(line, "event: "):
+				name = line[len("event: "):]
+			case strings.HasPrefix(line, "data: "):
+				data += line[len("data: "):] + "\n"
+			}
+		}
+	}
+	if name, _ := event(); name != "ready" {
+		t.Fatalf("first event %q, want ready", name)
+	}
+	// Partition 0 is not followed; partition 1 is.
+	n.produce(t, "orders",
+		record("p0", avroValue(t, 2, orderV2, `{"id":10,"total":1,"note":"zero"}`), 0, epoch),
+		record("p1", avroValue(t, 2, orderV2, `{"id":11,"total":1,"note":"one"}`), 1, epoch))
+	name, data := event()
+	if name != "record" || !strings.Contains(data, `<span class="hl-s">&#34;one&#34;</span>`) || !strings.Contains(data, "orders-value v2 (id 2, AVRO)") || !strings.HasPrefix(data, "<tr>") {
+		t.Fatalf("event %q:\n%s", name, data)
+	}
+	if strings.Contains(data, "zero") {
+		t.Errorf("a record of partition 0 was sent")
 	}
 }

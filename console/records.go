@@ -308,6 +308,9 @@ func (c *Console) follow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer stream.Close()
+	// The broker answers its headers once the start positions are fixed:
+	// from then on no record is missed, and the page may say so.
+	stream.ResponseHeader()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

@@ -29,5 +29,10 @@ document.addEventListener("DOMContentLoaded", () => {
       body.append(t.content);
     });
     es.addEventListener("failure", (ev) => { stop(); status.textContent = ev.data; });
+    es.onerror = () => {
+      // Closed for good (an error answer, say a refused permission); a
+      // dropped stream is retried by the browser and stays open.
+      if (es && es.readyState === EventSource.CLOSED) { stop(); status.textContent = "The live stream is unavailable."; }
+    };
   });
 });
