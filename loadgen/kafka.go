@@ -4,10 +4,16 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluicehq/sluice/client/credentials"
 )
 
 // kafkaOptions are the franz-go producer settings of a --kafka run: those of
@@ -29,7 +35,25 @@ func (c *Config) kafkaOptions() []kgo.Opt {
 	if c.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(c.TLS))
 	}
+	if m := saslMechanism(c.KafkaSASL, c.Credentials); m != nil && c.Credentials.User != "" {
+		opts = append(opts, kgo.SASL(m))
+	}
 	return opts
+}
+
+// saslMechanism is the franz-go SASL mechanism name ("" is PLAIN) for the
+// user of creds, or nil for a name that is none of PLAIN, SCRAM-SHA-256
+// and SCRAM-SHA-512.
+func saslMechanism(name string, creds credentials.Credentials) sasl.Mechanism {
+	switch strings.ToUpper(name) {
+	case "", "PLAIN":
+		return plain.Auth{User: creds.User, Pass: creds.Password}.AsMechanism()
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: creds.User, Pass: creds.Password}.AsSha256Mechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: creds.User, Pass: creds.Password}.AsSha512Mechanism()
+	}
+	return nil
 }
 
 // produceKafka is the closed-loop Kafka producer: each of c.Producers

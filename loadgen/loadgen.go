@@ -147,6 +147,10 @@ type Config struct {
 	// (--kafka-linger).
 	Kafka       string
 	KafkaLinger time.Duration
+	// KafkaSASL is the SASL mechanism with which the Kafka producer
+	// authenticates Credentials' user (--kafka-sasl): PLAIN (the default),
+	// SCRAM-SHA-256 or SCRAM-SHA-512. Unused without a user.
+	KafkaSASL string
 	// Out gets the summary; Progress the opening line, a progress line a
 	// second and what the run leaves (the CLI sends Progress to stderr with
 	// --tsv). Nil discards.
@@ -217,6 +221,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--kafka %s: the Kafka producer runs closed loop; drop --rate", c.Kafka)
 	case c.KafkaLinger < 0:
 		return fmt.Errorf("--kafka-linger %v: want 0 or more", c.KafkaLinger)
+	case c.Kafka != "" && c.Credentials.Token != "":
+		return fmt.Errorf("--kafka %s: the Kafka listener authenticates a user and password with SASL, not a token: give --user", c.Kafka)
+	case c.Kafka != "" && saslMechanism(c.KafkaSASL, credentials.Credentials{User: "u"}) == nil:
+		return fmt.Errorf("--kafka-sasl %s: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASL)
 	}
 	if c.Name == "" {
 		c.Name = c.Mode

@@ -83,6 +83,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: total `records/s` across producers; 0 is closed loop")
 	fs.StringVar(&c.Kafka, "kafka", "", "produce through the server's Kafka listener at `host:port` with franz-go instead of Connect")
 	fs.DurationVar(&c.KafkaLinger, "kafka-linger", 5*time.Millisecond, "--kafka: the producer's linger")
+	fs.StringVar(&c.KafkaSASL, "kafka-sasl", "PLAIN", "--kafka with --user: the SASL `mechanism`, PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (TLS from --tls-ca as for --addr)")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to measure")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "run this long before measuring")
 	fs.IntVar(&c.Backlog, "backlog", 200000, "consume: `records` the topic must hold before the catch-up read (produced first if missing)")

@@ -21,6 +21,7 @@ import (
 // no ACL: refused what needs one), and an API token for the superuser ci.
 type secureNode struct {
 	url   string
+	kafka string // the Kafka listener, host:port (TLS, SASL)
 	ca    *testpki.CA
 	token string
 	alice testpki.Pair // a client certificate with CN alice
@@ -61,11 +62,12 @@ func startSecureNode(t *testing.T) *secureNode {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	_, url, stop, err := server.Start(context.Background(), server.Config{
-		DataDir: t.TempDir(),
-		Auth:    auth.New(f, auth.Options{Logger: logger}),
-		TLS:     reloader,
-		Logger:  logger,
+	srv, url, stop, err := server.Start(context.Background(), server.Config{
+		DataDir:   t.TempDir(),
+		KafkaAddr: "127.0.0.1:0",
+		Auth:      auth.New(f, auth.Options{Logger: logger}),
+		TLS:       reloader,
+		Logger:    logger,
 	}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +77,7 @@ func startSecureNode(t *testing.T) *secureNode {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	return &secureNode{url: url, ca: ca, token: token, alice: ca.Client(t, "alice")}
+	return &secureNode{url: url, kafka: srv.KafkaAddr(), ca: ca, token: token, alice: ca.Client(t, "alice")}
 }
 
 // TestCommandsAgainstSecureNode runs the CLI against a real node with TLS
@@ -123,6 +125,11 @@ func TestCommandsAgainstSecureNode(t *testing.T) {
 		{"diff against the registry", asAlice, []string{"schema", "diff", "--registry", n.url, "clicks-value:1", schema}, 0, "", ""},
 		{"group list", asAlice, []string{"group", "list"}, 0, "", ""},
 		{"bench over TLS", asAlice, []string{"bench", "produce", "--topic", "bench-tls", "--partitions", "1", "--duration", "200ms", "--producers", "1", "--inflight", "2", "--cleanup"}, 0, "records/s", ""},
+		{"bench over Kafka with SASL SCRAM and TLS", asAlice, []string{"bench", "produce", "--kafka", n.kafka, "--kafka-sasl", "SCRAM-SHA-256", "--topic", "bench-kafka", "--partitions", "1", "--duration", "200ms", "--inflight", "2", "--cleanup"}, 0, "records/s", ""},
+		{"bench over Kafka with a token", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_TOKEN", n.token), []string{"bench", "produce", "--kafka", n.kafka, "--topic", "bench-kafka3", "--duration", "200ms"}, 2, "",
+			"the Kafka listener authenticates a user and password with SASL, not a token"},
+		{"bench over Kafka, unknown mechanism", asAlice, []string{"bench", "produce", "--kafka", n.kafka, "--kafka-sasl", "GSSAPI", "--topic", "bench-kafka4"}, 2, "",
+			"--kafka-sasl GSSAPI: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
 		{"bench as bob", only("SLUICE_TLS_CA", n.ca.CertFile, "SLUICE_USER", "bob", "SLUICE_PASSWORD", "bob-pw"), []string{"bench", "produce", "--topic", "bench-bob", "--duration", "200ms"}, exitPermissionDenied, "",
 			"sluice bench produce: permission denied: "},
 		{"mutual TLS: the certificate is alice", only(), []string{"topic", "describe", "clicks", "--tls-ca", n.ca.CertFile, "--tls-cert", n.alice.CertFile, "--tls-key", n.alice.KeyFile}, 0, "clicks", ""},
