@@ -137,7 +137,7 @@ func (e *Enforcer) checkRules(ctx context.Context, cfg *TopicConfig, s *sideStat
 	}
 	ce, err := e.ruleSetOf(ctx, ent)
 	refuse := func(reason string) *SchemaError {
-		return &SchemaError{Side: s.side, Subject: subject, SchemaID: ent.ID, Reason: reason}
+		return &SchemaError{Side: s.side, Subject: subject, SchemaID: ent.ID, Reason: reason, Kind: RefusalRuleViolation}
 	}
 	if err == nil {
 		err = ce.err
@@ -148,6 +148,10 @@ func (e *Enforcer) checkRules(ctx context.Context, cfg *TopicConfig, s *sideStat
 	var f *rules.Failure
 	if !ce.set.Empty() {
 		if f, err = ce.set.Check(path, datum); err != nil {
+			var cerr *rules.CompileError
+			if errors.As(err, &cerr) {
+				return refuse(fmt.Sprintf("%sschema id %d (subject %s version %d): its rules do not compile for this message: %v", s.noun(), ent.ID, subject, version, err))
+			}
 			return refuse(fmt.Sprintf("%sschema id %d (subject %s version %d): rules cannot read the %s: %v", s.noun(), ent.ID, subject, version, s.side, err))
 		}
 	}
