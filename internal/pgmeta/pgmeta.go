@@ -29,7 +29,12 @@ import (
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("metadata URL: %w", err)
+		// url.Error repeats the URL, password included: keep only why.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("metadata URL: not a URL: %v", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return fmt.Errorf("metadata URL %s: scheme %q: want postgres://USER@HOST:PORT/DB", u.Redacted(), u.Scheme)

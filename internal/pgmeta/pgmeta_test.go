@@ -1,0 +1,71 @@
+package pgmeta_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sluicehq/sluice/internal/pgmeta"
+	"github.com/sluicehq/sluice/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestCheckURL(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"postgres://u@127.0.0.1:5432/db", ""},
+		{"postgresql://u:secret@h/db?sslmode=disable", ""},
+		{"mysql://u@h/db", `scheme "mysql"`},
+		{"postgres:///db", "no host"},
+		{"postgres://u@h", "no database name"},
+		{"postgres://u@h/", "no database name"},
+		{"postgres://u:secret@h:bad/db", "metadata URL"},
+	} {
+		err := pgmeta.CheckURL(tc.url)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("CheckURL(%q) = %v, want nil", tc.url, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("CheckURL(%q) = %v, want an error containing %q", tc.url, err, tc.want)
+		case err != nil && strings.Contains(err.Error(), "secret"):
+			t.Errorf("CheckURL(%q) = %v: the password leaks into the message", tc.url, err)
+		}
+	}
+}
+
+// Nodes starting at once apply each migration exactly once; a database
+// with more migrations than the binary knows is refused.
+func TestMigrate(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgmeta.Open(ctx, pgtest.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	migs := []string{`CREATE TABLE a (x INT)`, `ALTER TABLE a ADD COLUMN y INT; CREATE TABLE b (z INT)`}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- pgmeta.Migrate(ctx, pool, "c", migs)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Migrate: %v", err)
+		}
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM migrations WHERE component = 'c'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("migrations recorded: %d, %v; want 2", n, err)
+	}
+	err = pgmeta.Migrate(ctx, pool, "c", migs[:1])
+	if err == nil || !strings.Contains(err.Error(), "newer Sluice") {
+		t.Fatalf("Migrate with fewer migrations = %v, want a refusal naming a newer Sluice", err)
+	}
+}
