@@ -10,33 +10,20 @@ import (
 
 // The schema commands, topic, produce and consume reach the registry
 // through package srclient. The names below are the CLI's handles on it:
-// srClient is a srclient.Client (registryAt builds one for the server a
-// command talks to), srSchema adds the CLI's typeName, and srReader caches
-// what one command fetched.
+// srClient is a srclient.Client (clientFlags.registry builds one for the
+// server a command talks to), srSchema adds the CLI's typeName, and
+// srReader caches what one command fetched.
 
 // srClient is the CLI's handle on a registry: a srclient.Client (address,
-// HTTP client, optional basic auth) under the name the commands use.
+// HTTP client, optional basic auth or token) under the name the commands
+// use.
 type srClient struct{ *srclient.Client }
 
-// newRegistryClient builds a client for the registry at rawURL. Basic auth
-// comes from the URL's userinfo (https://key:secret@host), else from user
-// and password, else from $SLUICE_REGISTRY_USER and
-// $SLUICE_REGISTRY_PASSWORD. The credentials are taken out of the base URL
-// so that error messages never print them.
-func newRegistryClient(e *env, rawURL, user, password string) (*srClient, error) {
-	if user == "" && e.getenv != nil {
-		user, password = e.getenv("SLUICE_REGISTRY_USER"), e.getenv("SLUICE_REGISTRY_PASSWORD")
-	}
-	rc, err := srclient.New(rawURL, user, password)
-	if err != nil {
-		return nil, err
-	}
-	rc.HTTP = httpClient()
-	return &srClient{rc}, nil
-}
-
 // registryAt is a client of the registry at base (no trailing slash, no
-// credentials) over the CLI's HTTP client.
+// credentials) over an HTTP client without TLS settings or credentials
+// (tests). Commands build theirs with clientFlags.registry and
+// clientFlags.registryClient (client_auth.go), which carry --tls-* and the
+// credentials.
 func registryAt(base string) *srClient {
 	return &srClient{&srclient.Client{Base: base, HTTP: httpClient()}}
 }
