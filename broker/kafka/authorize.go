@@ -169,16 +169,26 @@ func runThen(c *Conn, req kmsg.Request, next handler, post func(kmsg.Response)) 
 	return after(resp, wait, err, post)
 }
 
-// split partitions items by ok on their names, keeping order.
+// split partitions items by ok on their names, keeping order; ok runs once
+// per item. When every item passes, keep is items itself (no copy: the
+// common case costs no allocation).
 func split[T any](items []T, name func(*T) string, ok func(string) bool) (keep, denied []T) {
 	for i := range items {
 		if ok(name(&items[i])) {
-			keep = append(keep, items[i])
-		} else {
-			denied = append(denied, items[i])
+			continue
 		}
+		keep = append(keep, items[:i:i]...)
+		denied = append(denied, items[i])
+		for j := i + 1; j < len(items); j++ {
+			if ok(name(&items[j])) {
+				keep = append(keep, items[j])
+			} else {
+				denied = append(denied, items[j])
+			}
+		}
+		return keep, denied
 	}
-	return keep, denied
+	return items, nil
 }
 
 var (

@@ -59,10 +59,12 @@ func (n *aclNode) allow(principal string, rt acl.ResourceType, name string, ops 
 
 // as returns a connection authenticated as name (not over the network: its
 // requests go straight to the registered handlers).
-func (n *aclNode) as(name string) *Conn {
-	n.t.Helper()
+func (n *aclNode) as(name string) *Conn { return n.asTB(n.t, name) }
+
+func (n *aclNode) asTB(tb testing.TB, name string) *Conn {
+	tb.Helper()
 	local, remote := net.Pipe()
-	n.t.Cleanup(func() { local.Close(); remote.Close() })
+	tb.Cleanup(func() { local.Close(); remote.Close() })
 	c := newConn(n.s, local)
 	c.ctx = auth.NewContext(c.ctx, auth.Principal{Name: name, Method: "sasl-plain"})
 	return c
@@ -392,5 +394,24 @@ func TestACLAPIsNeedTheCluster(t *testing.T) {
 	}
 	if r := call(t, alice, describe).(*kmsg.DescribeACLsResponse); r.ErrorCode != 0 || len(r.Resources) != 2 {
 		t.Fatalf("describe with alter cluster (implies describe): %+v", r)
+	}
+}
+
+func TestSplit(t *testing.T) {
+	id := func(s *string) string { return *s }
+	for _, tc := range []struct {
+		in, keep, denied []string
+	}{
+		{nil, nil, nil},
+		{[]string{"a", "b"}, []string{"a", "b"}, nil},
+		{[]string{"x", "a", "y", "b"}, []string{"a", "b"}, []string{"x", "y"}},
+		{[]string{"a", "x"}, []string{"a"}, []string{"x"}},
+		{[]string{"x"}, nil, []string{"x"}},
+	} {
+		calls := 0
+		keep, denied := split(tc.in, id, func(s string) bool { calls++; return s != "x" && s != "y" })
+		if !slices.Equal(keep, tc.keep) || !slices.Equal(denied, tc.denied) || calls != len(tc.in) {
+			t.Errorf("split(%v) = %v, %v (%d calls), want %v, %v", tc.in, keep, denied, calls, tc.keep, tc.denied)
+		}
 	}
 }
