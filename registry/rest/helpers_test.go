@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +45,10 @@ func newServer(tb testing.TB, regCfg registry.Config, cfg rest.Config) *testServ
 	}
 	regCfg.DB = db
 	reg, err := registry.Open(context.Background(), regCfg)
+	if os.Getenv(storeEnv) == "postgres" && err == nil {
+		reg.Close()
+		reg, err = openPostgres(tb, regCfg)
+	}
 	if err != nil {
 		db.Close()
 		tb.Fatal(err)
