@@ -179,6 +179,21 @@ func TestConnCredentials(t *testing.T) {
 
 func mustSeen(s *authServer) []string { a, _ := s.seen(); return a }
 
+// TestConnCredentialsGRPC: over gRPC (HTTP/2 by ALPN), credentials go in
+// the request headers and a refusal, carried in the trailers, is the same
+// typed error.
+func TestConnCredentialsGRPC(t *testing.T) {
+	s := newAuthServer(t, tls.NoClientCert)
+	ctx := testCtx(t)
+	if err := listTopics(ctx, client.New(nil, s.URL, client.WithGRPC(), client.WithTLS(s.trust()), client.WithToken("tok"))); err != nil {
+		t.Errorf("gRPC with a token: %v", err)
+	}
+	err := listSubjects(ctx, client.New(nil, s.URL, client.WithGRPC(), client.WithTLS(s.trust()), client.WithBasicAuth("bob", "secret")))
+	if !errors.Is(err, client.ErrPermissionDenied) || !strings.Contains(err.Error(), "user bob") {
+		t.Errorf("gRPC denied: %v", err)
+	}
+}
+
 // TestConnCredentialsStream: a refused server stream (Subscribe) and the
 // typed Producer report the same typed errors.
 func TestConnCredentialsStream(t *testing.T) {
