@@ -326,18 +326,44 @@ func guardOffsetForLeaderEpoch(c *Conn, a *acl.Authorizer, kreq kmsg.Request, ne
 func guardMetadata(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.MetadataRequest)
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
-	if !all && req.AllowAutoTopicCreation && !visible(c, a, acl.Create, acl.ClusterResource()) {
-		// Auto-creation needs create on the topic or the cluster: without
-		// it a missing topic stays missing (Kafka answers the same).
+	// Auto-creation needs create on the topic or the cluster: without it a
+	// missing topic stays missing (UNKNOWN_TOPIC_OR_PARTITION, or 29 when
+	// it may not be described either, as Kafka answers). v4+ carries the
+	// client's permission, which is withdrawn; v0-3 always asks, so a
+	// missing topic the principal may not create is answered here.
+	var missing []string
+	if !all && c.srv.AutoCreateTopics() && !visible(c, a, acl.Create, acl.ClusterResource()) {
+		kept := req.Topics[:0:0]
 		for _, t := range req.Topics {
 			if t.Topic != nil && !visible(c, a, acl.Create, acl.TopicResource(*t.Topic)) {
-				req.AllowAutoTopicCreation = false
-				break
+				if _, err := c.srv.Broker().DescribeTopic(*t.Topic); err != nil {
+					req.AllowAutoTopicCreation = false
+					if req.Version < 4 {
+						missing = append(missing, *t.Topic)
+						continue
+					}
+				}
 			}
+			kept = append(kept, t)
 		}
+		req.Topics = kept
 	}
-	return runThen(c, req, next, func(r kmsg.Response) {
+	served := kmsg.Request(req)
+	if req.Version == 0 && len(req.Topics) == 0 && len(missing) > 0 {
+		// An empty v0 list means every topic: ask as v1 for none (the
+		// brokers only) and answer v0.
+		none := *req
+		none.Version, none.Topics = 1, []kmsg.MetadataRequestTopic{}
+		served = &none
+	}
+	return runThen(c, served, next, func(r kmsg.Response) {
 		resp := r.(*kmsg.MetadataResponse)
+		resp.Version = req.Version
+		for _, name := range missing {
+			t := kmsg.NewMetadataResponseTopic()
+			t.Topic, t.ErrorCode = kmsg.StringPtr(name), kerr.UnknownTopicOrPartition.Code
+			resp.Topics = append(resp.Topics, t)
+		}
 		if req.IncludeClusterAuthorizedOperations {
 			resp.AuthorizedOperations = authorizedOps(c, a, acl.ClusterResource(), clusterOperations)
 		}

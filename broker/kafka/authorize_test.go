@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"testing"
@@ -413,5 +414,40 @@ func TestSplit(t *testing.T) {
 		if !slices.Equal(keep, tc.keep) || !slices.Equal(denied, tc.denied) || calls != len(tc.in) {
 			t.Errorf("split(%v) = %v, %v (%d calls), want %v, %v", tc.in, keep, denied, calls, tc.keep, tc.denied)
 		}
+	}
+}
+
+// TestACLMetadataAutoCreate: with auto-creation on, Metadata creates a
+// missing topic only for a principal who may create it, at every version
+// (v0-3 always ask for it).
+func TestACLMetadataAutoCreate(t *testing.T) {
+	a, err := acl.New(context.Background(), acl.Config{Store: &acl.MemoryStore{}, Enforce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newTestServer(t, Config{ACL: a, AutoCreateTopics: true})
+	n := &aclNode{t: t, s: s, a: a}
+	createTopic(t, s, "existing", 1, nil) // a v0 request gone empty must not list it
+	n.allow("alice", acl.Topic, "*", acl.Describe)
+	n.allow("alice", acl.Topic, "made-by-alice", acl.Create)
+	alice := n.as("alice")
+	for _, v := range []int16{0, 3, 4, 12} {
+		name := fmt.Sprintf("nope-v%d", v)
+		md := kmsg.NewPtrMetadataRequest()
+		md.Version, md.AllowAutoTopicCreation = v, true
+		md.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(name)}}
+		resp := call(t, alice, md).(*kmsg.MetadataResponse)
+		if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("v%d: %+v, want UNKNOWN_TOPIC_OR_PARTITION", v, resp.Topics)
+		}
+		if _, err := s.Broker().DescribeTopic(name); err == nil {
+			t.Fatalf("v%d: topic %s auto-created without create", v, name)
+		}
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version, md.AllowAutoTopicCreation = 12, true
+	md.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("made-by-alice")}}
+	if resp := call(t, alice, md).(*kmsg.MetadataResponse); resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("allowed auto-create: code %d", resp.Topics[0].ErrorCode)
 	}
 }
