@@ -61,10 +61,18 @@ func Open(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}
-	// A frozen or unplugged PostgreSQL must not hang a node forever: the
-	// kernel's keepalives notice a dead peer.
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	// A node that dies with its machine must not hold its session (and the
+	// advisory locks of its node lease and write transactions) for the
+	// kernel's default two hours: the server probes an idle client after
+	// 10 s and drops it after three unanswered probes 5 s apart. Settings
+	// in the URL win.
+	for k, v := range map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

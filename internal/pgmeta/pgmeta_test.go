@@ -69,3 +69,18 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("Migrate with fewer migrations = %v, want a refusal naming a newer Sluice", err)
 	}
 }
+
+// Connections ask the server to probe a silent client, so that a dead
+// node's session and locks go within about 25 s.
+func TestKeepalives(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgmeta.Open(ctx, pgtest.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var idle string
+	if err := pool.QueryRow(ctx, `SHOW tcp_keepalives_idle`).Scan(&idle); err != nil || idle != "10" {
+		t.Fatalf("tcp_keepalives_idle = %q, %v; want 10", idle, err)
+	}
+}
