@@ -243,6 +243,7 @@ func TestBrowser(t *testing.T) {
 			{"/console/subjects/orders-value/diff?old=1&new=3", "Diff of orders-value: version 1 to 3"},
 			{"/console/groups", "Consumer groups"},
 			{"/console/groups/billing", "Group billing"},
+			{"/console/groups/live", "Group live"},
 		} {
 			b.do(p.path, chromedp.Navigate(n.URL+p.path), waitTitle(p.h1))
 			b.checkPage(p.path)

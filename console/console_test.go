@@ -46,6 +46,7 @@ func TestPages(t *testing.T) {
 		{"diff-bad-version", "/console/subjects/orders-value/diff?old=9", 400},
 		{"groups", "/console/groups", 200},
 		{"group", "/console/groups/billing", 200},
+		{"group-with-a-member", "/console/groups/live", 200},
 		{"no-page", "/console/nothing/here", 404},
 	}
 	for _, tc := range cases {
@@ -97,6 +98,7 @@ func TestActions(t *testing.T) {
 		{"reset asks first", "POST", "/console/groups/billing/reset", url.Values{"topic": {"orders"}, "to": {"earliest"}}, 200, []string{"Reset the committed offsets of group billing on topic orders, every partition, to the earliest offset?", `name="confirm" value="yes"`}, false},
 		{"reset unconfirmed changed nothing", "GET", "/console/groups/billing", nil, 200, []string{`<td class="num">0</td><td class="num">1</td><td class="num">0</td><td class="num">2</td><td class="num">1</td>`}, false},
 		{"reset confirmed", "POST", "/console/groups/billing/reset", url.Values{"topic": {"orders"}, "to": {"latest"}, "confirm": {"yes"}}, 200, []string{"Reset 2 partition offset(s) of orders.", "orders partition 0: offset 2", `<dd id="total-lag">0</dd>`}, false},
+		{"reset refused while members run", "POST", "/console/groups/live/reset", url.Values{"topic": {"orders"}, "to": {"earliest"}, "confirm": {"yes"}}, 400, []string{"reset refused: reset offsets group live: it has 1 members; stop them or use force"}, false},
 		{"reset bad offset", "POST", "/console/groups/billing/reset", url.Values{"topic": {"orders"}, "to": {"offset"}, "value": {"-3"}}, 400, []string{"reset: offset &#34;-3&#34;"}, false},
 		{"cross-origin POST refused", "POST", "/console/groups/billing/reset", nil, 403, []string{"refused a cross-origin POST"}, false},
 	}

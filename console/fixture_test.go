@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sluicehq/sluice/broker"
@@ -198,6 +199,12 @@ func (n *node) seed(t *testing.T) {
 		Offsets: []*brokerv1.OffsetCommit{{Topic: "orders", Partition: 0, Offset: 1}, {Topic: "orders", Partition: 1, Offset: 0}}})); err != nil {
 		t.Fatal(err)
 	}
+	// Group live has a member (it stays for its session timeout, longer
+	// than any test here), which owns both partitions of orders.
+	if _, err := n.groups.Heartbeat(context.Background(), connect.NewRequest(&brokerv1.HeartbeatRequest{Group: "live", MemberId: "member-one",
+		Subscription: &brokerv1.Subscription{Topics: []string{"orders"}, SessionTimeout: durationpb.New(5 * time.Minute)}})); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // get serves one console request in process.
@@ -223,7 +230,11 @@ var topicID = regexp.MustCompile(`<code>[0-9a-fA-F-]{32,36}</code>|<code>[A-Za-z
 // every version has); TestActions checks set and removed values.
 var configRows = regexp.MustCompile(`(?s)(<table id="configs">.*?<tbody>.*?</tr>).*?(</tbody>)`)
 
+// memberID is a group member id the broker made.
+var memberID = regexp.MustCompile(`<code>[0-9a-f]{24}</code>`)
+
 func stable(s string) string {
+	s = memberID.ReplaceAllString(s, "<code>MEMBER-ID</code>")
 	s = topicID.ReplaceAllString(s, "<code>TOPIC-ID</code>")
 	return configRows.ReplaceAllString(s, "$1<!-- more configs -->$2")
 }
