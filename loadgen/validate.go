@@ -56,6 +56,10 @@ type Validation struct {
 	Runs int
 	// Pool is how many distinct random records are generated.
 	Pool int
+	// Rules is how many CEL condition rules the ruleSet of the level
+	// "rules" holds (payload validation plus data-contract rules,
+	// DESIGN.md §11); every record keeps them.
+	Rules int
 }
 
 // The value.schema.validation levels (the broker's topic config values).
@@ -63,6 +67,9 @@ const (
 	validationNone    = "none"
 	validationID      = "id"
 	validationPayload = "payload"
+	// validationRules is payload with the schema's ruleSet holding
+	// Validation.Rules CEL conditions.
+	validationRules = "rules"
 )
 
 // parseLevels checks the flags against the rest of the configuration and
@@ -90,8 +97,12 @@ func (v *Validation) parseLevels(c *Config) ([]string, error) {
 		l = strings.TrimSpace(l)
 		switch l {
 		case validationNone, validationID, validationPayload:
+		case validationRules:
+			if v.Rules < 1 {
+				return nil, fmt.Errorf("--validate %q: level rules needs --rules N (at least 1)", v.Levels)
+			}
 		default:
-			return nil, fmt.Errorf("--validate %q: level %q is not none, id or payload", v.Levels, l)
+			return nil, fmt.Errorf("--validate %q: level %q is not none, id, payload or rules", v.Levels, l)
 		}
 		if slices.Contains(levels, l) {
 			return nil, fmt.Errorf("--validate %q: level %q is given twice", v.Levels, l)
@@ -161,6 +172,10 @@ func runValidateOnce(ctx context.Context, c *Config, progress io.Writer, pool *r
 	if pool.schemaType != "AVRO" {
 		req.SchemaType = pool.schemaType
 	}
+	configLevel := level
+	if level == validationRules {
+		configLevel, req.RuleSet = validationPayload, benchRuleSet(c.Validation.Rules)
+	}
 	var resp struct {
 		ID int `json:"id"`
 	}
@@ -177,7 +192,7 @@ func runValidateOnce(ctx context.Context, c *Config, progress io.Writer, pool *r
 		return 0, fmt.Errorf("registering the %s schema under %s: %w", pool.format, subject, err)
 	}
 	topics := brokerv1connect.NewTopicServiceClient(c.httpClient(), base, c.clientOptions(base)...)
-	configs := map[string]string{"value.schema.validation": level}
+	configs := map[string]string{"value.schema.validation": configLevel}
 	parts := c.Partitions
 	cr, err := topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: topic, Partitions: int32(parts), Configs: configs}))
 	switch {
@@ -691,3 +706,16 @@ message OrderEvent {
 }
 `
 )
+
+// benchRuleSet is a ruleSet of n CEL conditions over OrderEvent that every
+// generated record keeps (quantity is 0..99), so that the level "rules"
+// measures their cost, not refusals.
+func benchRuleSet(n int) json.RawMessage {
+	rules := make([]map[string]string, n)
+	for i := range rules {
+		rules[i] = map[string]string{"name": fmt.Sprintf("bench_rule_%d", i+1), "kind": "CONDITION", "mode": "WRITE", "type": "CEL",
+			"expr": fmt.Sprintf("message.quantity < %d", 100+i)}
+	}
+	b, _ := json.Marshal(map[string]any{"domainRules": rules})
+	return b
+}
