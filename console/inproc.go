@@ -15,18 +15,18 @@ import (
 // principal in the request's context) apply to it alike, without a network
 // hop or a second authentication.
 
-// credentialsKey carries the browser request's Authorization header to the
-// API requests it causes (see withCredentials).
+// credentialsKey carries the browser request's Authorization header and
+// address to the API requests it causes (see withCredentials).
 type credentialsKey struct{}
 
-// withCredentials returns ctx carrying the Authorization header of r, so
-// that API calls made for r present the same credentials: an API handler
-// that authenticates by itself sees the user of the page, never the node.
+type credentials struct{ authorization, remoteAddr string }
+
+// withCredentials returns ctx carrying the Authorization header and the
+// remote address of r, so that API calls made for r present the same
+// credentials (an API handler that authenticates by itself sees the user
+// of the page, never the node) and log the browser's address.
 func withCredentials(ctx context.Context, r *http.Request) context.Context {
-	if a := r.Header.Get("Authorization"); a != "" {
-		return context.WithValue(ctx, credentialsKey{}, a)
-	}
-	return ctx
+	return context.WithValue(ctx, credentialsKey{}, credentials{r.Header.Get("Authorization"), r.RemoteAddr})
 }
 
 // inProcess serves requests with h in this process. The response body is
@@ -39,12 +39,17 @@ type inProcess struct{ h http.Handler }
 func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	sr := req.Clone(ctx)
-	if a, ok := ctx.Value(credentialsKey{}).(string); ok && sr.Header.Get("Authorization") == "" {
-		sr.Header.Set("Authorization", a)
+	sr.RemoteAddr = "127.0.0.1:0"
+	if c, ok := ctx.Value(credentialsKey{}).(credentials); ok {
+		if c.authorization != "" && sr.Header.Get("Authorization") == "" {
+			sr.Header.Set("Authorization", c.authorization)
+		}
+		if c.remoteAddr != "" {
+			sr.RemoteAddr = c.remoteAddr
+		}
 	}
 	sr.RequestURI = req.URL.RequestURI()
 	sr.Proto, sr.ProtoMajor, sr.ProtoMinor = "HTTP/1.1", 1, 1
-	sr.RemoteAddr = "127.0.0.1:0"
 	sr.Host = req.URL.Host
 	if sr.Body == nil {
 		sr.Body = http.NoBody

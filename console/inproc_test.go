@@ -24,6 +24,7 @@ func TestInProcess(t *testing.T) {
 			p, _ := auth.FromContext(r.Context())
 			w.Header().Set("X-Principal", p.Name)
 			w.Header().Set("X-Authorization", r.Header.Get("Authorization"))
+			w.Header().Set("X-Remote", r.RemoteAddr)
 			w.WriteHeader(http.StatusTeapot)
 			io.Copy(w, r.Body)
 		case "/stream":
@@ -45,6 +46,7 @@ func TestInProcess(t *testing.T) {
 
 	page, _ := http.NewRequest(http.MethodGet, "/console/", nil)
 	page.Header.Set("Authorization", "Bearer t0k")
+	page.RemoteAddr = "192.0.2.7:5555"
 	ctx := withCredentials(auth.NewContext(context.Background(), auth.Principal{Name: "alice"}), page)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/echo", strings.NewReader("body"))
 	res, err := hc.Do(req)
@@ -53,7 +55,7 @@ func TestInProcess(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusTeapot || string(b) != "body" || res.Header.Get("X-Principal") != "alice" || res.Header.Get("X-Authorization") != "Bearer t0k" {
+	if res.StatusCode != http.StatusTeapot || string(b) != "body" || res.Header.Get("X-Principal") != "alice" || res.Header.Get("X-Authorization") != "Bearer t0k" || res.Header.Get("X-Remote") != "192.0.2.7:5555" {
 		t.Errorf("echo: %d %q, principal %q, authorization %q", res.StatusCode, b, res.Header.Get("X-Principal"), res.Header.Get("X-Authorization"))
 	}
 
