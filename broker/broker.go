@@ -231,6 +231,7 @@ func (b *Broker) openJournal() error {
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	j.SetObserver(b.cfg.ObserveSync) // stats.go: the fsync histogram
 	b.journal = j
 	return nil
 }

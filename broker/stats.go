@@ -107,14 +107,14 @@ func (t *topic) noteRead(p int32, recs []log.Record) {
 }
 
 // noteWireRead counts a Connect read encoded straight into a message:
-// records records in bytes bytes of encoded records.
-func (t *topic) noteWireRead(p int32, records, bytes int) {
+// records records whose keys, values and headers hold bytes bytes.
+func (t *topic) noteWireRead(p int32, records int, bytes int64) {
 	s := t.stat(p)
 	if s == nil || records == 0 {
 		return
 	}
 	s.fetchedRecords.Add(int64(records))
-	s.fetchedBytes.Add(int64(bytes))
+	s.fetchedBytes.Add(bytes)
 }
 
 // noteFetched counts the answer of a Kafka FetchBatches as it is returned
@@ -187,9 +187,9 @@ type PartitionStats struct {
 	ProducedRecords, ProducedBytes int64
 	// FetchedRecords and FetchedBytes count records sent to consumers
 	// since the topic was opened: over Connect the records returned and
-	// their key, value and header bytes (or, for binary protobuf
-	// requests, their encoded bytes); over Kafka the record-batch bytes
-	// sent and the offsets past the fetch offset.
+	// their key, value and header bytes; over Kafka the offsets past the
+	// fetch offset and the record-batch bytes sent (records are never
+	// decoded there).
 	FetchedRecords, FetchedBytes int64
 	// LogStartOffset, HighWatermark and SizeBytes describe the log now.
 	LogStartOffset, HighWatermark, SizeBytes int64

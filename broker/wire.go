@@ -185,6 +185,9 @@ type wireChunk struct {
 	n     int   // records encoded
 	last  int64 // offset of the last record encoded
 	visit func(*log.Record) error
+	// recBytes counts the key, value and header bytes of every record
+	// encoded, for the fetched-bytes counter (stats.go).
+	recBytes int64
 }
 
 // chunkPool holds wireChunks between reads, so that an idle subscriber or
@@ -279,6 +282,7 @@ func (c *wireChunk) add(r *log.Record) error {
 	c.buf = appendRecordField(c.buf, c.field, c.partition, r)
 	c.n++
 	c.last = r.Offset
+	c.recBytes += recordBytes(r)
 	return nil
 }
 
@@ -295,7 +299,7 @@ func (b *Broker) readWireAt(t *topic, pi int32, offset int64, maxRecords, maxByt
 		return hwm, lso, nil
 	}
 	stable := p.LastStableOffset() // see readAt
-	from := len(c.buf)
+	from := c.recBytes
 	n, err := p.ReadFunc(offset, maxRecords, maxBytes, &c.rb, c.visit)
 	if err != nil {
 		if errors.Is(err, ErrOffsetOutOfRange) {
@@ -304,7 +308,7 @@ func (b *Broker) readWireAt(t *topic, pi int32, offset int64, maxRecords, maxByt
 		}
 		return hwm, lso, fmt.Errorf("%s/%d: read at offset %d: %w", t.name, pi, offset, err)
 	}
-	t.noteWireRead(pi, n, len(c.buf)-from) // stats.go
+	t.noteWireRead(pi, n, c.recBytes-from) // stats.go
 	return stableEnd(p, offset, stable, n), lso, nil
 }
 

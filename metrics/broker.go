@@ -19,7 +19,7 @@ var (
 	descFetchedRecords = prometheus.NewDesc("sluice_fetched_records_total",
 		"Records sent to consumers, by topic and partition: over Connect the records returned (Fetch, Subscribe, Consume), over Kafka the offsets past the fetch offset.", partitionLabels, nil)
 	descFetchedBytes = prometheus.NewDesc("sluice_fetched_bytes_total",
-		"Bytes sent to consumers, by topic and partition: over Kafka the record batches, over Connect the records' key, value and header bytes (their encoded size for binary protobuf requests).", partitionLabels, nil)
+		"Bytes sent to consumers, by topic and partition: over Connect the records' key, value and header bytes, over Kafka the record batches as sent.", partitionLabels, nil)
 	descLogSize = prometheus.NewDesc("sluice_log_size_bytes",
 		"Bytes of the partition's log segments on disk.", partitionLabels, nil)
 	descLogStart = prometheus.NewDesc("sluice_log_start_offset",

@@ -34,12 +34,12 @@ const maxRequestIDBytes = 64
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		transport, method := classify(r)
-		g := m.httpInFlight
+		g := &m.inFlight.http
 		if transport == "connect" {
-			g = m.connectInFlight
+			g = &m.inFlight.connect
 		}
-		g.Inc()
-		defer g.Dec()
+		g.Add(1)
+		defer g.Add(-1)
 		id := r.Header.Get(RequestIDHeader)
 		if !usableRequestID(id) {
 			id = m.newRequestID()

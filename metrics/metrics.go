@@ -33,6 +33,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,11 +69,7 @@ type Metrics struct {
 
 	fsync    prometheus.Histogram
 	requests *prometheus.HistogramVec // transport, method
-	inFlight *prometheus.GaugeVec     // transport
-
-	// httpInFlight and connectInFlight are the gauges of the HTTP
-	// middleware, resolved once.
-	httpInFlight, connectInFlight prometheus.Gauge
+	inFlight *inFlightCollector
 
 	// kafkaObservers caches the request histogram per Kafka API key.
 	kafkaObservers sync.Map // int16 -> prometheus.Observer
@@ -114,12 +111,7 @@ func New(cfg Config) (*Metrics, error) {
 		// 100µs to ~26s.
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 	}, []string{"transport", "method"})
-	m.inFlight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "sluice_requests_in_flight",
-		Help: "Requests received and not yet answered, by transport (http counts REST and everything else on the HTTP port but Connect).",
-	}, []string{"transport"})
-	m.httpInFlight = m.inFlight.WithLabelValues("http")
-	m.connectInFlight = m.inFlight.WithLabelValues("connect")
+	m.inFlight = &inFlightCollector{}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -167,13 +159,32 @@ type KafkaInFlight interface {
 	InFlight() int
 }
 
-// WatchKafka exports the Kafka listener's requests in flight.
-func (m *Metrics) WatchKafka(k KafkaInFlight) error {
-	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        "sluice_requests_in_flight",
-		Help:        "Requests received and not yet answered, by transport (http counts REST and everything else on the HTTP port but Connect).",
-		ConstLabels: prometheus.Labels{"transport": "kafka"},
-	}, func() float64 { return float64(k.InFlight()) }))
+// WatchKafka exports the Kafka listener's requests in flight. Call it
+// before the first scrape.
+func (m *Metrics) WatchKafka(k KafkaInFlight) {
+	m.inFlight.kafka.Store(&k)
+}
+
+var descInFlight = prometheus.NewDesc("sluice_requests_in_flight",
+	"Requests received and not yet answered, by transport: http (REST and everything else on the HTTP port but Connect), connect, kafka.",
+	[]string{"transport"}, nil)
+
+// inFlightCollector exports the requests in flight of every transport.
+type inFlightCollector struct {
+	http, connect atomic.Int64 // the HTTP middleware's
+	kafka         atomic.Pointer[KafkaInFlight]
+}
+
+// Describe sends the description.
+func (c *inFlightCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descInFlight }
+
+// Collect reads the counts.
+func (c *inFlightCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(c.http.Load()), "http")
+	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(c.connect.Load()), "connect")
+	if k := c.kafka.Load(); k != nil {
+		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64((*k).InFlight()), "kafka")
+	}
 }
 
 // AuthFailures is what WatchAuth needs of the authenticator.

@@ -33,6 +33,7 @@ import (
 	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/datadir"
 	"github.com/sluicehq/sluice/internal/metadb"
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/proto/gen/sluice/acl/v1/aclv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
@@ -80,6 +81,9 @@ type Config struct {
 	// KafkaMaxRequestBytes refuses larger Kafka requests; 0 means
 	// kafka.DefaultMaxRequestBytes (100 MiB).
 	KafkaMaxRequestBytes int32
+	// MetricsMaxPartitions caps the per-partition series of /metrics
+	// (metrics.Config.MaxPartitions); 0 means metrics.DefaultMaxPartitions.
+	MetricsMaxPartitions int
 
 	// Auth, when set, turns authentication on for both listeners (see
 	// auth.go): HTTP requests need basic auth, a bearer token or a client
@@ -111,6 +115,7 @@ type Server struct {
 	db       interface{ Close() error }
 	Registry *registry.Registry
 	Broker   *broker.Broker
+	Metrics  *metrics.Metrics // served at GET /metrics (metrics.go)
 	// ACL is the node's authorizer (acl.go): the rules in meta.db,
 	// enforced on every transport exactly when Config.Auth is set.
 	ACL     *acl.Authorizer
@@ -138,6 +143,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = 16 << 20
+	}
+	m, err := newMetrics(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkClusterConfig(cfg); err != nil {
 		return nil, err
@@ -173,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		lock.Release()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, lock: lock, db: db}
+	s := &Server{cfg: cfg, lock: lock, db: db, Metrics: m}
 	s.Registry, err = s.openRegistry(ctx, db)
 	if err != nil {
 		closeKafka()
@@ -191,6 +200,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		GroupMaxSessionTimeout: cfg.GroupMaxSessionTimeout,
 		// Schema enforcement: every Produce is checked against the registry.
 		Validator: broker.NewEnforcer(s.Registry, cfg.Logger.With("component", "enforce")),
+		// The fsync latency histogram (metrics.go).
+		ObserveSync: s.Metrics.ObserveFsync,
 		// Cluster mode: metadata in PostgreSQL (cluster.go).
 		Meta: s.brokerMeta(), NoTopicData: s.noTopicData(),
 	})
@@ -223,6 +234,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.handler = s.authenticate(s.routes())
+	s.handler = s.instrument(s.handler) // metrics.go: latency, in flight, request ids and logs
 	s.ready.Store(true)
 	return s, nil
 }
@@ -252,6 +264,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
@@ -331,6 +344,7 @@ func (s *Server) newKafka(ln net.Listener) error {
 		AdvertisedAddr:   s.cfg.KafkaAdvertisedAddr,
 		MaxRequestBytes:  s.cfg.KafkaMaxRequestBytes,
 		AutoCreateTopics: s.cfg.KafkaAutoCreateTopics,
+		Observer:         s.Metrics, // Kafka request latency
 		Auth:             s.cfg.Auth,
 		ACL:              s.ACL,
 		TLS:              s.kafkaTLS(),

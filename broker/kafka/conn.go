@@ -67,6 +67,8 @@ type pending struct {
 	// reuse is set (before done is closed) when the handler no longer
 	// needs buf once the response is written (reuseRequestBuffer).
 	reuse bool
+	// start is when stage 1 began, for the request latency (observe.go).
+	start time.Time
 }
 
 var errStopped = errors.New("connection stopped reading")
@@ -299,6 +301,7 @@ func (c *Conn) give(p *pending) {
 func (c *Conn) stage1(p *pending, reg registration, req kmsg.Request) (ok bool) {
 	var wait func() kmsg.Response
 	start := time.Now()
+	p.start = start
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -458,6 +461,7 @@ func isDone(ch chan struct{}) bool {
 // request buffer (unless a wait still owns them), and gives back what take
 // reserved.
 func (c *Conn) finish(p *pending) {
+	c.observe(p) // observe.go: request latency
 	if p.done == nil || isDone(p.done) {
 		release(p.resp)
 		if p.reuse && p.buf != nil {

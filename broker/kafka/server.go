@@ -64,6 +64,9 @@ type Config struct {
 	// but not yet answered, per connection and over the server; 0 means the
 	// defaults. Either is raised to MaxRequestBytes if smaller.
 	ConnBudgetBytes, ServerBudgetBytes int64
+	// Observer, when set, is told how long each answered request took
+	// (observe.go); the metrics package implements it.
+	Observer RequestObserver
 	// ACL authorizes every request with the connection's principal
 	// (authorize.go) when it enforces, and backs the ACL APIs
 	// (DescribeAcls, CreateAcls, DeleteAcls); nil: no checks, and the ACL

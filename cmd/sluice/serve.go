@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/datadir"
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -36,6 +37,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	meta := fs.String("meta", "", "cluster mode: `URL` of the cluster's PostgreSQL database, postgres://USER@HOST:PORT/DB (with ?sslmode=... as libpq reads it); the schema registry, topic metadata and group offsets live there, and every node serves the registry of the whole cluster. Until the shared log (--objects) exists, record bytes stay on a local disk, so the first node to join keeps every topic; the others refuse topic requests, naming it (docs/cluster.md)")
 	nodeID := fs.String("node-id", "", "this node's `name` in the cluster, 1 to 64 characters of [A-Za-z0-9._-], unique per process; required with --meta")
 	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
+	metricsMax := fs.Int("metrics-max-partitions", metrics.DefaultMaxPartitions, "cap on the per-partition series of each /metrics family (produced, fetched, log size and offsets, group lag): topics past the cap are summed into partition=\"other\" series (see docs/operations.md)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,6 +51,10 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	logger, err := newLogger(e.stderr, *logFormat, *logLevel)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
+		return 2
+	}
+	if *metricsMax < 1 {
+		fmt.Fprintf(e.stderr, "sluice serve: --metrics-max-partitions %d: want 1 or more\n", *metricsMax)
 		return 2
 	}
 	policy, err := broker.ParseFsyncPolicy(*fsync)
@@ -109,7 +115,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		GroupMinSessionTimeout: *minSession, GroupMaxSessionTimeout: *maxSession,
 		// The server owns kln from here on, failure included.
 		KafkaListener: kln, KafkaAdvertisedAddr: *kafkaAdvertised,
-		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate,
+		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate, MetricsMaxPartitions: *metricsMax,
 		Auth: authn, MetricsAuth: *security.metricsAuth, TLS: tlsMaterial,
 		Meta: *meta, NodeID: *nodeID,
 	})

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log/vfs"
 )
@@ -97,6 +98,8 @@ type Journal struct {
 	capacity    int64 // the current file's preallocated size
 	fileMembers map[*Partition]struct{}
 	iov         [][]byte
+	// observe is told each fdatasync's duration (sync_observe.go).
+	observe func(time.Duration)
 
 	background chan journalCheckpoint
 

@@ -158,7 +158,7 @@ func (j *Journal) write(iov [][]byte, size int64) error {
 		return fmt.Errorf("log: write journal %s at byte %d: %w", j.currentName(), j.size, err)
 	}
 	j.size += size
-	if err := j.f.Sync(); err != nil {
+	if err := j.timedSync(); err != nil { // sync_observe.go
 		return fmt.Errorf("log: fdatasync journal %s: %w", j.currentName(), err)
 	}
 	return nil

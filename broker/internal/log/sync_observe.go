@@ -23,3 +23,21 @@ func (g *SyncGate) timed(sync func() error) error {
 	g.observe(time.Since(start))
 	return err
 }
+
+// SetObserver makes the journal tell fn how long each of its fdatasyncs
+// takes: under fsync=always the one durability point of every partition's
+// group commit. fn runs on the journal's writer goroutine and must not
+// block; nil stops observing. Call it before Start.
+func (j *Journal) SetObserver(fn func(time.Duration)) { j.observe = fn }
+
+// timedSync syncs the current journal file, reporting the duration to the
+// observer if there is one.
+func (j *Journal) timedSync() error {
+	if j.observe == nil {
+		return j.f.Sync()
+	}
+	start := time.Now()
+	err := j.f.Sync()
+	j.observe(time.Since(start))
+	return err
+}
