@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluicehq/sluice/auth"
 )
@@ -219,5 +221,33 @@ func TestSASLOff(t *testing.T) {
 	hs := c.roundTrip(handshake("PLAIN", 1), 2).(*kmsg.SASLHandshakeResponse)
 	if hs.ErrorCode != kerr.UnsupportedSaslMechanism.Code || len(hs.SupportedMechanisms) != 0 {
 		t.Fatalf("handshake with auth off: %+v", hs)
+	}
+}
+
+// TestSASLHandshakeV0SCRAM: a whole SCRAM-SHA-512 exchange in bare frames
+// after a v0 handshake, driven by franz-go's SCRAM client, which checks the
+// server's signature.
+func TestSASLHandshakeV0SCRAM(t *testing.T) {
+	s, addr := newAuthServer(t)
+	c := dialRaw(t, addr)
+	if hs := c.roundTrip(handshake(auth.SCRAMSHA512, 0), 1).(*kmsg.SASLHandshakeResponse); hs.ErrorCode != 0 {
+		t.Fatalf("handshake: %d", hs.ErrorCode)
+	}
+	m := scram.Auth{User: "alice", Pass: "alice-pw"}.AsSha512Mechanism()
+	sess, msg, err := m.Authenticate(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; {
+		rawSend(t, c, msg)
+		if done, msg, err = sess.Challenge(rawRecv(t, c)); err != nil {
+			t.Fatalf("client: %v", err)
+		}
+	}
+	if md := c.roundTrip(metadataReq(), 2).(*kmsg.MetadataResponse); len(md.Brokers) != 1 {
+		t.Fatal("Metadata after a v0 SCRAM login")
+	}
+	if p, _ := connPrincipal(t, s); p != (auth.Principal{Name: "alice", Superuser: true, Method: "sasl-scram-sha-512"}) {
+		t.Errorf("principal %+v", p)
 	}
 }
