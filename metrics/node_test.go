@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicehq/sluice/auth"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/server"
@@ -357,5 +358,77 @@ func TestScrapeCap(t *testing.T) {
 	}
 	if got := value(mfs, "sluice_metrics_folded_partitions"); got != 4 {
 		t.Errorf("folded = %v, want 4", got)
+	}
+}
+
+// TestMetricsAuth: with an auth file, /metrics is open by default (the
+// APIs are not) and needs credentials under MetricsAuth (--metrics-auth);
+// failed logins are counted in sluice_auth_failures_total.
+func TestMetricsAuth(t *testing.T) {
+	hash, err := auth.HashPassword("s3cret", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := auth.ParseFile("auth.yaml", []byte("users:\n  - name: prom\n    password: "+hash+"\nsuperusers: [prom]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(base, path, user, password string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if user != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for _, metricsAuth := range []bool{false, true} {
+		t.Run(fmt.Sprint("metrics-auth=", metricsAuth), func(t *testing.T) {
+			_, base, stop, err := server.Start(context.Background(), server.Config{
+				DataDir: t.TempDir(), Auth: auth.New(f, auth.Options{}), MetricsAuth: metricsAuth,
+			}, "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			if resp := get(base, "/subjects", "", ""); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("GET /subjects without credentials: %s", resp.Status)
+			}
+			open := get(base, "/metrics", "", "")
+			if want := map[bool]int{false: 200, true: 401}[metricsAuth]; open.StatusCode != want {
+				t.Fatalf("GET /metrics without credentials: %s, want %d", open.Status, want)
+			}
+			if open.Header.Get("X-Request-Id") == "" {
+				t.Errorf("no request id on %s", open.Status)
+			}
+			if resp := get(base, "/metrics", "prom", "wrong"); metricsAuth && resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("GET /metrics with a wrong password: %s", resp.Status)
+			}
+			req, _ := http.NewRequest("GET", base+"/metrics", nil)
+			req.SetBasicAuth("prom", "s3cret")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /metrics with credentials: %s", resp.Status)
+			}
+			parser := expfmt.NewTextParser(model.UTF8Validation)
+			mfs, err := parser.TextToMetricFamilies(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// One wrong password under --metrics-auth (the open endpoint
+			// does not look at credentials).
+			if got, want := value(mfs, "sluice_auth_failures_total"), map[bool]float64{false: 0, true: 1}[metricsAuth]; got != want {
+				t.Errorf("sluice_auth_failures_total = %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -1,0 +1,91 @@
+package metrics
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	_ "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1" // registers the broker services
+)
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct{ method, path, transport, name string }{
+		{"POST", "/sluice.broker.v1.BrokerService/Produce", "connect", "sluice.broker.v1.BrokerService/Produce"},
+		{"POST", "/sluice.broker.v1.BrokerService/Nope", "http", "other"},
+		{"POST", "/no.such.Service/Produce", "http", "other"},
+		{"GET", "/subjects/orders-value/versions/1", "rest", "GET /subjects/*/versions/*"},
+		{"GET", "/metrics", "http", "/metrics"},
+		{"GET", "/console/topics/x", "http", "/console"},
+		{"GET", "/random/path/" + strings.Repeat("x", 100), "http", "other"},
+	} {
+		r := httptest.NewRequest(tc.method, tc.path, nil)
+		if tr, name := classify(r); tr != tc.transport || name != tc.name {
+			t.Errorf("%s %s: %s %q, want %s %q", tc.method, tc.path, tr, name, tc.transport, tc.name)
+		}
+	}
+}
+
+func TestInstrumentRequestID(t *testing.T) {
+	m, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusTeapot)
+	}))
+	for _, tc := range []struct{ sent, want string }{
+		{"abc-123", "abc-123"},
+		{"bad id\nforged", ""}, // replaced
+		{"", ""},
+	} {
+		r := httptest.NewRequest("GET", "/subjects", nil)
+		if tc.sent != "" {
+			r.Header.Set(RequestIDHeader, tc.sent)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		got := w.Header().Get(RequestIDHeader)
+		if tc.want != "" && got != tc.want || tc.want == "" && (got == "" || got == tc.sent) {
+			t.Errorf("sent %q: response id %q", tc.sent, got)
+		}
+		if w.Code != http.StatusTeapot {
+			t.Errorf("status %d", w.Code)
+		}
+	}
+	if n := testutil.CollectAndCount(m.requests); n != 1 {
+		t.Errorf("%d request series, want 1", n)
+	}
+}
+
+// BenchmarkInstrument measures the HTTP instrumentation per request (the
+// latency observation, in-flight gauge, request id, status capture) over a
+// handler that does nothing.
+func BenchmarkInstrument(b *testing.B) {
+	m, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	noop := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		path string
+	}{
+		{"bare/rest", noop, "/schemas/ids/1"},
+		{"instrumented/rest", m.Instrument(noop), "/schemas/ids/1"},
+		{"instrumented/connect", m.Instrument(noop), "/sluice.broker.v1.BrokerService/Produce"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.Header())
+				tc.h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
