@@ -169,9 +169,14 @@ func (e *Enforcer) checkRules(ctx context.Context, cfg *TopicConfig, s *sideStat
 	}
 	se := refuse(s.noun() + f.Error())
 	se.Rule = &RuleViolation{Failure: *f, Subject: subject, Version: version}
-	if f.Action == rules.ActionDLQ && f.DLQTopic == "" {
+	switch {
+	case f.Action == rules.ActionDLQ && f.DLQTopic == "":
 		se.Reason += " (onFailure is DLQ, but the rule has no params[\"dlq.topic\"])"
 		se.Rule.Action = rules.ActionError
+	case f.Action == rules.ActionDLQ:
+		// Read only where the record is refused rather than diverted:
+		// the Kafka listener, or a DLQ topic that cannot take it.
+		se.Reason += fmt.Sprintf(" (onFailure DLQ diverts to %s on Connect produce; the Kafka listener refuses the record)", f.DLQTopic)
 	}
 	return se
 }
@@ -236,7 +241,7 @@ func (b *Broker) produceDiverting(ctx context.Context, topicName string, recs []
 			Header{Key: HeaderRuleSubject, Value: []byte(v.Subject)},
 			Header{Key: HeaderRuleVersion, Value: []byte(strconv.Itoa(v.Version))},
 			Header{Key: HeaderRuleTopic, Value: []byte(topicName)},
-			Header{Key: HeaderRuleReason, Value: []byte(quoteReason(se.Reason))},
+			Header{Key: HeaderRuleReason, Value: []byte(quoteReason(v.Failure.Error()))},
 		)
 		out := ProduceRecord{Key: in.Key, Value: in.Value, Headers: hs, Timestamp: in.Timestamp}
 		if _, err := b.Produce(ctx, v.DLQTopic, []ProduceRecord{out}); err != nil {

@@ -67,3 +67,39 @@ func TestDataContractOverKafka(t *testing.T) {
 		t.Fatalf("high watermarks %d and %d, want 0 and 2", info.Partitions[0].HighWatermark, info.Partitions[1].HighWatermark)
 	}
 }
+
+// TestDataContractDLQOverKafka: a rule whose onFailure is DLQ refuses the
+// record over the Kafka listener (diversion is done on Connect produce),
+// saying so.
+func TestDataContractDLQOverKafka(t *testing.T) {
+	addr, _, srv := startServer(t)
+	sv, err := srv.Registry.Register(testCtx(t), "tips-value", registry.Schema{
+		Type:    serde.Avro,
+		Text:    `{"type":"record","name":"Tip","fields":[{"name":"total","type":"long"}]}`,
+		RuleSet: json.RawMessage(`{"domainRules":[{"name":"positive_total","kind":"CONDITION","mode":"WRITE","type":"CEL","expr":"message.total > 0","onFailure":"DLQ","params":{"dlq.topic":"tips-dlq"}}]}`),
+	}, registry.RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createTopicCore(t, srv, "tips", 1, nil)
+	createTopicCore(t, srv, "tips-dlq", 1, nil)
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "tips"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = 0, rawBatch([][]byte{avroLong(int32(sv.ID), -3)})
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testCtx(t), newClient(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0 := resp.Topics[0].Partitions[0]
+	if p0.ErrorCode != kerr.InvalidRecord.Code || len(p0.ErrorRecords) != 1 {
+		t.Fatalf("partition 0: %v, record errors %+v", kerr.ErrorForCode(p0.ErrorCode), p0.ErrorRecords)
+	}
+	if msg := deref(p0.ErrorRecords[0].ErrorMessage); !strings.Contains(msg, `rule "positive_total" (CEL) failed`) || !strings.Contains(msg, "the Kafka listener refuses the record") {
+		t.Errorf("record error %q", msg)
+	}
+}
