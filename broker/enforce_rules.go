@@ -115,6 +115,7 @@ func (e *Enforcer) ruleSetOf(ctx context.Context, ent *schemacache.Entry) (*rule
 // SchemaError.
 type RuleViolation struct {
 	rules.Failure
+	// Subject and Version are the record's writer version.
 	Subject string
 	Version int
 }

@@ -29,8 +29,10 @@ const costLimit = 1_000_000
 // CompileError is a rule whose expression does not compile against the
 // schema; Message is the compiler's.
 type CompileError struct {
-	Rule    string
-	Type    string
+	// Rule is the rule's name, Type its type (CEL, CEL_FIELD).
+	Rule string
+	Type string
+	// Message is the compiler's, with the expression.
 	Message string
 }
 

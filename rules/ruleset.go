@@ -9,24 +9,39 @@ import (
 
 // Rule is one rule of a ruleSet, in Confluent's JSON shape.
 type Rule struct {
-	Name      string            `json:"name"`
-	Doc       string            `json:"doc,omitempty"`
-	Kind      string            `json:"kind"`
-	Mode      string            `json:"mode"`
-	Type      string            `json:"type"`
-	Tags      []string          `json:"tags,omitempty"`
-	Params    map[string]string `json:"params,omitempty"`
-	Expr      string            `json:"expr,omitempty"`
-	OnSuccess string            `json:"onSuccess,omitempty"`
-	OnFailure string            `json:"onFailure,omitempty"`
-	Disabled  bool              `json:"disabled,omitempty"`
+	// Name identifies the rule in refusals; unique in its ruleSet.
+	Name string `json:"name"`
+	// Doc is free text.
+	Doc string `json:"doc,omitempty"`
+	// Kind is CONDITION or TRANSFORM; the broker runs conditions.
+	Kind string `json:"kind"`
+	// Mode is WRITE, READ or WRITEREAD (domain rules), UPGRADE, DOWNGRADE
+	// or UPDOWN (migration rules); WRITE and WRITEREAD run on produce.
+	Mode string `json:"mode"`
+	// Type is the executor: CEL and CEL_FIELD run on the broker.
+	Type string `json:"type"`
+	// Tags select the fields a CEL_FIELD rule runs on (none: every field).
+	Tags []string `json:"tags,omitempty"`
+	// Params are the rule's parameters, dlq.topic among them.
+	Params map[string]string `json:"params,omitempty"`
+	// Expr is the expression, optionally "guard ; expression".
+	Expr string `json:"expr,omitempty"`
+	// OnSuccess and OnFailure are the actions (NONE, ERROR, DLQ), or a
+	// comma pair whose first applies on write.
+	OnSuccess string `json:"onSuccess,omitempty"`
+	OnFailure string `json:"onFailure,omitempty"`
+	// Disabled rules are skipped.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // RuleSet is a schema version's rules.
 type RuleSet struct {
+	// MigrationRules run between versions (clients only).
 	MigrationRules []Rule `json:"migrationRules,omitempty"`
-	DomainRules    []Rule `json:"domainRules,omitempty"`
-	EncodingRules  []Rule `json:"encodingRules,omitempty"`
+	// DomainRules hold the conditions the broker enforces.
+	DomainRules []Rule `json:"domainRules,omitempty"`
+	// EncodingRules run on encoded bytes (clients only).
+	EncodingRules []Rule `json:"encodingRules,omitempty"`
 }
 
 // ParseRuleSet decodes a ruleSet; absent or null gives an empty set.
