@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"unicode"
 
@@ -89,6 +90,9 @@ func LoadFile(path string) (*File, error) {
 	return ParseFile(path, data)
 }
 
+// goTypeName matches the Go type yaml's errors name (" in type auth.rawUser").
+var goTypeName = regexp.MustCompile(` (in|into) (type )?(\[\]|map\[\w+\])?(auth\.raw\w+|string|int)\b`)
+
 // maxFileBytes bounds an auth file.
 const maxFileBytes = 16 << 20
 
@@ -108,7 +112,14 @@ func ParseFile(name string, data []byte) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
-		return nil, errf(0, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msg = strings.Join(te.Errors, "; ")
+		}
+		// Go type names mean nothing to the file's author.
+		msg = goTypeName.ReplaceAllString(msg, "")
+		return nil, errf(0, "%s (the format is in docs/security.md)", msg)
 	}
 	var doc yaml.Node
 	yaml.Unmarshal(data, &doc) // decoded above: it parses

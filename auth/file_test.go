@@ -73,6 +73,9 @@ func TestParseFile(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("ParseFile error = %v, want it to contain %q", err, tt.wantErr)
 			}
+			if strings.Contains(err.Error(), "auth.raw") {
+				t.Errorf("error %q names a Go type", err)
+			}
 			if !strings.HasPrefix(err.Error(), "auth file t.yaml: ") {
 				t.Errorf("error %q does not name the file", err)
 			}
