@@ -44,6 +44,12 @@ var rules = []struct {
 		"the broker and its transports are wired into a node by package server, not the reverse"},
 	{module + "/registry/...", nil, []string{module + "/server", module + "/cmd"},
 		"the registry and its transports are wired into a node by package server, not the reverse"},
+	{module + "/broker/...", nil, []string{module + "/metrics", "github.com/prometheus/"},
+		"the broker counts with atomics and the metrics package reads them at scrape time (broker/stats.go); no Prometheus on the hot paths"},
+	{module + "/registry/...", nil, []string{module + "/metrics", "github.com/prometheus/"},
+		"the registry is counted at scrape time by package metrics, not the reverse"},
+	{module + "/metrics/...", nil, []string{module + "/server", module + "/cmd"},
+		"package metrics is wired into a node by package server, not the reverse"},
 }
 
 func TestImportRules(t *testing.T) {
