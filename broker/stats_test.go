@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,11 +24,11 @@ func statsOf(b *broker.Broker, topic string) []broker.PartitionStats {
 
 func TestStatsCountProduceAndFetch(t *testing.T) {
 	t.Parallel()
-	var syncs int
+	var syncs atomic.Int64 // the journal's writer goroutine reports
 	e := newEnv(t, func(c *broker.Config) {
 		c.Validator = refuseBad{}
 		c.Fsync, _ = broker.ParseFsyncPolicy("always")
-		c.ObserveSync = func(d time.Duration) { syncs++ } // appends to one partition run one at a time here
+		c.ObserveSync = func(d time.Duration) { syncs.Add(1) }
 	})
 	e.createTopic("s", 2, nil)
 	ctx := context.Background()
@@ -58,7 +59,7 @@ func TestStatsCountProduceAndFetch(t *testing.T) {
 	if g := got[1]; g.ProducedRecords != 3 || g.ProducedBytes != 4+3+5 || g.HighWatermark != 3 {
 		t.Errorf("partition 1 after produce: %+v", g)
 	}
-	if syncs == 0 {
+	if syncs.Load() == 0 {
 		t.Errorf("no fdatasync observed under fsync=always")
 	}
 
