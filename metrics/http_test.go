@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	_ "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1" // registers the broker services
+	"github.com/sluicehq/sluice/registry/rest"
 )
 
 func TestClassify(t *testing.T) {
@@ -88,4 +89,38 @@ func BenchmarkInstrument(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzClassify: whatever the path, the labels come from fixed sets (a
+// known transport; a method that is a fixed path, "other", a REST
+// endpoint or a procedure the proto registry knows), and a request id
+// that is accepted cannot break a log line.
+func FuzzClassify(f *testing.F) {
+	f.Add("/sluice.broker.v1.BrokerService/Produce", "x-1")
+	f.Add("/subjects/a/versions/1", "bad id")
+	f.Add("/a.B/C/D", "")
+	f.Fuzz(func(t *testing.T, path, id string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL.Path = path
+		tr, name := classify(r)
+		switch tr {
+		case "http":
+			if name != "other" && name != "/console" && name != path {
+				t.Fatalf("http method %q for %q", name, path)
+			}
+		case "rest":
+			if rest.RouteOf("GET", r.URL.EscapedPath()) != name {
+				t.Fatalf("rest method %q for %q", name, path)
+			}
+		case "connect":
+			if _, ok := procedure("/" + name); !ok {
+				t.Fatalf("connect method %q for %q", name, path)
+			}
+		default:
+			t.Fatalf("transport %q for %q", tr, path)
+		}
+		if usableRequestID(id) && strings.ContainsAny(id, " \n\r\t\"=") {
+			t.Fatalf("request id %q accepted", id)
+		}
+	})
 }

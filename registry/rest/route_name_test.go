@@ -30,3 +30,20 @@ func TestRouteOf(t *testing.T) {
 		t.Errorf("RouteOf allocates %v times", n)
 	}
 }
+
+// FuzzRouteOf: any method and path give "" or an endpoint of the
+// catalogue (a bounded label), never a panic.
+func FuzzRouteOf(f *testing.F) {
+	for _, s := range []string{"/", "/subjects/a/versions/1", "/contexts/.x/schemas/ids/3", "//", "/contexts/", "/a%2Fb/versions"} {
+		f.Add("GET", s)
+	}
+	known := map[string]bool{"": true}
+	for _, n := range routeNames {
+		known[n] = true
+	}
+	f.Fuzz(func(t *testing.T, method, path string) {
+		if got := RouteOf(method, path); !known[got] {
+			t.Fatalf("RouteOf(%q, %q) = %q, not an endpoint of the catalogue", method, path, got)
+		}
+	})
+}
