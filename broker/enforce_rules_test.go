@@ -185,7 +185,9 @@ func TestDataContractKey(t *testing.T) {
 	c := contract[f.name]
 	e.create("keyed", 1, nil)
 	id := e.registerRules("keyed-key", f, condition("small_key", c.expr, ""))
-	rec := func(d []byte) *brokerv1.ProduceRecord { return &brokerv1.ProduceRecord{Key: f.frame(id, d), Value: []byte("v")} }
+	rec := func(d []byte) *brokerv1.ProduceRecord {
+		return &brokerv1.ProduceRecord{Key: f.frame(id, d), Value: []byte("v")}
+	}
 	e.accepted("keyed", &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{rec(c.good)}})
 	ce := e.refused("keyed", connect.CodeInvalidArgument, &brokerv1.ProduceRequest{Records: []*brokerv1.ProduceRecord{rec(c.bad)}})
 	if want := `record 0: key rule "small_key" (CEL) failed: ` + c.expr + ` is false`; !strings.Contains(ce.Message(), want) {
