@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -27,10 +29,17 @@ const maxRequestIDBytes = 64
 // Instrument wraps the node's HTTP handler: every request is timed into
 // sluice_request_duration_seconds (transport rest, connect or http, and
 // the REST endpoint, Connect procedure or fixed path as method), counted
-// in sluice_requests_in_flight while it runs, given a request id
-// (RequestIDHeader), and logged in one Debug line (method, path without
-// the query, status, bytes, duration, request id, remote address; never a
-// header, so never a credential).
+// in sluice_requests_in_flight while it runs, and logged in one Debug line
+// (method, path without the query, status, bytes, duration, request id,
+// remote address; never a header, so never a credential). A usable request
+// id the client sent (RequestIDHeader) is echoed on the response; with
+// debug logging on, a request without one gets one, so that the response
+// and the log line meet.
+//
+// The wrapper allocates nothing per request at the default log level (a
+// pooled response writer, the histogram child looked up once per label
+// pair), so that the pre-encoded registry answers stay allocation-free
+// (server's TestRESTTreeDoesNotAllocate).
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		transport, method := classify(r)
@@ -40,17 +49,26 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		}
 		g.Add(1)
 		defer g.Add(-1)
-		id := r.Header.Get(RequestIDHeader)
-		if !usableRequestID(id) {
+		debug := m.log.Enabled(r.Context(), slog.LevelDebug)
+		var id string
+		if sent := r.Header[RequestIDHeader]; len(sent) == 1 && usableRequestID(sent[0]) {
+			id = sent[0]
+			w.Header()[RequestIDHeader] = sent // the client's own slice: no copy
+		} else if debug {
 			id = m.newRequestID()
+			w.Header().Set(RequestIDHeader, id)
 		}
-		w.Header().Set(RequestIDHeader, id)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statusWriters.Get().(*statusWriter)
+		*sw = statusWriter{ResponseWriter: w}
+		defer func() {
+			*sw = statusWriter{}
+			statusWriters.Put(sw)
+		}()
 		start := time.Now()
 		next.ServeHTTP(sw, r)
 		d := time.Since(start)
-		m.requests.WithLabelValues(transport, method).Observe(d.Seconds())
-		if m.log.Enabled(r.Context(), slog.LevelDebug) {
+		m.observer(transport, method).Observe(d.Seconds())
+		if debug {
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
@@ -62,6 +80,25 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// statusWriters pools Instrument's response writers.
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
+// observer returns the request histogram's child for a label pair, looked
+// up in the vector once (the labels come from fixed sets, so the cache is
+// bounded).
+func (m *Metrics) observer(transport, method string) prometheus.Observer {
+	key := observerKey{transport, method}
+	if o, ok := m.observers.Load(key); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.requests.WithLabelValues(transport, method)
+	m.observers.Store(key, o)
+	return o
+}
+
+// observerKey names a request histogram child.
+type observerKey struct{ transport, method string }
 
 // requestSeq numbers the request ids this process makes.
 var requestSeq atomic.Uint64

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,35 +31,49 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// A usable id the client sent is echoed; otherwise, with debug logging on,
+// the response gets a fresh one (it names the request's log line), and at
+// the default level none (there is no line to meet).
 func TestInstrumentRequestID(t *testing.T) {
-	m, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "no", http.StatusTeapot)
-	}))
-	for _, tc := range []struct{ sent, want string }{
-		{"abc-123", "abc-123"},
-		{"bad id\nforged", ""}, // replaced
-		{"", ""},
-	} {
-		r := httptest.NewRequest("GET", "/subjects", nil)
-		if tc.sent != "" {
-			r.Header.Set(RequestIDHeader, tc.sent)
+	for _, debug := range []bool{false, true} {
+		level := slog.LevelInfo
+		if debug {
+			level = slog.LevelDebug
 		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		got := w.Header().Get(RequestIDHeader)
-		if tc.want != "" && got != tc.want || tc.want == "" && (got == "" || got == tc.sent) {
-			t.Errorf("sent %q: response id %q", tc.sent, got)
+		m, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level}))})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if w.Code != http.StatusTeapot {
-			t.Errorf("status %d", w.Code)
+		h := m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no", http.StatusTeapot)
+		}))
+		for _, tc := range []struct{ sent, want string }{
+			{"abc-123", "abc-123"},
+			{"bad id\nforged", ""}, // replaced, or dropped
+			{"", ""},
+		} {
+			r := httptest.NewRequest("GET", "/subjects", nil)
+			if tc.sent != "" {
+				r.Header[RequestIDHeader] = []string{tc.sent}
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			got := w.Header().Get(RequestIDHeader)
+			switch {
+			case tc.want != "" && got != tc.want:
+				t.Errorf("debug %v, sent %q: response id %q, want it echoed", debug, tc.sent, got)
+			case tc.want == "" && debug && (got == "" || got == tc.sent):
+				t.Errorf("debug %v, sent %q: response id %q, want a fresh one", debug, tc.sent, got)
+			case tc.want == "" && !debug && got != "":
+				t.Errorf("debug %v, sent %q: response id %q, want none", debug, tc.sent, got)
+			}
+			if w.Code != http.StatusTeapot {
+				t.Errorf("status %d", w.Code)
+			}
 		}
-	}
-	if n := testutil.CollectAndCount(m.requests); n != 1 {
-		t.Errorf("%d request series, want 1", n)
+		if n := testutil.CollectAndCount(m.requests); n != 1 {
+			t.Errorf("%d request series, want 1", n)
+		}
 	}
 }
 

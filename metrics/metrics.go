@@ -67,9 +67,10 @@ type Metrics struct {
 	log *slog.Logger
 	reg *prometheus.Registry
 
-	fsync    prometheus.Histogram
-	requests *prometheus.HistogramVec // transport, method
-	inFlight *inFlightCollector
+	fsync     prometheus.Histogram
+	requests  *prometheus.HistogramVec // transport, method
+	observers sync.Map                 // observerKey -> prometheus.Observer (http.go)
+	inFlight  *inFlightCollector
 
 	// kafkaObservers caches the request histogram per Kafka API key.
 	kafkaObservers sync.Map // int16 -> prometheus.Observer
