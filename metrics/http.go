@@ -32,9 +32,9 @@ const maxRequestIDBytes = 64
 // in sluice_requests_in_flight while it runs, and logged in one Debug line
 // (method, path without the query, status, bytes, duration, request id,
 // remote address; never a header, so never a credential). A usable request
-// id the client sent (RequestIDHeader) is echoed on the response; with
-// debug logging on, a request without one gets one, so that the response
-// and the log line meet.
+// id the client sent (RequestIDHeader) is echoed on the response; a request
+// without one gets one when its response is an error, or when debug logging
+// is on, so that a client's report and the server's log line meet.
 //
 // The wrapper allocates nothing per request at the default log level (a
 // pooled response writer, the histogram child looked up once per label
@@ -59,7 +59,7 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 			w.Header().Set(RequestIDHeader, id)
 		}
 		sw := statusWriters.Get().(*statusWriter)
-		*sw = statusWriter{ResponseWriter: w}
+		*sw = statusWriter{ResponseWriter: w, id: id, m: m}
 		defer func() {
 			*sw = statusWriter{}
 			statusWriters.Put(sw)
@@ -68,6 +68,7 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		d := time.Since(start)
 		m.observer(transport, method).Observe(d.Seconds())
+		id = sw.id
 		if debug {
 			status := sw.status
 			if status == 0 {
@@ -170,12 +171,21 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// id is the request's id when it has one; m makes one for an error
+	// response that has none.
+	id string
+	m  *Metrics
 }
 
-// WriteHeader records the status.
+// WriteHeader records the status. An error response always carries a
+// request id: made here when the request had none (only errors pay for it).
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if code >= http.StatusBadRequest && w.id == "" && w.m != nil {
+			w.id = w.m.newRequestID()
+			w.Header().Set(RequestIDHeader, w.id)
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

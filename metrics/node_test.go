@@ -400,6 +400,9 @@ func TestMetricsAuth(t *testing.T) {
 			if want := map[bool]int{false: 200, true: 401}[metricsAuth]; open.StatusCode != want {
 				t.Fatalf("GET /metrics without credentials: %s, want %d", open.Status, want)
 			}
+			if open.StatusCode >= 400 && open.Header.Get("X-Request-Id") == "" {
+				t.Errorf("no request id on %s", open.Status)
+			}
 			if resp := get(base, "/metrics", "prom", "wrong"); metricsAuth && resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("GET /metrics with a wrong password: %s", resp.Status)
 			}
