@@ -9,9 +9,9 @@ import (
 
 	"github.com/sluicehq/sluice/auth"
 	"github.com/sluicehq/sluice/client"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/credentials"
 	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // securedAuthFile is an auth file with alice (superuser, password
@@ -45,7 +45,7 @@ func TestTypedClientsSecuredNode(t *testing.T) {
 		t.Skip("starts a node with argon2id users")
 	}
 	yaml, token := securedAuthFile()
-	srv := clienttest.Start(t, clienttest.Secured(yaml, "alice", "alice-pw"))
+	srv := sluicetest.Start(t, sluicetest.Secured(yaml, "alice", "alice-pw"))
 	if !strings.HasPrefix(srv.URL, "https://") {
 		t.Fatalf("URL %s: want https://", srv.URL)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/avro"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 const orderV1 = `{"type":"record","name":"Order","namespace":"com.acme","fields":[
@@ -49,7 +49,7 @@ type avroOrderV3 struct {
 
 func TestAvroRoundTrip(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "orders", 3, nil)
 	p := mustProducer(t, ctx, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1), client.AutoRegister())
 	var want []avroOrderV1
@@ -84,7 +84,7 @@ func TestAvroRoundTrip(t *testing.T) {
 // at producer construction with every violation.
 func TestAvroEvolution(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "orders", 1, nil)
 	p1 := mustProducer(t, ctx, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1), client.AutoRegister())
 	p2 := mustProducer(t, ctx, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV2](orderV2), client.AutoRegister())
@@ -148,7 +148,7 @@ func TestAvroEvolution(t *testing.T) {
 
 func TestNotRegistered(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "orders", 1, nil)
 	_, err := client.NewProducer(ctx, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1))
 	var nr *client.NotRegisteredError

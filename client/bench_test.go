@@ -9,9 +9,9 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/avro"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // BenchmarkProduce compares a typed Produce with a raw Produce of the same
@@ -21,7 +21,7 @@ import (
 //	go test ./client -run '^$' -bench Produce -count 5
 func BenchmarkProduce(b *testing.B) {
 	ctx := context.Background()
-	srv := clienttest.Start(b)
+	srv := sluicetest.Start(b)
 	srv.CreateTopic(b, "bench", 1, nil)
 	p, err := client.NewProducer(ctx, srv.Conn, "bench", primitive.String(), avro.Must[avroOrderV2](orderV2), client.AutoRegister())
 	if err != nil {
@@ -63,7 +63,7 @@ func BenchmarkProduce(b *testing.B) {
 // machine hits both alike, and reports typed/raw as the ratio metric.
 func BenchmarkProduceRatio(b *testing.B) {
 	ctx := context.Background()
-	srv := clienttest.Start(b)
+	srv := sluicetest.Start(b)
 	srv.CreateTopic(b, "bench", 1, nil)
 	codec := avro.Must[avroOrderV2](orderV2)
 	p, err := client.NewProducer(ctx, srv.Conn, "bench", primitive.String(), codec, client.AutoRegister())

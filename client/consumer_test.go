@@ -12,15 +12,15 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/avro"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // mixedTopic makes a topic without value validation holding a good record,
 // a record that is not an envelope, and another good record.
-func mixedTopic(t *testing.T, ctx context.Context) *clienttest.Server {
-	srv := clienttest.Start(t)
+func mixedTopic(t *testing.T, ctx context.Context) *sluicetest.Server {
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "mixed", 1, map[string]string{"value.schema.validation": "none"})
 	srv.CreateTopic(t, "mixed.dlq", 1, nil)
 	good := mustProducer(t, ctx, srv.Conn, "mixed", primitive.RawString(), avro.Must[avroOrderV1](orderV1), client.AutoRegister())
@@ -120,7 +120,7 @@ func TestDecodePolicies(t *testing.T) {
 // partitions it lists from an offset.
 func TestStandalonePartitionsAndOffset(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "t", 3, nil)
 	p := mustProducer(t, ctx, srv.Conn, "t", primitive.Null(), primitive.Int64(), client.AutoRegister())
 	for part := range int32(3) {
@@ -145,7 +145,7 @@ func TestStandalonePartitionsAndOffset(t *testing.T) {
 // needs the broker's GroupService; until that lands it is skipped.
 func TestGroupConsumer(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "orders", 2, nil)
 	p := mustProducer(t, ctx, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1), client.AutoRegister())
 	for i := range 10 {
@@ -209,7 +209,7 @@ func committed(t *testing.T, ctx context.Context, conn *client.Conn, group strin
 // handed over keeps its last commit, and its new owner re-reads from there.)
 func TestGroupMembersShareAndCommit(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "events", 4, nil)
 	p := mustProducer(t, ctx, srv.Conn, "events", primitive.String(), primitive.Int64(), client.AutoRegister())
 	const n = 40
@@ -273,7 +273,7 @@ func TestGroupMembersShareAndCommit(t *testing.T) {
 // TestManualCommit: with ManualCommit nothing is committed until Commit.
 func TestManualCommit(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "t", 1, nil)
 	p := mustProducer(t, ctx, srv.Conn, "t", primitive.Null(), primitive.Int64(), client.AutoRegister())
 	for i := range 3 {

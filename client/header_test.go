@@ -12,13 +12,13 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/avro"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
 	"github.com/sluicehq/sluice/client/protobuf"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 	"github.com/sluicehq/sluice/serde"
 	sproto "github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // TestSchemaGUID is the vector of wire-format.md §8.
@@ -49,7 +49,7 @@ func registeredGUID(t *testing.T, conn *client.Conn, id int32) [16]byte {
 // that names no schema and a header that does not parse are decode errors.
 func TestHeaderMode(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	// The broker refuses GUID identities when it validates (it has no GUID
 	// index), so values go unchecked here; keys are checked.
 	srv.CreateTopic(t, "hdr", 1, map[string]string{"value.schema.validation": "none"})
@@ -131,7 +131,7 @@ func TestHeaderMode(t *testing.T) {
 // payload being the bare message.
 func TestHeaderModeProtobuf(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "phdr", 1, map[string]string{"value.schema.validation": "none"})
 	s, err := sproto.Parse(shopV2Proto, nil)
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sluicehq/sluice/client"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/jsonschema"
 	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 const customerV1 = `{"$schema":"http://json-schema.org/draft-07/schema#","title":"Customer","type":"object",
@@ -46,7 +46,7 @@ type customerV3Go struct {
 
 func TestJSONSchemaRoundTripAndEvolution(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "customers", 2, nil)
 	p1 := mustProducer(t, ctx, srv.Conn, "customers", primitive.RawString(), jsonschema.Must[customerV1Go](customerV1), client.AutoRegister())
 	p2 := mustProducer(t, ctx, srv.Conn, "customers", primitive.RawString(), jsonschema.Must[customerV2Go](customerV2).Validating(), client.AutoRegister())

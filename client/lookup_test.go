@@ -19,9 +19,9 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/avro"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // getSchemaPath is the registry call a consumer makes for a writer schema
@@ -32,7 +32,7 @@ const getSchemaPath = "/sluice.registry.v1.RegistryService/GetSchema"
 // GetSchema calls with fail while it returns true for the call's number
 // (1-based), and passes everything else through. It returns the proxy's URL
 // and a counter of GetSchema calls.
-func flakyRegistry(t *testing.T, srv *clienttest.Server, fail func(n int64, w http.ResponseWriter, r *http.Request) bool) (string, *atomic.Int64) {
+func flakyRegistry(t *testing.T, srv *sluicetest.Server, fail func(n int64, w http.ResponseWriter, r *http.Request) bool) (string, *atomic.Int64) {
 	t.Helper()
 	target, err := url.Parse(srv.URL)
 	if err != nil {
@@ -69,7 +69,7 @@ func hang(w http.ResponseWriter, r *http.Request) {
 // typedTopic makes a topic holding one Avro order (with a schemaless key,
 // so that the value's is the only lookup) and an empty dead-letter topic,
 // and returns the order's schema id.
-func typedTopic(t *testing.T, ctx context.Context, srv *clienttest.Server, topic string) int32 {
+func typedTopic(t *testing.T, ctx context.Context, srv *sluicetest.Server, topic string) int32 {
 	t.Helper()
 	srv.CreateTopic(t, topic, 1, nil)
 	srv.CreateTopic(t, topic+".dlq", 1, map[string]string{"value.schema.validation": "none"})
@@ -81,7 +81,7 @@ func typedTopic(t *testing.T, ctx context.Context, srv *clienttest.Server, topic
 }
 
 // highWatermark is the next offset of partition 0 of topic.
-func highWatermark(t *testing.T, ctx context.Context, srv *clienttest.Server, topic string) int64 {
+func highWatermark(t *testing.T, ctx context.Context, srv *sluicetest.Server, topic string) int64 {
 	t.Helper()
 	res, err := srv.Conn.Broker().ListOffsets(ctx, connect.NewRequest(&brokerv1.ListOffsetsRequest{
 		Topic: topic, Query: &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_LATEST},
@@ -103,7 +103,7 @@ func highWatermark(t *testing.T, ctx context.Context, srv *clienttest.Server, to
 // delivered, not dead-lettered.
 func TestLookupRetriedUntilRegistryRecovers(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	typedTopic(t, ctx, srv, "orders")
 	const failures = 3
 	regURL, calls := flakyRegistry(t, srv, func(n int64, w http.ResponseWriter, _ *http.Request) bool {
@@ -145,7 +145,7 @@ func TestLookupRetriedUntilRegistryRecovers(t *testing.T) {
 // group reads the record next).
 func TestLookupFailurePersists(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	id := typedTopic(t, ctx, srv, "orders")
 
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
@@ -215,7 +215,7 @@ func TestLookupFailurePersists(t *testing.T) {
 // decode policy applies at once, with no retry.
 func TestLookupNotFoundIsTheRecords(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "mixed", 1, map[string]string{"value.schema.validation": "none"})
 	good := mustProducer(t, ctx, srv.Conn, "mixed", primitive.RawString(), avro.Must[avroOrderV1](orderV1), client.AutoRegister())
 	raw := mustProducer(t, ctx, srv.Conn, "mixed", primitive.RawString(), primitive.RawBytes())

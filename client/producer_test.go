@@ -13,15 +13,15 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/avro"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // TestProduceAsyncOrder: async records are batched and appended in call
 // order (MaxInFlight 1), every callback is called once, and Flush waits.
 func TestProduceAsyncOrder(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "events", 1, nil)
 	p := mustProducer(t, ctx, srv.Conn, "events", primitive.Null(), primitive.Int64(), client.AutoRegister(),
 		client.Linger(time.Millisecond), client.MaxBatchBytes(512))
@@ -68,7 +68,7 @@ func TestProduceAsyncOrder(t *testing.T) {
 // *ProduceError naming it.
 func TestProduceRefused(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "orders", 1, nil)
 	// Register the value subject so the topic is typed, then send raw bytes.
 	mustProducer(t, ctx, srv.Conn, "orders", primitive.Null(), avro.Must[avroOrderV1](orderV1), client.AutoRegister())
@@ -87,7 +87,7 @@ func TestProduceRefused(t *testing.T) {
 // then reported; nothing else is retried.
 func TestRetryOnlyWhenNotSent(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "t", 1, nil)
 	attempts := 0
 	dead := client.New(&countingClient{hc: http.DefaultClient, n: &attempts}, "http://127.0.0.1:1")
@@ -130,7 +130,7 @@ func (c *countingClient) Do(r *http.Request) (*http.Response, error) {
 // TestGRPC: the same Conn works over gRPC.
 func TestGRPC(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "orders", 2, nil)
 	conn := client.New(srv.HTTPClient, srv.URL, client.WithGRPC())
 	p := mustProducer(t, ctx, conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1), client.AutoRegister())
@@ -152,7 +152,7 @@ func TestGRPC(t *testing.T) {
 // TestInterceptors: interceptors see every call.
 func TestInterceptors(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "t", 1, nil)
 	var mu sync.Mutex
 	seen := map[string]int{}
@@ -178,7 +178,7 @@ func TestInterceptors(t *testing.T) {
 // follow-up record) without deadlocking the producer.
 func TestProduceAsyncFromCallback(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "t", 1, nil)
 	p := mustProducer(t, ctx, srv.Conn, "t", primitive.Null(), primitive.Int64(), client.AutoRegister(), client.Linger(0))
 	done := make(chan error, 1)

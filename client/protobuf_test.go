@@ -15,11 +15,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sluicehq/sluice/client"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/internal/testpb"
 	"github.com/sluicehq/sluice/client/primitive"
 	"github.com/sluicehq/sluice/client/protobuf"
 	sproto "github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // orderV2Proto is order.proto with a field added (compatible).
@@ -65,7 +65,7 @@ func dynamicOrder(t *testing.T, text string, refs []client.Reference) (*protobuf
 
 func TestProtobufRoundTripAndEvolution(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "orders", 2, nil)
 	v1 := protobuf.Must[*testpb.Order]()
 	if refs := v1.Schema().References; len(refs) != 1 || refs[0].Name != "money.proto" || refs[0].Subject != "money.proto" {

@@ -8,11 +8,11 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluicehq/sluice/client"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
 	"github.com/sluicehq/sluice/client/protobuf"
 	"github.com/sluicehq/sluice/serde"
 	sproto "github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 const shopV1Proto = `syntax = "proto3";
@@ -33,7 +33,7 @@ message Shipped { string id = 1; string carrier = 2; }
 // subject, read from its message-index path.
 func TestProtobufUnionVersions(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "pshop", 1, map[string]string{"value.subject.name.strategy": "topic_record"})
 	st := client.ValueStrategy(serde.TopicRecordName)
 	codec := func(text string, msg protoreflect.Name) (*protobuf.Codec[*dynamicpb.Message], protoreflect.MessageDescriptor) {

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/client"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // TestRuleError: a record breaking a data-contract rule comes back as a
@@ -19,7 +19,7 @@ import (
 // also unwraps to the *ProduceError.
 func TestRuleError(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "orders", 1, nil)
 	body, _ := json.Marshal(map[string]any{
 		"schema":  orderV1,

@@ -8,9 +8,9 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/avro"
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/client/primitive"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 const createdSchema = `{"type":"record","name":"OrderCreated","namespace":"shop","fields":[{"name":"id","type":"string"},{"name":"amount","type":"long"}]}`
@@ -36,7 +36,7 @@ type orderCancelled struct {
 // its type; a type the consumer does not know is an unknown event.
 func TestUnion(t *testing.T) {
 	ctx := testCtx(t)
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	srv.CreateTopic(t, "shop", 1, map[string]string{"value.subject.name.strategy": "topic_record"})
 	st := client.ValueStrategy(serde.TopicRecordName)
 	created := avro.Must[orderCreated](createdSchema)

@@ -19,10 +19,10 @@ import (
 	// them here makes go test's cache key cover their sources, so a change
 	// in the runtime reruns this test instead of reusing a stale pass.
 	_ "github.com/sluicehq/sluice/client/avro"
-	_ "github.com/sluicehq/sluice/client/clienttest"
 	_ "github.com/sluicehq/sluice/client/jsonschema"
 	_ "github.com/sluicehq/sluice/client/primitive"
 	_ "github.com/sluicehq/sluice/client/protobuf"
+	_ "github.com/sluicehq/sluice/sluicetest"
 )
 
 // TestGeneratedCodeEndToEnd writes the generated code of every format into
@@ -30,7 +30,7 @@ import (
 // protoc-gen-go's output for the
 // Protobuf files and a hand-written test per format
 // (testdata/<format>/e2e_test.go.txt) that produces and consumes typed
-// values through clienttest. It then runs go vet and go test there: the
+// values through sluicetest. It then runs go vet and go test there: the
 // generated code compiles, and works end to end.
 func TestGeneratedCodeEndToEnd(t *testing.T) {
 	if testing.Short() {

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/evolution"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/registry/compat"
+	"github.com/sluicehq/sluice/sluicetest"
 	"github.com/sluicehq/sluice/srclient"
 )
 
@@ -190,7 +190,7 @@ func TestDiffFiles(t *testing.T) {
 // plans again: nothing left to do. Then an incompatible edit is refused
 // with its findings, and a registry baseline sees the registered history.
 func TestPlanApply(t *testing.T) {
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	ctx := context.Background()
 	dir := project(t, nil)
 	reader := func() *srclient.Reader { return srclient.NewReader(&srclient.Client{Base: srv.URL}) }

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/client/clienttest"
 	"github.com/sluicehq/sluice/loadgen"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // base is a small load against srv; tests change what they measure.
@@ -26,7 +26,7 @@ func base(url string) loadgen.Config {
 // TestRunProduceTSV runs a closed-loop produce through the Go API and checks
 // the summary rows and the leftovers line.
 func TestRunProduceTSV(t *testing.T) {
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	c := base(srv.URL)
 	c.TSV = true
 	var out, progress bytes.Buffer
@@ -51,7 +51,7 @@ func TestRunProduceTSV(t *testing.T) {
 // deletes the topic and group afterwards; a second run with Cleanup is
 // refused for neither (they are gone), a third on a kept topic is.
 func TestRunGroupConsumeCleanup(t *testing.T) {
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	c := base(srv.URL)
 	c.Mode, c.Group, c.Consumers, c.Cleanup, c.Duration = "consume", "lg-group", 2, true, 30*time.Second
 	var out, progress bytes.Buffer
@@ -79,7 +79,7 @@ func TestRunGroupConsumeCleanup(t *testing.T) {
 // TestRunStart: the load runs against the server Start returns, and a
 // failing Start is reported as the in-process server's.
 func TestRunStart(t *testing.T) {
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	c := base("")
 	c.Fsync = "never"
 	var dirs []string
@@ -104,7 +104,7 @@ func TestRunStart(t *testing.T) {
 // TestRunValidation measures two levels through the Go API: one summary
 // per run, then the medians and the ratio.
 func TestRunValidation(t *testing.T) {
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	c := base(srv.URL)
 	c.Validation.Levels, c.Cleanup = "none,payload", true
 	var out, progress bytes.Buffer
@@ -164,7 +164,7 @@ func TestRunConsumeSampleRSS(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc:", err)
 	}
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	c := base(srv.URL)
 	c.Mode, c.Duration, c.SampleRSS, c.TSV = "consume", 30*time.Second, os.Getpid(), true
 	var out, progress bytes.Buffer

@@ -3,7 +3,7 @@
 // health) behind one http.Handler served as HTTP/1.1 and cleartext HTTP/2,
 // and, when Config.KafkaAddr or KafkaListener is set, the Kafka wire
 // protocol (broker/kafka) on a listener of its own. cmd/sluice serve and
-// client/clienttest both run it, and Go programs can embed a node with it.
+// sluicetest both run it, and Go programs can embed a node with it.
 //
 // It is the top of the house: it imports the cores and their transports,
 // and nothing below it imports it (internal/archtest checks this).

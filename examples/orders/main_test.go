@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/client/clienttest"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // TestTour runs the example against an in-process node.
 func TestTour(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv := clienttest.Start(t)
+	srv := sluicetest.Start(t)
 	var out bytes.Buffer
 	if err := run(ctx, srv.Conn, &out, 5); err != nil {
 		t.Fatal(err)

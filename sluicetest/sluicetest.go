@@ -1,14 +1,14 @@
-// Package clienttest starts a real Sluice node (registry and broker in one
+// Package sluicetest starts a real Sluice node (registry and broker in one
 // process, data in a temporary folder, listening on a loopback port) for
 // tests of code that uses the typed clients.
 //
 //	func TestOrders(t *testing.T) {
-//		srv := clienttest.Start(t)
+//		srv := sluicetest.Start(t)
 //		srv.CreateTopic(t, "orders", 3, nil)
 //		p, err := orders.NewOrderProducer(ctx, srv.Conn, client.AutoRegister())
 //		...
 //	}
-package clienttest
+package sluicetest
 
 import (
 	"context"
@@ -99,7 +99,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if !cfg.durable {
 		p, err := broker.ParseFsyncPolicy("never")
 		if err != nil {
-			t.Fatalf("clienttest: %v", err)
+			t.Fatalf("sluicetest: %v", err)
 		}
 		sc.Fsync = p
 	}
@@ -112,22 +112,22 @@ func Start(t testing.TB, opts ...Option) *Server {
 		copts   []client.Option
 	)
 	if cfg.authFile != "" {
-		f, err := auth.ParseFile("clienttest auth file", []byte(cfg.authFile))
+		f, err := auth.ParseFile("sluicetest auth file", []byte(cfg.authFile))
 		if err != nil {
-			t.Fatalf("clienttest: %v", err)
+			t.Fatalf("sluicetest: %v", err)
 		}
 		sc.Auth = auth.New(f, auth.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		ca := testpki.NewCA(t, "clienttest")
+		ca := testpki.NewCA(t, "sluicetest")
 		pair := ca.Server(t)
 		if sc.TLS, err = tlsconfig.Load(tlsconfig.Files{Cert: pair.CertFile, Key: pair.KeyFile, ClientCA: ca.CertFile}); err != nil {
-			t.Fatalf("clienttest: %v", err)
+			t.Fatalf("sluicetest: %v", err)
 		}
 		caFile, tlsConf = ca.CertFile, &tls.Config{RootCAs: ca.Pool()}
 		copts = append(copts, client.WithBasicAuth(cfg.user, cfg.password))
 	}
 	srv, url, stop, err := server.Start(context.Background(), sc, "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("clienttest: start sluice: %v", err)
+		t.Fatalf("sluicetest: start sluice: %v", err)
 	}
 	hc := HTTPClient()
 	if tlsConf != nil {
@@ -136,7 +136,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	t.Cleanup(func() {
 		hc.CloseIdleConnections()
 		if err := stop(); err != nil {
-			t.Errorf("clienttest: stop sluice: %v", err)
+			t.Errorf("sluicetest: stop sluice: %v", err)
 		}
 	})
 	return &Server{URL: url, Conn: client.New(hc, url, copts...), HTTPClient: hc, KafkaAddr: srv.KafkaAddr(), CAFile: caFile, TLS: tlsConf}
@@ -159,6 +159,6 @@ func (s *Server) CreateTopic(t testing.TB, name string, partitions int32, config
 	t.Helper()
 	_, err := s.Conn.Topics().CreateTopic(context.Background(), connect.NewRequest(&brokerv1.CreateTopicRequest{Name: name, Partitions: partitions, Configs: configs}))
 	if err != nil {
-		t.Fatalf("clienttest: create topic %s: %v", name, err)
+		t.Fatalf("sluicetest: create topic %s: %v", name, err)
 	}
 }
