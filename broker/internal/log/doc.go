@@ -7,8 +7,10 @@
 // Append encodes and checksums its batch on the caller's goroutine, takes
 // the next offsets under a short lock, queues the batch and waits. One
 // writer goroutine per partition takes everything queued, writes it with one
-// WriteAt and, under FsyncAlways, one fdatasync, then publishes the new
-// segment size and high watermark and wakes the callers: a group commit.
+// pwritev and, under FsyncAlways, makes it durable (through the Journal that
+// all partitions share when one is configured, else with the segment's own
+// fdatasync), then publishes the new segment size and high watermark and
+// wakes the callers: a group commit.
 // Readers therefore never see data that is not yet durable under the
 // partition's fsync policy.
 //

@@ -191,12 +191,14 @@ func needRoll(s *segment, cfg *Config, pos int64, r *appendReq, nowMs int64) boo
 }
 
 // maxRunBytes bounds how much of a group one write carries: beyond it the
-// rest of the group gets its own write (and fdatasync), so that a burst of
-// large batches does not build one giant buffer.
+// rest of the group gets its own write (and sync), so that one pwritev, and
+// one journal record, stays bounded.
 const maxRunBytes = 16 << 20
 
-// writeGroup writes a group of queued appends: one WriteAt and, under
-// FsyncAlways, one fdatasync per segment the group lands in.
+// writeGroup writes a group of queued appends: one vectored write per
+// segment the group lands in and, under FsyncAlways, one durability point
+// for it (the shared Journal for a small run, else the segment's own
+// fdatasync).
 func (p *Partition) writeGroup(group []*appendReq) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
