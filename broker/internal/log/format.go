@@ -23,7 +23,8 @@ package log
 //	 43     8  producerId            -1, or an idempotent producer's id
 //	 51     2  producerEpoch         -1, or that producer's epoch
 //	 53     4  baseSequence          -1, or the first record's sequence
-//	 57     4  recordCount           number of records that follow, >= 1
+//	 57     4  recordCount           number of records that follow, >= 1 (0 in an
+//	                                 empty batch: sparse_batch.go)
 //
 // Attributes (Kafka's bits):
 //
@@ -249,8 +250,8 @@ func parseBatchHeader(b []byte, maxLen int64) (batchHeader, error) {
 		return h, corruptf("batch attributes %#04x have unknown bits set (known: %#04x)", uint16(h.Attributes), attrKnown)
 	case h.Attributes&attrCompression != 0:
 		return h, corruptf("batch attributes %#04x: compression codec %d is not supported in a stored batch (stored batches are uncompressed)", uint16(h.Attributes), h.Attributes&attrCompression)
-	case h.Count <= 0:
-		return h, corruptf("batch record count %d, want at least 1", h.Count)
+	case h.Count < 0 || h.LastOffsetDelta < 0:
+		return h, corruptf("batch record count %d, last offset delta %d: neither may be negative", h.Count, h.LastOffsetDelta)
 	case h.LastOffsetDelta < h.Count-1:
 		return h, corruptf("batch last offset delta %d is less than record count %d - 1", h.LastOffsetDelta, h.Count)
 	case h.BaseOffset > math.MaxInt64-int64(h.LastOffsetDelta):
@@ -642,4 +643,25 @@ func recordSize(r *Record) int {
 		n += len(h.Key) + len(h.Value) + 2
 	}
 	return n
+}
+
+// EncodeBatch encodes recs as one uncompressed record batch v2 with
+// baseOffset 0 and producer fields -1 (a zero Timestamp becomes nowMs) and
+// returns it as a Batch ready for EnqueueBatch: for a log that takes
+// records (Append) but stores batches as clients encode them (the shared
+// log). maxRecordBytes and maxBatchBytes bound it as Config's fields bound
+// Append; 0 is no limit. No records is ErrNoRecords.
+func EncodeBatch(recs []Record, nowMs int64, maxRecordBytes, maxBatchBytes int) (*Batch, error) {
+	if len(recs) == 0 {
+		return nil, ErrNoRecords
+	}
+	raw, _, err := appendBatch(make([]byte, 0, encodedSizeHint(recs)), 0, recs, true, 0, nowMs, limits{maxRecord: maxRecordBytes, maxBatch: maxBatchBytes})
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseBatchHeader(raw, int64(len(raw)))
+	if err != nil {
+		return nil, err
+	}
+	return &Batch{raw: raw, h: h}, nil
 }

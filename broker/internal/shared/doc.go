@@ -1,0 +1,54 @@
+// Package shared is the partition log of a cluster node: record bytes in an
+// object store shared by every node, offsets sequenced in PostgreSQL. It is
+// the cluster counterpart of broker/internal/log and offers the methods the
+// broker calls on a *log.Partition (EnqueueBatch, AppendBatch, Append,
+// ReadBatches, Read, ReadFunc, HighWatermark, LogStartOffset, Notify,
+// OffsetForTime, DeleteRecordsBefore, RunMaintenance, Close), so that any
+// node can append to and read every partition.
+//
+// # Write path
+//
+// A Log is one node's: every partition it serves shares one intake buffer.
+// EnqueueBatch adds a batch to the buffer; the buffer is sealed when its
+// window (Config.Window, 25 ms by default) has passed since its first batch,
+// or when it holds Config.MaxObjectBytes (8 MiB). A sealed buffer becomes
+// one object, wal/<node>/<time-ordered id> (object.go), which is announced
+// in sharedlog_uploads, PUT, and then committed by one call of the
+// PostgreSQL function sharedlog_commit (schema.go): it locks the touched
+// partition rows in (topic id, partition) order, assigns offsets, records
+// the batches' coordinates and the object, deletes the upload row and
+// NOTIFYs. Only then does each waiting append learn its offsets: an ack
+// means the object is stored and its offsets are committed. A node commits
+// its objects one at a time in seal order (their PUTs overlap), so one
+// producer's batches to one node keep their order within a partition.
+//
+// Failures: a PUT is retried with back-off until Config.PutTimeout, then
+// the waiting appends fail with ErrUnavailable and nothing is acked. The
+// commit is idempotent per object key (the upload row is its fence), so any
+// failure of it, including a connection cut during COMMIT, is answered by
+// calling it again until Config.CommitTimeout: a commit that had gone
+// through returns the offsets it stored. Buffered and in-flight bytes are
+// bounded by Config.MaxBufferedBytes; EnqueueBatch waits for room
+// (back-pressure).
+//
+// # Read path
+//
+// A partition's high watermark is its committed next_offset. The node
+// learns new ones from its own commits at once, from other nodes' commits
+// by LISTEN sluice_sharedlog, and by a poll every Config.PollInterval
+// (notifications are lost while the listening connection is down). Reads
+// find batch coordinates (kept in memory per partition for the recent
+// tail, else queried by the index on (topic_id, partition, last_offset))
+// and read byte ranges through a read-through LRU cache of object blocks
+// (Config.CacheBytes); the node puts what it uploads into the cache. Each
+// batch's baseOffset is written in on the way out.
+//
+// # Retention and garbage collection
+//
+// RunMaintenance advances a partition's log start offset by age and size
+// (sharedlog_advance_start deletes the coordinates wholly below it and
+// takes their bytes off their objects' live bytes). Log.CollectGarbage
+// deletes objects whose bytes are all dead after Config.GCGrace (longer
+// than any read that planned against old coordinates), and orphaned
+// uploads (PUT, never committed) older than Config.OrphanAge.
+package shared

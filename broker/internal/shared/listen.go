@@ -1,0 +1,151 @@
+package shared
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice/objstore"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, objstore.ErrNotFound) }
+
+// listenLoop keeps the node's high watermarks current: LISTEN on a
+// connection of its own, a poll of every open partition after each
+// (re)connection (notifications sent while it was down are lost) and
+// every PollInterval, and the commits' notifications in between. It also
+// runs the garbage collector now and then.
+func (l *Log) listenLoop() {
+	defer l.wg.Done()
+	gcEvery := min(l.cfg.GCGrace, l.cfg.OrphanAge, time.Minute)
+	lastGC := time.Now()
+	for l.ctx.Err() == nil {
+		err := l.listenOnce(func() {
+			if time.Since(lastGC) >= gcEvery {
+				lastGC = time.Now()
+				if _, _, err := l.CollectGarbage(l.ctx); err != nil && l.ctx.Err() == nil {
+					l.log.Warn("shared log: garbage collection failed; retried later", "err", err)
+				}
+			}
+		})
+		if l.ctx.Err() != nil {
+			return
+		}
+		l.log.Warn("shared log: high watermark listener lost its connection; reconnecting", "err", err)
+		select {
+		case <-time.After(l.cfg.PollInterval):
+		case <-l.ctx.Done():
+			return
+		}
+	}
+}
+
+// listenOnce runs one connection's life.
+func (l *Log) listenOnce(tick func()) error {
+	pc, err := l.pool.Acquire(l.ctx)
+	if err != nil {
+		return err
+	}
+	conn := pc.Hijack() // LISTEN state must not return to the pool
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(l.ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	if err := l.pollAll(l.ctx); err != nil {
+		return err
+	}
+	for {
+		ctx, cancel := context.WithTimeout(l.ctx, l.cfg.PollInterval)
+		n, err := conn.WaitForNotification(ctx)
+		cancel()
+		if l.ctx.Err() != nil {
+			return l.ctx.Err()
+		}
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed() {
+				if err := l.pollAll(l.ctx); err != nil && l.ctx.Err() == nil {
+					l.log.Warn("shared log: high watermark poll failed", "err", err)
+				}
+				tick()
+				continue
+			}
+			return err
+		}
+		l.stats.Notification.Add(1)
+		if !l.applyNotification(n.Payload) {
+			if err := l.pollAll(l.ctx); err != nil && l.ctx.Err() == nil {
+				l.log.Warn("shared log: high watermark poll failed", "err", err)
+			}
+		}
+	}
+}
+
+// applyNotification applies "<partition> <next_offset> <topic_id>" lines;
+// false means the payload asks for a poll ("*", or unreadable).
+func (l *Log) applyNotification(payload string) bool {
+	if payload == "*" || payload == "" {
+		return false
+	}
+	for line := range strings.SplitSeq(payload, "\n") {
+		ps, rest, ok1 := strings.Cut(line, " ")
+		ns, topic, ok2 := strings.Cut(rest, " ")
+		part, err1 := strconv.ParseInt(ps, 10, 32)
+		next, err2 := strconv.ParseInt(ns, 10, 64)
+		if !ok1 || !ok2 || err1 != nil || err2 != nil {
+			return false
+		}
+		l.mu.Lock()
+		p := l.parts[pkey{topic, int32(part)}]
+		l.mu.Unlock()
+		if p != nil {
+			p.advance(next, -1, -1)
+		}
+	}
+	return true
+}
+
+// pollAll reads the rows of every partition open on this node.
+func (l *Log) pollAll(ctx context.Context) error {
+	l.stats.Polls.Add(1)
+	l.mu.Lock()
+	topics := make([]string, 0, len(l.parts))
+	parts := make([]int32, 0, len(l.parts))
+	for k := range l.parts {
+		topics = append(topics, k.topic)
+		parts = append(parts, k.part)
+	}
+	l.mu.Unlock()
+	if len(topics) == 0 {
+		return nil
+	}
+	rows, err := l.pool.Query(ctx, `SELECT p.topic_id, p.partition, p.next_offset, p.log_start_offset, p.bytes
+		FROM sharedlog_partitions p JOIN unnest($1::text[], $2::int[]) AS x(t, q) ON p.topic_id = x.t AND p.partition = x.q`, topics, parts)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		k                   pkey
+		next, start, bytes_ int64
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.k.topic, &x.k.part, &x.next, &x.start, &x.bytes_)
+		return x, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, x := range got {
+		l.mu.Lock()
+		p := l.parts[x.k]
+		l.mu.Unlock()
+		if p != nil {
+			p.advance(x.next, x.start, x.bytes_)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,287 @@
+package shared
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice/broker/internal/log"
+	"github.com/sluicehq/sluice/objstore"
+)
+
+// coord is where one committed batch lives.
+type coord struct {
+	base, last int64
+	key        string
+	objSize    int64
+	off, len   int64
+	maxTs      int64
+}
+
+// maxCoords bounds the coordinates a partition keeps in memory.
+const maxCoords = 8192
+
+// queryLimit is how many coordinates one query fetches.
+const queryLimit = 1000
+
+// learnCoords merges cs (ascending, contiguous) into the partition's run
+// of recent coordinates when they extend it; a run that cs cannot extend
+// is replaced when cs is newer (another node's commits came in between).
+func (p *Partition) learnCoords(cs []coord) {
+	if len(cs) == 0 {
+		return
+	}
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
+	w := p.coords
+	switch {
+	case len(w) == 0 || cs[0].base > w[len(w)-1].last+1:
+		if len(w) > 0 && cs[0].base < w[0].base {
+			return
+		}
+		p.coords = append([]coord(nil), cs...)
+	default:
+		end := w[len(w)-1].last
+		for _, c := range cs {
+			if c.base == end+1 {
+				w = append(w, c)
+				end = c.last
+			}
+		}
+		if len(w) > maxCoords {
+			w = append([]coord(nil), w[len(w)-maxCoords/2:]...)
+		}
+		p.coords = w
+	}
+}
+
+// trimCoords drops coordinates wholly below start. Caller holds p.mu.
+func (p *Partition) trimCoords(start int64) {
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
+	i := sort.Search(len(p.coords), func(i int) bool { return p.coords[i].last >= start })
+	if i > 0 {
+		p.coords = append([]coord(nil), p.coords[i:]...)
+	}
+}
+
+// forgetCoords drops the in-memory coordinates (a read met a deleted
+// object: plan again from PostgreSQL).
+func (p *Partition) forgetCoords() {
+	p.cmu.Lock()
+	p.coords = nil
+	p.cmu.Unlock()
+}
+
+// plan returns the coordinates of the batches from the one holding offset
+// up to hw, about maxBytes of them (at least one).
+func (p *Partition) plan(ctx context.Context, offset, hw int64, maxBytes int) ([]coord, error) {
+	var out []coord
+	budget := int64(max(maxBytes, 1))
+	total := int64(0)
+	take := func(cs []coord) bool {
+		for _, c := range cs {
+			if c.last < offset {
+				continue
+			}
+			if c.base >= hw || (len(out) > 0 && total+c.len > budget) {
+				return false
+			}
+			out = append(out, c)
+			total += c.len
+		}
+		return true
+	}
+	p.cmu.Lock()
+	if w := p.coords; len(w) > 0 && w[0].base <= offset && offset <= w[len(w)-1].last {
+		i := sort.Search(len(w), func(i int) bool { return w[i].last >= offset })
+		take(w[i:])
+	}
+	p.cmu.Unlock()
+	for {
+		next := offset
+		if len(out) > 0 {
+			next = out[len(out)-1].last + 1
+		}
+		if next >= hw || total >= budget {
+			return out, nil
+		}
+		rows, err := p.l.pool.Query(ctx, `SELECT b.base_offset, b.last_offset, o.key, o.size, b.byte_off, b.byte_len, b.max_ts
+			FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
+			WHERE b.topic_id = $1 AND b.partition = $2 AND b.last_offset >= $3 AND b.base_offset < $4
+			ORDER BY b.last_offset LIMIT $5`, p.key.topic, p.key.part, next, hw, queryLimit)
+		if err != nil {
+			return out, fmt.Errorf("%w: partition %s: find batches from offset %d: %w", ErrUnavailable, p.key, next, err)
+		}
+		cs, err := scanCoords(rows)
+		if err != nil {
+			return out, fmt.Errorf("%w: partition %s: find batches from offset %d: %w", ErrUnavailable, p.key, next, err)
+		}
+		if len(cs) == 0 {
+			return out, nil // retention moved the start past them
+		}
+		p.learnCoords(cs)
+		if !take(cs) || len(cs) < queryLimit {
+			return out, nil
+		}
+	}
+}
+
+func scanCoords(rows pgx.Rows) ([]coord, error) {
+	defer rows.Close()
+	var cs []coord
+	for rows.Next() {
+		var c coord
+		if err := rows.Scan(&c.base, &c.last, &c.key, &c.objSize, &c.off, &c.len, &c.maxTs); err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
+}
+
+// readCoord appends the batch at c to dst with its baseOffset written in.
+func (l *Log) readCoord(ctx context.Context, dst []byte, c coord) ([]byte, error) {
+	at := len(dst)
+	dst, err := l.cache.read(ctx, l, dst, c.key, c.objSize, c.off, c.len)
+	if err != nil {
+		return dst[:at], err
+	}
+	b := dst[at:]
+	if h, ok := log.PeekBatch(b); !ok || h.Size != c.len || !h.CRCOK {
+		return dst[:at], fmt.Errorf("shared log: object %s bytes [%d, +%d): not the record batch its coordinates describe (offsets %d-%d): %w",
+			c.key, c.off, c.len, c.base, c.last, ErrCorruptObject)
+	}
+	putBase(b, c.base)
+	return dst, nil
+}
+
+// putBase writes a batch's baseOffset; the CRC does not cover it.
+func putBase(b []byte, base int64) {
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(base)
+		base >>= 8
+	}
+}
+
+// ReadBatches appends to dst the bytes of whole batches, starting with the
+// batch that contains offset, and returns dst and the high watermark the
+// read saw: what log.Partition.ReadBatches does. It adds batches while the
+// bytes appended stay within maxBytes; when always is set the first batch
+// is appended even if it alone exceeds maxBytes. Reading at the high
+// watermark appends nothing; outside [LogStartOffset, HighWatermark] the
+// error is a *log.OffsetRangeError.
+func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always bool) ([]byte, int64, error) {
+	if p.isClosed() {
+		return dst, 0, ErrClosed
+	}
+	hw, start := p.hw.Load(), p.start.Load()
+	if offset < start || offset > hw {
+		return dst, hw, &log.OffsetRangeError{Offset: offset, Start: start, End: hw}
+	}
+	if offset == hw {
+		return dst, hw, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
+	defer cancel()
+	n0 := len(dst)
+	for attempt := 0; ; attempt++ {
+		cs, err := p.plan(ctx, offset, hw, maxBytes)
+		if err != nil && len(cs) == 0 {
+			return dst, hw, err
+		}
+		var rerr error
+		for i, c := range cs {
+			if !(i == 0 && always) && int64(len(dst)-n0)+c.len > int64(maxBytes) {
+				break
+			}
+			if dst, rerr = p.l.readCoord(ctx, dst, c); rerr != nil {
+				break
+			}
+		}
+		if rerr != nil && errors.Is(rerr, objstore.ErrNotFound) && attempt == 0 && len(dst) == n0 {
+			// The object was collected after retention: plan again.
+			p.forgetCoords()
+			if err := p.refresh(ctx); err != nil {
+				return dst, hw, err
+			}
+			if s := p.start.Load(); offset < s {
+				return dst, hw, &log.OffsetRangeError{Offset: offset, Start: s, End: hw}
+			}
+			continue
+		}
+		if rerr != nil && len(dst) == n0 {
+			return dst, hw, rerr
+		}
+		if len(cs) == 0 {
+			// Retention moved the start past offset since we looked.
+			if err := p.refresh(ctx); err == nil {
+				if s := p.start.Load(); offset < s {
+					return dst, hw, &log.OffsetRangeError{Offset: offset, Start: s, End: hw}
+				}
+			}
+		}
+		return dst, hw, nil
+	}
+}
+
+// noLimitBytes stands for "no limit" in Read's byte budget.
+const noLimitBytes = 64 << 20
+
+// Read returns records from offset on, at most maxRecords and about
+// maxBytes (at least one record if any is there); a limit <= 0 is no
+// limit. The records belong to the caller.
+func (p *Partition) Read(offset int64, maxRecords, maxBytes int) ([]log.Record, error) {
+	var out []log.Record
+	_, err := p.ReadFunc(offset, maxRecords, maxBytes, nil, func(r *log.Record) error {
+		out = append(out, *r)
+		return nil
+	})
+	return out, err
+}
+
+// ReadFunc reads what Read would and calls visit with each record in
+// offset order, returning how many it visited; an error from visit ends
+// the read and is returned. rb is accepted for the signature of
+// log.Partition.ReadFunc and not used.
+func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.ReadBuffer, visit func(*log.Record) error) (int, error) {
+	_ = rb
+	if maxBytes <= 0 {
+		maxBytes = noLimitBytes
+	}
+	raw, _, err := p.ReadBatches(nil, offset, maxBytes, true)
+	if err != nil {
+		return 0, err
+	}
+	n, used := 0, 0
+	for len(raw) > 0 {
+		h, ok := log.PeekBatch(raw)
+		if !ok || h.Size > int64(len(raw)) {
+			return n, fmt.Errorf("shared log: partition %s: a batch read back is cut short: %w", p.key, ErrCorruptObject)
+		}
+		_, recs, err := log.ParseVerifiedBatch(raw[:h.Size], nil, nil)
+		if err != nil {
+			return n, fmt.Errorf("shared log: partition %s: %w: %w", p.key, ErrCorruptObject, err)
+		}
+		raw = raw[h.Size:]
+		for i := range recs {
+			r := &recs[i]
+			if r.Offset < offset {
+				continue
+			}
+			size := len(r.Key) + len(r.Value) + 16
+			if n > 0 && ((maxRecords > 0 && n >= maxRecords) || used+size > maxBytes) {
+				return n, nil
+			}
+			if err := visit(r); err != nil {
+				return n, err
+			}
+			n++
+			used += size
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,207 @@
+package shared
+
+// The tables of the shared log on PostgreSQL (component "sharedlog" of
+// pgmeta.Migrate). A released migration never changes: add a new one.
+//
+//	sharedlog_partitions  one row per partition: the sequencer. next_offset
+//	                      is the high watermark (the offset the next
+//	                      committed record gets), log_start_offset the
+//	                      first readable offset, bytes the stored batch
+//	                      bytes at or above it (for retention.bytes).
+//	sharedlog_objects     one row per committed object: its key, size and
+//	                      live_bytes (bytes of batches still referenced);
+//	                      dead_since is set when live_bytes reaches 0, and
+//	                      GC deletes the object a grace period later.
+//	sharedlog_batches     one row per committed record batch: where its
+//	                      bytes are (object, byte range) and which offsets
+//	                      it holds. Index (topic_id, partition, last_offset)
+//	                      answers "the batch holding offset N".
+//	sharedlog_uploads     one row per object PUT but not yet committed; a
+//	                      row older than the orphan age whose key never
+//	                      reached sharedlog_objects is an orphan: GC
+//	                      deletes the row, then the object.
+//
+// sharedlog_commit is the commit of one object, one round trip: see the
+// function's comments. Every commit NOTIFYs channel sluice_sharedlog with
+// one line per touched partition, "<partition> <next_offset> <topic_id>",
+// or "*" when that would not fit a notification (readers then poll every
+// partition they serve).
+
+// migrationComponent is this package's name in pgmeta's migrations table.
+const migrationComponent = "sharedlog"
+
+// notifyChannel is the LISTEN/NOTIFY channel of committed high watermarks.
+const notifyChannel = "sluice_sharedlog"
+
+var migrations = []string{
+	// 1: tables and the commit function.
+	`CREATE TABLE sharedlog_partitions (
+		topic_id         TEXT    NOT NULL,
+		partition        INTEGER NOT NULL,
+		next_offset      BIGINT  NOT NULL DEFAULT 0,
+		log_start_offset BIGINT  NOT NULL DEFAULT 0,
+		bytes            BIGINT  NOT NULL DEFAULT 0,
+		PRIMARY KEY (topic_id, partition),
+		CHECK (partition >= 0 AND next_offset >= log_start_offset AND log_start_offset >= 0)
+	);
+	CREATE TABLE sharedlog_objects (
+		object_id  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		key        TEXT        NOT NULL UNIQUE,
+		node       TEXT        NOT NULL,
+		size       BIGINT      NOT NULL,
+		live_bytes BIGINT      NOT NULL,
+		created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+		dead_since TIMESTAMPTZ
+	);
+	CREATE INDEX sharedlog_objects_dead ON sharedlog_objects (dead_since) WHERE dead_since IS NOT NULL;
+	CREATE TABLE sharedlog_batches (
+		topic_id    TEXT    NOT NULL,
+		partition   INTEGER NOT NULL,
+		base_offset BIGINT  NOT NULL,
+		last_offset BIGINT  NOT NULL,
+		object_id   BIGINT  NOT NULL REFERENCES sharedlog_objects (object_id),
+		byte_off    BIGINT  NOT NULL,
+		byte_len    BIGINT  NOT NULL,
+		max_ts      BIGINT  NOT NULL,
+		PRIMARY KEY (topic_id, partition, base_offset)
+	);
+	CREATE INDEX sharedlog_batches_last ON sharedlog_batches (topic_id, partition, last_offset);
+	CREATE INDEX sharedlog_batches_object ON sharedlog_batches (object_id);
+	CREATE TABLE sharedlog_uploads (
+		key        TEXT        PRIMARY KEY,
+		node       TEXT        NOT NULL,
+		started_at TIMESTAMPTZ NOT NULL DEFAULT now()
+	);
+
+	-- sharedlog_commit records object p_key (already PUT) and assigns offsets
+	-- to its batches, given one array element per batch in object order:
+	-- topic id, partition, byte range in the object, record count, max
+	-- timestamp. It returns (ord, base_offset) per batch, ord counting from
+	-- 0 in that order.
+	--
+	-- It is idempotent per key: the upload row is the fence. A commit whose
+	-- caller lost the answer (connection cut during COMMIT) is retried with
+	-- the same arguments and returns the offsets stored the first time; a
+	-- commit racing the orphan collector (which deletes the upload row
+	-- first) fails rather than refer to an object about to be deleted.
+	CREATE FUNCTION sharedlog_commit(p_key TEXT, p_node TEXT, p_size BIGINT,
+		b_topic TEXT[], b_part INTEGER[], b_off BIGINT[], b_len BIGINT[], b_count BIGINT[], b_maxts BIGINT[])
+	RETURNS TABLE (ord INTEGER, base_offset BIGINT)
+	LANGUAGE plpgsql AS $fn$
+	DECLARE
+		v_object  BIGINT;
+		v_want    INTEGER;
+		v_locked  INTEGER;
+		v_payload TEXT;
+		v_ords    INTEGER[];
+		v_bases   BIGINT[];
+	BEGIN
+		DELETE FROM sharedlog_uploads u WHERE u.key = p_key;
+		IF NOT FOUND THEN
+			-- Committed before (each statement sees what committed before it
+			-- started, including a first attempt we waited for above), or
+			-- collected as an orphan.
+			SELECT o.object_id INTO v_object FROM sharedlog_objects o WHERE o.key = p_key;
+			IF v_object IS NULL THEN
+				RAISE EXCEPTION 'sharedlog: object % has no pending upload (collected as an orphan, or never announced)', p_key
+					USING ERRCODE = 'P0002';
+			END IF;
+			RETURN QUERY SELECT (row_number() OVER (ORDER BY b.byte_off))::INTEGER - 1, b.base_offset
+				FROM sharedlog_batches b WHERE b.object_id = v_object ORDER BY b.byte_off;
+			RETURN;
+		END IF;
+		IF cardinality(b_topic) IS NULL OR cardinality(b_topic) = 0 THEN
+			RAISE EXCEPTION 'sharedlog: object % holds no batches', p_key;
+		END IF;
+
+		-- Lock the touched partitions in one global order: two nodes whose
+		-- objects touch the same partitions never deadlock.
+		SELECT count(DISTINCT (t, q)) INTO v_want FROM unnest(b_topic, b_part) AS x(t, q);
+		WITH l AS (
+			SELECT 1 FROM sharedlog_partitions p
+			WHERE (p.topic_id, p.partition) IN (SELECT t, q FROM unnest(b_topic, b_part) AS x(t, q))
+			ORDER BY p.topic_id COLLATE "C", p.partition
+			FOR UPDATE)
+		SELECT count(*) INTO v_locked FROM l;
+		IF v_locked <> v_want THEN
+			RAISE EXCEPTION 'sharedlog: object % names % partitions, % of them exist (a topic deleted meanwhile?)', p_key, v_want, v_locked
+				USING ERRCODE = 'P0002';
+		END IF;
+
+		INSERT INTO sharedlog_objects (key, node, size, live_bytes)
+			VALUES (p_key, p_node, p_size, (SELECT COALESCE(sum(l), 0) FROM unnest(b_len) AS l))
+			RETURNING object_id INTO v_object;
+
+		WITH x AS (
+			SELECT (i - 1)::INTEGER AS ord, b_topic[i] AS t, b_part[i] AS q, b_off[i] AS off, b_len[i] AS len, b_count[i] AS cnt, b_maxts[i] AS mts
+			FROM generate_subscripts(b_topic, 1) AS i
+		), per AS (
+			SELECT x.t, x.q, sum(x.cnt) AS cnt, sum(x.len) AS len FROM x GROUP BY x.t, x.q
+		), bumped AS (
+			UPDATE sharedlog_partitions p SET next_offset = p.next_offset + per.cnt, bytes = p.bytes + per.len
+			FROM per WHERE p.topic_id = per.t AND p.partition = per.q
+			RETURNING p.topic_id AS t, p.partition AS q, p.next_offset - per.cnt AS first
+		), placed AS (
+			SELECT x.ord, x.t, x.q, bumped.first + sum(x.cnt) OVER (PARTITION BY x.t, x.q ORDER BY x.ord) - x.cnt AS base,
+				x.cnt, x.off, x.len, x.mts
+			FROM x JOIN bumped ON bumped.t = x.t AND bumped.q = x.q
+		), ins AS (
+			INSERT INTO sharedlog_batches (topic_id, partition, base_offset, last_offset, object_id, byte_off, byte_len, max_ts)
+				SELECT s.t, s.q, s.base, s.base + s.cnt - 1, v_object, s.off, s.len, s.mts FROM placed s
+		)
+		SELECT array_agg(s.ord ORDER BY s.ord), array_agg(s.base ORDER BY s.ord),
+			(SELECT string_agg(format('%s %s %s', m.q, m.next, m.t), E'\n')
+				FROM (SELECT s2.t, s2.q, max(s2.base + s2.cnt) AS next FROM placed s2 GROUP BY s2.t, s2.q) m)
+			INTO v_ords, v_bases, v_payload
+			FROM placed s;
+
+		IF length(v_payload) > 7900 THEN
+			v_payload := '*';
+		END IF;
+		PERFORM pg_notify('sluice_sharedlog', v_payload);
+		RETURN QUERY SELECT u.o, u.b FROM unnest(v_ords, v_bases) AS u(o, b);
+	END
+	$fn$;
+
+	-- sharedlog_advance_start moves a partition's log start offset up to
+	-- p_start (never past next_offset, never down), deletes the batches
+	-- wholly below it and takes their bytes off their objects' live_bytes;
+	-- an object left with none is marked dead for GC. It returns the log
+	-- start offset after the call.
+	CREATE FUNCTION sharedlog_advance_start(p_topic TEXT, p_part INTEGER, p_start BIGINT)
+	RETURNS BIGINT
+	LANGUAGE plpgsql AS $fn$
+	DECLARE
+		v_start BIGINT;
+		v_next  BIGINT;
+		v_freed BIGINT;
+	BEGIN
+		SELECT p.log_start_offset, p.next_offset INTO v_start, v_next
+			FROM sharedlog_partitions p WHERE p.topic_id = p_topic AND p.partition = p_part FOR UPDATE;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'sharedlog: partition %/% does not exist', p_topic, p_part USING ERRCODE = 'P0002';
+		END IF;
+		IF p_start <= v_start THEN
+			RETURN v_start;
+		END IF;
+		v_start := least(p_start, v_next);
+		WITH gone AS (
+			DELETE FROM sharedlog_batches b
+			WHERE b.topic_id = p_topic AND b.partition = p_part AND b.last_offset < v_start
+			RETURNING b.object_id, b.byte_len
+		), per AS (
+			SELECT g.object_id, sum(g.byte_len) AS len FROM gone g GROUP BY g.object_id
+		), upd AS (
+			UPDATE sharedlog_objects o SET live_bytes = o.live_bytes - per.len,
+				dead_since = CASE WHEN o.live_bytes - per.len <= 0 THEN now() ELSE NULL END
+			FROM per WHERE o.object_id = per.object_id
+			RETURNING per.len
+		)
+		SELECT COALESCE(sum(upd.len), 0) INTO v_freed FROM upd;
+		UPDATE sharedlog_partitions p SET log_start_offset = v_start, bytes = greatest(p.bytes - v_freed, 0)
+			WHERE p.topic_id = p_topic AND p.partition = p_part;
+		PERFORM pg_notify('sluice_sharedlog', '*');
+		RETURN v_start;
+	END
+	$fn$;`,
+}
