@@ -24,7 +24,11 @@ func Open(rawURL string) (Store, error) {
 	case "file":
 		return openFile(u)
 	case "s3":
-		return nil, fmt.Errorf("object store URL %q: the S3 store is not in this build yet", redactURL(u))
+		cfg, err := s3ConfigFromURL(u)
+		if err != nil {
+			return nil, err
+		}
+		return NewS3(cfg)
 	}
 	panic("unreachable: parseURL checks the scheme")
 }
