@@ -43,7 +43,7 @@ const (
 	objectVersion = 1
 	objectHeader  = 8
 	objectTrailer = 20
-	footerSection = 2 + 4 + 4          // before the topic id: u16; after: i32 + u32
+	footerSection = 2 + 4 + 4 // before the topic id: u16; after: i32 + u32
 	footerBatch   = 8 + 4 + 4 + 8 + 8 + 2 + 4
 )
 

@@ -228,12 +228,10 @@ func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always b
 	}
 }
 
-// noLimitBytes stands for "no limit" in Read's byte budget.
-const noLimitBytes = 64 << 20
-
 // Read returns records from offset on, at most maxRecords and about
 // maxBytes (at least one record if any is there); a limit <= 0 is no
-// limit. The records belong to the caller.
+// limit. The records belong to the caller. Budgets count as
+// log.Partition.Read counts them, so both logs answer alike.
 func (p *Partition) Read(offset int64, maxRecords, maxBytes int) ([]log.Record, error) {
 	var out []log.Record
 	_, err := p.ReadFunc(offset, maxRecords, maxBytes, nil, func(r *log.Record) error {
@@ -243,44 +241,75 @@ func (p *Partition) Read(offset int64, maxRecords, maxBytes int) ([]log.Record, 
 	return out, err
 }
 
+// recordSize is a record's share of a read's byte budget (the local log's
+// formula).
+func recordSize(r *log.Record) int {
+	n := len(r.Key) + len(r.Value) + 16
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + 2
+	}
+	return n
+}
+
 // ReadFunc reads what Read would and calls visit with each record in
 // offset order, returning how many it visited; an error from visit ends
-// the read and is returned. rb is accepted for the signature of
-// log.Partition.ReadFunc and not used.
+// the read and is returned as is. rb is accepted for the signature of
+// log.Partition.ReadFunc and not used: records are valid until visit
+// returns.
 func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.ReadBuffer, visit func(*log.Record) error) (int, error) {
 	_ = rb
-	if maxBytes <= 0 {
-		maxBytes = noLimitBytes
-	}
-	raw, _, err := p.ReadBatches(nil, offset, maxBytes, true)
-	if err != nil {
-		return 0, err
-	}
 	n, used := 0, 0
-	for len(raw) > 0 {
-		h, ok := log.PeekBatch(raw)
-		if !ok || h.Size > int64(len(raw)) {
-			return n, fmt.Errorf("shared log: partition %s: a batch read back is cut short: %w", p.key, ErrCorruptObject)
+	full := func() bool {
+		return (maxRecords > 0 && n >= maxRecords) || (maxBytes > 0 && used >= maxBytes)
+	}
+	var recs []log.Record
+	for off := offset; !full(); {
+		chunk := 1 << 20
+		if maxBytes > 0 {
+			chunk = min(max(maxBytes-used+log.BatchHeaderSize, 16<<10), 1<<20)
 		}
-		_, recs, err := log.ParseVerifiedBatch(raw[:h.Size], nil, nil)
+		// A fresh buffer each time: Read keeps records that alias it.
+		raw, hw, err := p.ReadBatches(nil, off, chunk, true)
 		if err != nil {
-			return n, fmt.Errorf("shared log: partition %s: %w: %w", p.key, ErrCorruptObject, err)
+			if n > 0 && !errors.Is(err, log.ErrOffsetOutOfRange) {
+				return n, nil // serve what is good; the next read reports it
+			}
+			return n, err
 		}
-		raw = raw[h.Size:]
-		for i := range recs {
-			r := &recs[i]
-			if r.Offset < offset {
-				continue
+		if len(raw) == 0 || off >= hw {
+			return n, nil
+		}
+		for len(raw) > 0 {
+			h, ok := log.PeekBatch(raw)
+			if !ok || h.Size > int64(len(raw)) {
+				return n, fmt.Errorf("shared log: partition %s: a batch read back is cut short: %w", p.key, ErrCorruptObject)
 			}
-			size := len(r.Key) + len(r.Value) + 16
-			if n > 0 && ((maxRecords > 0 && n >= maxRecords) || used+size > maxBytes) {
-				return n, nil
+			_, recs, err = log.ParseVerifiedBatch(raw[:h.Size], recs[:0], nil)
+			if err != nil {
+				return n, fmt.Errorf("shared log: partition %s: %w: %w", p.key, ErrCorruptObject, err)
 			}
-			if err := visit(r); err != nil {
-				return n, err
+			raw = raw[h.Size:]
+			for i := range recs {
+				r := &recs[i]
+				if r.Offset < off {
+					continue
+				}
+				size := recordSize(r)
+				if n > 0 && maxBytes > 0 && used+size > maxBytes {
+					return n, nil
+				}
+				if err := visit(r); err != nil {
+					return n, err
+				}
+				n++
+				used += size
+				if full() {
+					return n, nil
+				}
 			}
-			n++
-			used += size
+			if len(recs) > 0 {
+				off = max(off, recs[len(recs)-1].Offset+1)
+			}
 		}
 	}
 	return n, nil
