@@ -81,6 +81,8 @@ type txnRuntime struct {
 	mu         sync.Mutex
 	completing map[string]bool // ids whose completion is under way
 
+	ids txnLocks // serialise ProduceAndCommit per id (txn_rpc.go)
+
 	quit chan struct{}
 	done chan struct{}
 }
@@ -291,6 +293,7 @@ func (b *Broker) completeTxn(ctx context.Context, t *txn.Txn) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("transaction %s: %w", t.ID, err)
 	}
+	txnStep(txnStepMarked) // txn_rpc.go: tests only
 	if commit {
 		for group, offs := range t.Groups {
 			var live []OffsetCommit

@@ -178,6 +178,34 @@ var connectChecks = map[string]connectCheck{
 		}
 		return nil
 	}},
+	// Kafka's rules for a transactional producer: Write on its
+	// transactional id and on every topic written, Read on the group and
+	// on every topic whose offsets it commits.
+	brokerv1connect.GroupServiceInitProducerProcedure: {check: one(acl.Write, func(m any) acl.Resource {
+		return acl.TransactionalIDResource(m.(*brokerv1.InitProducerRequest).GetTransactionalId())
+	})},
+	brokerv1connect.GroupServiceProduceAndCommitProcedure: {check: func(ctx context.Context, g *connectGuard, m any) error {
+		req := m.(*brokerv1.ProduceAndCommitRequest)
+		if err := g.authorize(ctx, acl.Write, acl.TransactionalIDResource(req.GetTransactionalId())); err != nil {
+			return err
+		}
+		for _, t := range req.GetTopics() {
+			if err := g.authorize(ctx, acl.Write, acl.TopicResource(t.GetTopic())); err != nil {
+				return err
+			}
+		}
+		if len(req.GetOffsets()) > 0 || req.GetGroup() != "" {
+			if err := g.authorize(ctx, acl.Read, acl.GroupResource(req.GetGroup())); err != nil {
+				return err
+			}
+		}
+		for _, o := range req.GetOffsets() {
+			if err := g.authorize(ctx, acl.Read, acl.TopicResource(o.GetTopic())); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
 	brokerv1connect.GroupServiceFetchOffsetsProcedure: {
 		check: one(acl.Describe, groupOf(func(m any) string { return m.(*brokerv1.FetchOffsetsRequest).GetGroup() })),
 		filter: func(ctx context.Context, g *connectGuard, m any) {

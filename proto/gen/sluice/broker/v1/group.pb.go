@@ -1806,6 +1806,373 @@ func (x *ResetOffsetsResponse) GetOffsets() []*OffsetCommit {
 	return nil
 }
 
+type InitProducerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// TransactionalId names the producer across restarts; one per unit of
+	// work that commits on its own (a stream task: application and input
+	// partition).
+	TransactionalId string `protobuf:"bytes,1,opt,name=transactional_id,json=transactionalId,proto3" json:"transactional_id,omitempty"`
+	// Timeout aborts a transaction left open this long (absent: 60s; at
+	// most 15m).
+	Timeout       *durationpb.Duration `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitProducerRequest) Reset() {
+	*x = InitProducerRequest{}
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitProducerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitProducerRequest) ProtoMessage() {}
+
+func (x *InitProducerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitProducerRequest.ProtoReflect.Descriptor instead.
+func (*InitProducerRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_group_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *InitProducerRequest) GetTransactionalId() string {
+	if x != nil {
+		return x.TransactionalId
+	}
+	return ""
+}
+
+func (x *InitProducerRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+type InitProducerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProducerId    int64                  `protobuf:"varint,1,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	ProducerEpoch int32                  `protobuf:"varint,2,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitProducerResponse) Reset() {
+	*x = InitProducerResponse{}
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitProducerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitProducerResponse) ProtoMessage() {}
+
+func (x *InitProducerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitProducerResponse.ProtoReflect.Descriptor instead.
+func (*InitProducerResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_group_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *InitProducerResponse) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *InitProducerResponse) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
+// TopicRecords are records for one topic of a ProduceAndCommit.
+type TopicRecords struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Records       []*ProduceRecord       `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicRecords) Reset() {
+	*x = TopicRecords{}
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicRecords) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicRecords) ProtoMessage() {}
+
+func (x *TopicRecords) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicRecords.ProtoReflect.Descriptor instead.
+func (*TopicRecords) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_group_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *TopicRecords) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TopicRecords) GetRecords() []*ProduceRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// TopicResults are where one topic's records were written, in request order.
+type TopicResults struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Results       []*ProduceResult       `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicResults) Reset() {
+	*x = TopicResults{}
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicResults) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicResults) ProtoMessage() {}
+
+func (x *TopicResults) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicResults.ProtoReflect.Descriptor instead.
+func (*TopicResults) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_group_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *TopicResults) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TopicResults) GetResults() []*ProduceResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type ProduceAndCommitRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	TransactionalId string                 `protobuf:"bytes,1,opt,name=transactional_id,json=transactionalId,proto3" json:"transactional_id,omitempty"`
+	// ProducerId and ProducerEpoch are InitProducer's answer.
+	ProducerId    int64 `protobuf:"varint,2,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	ProducerEpoch int32 `protobuf:"varint,3,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	// Topics holds the records, checked and partitioned as Produce does; a
+	// topic may appear once. Records a data-contract rule would divert to a
+	// dead-letter topic refuse the request instead.
+	Topics []*TopicRecords `protobuf:"bytes,4,rep,name=topics,proto3" json:"topics,omitempty"`
+	// Group and Offsets are committed with the records (the next offset to
+	// read of each input partition). Offsets need a group.
+	Group   string          `protobuf:"bytes,5,opt,name=group,proto3" json:"group,omitempty"`
+	Offsets []*OffsetCommit `protobuf:"bytes,6,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	// MemberId and MemberEpoch, when set, must be a current member of group
+	// owning every partition in offsets, as CommitOffsets checks.
+	MemberId      string `protobuf:"bytes,7,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	MemberEpoch   int32  `protobuf:"varint,8,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceAndCommitRequest) Reset() {
+	*x = ProduceAndCommitRequest{}
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceAndCommitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceAndCommitRequest) ProtoMessage() {}
+
+func (x *ProduceAndCommitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceAndCommitRequest.ProtoReflect.Descriptor instead.
+func (*ProduceAndCommitRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_group_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ProduceAndCommitRequest) GetTransactionalId() string {
+	if x != nil {
+		return x.TransactionalId
+	}
+	return ""
+}
+
+func (x *ProduceAndCommitRequest) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *ProduceAndCommitRequest) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
+func (x *ProduceAndCommitRequest) GetTopics() []*TopicRecords {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *ProduceAndCommitRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *ProduceAndCommitRequest) GetOffsets() []*OffsetCommit {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+func (x *ProduceAndCommitRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ProduceAndCommitRequest) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+type ProduceAndCommitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topics        []*TopicResults        `protobuf:"bytes,1,rep,name=topics,proto3" json:"topics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceAndCommitResponse) Reset() {
+	*x = ProduceAndCommitResponse{}
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceAndCommitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceAndCommitResponse) ProtoMessage() {}
+
+func (x *ProduceAndCommitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_group_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceAndCommitResponse.ProtoReflect.Descriptor instead.
+func (*ProduceAndCommitResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_group_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ProduceAndCommitResponse) GetTopics() []*TopicResults {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
 var File_sluice_broker_v1_group_proto protoreflect.FileDescriptor
 
 const file_sluice_broker_v1_group_proto_rawDesc = "" +
@@ -1938,7 +2305,32 @@ const file_sluice_broker_v1_group_proto_rawDesc = "" +
 	"\x05force\x18\a \x01(\bR\x05forceB\x04\n" +
 	"\x02to\"P\n" +
 	"\x14ResetOffsetsResponse\x128\n" +
-	"\aoffsets\x18\x01 \x03(\v2\x1e.sluice.broker.v1.OffsetCommitR\aoffsets*N\n" +
+	"\aoffsets\x18\x01 \x03(\v2\x1e.sluice.broker.v1.OffsetCommitR\aoffsets\"u\n" +
+	"\x13InitProducerRequest\x12)\n" +
+	"\x10transactional_id\x18\x01 \x01(\tR\x0ftransactionalId\x123\n" +
+	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"^\n" +
+	"\x14InitProducerResponse\x12\x1f\n" +
+	"\vproducer_id\x18\x01 \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch\"_\n" +
+	"\fTopicRecords\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x129\n" +
+	"\arecords\x18\x02 \x03(\v2\x1f.sluice.broker.v1.ProduceRecordR\arecords\"_\n" +
+	"\fTopicResults\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x129\n" +
+	"\aresults\x18\x02 \x03(\v2\x1f.sluice.broker.v1.ProduceResultR\aresults\"\xd4\x02\n" +
+	"\x17ProduceAndCommitRequest\x12)\n" +
+	"\x10transactional_id\x18\x01 \x01(\tR\x0ftransactionalId\x12\x1f\n" +
+	"\vproducer_id\x18\x02 \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\x03 \x01(\x05R\rproducerEpoch\x126\n" +
+	"\x06topics\x18\x04 \x03(\v2\x1e.sluice.broker.v1.TopicRecordsR\x06topics\x12\x14\n" +
+	"\x05group\x18\x05 \x01(\tR\x05group\x128\n" +
+	"\aoffsets\x18\x06 \x03(\v2\x1e.sluice.broker.v1.OffsetCommitR\aoffsets\x12\x1b\n" +
+	"\tmember_id\x18\a \x01(\tR\bmemberId\x12!\n" +
+	"\fmember_epoch\x18\b \x01(\x05R\vmemberEpoch\"R\n" +
+	"\x18ProduceAndCommitResponse\x126\n" +
+	"\x06topics\x18\x01 \x03(\v2\x1e.sluice.broker.v1.TopicResultsR\x06topics*N\n" +
 	"\bAssignor\x12\x18\n" +
 	"\x14ASSIGNOR_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10ASSIGNOR_UNIFORM\x10\x01\x12\x12\n" +
@@ -1946,7 +2338,7 @@ const file_sluice_broker_v1_group_proto_rawDesc = "" +
 	"\vOffsetReset\x12\x1c\n" +
 	"\x18OFFSET_RESET_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13OFFSET_RESET_LATEST\x10\x01\x12\x19\n" +
-	"\x15OFFSET_RESET_EARLIEST\x10\x022\xc6\x06\n" +
+	"\x15OFFSET_RESET_EARLIEST\x10\x022\x90\b\n" +
 	"\fGroupService\x12T\n" +
 	"\tHeartbeat\x12\".sluice.broker.v1.HeartbeatRequest\x1a#.sluice.broker.v1.HeartbeatResponse\x12W\n" +
 	"\n" +
@@ -1958,7 +2350,9 @@ const file_sluice_broker_v1_group_proto_rawDesc = "" +
 	"\n" +
 	"ListGroups\x12#.sluice.broker.v1.ListGroupsRequest\x1a$.sluice.broker.v1.ListGroupsResponse\x12Z\n" +
 	"\vDeleteGroup\x12$.sluice.broker.v1.DeleteGroupRequest\x1a%.sluice.broker.v1.DeleteGroupResponse\x12]\n" +
-	"\fResetOffsets\x12%.sluice.broker.v1.ResetOffsetsRequest\x1a&.sluice.broker.v1.ResetOffsetsResponseB\xc4\x01\n" +
+	"\fResetOffsets\x12%.sluice.broker.v1.ResetOffsetsRequest\x1a&.sluice.broker.v1.ResetOffsetsResponse\x12]\n" +
+	"\fInitProducer\x12%.sluice.broker.v1.InitProducerRequest\x1a&.sluice.broker.v1.InitProducerResponse\x12i\n" +
+	"\x10ProduceAndCommit\x12).sluice.broker.v1.ProduceAndCommitRequest\x1a*.sluice.broker.v1.ProduceAndCommitResponseB\xc4\x01\n" +
 	"\x14com.sluice.broker.v1B\n" +
 	"GroupProtoP\x01Z>github.com/sluicehq/sluice/proto/gen/sluice/broker/v1;brokerv1\xa2\x02\x03SBX\xaa\x02\x10Sluice.Broker.V1\xca\x02\x10Sluice\\Broker\\V1\xe2\x02\x1cSluice\\Broker\\V1\\GPBMetadata\xea\x02\x12Sluice::Broker::V1b\x06proto3"
 
@@ -1975,52 +2369,60 @@ func file_sluice_broker_v1_group_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_broker_v1_group_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sluice_broker_v1_group_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_sluice_broker_v1_group_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_sluice_broker_v1_group_proto_goTypes = []any{
-	(Assignor)(0),                 // 0: sluice.broker.v1.Assignor
-	(OffsetReset)(0),              // 1: sluice.broker.v1.OffsetReset
-	(*TopicPartitions)(nil),       // 2: sluice.broker.v1.TopicPartitions
-	(*Subscription)(nil),          // 3: sluice.broker.v1.Subscription
-	(*HeartbeatRequest)(nil),      // 4: sluice.broker.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 5: sluice.broker.v1.HeartbeatResponse
-	(*LeaveGroupRequest)(nil),     // 6: sluice.broker.v1.LeaveGroupRequest
-	(*LeaveGroupResponse)(nil),    // 7: sluice.broker.v1.LeaveGroupResponse
-	(*ConsumeRequest)(nil),        // 8: sluice.broker.v1.ConsumeRequest
-	(*ConsumeAssignment)(nil),     // 9: sluice.broker.v1.ConsumeAssignment
-	(*ConsumeRecords)(nil),        // 10: sluice.broker.v1.ConsumeRecords
-	(*ConsumeResponse)(nil),       // 11: sluice.broker.v1.ConsumeResponse
-	(*OffsetCommit)(nil),          // 12: sluice.broker.v1.OffsetCommit
-	(*CommitOffsetsRequest)(nil),  // 13: sluice.broker.v1.CommitOffsetsRequest
-	(*CommitOffsetsResponse)(nil), // 14: sluice.broker.v1.CommitOffsetsResponse
-	(*FetchOffsetsRequest)(nil),   // 15: sluice.broker.v1.FetchOffsetsRequest
-	(*FetchOffsetsResponse)(nil),  // 16: sluice.broker.v1.FetchOffsetsResponse
-	(*DescribeGroupRequest)(nil),  // 17: sluice.broker.v1.DescribeGroupRequest
-	(*MemberDescription)(nil),     // 18: sluice.broker.v1.MemberDescription
-	(*PartitionLag)(nil),          // 19: sluice.broker.v1.PartitionLag
-	(*DescribeGroupResponse)(nil), // 20: sluice.broker.v1.DescribeGroupResponse
-	(*ListGroupsRequest)(nil),     // 21: sluice.broker.v1.ListGroupsRequest
-	(*GroupListing)(nil),          // 22: sluice.broker.v1.GroupListing
-	(*ListGroupsResponse)(nil),    // 23: sluice.broker.v1.ListGroupsResponse
-	(*DeleteGroupRequest)(nil),    // 24: sluice.broker.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),   // 25: sluice.broker.v1.DeleteGroupResponse
-	(*ResetOffsetsRequest)(nil),   // 26: sluice.broker.v1.ResetOffsetsRequest
-	(*ResetOffsetsResponse)(nil),  // 27: sluice.broker.v1.ResetOffsetsResponse
-	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
-	(*Record)(nil),                // 29: sluice.broker.v1.Record
-	(OffsetSpec)(0),               // 30: sluice.broker.v1.OffsetSpec
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(Assignor)(0),                    // 0: sluice.broker.v1.Assignor
+	(OffsetReset)(0),                 // 1: sluice.broker.v1.OffsetReset
+	(*TopicPartitions)(nil),          // 2: sluice.broker.v1.TopicPartitions
+	(*Subscription)(nil),             // 3: sluice.broker.v1.Subscription
+	(*HeartbeatRequest)(nil),         // 4: sluice.broker.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),        // 5: sluice.broker.v1.HeartbeatResponse
+	(*LeaveGroupRequest)(nil),        // 6: sluice.broker.v1.LeaveGroupRequest
+	(*LeaveGroupResponse)(nil),       // 7: sluice.broker.v1.LeaveGroupResponse
+	(*ConsumeRequest)(nil),           // 8: sluice.broker.v1.ConsumeRequest
+	(*ConsumeAssignment)(nil),        // 9: sluice.broker.v1.ConsumeAssignment
+	(*ConsumeRecords)(nil),           // 10: sluice.broker.v1.ConsumeRecords
+	(*ConsumeResponse)(nil),          // 11: sluice.broker.v1.ConsumeResponse
+	(*OffsetCommit)(nil),             // 12: sluice.broker.v1.OffsetCommit
+	(*CommitOffsetsRequest)(nil),     // 13: sluice.broker.v1.CommitOffsetsRequest
+	(*CommitOffsetsResponse)(nil),    // 14: sluice.broker.v1.CommitOffsetsResponse
+	(*FetchOffsetsRequest)(nil),      // 15: sluice.broker.v1.FetchOffsetsRequest
+	(*FetchOffsetsResponse)(nil),     // 16: sluice.broker.v1.FetchOffsetsResponse
+	(*DescribeGroupRequest)(nil),     // 17: sluice.broker.v1.DescribeGroupRequest
+	(*MemberDescription)(nil),        // 18: sluice.broker.v1.MemberDescription
+	(*PartitionLag)(nil),             // 19: sluice.broker.v1.PartitionLag
+	(*DescribeGroupResponse)(nil),    // 20: sluice.broker.v1.DescribeGroupResponse
+	(*ListGroupsRequest)(nil),        // 21: sluice.broker.v1.ListGroupsRequest
+	(*GroupListing)(nil),             // 22: sluice.broker.v1.GroupListing
+	(*ListGroupsResponse)(nil),       // 23: sluice.broker.v1.ListGroupsResponse
+	(*DeleteGroupRequest)(nil),       // 24: sluice.broker.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),      // 25: sluice.broker.v1.DeleteGroupResponse
+	(*ResetOffsetsRequest)(nil),      // 26: sluice.broker.v1.ResetOffsetsRequest
+	(*ResetOffsetsResponse)(nil),     // 27: sluice.broker.v1.ResetOffsetsResponse
+	(*InitProducerRequest)(nil),      // 28: sluice.broker.v1.InitProducerRequest
+	(*InitProducerResponse)(nil),     // 29: sluice.broker.v1.InitProducerResponse
+	(*TopicRecords)(nil),             // 30: sluice.broker.v1.TopicRecords
+	(*TopicResults)(nil),             // 31: sluice.broker.v1.TopicResults
+	(*ProduceAndCommitRequest)(nil),  // 32: sluice.broker.v1.ProduceAndCommitRequest
+	(*ProduceAndCommitResponse)(nil), // 33: sluice.broker.v1.ProduceAndCommitResponse
+	(*durationpb.Duration)(nil),      // 34: google.protobuf.Duration
+	(*Record)(nil),                   // 35: sluice.broker.v1.Record
+	(OffsetSpec)(0),                  // 36: sluice.broker.v1.OffsetSpec
+	(*timestamppb.Timestamp)(nil),    // 37: google.protobuf.Timestamp
+	(*ProduceRecord)(nil),            // 38: sluice.broker.v1.ProduceRecord
+	(*ProduceResult)(nil),            // 39: sluice.broker.v1.ProduceResult
 }
 var file_sluice_broker_v1_group_proto_depIdxs = []int32{
 	0,  // 0: sluice.broker.v1.Subscription.assignor:type_name -> sluice.broker.v1.Assignor
-	28, // 1: sluice.broker.v1.Subscription.session_timeout:type_name -> google.protobuf.Duration
+	34, // 1: sluice.broker.v1.Subscription.session_timeout:type_name -> google.protobuf.Duration
 	3,  // 2: sluice.broker.v1.HeartbeatRequest.subscription:type_name -> sluice.broker.v1.Subscription
 	2,  // 3: sluice.broker.v1.HeartbeatRequest.owned:type_name -> sluice.broker.v1.TopicPartitions
 	2,  // 4: sluice.broker.v1.HeartbeatResponse.assignment:type_name -> sluice.broker.v1.TopicPartitions
-	28, // 5: sluice.broker.v1.HeartbeatResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	34, // 5: sluice.broker.v1.HeartbeatResponse.heartbeat_interval:type_name -> google.protobuf.Duration
 	3,  // 6: sluice.broker.v1.ConsumeRequest.subscription:type_name -> sluice.broker.v1.Subscription
 	1,  // 7: sluice.broker.v1.ConsumeRequest.auto_offset_reset:type_name -> sluice.broker.v1.OffsetReset
 	2,  // 8: sluice.broker.v1.ConsumeAssignment.partitions:type_name -> sluice.broker.v1.TopicPartitions
-	29, // 9: sluice.broker.v1.ConsumeRecords.records:type_name -> sluice.broker.v1.Record
+	35, // 9: sluice.broker.v1.ConsumeRecords.records:type_name -> sluice.broker.v1.Record
 	9,  // 10: sluice.broker.v1.ConsumeResponse.assignment:type_name -> sluice.broker.v1.ConsumeAssignment
 	10, // 11: sluice.broker.v1.ConsumeResponse.records:type_name -> sluice.broker.v1.ConsumeRecords
 	12, // 12: sluice.broker.v1.CommitOffsetsRequest.offsets:type_name -> sluice.broker.v1.OffsetCommit
@@ -2031,32 +2433,42 @@ var file_sluice_broker_v1_group_proto_depIdxs = []int32{
 	18, // 17: sluice.broker.v1.DescribeGroupResponse.members:type_name -> sluice.broker.v1.MemberDescription
 	19, // 18: sluice.broker.v1.DescribeGroupResponse.partitions:type_name -> sluice.broker.v1.PartitionLag
 	22, // 19: sluice.broker.v1.ListGroupsResponse.groups:type_name -> sluice.broker.v1.GroupListing
-	30, // 20: sluice.broker.v1.ResetOffsetsRequest.spec:type_name -> sluice.broker.v1.OffsetSpec
-	31, // 21: sluice.broker.v1.ResetOffsetsRequest.timestamp:type_name -> google.protobuf.Timestamp
+	36, // 20: sluice.broker.v1.ResetOffsetsRequest.spec:type_name -> sluice.broker.v1.OffsetSpec
+	37, // 21: sluice.broker.v1.ResetOffsetsRequest.timestamp:type_name -> google.protobuf.Timestamp
 	12, // 22: sluice.broker.v1.ResetOffsetsResponse.offsets:type_name -> sluice.broker.v1.OffsetCommit
-	4,  // 23: sluice.broker.v1.GroupService.Heartbeat:input_type -> sluice.broker.v1.HeartbeatRequest
-	6,  // 24: sluice.broker.v1.GroupService.LeaveGroup:input_type -> sluice.broker.v1.LeaveGroupRequest
-	8,  // 25: sluice.broker.v1.GroupService.Consume:input_type -> sluice.broker.v1.ConsumeRequest
-	13, // 26: sluice.broker.v1.GroupService.CommitOffsets:input_type -> sluice.broker.v1.CommitOffsetsRequest
-	15, // 27: sluice.broker.v1.GroupService.FetchOffsets:input_type -> sluice.broker.v1.FetchOffsetsRequest
-	17, // 28: sluice.broker.v1.GroupService.DescribeGroup:input_type -> sluice.broker.v1.DescribeGroupRequest
-	21, // 29: sluice.broker.v1.GroupService.ListGroups:input_type -> sluice.broker.v1.ListGroupsRequest
-	24, // 30: sluice.broker.v1.GroupService.DeleteGroup:input_type -> sluice.broker.v1.DeleteGroupRequest
-	26, // 31: sluice.broker.v1.GroupService.ResetOffsets:input_type -> sluice.broker.v1.ResetOffsetsRequest
-	5,  // 32: sluice.broker.v1.GroupService.Heartbeat:output_type -> sluice.broker.v1.HeartbeatResponse
-	7,  // 33: sluice.broker.v1.GroupService.LeaveGroup:output_type -> sluice.broker.v1.LeaveGroupResponse
-	11, // 34: sluice.broker.v1.GroupService.Consume:output_type -> sluice.broker.v1.ConsumeResponse
-	14, // 35: sluice.broker.v1.GroupService.CommitOffsets:output_type -> sluice.broker.v1.CommitOffsetsResponse
-	16, // 36: sluice.broker.v1.GroupService.FetchOffsets:output_type -> sluice.broker.v1.FetchOffsetsResponse
-	20, // 37: sluice.broker.v1.GroupService.DescribeGroup:output_type -> sluice.broker.v1.DescribeGroupResponse
-	23, // 38: sluice.broker.v1.GroupService.ListGroups:output_type -> sluice.broker.v1.ListGroupsResponse
-	25, // 39: sluice.broker.v1.GroupService.DeleteGroup:output_type -> sluice.broker.v1.DeleteGroupResponse
-	27, // 40: sluice.broker.v1.GroupService.ResetOffsets:output_type -> sluice.broker.v1.ResetOffsetsResponse
-	32, // [32:41] is the sub-list for method output_type
-	23, // [23:32] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	34, // 23: sluice.broker.v1.InitProducerRequest.timeout:type_name -> google.protobuf.Duration
+	38, // 24: sluice.broker.v1.TopicRecords.records:type_name -> sluice.broker.v1.ProduceRecord
+	39, // 25: sluice.broker.v1.TopicResults.results:type_name -> sluice.broker.v1.ProduceResult
+	30, // 26: sluice.broker.v1.ProduceAndCommitRequest.topics:type_name -> sluice.broker.v1.TopicRecords
+	12, // 27: sluice.broker.v1.ProduceAndCommitRequest.offsets:type_name -> sluice.broker.v1.OffsetCommit
+	31, // 28: sluice.broker.v1.ProduceAndCommitResponse.topics:type_name -> sluice.broker.v1.TopicResults
+	4,  // 29: sluice.broker.v1.GroupService.Heartbeat:input_type -> sluice.broker.v1.HeartbeatRequest
+	6,  // 30: sluice.broker.v1.GroupService.LeaveGroup:input_type -> sluice.broker.v1.LeaveGroupRequest
+	8,  // 31: sluice.broker.v1.GroupService.Consume:input_type -> sluice.broker.v1.ConsumeRequest
+	13, // 32: sluice.broker.v1.GroupService.CommitOffsets:input_type -> sluice.broker.v1.CommitOffsetsRequest
+	15, // 33: sluice.broker.v1.GroupService.FetchOffsets:input_type -> sluice.broker.v1.FetchOffsetsRequest
+	17, // 34: sluice.broker.v1.GroupService.DescribeGroup:input_type -> sluice.broker.v1.DescribeGroupRequest
+	21, // 35: sluice.broker.v1.GroupService.ListGroups:input_type -> sluice.broker.v1.ListGroupsRequest
+	24, // 36: sluice.broker.v1.GroupService.DeleteGroup:input_type -> sluice.broker.v1.DeleteGroupRequest
+	26, // 37: sluice.broker.v1.GroupService.ResetOffsets:input_type -> sluice.broker.v1.ResetOffsetsRequest
+	28, // 38: sluice.broker.v1.GroupService.InitProducer:input_type -> sluice.broker.v1.InitProducerRequest
+	32, // 39: sluice.broker.v1.GroupService.ProduceAndCommit:input_type -> sluice.broker.v1.ProduceAndCommitRequest
+	5,  // 40: sluice.broker.v1.GroupService.Heartbeat:output_type -> sluice.broker.v1.HeartbeatResponse
+	7,  // 41: sluice.broker.v1.GroupService.LeaveGroup:output_type -> sluice.broker.v1.LeaveGroupResponse
+	11, // 42: sluice.broker.v1.GroupService.Consume:output_type -> sluice.broker.v1.ConsumeResponse
+	14, // 43: sluice.broker.v1.GroupService.CommitOffsets:output_type -> sluice.broker.v1.CommitOffsetsResponse
+	16, // 44: sluice.broker.v1.GroupService.FetchOffsets:output_type -> sluice.broker.v1.FetchOffsetsResponse
+	20, // 45: sluice.broker.v1.GroupService.DescribeGroup:output_type -> sluice.broker.v1.DescribeGroupResponse
+	23, // 46: sluice.broker.v1.GroupService.ListGroups:output_type -> sluice.broker.v1.ListGroupsResponse
+	25, // 47: sluice.broker.v1.GroupService.DeleteGroup:output_type -> sluice.broker.v1.DeleteGroupResponse
+	27, // 48: sluice.broker.v1.GroupService.ResetOffsets:output_type -> sluice.broker.v1.ResetOffsetsResponse
+	29, // 49: sluice.broker.v1.GroupService.InitProducer:output_type -> sluice.broker.v1.InitProducerResponse
+	33, // 50: sluice.broker.v1.GroupService.ProduceAndCommit:output_type -> sluice.broker.v1.ProduceAndCommitResponse
+	40, // [40:51] is the sub-list for method output_type
+	29, // [29:40] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_sluice_broker_v1_group_proto_init() }
@@ -2080,7 +2492,7 @@ func file_sluice_broker_v1_group_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_broker_v1_group_proto_rawDesc), len(file_sluice_broker_v1_group_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -56,6 +56,12 @@ const (
 	// GroupServiceResetOffsetsProcedure is the fully-qualified name of the GroupService's ResetOffsets
 	// RPC.
 	GroupServiceResetOffsetsProcedure = "/sluice.broker.v1.GroupService/ResetOffsets"
+	// GroupServiceInitProducerProcedure is the fully-qualified name of the GroupService's InitProducer
+	// RPC.
+	GroupServiceInitProducerProcedure = "/sluice.broker.v1.GroupService/InitProducer"
+	// GroupServiceProduceAndCommitProcedure is the fully-qualified name of the GroupService's
+	// ProduceAndCommit RPC.
+	GroupServiceProduceAndCommitProcedure = "/sluice.broker.v1.GroupService/ProduceAndCommit"
 )
 
 // GroupServiceClient is a client for the sluice.broker.v1.GroupService service.
@@ -82,6 +88,22 @@ type GroupServiceClient interface {
 	// ResetOffsets rewrites committed offsets; refused while the group has
 	// members unless force is set.
 	ResetOffsets(context.Context, *connect.Request[v1.ResetOffsetsRequest]) (*connect.Response[v1.ResetOffsetsResponse], error)
+	// InitProducer registers a transactional id for ProduceAndCommit, or
+	// takes it over: the id's epoch is bumped, so a previous holder (a zombie
+	// instance) is fenced, and a transaction it left open is aborted first.
+	// Call it, then FetchOffsets, before processing: offsets read after it
+	// include every transaction the previous holder committed.
+	InitProducer(context.Context, *connect.Request[v1.InitProducerRequest]) (*connect.Response[v1.InitProducerResponse], error)
+	// ProduceAndCommit appends records to several topics and commits offsets
+	// of a consumer group as one transaction of the transactional id (Kafka's
+	// transactions: transactional batches, then commit markers, then the
+	// offsets): a read_committed reader (every Connect reader) sees all of
+	// the records or none, and the offsets are committed exactly when the
+	// records become visible. A request with a producer epoch older than the
+	// id's current one is refused (FailedPrecondition, "producer fenced"). A
+	// transaction the id left open (an interrupted earlier request) is
+	// aborted before this one starts.
+	ProduceAndCommit(context.Context, *connect.Request[v1.ProduceAndCommitRequest]) (*connect.Response[v1.ProduceAndCommitResponse], error)
 }
 
 // NewGroupServiceClient constructs a client for the sluice.broker.v1.GroupService service. By
@@ -149,20 +171,34 @@ func NewGroupServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(groupServiceMethods.ByName("ResetOffsets")),
 			connect.WithClientOptions(opts...),
 		),
+		initProducer: connect.NewClient[v1.InitProducerRequest, v1.InitProducerResponse](
+			httpClient,
+			baseURL+GroupServiceInitProducerProcedure,
+			connect.WithSchema(groupServiceMethods.ByName("InitProducer")),
+			connect.WithClientOptions(opts...),
+		),
+		produceAndCommit: connect.NewClient[v1.ProduceAndCommitRequest, v1.ProduceAndCommitResponse](
+			httpClient,
+			baseURL+GroupServiceProduceAndCommitProcedure,
+			connect.WithSchema(groupServiceMethods.ByName("ProduceAndCommit")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // groupServiceClient implements GroupServiceClient.
 type groupServiceClient struct {
-	heartbeat     *connect.Client[v1.HeartbeatRequest, v1.HeartbeatResponse]
-	leaveGroup    *connect.Client[v1.LeaveGroupRequest, v1.LeaveGroupResponse]
-	consume       *connect.Client[v1.ConsumeRequest, v1.ConsumeResponse]
-	commitOffsets *connect.Client[v1.CommitOffsetsRequest, v1.CommitOffsetsResponse]
-	fetchOffsets  *connect.Client[v1.FetchOffsetsRequest, v1.FetchOffsetsResponse]
-	describeGroup *connect.Client[v1.DescribeGroupRequest, v1.DescribeGroupResponse]
-	listGroups    *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
-	deleteGroup   *connect.Client[v1.DeleteGroupRequest, v1.DeleteGroupResponse]
-	resetOffsets  *connect.Client[v1.ResetOffsetsRequest, v1.ResetOffsetsResponse]
+	heartbeat        *connect.Client[v1.HeartbeatRequest, v1.HeartbeatResponse]
+	leaveGroup       *connect.Client[v1.LeaveGroupRequest, v1.LeaveGroupResponse]
+	consume          *connect.Client[v1.ConsumeRequest, v1.ConsumeResponse]
+	commitOffsets    *connect.Client[v1.CommitOffsetsRequest, v1.CommitOffsetsResponse]
+	fetchOffsets     *connect.Client[v1.FetchOffsetsRequest, v1.FetchOffsetsResponse]
+	describeGroup    *connect.Client[v1.DescribeGroupRequest, v1.DescribeGroupResponse]
+	listGroups       *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
+	deleteGroup      *connect.Client[v1.DeleteGroupRequest, v1.DeleteGroupResponse]
+	resetOffsets     *connect.Client[v1.ResetOffsetsRequest, v1.ResetOffsetsResponse]
+	initProducer     *connect.Client[v1.InitProducerRequest, v1.InitProducerResponse]
+	produceAndCommit *connect.Client[v1.ProduceAndCommitRequest, v1.ProduceAndCommitResponse]
 }
 
 // Heartbeat calls sluice.broker.v1.GroupService.Heartbeat.
@@ -210,6 +246,16 @@ func (c *groupServiceClient) ResetOffsets(ctx context.Context, req *connect.Requ
 	return c.resetOffsets.CallUnary(ctx, req)
 }
 
+// InitProducer calls sluice.broker.v1.GroupService.InitProducer.
+func (c *groupServiceClient) InitProducer(ctx context.Context, req *connect.Request[v1.InitProducerRequest]) (*connect.Response[v1.InitProducerResponse], error) {
+	return c.initProducer.CallUnary(ctx, req)
+}
+
+// ProduceAndCommit calls sluice.broker.v1.GroupService.ProduceAndCommit.
+func (c *groupServiceClient) ProduceAndCommit(ctx context.Context, req *connect.Request[v1.ProduceAndCommitRequest]) (*connect.Response[v1.ProduceAndCommitResponse], error) {
+	return c.produceAndCommit.CallUnary(ctx, req)
+}
+
 // GroupServiceHandler is an implementation of the sluice.broker.v1.GroupService service.
 type GroupServiceHandler interface {
 	// Heartbeat joins (member_epoch 0), heartbeats and reports owned
@@ -234,6 +280,22 @@ type GroupServiceHandler interface {
 	// ResetOffsets rewrites committed offsets; refused while the group has
 	// members unless force is set.
 	ResetOffsets(context.Context, *connect.Request[v1.ResetOffsetsRequest]) (*connect.Response[v1.ResetOffsetsResponse], error)
+	// InitProducer registers a transactional id for ProduceAndCommit, or
+	// takes it over: the id's epoch is bumped, so a previous holder (a zombie
+	// instance) is fenced, and a transaction it left open is aborted first.
+	// Call it, then FetchOffsets, before processing: offsets read after it
+	// include every transaction the previous holder committed.
+	InitProducer(context.Context, *connect.Request[v1.InitProducerRequest]) (*connect.Response[v1.InitProducerResponse], error)
+	// ProduceAndCommit appends records to several topics and commits offsets
+	// of a consumer group as one transaction of the transactional id (Kafka's
+	// transactions: transactional batches, then commit markers, then the
+	// offsets): a read_committed reader (every Connect reader) sees all of
+	// the records or none, and the offsets are committed exactly when the
+	// records become visible. A request with a producer epoch older than the
+	// id's current one is refused (FailedPrecondition, "producer fenced"). A
+	// transaction the id left open (an interrupted earlier request) is
+	// aborted before this one starts.
+	ProduceAndCommit(context.Context, *connect.Request[v1.ProduceAndCommitRequest]) (*connect.Response[v1.ProduceAndCommitResponse], error)
 }
 
 // NewGroupServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -297,6 +359,18 @@ func NewGroupServiceHandler(svc GroupServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(groupServiceMethods.ByName("ResetOffsets")),
 		connect.WithHandlerOptions(opts...),
 	)
+	groupServiceInitProducerHandler := connect.NewUnaryHandler(
+		GroupServiceInitProducerProcedure,
+		svc.InitProducer,
+		connect.WithSchema(groupServiceMethods.ByName("InitProducer")),
+		connect.WithHandlerOptions(opts...),
+	)
+	groupServiceProduceAndCommitHandler := connect.NewUnaryHandler(
+		GroupServiceProduceAndCommitProcedure,
+		svc.ProduceAndCommit,
+		connect.WithSchema(groupServiceMethods.ByName("ProduceAndCommit")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/sluice.broker.v1.GroupService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case GroupServiceHeartbeatProcedure:
@@ -317,6 +391,10 @@ func NewGroupServiceHandler(svc GroupServiceHandler, opts ...connect.HandlerOpti
 			groupServiceDeleteGroupHandler.ServeHTTP(w, r)
 		case GroupServiceResetOffsetsProcedure:
 			groupServiceResetOffsetsHandler.ServeHTTP(w, r)
+		case GroupServiceInitProducerProcedure:
+			groupServiceInitProducerHandler.ServeHTTP(w, r)
+		case GroupServiceProduceAndCommitProcedure:
+			groupServiceProduceAndCommitHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -360,4 +438,12 @@ func (UnimplementedGroupServiceHandler) DeleteGroup(context.Context, *connect.Re
 
 func (UnimplementedGroupServiceHandler) ResetOffsets(context.Context, *connect.Request[v1.ResetOffsetsRequest]) (*connect.Response[v1.ResetOffsetsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluice.broker.v1.GroupService.ResetOffsets is not implemented"))
+}
+
+func (UnimplementedGroupServiceHandler) InitProducer(context.Context, *connect.Request[v1.InitProducerRequest]) (*connect.Response[v1.InitProducerResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluice.broker.v1.GroupService.InitProducer is not implemented"))
+}
+
+func (UnimplementedGroupServiceHandler) ProduceAndCommit(context.Context, *connect.Request[v1.ProduceAndCommitRequest]) (*connect.Response[v1.ProduceAndCommitResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluice.broker.v1.GroupService.ProduceAndCommit is not implemented"))
 }

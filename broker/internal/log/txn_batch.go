@@ -1,0 +1,26 @@
+package log
+
+// Transactional batches the broker encodes itself: a Connect
+// ProduceAndCommit (broker/txn_rpc.go) writes its records as Kafka's
+// transactional producers do, so that the partition's transaction state,
+// the last stable offset, the markers and the aborted index treat them
+// exactly like a Kafka client's.
+
+// NewTxnBatch encodes recs as one transactional batch of producer pid at
+// epoch, ready for EnqueueBatch. Its base sequence is -1: the broker sends
+// each batch of a transaction once, so there is no retry to detect. A zero
+// Timestamp becomes nowMs. Records over MaxRecordBytes or a batch over
+// MaxBatchBytes are refused (ErrRecordTooLarge, ErrBatchTooLarge).
+func (p *Partition) NewTxnBatch(recs []Record, pid int64, epoch int16, nowMs int64) (*Batch, error) {
+	cfg := p.cfg.Load()
+	like := batchHeader{Attributes: attrTransactional, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1}
+	raw, _, err := appendBatchAs(nil, 0, recs, true, 0, nowMs, limits{maxRecord: cfg.MaxRecordBytes, maxBatch: cfg.MaxBatchBytes}, &like)
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseBatchHeader(raw, int64(len(raw)))
+	if err != nil {
+		return nil, err
+	}
+	return &Batch{raw: raw, h: h}, nil
+}
