@@ -1,0 +1,187 @@
+package pgsink
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/avro"
+	"github.com/sluicehq/sluice/serde/jsonschema"
+	"github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/srclient"
+)
+
+// datum is one decoded key or value: its columns and their values.
+type datum struct {
+	schemaID int32
+	cols     []column
+	rec      any // a map[string]any for records, else the one value
+}
+
+// values returns the datum's column values in cols order.
+func (d *datum) values() []any {
+	out := make([]any, len(d.cols))
+	if len(d.cols) == 1 && d.cols[0].path == nil {
+		out[0] = d.rec
+		return out
+	}
+	for i, c := range d.cols {
+		out[i] = valueAt(d.rec, c)
+	}
+	return out
+}
+
+// codec is a client.Codec of any registered schema: it decodes datums of
+// whatever writer schema a record names into columns. single names the
+// column of a value that is not a record. A raw codec reads schemaless
+// keys (bytes with no envelope) as text.
+type codec struct {
+	nested string
+	single string
+	raw    bool
+}
+
+var _ client.Codec[*datum] = (*codec)(nil)
+
+func (c *codec) Schema() *client.Schema {
+	if c.raw {
+		return &client.Schema{}
+	}
+	// Any non-empty format: the consumer then reads the envelope and asks
+	// Decoder for each writer schema, whatever its format.
+	return &client.Schema{Format: serde.Avro}
+}
+
+func (c *codec) AppendEncode(dst []byte, v *datum) ([]byte, error) {
+	return nil, fmt.Errorf("pgsink: the sink codec does not encode")
+}
+
+func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error) {
+	if ws == nil {
+		if !c.raw {
+			return nil, fmt.Errorf("pgsink: no writer schema")
+		}
+		return func(b []byte, v **datum) error {
+			*v = &datum{cols: []column{{name: c.single, pgType: "text"}}, rec: string(b)}
+			return nil
+		}, nil
+	}
+	parsed, err := srclient.ParseSchema(srclient.TypeOf(ws.Format), ws.Text, ws.References)
+	if err != nil {
+		return nil, err
+	}
+	switch p := parsed.(type) {
+	case *avro.Schema:
+		sh, err := avroShape(p)
+		if err != nil {
+			return nil, err
+		}
+		cols, err := columnsOf(sh, c.nested, c.single)
+		if err != nil {
+			return nil, err
+		}
+		return func(b []byte, v **datum) error {
+			j, err := p.AppendDecodeJSON(nil, b)
+			if err != nil {
+				return err
+			}
+			doc, err := decodeJSON(j)
+			if err != nil {
+				return err
+			}
+			rec, err := fromAvroJSON(sh, doc)
+			if err != nil {
+				return err
+			}
+			*v = &datum{schemaID: ws.ID, cols: cols, rec: rec}
+			return nil
+		}, nil
+	case *jsonschema.Schema:
+		sh := jsonShape(p)
+		cols, err := columnsOf(sh, c.nested, c.single)
+		if err != nil {
+			return nil, err
+		}
+		return func(b []byte, v **datum) error {
+			if err := p.Validate(b); err != nil {
+				return err
+			}
+			doc, err := decodeJSON(b)
+			if err != nil {
+				return err
+			}
+			rec, err := fromJSON(sh, doc)
+			if err != nil {
+				return err
+			}
+			*v = &datum{schemaID: ws.ID, cols: cols, rec: rec}
+			return nil
+		}, nil
+	case *protobuf.Schema:
+		type entry struct {
+			sh   *shape
+			cols []column
+		}
+		var (
+			mu     sync.Mutex
+			byPath = map[string]entry{}
+		)
+		return func(b []byte, v **datum) error {
+			path, msg, err := serde.ReadIndexes(nil, b)
+			if err != nil {
+				return fmt.Errorf("message-index path: %w", err)
+			}
+			key := fmt.Sprint(path)
+			mu.Lock()
+			e, ok := byPath[key]
+			mu.Unlock()
+			if !ok {
+				md, err := p.MessageByIndexes(path)
+				if err != nil {
+					return err
+				}
+				e.sh = protoShape(md)
+				if e.cols, err = columnsOf(e.sh, c.nested, c.single); err != nil {
+					return err
+				}
+				mu.Lock()
+				byPath[key] = e
+				mu.Unlock()
+			}
+			m, err := p.Decode(path, msg)
+			if err != nil {
+				return err
+			}
+			rec, err := fromProto(e.sh, m)
+			if err != nil {
+				return err
+			}
+			*v = &datum{schemaID: ws.ID, cols: e.cols, rec: rec}
+			return nil
+		}, nil
+	}
+	return nil, fmt.Errorf("pgsink: schema id %d: unsupported format %s", ws.ID, ws.Format)
+}
+
+func decodeJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// jsonValue marshals a converted record for a jsonb column.
+func jsonValue(m map[string]any) any {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return json.RawMessage(strconv.Quote(err.Error()))
+	}
+	return json.RawMessage(b)
+}

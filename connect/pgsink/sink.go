@@ -1,0 +1,443 @@
+// Package pgsink is the PostgreSQL sink connector: it reads a typed topic
+// (Avro, Protobuf or JSON Schema values, decoded through the registry with
+// the typed client) and writes its records as rows of a table.
+//
+// # Rows
+//
+// Columns come from the value's writer schema (see the rule in shape.go and
+// docs/connectors.md), plus the key's columns, which form the primary key:
+// the fields of a record key, or Config.KeyColumn for a key that is not a
+// record. The table is created when missing; a record written with a new
+// schema version adds the columns the table lacks, nullable. In upsert
+// mode a record inserts or updates the row of its key; a tombstone (null
+// value) deletes it.
+//
+// # Exactly once
+//
+// Each batch of records is written in one PostgreSQL transaction together
+// with the next offset of every partition it read, in the table
+// sluice_connect_offsets(connector, topic, partition, next_offset). On
+// start the sink reads those offsets and consumes from them, so a crash
+// (kill -9 included) at any point neither loses nor duplicates a row: the
+// rows and the offsets commit together or not at all.
+//
+// # Bad records
+//
+// A record the sink cannot decode or write (a value the schema cannot
+// describe, a constraint the row breaks, an upsert without a key) stops the
+// connector with an error naming its topic, partition and offset, or with
+// OnErrorDLQ is appended as it was read to the dead-letter topic with the
+// reason in the header sluice.dlq.error (and the record's topic, partition
+// and offset in sluice.dlq.topic, .partition and .offset). A dead-letter
+// record is produced before the batch's transaction commits: after a crash
+// it may be produced again (at least once).
+package pgsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/client/primitive"
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+)
+
+// Sink is one running sink connector.
+type Sink struct {
+	cfg  Config
+	conn *client.Conn
+	log  *slog.Logger
+	pg   *pgx.Conn
+	dlq  *client.Producer[[]byte, []byte]
+
+	table tableState
+
+	lastStatus time.Time
+}
+
+// message is a record as the sink's consumers deliver it.
+type message = client.Message[*datum, *datum]
+
+// New checks cfg and returns a sink that reads through conn. logger may be
+// nil (no logs).
+func New(cfg Config, conn *client.Conn, logger *slog.Logger) (*Sink, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("pgsink %s: %w", cfg.Name, err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Sink{cfg: cfg, conn: conn, log: logger.With("connector", cfg.Name)}, nil
+}
+
+// Run runs the sink until ctx is done (it then returns nil) or it fails.
+// Every batch it wrote before is committed; the one being written when ctx
+// ends is rolled back and read again at the next start.
+func (s *Sink) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			err = nil
+		}
+		if err != nil {
+			err = fmt.Errorf("pgsink %s: %w", s.cfg.Name, err)
+		}
+		s.finish(err)
+	}()
+	if s.pg, err = pgx.Connect(ctx, s.cfg.Postgres); err != nil {
+		return fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	if err := ensureStateTables(ctx, s.pg); err != nil {
+		return err
+	}
+	s.table = tableState{schema: s.cfg.Schema, name: s.cfg.Table, nested: s.cfg.Nested}
+	if err := s.table.load(ctx, s.pg); err != nil {
+		return err
+	}
+	desc, err := s.conn.Topics().DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: s.cfg.Topic}))
+	if err != nil {
+		return fmt.Errorf("topic %s: %w", s.cfg.Topic, err)
+	}
+	offsets, err := storedOffsets(ctx, s.pg, s.cfg.Name, s.cfg.Topic)
+	if err != nil {
+		return err
+	}
+	if s.cfg.OnError == OnErrorDLQ {
+		if s.dlq, err = client.NewProducer(ctx, s.conn, s.cfg.DLQTopic, primitive.RawBytes(), primitive.RawBytes()); err != nil {
+			return fmt.Errorf("dead-letter topic %s: %w", s.cfg.DLQTopic, err)
+		}
+	}
+	if err := s.setStatus(ctx, s.pg, "running", ""); err != nil {
+		return err
+	}
+	s.log.Info("sink started", "topic", s.cfg.Topic, "table", s.cfg.Schema+"."+s.cfg.Table, "partitions", len(desc.Msg.GetTopic().GetPartitions()))
+
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msgs := make(chan message, s.cfg.BatchRecords)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for _, p := range desc.Msg.GetTopic().GetPartitions() {
+		part := p.GetPartition()
+		opts := []client.ConsumerOption{client.Partitions(part), client.OnDecodeError(client.DecodeRaw)}
+		if off, ok := offsets[part]; ok {
+			opts = append(opts, client.FromOffset(off))
+		} else {
+			opts = append(opts, client.FromEarliest())
+		}
+		keyCodec := &codec{nested: s.cfg.Nested, single: s.cfg.KeyColumn, raw: s.cfg.KeyFormat == "string"}
+		valCodec := &codec{nested: s.cfg.Nested, single: "value"}
+		c, err := client.NewConsumer[*datum, *datum](s.conn, s.cfg.Topic, keyCodec, valCodec, opts...)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.Run(cctx, func(ctx context.Context, m message) error {
+				select {
+				case msgs <- m:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			if err != nil && cctx.Err() == nil {
+				select {
+				case errc <- fmt.Errorf("partition %d: %w", part, err):
+				default:
+				}
+			}
+		}()
+	}
+
+	batch := make([]message, 0, s.cfg.BatchRecords)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case m := <-msgs:
+			batch = append(batch, m)
+		}
+		timer := time.NewTimer(s.cfg.BatchInterval)
+	fill:
+		for len(batch) < s.cfg.BatchRecords {
+			select {
+			case m := <-msgs:
+				batch = append(batch, m)
+			case <-timer.C:
+				break fill
+			case <-ctx.Done():
+				break fill
+			}
+		}
+		timer.Stop()
+		if err := s.write(ctx, batch); err != nil {
+			return err
+		}
+	}
+}
+
+// finish records the connector's end in its status row.
+func (s *Sink) finish(err error) {
+	if s.pg == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	state, detail := "stopped", ""
+	if err != nil {
+		state, detail = "failed", err.Error()
+	}
+	if e := s.setStatus(ctx, s.pg, state, detail); e != nil {
+		s.log.Warn("could not record the connector's status", "err", e)
+	}
+	s.pg.Close(ctx)
+}
+
+func (s *Sink) setStatus(ctx context.Context, q querier, state, detail string) error {
+	s.lastStatus = time.Now()
+	return setStatus(ctx, q, s.cfg.Name, "postgres-sink", state, detail)
+}
+
+// op is what one record does to the table.
+type op struct {
+	m      *message
+	delete bool
+	// keyID identifies the row: the key's column values, rendered.
+	keyID string
+}
+
+// badRecordError is a record the sink cannot write.
+type badRecordError struct {
+	m      *message
+	reason string
+}
+
+func (e *badRecordError) Error() string {
+	return fmt.Sprintf("topic %s partition %d offset %d: %s", e.m.Topic, e.m.Partition, e.m.Offset, e.reason)
+}
+
+// write writes one batch and its offsets in one transaction. A batch whose
+// transaction fails for a reason of the data is written again record by
+// record (each under a savepoint) to single out the bad records.
+func (s *Sink) write(ctx context.Context, batch []message) error {
+	ops, bad := s.plan(batch)
+	if len(bad) == 0 {
+		err := s.writeTx(ctx, ops, batch)
+		if err == nil || ctx.Err() != nil || s.isConnError(err) {
+			return err
+		}
+		s.log.Debug("batch failed; writing record by record", "err", err)
+	}
+	if err := s.writeTxSlow(ctx, ops, bad, batch); err != nil {
+		return err
+	}
+	return nil
+}
+
+// plan turns a batch into ops, last op per key wins (upsert mode), and
+// lists records that cannot be written at all.
+func (s *Sink) plan(batch []message) (ops []op, bad []*badRecordError) {
+	byKey := map[string]int{}
+	for i := range batch {
+		m := &batch[i]
+		if m.Err != nil {
+			bad = append(bad, &badRecordError{m: m, reason: m.Err.Error()})
+			continue
+		}
+		o := op{m: m, delete: m.Value == nil}
+		if m.Key != nil {
+			o.keyID = keyIdentity(m.Key)
+		}
+		switch {
+		case o.delete && m.Key == nil:
+			continue // a tombstone without a key deletes nothing
+		case s.cfg.Mode == ModeUpsert && m.Key == nil:
+			bad = append(bad, &badRecordError{m: m, reason: "upsert mode needs a record key; the record has none"})
+			continue
+		}
+		if s.cfg.Mode == ModeUpsert || o.delete {
+			if j, ok := byKey[o.keyID]; ok && o.keyID != "" {
+				ops[j].m = nil // superseded
+			}
+			byKey[o.keyID] = len(ops)
+		}
+		ops = append(ops, o)
+	}
+	out := ops[:0]
+	for _, o := range ops {
+		if o.m != nil {
+			out = append(out, o)
+		}
+	}
+	return out, bad
+}
+
+func keyIdentity(k *datum) string {
+	var b strings.Builder
+	for _, v := range k.values() {
+		fmt.Fprintf(&b, "%T:%v\x00", v, v)
+	}
+	return b.String()
+}
+
+// writeTx writes ops (already planned) and the batch's offsets in one
+// transaction.
+func (s *Sink) writeTx(ctx context.Context, ops []op, batch []message) (err error) {
+	defer func() {
+		if err != nil {
+			s.table.stages = map[string]string{} // rolled back: rebuild them
+		}
+	}()
+	if err := s.ensureColumns(ctx, ops); err != nil {
+		return err
+	}
+	tx, err := s.pg.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := s.table.apply(ctx, tx, ops, s.cfg.Mode, s.cfg.Write); err != nil {
+		return err
+	}
+	if err := s.commitOffsets(ctx, tx, batch); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// writeTxSlow writes the batch record by record, each under a savepoint,
+// dead-lettering (or failing on) each record that fails.
+func (s *Sink) writeTxSlow(ctx context.Context, ops []op, bad []*badRecordError, batch []message) (err error) {
+	defer func() {
+		if err != nil {
+			s.table.stages = map[string]string{}
+		}
+	}()
+	if len(bad) > 0 && s.cfg.OnError == OnErrorFail {
+		return bad[0]
+	}
+	if err := s.ensureColumns(ctx, ops); err != nil {
+		// A schema the table cannot take: every record of it is bad.
+		return err
+	}
+	tx, err := s.pg.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	for _, o := range ops {
+		if _, err := tx.Exec(ctx, "SAVEPOINT sluice_record"); err != nil {
+			return err
+		}
+		err := s.table.apply(ctx, tx, []op{o}, s.cfg.Mode, WriteValues)
+		if err == nil {
+			if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT sluice_record"); err != nil {
+				return err
+			}
+			continue
+		}
+		if ctx.Err() != nil || s.isConnError(err) {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_record"); err != nil {
+			return err
+		}
+		be := &badRecordError{m: o.m, reason: err.Error()}
+		if s.cfg.OnError == OnErrorFail {
+			return be
+		}
+		bad = append(bad, be)
+	}
+	for _, b := range bad {
+		if err := s.deadLetter(ctx, b); err != nil {
+			return err
+		}
+	}
+	if err := s.commitOffsets(ctx, tx, batch); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// deadLetter appends a bad record to the dead-letter topic as it was read.
+func (s *Sink) deadLetter(ctx context.Context, b *badRecordError) error {
+	hs := append([]client.Header(nil), b.m.Headers...)
+	hs = append(hs,
+		client.Header{Key: client.DeadLetterErrorHeader, Value: []byte(b.reason)},
+		client.Header{Key: client.DeadLetterTopicHeader, Value: []byte(b.m.Topic)},
+		client.Header{Key: client.DeadLetterPartitionHeader, Value: []byte(strconv.Itoa(int(b.m.Partition)))},
+		client.Header{Key: client.DeadLetterOffsetHeader, Value: []byte(strconv.FormatInt(b.m.Offset, 10))},
+	)
+	if _, err := s.dlq.Produce(ctx, b.m.RawKey, b.m.RawValue, client.WithHeaders(hs...)); err != nil {
+		return fmt.Errorf("dead-letter %s: %w", b, err)
+	}
+	s.log.Info("record dead-lettered", "topic", b.m.Topic, "partition", b.m.Partition, "offset", b.m.Offset, "reason", b.reason)
+	return nil
+}
+
+// commitOffsets stores, in tx, the next offset of every partition of batch.
+func (s *Sink) commitOffsets(ctx context.Context, tx pgx.Tx, batch []message) error {
+	next := map[int32]int64{}
+	for _, m := range batch {
+		if m.Offset+1 > next[m.Partition] {
+			next[m.Partition] = m.Offset + 1
+		}
+	}
+	for p, off := range next {
+		if _, err := tx.Exec(ctx, `INSERT INTO sluice_connect_offsets (connector, topic, partition, next_offset)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`,
+			s.cfg.Name, s.cfg.Topic, p, off); err != nil {
+			return fmt.Errorf("store offsets: %w", err)
+		}
+	}
+	if time.Since(s.lastStatus) > 5*time.Second {
+		if err := s.setStatus(ctx, tx, "running", ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureColumns makes the table hold every column the ops write.
+func (s *Sink) ensureColumns(ctx context.Context, ops []op) error {
+	for _, o := range ops {
+		if err := s.table.ensure(ctx, s.pg, o.m.Key, o.m.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isConnError reports an error of the connection or the server rather
+// than of the data: the batch is then not retried record by record.
+func (s *Sink) isConnError(err error) bool {
+	if s.pg.IsClosed() {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		c := pgErr.Code
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "57") || strings.HasPrefix(c, "53") || strings.HasPrefix(c, "58")
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr)
+}
