@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,6 +29,14 @@ var pgClusterMigrations = []string{
 		node_id    TEXT        NOT NULL,
 		claimed_at TIMESTAMPTZ NOT NULL DEFAULT now()
 	);`,
+	// 2: what a node advertises and its heartbeat (membership.go,
+	// Heartbeats, ListNodes). stopped_at is set by a clean Close and
+	// cleared by Join.
+	`ALTER TABLE cluster_nodes
+		ADD COLUMN http_addr    TEXT        NOT NULL DEFAULT '',
+		ADD COLUMN kafka_addr   TEXT        NOT NULL DEFAULT '',
+		ADD COLUMN heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+		ADD COLUMN stopped_at   TIMESTAMPTZ;`,
 }
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -54,6 +63,10 @@ type Membership struct {
 	DataNode string
 
 	conn *pgx.Conn
+	// pool carries the heartbeats (heartbeat.go); the lease stays on conn.
+	pool *pgxpool.Pool
+	// hb is set while heartbeats run (StartHeartbeats).
+	hb *heartbeats
 }
 
 // IsDataNode reports whether this node keeps the topic data.
@@ -75,20 +88,21 @@ func Join(ctx context.Context, pool *pgxpool.Pool, nodeID string, addrs string, 
 	if err != nil {
 		return nil, fmt.Errorf("cluster membership: %w", err)
 	}
-	m := &Membership{NodeID: nodeID, conn: conn}
+	m := &Membership{NodeID: nodeID, conn: conn, pool: pool}
 	fail := func(err error) (*Membership, error) {
 		conn.Close(context.Background())
 		return nil, err
 	}
 	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, pgmeta.LockKey("node:"+nodeID)).Scan(&got); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaseKey(nodeID)).Scan(&got); err != nil {
 		return fail(fmt.Errorf("cluster membership: node lease: %w", err))
 	}
 	if !got {
 		return fail(fmt.Errorf("node %q: %w (another process holds its lease); give this node another --node-id", nodeID, ErrNodeRunning))
 	}
-	if _, err := conn.Exec(ctx, `INSERT INTO cluster_nodes (node_id, started_at, addrs) VALUES ($1, now(), $2)
-		ON CONFLICT (node_id) DO UPDATE SET started_at = excluded.started_at, addrs = excluded.addrs`, nodeID, addrs); err != nil {
+	if _, err := conn.Exec(ctx, `INSERT INTO cluster_nodes (node_id, started_at, addrs, heartbeat_at, stopped_at) VALUES ($1, now(), $2, now(), NULL)
+		ON CONFLICT (node_id) DO UPDATE SET started_at = excluded.started_at, addrs = excluded.addrs,
+			heartbeat_at = excluded.heartbeat_at, stopped_at = NULL`, nodeID, addrs); err != nil {
 		return fail(fmt.Errorf("cluster membership: %w", err))
 	}
 	if claimData {
@@ -103,7 +117,14 @@ func Join(ctx context.Context, pool *pgxpool.Pool, nodeID string, addrs string, 
 	return m, nil
 }
 
-// Close gives up the node's lease.
+// Close stops the heartbeats, records that the node stopped (so that
+// ListNodes tells a clean stop from a lost node) and gives up the node's
+// lease.
 func (m *Membership) Close() error {
+	m.stopHeartbeats()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	// Best effort: a node whose database is gone stops all the same.
+	m.conn.Exec(ctx, `UPDATE cluster_nodes SET stopped_at = now() WHERE node_id = $1`, m.NodeID)
 	return m.conn.Close(context.Background())
 }
