@@ -340,7 +340,7 @@ func (l *Log) commit(f *flush) ([]int64, error) {
 // text each time (QueryExecModeExec: no prepared statement), which costs a
 // parse on the server and lets fault tests recognise the call on the wire.
 func (l *Log) commitOnce(ctx context.Context, key string, size int64, topics []string, parts []int32, offs, lens, counts, maxts []int64) ([]int64, error) {
-	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset, replayed FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		pgx.QueryExecModeExec, key, l.cfg.Node, size, topics, parts, offs, lens, counts, maxts)
 	if err != nil {
 		return nil, err
@@ -350,7 +350,8 @@ func (l *Log) commitOnce(ctx context.Context, key string, size int64, topics []s
 	for rows.Next() {
 		var ord int32
 		var base int64
-		if err := rows.Scan(&ord, &base); err != nil {
+		var replayed bool
+		if err := rows.Scan(&ord, &base, &replayed); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -360,6 +361,9 @@ func (l *Log) commitOnce(ctx context.Context, key string, size int64, topics []s
 		}
 		bases[ord] = base
 		seen++
+		if replayed && seen == 1 {
+			l.stats.CommitReplays.Add(1)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -186,29 +186,32 @@ type Log struct {
 
 // Stats counts a Log's work since Open; read with Log.Stats.
 type Stats struct {
-	Objects      atomic.Int64 // objects committed
-	Commits      atomic.Int64 // commit calls that succeeded (= Objects)
-	CommitRetry  atomic.Int64 // commit attempts retried
-	PutRetry     atomic.Int64 // PUT attempts retried
-	Failed       atomic.Int64 // objects whose appends failed
-	Batches      atomic.Int64 // batches committed
-	Records      atomic.Int64 // records committed
-	Bytes        atomic.Int64 // object bytes committed
-	CacheHits    atomic.Int64 // block reads served from the cache
-	CacheMisses  atomic.Int64 // block reads that went to the store
-	Notification atomic.Int64 // high watermark notifications received
-	Polls        atomic.Int64 // high watermark polls
+	Objects     atomic.Int64 // objects committed
+	Commits     atomic.Int64 // commit calls that succeeded (= Objects)
+	CommitRetry atomic.Int64 // commit attempts retried
+	// CommitReplays counts commits answered with the offsets stored by an
+	// earlier attempt whose answer was lost (connection cut during COMMIT).
+	CommitReplays atomic.Int64
+	PutRetry      atomic.Int64 // PUT attempts retried
+	Failed        atomic.Int64 // objects whose appends failed
+	Batches       atomic.Int64 // batches committed
+	Records       atomic.Int64 // records committed
+	Bytes         atomic.Int64 // object bytes committed
+	CacheHits     atomic.Int64 // block reads served from the cache
+	CacheMisses   atomic.Int64 // block reads that went to the store
+	Notification  atomic.Int64 // high watermark notifications received
+	Polls         atomic.Int64 // high watermark polls
 }
 
 // StatsSnapshot is a copy of Stats.
 type StatsSnapshot struct {
-	Objects, CommitRetry, PutRetry, Failed, Batches, Records, Bytes, CacheHits, CacheMisses, Notifications, Polls int64
+	Objects, CommitRetry, CommitReplays, PutRetry, Failed, Batches, Records, Bytes, CacheHits, CacheMisses, Notifications, Polls int64
 }
 
 // Stats returns the counters.
 func (l *Log) Stats() StatsSnapshot {
 	s := &l.stats
-	return StatsSnapshot{s.Objects.Load(), s.CommitRetry.Load(), s.PutRetry.Load(), s.Failed.Load(), s.Batches.Load(),
+	return StatsSnapshot{s.Objects.Load(), s.CommitRetry.Load(), s.CommitReplays.Load(), s.PutRetry.Load(), s.Failed.Load(), s.Batches.Load(),
 		s.Records.Load(), s.Bytes.Load(), s.CacheHits.Load(), s.CacheMisses.Load(), s.Notification.Load(), s.Polls.Load()}
 }
 

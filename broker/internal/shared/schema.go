@@ -76,8 +76,9 @@ var migrations = []string{
 	-- sharedlog_commit records object p_key (already PUT) and assigns offsets
 	-- to its batches, given one array element per batch in object order:
 	-- topic id, partition, byte range in the object, record count, max
-	-- timestamp. It returns (ord, base_offset) per batch, ord counting from
-	-- 0 in that order.
+	-- timestamp. It returns (ord, base_offset, replayed) per batch, ord
+	-- counting from 0 in that order; replayed is true when the object had
+	-- been committed before (the answer of that commit was lost).
 	--
 	-- It is idempotent per key: the upload row is the fence. A commit whose
 	-- caller lost the answer (connection cut during COMMIT) is retried with
@@ -86,7 +87,7 @@ var migrations = []string{
 	-- first) fails rather than refer to an object about to be deleted.
 	CREATE FUNCTION sharedlog_commit(p_key TEXT, p_node TEXT, p_size BIGINT,
 		b_topic TEXT[], b_part INTEGER[], b_off BIGINT[], b_len BIGINT[], b_count BIGINT[], b_maxts BIGINT[])
-	RETURNS TABLE (ord INTEGER, base_offset BIGINT)
+	RETURNS TABLE (ord INTEGER, base_offset BIGINT, replayed BOOLEAN)
 	LANGUAGE plpgsql AS $fn$
 	DECLARE
 		v_object  BIGINT;
@@ -106,7 +107,7 @@ var migrations = []string{
 				RAISE EXCEPTION 'sharedlog: object % has no pending upload (collected as an orphan, or never announced)', p_key
 					USING ERRCODE = 'P0002';
 			END IF;
-			RETURN QUERY SELECT (row_number() OVER (ORDER BY b.byte_off))::INTEGER - 1, b.base_offset
+			RETURN QUERY SELECT (row_number() OVER (ORDER BY b.byte_off))::INTEGER - 1, b.base_offset, true
 				FROM sharedlog_batches b WHERE b.object_id = v_object ORDER BY b.byte_off;
 			RETURN;
 		END IF;
@@ -159,7 +160,7 @@ var migrations = []string{
 			v_payload := '*';
 		END IF;
 		PERFORM pg_notify('sluice_sharedlog', v_payload);
-		RETURN QUERY SELECT u.o, u.b FROM unnest(v_ords, v_bases) AS u(o, b);
+		RETURN QUERY SELECT u.o, u.b, false FROM unnest(v_ords, v_bases) AS u(o, b);
 	END
 	$fn$;
 
