@@ -201,6 +201,7 @@ func (l *Log) put(f *flush) {
 	defer func() { <-l.in.puts }()
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.PutTimeout)
 	defer cancel()
+	t0 := time.Now()
 	var err error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -231,6 +232,9 @@ func (l *Log) put(f *flush) {
 		}
 	}
 	f.putErr = err
+	if err == nil {
+		l.stats.PutNanos.Add(int64(time.Since(t0)))
+	}
 }
 
 // commitLoop commits sealed flushes one at a time in seal order.
@@ -283,6 +287,11 @@ func (l *Log) applyCommit(f *flush, bases []int64) {
 			j++
 		}
 		p.learnCoords(cs)
+		var added int64
+		for _, c := range cs {
+			added += c.len
+		}
+		p.size.Add(added) // until the next poll reads the row
 		p.advance(cs[len(cs)-1].last+1, -1, -1)
 		i = j
 	}
@@ -318,12 +327,14 @@ func (l *Log) commit(f *flush) ([]int64, error) {
 				return nil, fmt.Errorf("%w: commit of %s: outcome unknown after %v: %w", ErrUnavailable, f.key, l.cfg.CommitTimeout, last)
 			}
 		}
+		t0 := time.Now()
 		bases, err := l.commitOnce(ctx, f.key, int64(len(f.data)), topics, parts, offs, lens, counts, maxts)
 		if err == nil {
 			if len(bases) != n {
 				return nil, fmt.Errorf("commit of %s: %d offsets for %d batches (retention removed some before the answer was read?)", f.key, len(bases), n)
 			}
 			l.stats.Commits.Add(1)
+			l.stats.CommitNanos.Add(int64(time.Since(t0)))
 			return bases, nil
 		}
 		var pe *pgconn.PgError

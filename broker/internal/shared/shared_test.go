@@ -105,3 +105,29 @@ func TestTwoNodes(t *testing.T) {
 	st := a.Stats()
 	t.Logf("node a: %d objects, %d batches, cache hits %d misses %d, notifications %d", st.Objects, st.Batches, st.CacheHits, st.CacheMisses, st.Notifications)
 }
+
+func TestPartitions(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	if got, err := Partitions(ctx, c.pool); err != nil || len(got) != 0 {
+		t.Fatalf("before the shared log ran: %v, %v", got, err)
+	}
+	l := c.node("a", nil)
+	p0, p1 := openPart(t, l, "info", 0), openPart(t, l, "info", 1)
+	for range 3 {
+		if _, err := p0.Append(ctx, recs("x", 0, 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Partitions(ctx, c.pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PartitionInfo{
+		{TopicID: "info", Partition: 0, HighWatermark: 6, Bytes: p0.Size(), Batches: 3, Objects: 3},
+		{TopicID: "info", Partition: 1},
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || p1.HighWatermark() != 0 {
+		t.Fatalf("Partitions: %+v, want %+v", got, want)
+	}
+}
