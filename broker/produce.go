@@ -22,7 +22,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -158,7 +157,10 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 		next = int((t.rr.Add(uint32(keyless)) - uint32(keyless)) % uint32(nparts))
 	}
 	keyer, _ := b.cfg.Validator.(PartitionKeyer)
-	counts := make([]int, nparts)
+	// starts[p] is where partition p's records begin in one slab ordered
+	// by partition (request order within each): one allocation for the
+	// whole request rather than one slice per partition.
+	starts := make([]int, nparts+1)
 	for i := range recs {
 		r := &recs[i]
 		var p int32
@@ -174,13 +176,10 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 			next = (next + 1) % nparts
 		}
 		results[i].Partition = p
-		counts[p]++
+		starts[p+1]++
 	}
-	batches := make(map[int32][]log.Record, nparts)
-	for p, c := range counts {
-		if c > 0 {
-			batches[int32(p)] = make([]log.Record, 0, c)
-		}
+	for p := range nparts {
+		starts[p+1] += starts[p]
 	}
 	// message.timestamp.type=LogAppendTime: every record takes the broker's
 	// clock, whatever the producer sent.
@@ -188,6 +187,8 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 	if cfg.LogAppendTime {
 		appendTime = b.cfg.Now().UnixMilli()
 	}
+	slab := make([]log.Record, len(recs))
+	fill := append([]int(nil), starts[:nparts]...)
 	for i := range recs {
 		r := &recs[i]
 		p := results[i].Partition
@@ -195,43 +196,44 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 		if cfg.LogAppendTime {
 			ts = appendTime
 		}
-		batches[p] = append(batches[p], log.Record{Timestamp: ts, Key: r.Key, Value: r.Value, Headers: r.Headers})
+		slab[fill[p]] = log.Record{Timestamp: ts, Key: r.Key, Value: r.Value, Headers: r.Headers}
+		fill[p]++
 	}
 
-	// Append each partition's batch, concurrently when there are several.
-	bases := make(map[int32]int64, len(batches))
-	if len(batches) == 1 {
-		for p, recs := range batches {
-			base, err := t.parts[p].Append(ctx, recs)
-			if err != nil {
-				return nil, fmt.Errorf("produce %s/%d: %w", topicName, p, err)
-			}
-			bases[p] = base
-		}
-	} else {
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		var firstErr error
-		for p, recs := range batches {
-			wg.Go(func() {
-				base, err := t.parts[p].Append(ctx, recs)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = fmt.Errorf("produce %s/%d: %w", topicName, p, err)
-					}
-					return
-				}
-				bases[p] = base
-			})
-		}
-		wg.Wait()
-		if firstErr != nil {
-			return nil, firstErr
-		}
+	// Queue every partition's batch, then wait for them all: the writers
+	// work on them concurrently, with no goroutine per partition here.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("produce %s: %w", topicName, err) // nothing queued
 	}
-	t.noteAppended(batches) // stats.go
+	pending := make([]*log.Appending, nparts)
+	var firstErr error
+	for p := range nparts {
+		if starts[p] == starts[p+1] {
+			continue
+		}
+		a, err := t.parts[p].Enqueue(slab[starts[p]:starts[p+1]])
+		if err != nil {
+			firstErr = fmt.Errorf("produce %s/%d: %w", topicName, p, err)
+			break
+		}
+		pending[p] = a
+	}
+	// bases[p] is partition p's next offset to hand out.
+	bases := make([]int64, nparts)
+	for p, a := range pending {
+		if a == nil {
+			continue
+		}
+		base, err := a.Wait(ctx)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("produce %s/%d: %w", topicName, p, err)
+		}
+		bases[p] = base
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	t.noteAppended(slab, starts) // stats.go
 	// Offsets are dense within a batch and batches keep request order.
 	for i := range results {
 		p := results[i].Partition

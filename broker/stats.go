@@ -59,19 +59,20 @@ func recordBytes(r *log.Record) int64 {
 	return int64(n)
 }
 
-// noteAppended counts the batches a Connect Produce appended, per
-// partition.
-func (t *topic) noteAppended(batches map[int32][]log.Record) {
-	for p, recs := range batches {
-		s := t.stat(p)
-		if s == nil {
+// noteAppended counts the batches a Connect Produce appended: recs is
+// ordered by partition, partition p's records at recs[starts[p]:starts[p+1]].
+func (t *topic) noteAppended(recs []log.Record, starts []int) {
+	for p := range len(starts) - 1 {
+		part := recs[starts[p]:starts[p+1]]
+		s := t.stat(int32(p))
+		if s == nil || len(part) == 0 {
 			continue
 		}
 		var n int64
-		for i := range recs {
-			n += recordBytes(&recs[i])
+		for i := range part {
+			n += recordBytes(&part[i])
 		}
-		s.producedRecords.Add(int64(len(recs)))
+		s.producedRecords.Add(int64(len(part)))
 		s.producedBytes.Add(n)
 	}
 }

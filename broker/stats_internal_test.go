@@ -26,11 +26,11 @@ func BenchmarkStatsNote(b *testing.B) {
 			t.noteQueued(0, recs)
 		}
 	})
-	batches := map[int32][]log.Record{0: lrecs}
+	starts := []int{0, len(lrecs)}
 	b.Run("connect", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			t.noteAppended(batches)
+			t.noteAppended(lrecs, starts)
 		}
 	})
 	b.Run("read", func(b *testing.B) {

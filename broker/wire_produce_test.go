@@ -1,0 +1,172 @@
+package broker
+
+import (
+	"bytes"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
+)
+
+// sameAsProtobuf decodes data with produceCodec and with proto.Unmarshal
+// and fails unless both fail or both give equal messages, presence of the
+// optional key, value and partition included (proto.Equal compares it).
+func sameAsProtobuf(t *testing.T, data []byte) {
+	t.Helper()
+	var want, got brokerv1.ProduceRequest
+	wantErr := proto.Unmarshal(data, &want)
+	in := bytes.Clone(data)
+	gotErr := produceCodec{}.Unmarshal(in, &got)
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Fatalf("protobuf-go error %v, produceCodec error %v, for % x", wantErr, gotErr, data)
+	}
+	if wantErr != nil {
+		return
+	}
+	if !proto.Equal(&want, &got) {
+		t.Fatalf("produceCodec decoded\n%v\nprotobuf-go decoded\n%v\nfrom % x", &got, &want, data)
+	}
+	// The decoded bytes must not alias data: connect reuses its buffer.
+	clear(in)
+	if !proto.Equal(&want, &got) {
+		t.Fatalf("produceCodec's message changed when the input buffer was overwritten")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// produceCases are requests covering every field, presence and the
+// fallbacks.
+func produceCases() [][]byte {
+	msgs := []*brokerv1.ProduceRequest{
+		{},
+		{Topic: "orders"},
+		{Topic: "orders", Records: []*brokerv1.ProduceRecord{{}}},
+		{Topic: "orders", Records: []*brokerv1.ProduceRecord{
+			{Key: []byte{}, Value: []byte{}},
+			{Key: []byte("k"), Value: bytes.Repeat([]byte{7}, 1024), Partition: ptr(int32(3))},
+			{Value: []byte("v"), Timestamp: &timestamppb.Timestamp{Seconds: 1700000000, Nanos: 5e8}},
+			{Value: []byte("v"), Timestamp: &timestamppb.Timestamp{}},
+			{Value: []byte("v"), Partition: ptr(int32(-1))},
+			{Headers: []*brokerv1.Header{{Key: "a", Value: []byte("1")}, {Key: "", Value: nil}, {Key: "b", Value: []byte{}}}},
+		}},
+		{Topic: "t", ValueSchema: &registryv1.Schema{Text: `"string"`}, KeySchema: &registryv1.Schema{Text: `"long"`},
+			Records: []*brokerv1.ProduceRecord{{Value: []byte("x")}}},
+	}
+	var out [][]byte
+	for _, m := range msgs {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, b)
+	}
+	rec := protowire.AppendTag(nil, wireProduceRecordValue, protowire.BytesType)
+	rec = protowire.AppendBytes(rec, []byte("v"))
+	stamp := protowire.AppendTag(nil, wireTimestampSeconds, protowire.VarintType)
+	stamp = protowire.AppendVarint(stamp, 9)
+	withRecord := func(r []byte) []byte {
+		b := protowire.AppendTag(nil, wireProduceRecords, protowire.BytesType)
+		return protowire.AppendBytes(b, r)
+	}
+	// Fallbacks: an unknown field in a record and at the top; a repeated
+	// timestamp (merged); a repeated value schema (merged); invalid UTF-8
+	// in the topic; a truncated record; a key given twice (last wins).
+	unknown := protowire.AppendTag(append([]byte(nil), rec...), 99, protowire.VarintType)
+	unknown = protowire.AppendVarint(unknown, 1)
+	twoStamps := protowire.AppendTag(append([]byte(nil), rec...), wireProduceRecordTimestamp, protowire.BytesType)
+	twoStamps = protowire.AppendBytes(twoStamps, stamp)
+	twoStamps = protowire.AppendTag(twoStamps, wireProduceRecordTimestamp, protowire.BytesType)
+	twoStamps = protowire.AppendBytes(twoStamps, protowire.AppendVarint(protowire.AppendTag(nil, wireTimestampNanos, protowire.VarintType), 3))
+	twoKeys := protowire.AppendTag(append([]byte(nil), rec...), wireProduceRecordKey, protowire.BytesType)
+	twoKeys = protowire.AppendBytes(twoKeys, []byte("first"))
+	twoKeys = protowire.AppendTag(twoKeys, wireProduceRecordKey, protowire.BytesType)
+	twoKeys = protowire.AppendBytes(twoKeys, []byte("second"))
+	schema, _ := proto.Marshal(&registryv1.Schema{Text: `"int"`})
+	twoSchemas := protowire.AppendTag(nil, wireProduceValueSchema, protowire.BytesType)
+	twoSchemas = protowire.AppendBytes(twoSchemas, schema)
+	twoSchemas = protowire.AppendTag(twoSchemas, wireProduceValueSchema, protowire.BytesType)
+	twoSchemas = protowire.AppendBytes(twoSchemas, []byte{0x12, 0x01, 'x'})
+	badTopic := protowire.AppendTag(nil, wireProduceTopic, protowire.BytesType)
+	badTopic = protowire.AppendBytes(badTopic, []byte{0xff, 0xfe})
+	topUnknown := protowire.AppendTag(withRecord(rec), 50, protowire.Fixed32Type)
+	topUnknown = protowire.AppendFixed32(topUnknown, 1)
+	out = append(out,
+		withRecord(unknown), withRecord(twoStamps), withRecord(twoKeys), twoSchemas, badTopic, topUnknown,
+		withRecord(rec)[:4], // truncated
+	)
+	return out
+}
+
+func TestDecodeProduceRequestMatchesProtobuf(t *testing.T) {
+	for _, data := range produceCases() {
+		sameAsProtobuf(t, data)
+	}
+}
+
+func FuzzDecodeProduceRequest(f *testing.F) {
+	for _, data := range produceCases() {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sameAsProtobuf(t, data)
+	})
+}
+
+// The fast path allocates per request, not per record.
+func TestDecodeProduceRequestAllocations(t *testing.T) {
+	data := produceRequestBytes(64, 1024)
+	allocs := testing.AllocsPerRun(100, func() {
+		var req brokerv1.ProduceRequest
+		if err := (produceCodec{}).Unmarshal(data, &req); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 5 {
+		t.Errorf("decoding 64 records took %.0f allocations, want at most 5 (the message, the copy, the topic, the record slab and its pointers)", allocs)
+	}
+}
+
+// produceRequestBytes is a request of n keyless records of size bytes, as
+// the load generator sends.
+func produceRequestBytes(n, size int) []byte {
+	req := &brokerv1.ProduceRequest{Topic: "bench"}
+	for range n {
+		req.Records = append(req.Records, &brokerv1.ProduceRecord{Value: bytes.Repeat([]byte{'x'}, size)})
+	}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// BenchmarkDecodeProduceRequest compares the fast path with protobuf-go on
+// a request of 64 records of 1 KiB.
+func BenchmarkDecodeProduceRequest(b *testing.B) {
+	data := produceRequestBytes(64, 1024)
+	b.Run("codec", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var req brokerv1.ProduceRequest
+			if err := (produceCodec{}).Unmarshal(data, &req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("protobuf-go", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var req brokerv1.ProduceRequest
+			if err := proto.Unmarshal(data, &req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
