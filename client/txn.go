@@ -103,13 +103,19 @@ func (t *Txn) AddRecord(topic string, rec *brokerv1.ProduceRecord) {
 // CommitOffset sets the group offset (the next offset to read) of a
 // partition; a later call for the same partition replaces it.
 func (t *Txn) CommitOffset(topic string, partition int32, offset int64) {
+	t.CommitOffsetMetadata(topic, partition, offset, "")
+}
+
+// CommitOffsetMetadata is CommitOffset with the offset's metadata (at most
+// the broker's limit, 4 KiB by default).
+func (t *Txn) CommitOffsetMetadata(topic string, partition int32, offset int64, metadata string) {
 	for _, o := range t.offsets {
 		if o.Topic == topic && o.Partition == partition {
-			o.Offset = offset
+			o.Offset, o.Metadata = offset, metadata
 			return
 		}
 	}
-	t.offsets = append(t.offsets, &brokerv1.OffsetCommit{Topic: topic, Partition: partition, Offset: offset})
+	t.offsets = append(t.offsets, &brokerv1.OffsetCommit{Topic: topic, Partition: partition, Offset: offset, Metadata: metadata})
 }
 
 // Len is the number of records added.

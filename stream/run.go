@@ -1,0 +1,449 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/sluicehq/sluice/client"
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+)
+
+// permanentError is a failure that running again would meet again (a
+// record that does not decode, a value a codec refuses): Run returns it.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Run runs the application until ctx is done, then commits what it has
+// processed, leaves the group and returns nil. It first checks the
+// topology and the topics (every input with the same partition count; the
+// internal topics are created), and returns an error naming what is wrong.
+// Then it joins the group and processes its tasks; a lost connection or a
+// broker error restarts the instance's membership (the tasks restore
+// their state again), while a record it cannot process (it does not
+// decode) stops Run with an error naming the record.
+func (a *App) Run(ctx context.Context) error {
+	if err := errors.Join(a.errs...); err != nil {
+		return err
+	}
+	if len(a.sources) == 0 {
+		return fmt.Errorf("stream %s: the topology reads no topic (use From or TableFrom)", a.id)
+	}
+	n, err := a.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		err := a.runMember(ctx, n)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var pe *permanentError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("stream %s: %w", a.id, pe.err)
+		}
+		a.opts.log.Warn("stream: instance restarting", "app", a.id, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// prepare checks the inputs' partition counts, creates the internal
+// topics and builds the codecs; it returns the partition count.
+func (a *App) prepare(ctx context.Context) (int32, error) {
+	n := int32(-1)
+	var first string
+	for _, s := range a.sources {
+		if s.internal {
+			continue
+		}
+		res, err := a.conn.Topics().DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: s.topic}))
+		if err != nil {
+			return 0, fmt.Errorf("stream %s: input topic %s: %w", a.id, s.topic, err)
+		}
+		c := int32(len(res.Msg.GetTopic().GetPartitions()))
+		if n < 0 {
+			n, first = c, s.topic
+		} else if c != n {
+			return 0, fmt.Errorf("stream %s: input topics must have the same number of partitions (tasks are per partition): %s has %d, %s has %d", a.id, first, n, s.topic, c)
+		}
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("stream %s: the topology reads only internal topics", a.id)
+	}
+	for _, s := range a.sources {
+		if s.internal {
+			if err := a.ensureTopic(ctx, s.topic, n, nil); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for _, st := range a.stores {
+		if st.changelog != "" {
+			if err := a.ensureTopic(ctx, st.changelog, n, map[string]string{"cleanup.policy": "compact"}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for _, s := range a.sources {
+		d, err := s.mkDecode(a.conn)
+		if err != nil {
+			return 0, fmt.Errorf("stream %s: input %s: %w", a.id, s.topic, err)
+		}
+		s.decode = d
+	}
+	for _, sk := range a.sinks {
+		add, err := sk.mkAdd(ctx, a.conn)
+		if err != nil {
+			return 0, fmt.Errorf("stream %s: output %s: %w", a.id, sk.topic, err)
+		}
+		sk.add = add
+	}
+	return n, nil
+}
+
+// ensureTopic creates an internal topic, or checks that an existing one
+// has n partitions.
+func (a *App) ensureTopic(ctx context.Context, name string, n int32, configs map[string]string) error {
+	_, err := a.conn.Topics().CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: name, Partitions: n, Configs: configs}))
+	if err == nil {
+		return nil
+	}
+	if connect.CodeOf(err) != connect.CodeAlreadyExists {
+		return fmt.Errorf("stream %s: create internal topic %s: %w", a.id, name, err)
+	}
+	res, err := a.conn.Topics().DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: name}))
+	if err != nil {
+		return fmt.Errorf("stream %s: internal topic %s: %w", a.id, name, err)
+	}
+	if c := int32(len(res.Msg.GetTopic().GetPartitions())); c != n {
+		return fmt.Errorf("stream %s: internal topic %s has %d partitions, the inputs %d", a.id, name, c, n)
+	}
+	return nil
+}
+
+// event is what the Consume stream delivered.
+type event struct {
+	msg *brokerv1.ConsumeResponse
+	err error
+}
+
+// runMember is one membership of the group: it returns when ctx is done
+// (nil, after committing) or on an error.
+func (a *App) runMember(parent context.Context, n int32) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	var topics []string
+	inputs := map[string]*source{}
+	for _, s := range a.sources {
+		topics = append(topics, s.topic)
+		inputs[s.topic] = s
+	}
+	stream, err := a.conn.Groups().Consume(ctx, connect.NewRequest(&brokerv1.ConsumeRequest{
+		Group: a.id,
+		Subscription: &brokerv1.Subscription{
+			Topics: topics, Assignor: brokerv1.Assignor_ASSIGNOR_RANGE,
+			SessionTimeout: durationpb.New(a.opts.sessionTimeout),
+		},
+		AutoOffsetReset: brokerv1.OffsetReset_OFFSET_RESET_EARLIEST,
+	}))
+	if err != nil {
+		return fmt.Errorf("join group %s: %w", a.id, err)
+	}
+	defer stream.Close()
+	events := make(chan event, 64)
+	go func() {
+		for stream.Receive() {
+			select {
+			case events <- event{msg: stream.Msg()}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		err := stream.Err()
+		if err == nil {
+			err = errors.New("the group's stream ended")
+		}
+		select {
+		case events <- event{err: err}:
+		case <-ctx.Done():
+		}
+	}()
+
+	tasks := map[int32]*task{}
+	// Commits use their own context: a commit under way when parent is
+	// done is finished, not cut in half.
+	cctx := context.WithoutCancel(parent)
+	commitAll := func() error {
+		for p, t := range tasks {
+			if err := t.commit(cctx); err != nil {
+				if errors.Is(err, client.ErrFenced) {
+					a.opts.log.Warn("stream: task fenced by a newer owner; dropping it", "app", a.id, "task", p)
+					delete(tasks, p)
+					continue
+				}
+				return err
+			}
+		}
+		return nil
+	}
+	tick := time.NewTicker(min(a.opts.commitInterval, 50*time.Millisecond))
+	defer tick.Stop()
+	lastCommit := time.Now()
+	for {
+		select {
+		case <-parent.Done():
+			return commitAll()
+		case <-tick.C:
+			for _, t := range tasks {
+				if err := t.drain(ctx); err != nil {
+					return err
+				}
+			}
+			if time.Since(lastCommit) >= a.opts.commitInterval {
+				if err := commitAll(); err != nil {
+					return err
+				}
+				lastCommit = time.Now()
+			}
+		case ev := <-events:
+			if ev.err != nil {
+				if err := commitAll(); err != nil {
+					a.opts.log.Warn("stream: commit after the group's stream broke", "app", a.id, "err", err)
+				}
+				return fmt.Errorf("group %s: %w", a.id, ev.err)
+			}
+			switch e := ev.msg.GetEvent().(type) {
+			case *brokerv1.ConsumeResponse_Assignment:
+				if err := commitAll(); err != nil {
+					return err
+				}
+				lastCommit = time.Now()
+				want := map[int32]bool{}
+				for _, tp := range e.Assignment.GetPartitions() {
+					for _, p := range tp.GetPartitions() {
+						want[p] = true
+					}
+				}
+				for p := range tasks {
+					if !want[p] {
+						delete(tasks, p)
+					}
+				}
+				for p := range want {
+					if tasks[p] != nil {
+						continue
+					}
+					t, err := a.newTask(ctx, p)
+					if err != nil {
+						return err
+					}
+					tasks[p] = t
+				}
+			case *brokerv1.ConsumeResponse_Records:
+				r := e.Records
+				t := tasks[r.GetPartition()]
+				if t == nil {
+					continue
+				}
+				in := t.inputs[r.GetTopic()]
+				if in == nil {
+					continue
+				}
+				in.queue = append(in.queue, r.GetRecords()...)
+				in.hwm = max(in.hwm, r.GetHighWatermark())
+				if err := t.drain(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// task is the processing of partition id of every input.
+type task struct {
+	app        *App
+	id         int32
+	prod       *client.TxnProducer
+	tx         *client.Txn
+	stores     map[*storeDef]*kvStore
+	inputs     map[string]*input
+	order      []*input
+	streamTime int64
+	dirty      bool
+	blocked    time.Time // since when an input that is behind has been waited for
+}
+
+// input is one input partition of a task.
+type input struct {
+	src       *source
+	queue     []*brokerv1.Record
+	pos       int64 // the next offset to process
+	committed int64
+	hwm       int64 // what the broker holds, as last heard
+}
+
+// noTime is the stream time of a task that has seen no record.
+const noTime = -1 << 62
+
+// streamTimeKey prefixes the stream time in the committed offsets'
+// metadata.
+const streamTimeKey = "stream-time="
+
+// newTask takes over partition p: it fences the previous owner (a newer
+// epoch of the task's transactional id), reads the committed offsets
+// (after the fencing, so they include everything the previous owner
+// committed), and restores the stores.
+func (a *App) newTask(ctx context.Context, p int32) (*task, error) {
+	prod, err := client.InitTxnProducer(ctx, a.conn, fmt.Sprintf("%s-%d", a.id, p), 0)
+	if err != nil {
+		return nil, fmt.Errorf("task %d: %w", p, err)
+	}
+	t := &task{app: a, id: p, prod: prod, tx: &client.Txn{Group: a.id}, stores: map[*storeDef]*kvStore{}, inputs: map[string]*input{}, streamTime: noTime}
+	req := &brokerv1.FetchOffsetsRequest{Group: a.id}
+	for _, s := range a.sources {
+		in := &input{src: s}
+		t.inputs[s.topic] = in
+		t.order = append(t.order, in)
+		req.Partitions = append(req.Partitions, &brokerv1.TopicPartitions{Topic: s.topic, Partitions: []int32{p}})
+	}
+	res, err := a.conn.Groups().FetchOffsets(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, fmt.Errorf("task %d: committed offsets: %w", p, err)
+	}
+	for _, o := range res.Msg.GetOffsets() {
+		in := t.inputs[o.GetTopic()]
+		if in == nil || o.GetPartition() != p {
+			continue
+		}
+		in.pos, in.committed = o.GetOffset(), o.GetOffset()
+		if v, ok := strings.CutPrefix(o.GetMetadata(), streamTimeKey); ok {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+				t.streamTime = max(t.streamTime, ms)
+			}
+		}
+	}
+	for _, in := range t.order {
+		lo, err := a.conn.Broker().ListOffsets(ctx, connect.NewRequest(&brokerv1.ListOffsetsRequest{Topic: in.src.topic, Partitions: []int32{p}, Query: &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_LATEST}}))
+		if err != nil {
+			return nil, fmt.Errorf("task %d: %s: %w", p, in.src.topic, err)
+		}
+		for _, o := range lo.Msg.GetOffsets() {
+			in.hwm = o.GetOffset()
+		}
+	}
+	for _, st := range a.stores {
+		s := &kvStore{def: st, m: map[string]*entry{}, minStart: noWindow}
+		upTo := int64(0)
+		if st.table != nil {
+			upTo = t.inputs[st.table.topic].committed
+		}
+		if err := s.restore(ctx, a, p, upTo); err != nil {
+			return nil, fmt.Errorf("task %d: %w", p, err)
+		}
+		a.stats.Restored.Add(int64(len(s.m)))
+		t.stores[st] = s
+	}
+	return t, nil
+}
+
+// drain processes the queued records in timestamp order across inputs,
+// waiting (up to MaxTaskIdle) for an input that is behind.
+func (t *task) drain(ctx context.Context) error {
+	a := t.app
+	for {
+		var best *input
+		waiting := false
+		for _, in := range t.order {
+			if len(in.queue) == 0 {
+				if in.pos < in.hwm {
+					waiting = true
+				}
+				continue
+			}
+			if best == nil || recordTime(in.queue[0]) < recordTime(best.queue[0]) {
+				best = in
+			}
+		}
+		if best == nil {
+			return nil
+		}
+		if waiting && len(t.order) > 1 {
+			if t.blocked.IsZero() {
+				t.blocked = time.Now()
+			}
+			if time.Since(t.blocked) < a.opts.maxTaskIdle {
+				return nil
+			}
+		} else {
+			t.blocked = time.Time{}
+		}
+		r := best.queue[0]
+		best.queue[0] = nil
+		best.queue = best.queue[1:]
+		if r.GetOffset() < best.pos {
+			continue // processed before this task was taken over
+		}
+		rec, err := best.src.decode(ctx, r)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
+		}
+		t.streamTime = max(t.streamTime, rec.ts)
+		if err := best.src.n.process(t, rec); err != nil {
+			return &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
+		}
+		best.pos = r.GetOffset() + 1
+		t.dirty = true
+		for _, wn := range a.closers {
+			if err := wn.close(t); err != nil {
+				return &permanentError{err}
+			}
+		}
+		a.stats.Processed.Add(1)
+		if t.tx.Len() >= a.opts.maxTxnRecords {
+			if err := t.commit(context.WithoutCancel(ctx)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func recordTime(r *brokerv1.Record) int64 { return r.GetTimestamp().AsTime().UnixMilli() }
+
+// commit commits the task's outputs, changelog writes and input positions
+// (with the stream time) as one transaction.
+func (t *task) commit(ctx context.Context) error {
+	if !t.dirty {
+		return nil
+	}
+	meta := streamTimeKey + strconv.FormatInt(t.streamTime, 10)
+	for _, in := range t.order {
+		t.tx.CommitOffsetMetadata(in.src.topic, t.id, in.pos, meta)
+	}
+	if _, err := t.prod.Commit(ctx, t.tx); err != nil {
+		return fmt.Errorf("task %d: %w", t.id, err)
+	}
+	t.tx.Reset()
+	t.dirty = false
+	for _, in := range t.order {
+		in.committed = in.pos
+	}
+	t.app.stats.Commits.Add(1)
+	return nil
+}

@@ -1,0 +1,197 @@
+package stream
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+)
+
+// storeDef describes a state store of the topology; each task has its own
+// instance (kvStore).
+type storeDef struct {
+	name string
+	// changelog is the compacted topic every change is written to; for a
+	// table read from a topic it is "" and table names that topic.
+	changelog string
+	table     *source
+	windowed  bool
+
+	key   keyCodec
+	value valueCodec
+}
+
+// keyCodec and valueCodec convert a store's typed keys and values to and
+// from bytes (internal datums, see datum).
+type keyCodec interface {
+	encode(v any) ([]byte, error)
+	decode(b []byte) (any, error)
+}
+
+type valueCodec = keyCodec
+
+// entry is one key's state.
+type entry struct {
+	key   any
+	value any
+	start int64 // windowed stores: the window's start (Unix ms)
+}
+
+// kvStore is a task's instance of a store: an in-memory map from the
+// encoded key (for windowed stores, 8 bytes of window start first) to the
+// entry, restored from the changelog.
+type kvStore struct {
+	def *storeDef
+	m   map[string]*entry
+	// minStart is the earliest window start held (windowed stores), or
+	// noWindow.
+	minStart int64
+}
+
+func (s *kvStore) get(k []byte) (*entry, bool) {
+	e, ok := s.m[string(k)]
+	return e, ok
+}
+
+// put sets k's entry and writes the change to the changelog in the task's
+// transaction.
+func (s *kvStore) put(t *task, k []byte, e *entry, ts int64) error {
+	s.m[string(k)] = e
+	if s.def.windowed {
+		s.minStart = min(s.minStart, e.start)
+	}
+	if s.def.changelog == "" {
+		return nil
+	}
+	vb, err := s.def.value.encode(e.value)
+	if err != nil {
+		return fmt.Errorf("store %s: encode value: %w", s.def.name, err)
+	}
+	t.tx.AddRecord(s.def.changelog, rawRecord(k, vb, ts, &t.id))
+	return nil
+}
+
+// remove deletes k and writes a tombstone to the changelog.
+func (s *kvStore) remove(t *task, k []byte, ts int64) {
+	delete(s.m, string(k))
+	if s.def.changelog != "" {
+		t.tx.AddRecord(s.def.changelog, rawRecord(k, nil, ts, &t.id))
+	}
+}
+
+// windowKey is a windowed store's key: the window start, then the key.
+func windowKey(start int64, k []byte) []byte {
+	out := make([]byte, 8, 8+len(k))
+	binary.BigEndian.PutUint64(out, uint64(start))
+	return append(out, k...)
+}
+
+// restore rebuilds the store of task partition p: a changelog is read to
+// its end; a table's topic up to upTo (the committed offset: what the
+// task has consumed of it).
+func (s *kvStore) restore(ctx context.Context, a *App, p int32, upTo int64) error {
+	topic := s.def.changelog
+	if topic == "" {
+		topic = s.def.table.topic
+		if upTo <= 0 {
+			return nil
+		}
+	}
+	offset := int64(0)
+	for {
+		res, err := a.conn.Broker().Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: topic, Partition: p, Offset: offset, MaxRecords: 5000}))
+		if err != nil {
+			if connect.CodeOf(err) == connect.CodeOutOfRange {
+				// Compaction or retention moved the start: begin there.
+				lo, lerr := a.logStart(ctx, topic, p)
+				if lerr == nil && lo > offset {
+					offset = lo
+					continue
+				}
+			}
+			return fmt.Errorf("restore store %s from %s/%d at %d: %w", s.def.name, topic, p, offset, err)
+		}
+		recs := res.Msg.GetRecords()
+		for _, r := range recs {
+			if s.def.changelog == "" && r.GetOffset() >= upTo {
+				return nil
+			}
+			if err := s.apply(ctx, r); err != nil {
+				return fmt.Errorf("restore store %s from %s/%d at offset %d: %w", s.def.name, topic, p, r.GetOffset(), err)
+			}
+			offset = r.GetOffset() + 1
+		}
+		if len(recs) == 0 || offset >= res.Msg.GetHighWatermark() {
+			return nil
+		}
+	}
+}
+
+// apply puts one changelog (or table) record into the map.
+func (s *kvStore) apply(ctx context.Context, r *brokerv1.Record) error {
+	if s.def.table != nil {
+		rec, err := s.def.table.decode(ctx, r)
+		if err != nil {
+			return err
+		}
+		kb, err := s.def.key.encode(rec.key)
+		if err != nil {
+			return err
+		}
+		if r.Value == nil {
+			delete(s.m, string(kb))
+			return nil
+		}
+		s.m[string(kb)] = &entry{key: rec.key, value: rec.value}
+		return nil
+	}
+	k := r.GetKey()
+	if r.Value == nil {
+		delete(s.m, string(k))
+		return nil
+	}
+	e := &entry{}
+	kb := k
+	if s.def.windowed {
+		if len(k) < 8 {
+			return fmt.Errorf("windowed changelog key of %d bytes, want at least 8", len(k))
+		}
+		e.start = int64(binary.BigEndian.Uint64(k))
+		kb = k[8:]
+	}
+	var err error
+	if e.key, err = s.def.key.decode(kb); err != nil {
+		return errCodec("key", err)
+	}
+	if e.value, err = s.def.value.decode(r.GetValue()); err != nil {
+		return errCodec("value", err)
+	}
+	s.m[string(k)] = e
+	if s.def.windowed {
+		s.minStart = min(s.minStart, e.start)
+	}
+	return nil
+}
+
+// logStart answers a partition's log start offset.
+func (a *App) logStart(ctx context.Context, topic string, p int32) (int64, error) {
+	res, err := a.conn.Broker().ListOffsets(ctx, connect.NewRequest(&brokerv1.ListOffsetsRequest{Topic: topic, Partitions: []int32{p}, Query: &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_EARLIEST}}))
+	if err != nil {
+		return 0, err
+	}
+	for _, o := range res.Msg.GetOffsets() {
+		return o.GetOffset(), nil
+	}
+	return 0, fmt.Errorf("list offsets %s/%d: no answer", topic, p)
+}
+
+// newStore registers a store of the app.
+func (a *App) newStore(kind string, windowed bool, kc keyCodec, vc valueCodec) *storeDef {
+	name := a.name(kind)
+	d := &storeDef{name: name, changelog: a.id + "-" + name + "-changelog", windowed: windowed, key: kc, value: vc}
+	a.stores = append(a.stores, d)
+	return d
+}
