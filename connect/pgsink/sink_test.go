@@ -361,3 +361,73 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// TestSinkBadRecord: a record upsert mode cannot write (no key) goes to
+// the dead-letter topic with the reason, the others are written; with
+// on_error fail the sink stops with an error naming the record.
+func TestSinkBadRecord(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.DB(t)
+	srv := sluicetest.Start(t)
+	srv.CreateTopic(t, "ev", 1, map[string]string{"key.schema.validation": "none"})
+	srv.CreateTopic(t, "ev-dlq", 1, nil)
+	keyed, err := client.NewProducer(ctx, srv.Conn, "ev", primitive.String(), jsonschema.Must[Event](eventSchema), client.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unkeyed, err := client.NewProducer(ctx, srv.Conn, "ev", primitive.Null(), jsonschema.Must[Event](eventSchema), client.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := keyed.Produce(ctx, fmt.Sprint(i), Event{Seq: int64(i), Body: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			if _, err := unkeyed.Produce(ctx, struct{}{}, Event{Seq: 99, Body: "no key"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// on_error fail: stops at offset 2.
+	s, err := pgsink.New(pgsink.Config{Name: "strict", Postgres: dbURL, Topic: "ev", Table: "strict"}, srv.Conn, logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = s.Run(tctx)
+	if err == nil || !strings.Contains(err.Error(), "partition 0 offset 2") || !strings.Contains(err.Error(), "needs a record key") {
+		t.Fatalf("strict sink: %v, want an error naming offset 2 and the missing key", err)
+	}
+
+	stop := runSink(t, srv.Conn, pgsink.Config{Name: "lenient", Postgres: dbURL, Topic: "ev", Table: "lenient", OnError: pgsink.OnErrorDLQ, DLQTopic: "ev-dlq"})
+	pg := pgConn(t, dbURL)
+	waitOffsets(t, pg, "lenient", 4)
+	var n int
+	if err := pg.QueryRow(ctx, `SELECT count(*) FROM lenient`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("lenient rows %d (err %v), want 3", n, err)
+	}
+	c, err := client.NewConsumer(srv.Conn, "ev-dlq", primitive.RawBytes(), primitive.RawBytes(), client.FromEarliest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+	defer ccancel()
+	for m, err := range c.All(cctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := map[string]string{}
+		for _, h := range m.Headers {
+			hs[h.Key] = string(h.Value)
+		}
+		if !strings.Contains(hs[client.DeadLetterErrorHeader], "needs a record key") || hs[client.DeadLetterOffsetHeader] != "2" || hs[client.DeadLetterTopicHeader] != "ev" {
+			t.Fatalf("dead letter headers %v", hs)
+		}
+		break
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
