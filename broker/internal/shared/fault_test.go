@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"sync"
@@ -242,7 +241,6 @@ func (p *cutProxy) serve(client net.Conn) {
 	}
 	client.Close()
 	server.Close()
-	io.Copy(io.Discard, bytes.NewReader(nil))
 }
 
 func TestCommitConnectionCut(t *testing.T) {

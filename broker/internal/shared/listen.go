@@ -58,6 +58,14 @@ func (l *Log) listenOnce(tick func()) error {
 	if err := l.pollAll(l.ctx); err != nil {
 		return err
 	}
+	lastPoll := time.Now()
+	poll := func() {
+		lastPoll = time.Now()
+		if err := l.pollAll(l.ctx); err != nil && l.ctx.Err() == nil {
+			l.log.Warn("shared log: high watermark poll failed", "err", err)
+		}
+		tick()
+	}
 	for {
 		ctx, cancel := context.WithTimeout(l.ctx, l.cfg.PollInterval)
 		n, err := conn.WaitForNotification(ctx)
@@ -67,19 +75,16 @@ func (l *Log) listenOnce(tick func()) error {
 		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed() {
-				if err := l.pollAll(l.ctx); err != nil && l.ctx.Err() == nil {
-					l.log.Warn("shared log: high watermark poll failed", "err", err)
-				}
-				tick()
+				poll()
 				continue
 			}
 			return err
 		}
 		l.stats.Notification.Add(1)
-		if !l.applyNotification(n.Payload) {
-			if err := l.pollAll(l.ctx); err != nil && l.ctx.Err() == nil {
-				l.log.Warn("shared log: high watermark poll failed", "err", err)
-			}
+		// Poll on schedule under a steady stream of notifications too:
+		// sizes and start offsets come with polls, and so does GC.
+		if !l.applyNotification(n.Payload) || time.Since(lastPoll) >= l.cfg.PollInterval {
+			poll()
 		}
 	}
 }

@@ -102,6 +102,9 @@ func TestTwoNodes(t *testing.T) {
 			}
 		}
 	}
+	if n := b.Stats().Notifications; n == 0 {
+		t.Fatal("node b received no notification of node a's commits")
+	}
 	st := a.Stats()
 	t.Logf("node a: %d objects, %d batches, cache hits %d misses %d, notifications %d", st.Objects, st.Batches, st.CacheHits, st.CacheMisses, st.Notifications)
 }
