@@ -22,12 +22,13 @@
 package connect
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -140,15 +141,32 @@ func withoutKey(n *yaml.Node, key string) *yaml.Node {
 	return &cp
 }
 
-// strictDecode decodes n into v, refusing keys v does not have.
+// strictDecode decodes mapping n into v (a pointer to a struct with yaml
+// tags), refusing keys v does not have, each named with its line.
 func strictDecode(n *yaml.Node, v any) error {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
+	t := reflect.TypeOf(v).Elem()
+	var known []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+			known = append(known, tag)
+		}
 	}
-	d := yaml.NewDecoder(bytes.NewReader(b))
-	d.KnownFields(true)
-	return d.Decode(v)
+	var errs []string
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if !slices.Contains(known, k.Value) {
+				errs = append(errs, fmt.Sprintf("line %d: unknown key %q: want %s", k.Line, k.Value, strings.Join(known, ", ")))
+			}
+		}
+	}
+	if err := n.Decode(v); err != nil {
+		errs = append(errs, strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // runner is what Run starts per connector.

@@ -28,9 +28,11 @@ var commands = map[string]command{
 	"consume": {"read records from a topic", runConsume},
 	"group":   {"list, describe, reset and delete consumer groups", runGroup},
 	"acl":     {"create, list and delete access-control rules", runACL},
+	"cluster": {"status of the cluster: nodes, database, object store, partitions", runCluster},
 	"bench":   {"load generator: produce, consume, e2e", runBench},
 	"gen":     {"generate Go bindings for the typed clients", runGen},
 	"apply":   {"create topics and register schemas to match sluice.yaml", runApply},
+	"connect": {"run PostgreSQL sink and source connectors; their status", runConnect},
 }
 
 // env is what a command may touch: its streams and environment.
