@@ -23,6 +23,7 @@ import (
 
 	aclv1 "github.com/sluicehq/sluice/proto/gen/sluice/acl/v1"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	clusterv1 "github.com/sluicehq/sluice/proto/gen/sluice/cluster/v1"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 )
 
@@ -34,6 +35,7 @@ func TestGeneratedCodeMatchesSources(t *testing.T) {
 		brokerv1.File_sluice_broker_v1_group_proto,
 		registryv1.File_sluice_registry_v1_registry_proto,
 		aclv1.File_sluice_acl_v1_acl_proto,
+		clusterv1.File_sluice_cluster_v1_cluster_proto,
 	} {
 		generated[fd.Path()] = fd
 	}

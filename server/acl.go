@@ -26,6 +26,7 @@ import (
 	"github.com/sluicehq/sluice/proto/gen/sluice/acl/v1/aclv1connect"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/proto/gen/sluice/cluster/v1/clusterv1connect"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
 	"github.com/sluicehq/sluice/registry"
@@ -103,6 +104,8 @@ func (g *connectGuard) readSchemaID(ctx context.Context, id int) error {
 // connectChecks maps every procedure of the broker and registry services
 // to its check.
 var connectChecks = map[string]connectCheck{
+	// ClusterService (cluster_status.go): describe on the cluster.
+	clusterv1connect.ClusterServiceStatusProcedure: {check: one(acl.Describe, func(any) acl.Resource { return acl.ClusterResource() })},
 	// BrokerService
 	brokerv1connect.BrokerServiceProduceProcedure: {check: one(acl.Write, topicOf(func(m any) string { return m.(*brokerv1.ProduceRequest).GetTopic() }))},
 	brokerv1connect.BrokerServiceFetchProcedure:   {check: one(acl.Read, topicOf(func(m any) string { return m.(*brokerv1.FetchRequest).GetTopic() }))},

@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/proto/gen/sluice/acl/v1/aclv1connect"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/proto/gen/sluice/cluster/v1/clusterv1connect"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
 )
@@ -35,7 +36,7 @@ func TestEveryProcedureHasAnACLCheck(t *testing.T) {
 	var procs []string
 	for _, fd := range []string{
 		brokerv1connect.BrokerServiceName, brokerv1connect.TopicServiceName, brokerv1connect.GroupServiceName,
-		registryv1connect.RegistryServiceName, aclv1connect.AclServiceName,
+		registryv1connect.RegistryServiceName, aclv1connect.AclServiceName, clusterv1connect.ClusterServiceName,
 	} {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(fd))
 		if err != nil {

@@ -20,8 +20,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicehq/sluice/clusterstatus"
 	"github.com/sluicehq/sluice/internal/metastore"
 	"github.com/sluicehq/sluice/internal/pgmeta"
+	"github.com/sluicehq/sluice/objstore"
 	"github.com/sluicehq/sluice/registry"
 )
 
@@ -30,11 +32,22 @@ type clusterNode struct {
 	pool   *pgxpool.Pool
 	member *metastore.Membership
 	meta   metastore.Store
+	// objects is the object store (Config.Objects, cluster_status.go),
+	// opened and probed at start; nil without one. objectsURL is its URL
+	// without credentials.
+	objects    objstore.Store
+	objectsURL string
+	// sharedLog, when set, reports the shared log's partitions to the
+	// ClusterService (set by the shared log's wiring).
+	sharedLog clusterstatus.SharedLog
 }
 
 // checkClusterConfig refuses a half-given cluster configuration.
 func checkClusterConfig(cfg Config) error {
 	if err := CheckCluster(cfg.Meta, cfg.NodeID); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := CheckObjects(cfg.Meta, cfg.Objects); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
@@ -78,6 +91,10 @@ func (s *Server) openRegistry(ctx context.Context, db *sql.DB) (*registry.Regist
 	if c.meta, err = metastore.NewPostgres(ctx, c.pool); err != nil {
 		c.close()
 		return nil, fmt.Errorf("server: %w", err)
+	}
+	if c.objects, c.objectsURL, err = s.openObjects(ctx); err != nil {
+		c.close()
+		return nil, err
 	}
 	reg, err := registry.OpenCluster(ctx, rcfg, registry.Cluster{Pool: c.pool})
 	if err != nil {

@@ -36,6 +36,7 @@ import (
 	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/proto/gen/sluice/acl/v1/aclv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/proto/gen/sluice/cluster/v1/clusterv1connect"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/registry/rest"
@@ -106,6 +107,10 @@ type Config struct {
 	// (cluster.go). NodeID names the node and is required with Meta.
 	Meta   string
 	NodeID string
+	// Objects, in cluster mode, is the URL of the object store for record
+	// bytes (file:///DIR or s3://BUCKET?endpoint=URL, objstore.Open),
+	// opened and probed at start (cluster_status.go).
+	Objects string
 }
 
 // Server is one running Sluice node.
@@ -233,6 +238,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	// Cluster mode: advertise the node's addresses, start its heartbeats.
+	if err := s.startHeartbeats(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.handler = s.authenticate(s.routes())
 	s.handler = s.instrument(s.handler) // metrics.go: latency, in flight, request ids and logs
 	s.ready.Store(true)
@@ -250,6 +260,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(aclrpc.NewHandler(s.ACL, opts...))
 	mux.Handle(rpc.NewHandler(s.Registry, rpc.Config{Logger: s.cfg.Logger.With("component", "rpc")}, opts...))
 	s.Broker.Mount(mux, opts...)
+	s.mountCluster(mux, opts...) // cluster_status.go
 
 	reflector := grpcreflect.NewStaticReflector(
 		registryv1connect.RegistryServiceName,
@@ -257,6 +268,7 @@ func (s *Server) routes() http.Handler {
 		brokerv1connect.BrokerServiceName,
 		brokerv1connect.GroupServiceName,
 		aclv1connect.AclServiceName,
+		clusterv1connect.ClusterServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
