@@ -63,18 +63,22 @@ func recordBytes(r *log.Record) int64 {
 // ordered by partition, partition p's records at recs[starts[p]:starts[p+1]].
 func (t *topic) noteAppended(recs []log.Record, starts []int) {
 	for p := range len(starts) - 1 {
-		part := recs[starts[p]:starts[p+1]]
-		s := t.stat(int32(p))
-		if s == nil || len(part) == 0 {
-			continue
-		}
-		var n int64
-		for i := range part {
-			n += recordBytes(&part[i])
-		}
-		s.producedRecords.Add(int64(len(part)))
-		s.producedBytes.Add(n)
+		t.notePartitionAppended(int32(p), recs[starts[p]:starts[p+1]])
 	}
+}
+
+// notePartitionAppended counts records appended to partition p.
+func (t *topic) notePartitionAppended(p int32, recs []log.Record) {
+	s := t.stat(p)
+	if s == nil || len(recs) == 0 {
+		return
+	}
+	var n int64
+	for i := range recs {
+		n += recordBytes(&recs[i])
+	}
+	s.producedRecords.Add(int64(len(recs)))
+	s.producedBytes.Add(n)
 }
 
 // noteQueued counts one Kafka batch queued to partition p; recs are its

@@ -290,7 +290,7 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 		for j, ri := range pb.index {
 			plan.results[pb.topicIndex][ri] = ProduceResult{Partition: pb.partition, Offset: base + int64(j)}
 		}
-		pb.topic.noteAppended(map[int32][]log.Record{pb.partition: pb.recs}) // stats.go
+		pb.topic.notePartitionAppended(pb.partition, pb.recs) // stats.go
 	}
 	txnStep(txnStepWritten)
 
