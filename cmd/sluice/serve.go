@@ -9,6 +9,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -109,6 +111,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		return 2
 	}
+	gcPercent := serverGC()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: *dataDir, Addrs: []string{ln.Addr().String()},
 		Fsync: policy, Logger: logger, MaxRequestBytes: *maxReq,
@@ -139,7 +142,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		kafkaLog = []any{"kafka_addr", srv.KafkaAddr(), "kafka_advertised_addr", srv.KafkaAdvertisedAddr()}
 	}
 	logger.Info("sluice listening", append(append([]any{"addr", ln.Addr().String()}, kafkaLog...),
-		"data_dir", *dataDir, "fsync", *fsync, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())...)
+		"data_dir", *dataDir, "fsync", *fsync, "gogc", gcPercent, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())...)
 
 	code := 0
 	select {
@@ -166,6 +169,25 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	logger.Info("stopped")
 	return code
+}
+
+// serverGCPercent is the GOGC a server runs with when the environment sets
+// none. A broker keeps a small live heap (tens of MB) and allocates fast
+// (request bodies, batch encodings): at Go's default of 100, small durable
+// produce requests ran about 20 collections a second against a 9 MB live
+// heap. 400 lets the heap reach five times what is live before collecting.
+const serverGCPercent = 400
+
+// serverGC sets serverGCPercent unless $GOGC is set, and returns the
+// percent in force (-1 is off).
+func serverGC() int {
+	if os.Getenv("GOGC") != "" {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	debug.SetGCPercent(serverGCPercent)
+	return serverGCPercent
 }
 
 // checkKafkaFlags checks --kafka-advertised-addr (host:port with a host a
