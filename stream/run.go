@@ -183,7 +183,12 @@ func (a *App) runMember(parent context.Context, n int32) error {
 		}
 	}()
 
+	// A task runs only while this member owns its partition of every
+	// input (cooperative rebalancing moves them one by one); records of a
+	// partition owned without its task wait in pending.
 	tasks := map[int32]*task{}
+	owned := map[tpKey]bool{}
+	pending := map[tpKey]*input{}
 	// Commits use their own context: a commit under way when parent is
 	// done is finished, not cut in half.
 	cctx := context.WithoutCancel(parent)
@@ -191,14 +196,24 @@ func (a *App) runMember(parent context.Context, n int32) error {
 		for p, t := range tasks {
 			if err := t.commit(cctx); err != nil {
 				if errors.Is(err, client.ErrFenced) {
-					a.opts.log.Warn("stream: task fenced by a newer owner; dropping it", "app", a.id, "task", p)
-					delete(tasks, p)
-					continue
+					// Another member took the task: this membership is
+					// stale. Rejoin rather than guess what is still ours.
+					return fmt.Errorf("task %d: %w", p, err)
 				}
 				return err
 			}
 		}
 		return nil
+	}
+	// park moves a removed task's unprocessed records of partitions still
+	// owned back to pending.
+	park := func(t *task) {
+		for _, in := range t.order {
+			k := tpKey{in.src.topic, t.id}
+			if owned[k] && len(in.queue) > 0 {
+				pending[k] = &input{src: in.src, queue: in.queue, hwm: in.hwm}
+			}
+		}
 	}
 	tick := time.NewTicker(min(a.opts.commitInterval, 50*time.Millisecond))
 	defer tick.Stop()
@@ -232,45 +247,87 @@ func (a *App) runMember(parent context.Context, n int32) error {
 					return err
 				}
 				lastCommit = time.Now()
-				want := map[int32]bool{}
+				clear(owned)
 				for _, tp := range e.Assignment.GetPartitions() {
 					for _, p := range tp.GetPartitions() {
-						want[p] = true
+						owned[tpKey{tp.GetTopic(), p}] = true
 					}
 				}
-				for p := range tasks {
-					if !want[p] {
+				for k := range pending {
+					if !owned[k] {
+						delete(pending, k)
+					}
+				}
+				complete := func(p int32) bool {
+					for _, s := range a.sources {
+						if !owned[tpKey{s.topic, p}] {
+							return false
+						}
+					}
+					return true
+				}
+				for p, t := range tasks {
+					if !complete(p) {
+						park(t)
 						delete(tasks, p)
 					}
 				}
-				for p := range want {
-					if tasks[p] != nil {
+				for k := range owned {
+					p := k.partition
+					if tasks[p] != nil || !complete(p) {
 						continue
 					}
 					t, err := a.newTask(ctx, p)
 					if err != nil {
 						return err
 					}
+					for _, in := range t.order {
+						k := tpKey{in.src.topic, p}
+						if pd := pending[k]; pd != nil {
+							in.queue = append(pd.queue, in.queue...)
+							in.hwm = max(in.hwm, pd.hwm)
+							delete(pending, k)
+						}
+					}
 					tasks[p] = t
+					if err := t.drain(ctx); err != nil {
+						return err
+					}
 				}
 			case *brokerv1.ConsumeResponse_Records:
 				r := e.Records
-				t := tasks[r.GetPartition()]
-				if t == nil {
+				k := tpKey{r.GetTopic(), r.GetPartition()}
+				if !owned[k] {
 					continue
 				}
-				in := t.inputs[r.GetTopic()]
+				t := tasks[r.GetPartition()]
+				var in *input
+				if t != nil {
+					in = t.inputs[r.GetTopic()]
+				}
 				if in == nil {
-					continue
+					in = pending[k]
+					if in == nil {
+						in = &input{}
+						pending[k] = in
+					}
 				}
 				in.queue = append(in.queue, r.GetRecords()...)
 				in.hwm = max(in.hwm, r.GetHighWatermark())
-				if err := t.drain(ctx); err != nil {
-					return err
+				if t != nil {
+					if err := t.drain(ctx); err != nil {
+						return err
+					}
 				}
 			}
 		}
 	}
+}
+
+// tpKey is a topic partition.
+type tpKey struct {
+	topic     string
+	partition int32
 }
 
 // task is the processing of partition id of every input.
