@@ -21,6 +21,8 @@
 // means the object is stored and its offsets are committed. A node commits
 // its objects one at a time in seal order (their PUTs overlap), so one
 // producer's batches to one node keep their order within a partition.
+// Idempotent producers' sequences are checked in the same transaction
+// (a retry gets the original's offsets; see sharedlog_commit).
 //
 // Failures: a PUT is retried with back-off until Config.PutTimeout, then
 // the waiting appends fail with ErrUnavailable and nothing is acked. The

@@ -21,11 +21,38 @@ type request struct {
 	batch *log.Batch
 	done  chan struct{}
 	base  int64 // set before done is closed, when err is nil
+	dup   bool  // an idempotent producer's retry: base is the original's
 	err   error
+}
+
+// Commit statuses of a batch (sharedlog_commit).
+const (
+	statusAppended   = 0
+	statusDuplicate  = 1
+	statusOutOfOrder = 2
+	statusStaleEpoch = 3
+)
+
+// answer is the commit's verdict on one batch.
+type answer struct {
+	base   int64
+	status int16
 }
 
 // Pending is a batch queued by EnqueueBatch. Safe for concurrent use.
 type Pending struct{ req *request }
+
+// Duplicate reports, once Wait has returned without error, whether the
+// batch was an idempotent producer's retry of a batch already committed:
+// nothing new was appended and Wait gave the original's offset.
+func (w *Pending) Duplicate() bool {
+	select {
+	case <-w.req.done:
+		return w.req.dup
+	default:
+		return false
+	}
+}
 
 // Wait blocks until the batch's object is committed (and returns the
 // batch's base offset) or has failed, or ctx ends. It may be called again.
@@ -247,10 +274,10 @@ func (l *Log) commitLoop() {
 			return
 		}
 		<-f.putDone
-		var bases []int64
+		var answers []answer
 		err := f.putErr
 		if err == nil {
-			bases, err = l.commit(f)
+			answers, err = l.commit(f)
 		}
 		if err != nil {
 			l.stats.Failed.Add(1)
@@ -265,43 +292,60 @@ func (l *Log) commitLoop() {
 			l.in.release(f)
 			continue
 		}
-		l.applyCommit(f, bases)
+		l.applyCommit(f, answers)
 		l.in.release(f)
 	}
 }
 
 // applyCommit publishes a committed flush: coordinates and high
-// watermarks first, then the acks, so that a client acked by this node
+// watermarks first, then the answers, so that a client acked by this node
 // reads its records here at once.
-func (l *Log) applyCommit(f *flush, bases []int64) {
-	var records int64
+func (l *Log) applyCommit(f *flush, answers []answer) {
+	var records, batches int64
 	for i := 0; i < len(f.reqs); {
 		p := f.reqs[i].p
 		j := i
 		cs := make([]coord, 0, 4)
-		for j < len(f.reqs) && f.reqs[j].p == p {
+		for ; j < len(f.reqs) && f.reqs[j].p == p; j++ {
+			if answers[j].status != statusAppended {
+				continue
+			}
 			b := f.batches[j]
-			cs = append(cs, coord{base: bases[j], last: bases[j] + int64(b.Count) - 1, key: f.key, objSize: int64(len(f.data)),
+			base := answers[j].base
+			cs = append(cs, coord{base: base, last: base + int64(b.Count) - 1, key: f.key, objSize: int64(len(f.data)),
 				off: b.Off, len: b.Len, maxTs: b.MaxTimestamp})
 			records += int64(b.Count)
-			j++
+			batches++
 		}
-		p.learnCoords(cs)
-		var added int64
-		for _, c := range cs {
-			added += c.len
+		if len(cs) > 0 {
+			p.learnCoords(cs)
+			var added int64
+			for _, c := range cs {
+				added += c.len
+			}
+			p.size.Add(added) // until the next poll reads the row
+			p.advance(cs[len(cs)-1].last+1, -1, -1)
 		}
-		p.size.Add(added) // until the next poll reads the row
-		p.advance(cs[len(cs)-1].last+1, -1, -1)
 		i = j
 	}
-	l.cache.putObject(f.key, f.data)
+	if batches > 0 {
+		l.cache.putObject(f.key, f.data)
+	}
 	l.stats.Objects.Add(1)
-	l.stats.Batches.Add(int64(len(f.reqs)))
+	l.stats.Batches.Add(batches)
 	l.stats.Records.Add(records)
 	l.stats.Bytes.Add(int64(len(f.data)))
 	for i, r := range f.reqs {
-		r.base = bases[i]
+		switch a := answers[i]; a.status {
+		case statusAppended:
+			r.base = a.base
+		case statusDuplicate:
+			r.base, r.dup = a.base, true
+		case statusStaleEpoch:
+			r.err = fmt.Errorf("shared log: partition %s: producer %d epoch %d: %w", r.p.key, r.batch.ProducerID(), r.batch.ProducerEpoch(), log.ErrInvalidProducerEpoch)
+		default:
+			r.err = fmt.Errorf("shared log: partition %s: producer %d sequence %d: %w", r.p.key, r.batch.ProducerID(), r.batch.BaseSequence(), log.ErrOutOfOrderSequence)
+		}
 		close(r.done)
 	}
 }
@@ -310,15 +354,18 @@ func (l *Log) applyCommit(f *flush, bases []int64) {
 // passes. The function is idempotent per key, so every failure is retried
 // (a connection cut during COMMIT included: the retry returns the offsets
 // the first attempt stored), except its refusals.
-func (l *Log) commit(f *flush) ([]int64, error) {
+func (l *Log) commit(f *flush) ([]answer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
 	defer cancel()
 	n := len(f.batches)
 	topics, parts := make([]string, n), make([]int32, n)
 	offs, lens, counts, maxts := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	pids, epochs, seqs := make([]int64, n), make([]int16, n), make([]int32, n)
 	for i, b := range f.batches {
 		topics[i], parts[i], offs[i], lens[i], counts[i], maxts[i] = b.Topic, b.Partition, b.Off, b.Len, int64(b.Count), b.MaxTimestamp
+		pids[i], epochs[i], seqs[i] = b.ProducerID, b.ProducerEpoch, b.BaseSequence
 	}
+	args := commitArgs{topics, parts, offs, lens, counts, maxts, pids, epochs, seqs}
 	var last error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -328,14 +375,14 @@ func (l *Log) commit(f *flush) ([]int64, error) {
 			}
 		}
 		t0 := time.Now()
-		bases, err := l.commitOnce(ctx, f.key, int64(len(f.data)), topics, parts, offs, lens, counts, maxts)
+		answers, err := l.commitOnce(ctx, f.key, int64(len(f.data)), args)
 		if err == nil {
-			if len(bases) != n {
-				return nil, fmt.Errorf("commit of %s: %d offsets for %d batches (retention removed some before the answer was read?)", f.key, len(bases), n)
+			if len(answers) != n {
+				return nil, fmt.Errorf("commit of %s: %d answers for %d batches", f.key, len(answers), n)
 			}
 			l.stats.Commits.Add(1)
 			l.stats.CommitNanos.Add(int64(time.Since(t0)))
-			return bases, nil
+			return answers, nil
 		}
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "P0002" || pe.Code == "P0001" || pe.Code[:2] == "22" || pe.Code[:2] == "42") {
@@ -347,30 +394,46 @@ func (l *Log) commit(f *flush) ([]int64, error) {
 	}
 }
 
+// commitArgs are sharedlog_commit's arrays, one element per batch.
+type commitArgs struct {
+	topics             []string
+	parts              []int32
+	offs, lens, counts []int64
+	maxts, pids        []int64
+	epochs             []int16
+	seqs               []int32
+}
+
 // commitOnce makes one call of sharedlog_commit. It sends the statement's
 // text each time (QueryExecModeExec: no prepared statement), which costs a
 // parse on the server and lets fault tests recognise the call on the wire.
-func (l *Log) commitOnce(ctx context.Context, key string, size int64, topics []string, parts []int32, offs, lens, counts, maxts []int64) ([]int64, error) {
-	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset, replayed FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		pgx.QueryExecModeExec, key, l.cfg.Node, size, topics, parts, offs, lens, counts, maxts)
+func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitArgs) ([]answer, error) {
+	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset, status, replayed FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		pgx.QueryExecModeExec, key, l.cfg.Node, size, a.topics, a.parts, a.offs, a.lens, a.counts, a.maxts, a.pids, a.epochs, a.seqs)
 	if err != nil {
 		return nil, err
 	}
-	bases := make([]int64, len(topics))
+	defer rows.Close()
+	answers := make([]answer, len(a.topics))
 	seen := 0
 	for rows.Next() {
 		var ord int32
-		var base int64
+		var base *int64
+		var status int16
 		var replayed bool
-		if err := rows.Scan(&ord, &base, &replayed); err != nil {
-			rows.Close()
+		if err := rows.Scan(&ord, &base, &status, &replayed); err != nil {
 			return nil, err
 		}
-		if ord < 0 || int(ord) >= len(bases) {
-			rows.Close()
-			return nil, fmt.Errorf("commit of %s: answer names batch %d of %d", key, ord, len(bases))
+		if ord < 0 || int(ord) >= len(answers) {
+			return nil, fmt.Errorf("commit of %s: answer names batch %d of %d", key, ord, len(answers))
 		}
-		bases[ord] = base
+		if base == nil && (status == statusAppended || status == statusDuplicate) {
+			return nil, fmt.Errorf("commit of %s: batch %d has status %d and no offset", key, ord, status)
+		}
+		answers[ord].status = status
+		if base != nil {
+			answers[ord].base = *base
+		}
 		seen++
 		if replayed && seen == 1 {
 			l.stats.CommitReplays.Add(1)
@@ -379,5 +442,5 @@ func (l *Log) commitOnce(ctx context.Context, key string, size int64, topics []s
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return bases[:seen], nil
+	return answers[:seen], nil
 }

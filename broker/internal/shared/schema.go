@@ -16,6 +16,9 @@ package shared
 //	                      bytes are (object, byte range) and which offsets
 //	                      it holds. Index (topic_id, partition, last_offset)
 //	                      answers "the batch holding offset N".
+//	sharedlog_producer_batches  idempotent producers' recent batches per
+//	                      partition (the last five per producer id):
+//	                      epoch, sequence range, base offset.
 //	sharedlog_uploads     one row per object PUT but not yet committed; a
 //	                      row older than the orphan age whose key never
 //	                      reached sharedlog_objects is an orphan: GC
@@ -51,7 +54,11 @@ var migrations = []string{
 		size       BIGINT      NOT NULL,
 		live_bytes BIGINT      NOT NULL,
 		created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-		dead_since TIMESTAMPTZ
+		dead_since TIMESTAMPTZ,
+		-- the commit's answer, returned again to a retry: per batch in
+		-- object order, the base offset and the status (sharedlog_commit)
+		answer_base   BIGINT[],
+		answer_status SMALLINT[]
 	);
 	CREATE INDEX sharedlog_objects_dead ON sharedlog_objects (dead_since) WHERE dead_since IS NOT NULL;
 	CREATE TABLE sharedlog_batches (
@@ -73,45 +80,82 @@ var migrations = []string{
 		started_at TIMESTAMPTZ NOT NULL DEFAULT now()
 	);
 
+	CREATE TABLE sharedlog_producer_batches (
+		seqno       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		topic_id    TEXT     NOT NULL,
+		partition   INTEGER  NOT NULL,
+		producer_id BIGINT   NOT NULL,
+		epoch       SMALLINT NOT NULL,
+		first_seq   INTEGER  NOT NULL,
+		last_seq    INTEGER  NOT NULL,
+		object_id   BIGINT   NOT NULL,
+		base_offset BIGINT
+	);
+	CREATE INDEX sharedlog_producer_batches_producer ON sharedlog_producer_batches (topic_id, partition, producer_id, seqno);
+	CREATE INDEX sharedlog_producer_batches_offset ON sharedlog_producer_batches (topic_id, partition, base_offset);
+
 	-- sharedlog_commit records object p_key (already PUT) and assigns offsets
 	-- to its batches, given one array element per batch in object order:
 	-- topic id, partition, byte range in the object, record count, max
-	-- timestamp. It returns (ord, base_offset, replayed) per batch, ord
-	-- counting from 0 in that order; replayed is true when the object had
-	-- been committed before (the answer of that commit was lost).
+	-- timestamp, and the idempotent-producer fields (producer id, epoch,
+	-- base sequence; -1 when not idempotent). It returns per batch (ord,
+	-- base_offset, status, replayed), ord counting from 0 in that order.
+	-- status: 0 appended at base_offset; 1 a duplicate of a batch the
+	-- producer sent before (base_offset is the original's; nothing is
+	-- appended); 2 out of order sequence; 3 producer epoch older than the
+	-- latest seen (2 and 3 append nothing). replayed is true when the object
+	-- had been committed before (the answer to that commit was lost).
+	--
+	-- Idempotent producers (KIP-98, as broker/internal/log/producers.go):
+	-- per partition and producer id, the epoch and the sequence ranges of
+	-- its last five batches, kept in sharedlog_producer_batches for batches
+	-- at or above the log start offset. A producer with no state is accepted
+	-- at any sequence. Checked under the partition row locks, so two nodes
+	-- cannot both accept one sequence.
 	--
 	-- It is idempotent per key: the upload row is the fence. A commit whose
 	-- caller lost the answer (connection cut during COMMIT) is retried with
-	-- the same arguments and returns the offsets stored the first time; a
+	-- the same arguments and returns the answer stored the first time; a
 	-- commit racing the orphan collector (which deletes the upload row
 	-- first) fails rather than refer to an object about to be deleted.
 	CREATE FUNCTION sharedlog_commit(p_key TEXT, p_node TEXT, p_size BIGINT,
-		b_topic TEXT[], b_part INTEGER[], b_off BIGINT[], b_len BIGINT[], b_count BIGINT[], b_maxts BIGINT[])
-	RETURNS TABLE (ord INTEGER, base_offset BIGINT, replayed BOOLEAN)
+		b_topic TEXT[], b_part INTEGER[], b_off BIGINT[], b_len BIGINT[], b_count BIGINT[], b_maxts BIGINT[],
+		b_pid BIGINT[], b_epoch SMALLINT[], b_seq INTEGER[])
+	RETURNS TABLE (ord INTEGER, base_offset BIGINT, status SMALLINT, replayed BOOLEAN)
 	LANGUAGE plpgsql AS $fn$
 	DECLARE
 		v_object  BIGINT;
+		v_n       INTEGER := COALESCE(cardinality(b_topic), 0);
 		v_want    INTEGER;
 		v_locked  INTEGER;
 		v_payload TEXT;
 		v_ords    INTEGER[];
 		v_bases   BIGINT[];
+		v_status  SMALLINT[];
+		v_answer  BIGINT[];
+		v_live    BIGINT;
+		v_epoch   SMALLINT;
+		v_lastseq INTEGER;
+		v_last    INTEGER;
+		k         INTEGER;
+		v_dup     BIGINT;
 	BEGIN
 		DELETE FROM sharedlog_uploads u WHERE u.key = p_key;
 		IF NOT FOUND THEN
 			-- Committed before (each statement sees what committed before it
 			-- started, including a first attempt we waited for above), or
 			-- collected as an orphan.
-			SELECT o.object_id INTO v_object FROM sharedlog_objects o WHERE o.key = p_key;
+			SELECT o.object_id, o.answer_base, o.answer_status INTO v_object, v_answer, v_status
+				FROM sharedlog_objects o WHERE o.key = p_key;
 			IF v_object IS NULL THEN
 				RAISE EXCEPTION 'sharedlog: object % has no pending upload (collected as an orphan, or never announced)', p_key
 					USING ERRCODE = 'P0002';
 			END IF;
-			RETURN QUERY SELECT (row_number() OVER (ORDER BY b.byte_off))::INTEGER - 1, b.base_offset, true
-				FROM sharedlog_batches b WHERE b.object_id = v_object ORDER BY b.byte_off;
+			RETURN QUERY SELECT (u.i - 1)::INTEGER, u.b, u.s, true
+				FROM unnest(v_answer, v_status) WITH ORDINALITY AS u(b, s, i) ORDER BY u.i;
 			RETURN;
 		END IF;
-		IF cardinality(b_topic) IS NULL OR cardinality(b_topic) = 0 THEN
+		IF v_n = 0 THEN
 			RAISE EXCEPTION 'sharedlog: object % holds no batches', p_key;
 		END IF;
 
@@ -129,13 +173,57 @@ var migrations = []string{
 				USING ERRCODE = 'P0002';
 		END IF;
 
-		INSERT INTO sharedlog_objects (key, node, size, live_bytes)
-			VALUES (p_key, p_node, p_size, (SELECT COALESCE(sum(l), 0) FROM unnest(b_len) AS l))
+		INSERT INTO sharedlog_objects (key, node, size, live_bytes) VALUES (p_key, p_node, p_size, 0)
 			RETURNING object_id INTO v_object;
 
+		-- Idempotent producers, in object order.
+		v_status := array_fill(0::SMALLINT, ARRAY[v_n]);
+		FOR k IN 1..v_n LOOP
+			CONTINUE WHEN b_pid[k] < 0 OR b_seq[k] < 0;
+			v_last := ((b_seq[k]::BIGINT + b_count[k] - 1) % 2147483648)::INTEGER; -- sequences wrap to 0
+			SELECT max(pb.epoch) INTO v_epoch FROM sharedlog_producer_batches pb
+				WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k];
+			IF v_epoch IS NOT NULL THEN
+				IF b_epoch[k] < v_epoch THEN
+					v_status[k] := 3;
+					CONTINUE;
+				ELSIF b_epoch[k] > v_epoch THEN
+					IF b_seq[k] <> 0 THEN
+						v_status[k] := 2;
+						CONTINUE;
+					END IF;
+					DELETE FROM sharedlog_producer_batches pb
+						WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k];
+				ELSE
+					PERFORM 1 FROM sharedlog_producer_batches pb
+						WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
+						AND pb.epoch = b_epoch[k] AND pb.first_seq = b_seq[k] AND pb.last_seq = v_last;
+					IF FOUND THEN
+						v_status[k] := 1;
+						CONTINUE;
+					END IF;
+					SELECT pb.last_seq INTO v_lastseq FROM sharedlog_producer_batches pb
+						WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
+						ORDER BY pb.seqno DESC LIMIT 1;
+					IF b_seq[k] <> (v_lastseq::BIGINT + 1) % 2147483648 THEN
+						v_status[k] := 2;
+						CONTINUE;
+					END IF;
+				END IF;
+			END IF;
+			INSERT INTO sharedlog_producer_batches (topic_id, partition, producer_id, epoch, first_seq, last_seq, object_id)
+				VALUES (b_topic[k], b_part[k], b_pid[k], b_epoch[k], b_seq[k], v_last, v_object);
+			DELETE FROM sharedlog_producer_batches pb
+				WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
+				AND pb.seqno NOT IN (SELECT p2.seqno FROM sharedlog_producer_batches p2
+					WHERE p2.topic_id = b_topic[k] AND p2.partition = b_part[k] AND p2.producer_id = b_pid[k]
+					ORDER BY p2.seqno DESC LIMIT 5);
+		END LOOP;
+
+		-- Offsets for the accepted batches.
 		WITH x AS (
 			SELECT (i - 1)::INTEGER AS ord, b_topic[i] AS t, b_part[i] AS q, b_off[i] AS off, b_len[i] AS len, b_count[i] AS cnt, b_maxts[i] AS mts
-			FROM generate_subscripts(b_topic, 1) AS i
+			FROM generate_subscripts(b_topic, 1) AS i WHERE v_status[i] = 0
 		), per AS (
 			SELECT x.t, x.q, sum(x.cnt) AS cnt, sum(x.len) AS len FROM x GROUP BY x.t, x.q
 		), bumped AS (
@@ -150,17 +238,43 @@ var migrations = []string{
 			INSERT INTO sharedlog_batches (topic_id, partition, base_offset, last_offset, object_id, byte_off, byte_len, max_ts)
 				SELECT s.t, s.q, s.base, s.base + s.cnt - 1, v_object, s.off, s.len, s.mts FROM placed s
 		)
-		SELECT array_agg(s.ord ORDER BY s.ord), array_agg(s.base ORDER BY s.ord),
+		SELECT array_agg(s.ord ORDER BY s.ord), array_agg(s.base ORDER BY s.ord), COALESCE(sum(s.len), 0),
 			(SELECT string_agg(format('%s %s %s', m.q, m.next, m.t), E'\n')
 				FROM (SELECT s2.t, s2.q, max(s2.base + s2.cnt) AS next FROM placed s2 GROUP BY s2.t, s2.q) m)
-			INTO v_ords, v_bases, v_payload
+			INTO v_ords, v_bases, v_live, v_payload
 			FROM placed s;
 
-		IF length(v_payload) > 7900 THEN
-			v_payload := '*';
+		v_answer := array_fill(NULL::BIGINT, ARRAY[v_n]);
+		FOR k IN 1..COALESCE(cardinality(v_ords), 0) LOOP
+			v_answer[v_ords[k] + 1] := v_bases[k];
+		END LOOP;
+		UPDATE sharedlog_producer_batches pb SET base_offset = v_answer[
+				(SELECT min(j) FROM generate_subscripts(b_topic, 1) AS j
+				 WHERE b_pid[j] = pb.producer_id AND b_epoch[j] = pb.epoch AND b_seq[j] = pb.first_seq AND b_topic[j] = pb.topic_id AND b_part[j] = pb.partition AND v_status[j] = 0)]
+			WHERE pb.object_id = v_object AND pb.base_offset IS NULL;
+		FOR k IN 1..v_n LOOP
+			CONTINUE WHEN v_status[k] <> 1;
+			SELECT pb.base_offset INTO v_dup FROM sharedlog_producer_batches pb
+				WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
+				AND pb.epoch = b_epoch[k] AND pb.first_seq = b_seq[k] ORDER BY pb.seqno DESC LIMIT 1;
+			v_answer[k] := v_dup;
+			IF v_dup IS NULL THEN
+				v_status[k] := 2; -- its original is no longer known
+			END IF;
+		END LOOP;
+
+		UPDATE sharedlog_objects o SET live_bytes = v_live, answer_base = v_answer, answer_status = v_status,
+			dead_since = CASE WHEN v_live = 0 THEN now() END
+			WHERE o.object_id = v_object;
+
+		IF v_payload IS NOT NULL THEN
+			IF length(v_payload) > 7900 THEN
+				v_payload := '*';
+			END IF;
+			PERFORM pg_notify('sluice_sharedlog', v_payload);
 		END IF;
-		PERFORM pg_notify('sluice_sharedlog', v_payload);
-		RETURN QUERY SELECT u.o, u.b, false FROM unnest(v_ords, v_bases) AS u(o, b);
+		RETURN QUERY SELECT (u.i - 1)::INTEGER, u.b, u.s, false
+			FROM unnest(v_answer, v_status) WITH ORDINALITY AS u(b, s, i) ORDER BY u.i;
 	END
 	$fn$;
 
@@ -201,6 +315,10 @@ var migrations = []string{
 		SELECT COALESCE(sum(upd.len), 0) INTO v_freed FROM upd;
 		UPDATE sharedlog_partitions p SET log_start_offset = v_start, bytes = greatest(p.bytes - v_freed, 0)
 			WHERE p.topic_id = p_topic AND p.partition = p_part;
+		-- Producer state lives as long as its batches (as the local log
+		-- rebuilds it from the batches it still has).
+		DELETE FROM sharedlog_producer_batches pb
+			WHERE pb.topic_id = p_topic AND pb.partition = p_part AND pb.base_offset < v_start;
 		PERFORM pg_notify('sluice_sharedlog', '*');
 		RETURN v_start;
 	END
