@@ -188,11 +188,11 @@ func Collect(ctx context.Context, src Sources) (*Status, error) {
 	switch {
 	case src.SharedLog != nil:
 		st.SharedLog = true
-		st.SharedLogNote = "the shared log is enabled: record bytes live in the object store and offsets in the metadata database; every node serves every topic"
+		st.SharedLogNote = "enabled: record bytes live in the object store and offsets in the metadata database; every node serves every topic"
 	case src.Pool == nil:
 		st.SharedLogNote = "embedded node, not a cluster: records live in this node's data directory"
 	default:
-		st.SharedLogNote = fmt.Sprintf("the shared log is not enabled: every topic's records live on the disk of node %q (the data node); object counts are unknown", src.DataNode)
+		st.SharedLogNote = fmt.Sprintf("not enabled: every topic's records live on the disk of node %q (the data node); object counts are unknown", src.DataNode)
 	}
 	return st, nil
 }

@@ -38,6 +38,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	security := addSecurityFlags(fs)
 	meta := fs.String("meta", "", "cluster mode: `URL` of the cluster's PostgreSQL database, postgres://USER@HOST:PORT/DB (with ?sslmode=... as libpq reads it); the schema registry, topic metadata and group offsets live there, and every node serves the registry of the whole cluster. Until the shared log (--objects) exists, record bytes stay on a local disk, so the first node to join keeps every topic; the others refuse topic requests, naming it (docs/cluster.md)")
 	nodeID := fs.String("node-id", "", "this node's `name` in the cluster, 1 to 64 characters of [A-Za-z0-9._-], unique per process; required with --meta")
+	objects := fs.String("objects", "", "cluster mode: `URL` of the object store for record bytes, file:///SHARED/DIR (a directory every node mounts) or s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&path-style=true] (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or access-key-id= and secret-access-key= in the URL); needs --meta; probed at start (docs/cluster.md)")
 	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
 	metricsMax := fs.Int("metrics-max-partitions", metrics.DefaultMaxPartitions, "cap on the per-partition series of each /metrics family (produced, fetched, log size and offsets, group lag): topics past the cap are summed into partition=\"other\" series (see docs/operations.md)")
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +67,10 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 
 	if err := server.CheckCluster(*meta, *nodeID); err != nil {
+		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
+		return 2
+	}
+	if err := server.CheckObjects(*meta, *objects); err != nil {
 		fmt.Fprintf(e.stderr, "sluice serve: %v\n", err)
 		return 2
 	}
@@ -120,7 +125,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		KafkaListener: kln, KafkaAdvertisedAddr: *kafkaAdvertised,
 		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate, MetricsMaxPartitions: *metricsMax,
 		Auth: authn, MetricsAuth: *security.metricsAuth, TLS: tlsMaterial,
-		Meta: *meta, NodeID: *nodeID,
+		Meta: *meta, NodeID: *nodeID, Objects: *objects,
 	})
 	if err != nil {
 		ln.Close()
