@@ -15,11 +15,31 @@ import (
 	"github.com/sluicehq/sluice/srclient"
 )
 
-// datum is one decoded key or value: its columns and their values.
+// datum is one decoded key or value: its columns and their values. The
+// consumer's decoder only copies the bytes and names the conversion
+// (cheap, on the consumer's goroutine); resolve converts them, which the
+// sink does for a whole batch on several goroutines.
 type datum struct {
 	schemaID int32
 	cols     []column
 	rec      any // a map[string]any for records, else the one value
+
+	raw  []byte
+	conv func([]byte) (any, error)
+}
+
+// resolve converts the datum's bytes, once.
+func (d *datum) resolve() error {
+	if d.conv == nil {
+		return nil
+	}
+	rec, err := d.conv(d.raw)
+	d.conv, d.raw = nil, nil
+	if err != nil {
+		return err
+	}
+	d.rec = rec
+	return nil
 }
 
 // values returns the datum's column values in cols order.
@@ -84,20 +104,19 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		if err != nil {
 			return nil, err
 		}
-		return func(b []byte, v **datum) error {
+		conv := func(b []byte) (any, error) {
 			j, err := p.AppendDecodeJSON(nil, b)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			doc, err := decodeJSON(j)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			rec, err := fromAvroJSON(sh, doc)
-			if err != nil {
-				return err
-			}
-			*v = &datum{schemaID: ws.ID, cols: cols, rec: rec}
+			return fromAvroJSON(sh, doc)
+		}
+		return func(b []byte, v **datum) error {
+			*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), conv: conv}
 			return nil
 		}, nil
 	case *jsonschema.Schema:
@@ -106,19 +125,18 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		if err != nil {
 			return nil, err
 		}
-		return func(b []byte, v **datum) error {
+		conv := func(b []byte) (any, error) {
 			if err := p.Validate(b); err != nil {
-				return err
+				return nil, err
 			}
 			doc, err := decodeJSON(b)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			rec, err := fromJSON(sh, doc)
-			if err != nil {
-				return err
-			}
-			*v = &datum{schemaID: ws.ID, cols: cols, rec: rec}
+			return fromJSON(sh, doc)
+		}
+		return func(b []byte, v **datum) error {
+			*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), conv: conv}
 			return nil
 		}, nil
 	case *protobuf.Schema:
@@ -152,15 +170,14 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 				byPath[key] = e
 				mu.Unlock()
 			}
-			m, err := p.Decode(path, msg)
-			if err != nil {
-				return err
+			conv := func(msg []byte) (any, error) {
+				m, err := p.Decode(path, msg)
+				if err != nil {
+					return nil, err
+				}
+				return fromProto(e.sh, m)
 			}
-			rec, err := fromProto(e.sh, m)
-			if err != nil {
-				return err
-			}
-			*v = &datum{schemaID: ws.ID, cols: e.cols, rec: rec}
+			*v = &datum{schemaID: ws.ID, cols: e.cols, raw: bytes.Clone(msg), conv: conv}
 			return nil
 		}, nil
 	}

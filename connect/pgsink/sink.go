@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -255,11 +256,16 @@ func (s *Sink) write(ctx context.Context, batch []message) error {
 // plan turns a batch into ops, last op per key wins (upsert mode), and
 // lists records that cannot be written at all.
 func (s *Sink) plan(batch []message) (ops []op, bad []*badRecordError) {
+	convErrs := resolveAll(batch)
 	byKey := map[string]int{}
 	for i := range batch {
 		m := &batch[i]
 		if m.Err != nil {
 			bad = append(bad, &badRecordError{m: m, reason: m.Err.Error()})
+			continue
+		}
+		if convErrs[i] != nil {
+			bad = append(bad, &badRecordError{m: m, reason: convErrs[i].Error()})
 			continue
 		}
 		o := op{m: m, delete: m.Value == nil}
@@ -288,6 +294,39 @@ func (s *Sink) plan(batch []message) (ops []op, bad []*badRecordError) {
 		}
 	}
 	return out, bad
+}
+
+// resolveAll converts the keys and values of batch on GOMAXPROCS
+// goroutines; errs[i] is record i's failure, prefixed by its side.
+func resolveAll(batch []message) []error {
+	errs := make([]error, len(batch))
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(batch); i += workers {
+				m := &batch[i]
+				if m.Err != nil {
+					continue
+				}
+				if m.Key != nil {
+					if err := m.Key.resolve(); err != nil {
+						errs[i] = fmt.Errorf("key: %w", err)
+						continue
+					}
+				}
+				if m.Value != nil {
+					if err := m.Value.resolve(); err != nil {
+						errs[i] = fmt.Errorf("value: %w", err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 func keyIdentity(k *datum) string {

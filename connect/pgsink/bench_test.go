@@ -1,0 +1,129 @@
+package pgsink_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/client/avro"
+	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/connect/pgsink"
+	"github.com/sluicehq/sluice/internal/pgtest"
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+type benchRow struct {
+	ID       string  `avro:"id"`
+	Customer string  `avro:"customer"`
+	Total    float64 `avro:"total"`
+	Qty      int64   `avro:"qty"`
+	City     string  `avro:"city"`
+}
+
+const benchSchema = `{"type":"record","name":"Row","fields":[{"name":"id","type":"string"},{"name":"customer","type":"string"},
+ {"name":"total","type":"double"},{"name":"qty","type":"long"},{"name":"city","type":"string"}]}`
+
+const benchRows = 50000
+
+func benchData(i int) benchRow {
+	return benchRow{ID: fmt.Sprintf("id-%07d", i), Customer: fmt.Sprintf("customer-%d", i%977), Total: float64(i) * 1.25, Qty: int64(i % 13), City: "Lyon"}
+}
+
+// BenchmarkSink measures the sink writing benchRows records of a typed
+// topic (Avro, 5 columns) into an empty table, per write mode; compare
+// with BenchmarkPostgresCopy, PostgreSQL's own COPY of the same rows.
+//
+//	go test ./connect/pgsink -run '^$' -bench 'Sink|PostgresCopy' -benchtime 3x
+func BenchmarkSink(b *testing.B) {
+	ctx := context.Background()
+	dbURL := pgtest.DB(b)
+	srv := sluicetest.Start(b)
+	srv.CreateTopic(b, "bench", 1, nil)
+	p, err := client.NewProducer(ctx, srv.Conn, "bench", primitive.String(), avro.Must[benchRow](benchSchema), client.AutoRegister(), client.MaxInFlight(4))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range benchRows {
+		r := benchData(i)
+		p.ProduceAsync(ctx, r.ID, r, func(_ client.Ack, err error) {
+			if err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	if err := p.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	pg, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pg.Close(ctx)
+	for _, mode := range []struct{ name, mode, write string }{
+		{"upsert-copy", pgsink.ModeUpsert, pgsink.WriteCopy},
+		{"upsert-values", pgsink.ModeUpsert, pgsink.WriteValues},
+		{"insert-copy", pgsink.ModeInsert, pgsink.WriteCopy},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				n++
+				name := fmt.Sprintf("bench_%s_%d", mode.write+mode.mode, n)
+				s, err := pgsink.New(pgsink.Config{Name: name, Postgres: dbURL, Topic: "bench", Table: name, KeyColumn: "id",
+					Mode: mode.mode, Write: mode.write, BatchRecords: 10000, BatchInterval: 10 * time.Millisecond}, srv.Conn, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rctx, cancel := context.WithCancel(ctx)
+				done := make(chan error, 1)
+				go func() { done <- s.Run(rctx) }()
+				for {
+					var got *int64
+					pg.QueryRow(ctx, `SELECT sum(next_offset)::bigint FROM sluice_connect_offsets WHERE connector = $1`, name).Scan(&got)
+					if got != nil && *got == benchRows {
+						break
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+				cancel()
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkPostgresCopy is the baseline: pgx's COPY of the same rows, as
+// Go values, into an empty table with the same primary key.
+func BenchmarkPostgresCopy(b *testing.B) {
+	ctx := context.Background()
+	dbURL := pgtest.DB(b)
+	pg, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pg.Close(ctx)
+	rows := make([][]any, benchRows)
+	for i := range rows {
+		r := benchData(i)
+		rows[i] = []any{r.ID, r.Customer, r.Total, r.Qty, r.City}
+	}
+	n := 0
+	for b.Loop() {
+		n++
+		table := fmt.Sprintf("copy_%d", n)
+		if _, err := pg.Exec(ctx, `CREATE TABLE `+table+` (id text PRIMARY KEY, customer text, total double precision, qty bigint, city text)`); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pg.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "customer", "total", "qty", "city"}, pgx.CopyFromRows(rows)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
