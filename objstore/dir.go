@@ -63,19 +63,19 @@ func (d *Dir) Put(ctx context.Context, key string, data []byte) error {
 	}
 	target := d.path(key)
 	dir := filepath.Dir(target)
-	// A concurrent Delete may remove an emptied directory between our
-	// mkdir and the temporary file's creation: make it again.
+	// A concurrent Delete (in this process or another) may remove an
+	// emptied directory of the path between our mkdir of it and the
+	// next step: make it again. Once the temporary file is in it, the
+	// directory is not empty and stays.
 	var f *os.File
 	var err error
 	for attempt := 0; ; attempt++ {
-		if err = d.mkdirs(dir); err != nil {
-			return fmt.Errorf("put %q: %w", key, err)
+		if err = d.mkdirs(dir); err == nil {
+			if f, err = os.CreateTemp(dir, ".tmp-"); err == nil {
+				break
+			}
 		}
-		f, err = os.CreateTemp(dir, ".tmp-")
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, fs.ErrNotExist) || attempt == 5 {
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 100 {
 			return fmt.Errorf("put %q: %w", key, err)
 		}
 	}
