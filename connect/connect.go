@@ -16,6 +16,9 @@
 //	    tables: [public.customers]
 //	    topic_prefix: shop.
 //
+// A ${NAME} anywhere in the file is replaced by the environment variable
+// NAME, so that the file need not hold passwords.
+//
 // Each connector keeps its position in PostgreSQL (the sink's offsets in
 // the target database, the source's in its replication slot), so Status
 // can report it without the running process, and a restart resumes there.
@@ -28,6 +31,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -74,6 +78,7 @@ func Load(path string) (*File, error) {
 // keys (those of sluice.yaml) are ignored. Every problem is reported with
 // its line, the connector's unknown keys included.
 func Parse(file string, data []byte) (*File, error) {
+	data = expandEnv(data)
 	var doc struct {
 		Connectors []yaml.Node `yaml:"connectors"`
 	}
@@ -126,6 +131,17 @@ func Parse(file string, data []byte) (*File, error) {
 		return nil, errors.New(strings.Join(errs, "\n"))
 	}
 	return f, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces each ${NAME} with the environment variable NAME
+// (empty when unset), so files need not hold database passwords. Other
+// uses of $ are left alone.
+func expandEnv(data []byte) []byte {
+	return envRef.ReplaceAllFunc(data, func(m []byte) []byte {
+		return []byte(os.Getenv(string(m[2 : len(m)-1])))
+	})
 }
 
 // withoutKey is a copy of mapping n without key.

@@ -1,0 +1,65 @@
+package connect_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/connect"
+)
+
+// TestExampleFile keeps examples/connect/connectors.yaml (the README's)
+// valid.
+func TestExampleFile(t *testing.T) {
+	t.Setenv("SHOP_DATABASE_URL", "postgres://u@localhost/shop")
+	f, err := connect.Load(filepath.Join("..", "examples", "connect", "connectors.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Connectors) != 2 || f.Connectors[0].Sink == nil || f.Connectors[1].Source == nil {
+		t.Fatalf("connectors: %+v", f.Connectors)
+	}
+	if f.Connectors[0].Sink.Postgres != "postgres://u@localhost/shop" || f.Connectors[1].Source.Tables[0] != "public.customers" {
+		t.Fatalf("sink %+v, source %+v", f.Connectors[0].Sink, f.Connectors[1].Source)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"empty", "topics: []\n", "no connectors"},
+		{"not yaml", "connectors: [", "connectors.yaml"},
+		{"no name", "connectors:\n  - type: postgres-sink\n", "connector 1 has no name"},
+		{"twice", "connectors:\n  - {name: a, type: postgres-sink}\n  - {name: a, type: postgres-sink}\n", "declared twice (first at line 2)"},
+		{"unknown type", "connectors:\n  - {name: a, type: kafka}\n", `type "kafka": want postgres-sink or postgres-source`},
+		{"unknown key", "connectors:\n  - name: a\n    type: postgres-source\n    table: [x]\n", `line 4: unknown key "table"`},
+		{"wrong type", "connectors:\n  - name: a\n    type: postgres-sink\n    batch_records: many\n", "line 4"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := connect.Parse("connectors.yaml", []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzParse: any bytes give connectors or an error, never a panic; parsed
+// connectors have a name and exactly one of Sink and Source.
+func FuzzParse(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("..", "examples", "connect", "connectors.yaml")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("connectors:\n  - {name: a, type: postgres-sink, topic: t}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		file, err := connect.Parse("f.yaml", b)
+		if err != nil {
+			return
+		}
+		for _, c := range file.Connectors {
+			if c.Name == "" || (c.Sink == nil) == (c.Source == nil) {
+				t.Fatalf("bad connector %+v", c)
+			}
+		}
+	})
+}
