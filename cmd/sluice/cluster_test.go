@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/pgmeta"
 	"github.com/sluicehq/sluice/internal/pgtest"
 )
 
@@ -82,6 +83,24 @@ func TestClusterStatusCLI(t *testing.T) {
 	if !st.Cluster || st.NodeID != "a" || len(st.Nodes) != 2 || st.Nodes[1].State != "NODE_STATE_ALIVE" || !st.ObjectStore.Healthy ||
 		len(st.Partitions) != 2 || st.Partitions[0].HighWatermark != "0" {
 		t.Errorf("--output json = %+v\n%s", st, out)
+	}
+
+	// A node that joined once and has not beaten for an hour, without a
+	// clean stop, is not responding: the status says so and exits 1.
+	pool, err := pgmeta.Open(ctx, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `INSERT INTO cluster_nodes (node_id, started_at, heartbeat_at) VALUES ('ghost', now() - interval '2 hours', now() - interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(ctx, "cluster", "status", "--addr", "http://"+addrA)
+	if code != 1 || !strings.Contains(out, "ghost") || !strings.Contains(out, "NOT RESPONDING") {
+		t.Errorf("cluster status with a lost node: exit %d, want 1 and NOT RESPONDING\n%s", code, out)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM cluster_nodes WHERE node_id = 'ghost'`); err != nil {
+		t.Fatal(err)
 	}
 
 	// Node b stops cleanly: a reports it stopped, and that is healthy.
