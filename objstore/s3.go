@@ -191,7 +191,7 @@ func (s *S3) GetRange(ctx context.Context, key string, off, n int64) ([]byte, er
 			return nil, err
 		}
 	}
-	body, info, _, err := s.core.GetObject(ctx, s.bucket, s.prefix+key, opts)
+	body, info, hdr, err := s.core.GetObject(ctx, s.bucket, s.prefix+key, opts)
 	if err != nil {
 		if r := minio.ToErrorResponse(err); r.StatusCode == http.StatusRequestedRangeNotSatisfiable || r.Code == "InvalidRange" {
 			// S3 refuses a range starting at the end; we answer it with
@@ -204,13 +204,26 @@ func (s *S3) GetRange(ctx context.Context, key string, off, n int64) ([]byte, er
 		return nil, fmt.Errorf("get %q: %w", key, s.wrap(err))
 	}
 	defer body.Close()
-	want := info.Size
-	if n >= 0 && want > n {
-		return nil, fmt.Errorf("get %q: asked for %d bytes at %d, the service sent %d", key, n, off, want)
+	size := info.Size
+	if opts.Header().Get("Range") != "" && hdr.Get("Content-Range") == "" {
+		// The service ignored the Range header and sends the whole
+		// object (200, not 206): read it and cut the range out.
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, fmt.Errorf("get %q: reading %d bytes: %w", key, size, s.wrap(err))
+		}
+		m, err := checkRange(key, off, n, size)
+		if err != nil {
+			return nil, err
+		}
+		return buf[off : off+m], nil
 	}
-	buf := make([]byte, want)
+	if n >= 0 && size > n {
+		return nil, fmt.Errorf("get %q: asked for %d bytes at %d, the service sent %d", key, n, off, size)
+	}
+	buf := make([]byte, size)
 	if _, err := io.ReadFull(body, buf); err != nil {
-		return nil, fmt.Errorf("get %q: reading %d bytes: %w", key, want, s.wrap(err))
+		return nil, fmt.Errorf("get %q: reading %d bytes: %w", key, size, s.wrap(err))
 	}
 	return buf, nil
 }

@@ -189,3 +189,37 @@ func TestS3CredentialsFromEnvironment(t *testing.T) {
 		t.Fatalf("Put with environment credentials sent %+v", reqs)
 	}
 }
+
+// A service that ignores Range headers (and sends the whole object with
+// 200) still gives the right bytes.
+func TestS3ServiceIgnoringRanges(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("bucket"); err != nil {
+		t.Fatal(err)
+	}
+	h := gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("Range")
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	s := openS3(t, "s3://bucket?endpoint="+srv.URL+"&region=us-east-1&path-style=true&access-key-id=AKID&secret-access-key=SECRET")
+	ctx := context.Background()
+	data := []byte("0123456789")
+	if err := s.Put(ctx, "k", data); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		off, n int64
+		want   string
+	}{{2, 3, "234"}, {8, 10, "89"}, {5, -1, "56789"}, {10, 4, ""}} {
+		got, err := s.GetRange(ctx, "k", c.off, c.n)
+		if err != nil || string(got) != c.want {
+			t.Errorf("GetRange(%d, %d) = %q, %v; want %q", c.off, c.n, got, err, c.want)
+		}
+	}
+	var re *objstore.RangeError
+	if _, err := s.GetRange(ctx, "k", 11, 1); !errors.As(err, &re) {
+		t.Errorf("GetRange beyond the end: %v, want a *RangeError", err)
+	}
+}
