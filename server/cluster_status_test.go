@@ -10,6 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/sluicehq/sluice/acl"
 	"github.com/sluicehq/sluice/internal/pgtest"
 	"github.com/sluicehq/sluice/objstore"
 	clusterv1 "github.com/sluicehq/sluice/proto/gen/sluice/cluster/v1"
@@ -191,5 +192,21 @@ func TestClusterStatusNeedsDescribe(t *testing.T) {
 	}
 	if _, err := clusterStatus(t, n.httpClient("alice", "alice-pw"), n.url); err != nil {
 		t.Fatalf("alice (superuser): %v", err)
+	}
+	// Describe on a topic is not enough; describe on the cluster is.
+	rule := func(rt acl.ResourceType, name string) acl.Rule {
+		return acl.Rule{Principal: "bob", Resource: rt, Name: name, Pattern: acl.Literal, Operation: acl.Describe, Permission: acl.Allow}
+	}
+	if err := n.s.ACL.Create(context.Background(), []acl.Rule{rule(acl.Topic, "*")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clusterStatus(t, n.httpClient("bob", "bob-pw"), n.url); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("bob with describe on topics only: %v, want PermissionDenied", err)
+	}
+	if err := n.s.ACL.Create(context.Background(), []acl.Rule{rule(acl.Cluster, acl.ClusterName)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clusterStatus(t, n.httpClient("bob", "bob-pw"), n.url); err != nil {
+		t.Fatalf("bob with describe on the cluster: %v", err)
 	}
 }
