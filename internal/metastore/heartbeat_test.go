@@ -71,9 +71,19 @@ func TestHeartbeatsAndListNodes(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	nb = listNodes(t, pool)[1]
-	if nb.State != metastore.NodeStopped || nb.Lease {
-		t.Fatalf("b after Close = %+v, want stopped without a lease", nb)
+	// (The server releases the lease when it has processed the closed
+	// session, a moment after Close returns.)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		nb = listNodes(t, pool)[1]
+		if nb.State != metastore.NodeStopped {
+			t.Fatalf("b after Close = %+v, want stopped", nb)
+		}
+		if !nb.Lease {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b after Close = %+v: the lease is still held", nb)
+		}
 	}
 	// Rejoining clears the stop.
 	b2, err := metastore.Join(ctx, pool, "b", "", true)
