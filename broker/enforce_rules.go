@@ -16,9 +16,8 @@ package broker
 // check: `record N: rule "NAME" (CEL) failed: …`. With DLQ the record is
 // written to params["dlq.topic"] instead, with headers naming the rule,
 // the subject and the version, and acknowledged (partition and offset -1 in
-// the answer, since it is not in the topic). Diversion happens on the
-// Connect Produce path; the Kafka listener refuses such records with the
-// rule's reason.
+// the answer, since it is not in the topic), on Connect produce and on
+// the Kafka listener (enforce_rules_kafka.go).
 
 import (
 	"context"
@@ -176,29 +175,71 @@ func (e *Enforcer) checkRules(ctx context.Context, cfg *TopicConfig, s *sideStat
 		se.Rule.Action = rules.ActionError
 	case f.Action == rules.ActionDLQ:
 		// Read only where the record is refused rather than diverted:
-		// the Kafka listener, or a DLQ topic that cannot take it.
-		se.Reason += fmt.Sprintf(" (onFailure DLQ diverts to %s on Connect produce; the Kafka listener refuses the record)", f.DLQTopic)
+		// other records of its request (or Kafka batch) are refused, or
+		// its DLQ topic cannot take it.
+		se.Reason += fmt.Sprintf(" (onFailure DLQ diverts it to %s only when no other record of its request is refused)", f.DLQTopic)
 	}
 	return se
 }
 
-// diverted returns the records of a refusal that rules divert to a DLQ,
-// and whether every refused record is one (only then is the request
-// written, less those records).
-func diverted(err error) ([]*RecordError, bool) {
-	var pe *ProduceError
-	if !errors.As(err, &pe) {
-		return nil, false
-	}
-	var out []*RecordError
-	for _, r := range pe.Records {
-		var se *SchemaError
-		if !errors.As(r.Err, &se) || se.Rule == nil || se.Rule.Action != rules.ActionDLQ {
+// divertedRecord is a refused record that a DLQ rule diverts.
+type divertedRecord struct {
+	Index int
+	Err   error // the refusal, for when the record cannot be diverted
+	V     *RuleViolation
+}
+
+// divertedRecords returns the records of refusals (sorted by index) that
+// rules divert to a DLQ, one per record (its first violation: a key
+// rule's before a value rule's, the order Confluent's serializers run
+// them), and whether every refused record is one (only then is the
+// request written, less those records).
+func divertedRecords(refused []*RecordError) ([]divertedRecord, bool) {
+	var out []divertedRecord
+	for _, r := range refused {
+		v := dlqViolation(r.Err)
+		if v == nil {
 			return nil, false
 		}
-		out = append(out, r)
+		if n := len(out); n == 0 || out[n-1].Index != r.Index {
+			out = append(out, divertedRecord{Index: r.Index, Err: r.Err, V: v})
+		}
 	}
 	return out, len(out) > 0
+}
+
+// checkDLQTopics refuses the diverted records whose DLQ topic does not
+// exist or is topicName itself: nothing may be written before every DLQ
+// topic is known to take its records.
+func (b *Broker) checkDLQTopics(topicName string, div []divertedRecord) []*RecordError {
+	var bad []*RecordError
+	for _, d := range div {
+		switch _, lerr := b.lookup(d.V.DLQTopic); {
+		case d.V.DLQTopic == topicName:
+			bad = append(bad, &RecordError{Index: d.Index, Err: invalidf("%v (its DLQ topic is the topic itself)", d.Err)})
+		case lerr != nil:
+			bad = append(bad, &RecordError{Index: d.Index, Err: invalidf("%v (its DLQ topic %s: %v)", d.Err, d.V.DLQTopic, lerr)})
+		}
+	}
+	return bad
+}
+
+// dlqRecord is the record written to the DLQ topic for in, refused on
+// topicName by v: its key, value, headers and timestamp, and headers
+// naming the rule, the subject and version, the topic and the failure
+// (Confluent's names).
+func dlqRecord(topicName string, in *ProduceRecord, v *RuleViolation) ProduceRecord {
+	hs := make([]Header, 0, len(in.Headers)+6)
+	hs = append(hs, in.Headers...)
+	hs = append(hs,
+		Header{Key: HeaderRuleName, Value: []byte(v.Rule)},
+		Header{Key: HeaderRuleMode, Value: []byte("WRITE")},
+		Header{Key: HeaderRuleSubject, Value: []byte(v.Subject)},
+		Header{Key: HeaderRuleVersion, Value: []byte(strconv.Itoa(v.Version))},
+		Header{Key: HeaderRuleTopic, Value: []byte(topicName)},
+		Header{Key: HeaderRuleReason, Value: []byte(quoteReason(v.Failure.Error()))},
+	)
+	return ProduceRecord{Key: in.Key, Value: in.Value, Headers: hs, Timestamp: in.Timestamp}
 }
 
 // produceDiverting finishes a Connect Produce whose validator refused with
@@ -206,47 +247,25 @@ func diverted(err error) ([]*RecordError, bool) {
 // written to their DLQ topics, then the others to topicName; otherwise err
 // refuses the request.
 func (b *Broker) produceDiverting(ctx context.Context, topicName string, recs []ProduceRecord, err error) ([]ProduceResult, error) {
-	div, ok := diverted(err)
+	var pe *ProduceError
+	if !errors.As(err, &pe) {
+		return nil, err
+	}
+	div, ok := divertedRecords(pe.Records)
 	if !ok {
 		return nil, err
 	}
 	// Every DLQ topic must exist, and not be the topic itself, before
 	// anything is written.
-	var bad []*RecordError
-	for _, r := range div {
-		var se *SchemaError
-		errors.As(r.Err, &se)
-		v := se.Rule
-		switch _, lerr := b.lookup(v.DLQTopic); {
-		case v.DLQTopic == topicName:
-			bad = append(bad, &RecordError{Index: r.Index, Err: invalidf("%v (its DLQ topic is the topic itself)", r.Err)})
-		case lerr != nil:
-			bad = append(bad, &RecordError{Index: r.Index, Err: invalidf("%v (its DLQ topic %s: %v)", r.Err, v.DLQTopic, lerr)})
-		}
-	}
-	if len(bad) > 0 {
+	if bad := b.checkDLQTopics(topicName, div); len(bad) > 0 {
 		return nil, &ProduceError{Topic: topicName, Records: bad}
 	}
 	skip := make(map[int]bool, len(div))
-	for _, r := range div {
-		var se *SchemaError
-		errors.As(r.Err, &se)
-		v := se.Rule
-		skip[r.Index] = true
-		in := &recs[r.Index]
-		hs := make([]Header, 0, len(in.Headers)+6)
-		hs = append(hs, in.Headers...)
-		hs = append(hs,
-			Header{Key: HeaderRuleName, Value: []byte(v.Rule)},
-			Header{Key: HeaderRuleMode, Value: []byte("WRITE")},
-			Header{Key: HeaderRuleSubject, Value: []byte(v.Subject)},
-			Header{Key: HeaderRuleVersion, Value: []byte(strconv.Itoa(v.Version))},
-			Header{Key: HeaderRuleTopic, Value: []byte(topicName)},
-			Header{Key: HeaderRuleReason, Value: []byte(quoteReason(v.Failure.Error()))},
-		)
-		out := ProduceRecord{Key: in.Key, Value: in.Value, Headers: hs, Timestamp: in.Timestamp}
-		if _, err := b.Produce(ctx, v.DLQTopic, []ProduceRecord{out}); err != nil {
-			return nil, fmt.Errorf("produce %s: record %d: rule %q diverts it to %s: %w", topicName, r.Index, v.Rule, v.DLQTopic, err)
+	for _, d := range div {
+		skip[d.Index] = true
+		out := dlqRecord(topicName, &recs[d.Index], d.V)
+		if _, err := b.Produce(ctx, d.V.DLQTopic, []ProduceRecord{out}); err != nil {
+			return nil, fmt.Errorf("produce %s: record %d: rule %q diverts it to %s: %w", topicName, d.Index, d.V.Rule, d.V.DLQTopic, err)
 		}
 	}
 	kept := make([]ProduceRecord, 0, len(recs)-len(skip))
@@ -254,6 +273,13 @@ func (b *Broker) produceDiverting(ctx context.Context, topicName string, recs []
 		if !skip[i] {
 			kept = append(kept, recs[i])
 		}
+	}
+	if len(kept) == 0 {
+		out := make([]ProduceResult, len(recs))
+		for i := range out {
+			out[i] = ProduceResult{Partition: -1, Offset: -1}
+		}
+		return out, nil
 	}
 	res, err := b.Produce(ctx, topicName, kept)
 	if err != nil {

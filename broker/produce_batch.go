@@ -14,7 +14,9 @@ package broker
 // the records of every surviving batch of the topic go through the same
 // Config.Validator as Connect's Produce, in one call; a batch with any bad
 // record is refused whole (a *BatchError naming each record by its index
-// in the batch, with the same reason as the Connect refusal).
+// in the batch, with the same reason as the Connect refusal), unless every
+// bad record is one a data-contract rule diverts to a DLQ topic
+// (enforce_rules_kafka.go).
 //
 // Accepted batches are stored as sent, only the base offset assigned, and
 // queued at once (stage 1); BatchOutcome.Wait waits until they are durable
@@ -236,10 +238,16 @@ func (b *Broker) ProduceBatches(ctx context.Context, topicName string, batches [
 		if o.Err != nil {
 			continue
 		}
+		queued := recs[first[i]:first[i+1]]
 		if len(bad[i]) > 0 {
 			sortRecordErrors(bad[i])
-			o.Err = &BatchError{Topic: topicName, Partition: o.Partition, Count: first[i+1] - first[i], Records: bad[i]}
-			continue
+			// Records that data-contract rules divert are written to their
+			// DLQ topics and the batch is queued without them; any other
+			// refusal refuses the batch (enforce_rules_kafka.go).
+			parsed[i], queued, o.Err = b.divertBatch(ctx, topicName, o.part, o, parsed[i], queued, bad[i])
+			if o.Err != nil {
+				continue
+			}
 		}
 		var release func()
 		if parsed[i].Transactional() {
@@ -268,7 +276,7 @@ func (b *Broker) ProduceBatches(ctx context.Context, topicName string, batches [
 			continue
 		}
 		o.pending = w
-		t.noteQueued(o.Partition, recs[first[i]:first[i+1]]) // stats.go
+		t.noteQueued(o.Partition, queued) // stats.go
 	}
 	return out, nil
 }

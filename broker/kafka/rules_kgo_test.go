@@ -1,15 +1,24 @@
 package kafka_test
 
 import (
+	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/server"
 )
 
 // TestDataContractOverKafka: over the Kafka listener a record breaking a
@@ -68,38 +77,358 @@ func TestDataContractOverKafka(t *testing.T) {
 	}
 }
 
-// TestDataContractDLQOverKafka: a rule whose onFailure is DLQ refuses the
-// record over the Kafka listener (diversion is done on Connect produce),
-// saying so.
-func TestDataContractDLQOverKafka(t *testing.T) {
-	addr, _, srv := startServer(t)
-	sv, err := srv.Registry.Register(testCtx(t), "tips-value", registry.Schema{
+// registerTipRule registers subject's Avro record Tip {total: long} with a
+// CEL rule diverting a total <= 0 to dlqTopic, and returns the schema id.
+func registerTipRule(t *testing.T, srv *server.Server, subject, dlqTopic string) int32 {
+	t.Helper()
+	sv, err := srv.Registry.Register(testCtx(t), subject, registry.Schema{
 		Type:    serde.Avro,
 		Text:    `{"type":"record","name":"Tip","fields":[{"name":"total","type":"long"}]}`,
-		RuleSet: json.RawMessage(`{"domainRules":[{"name":"positive_total","kind":"CONDITION","mode":"WRITE","type":"CEL","expr":"message.total > 0","onFailure":"DLQ","params":{"dlq.topic":"tips-dlq"}}]}`),
+		RuleSet: json.RawMessage(`{"domainRules":[{"name":"positive_total","kind":"CONDITION","mode":"WRITE","type":"CEL","expr":"message.total > 0","onFailure":"DLQ","params":{"dlq.topic":"` + dlqTopic + `"}}]}`),
 	}, registry.RegisterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return int32(sv.ID)
+}
+
+// tipTotal decodes avroLong's value.
+func tipTotal(t testing.TB, v []byte) int64 {
+	t.Helper()
+	if len(v) < 6 {
+		t.Fatalf("value %x is not a Tip", v)
+	}
+	n, w := binary.Varint(v[5:])
+	if w <= 0 {
+		t.Fatalf("value %x is not a Tip", v)
+	}
+	return n
+}
+
+// headerMap is a record's headers by key (the last of a repeated key).
+func headerMap(hs []kgo.RecordHeader) map[string]string {
+	m := map[string]string{}
+	for _, h := range hs {
+		m[h.Key] = string(h.Value)
+	}
+	return m
+}
+
+// TestDataContractDLQOverKafka: a DLQ rule diverts records over the Kafka
+// listener. kgo's idempotent producer (its default) sends batches mixing
+// good and diverted records, then batches of only diverted records, then
+// more: every produce succeeds, each record (kept or diverted) takes its
+// offset in the topic, a consumer of the topic sees only the kept records
+// at those offsets, and the DLQ topic holds the diverted ones with the
+// client's headers and the rule's (the same as on Connect produce).
+func TestDataContractDLQOverKafka(t *testing.T) {
+	addr, _, srv := startServer(t)
+	id := registerTipRule(t, srv, "tips-value", "tips-dlq")
 	createTopicCore(t, srv, "tips", 1, nil)
 	createTopicCore(t, srv, "tips-dlq", 1, nil)
-	req := kmsg.NewPtrProduceRequest()
-	req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = "tips"
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition, rp.Records = 0, rawBatch([][]byte{avroLong(int32(sv.ID), -3)})
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testCtx(t), newClient(t, addr))
+	cl := newClient(t, addr, kgo.DefaultProduceTopic("tips"), kgo.ProducerLinger(50*time.Millisecond))
+	rounds := [][]int64{{5, -3, 7, -1}, {-4, 8}, {-9}, {-2, -6}, {10, 11}}
+	var kept, dropped []int64
+	for _, round := range rounds {
+		recs := make([]*kgo.Record, len(round))
+		for i, v := range round {
+			recs[i] = &kgo.Record{Value: avroLong(id, v), Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte(fmt.Sprint(v))}}}
+			if v > 0 {
+				kept = append(kept, v)
+			} else {
+				dropped = append(dropped, v)
+			}
+		}
+		if err := cl.ProduceSync(testCtx(t), recs...).FirstErr(); err != nil {
+			t.Fatalf("produce %v: %v", round, err)
+		}
+	}
+	info, err := srv.Broker.DescribeTopic("tips")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p0 := resp.Topics[0].Partitions[0]
-	if p0.ErrorCode != kerr.InvalidRecord.Code || len(p0.ErrorRecords) != 1 {
-		t.Fatalf("partition 0: %v, record errors %+v", kerr.ErrorForCode(p0.ErrorCode), p0.ErrorRecords)
+	// Diverted records take their offsets too: the producer's view.
+	if hw := info.Partitions[0].HighWatermark; hw != int64(len(kept)+len(dropped)) {
+		t.Fatalf("high watermark %d, want %d", hw, len(kept)+len(dropped))
 	}
-	if msg := deref(p0.ErrorRecords[0].ErrorMessage); !strings.Contains(msg, `rule "positive_total" (CEL) failed`) || !strings.Contains(msg, "the Kafka listener refuses the record") {
-		t.Errorf("record error %q", msg)
+	got := consumeAll(t, addr, "tips", 1, len(kept))[0]
+	wantOffsets := []int64{0, 2, 5, 9, 10}
+	for i, r := range got {
+		if tipTotal(t, r.Value) != kept[i] || r.Offset != wantOffsets[i] {
+			t.Errorf("topic record %d: total %d at offset %d, want %d at %d", i, tipTotal(t, r.Value), r.Offset, kept[i], wantOffsets[i])
+		}
 	}
+	dlq := consumeAll(t, addr, "tips-dlq", 1, len(dropped))[0]
+	for i, r := range dlq {
+		h := headerMap(r.Headers)
+		want := map[string]string{
+			"trace":            fmt.Sprint(dropped[i]),
+			"__rule.name":      "positive_total",
+			"__rule.mode":      "WRITE",
+			"__rule.subject":   "tips-value",
+			"__rule.version":   "1",
+			"__rule.topic":     "tips",
+			"__rule.exception": `rule "positive_total" (CEL) failed: message.total > 0 is false`,
+		}
+		if tipTotal(t, r.Value) != dropped[i] {
+			t.Errorf("DLQ record %d: total %d, want %d", i, tipTotal(t, r.Value), dropped[i])
+		}
+		for k, v := range want {
+			if h[k] != v {
+				t.Errorf("DLQ record %d: header %s = %q, want %q", i, k, h[k], v)
+			}
+		}
+	}
+	// Nothing more arrives on either topic.
+	for topic, n := range map[string]int{"tips": len(kept), "tips-dlq": len(dropped)} {
+		if got := countRecords(t, addr, topic); got != n {
+			t.Errorf("%s holds %d records, want %d", topic, got, n)
+		}
+	}
+}
+
+// countRecords reads topic's partition 0 from the start through kgo until
+// a poll of half a second brings nothing more, and counts the records.
+func countRecords(t *testing.T, addr, topic string) int {
+	t.Helper()
+	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}), kgo.FetchMaxWait(100*time.Millisecond))
+	n := 0
+	for {
+		ctx, cancel := context.WithTimeout(testCtx(t), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("fetch %s: %v", topic, err)
+			}
+		})
+		if fs.NumRecords() == 0 {
+			return n
+		}
+		n += fs.NumRecords()
+	}
+}
+
+// idempotentBatch is rawBatch from idempotent producer pid, epoch 0, with
+// base sequence seq (and the transactional bit when txn is set).
+func idempotentBatch(values [][]byte, pid int64, seq int32, txn bool) []byte {
+	raw := rawBatch(values)
+	be := binary.BigEndian
+	if txn {
+		be.PutUint16(raw[21:], be.Uint16(raw[21:])|0x10)
+	}
+	be.PutUint64(raw[43:], uint64(pid))
+	be.PutUint16(raw[51:], 0)
+	be.PutUint32(raw[53:], uint32(seq))
+	be.PutUint32(raw[17:], crcC(raw[21:]))
+	return raw
+}
+
+// TestDataContractDLQIdempotentRetry: the same idempotent batch sent
+// twice (a retry) is answered with the first answer's offset and its
+// diverted records reach the DLQ once; the next sequence is accepted and
+// a gap refused, both after a mixed batch and after a batch diverted
+// whole, and still after a restart (the producer state is rebuilt from
+// the stored batches).
+func TestDataContractDLQIdempotentRetry(t *testing.T) {
+	n := startNode(t)
+	id := registerTipRule(t, n.Server, "tips-value", "tips-dlq")
+	createTopicCore(t, n.Server, "tips", 1, nil)
+	createTopicCore(t, n.Server, "tips-dlq", 1, nil)
+	produce := func(addr string, batch []byte) kmsg.ProduceResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "tips"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = 0, batch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(testCtx(t), newClient(t, addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0]
+	}
+	init := kmsg.NewPtrInitProducerIDRequest()
+	ir, err := init.RequestWith(testCtx(t), newClient(t, n.Addr))
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
+	}
+	pid := ir.ProducerID
+	vals := func(vs ...int64) [][]byte {
+		out := make([][]byte, len(vs))
+		for i, v := range vs {
+			out[i] = avroLong(id, v)
+		}
+		return out
+	}
+	steps := []struct {
+		name string
+		vals [][]byte
+		seq  int32
+		code int16
+		base int64
+	}{
+		{"mixed", vals(1, -1, 2), 0, 0, 0},
+		{"mixed retried", vals(1, -1, 2), 0, 0, 0},
+		{"all diverted", vals(-2, -3), 3, 0, 3},
+		{"all diverted retried", vals(-2, -3), 3, 0, 3},
+		{"gap", vals(3), 6, kerr.OutOfOrderSequenceNumber.Code, -1},
+		{"next", vals(3, -4), 5, 0, 5},
+	}
+	for _, st := range steps {
+		p := produce(n.Addr, idempotentBatch(st.vals, pid, st.seq, false))
+		if p.ErrorCode != st.code || p.BaseOffset != st.base {
+			t.Fatalf("%s: %v at offset %d (%s), want %v at %d", st.name, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, deref(p.ErrorMessage), kerr.ErrorForCode(st.code), st.base)
+		}
+	}
+	if got := countRecords(t, n.Addr, "tips-dlq"); got != 4 {
+		t.Fatalf("the DLQ holds %d records, want 4 (retries are not diverted again)", got)
+	}
+	if got := countRecords(t, n.Addr, "tips"); got != 3 {
+		t.Fatalf("the topic holds %d records, want 3", got)
+	}
+
+	// Restart on the same data: the sparse and the empty batch are
+	// recovered, and the producer's state with them.
+	n.Stop()
+	n2 := startNode(t, withDataDir(n.Dir))
+	for _, st := range []struct {
+		name string
+		vals [][]byte
+		seq  int32
+		code int16
+		base int64
+	}{
+		{"retry after restart", vals(3, -4), 5, 0, 5},
+		{"gap after restart", vals(4), 8, kerr.OutOfOrderSequenceNumber.Code, -1},
+		{"next after restart", vals(-5), 7, 0, 7},
+		{"and after that", vals(4), 8, 0, 8},
+	} {
+		p := produce(n2.Addr, idempotentBatch(st.vals, pid, st.seq, false))
+		if p.ErrorCode != st.code || p.BaseOffset != st.base {
+			t.Fatalf("%s: %v at offset %d (%s), want %v at %d", st.name, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, deref(p.ErrorMessage), kerr.ErrorForCode(st.code), st.base)
+		}
+	}
+	got := consumeAll(t, n2.Addr, "tips", 1, 4)[0]
+	var totals []int64
+	for _, r := range got {
+		totals = append(totals, tipTotal(t, r.Value))
+	}
+	if fmt.Sprint(totals) != "[1 2 3 4]" || got[3].Offset != 8 {
+		t.Fatalf("topic after restart: totals %v, last offset %d", totals, got[len(got)-1].Offset)
+	}
+	if got := countRecords(t, n2.Addr, "tips-dlq"); got != 5 {
+		t.Fatalf("the DLQ holds %d records, want 5", got)
+	}
+}
+
+// TestDataContractDLQRefusedOverKafka: a DLQ rule's record is refused,
+// with the reason, where it cannot be diverted: in a transactional batch
+// (its DLQ record would escape the transaction), beside a record refused
+// for another reason, or when its DLQ topic does not exist. Nothing of the
+// batch is written, nor to the DLQ.
+func TestDataContractDLQRefusedOverKafka(t *testing.T) {
+	addr, _, srv := startServer(t)
+	id := registerTipRule(t, srv, "tips-value", "tips-dlq")
+	lost := registerTipRule(t, srv, "lost-value", "no-such-topic")
+	createTopicCore(t, srv, "tips", 1, nil)
+	createTopicCore(t, srv, "lost", 1, nil)
+	createTopicCore(t, srv, "tips-dlq", 1, nil)
+	for _, tc := range []struct {
+		name, topic string
+		batch       []byte
+		want        []string
+	}{
+		{"transactional", "tips", idempotentBatch([][]byte{avroLong(id, 1), avroLong(id, -1)}, 7, 0, true),
+			[]string{`record 1: rule "positive_total" (CEL) failed`, "a record of a transactional batch is not diverted"}},
+		{"beside another refusal", "tips", rawBatch([][]byte{avroLong(id, -1), []byte("not avro")}),
+			[]string{"2 of 2 records refused", `record 0: rule "positive_total" (CEL) failed`, "diverts it to tips-dlq only when no other record of its request is refused", "record 1: "}},
+		{"no DLQ topic", "lost", rawBatch([][]byte{avroLong(lost, 1), avroLong(lost, -1)}),
+			[]string{`record 1: rule "positive_total" (CEL) failed`, "its DLQ topic no-such-topic"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := kmsg.NewPtrProduceRequest()
+			req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = tc.topic
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Partition, rp.Records = 0, tc.batch
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			resp, err := req.RequestWith(testCtx(t), newClient(t, addr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := resp.Topics[0].Partitions[0]
+			msg := deref(p.ErrorMessage)
+			if p.ErrorCode != kerr.InvalidRecord.Code {
+				t.Fatalf("%v (%s), want INVALID_RECORD", kerr.ErrorForCode(p.ErrorCode), msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q does not say %q", msg, w)
+				}
+			}
+		})
+	}
+	for _, topic := range []string{"tips", "lost", "tips-dlq"} {
+		info, err := srv.Broker.DescribeTopic(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hw := info.Partitions[0].HighWatermark; hw != 0 {
+			t.Errorf("%s: high watermark %d, want 0", topic, hw)
+		}
+	}
+}
+
+// TestKcatDataContractDLQ: librdkafka's idempotent producer (kcat) sends
+// good and DLQ-bound records; kcat exits 0, a kcat consumer of the topic
+// reads only the good ones (skipping the gaps and empty batches) and one
+// of the DLQ topic the others, with the rule's headers.
+func TestKcatDataContractDLQ(t *testing.T) {
+	addr, _, srv := startServer(t)
+	id := registerTipRule(t, srv, "tips-value", "tips-dlq")
+	createTopicCore(t, srv, "tips", 1, nil)
+	createTopicCore(t, srv, "tips-dlq", 1, nil)
+	// kcat -P reads one record per line: the values are binary Avro, so
+	// they go in one file each, produced in order (-l: a record per file).
+	dir := t.TempDir()
+	var files []string
+	totals := []int64{1, -1, 2, -2, -3, 3}
+	for i, v := range totals {
+		f := filepath.Join(dir, fmt.Sprintf("%02d", i))
+		if err := os.WriteFile(f, avroLong(id, v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	args := append([]string{"-b", addr, "-P", "-t", "tips", "-p", "0", "-X", "enable.idempotence=true", "-X", "linger.ms=100"}, files...)
+	if _, stderr, err := kcat(t, "", args...); err != nil {
+		t.Fatalf("kcat -P: %v\n%s", err, stderr)
+	}
+	out, stderr, err := kcat(t, "", "-b", addr, "-C", "-t", "tips", "-e", "-o", "beginning", "-f", "%o\n")
+	if err != nil {
+		t.Fatalf("kcat -C tips: %v\n%s", err, stderr)
+	}
+	if got := strings.Fields(out); strings.Join(got, ",") != "0,2,5" {
+		t.Fatalf("kcat read offsets %v of tips, want 0,2,5\n%s", got, stderr)
+	}
+	out, stderr, err = kcat(t, "", "-b", addr, "-C", "-t", "tips-dlq", "-e", "-o", "beginning", "-f", "%o %h\n")
+	if err != nil {
+		t.Fatalf("kcat -C tips-dlq: %v\n%s", err, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("kcat read %d DLQ records, want 3:\n%s", len(lines), out)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "__rule.name=positive_total") || !strings.Contains(l, "__rule.topic=tips") {
+			t.Errorf("DLQ record %q lacks the rule's headers", l)
+		}
+	}
+	_ = srv
 }

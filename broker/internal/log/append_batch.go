@@ -96,6 +96,9 @@ func ParseVerifiedBatch(raw []byte, dst []Record, hs *[]Header) (*Batch, []Recor
 func parseBatch(raw []byte, dst []Record, hs *[]Header, checkCRC bool) (*Batch, []Record, error) {
 	start := len(dst)
 	dst, h, err := decodeBatchCRC(dst, raw, true, hs, checkCRC)
+	if err == nil && h.Count == 0 {
+		err = corruptf("the batch holds no records")
+	}
 	if err != nil {
 		msg, _ := strings.CutPrefix(err.Error(), ErrCorrupt.Error()+": ")
 		return nil, dst[:start], fmt.Errorf("%w: %s", ErrInvalidBatch, msg)
