@@ -45,6 +45,14 @@
 // (Config.CacheBytes); the node puts what it uploads into the cache. Each
 // batch's baseOffset is written in on the way out.
 //
+// # Merge compactor
+//
+// RunMaintenance also moves a partition's batches older than
+// Config.MergeAge out of intake objects into segment objects of that
+// partition alone (compact.go), replacing their coordinates with one row
+// per run of Config.MergeRunBytes in one transaction (sharedlog_merge,
+// which refuses a plan whose rows changed meanwhile).
+//
 // # Retention and garbage collection
 //
 // RunMaintenance advances a partition's log start offset by age and size

@@ -67,6 +67,14 @@ type Config struct {
 	// OrphanAge is the age after which an upload never committed is an
 	// orphan; default 10 minutes, more than PutTimeout + CommitTimeout.
 	GCGrace, OrphanAge time.Duration
+	// MergeAge is how old an intake object's batches must be before the
+	// compactor moves a partition's batches into a segment object (the
+	// tail is served from fresh objects and the cache meanwhile); default
+	// 30 s, < 0 never. MergeRunBytes bounds one coordinate row of a
+	// segment (a run of batches read as one range; default 1 MiB);
+	// MergeMaxBytes bounds one segment object (default 16 MiB).
+	MergeAge                     time.Duration
+	MergeRunBytes, MergeMaxBytes int
 	// Logger gets warnings and errors; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil is time.Now.
@@ -88,6 +96,13 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PollInterval, 250*time.Millisecond)
 	def(&c.GCGrace, 10*time.Minute)
 	def(&c.OrphanAge, 10*time.Minute)
+	def(&c.MergeAge, 30*time.Second)
+	if c.MergeRunBytes <= 0 {
+		c.MergeRunBytes = 1 << 20
+	}
+	if c.MergeMaxBytes <= 0 {
+		c.MergeMaxBytes = 16 << 20
+	}
 	if c.MaxObjectBytes == 0 {
 		c.MaxObjectBytes = 8 << 20
 	}
@@ -201,21 +216,22 @@ type Stats struct {
 	CacheMisses   atomic.Int64 // block reads that went to the store
 	Notification  atomic.Int64 // high watermark notifications received
 	Polls         atomic.Int64 // high watermark polls
+	Merges        atomic.Int64 // segments committed by the compactor
 	PutNanos      atomic.Int64 // time in successful uploads (announce + PUT)
 	CommitNanos   atomic.Int64 // time in successful commits
 }
 
 // StatsSnapshot is a copy of Stats.
 type StatsSnapshot struct {
-	Objects, CommitRetry, CommitReplays, PutRetry, Failed, Batches, Records, Bytes, CacheHits, CacheMisses, Notifications, Polls int64
-	PutTime, CommitTime                                                                                                          time.Duration
+	Objects, CommitRetry, CommitReplays, PutRetry, Failed, Batches, Records, Bytes, CacheHits, CacheMisses, Notifications, Polls, Merges int64
+	PutTime, CommitTime                                                                                                                  time.Duration
 }
 
 // Stats returns the counters.
 func (l *Log) Stats() StatsSnapshot {
 	s := &l.stats
 	return StatsSnapshot{s.Objects.Load(), s.CommitRetry.Load(), s.CommitReplays.Load(), s.PutRetry.Load(), s.Failed.Load(), s.Batches.Load(),
-		s.Records.Load(), s.Bytes.Load(), s.CacheHits.Load(), s.CacheMisses.Load(), s.Notification.Load(), s.Polls.Load(),
+		s.Records.Load(), s.Bytes.Load(), s.CacheHits.Load(), s.CacheMisses.Load(), s.Notification.Load(), s.Polls.Load(), s.Merges.Load(),
 		time.Duration(s.PutNanos.Load()), time.Duration(s.CommitNanos.Load())}
 }
 

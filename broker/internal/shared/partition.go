@@ -275,8 +275,8 @@ func (p *Partition) refresh(ctx context.Context) error {
 // past the oldest batches whose largest timestamp is older than
 // RetentionAge, and past the oldest batches while what remains is at
 // least RetentionBytes (Kafka's rules, per batch instead of per segment).
-// Objects left without live bytes are deleted later by
-// Log.CollectGarbage.
+// Then it runs one pass of the merge compactor (compact.go). Objects left
+// without live bytes are deleted later by Log.CollectGarbage.
 func (p *Partition) RunMaintenance(now time.Time) error {
 	if p.isClosed() {
 		return ErrClosed
@@ -321,10 +321,12 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 		}
 	}
 	if target > p.start.Load() {
-		_, err := p.advanceStart(ctx, target)
-		return err
+		if _, err := p.advanceStart(ctx, target); err != nil {
+			return err
+		}
 	}
-	return nil
+	_, err := p.merge(ctx) // compact.go
+	return err
 }
 
 // OffsetForTime returns the first offset whose timestamp is >= ts (Unix
@@ -356,13 +358,17 @@ func (p *Partition) OffsetForTime(ts int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, recs, err := log.ParseBatch(raw, nil, nil)
-	if err != nil {
-		return 0, fmt.Errorf("shared log: partition %s: batch at %d: %w", p.key, cs[0].base, err)
-	}
-	for _, r := range recs {
-		if r.Timestamp >= ts && r.Offset >= start {
-			return r.Offset, nil
+	for len(raw) > 0 {
+		h, _ := log.PeekBatch(raw) // readCoord checked each batch
+		_, recs, err := log.ParseVerifiedBatch(raw[:h.Size], nil, nil)
+		if err != nil {
+			return 0, fmt.Errorf("shared log: partition %s: batch in %s: %w", p.key, cs[0].key, err)
+		}
+		raw = raw[h.Size:]
+		for _, r := range recs {
+			if r.Timestamp >= ts && r.Offset >= start {
+				return r.Offset, nil
+			}
 		}
 	}
 	// Only records below the start matched: the next batch decides.

@@ -2,6 +2,7 @@ package shared
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -87,7 +88,9 @@ func (p *Partition) plan(ctx context.Context, offset, hw int64, maxBytes int) ([
 			if c.last < offset {
 				continue
 			}
-			if c.base >= hw || (len(out) > 0 && total+c.len > budget) {
+			// The run that crosses the budget is included: the reader
+			// keeps what fits of it batch by batch.
+			if c.base >= hw || (len(out) > 0 && total >= budget) {
 				return false
 			}
 			out = append(out, c)
@@ -143,29 +146,42 @@ func scanCoords(rows pgx.Rows) ([]coord, error) {
 	return cs, rows.Err()
 }
 
-// readCoord appends the batch at c to dst with its baseOffset written in.
+// readCoord appends the bytes at c to dst, one batch or (in a merged
+// segment) a run of batches with consecutive offsets, each batch's
+// baseOffset written in.
 func (l *Log) readCoord(ctx context.Context, dst []byte, c coord) ([]byte, error) {
 	at := len(dst)
 	dst, err := l.cache.read(ctx, l, dst, c.key, c.objSize, c.off, c.len)
 	if err != nil {
 		return dst[:at], err
 	}
-	b := dst[at:]
-	if h, ok := log.PeekBatch(b); !ok || h.Size != c.len || !h.CRCOK {
-		return dst[:at], fmt.Errorf("shared log: object %s bytes [%d, +%d): not the record batch its coordinates describe (offsets %d-%d): %w",
-			c.key, c.off, c.len, c.base, c.last, ErrCorruptObject)
+	bad := func(why string) error {
+		return fmt.Errorf("shared log: object %s bytes [%d, +%d) (offsets %d-%d): %s: %w", c.key, c.off, c.len, c.base, c.last, why, ErrCorruptObject)
 	}
-	putBase(b, c.base)
+	run := dst[at:]
+	base := c.base
+	for pos := 0; pos < len(run); {
+		h, ok := log.PeekBatch(run[pos:])
+		if !ok || h.Size > int64(len(run)-pos) || !h.CRCOK {
+			dst = dst[:at]
+			return dst, bad(fmt.Sprintf("no valid record batch at byte %d of the range", pos))
+		}
+		putBase(run[pos:], base)
+		base += int64(lastOffsetDelta(run[pos:])) + 1
+		pos += int(h.Size)
+	}
+	if base != c.last+1 {
+		return dst[:at], bad(fmt.Sprintf("its batches end at offset %d", base-1))
+	}
 	return dst, nil
 }
 
+// lastOffsetDelta reads a batch header's lastOffsetDelta (format.go of
+// the log: bytes 23-26).
+func lastOffsetDelta(b []byte) int32 { return int32(binary.BigEndian.Uint32(b[23:])) }
+
 // putBase writes a batch's baseOffset; the CRC does not cover it.
-func putBase(b []byte, base int64) {
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(base)
-		base >>= 8
-	}
-}
+func putBase(b []byte, base int64) { binary.BigEndian.PutUint64(b, uint64(base)) }
 
 // ReadBatches appends to dst the bytes of whole batches, starting with the
 // batch that contains offset, and returns dst and the high watermark the
@@ -188,43 +204,87 @@ func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always b
 	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
 	defer cancel()
 	n0 := len(dst)
-	for attempt := 0; ; attempt++ {
-		cs, err := p.plan(ctx, offset, hw, maxBytes)
+	cur := offset // the next offset wanted
+	replanned := false
+	for {
+		cs, err := p.plan(ctx, cur, hw, max(maxBytes-(len(dst)-n0), 1))
 		if err != nil && len(cs) == 0 {
+			if len(dst) > n0 {
+				return dst, hw, nil
+			}
 			return dst, hw, err
 		}
-		var rerr error
-		for i, c := range cs {
-			if !(i == 0 && always) && int64(len(dst)-n0)+c.len > int64(maxBytes) {
-				break
+		if len(cs) == 0 {
+			if len(dst) == n0 {
+				// Retention moved the start past offset since we looked?
+				if err := p.refresh(ctx); err == nil {
+					if s := p.start.Load(); offset < s {
+						return dst, hw, &log.OffsetRangeError{Offset: offset, Start: s, End: hw}
+					}
+				}
 			}
+			return dst, hw, nil
+		}
+		var rerr error
+		full := false
+		for _, c := range cs {
+			at := len(dst)
 			if dst, rerr = p.l.readCoord(ctx, dst, c); rerr != nil {
 				break
 			}
-		}
-		if rerr != nil && errors.Is(rerr, objstore.ErrNotFound) && attempt == 0 && len(dst) == n0 {
-			// The object was collected after retention: plan again.
-			p.forgetCoords()
-			if err := p.refresh(ctx); err != nil {
-				return dst, hw, err
+			// Keep the batches from the one holding cur on, within the
+			// budget: a contiguous part of the run.
+			run := dst[at:]
+			from, to := -1, -1
+			for pos := 0; pos < len(run); {
+				size := int(binary.BigEndian.Uint32(run[pos+8:])) + 12
+				last := int64(binary.BigEndian.Uint64(run[pos:])) + int64(lastOffsetDelta(run[pos:]))
+				if last >= cur {
+					if from < 0 {
+						from = pos
+					}
+					first := at == n0 && pos == from
+					if at-n0+pos+size-from > maxBytes && !(first && always) {
+						full = true
+						break
+					}
+					to = pos + size
+				}
+				pos += size
 			}
-			if s := p.start.Load(); offset < s {
-				return dst, hw, &log.OffsetRangeError{Offset: offset, Start: s, End: hw}
+			if to < 0 {
+				dst = dst[:at]
+			} else {
+				copy(dst[at:], run[from:to])
+				dst = dst[:at+to-from]
 			}
-			continue
+			if full {
+				break
+			}
+			cur = c.last + 1
 		}
-		if rerr != nil && len(dst) == n0 {
-			return dst, hw, rerr
-		}
-		if len(cs) == 0 {
-			// Retention moved the start past offset since we looked.
-			if err := p.refresh(ctx); err == nil {
+		if rerr != nil {
+			if len(dst) > n0 {
+				return dst, hw, nil // serve what is good; the next read reports it
+			}
+			if errors.Is(rerr, objstore.ErrNotFound) && !replanned {
+				// The object was collected (after retention or a merge):
+				// plan again from PostgreSQL.
+				replanned = true
+				p.forgetCoords()
+				if err := p.refresh(ctx); err != nil {
+					return dst, hw, err
+				}
 				if s := p.start.Load(); offset < s {
 					return dst, hw, &log.OffsetRangeError{Offset: offset, Start: s, End: hw}
 				}
+				continue
 			}
+			return dst, hw, rerr
 		}
-		return dst, hw, nil
+		if full || cur >= hw {
+			return dst, hw, nil
+		}
 	}
 }
 

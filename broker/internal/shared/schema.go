@@ -278,6 +278,56 @@ var migrations = []string{
 	END
 	$fn$;
 
+	-- sharedlog_merge replaces the coordinates of batches p_old_base (each in
+	-- object p_old_object, as the compactor planned) of one partition with
+	-- rows r_* in segment object p_key (already PUT and announced): one row
+	-- per run of consecutive batches. The source objects lose those bytes
+	-- from live_bytes (dead at 0). It returns false, changing nothing, when
+	-- the planned rows are not all there any more (retention, or another
+	-- compactor, got there first): the segment is then an orphan.
+	CREATE FUNCTION sharedlog_merge(p_key TEXT, p_node TEXT, p_size BIGINT, p_topic TEXT, p_part INTEGER,
+		p_old_base BIGINT[], p_old_object BIGINT[],
+		r_base BIGINT[], r_last BIGINT[], r_off BIGINT[], r_len BIGINT[], r_maxts BIGINT[])
+	RETURNS BOOLEAN
+	LANGUAGE plpgsql AS $fn$
+	DECLARE
+		v_object BIGINT;
+		v_found  INTEGER;
+	BEGIN
+		PERFORM 1 FROM sharedlog_partitions p WHERE p.topic_id = p_topic AND p.partition = p_part FOR UPDATE;
+		IF NOT FOUND THEN
+			RETURN false;
+		END IF;
+		SELECT count(*) INTO v_found FROM sharedlog_batches b
+			JOIN unnest(p_old_base, p_old_object) AS x(base, obj) ON b.base_offset = x.base AND b.object_id = x.obj
+			WHERE b.topic_id = p_topic AND b.partition = p_part;
+		IF v_found <> cardinality(p_old_base) THEN
+			RETURN false;
+		END IF;
+		DELETE FROM sharedlog_uploads u WHERE u.key = p_key;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'sharedlog: segment % has no pending upload (collected as an orphan?)', p_key USING ERRCODE = 'P0002';
+		END IF;
+		INSERT INTO sharedlog_objects (key, node, size, live_bytes)
+			VALUES (p_key, p_node, p_size, (SELECT COALESCE(sum(l), 0) FROM unnest(r_len) AS l))
+			RETURNING object_id INTO v_object;
+		WITH gone AS (
+			DELETE FROM sharedlog_batches b USING unnest(p_old_base) AS x(base)
+			WHERE b.topic_id = p_topic AND b.partition = p_part AND b.base_offset = x.base
+			RETURNING b.object_id, b.byte_len
+		), per AS (
+			SELECT g.object_id, sum(g.byte_len) AS len FROM gone g GROUP BY g.object_id
+		)
+		UPDATE sharedlog_objects o SET live_bytes = o.live_bytes - per.len,
+			dead_since = CASE WHEN o.live_bytes - per.len <= 0 THEN now() ELSE NULL END
+			FROM per WHERE o.object_id = per.object_id;
+		INSERT INTO sharedlog_batches (topic_id, partition, base_offset, last_offset, object_id, byte_off, byte_len, max_ts)
+			SELECT p_topic, p_part, r.b, r.l, v_object, r.o, r.n, r.m
+			FROM unnest(r_base, r_last, r_off, r_len, r_maxts) AS r(b, l, o, n, m);
+		RETURN true;
+	END
+	$fn$;
+
 	-- sharedlog_advance_start moves a partition's log start offset up to
 	-- p_start (never past next_offset, never down), deletes the batches
 	-- wholly below it and takes their bytes off their objects' live_bytes;
