@@ -22,6 +22,11 @@ package kafka
 //     KAFKA_STORAGE_ERROR (56) for a failed log, REQUEST_TIMED_OUT (7),
 //     UNKNOWN_SERVER_ERROR (-1) with the reason for anything else (a
 //     registry failure).
+//   - Records that a data-contract rule with onFailure DLQ refuses are
+//     written to the rule's DLQ topic and the rest of the batch appended,
+//     keeping the batch's offsets and sequence range (the diverted records'
+//     offsets are gaps; broker/enforce_rules_kafka.go); the partition is
+//     acknowledged. Not in a transactional batch: that is refused.
 //   - A schema refusal (v8+) carries KIP-467 ErrorRecords, one per bad
 //     record (batch index, the same reason as the Connect refusal, cut to
 //     about 1 KiB), and an ErrorMessage naming the first three.
