@@ -87,6 +87,13 @@ type intake struct {
 	held  int        // bytes in cur and in sealed flushes not yet answered
 	gen   uint64     // bumped at each seal; the window timer checks it
 	queue []*flush   // sealed, not yet taken by the committer, in seal order
+	// unanswered counts sealed flushes whose commit has not finished; due
+	// is set when the window ended while two were unanswered: the buffer
+	// keeps filling (up to MaxObjectBytes) and is sealed when the
+	// committer catches up. Under load objects grow instead of queueing,
+	// so the ack latency stays near window + PUT + commit.
+	unanswered int
+	due        bool
 	kick  chan struct{}
 	puts  chan struct{} // semaphore of concurrent PUTs
 	done  bool          // closed: no more enqueues
@@ -120,9 +127,14 @@ func (in *intake) enqueue(r *request) error {
 		time.AfterFunc(in.l.cfg.Window, func() {
 			in.mu.Lock()
 			defer in.mu.Unlock()
-			if in.gen == gen {
-				in.sealLocked()
+			if in.gen != gen {
+				return
 			}
+			if in.unanswered >= 2 {
+				in.due = true
+				return
+			}
+			in.sealLocked()
 		})
 	}
 	if in.curB >= in.l.cfg.MaxObjectBytes {
@@ -135,9 +147,11 @@ func (in *intake) enqueue(r *request) error {
 // it to the committer.
 func (in *intake) sealLocked() {
 	in.gen++
+	in.due = false
 	if len(in.cur) == 0 {
 		return
 	}
+	in.unanswered++
 	reqs := in.cur
 	in.cur = nil
 	f := &flush{key: in.l.newObjectKey(), bytes: in.curB, putDone: make(chan struct{})}
@@ -203,6 +217,10 @@ func (in *intake) next() *flush {
 func (in *intake) release(f *flush) {
 	in.mu.Lock()
 	in.held -= f.bytes
+	in.unanswered--
+	if in.due {
+		in.sealLocked()
+	}
 	in.room.Broadcast()
 	in.mu.Unlock()
 }
