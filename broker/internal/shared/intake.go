@@ -94,10 +94,10 @@ type intake struct {
 	// so the ack latency stays near window + PUT + commit.
 	unanswered int
 	due        bool
-	kick  chan struct{}
-	puts  chan struct{} // semaphore of concurrent PUTs
-	done  bool          // closed: no more enqueues
-	idle  chan struct{} // closed by the committer when done and drained
+	kick       chan struct{}
+	puts       chan struct{} // semaphore of concurrent PUTs
+	done       bool          // closed: no more enqueues
+	idle       chan struct{} // closed by the committer when done and drained
 }
 
 func (in *intake) init(l *Log) {
