@@ -105,6 +105,7 @@ func (a *App) prepare(ctx context.Context) (int32, error) {
 		}
 		s.decode = d
 	}
+	a.findFeeds()
 	for _, sk := range a.sinks {
 		add, err := sk.mkAdd(ctx, a.conn)
 		if err != nil {
@@ -339,7 +340,6 @@ type task struct {
 	stores     map[*storeDef]*kvStore
 	inputs     map[string]*input
 	order      []*input
-	streamTime int64
 	dirty      bool
 	blocked    time.Time // since when an input that is behind has been waited for
 }
@@ -351,9 +351,11 @@ type input struct {
 	pos       int64 // the next offset to process
 	committed int64
 	hwm       int64 // what the broker holds, as last heard
+	// streamTime is the largest timestamp processed from this input.
+	streamTime int64
 }
 
-// noTime is the stream time of a task that has seen no record.
+// noTime is the stream time of an input that has seen no record.
 const noTime = -1 << 62
 
 // streamTimeKey prefixes the stream time in the committed offsets'
@@ -369,10 +371,10 @@ func (a *App) newTask(ctx context.Context, p int32) (*task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %d: %w", p, err)
 	}
-	t := &task{app: a, id: p, prod: prod, tx: &client.Txn{Group: a.id}, stores: map[*storeDef]*kvStore{}, inputs: map[string]*input{}, streamTime: noTime}
+	t := &task{app: a, id: p, prod: prod, tx: &client.Txn{Group: a.id}, stores: map[*storeDef]*kvStore{}, inputs: map[string]*input{}}
 	req := &brokerv1.FetchOffsetsRequest{Group: a.id}
 	for _, s := range a.sources {
-		in := &input{src: s}
+		in := &input{src: s, streamTime: noTime}
 		t.inputs[s.topic] = in
 		t.order = append(t.order, in)
 		req.Partitions = append(req.Partitions, &brokerv1.TopicPartitions{Topic: s.topic, Partitions: []int32{p}})
@@ -389,7 +391,7 @@ func (a *App) newTask(ctx context.Context, p int32) (*task, error) {
 		in.pos, in.committed = o.GetOffset(), o.GetOffset()
 		if v, ok := strings.CutPrefix(o.GetMetadata(), streamTimeKey); ok {
 			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-				t.streamTime = max(t.streamTime, ms)
+				in.streamTime = ms
 			}
 		}
 	}
@@ -461,7 +463,7 @@ func (t *task) drain(ctx context.Context) error {
 			}
 			return &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
 		}
-		t.streamTime = max(t.streamTime, rec.ts)
+		best.streamTime = max(best.streamTime, rec.ts)
 		if err := best.src.n.process(t, rec); err != nil {
 			return &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
 		}
@@ -484,14 +486,13 @@ func (t *task) drain(ctx context.Context) error {
 func recordTime(r *brokerv1.Record) int64 { return r.GetTimestamp().AsTime().UnixMilli() }
 
 // commit commits the task's outputs, changelog writes and input positions
-// (with the stream time) as one transaction.
+// (each with its input's stream time) as one transaction.
 func (t *task) commit(ctx context.Context) error {
 	if !t.dirty {
 		return nil
 	}
-	meta := streamTimeKey + strconv.FormatInt(t.streamTime, 10)
 	for _, in := range t.order {
-		t.tx.CommitOffsetMetadata(in.src.topic, t.id, in.pos, meta)
+		t.tx.CommitOffsetMetadata(in.src.topic, t.id, in.pos, streamTimeKey+strconv.FormatInt(in.streamTime, 10))
 	}
 	if _, err := t.prod.Commit(ctx, t.tx); err != nil {
 		return fmt.Errorf("task %d: %w", t.id, err)

@@ -61,6 +61,10 @@ type windowNode struct {
 	store *storeDef
 	w     Windows
 	out   *node
+	// agg is the aggregating node; feeds are the inputs that reach it
+	// (Run finds them), whose stream time is the window's clock.
+	agg   *node
+	feeds []string
 	// emit builds the result record of a closed window.
 	emit func(e *entry) record
 }
@@ -94,17 +98,18 @@ func windowFold[K, V, VA any](wg *WindowedGroup[K, V], first func(K, V) VA, next
 		return record{key: Windowed[K]{Key: e.key.(K), Start: time.UnixMilli(e.start), End: time.UnixMilli(end)}, value: e.value, ts: end - 1}
 	}}
 	a.closers = append(a.closers, wn)
-	g.s.n.child(func(t *task, r record) error {
+	wn.agg = g.s.n.child(func(t *task, r record) error {
 		kb, err := g.kd.encode(r.key)
 		if err != nil {
 			return fmt.Errorf("windowed aggregation %s: encode key: %w", st.name, err)
 		}
 		s := t.stores[st]
 		k, v := r.key.(K), r.value.(V)
+		now := wn.time(t)
 		// Every window holding r.ts: starts in (ts-size, ts], multiples of adv.
 		last := r.ts - mod(r.ts, adv)
 		for start := last; start > r.ts-size; start -= adv {
-			if start+size+grace <= t.streamTime {
+			if start+size+grace <= now {
 				t.app.stats.Late.Add(1)
 				continue // closed: a late record
 			}
@@ -150,7 +155,8 @@ func mod(a, b int64) int64 {
 func (wn *windowNode) close(t *task) error {
 	s := t.stores[wn.store]
 	size, grace := wn.w.Size.Milliseconds(), wn.w.Grace.Milliseconds()
-	if len(s.m) == 0 || s.minStart == noWindow || t.streamTime < s.minStart+size+grace {
+	now := wn.time(t)
+	if len(s.m) == 0 || s.minStart == noWindow || now < s.minStart+size+grace {
 		return nil
 	}
 	type closed struct {
@@ -160,7 +166,7 @@ func (wn *windowNode) close(t *task) error {
 	var done []closed
 	minStart := noWindow
 	for k, e := range s.m {
-		if e.start+size+grace <= t.streamTime {
+		if e.start+size+grace <= now {
 			done = append(done, closed{k, e})
 		} else {
 			minStart = min(minStart, e.start)
@@ -188,3 +194,41 @@ func (wn *windowNode) close(t *task) error {
 
 // noWindow is kvStore.minStart when the store holds no window.
 const noWindow = int64(1<<63 - 1)
+
+// time is the window's stream time in task t: the largest timestamp
+// processed from the inputs that feed it. (An input that reaches the
+// windows only through a repartition topic does not move their clock:
+// its records reach them later, through that topic.)
+func (wn *windowNode) time(t *task) int64 {
+	now := int64(noTime)
+	for _, topic := range wn.feeds {
+		if in := t.inputs[topic]; in != nil {
+			now = max(now, in.streamTime)
+		}
+	}
+	return now
+}
+
+// findFeeds sets each window node's feeds: the sources from which it is
+// reachable.
+func (a *App) findFeeds() {
+	for _, s := range a.sources {
+		seen := map[*node]bool{}
+		var walk func(n *node)
+		walk = func(n *node) {
+			if seen[n] {
+				return
+			}
+			seen[n] = true
+			for _, c := range n.children {
+				walk(c)
+			}
+		}
+		walk(s.n)
+		for _, wn := range a.closers {
+			if seen[wn.agg] {
+				wn.feeds = append(wn.feeds, s.topic)
+			}
+		}
+	}
+}

@@ -1,0 +1,117 @@
+// Command wordcount counts the words of a stream of lines, exactly once:
+// topic "lines" (no key, string values) in, topic "word-counts" (the word,
+// its running count) out. The words are repartitioned by word through an
+// internal topic, counted in a store backed by a compacted changelog, and
+// every update is committed with the input offsets in one transaction.
+//
+//	sluice serve &
+//	go run ./examples/wordcount -demo   # sends three lines, prints the counts they caused, exits
+//	go run ./examples/wordcount         # processes until Ctrl-C; run it twice to share the work
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+
+	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// The topics.
+const (
+	linesTopic  = "lines"
+	countsTopic = "word-counts"
+)
+
+func main() {
+	addr := flag.String("addr", "http://localhost:8080", "Sluice server")
+	demo := flag.Bool("demo", false, "send three lines, print the counts they cause, exit")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var lines []string
+	if *demo {
+		lines = []string{"the cat sat on the mat", "the dog sat", "The End"}
+	}
+	if err := run(ctx, client.New(http.DefaultClient, *addr), os.Stdout, lines); err != nil {
+		fmt.Fprintln(os.Stderr, "wordcount:", err)
+		os.Exit(1)
+	}
+}
+
+// topology is the processor: lines -> words -> repartition by word ->
+// count -> word-counts.
+func topology(conn *client.Conn, opts ...stream.Option) *stream.App {
+	app := stream.New(conn, "wordcount", opts...)
+	lines := stream.From(app, linesTopic, primitive.Null(), primitive.String())
+	words := stream.FlatMap(lines, func(_ struct{}, line string) []stream.KV[string, string] {
+		var out []stream.KV[string, string]
+		for _, w := range strings.Fields(strings.ToLower(line)) {
+			out = append(out, stream.KV[string, string]{Key: w, Value: w})
+		}
+		return out
+	})
+	byWord := stream.Repartition(words, primitive.String(), primitive.String())
+	counts := stream.Count(stream.GroupByKey(byWord))
+	stream.To(counts.ToStream(), countsTopic, primitive.String(), primitive.Int64())
+	return app
+}
+
+// run creates the topics and runs the processor until ctx is done; with
+// demo lines, it sends them, prints the count updates they cause (sorted)
+// and returns.
+func run(ctx context.Context, conn *client.Conn, out io.Writer, demo []string) error {
+	if err := createTopic(ctx, conn, linesTopic, 3); err != nil {
+		return err
+	}
+	if err := createTopic(ctx, conn, countsTopic, 3); err != nil {
+		return err
+	}
+	app := topology(conn)
+	if len(demo) == 0 {
+		return app.Run(ctx)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	from, err := endOffsets(ctx, conn, countsTopic)
+	if err != nil {
+		return err
+	}
+	p, err := client.NewProducer(ctx, conn, linesTopic, primitive.Null(), primitive.String(), client.AutoRegister())
+	if err != nil {
+		return err
+	}
+	words := 0
+	for _, l := range demo {
+		if _, err := p.Produce(ctx, struct{}{}, l); err != nil {
+			return err
+		}
+		words += len(strings.Fields(l))
+	}
+	// Each word of the lines causes one update.
+	ms, err := readFrom(ctx, conn, countsTopic, primitive.String(), primitive.Int64(), from, words, done)
+	if err != nil {
+		return err
+	}
+	var lines []string
+	for _, m := range ms {
+		lines = append(lines, fmt.Sprintf("%s %d", m.Key, m.Value))
+	}
+	slices.Sort(lines)
+	fmt.Fprintln(out, strings.Join(lines, "\n"))
+	return nil
+}
+
+var errStopped = errors.New("the processor stopped")
