@@ -333,15 +333,15 @@ type tpKey struct {
 
 // task is the processing of partition id of every input.
 type task struct {
-	app        *App
-	id         int32
-	prod       *client.TxnProducer
-	tx         *client.Txn
-	stores     map[*storeDef]*kvStore
-	inputs     map[string]*input
-	order      []*input
-	dirty      bool
-	blocked    time.Time // since when an input that is behind has been waited for
+	app     *App
+	id      int32
+	prod    *client.TxnProducer
+	tx      *client.Txn
+	stores  map[*storeDef]*kvStore
+	inputs  map[string]*input
+	order   []*input
+	dirty   bool
+	blocked time.Time // since when an input that is behind has been waited for
 }
 
 // input is one input partition of a task.
