@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/sluicehq/sluice/acl"
+	"github.com/sluicehq/sluice/clusterstatus"
 	"github.com/sluicehq/sluice/internal/pgtest"
 	"github.com/sluicehq/sluice/objstore"
 	clusterv1 "github.com/sluicehq/sluice/proto/gen/sluice/cluster/v1"
@@ -208,5 +209,35 @@ func TestClusterStatusNeedsDescribe(t *testing.T) {
 	}
 	if _, err := clusterStatus(t, n.httpClient("bob", "bob-pw"), n.url); err != nil {
 		t.Fatalf("bob with describe on the cluster: %v", err)
+	}
+}
+
+type fakeSharedLog []clusterstatus.Partition
+
+func (f fakeSharedLog) PartitionStatus(context.Context) ([]clusterstatus.Partition, error) { return f, nil }
+
+// With the shared log's hook set (as its wiring does), the status carries
+// its numbers, object counts included, on a node without topic data too.
+func TestClusterStatusSharedLogHook(t *testing.T) {
+	meta := pgtest.DB(t)
+	a, _ := startClusterNode(t, meta, "a")
+	b, urlB := startClusterNode(t, meta, "b")
+	if _, err := a.Broker.CreateTopic(context.Background(), "orders", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.cluster.sharedLog = fakeSharedLog{
+		{Topic: "orders", Partition: 0, HasOffsets: true, HighWatermark: 120, LogStartOffset: 20, HasObjectCount: true, ObjectCount: 4},
+		{Topic: "orders", Partition: 1, HasOffsets: true, HighWatermark: 0, HasObjectCount: true, ObjectCount: 0},
+	}
+	st, err := clusterStatus(t, http.DefaultClient, urlB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.SharedLog.GetEnabled() || len(st.Partitions) != 2 {
+		t.Fatalf("status = %v", st)
+	}
+	p0, p1 := st.Partitions[0], st.Partitions[1]
+	if p0.GetHighWatermark() != 120 || p0.GetLogStartOffset() != 20 || p0.GetObjectCount() != 4 || p1.ObjectCount == nil || p1.GetObjectCount() != 0 {
+		t.Fatalf("partitions = %v", st.Partitions)
 	}
 }
