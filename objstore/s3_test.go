@@ -3,6 +3,7 @@ package objstore_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -221,5 +222,53 @@ func TestS3ServiceIgnoringRanges(t *testing.T) {
 	var re *objstore.RangeError
 	if _, err := s.GetRange(ctx, "k", 11, 1); !errors.As(err, &re) {
 		t.Errorf("GetRange beyond the end: %v, want a *RangeError", err)
+	}
+}
+
+// path-style=false addresses the bucket in the host name
+// (http://BUCKET.HOST/KEY), as AWS wants.
+func TestS3VirtualHostStyle(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("vbucket"); err != nil {
+		t.Fatal(err)
+	}
+	h := gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog()), gofakes3.WithHostBucketBase("s3.test")).Server()
+	var mu sync.Mutex
+	var hosts, paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts, paths = append(hosts, r.Host), append(paths, r.URL.Path)
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	// Every host name reaches the test server.
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}}
+	defer tr.CloseIdleConnections()
+	no := false
+	s, err := objstore.NewS3(objstore.S3Config{Endpoint: "http://s3.test", Bucket: "vbucket", Region: "us-east-1", PathStyle: &no,
+		AccessKeyID: "AKID", SecretAccessKey: "SECRET", Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Put(ctx, "wal/1", []byte("virtual")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRange(ctx, "wal/1", 0, -1)
+	if err != nil || string(got) != "virtual" {
+		t.Fatalf("GetRange = %q, %v", got, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range hosts {
+		if hosts[i] != "vbucket.s3.test" || paths[i] != "/wal/1" {
+			t.Errorf("request %d: host %q path %q, want vbucket.s3.test and /wal/1", i, hosts[i], paths[i])
+		}
+	}
+	if len(hosts) != 2 {
+		t.Errorf("%d requests, want a PUT and a GET", len(hosts))
 	}
 }
