@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/sluicehq/sluice/client"
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+)
+
+// createTopic creates a topic unless it exists.
+func createTopic(ctx context.Context, conn *client.Conn, name string, partitions int32) error {
+	_, err := conn.Topics().CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: name, Partitions: partitions}))
+	if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
+		return fmt.Errorf("create topic %s: %w", name, err)
+	}
+	return nil
+}
+
+// endOffsets answers the high watermark of every partition of topic.
+func endOffsets(ctx context.Context, conn *client.Conn, topic string) (map[int32]int64, error) {
+	res, err := conn.Broker().ListOffsets(ctx, connect.NewRequest(&brokerv1.ListOffsetsRequest{Topic: topic, Query: &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_LATEST}}))
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for _, o := range res.Msg.GetOffsets() {
+		out[o.GetPartition()] = o.GetOffset()
+	}
+	return out, nil
+}
+
+// readFrom reads n records of topic from the offsets from (per partition),
+// decoded, or fails when the processor stops (done) first.
+func readFrom[K, V any](ctx context.Context, conn *client.Conn, topic string, kc client.Codec[K], vc client.Codec[V], from map[int32]int64, n int, done <-chan error) ([]client.Message[K, V], error) {
+	dec, err := client.NewRecordDecoder(conn, topic, kc, vc)
+	if err != nil {
+		return nil, err
+	}
+	var out []client.Message[K, V]
+	for len(out) < n {
+		got := 0
+		for p, off := range from {
+			res, err := conn.Broker().Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: topic, Partition: p, Offset: off}))
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range res.Msg.GetRecords() {
+				m, err := dec.Decode(ctx, r)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, m)
+				from[p] = r.GetOffset() + 1
+				got++
+			}
+		}
+		if got == 0 {
+			select {
+			case err := <-done:
+				return nil, fmt.Errorf("%w: %v", errStopped, err)
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return out, nil
+}
