@@ -3,6 +3,7 @@ package shared
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -86,5 +87,91 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRead measures ReadBatches (what a Kafka fetch does) over a
+// partition of 16-record batches of 100-byte values, 1 MiB per read: from
+// the local log, from the shared log with a warm cache (the node that
+// wrote it), and cold (another node, its cache emptied before each pass).
+func BenchmarkRead(b *testing.B) {
+	c := newCluster(b)
+	ctx := context.Background()
+	writer := c.node("w", func(cfg *Config) { cfg.Window = 20 * time.Millisecond })
+	reader := c.node("r", nil)
+	local, err := log.Open(b.TempDir(), log.Config{Fsync: log.FsyncPolicy{Mode: log.FsyncNever}, MaintenanceInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer local.Close()
+	pw := openPart(b, writer, "read", 0)
+	batch := make([]log.Record, 16)
+	for i := range batch {
+		batch[i] = log.Record{Key: []byte(fmt.Sprintf("key-%d", i)), Value: bytes.Repeat([]byte("v"), 100), Timestamp: 1}
+	}
+	const batches = 2000
+	var ws []*Pending
+	for range batches {
+		eb, err := log.EncodeBatch(batch, 1, 0, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := pw.EnqueueBatch(eb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws = append(ws, w)
+		if _, err := local.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, w := range ws {
+		if _, err := w.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pr := openPart(b, reader, "read", 0)
+	type reads interface {
+		ReadBatches(dst []byte, offset int64, maxBytes int, always bool) ([]byte, int64, error)
+		HighWatermark() int64
+	}
+	pass := func(b *testing.B, p reads) int {
+		n := 0
+		var buf []byte
+		for off := int64(0); off < p.HighWatermark(); {
+			var err error
+			buf, _, err = p.ReadBatches(buf[:0], off, 1<<20, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(buf)
+			// The last batch's last offset: base + lastOffsetDelta.
+			pos := 0
+			for pos < len(buf) {
+				size := int(binary.BigEndian.Uint32(buf[pos+8:])) + 12
+				off = int64(binary.BigEndian.Uint64(buf[pos:])) + int64(binary.BigEndian.Uint32(buf[pos+23:])) + 1
+				pos += size
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name string
+		p    reads
+		cold bool
+	}{{"local", local, false}, {"shared-warm", pw, false}, {"shared-cold", pr, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			total := 0
+			for range b.N {
+				if tc.cold {
+					b.StopTimer()
+					reader.cache = newCache(256<<20, 1<<20)
+					pr.forgetCoords()
+					b.StartTimer()
+				}
+				total += pass(b, tc.p)
+			}
+			b.ReportMetric(float64(total)/b.Elapsed().Seconds()/1e6, "MB/s")
+		})
 	}
 }

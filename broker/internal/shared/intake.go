@@ -389,7 +389,7 @@ func (l *Log) commit(f *flush) ([]answer, error) {
 		if attempt > 0 {
 			l.stats.CommitRetry.Add(1)
 			if err := backoff(ctx, attempt-1); err != nil {
-				return nil, fmt.Errorf("%w: commit of %s: outcome unknown after %v: %w", ErrUnavailable, f.key, l.cfg.CommitTimeout, last)
+				return nil, fmt.Errorf("%w: commit of %s: %w after %v: %w", ErrUnavailable, f.key, ErrOutcomeUnknown, l.cfg.CommitTimeout, last)
 			}
 		}
 		t0 := time.Now()

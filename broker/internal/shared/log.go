@@ -25,6 +25,12 @@ import (
 // says the outcome is unknown, its records were not committed.
 var ErrUnavailable = errors.New("shared log unavailable")
 
+// ErrOutcomeUnknown is wrapped (with ErrUnavailable) by an append whose
+// commit could not be confirmed or denied before Config.CommitTimeout:
+// PostgreSQL stayed unreachable after a commit call was sent. Its records
+// may or may not be in the log, as with a Kafka request that timed out.
+var ErrOutcomeUnknown = errors.New("commit outcome unknown")
+
 // ErrClosed is returned by operations on a closed Log or Partition.
 var ErrClosed = errors.New("shared log: closed")
 
