@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicehq/sluice/auth"
+	"github.com/sluicehq/sluice/internal/reqid"
 )
 
 // ErrDenied marks every refusal; *DeniedError carries its details.
@@ -119,16 +120,19 @@ func (a *Authorizer) Allowed(ctx context.Context, op Operation, res Resource) bo
 }
 
 // Authorize returns nil when the principal of ctx may perform op on res,
-// and otherwise a *DeniedError, logged at Info.
+// and otherwise a *DeniedError, logged at Info with the request's identity
+// from ctx (package reqid: the HTTP request id, or the Kafka connection,
+// correlation and client ids).
 func (a *Authorizer) Authorize(ctx context.Context, op Operation, res Resource) error {
 	if a.Decide(ctx, op, res).Allowed {
 		return nil
 	}
 	p, _ := auth.FromContext(ctx)
 	err := &DeniedError{Principal: p.Name, Operation: op, Resource: res}
-	a.log.LogAttrs(ctx, slog.LevelInfo, "request refused by ACL",
+	attrs := append(reqid.Attrs(ctx), // the request: its id, or its Kafka connection and correlation id
 		slog.String("principal", p.Name), slog.String("operation", op.String()),
 		slog.String("resource_type", res.Type.String()), slog.String("resource", res.Name))
+	a.log.LogAttrs(ctx, slog.LevelInfo, "request refused by ACL", attrs...)
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sluicehq/sluice/internal/reqid"
 )
 
 // ErrInvalidCredentials is the error of a failed login, whatever the cause
@@ -28,7 +31,8 @@ var ErrUnsupportedMechanism = errors.New("unsupported SASL mechanism")
 
 // Options configures an Authenticator.
 type Options struct {
-	// Logger receives one line per failed login at info (user, remote
+	// Logger receives one line per failed login at info (the request's
+	// identity from its context, package reqid; user, remote
 	// address, method, reason; never the secret); nil discards.
 	Logger *slog.Logger
 	// OnFailure, when set, is called after each failed login (metrics).
@@ -39,8 +43,54 @@ type Options struct {
 	MaxConcurrentHashes int
 }
 
+// FailureKind classifies a failed login for the failed-login metric
+// (sluice_auth_failures_total's reason label): a fixed set, unlike
+// Failure.Reason, which is written for operators.
+type FailureKind uint8
+
+// Failure kinds.
+const (
+	// FailUnknownUser: no such user (HTTP basic auth, SASL PLAIN, SCRAM).
+	FailUnknownUser FailureKind = iota
+	// FailWrongPassword: a known user with a wrong password or SCRAM proof,
+	// or without credentials for the mechanism tried.
+	FailWrongPassword
+	// FailUnknownToken: a bearer token the auth file does not list.
+	FailUnknownToken
+	// FailBadCertificate: a client certificate refused at the TLS
+	// handshake (unknown authority, expired or otherwise invalid).
+	FailBadCertificate
+	// FailMalformed: credentials that do not parse (a malformed
+	// Authorization header, an unsupported scheme, an empty token, a
+	// SASL message that contradicts itself).
+	FailMalformed
+	numFailureKinds
+)
+
+var failureKindNames = [numFailureKinds]string{"unknown_user", "wrong_password", "unknown_token", "bad_certificate", "malformed"}
+
+// String is the kind's label value: unknown_user, wrong_password,
+// unknown_token, bad_certificate or malformed.
+func (k FailureKind) String() string {
+	if k >= numFailureKinds {
+		return "malformed"
+	}
+	return failureKindNames[k]
+}
+
+// FailureKinds lists every kind, in order.
+func FailureKinds() []FailureKind {
+	out := make([]FailureKind, numFailureKinds)
+	for i := range out {
+		out[i] = FailureKind(i)
+	}
+	return out
+}
+
 // Failure describes a failed login, for OnFailure.
 type Failure struct {
+	// Kind classifies it.
+	Kind FailureKind
 	// Method is the Principal.Method that was tried ("basic", "token",
 	// "sasl-plain", ...).
 	Method string
@@ -59,7 +109,7 @@ type Authenticator struct {
 	f         atomic.Pointer[File]
 	log       *slog.Logger
 	onFailure func(Failure)
-	failures  atomic.Uint64
+	failures  [numFailureKinds]atomic.Uint64
 	sem       chan struct{}
 	// secret keys the password cache and the made-up SCRAM salts of
 	// unknown users; random per process.
@@ -109,7 +159,29 @@ func (a *Authenticator) Reload(f *File) {
 func (a *Authenticator) file() *File { return a.f.Load() }
 
 // Failures is the number of failed logins since New.
-func (a *Authenticator) Failures() uint64 { return a.failures.Load() }
+func (a *Authenticator) Failures() uint64 {
+	var n uint64
+	for i := range a.failures {
+		n += a.failures[i].Load()
+	}
+	return n
+}
+
+// FailuresOf is the number of failed logins of kind k since New.
+func (a *Authenticator) FailuresOf(k FailureKind) uint64 {
+	if k >= numFailureKinds {
+		return 0
+	}
+	return a.failures[k].Load()
+}
+
+// EachFailureKind calls f with every kind's label value and its count of
+// failed logins, zeros included (for the failed-login metric).
+func (a *Authenticator) EachFailureKind(f func(reason string, n uint64)) {
+	for k := range numFailureKinds {
+		f(k.String(), a.failures[k].Load())
+	}
+}
 
 // principal builds the principal of name.
 func (a *Authenticator) principal(name, method string) Principal {
@@ -117,21 +189,38 @@ func (a *Authenticator) principal(name, method string) Principal {
 }
 
 // failed counts and logs a failed login and returns ErrInvalidCredentials.
-func (a *Authenticator) failed(ctx context.Context, method, user, remote, reason string) error {
-	a.failures.Add(1)
-	a.log.LogAttrs(ctx, slog.LevelInfo, "authentication failed",
-		slog.String("method", method), slog.String("user", user), slog.String("remote", remote), slog.String("reason", reason))
+func (a *Authenticator) failed(ctx context.Context, kind FailureKind, method, user, remote, reason string) error {
+	if kind >= numFailureKinds {
+		kind = FailMalformed
+	}
+	a.failures[kind].Add(1)
+	attrs := append(reqid.Attrs(ctx), // the request: its id, or its Kafka connection and correlation id
+		slog.String("method", method), slog.String("user", user), slog.String("remote", remote),
+		slog.String("reason", reason), slog.String("kind", kind.String()))
+	a.log.LogAttrs(ctx, slog.LevelInfo, "authentication failed", attrs...)
 	if a.onFailure != nil {
-		a.onFailure(Failure{Method: method, User: user, Remote: remote, Reason: reason})
+		a.onFailure(Failure{Kind: kind, Method: method, User: user, Remote: remote, Reason: reason})
 	}
 	return ErrInvalidCredentials
 }
 
-// RecordFailure counts and logs a failed login that happened outside the
-// Authenticator (a client certificate refused in a TLS handshake); it
-// returns ErrInvalidCredentials.
-func (a *Authenticator) RecordFailure(ctx context.Context, method, user, remote, reason string) error {
-	return a.failed(ctx, method, user, remote, reason)
+// IsCertificateRefusal reports whether err, from a TLS server handshake,
+// is the refusal of the client's certificate (signed by an unknown
+// authority, expired or not yet valid, or otherwise invalid): a failed
+// login, unlike a client that went away or spoke something else.
+func IsCertificateRefusal(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &verify)
+}
+
+// CertificateRefused counts and logs a client certificate refused at a
+// TLS handshake (method "mtls"; err from the handshake, for the reason);
+// ctx names the connection (package reqid). It returns
+// ErrInvalidCredentials.
+func (a *Authenticator) CertificateRefused(ctx context.Context, remote string, err error) error {
+	return a.failed(ctx, FailBadCertificate, "mtls", "", remote, err.Error())
 }
 
 // Password checks a user's password (HTTP basic auth, SASL PLAIN); method
@@ -162,11 +251,11 @@ func (a *Authenticator) Password(ctx context.Context, method, name, password, re
 	<-a.sem
 	switch {
 	case u == nil:
-		return Principal{}, a.failed(ctx, method, name, remote, "unknown user")
+		return Principal{}, a.failed(ctx, FailUnknownUser, method, name, remote, "unknown user")
 	case u.password == nil:
-		return Principal{}, a.failed(ctx, method, name, remote, "the user has no password hash (SCRAM only)")
+		return Principal{}, a.failed(ctx, FailWrongPassword, method, name, remote, "the user has no password hash (SCRAM only)")
 	case !good:
-		return Principal{}, a.failed(ctx, method, name, remote, "wrong password")
+		return Principal{}, a.failed(ctx, FailWrongPassword, method, name, remote, "wrong password")
 	}
 	a.mu.Lock()
 	a.verified[name] = mac
@@ -187,7 +276,7 @@ func (a *Authenticator) passwordMAC(name, password string) [sha256.Size]byte {
 func (a *Authenticator) Token(ctx context.Context, token, remote string) (Principal, error) {
 	name, ok := a.file().tokens[sha256.Sum256([]byte(token))]
 	if !ok {
-		return Principal{}, a.failed(ctx, "token", "", remote, "unknown token")
+		return Principal{}, a.failed(ctx, FailUnknownToken, "token", "", remote, "unknown token")
 	}
 	return a.principal(name, "token"), nil
 }
@@ -252,7 +341,7 @@ func (s *plainServer) Step(ctx context.Context, msg []byte) ([]byte, *Principal,
 		return nil, nil, err
 	}
 	if authzid != "" && authzid != user {
-		return nil, nil, s.a.failed(ctx, "sasl-plain", user, s.remote, "authzid differs from the user")
+		return nil, nil, s.a.failed(ctx, FailMalformed, "sasl-plain", user, s.remote, "authzid differs from the user")
 	}
 	p, err := s.a.Password(ctx, "sasl-plain", user, password, s.remote)
 	if err != nil {

@@ -3,8 +3,12 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -294,5 +298,51 @@ func TestSCRAMStepAfterDone(t *testing.T) {
 	}
 	if _, _, err := s.Step(context.Background(), final); err == nil {
 		t.Fatal("a third step passed")
+	}
+}
+
+// TestFailureKinds: each failed login is counted under its kind (the
+// failed-login metric's reason), whatever the transport.
+func TestFailureKinds(t *testing.T) {
+	a, _, _, fails := newTestAuth(t)
+	ctx := context.Background()
+	bearer := func(h string) error {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", h)
+		_, err := a.Authenticate(r)
+		return err
+	}
+	for _, tt := range []struct {
+		name string
+		fail func() error
+		want FailureKind
+	}{
+		{"unknown user", func() error { _, err := a.Password(ctx, "basic", "nobody", "x", "r"); return err }, FailUnknownUser},
+		{"wrong password", func() error { _, err := a.Password(ctx, "basic", "alice", "x", "r"); return err }, FailWrongPassword},
+		{"SCRAM only", func() error { _, err := a.Password(ctx, "sasl-plain", "scrammy", "x", "r"); return err }, FailWrongPassword},
+		{"unknown token", func() error { _, err := a.Token(ctx, "nope", "r"); return err }, FailUnknownToken},
+		{"empty bearer", func() error { return bearer("Bearer ") }, FailMalformed},
+		{"odd scheme", func() error { return bearer("Digest x") }, FailMalformed},
+		{"certificate", func() error { return a.CertificateRefused(ctx, "r", x509.UnknownAuthorityError{}) }, FailBadCertificate},
+	} {
+		before := a.FailuresOf(tt.want)
+		total := a.Failures()
+		if err := tt.fail(); !errors.Is(err, ErrInvalidCredentials) {
+			t.Errorf("%s: %v, want ErrInvalidCredentials", tt.name, err)
+		}
+		if a.FailuresOf(tt.want) != before+1 || a.Failures() != total+1 {
+			t.Errorf("%s: %s count %d -> %d (total %d -> %d), want one more of each", tt.name, tt.want, before, a.FailuresOf(tt.want), total, a.Failures())
+		}
+		if last := (*fails)[len(*fails)-1]; last.Kind != tt.want {
+			t.Errorf("%s: failure kind %s, want %s", tt.name, last.Kind, tt.want)
+		}
+	}
+	seen := map[string]uint64{}
+	a.EachFailureKind(func(reason string, n uint64) { seen[reason] = n })
+	if len(seen) != 5 || seen["wrong_password"] != 2 || seen["malformed"] != 2 {
+		t.Errorf("EachFailureKind: %v", seen)
+	}
+	if !IsCertificateRefusal(fmt.Errorf("wrapped: %w", x509.CertificateInvalidError{Reason: x509.Expired})) || IsCertificateRefusal(io.EOF) {
+		t.Error("IsCertificateRefusal misjudges an expired certificate or EOF")
 	}
 }

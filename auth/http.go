@@ -37,14 +37,14 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if strings.EqualFold(scheme, "Bearer") {
 		token = strings.TrimSpace(token)
 		if token == "" {
-			return Principal{}, a.failed(r.Context(), "token", "", r.RemoteAddr, "empty bearer token")
+			return Principal{}, a.failed(r.Context(), FailMalformed, "token", "", r.RemoteAddr, "empty bearer token")
 		}
 		return a.Token(r.Context(), token, r.RemoteAddr)
 	}
 	if strings.EqualFold(scheme, "Basic") {
-		return Principal{}, a.failed(r.Context(), "basic", "", r.RemoteAddr, "malformed basic auth header")
+		return Principal{}, a.failed(r.Context(), FailMalformed, "basic", "", r.RemoteAddr, "malformed basic auth header")
 	}
-	return Principal{}, a.failed(r.Context(), "", "", r.RemoteAddr, "unsupported Authorization scheme")
+	return Principal{}, a.failed(r.Context(), FailMalformed, "", "", r.RemoteAddr, "unsupported Authorization scheme")
 }
 
 // Require wraps next so that only authenticated requests reach it, with

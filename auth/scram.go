@@ -117,7 +117,8 @@ type scramServer struct {
 
 	user      string
 	cred      SCRAMCredential
-	reason    string // why the login must fail whatever the proof ("" when the user has this credential)
+	reason    string      // why the login must fail whatever the proof ("" when the user has this credential)
+	kind      FailureKind // reason's kind
 	gs2Header string
 	first     string // client-first-message-bare
 	server    string // server-first-message
@@ -154,9 +155,9 @@ func (s *scramServer) clientFirst(msg []byte) ([]byte, *Principal, error) {
 	u := s.a.file().users[s.user]
 	switch {
 	case u == nil:
-		s.reason = "unknown user"
+		s.reason, s.kind = "unknown user", FailUnknownUser
 	case len(u.scram[s.mech].StoredKey) == 0:
-		s.reason = "the user has no " + s.mech + " credentials in the auth file"
+		s.reason, s.kind = "the user has no "+s.mech+" credentials in the auth file", FailWrongPassword
 	default:
 		s.cred = u.scram[s.mech]
 	}
@@ -185,7 +186,7 @@ func (s *scramServer) clientFinal(ctx context.Context, msg []byte) ([]byte, *Pri
 	}
 	method := "sasl-" + strings.ToLower(s.mech)
 	if len(cf.proof) != s.h().Size() {
-		return nil, nil, s.a.failed(ctx, method, s.user, s.remote, "proof of the wrong size")
+		return nil, nil, s.a.failed(ctx, FailMalformed, method, s.user, s.remote, "proof of the wrong size")
 	}
 	authMessage := []byte(s.first + "," + s.server + "," + cf.withoutProof)
 	ok := s.reason == ""
@@ -197,11 +198,11 @@ func (s *scramServer) clientFinal(ctx context.Context, msg []byte) ([]byte, *Pri
 		stored.Write(clientKey)
 		ok = subtle.ConstantTimeCompare(stored.Sum(nil), s.cred.StoredKey) == 1
 		if !ok {
-			s.reason = "wrong password"
+			s.reason, s.kind = "wrong password", FailWrongPassword
 		}
 	}
 	if !ok {
-		return nil, nil, s.a.failed(ctx, method, s.user, s.remote, s.reason)
+		return nil, nil, s.a.failed(ctx, s.kind, method, s.user, s.remote, s.reason)
 	}
 	p := s.a.principal(s.user, method)
 	return []byte("v=" + base64.StdEncoding.EncodeToString(hmacSum(s.h, s.cred.ServerKey, authMessage))), &p, nil

@@ -21,7 +21,13 @@ import (
 // error details: a ProduceRejection listing every bad record of a refused
 // request, an IncompatibilityDetail for a schema the subject refused.
 func (b *Broker) produceRPCError(procedure string, err error) error {
-	b.refusedRPC(procedure, err) // stats.go: counted and logged at Info
+	return b.produceRPCErrorFor(context.Background(), procedure, err)
+}
+
+// produceRPCErrorFor is produceRPCError for the request of ctx: its
+// refusal's log line carries the request id (package reqid).
+func (b *Broker) produceRPCErrorFor(ctx context.Context, procedure string, err error) error {
+	b.refusedRPC(ctx, procedure, err) // stats.go: counted and logged at Info
 	var ce *connect.Error
 	if errors.As(err, &ce) {
 		return ce

@@ -277,7 +277,7 @@ func (s brokerService) Produce(ctx context.Context, req *connect.Request[brokerv
 	}
 	results, err := s.b.ProduceWithSchemas(ctx, req.Msg.GetTopic(), keySchema, valueSchema, recs)
 	if err != nil {
-		return nil, s.b.produceRPCError(req.Spec().Procedure, err)
+		return nil, s.b.produceRPCErrorFor(ctx, req.Spec().Procedure, err)
 	}
 	out := make([]*brokerv1.ProduceResult, len(results))
 	slab := make([]brokerv1.ProduceResult, len(results))

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
+	"github.com/sluicehq/sluice/internal/reqid"
 )
 
 // partStats are one partition's counters. Padded to a cache line so that
@@ -385,13 +386,13 @@ func recordRefusal(err error) RefusalReason {
 }
 
 // refusedRPC counts and logs (at Info, without record bytes beyond the
-// reason's bounded text) a Connect produce refusal; the Kafka listener
-// logs its own. It is called by the Connect produce handler's error
-// mapping.
-func (b *Broker) refusedRPC(procedure string, err error) {
+// reason's bounded text) a Connect produce refusal, naming the request of
+// ctx (package reqid); the Kafka listener logs its own. It is called by
+// the Connect produce handler's error mapping.
+func (b *Broker) refusedRPC(ctx context.Context, procedure string, err error) {
 	if !b.NoteRefusal(TransportConnect, err) {
 		return
 	}
-	b.log.LogAttrs(context.Background(), slog.LevelInfo, "produce refused",
-		slog.String("procedure", procedure), slog.String("err", TruncateReason(err.Error())))
+	attrs := append(reqid.Attrs(ctx), slog.String("procedure", procedure), slog.String("err", TruncateReason(err.Error())))
+	b.log.LogAttrs(ctx, slog.LevelInfo, "produce refused", attrs...)
 }

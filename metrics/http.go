@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/sluicehq/sluice/internal/reqid"
 	"github.com/sluicehq/sluice/registry/rest"
 )
 
@@ -58,8 +59,16 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 			id = m.newRequestID()
 			w.Header().Set(RequestIDHeader, id)
 		}
+		// A request that may log a refusal or a failed login at info
+		// carries its id slot in its context (package reqid): the line
+		// names the id, made then if needed, and the response carries it.
+		var slot *reqid.Slot
+		if m.cfg.RequestContext || transport == "connect" {
+			slot = reqid.NewSlot(id, m.newRequestID)
+			r = r.WithContext(reqid.WithSlot(r.Context(), slot))
+		}
 		sw := statusWriters.Get().(*statusWriter)
-		*sw = statusWriter{ResponseWriter: w, id: id, m: m}
+		*sw = statusWriter{ResponseWriter: w, id: id, idSet: id != "", slot: slot, m: m}
 		defer func() {
 			*sw = statusWriter{}
 			statusWriters.Put(sw)
@@ -69,6 +78,9 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		d := time.Since(start)
 		m.observer(transport, method).Observe(d.Seconds())
 		id = sw.id
+		if slot != nil {
+			id = slot.Peek()
+		}
 		if debug {
 			status := sw.status
 			if status == 0 {
@@ -103,6 +115,10 @@ type observerKey struct{ transport, method string }
 
 // requestSeq numbers the request ids this process makes.
 var requestSeq atomic.Uint64
+
+// NewRequestID makes a request id as the HTTP instrumentation does (for
+// a line about a connection that never got to a request).
+func (m *Metrics) NewRequestID() string { return m.newRequestID() }
 
 // newRequestID is this process's random prefix and a sequence number.
 func (m *Metrics) newRequestID() string {
@@ -172,9 +188,13 @@ type statusWriter struct {
 	status int
 	bytes  int64
 	// id is the request's id when it has one; m makes one for an error
-	// response that has none.
-	id string
-	m  *Metrics
+	// response that has none. idSet says the response header carries it.
+	id    string
+	idSet bool
+	// slot, when set, is the request's id slot in its context: a log line
+	// may have made the id (reqid.Attrs) before the response starts.
+	slot *reqid.Slot
+	m    *Metrics
 }
 
 // WriteHeader records the status. An error response always carries a
@@ -182,18 +202,37 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
-		if code >= http.StatusBadRequest && w.id == "" && w.m != nil {
-			w.id = w.m.newRequestID()
-			w.Header().Set(RequestIDHeader, w.id)
-		}
+		w.setID(code >= http.StatusBadRequest)
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// setID puts the request's id on the response before its header goes
+// out: the id a log line made for it, or, when need (an error), a new one.
+func (w *statusWriter) setID(need bool) {
+	if w.idSet {
+		return
+	}
+	id := w.id
+	switch {
+	case w.slot != nil && need:
+		id = w.slot.ID()
+	case w.slot != nil:
+		id = w.slot.Peek()
+	case need && id == "" && w.m != nil:
+		id = w.m.newRequestID()
+	}
+	if id != "" {
+		w.id, w.idSet = id, true
+		w.Header().Set(RequestIDHeader, id)
+	}
 }
 
 // Write counts the bytes.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.setID(false)
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
@@ -202,6 +241,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Flush flushes the underlying writer when it can.
 func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.setID(false) // the header goes out now
+	}
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sluicehq/sluice/internal/reqid"
 	_ "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1" // registers the broker services
 	"github.com/sluicehq/sluice/registry/rest"
 )
@@ -137,4 +138,45 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("request id %q accepted", id)
 		}
 	})
+}
+
+// TestInstrumentRequestIDFromALogLine: a line logged on a request's behalf
+// (reqid.Attrs, as a refusal is) makes the request's id, and the response,
+// even a success, carries the same one; without a line, a success carries
+// none at the default level.
+func TestInstrumentRequestIDFromALogLine(t *testing.T) {
+	m, err := New(Config{RequestContext: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged string
+	h := m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logged = ""
+		if r.URL.Query().Has("log") {
+			for _, a := range reqid.Attrs(r.Context()) {
+				if a.Key == reqid.KeyRequestID {
+					logged = a.Value.String()
+				}
+			}
+		}
+		w.Write([]byte("ok"))
+	}))
+	for _, tc := range []struct {
+		path, sent string
+		want       func(got string) bool
+	}{
+		{"/subjects?log", "", func(got string) bool { return got != "" && got == logged }},
+		{"/subjects?log", "abc", func(got string) bool { return got == "abc" && logged == "abc" }},
+		{"/subjects", "", func(got string) bool { return got == "" && logged == "" }},
+	} {
+		r := httptest.NewRequest("GET", tc.path, nil)
+		if tc.sent != "" {
+			r.Header.Set(RequestIDHeader, tc.sent)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := w.Header().Get(RequestIDHeader); !tc.want(got) {
+			t.Errorf("%s (sent %q): response id %q, logged %q", tc.path, tc.sent, got, logged)
+		}
+	}
 }

@@ -55,6 +55,13 @@ type Config struct {
 	// Logger receives one Debug line per HTTP request and scrape-time
 	// failures; nil discards.
 	Logger *slog.Logger
+	// RequestContext gives every HTTP request its id slot in its context
+	// (package reqid), so that a line logged at info on its behalf (a
+	// failed login, an ACL refusal) names the request id its response
+	// carries. Set it when the node authenticates; without it only Connect
+	// requests (whose produce refusals are logged) get one, so that the
+	// registry's cached reads stay free of allocations.
+	RequestContext bool
 	// ScrapeTimeout bounds the scrape-time reads that wait for the group
 	// coordinator or meta.db; 0 means 5s.
 	ScrapeTimeout time.Duration
@@ -190,17 +197,32 @@ func (c *inFlightCollector) Collect(ch chan<- prometheus.Metric) {
 
 // AuthFailures is what WatchAuth needs of the authenticator.
 type AuthFailures interface {
-	// Failures is the number of failed logins so far.
-	Failures() uint64
+	// EachFailureKind calls f with each reason (from a fixed set) and its
+	// count of failed logins so far, zeros included.
+	EachFailureKind(f func(reason string, n uint64))
 }
 
 // WatchAuth exports the authenticator's failed logins as
-// sluice_auth_failures_total.
+// sluice_auth_failures_total{reason}.
 func (m *Metrics) WatchAuth(a AuthFailures) error {
-	return m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "sluice_auth_failures_total",
-		Help: "Failed logins (wrong password or token, unknown user, refused client certificate, failed SASL exchange), over every transport.",
-	}, func() float64 { return float64(a.Failures()) }))
+	return m.reg.Register(&authCollector{a: a})
+}
+
+var descAuthFailures = prometheus.NewDesc("sluice_auth_failures_total",
+	"Failed logins over every transport, by reason: unknown_user, wrong_password (or SCRAM proof, or no credentials for the mechanism), unknown_token, bad_certificate (a client certificate refused at the TLS handshake: unknown CA, expired), malformed (credentials that do not parse).",
+	[]string{"reason"}, nil)
+
+// authCollector reads the authenticator's counts at scrape time.
+type authCollector struct{ a AuthFailures }
+
+// Describe sends the description.
+func (c *authCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descAuthFailures }
+
+// Collect reads the counts.
+func (c *authCollector) Collect(ch chan<- prometheus.Metric) {
+	c.a.EachFailureKind(func(reason string, n uint64) {
+		ch <- prometheus.MustNewConstMetric(descAuthFailures, prometheus.CounterValue, float64(n), reason)
+	})
 }
 
 // Watch registers the collectors of a node's state: per-partition

@@ -423,8 +423,13 @@ func TestMetricsAuth(t *testing.T) {
 			}
 			// One wrong password under --metrics-auth (the open endpoint
 			// does not look at credentials).
-			if got, want := value(mfs, "sluice_auth_failures_total"), map[bool]float64{false: 0, true: 1}[metricsAuth]; got != want {
-				t.Errorf("sluice_auth_failures_total = %v, want %v", got, want)
+			if got, want := value(mfs, "sluice_auth_failures_total", "reason=wrong_password"), map[bool]float64{false: 0, true: 1}[metricsAuth]; got != want {
+				t.Errorf("sluice_auth_failures_total{reason=wrong_password} = %v, want %v", got, want)
+			}
+			for _, reason := range []string{"unknown_user", "unknown_token", "bad_certificate", "malformed"} {
+				if got := value(mfs, "sluice_auth_failures_total", "reason="+reason); got != 0 {
+					t.Errorf("sluice_auth_failures_total{reason=%s} = %v, want 0", reason, got)
+				}
 			}
 		})
 	}

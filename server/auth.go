@@ -1,9 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
+
+	"github.com/sluicehq/sluice/auth"
+	"github.com/sluicehq/sluice/internal/reqid"
 )
 
 // authenticate wraps the node's handler with Config.Auth: every request
@@ -28,6 +32,36 @@ func (s *Server) authenticate(h http.Handler) http.Handler {
 		}
 		required.ServeHTTP(w, r)
 	})
+}
+
+// connState is the HTTP server's ConnState hook when the node verifies
+// client certificates and authenticates: a connection closed without a
+// completed TLS handshake because its client certificate was refused
+// (unknown CA, expired) is a failed login, counted and logged like the
+// Kafka listener's (auth.Authenticator.CertificateRefused), with a request
+// id made for it. Nil otherwise.
+func (s *Server) connState() func(net.Conn, http.ConnState) {
+	a := s.cfg.Auth
+	if a == nil || s.cfg.TLS == nil || !s.cfg.TLS.MutualTLS() {
+		return nil
+	}
+	return func(nc net.Conn, st http.ConnState) {
+		if st != http.StateClosed {
+			return
+		}
+		tc, ok := nc.(*tls.Conn)
+		if !ok || tc.ConnectionState().HandshakeComplete {
+			return
+		}
+		// The server ran the handshake before closing: this returns its
+		// stored error, without I/O.
+		err := tc.Handshake()
+		if err == nil || !auth.IsCertificateRefusal(err) {
+			return
+		}
+		ctx := reqid.WithSlot(context.Background(), reqid.NewSlot(s.Metrics.NewRequestID(), nil))
+		a.CertificateRefused(ctx, nc.RemoteAddr().String(), err)
+	}
 }
 
 // HTTPListener returns ln, wrapped in TLS when Config.TLS is set: serve the

@@ -13,6 +13,9 @@ func newMetrics(cfg Config) (*metrics.Metrics, error) {
 	m, err := metrics.New(metrics.Config{
 		MaxPartitions: cfg.MetricsMaxPartitions,
 		Logger:        cfg.Logger.With("component", "http"),
+		// With authentication every request may log a failed login or
+		// an ACL refusal at info, naming its request id.
+		RequestContext: cfg.Auth != nil,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -344,6 +344,7 @@ func (s *Server) HTTPServer() *http.Server {
 	// Shutdown waits for handlers to return: end Subscribe streams and
 	// Fetch long polls so idle consumers do not hold the drain open.
 	hs.RegisterOnShutdown(s.Broker.Drain)
+	hs.ConnState = s.connState() // auth.go: refused client certificates count as failed logins
 	return hs
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -11,7 +12,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
+	"github.com/sluicehq/sluice/auth"
+	"github.com/sluicehq/sluice/internal/logcapture"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/registry/v1/registryv1connect"
 	"github.com/sluicehq/sluice/tlsconfig"
@@ -135,5 +140,94 @@ func TestCurlMutualTLS(t *testing.T) {
 		if got := run(tt.args...); got != tt.want {
 			t.Errorf("curl %v: %s, want %s", tt.args, got, tt.want)
 		}
+	}
+}
+
+// TestBadClientCertificateCountsAsFailedLogin: a client certificate from
+// an unknown CA and an expired one, refused at the HTTPS handshake, are
+// each one failed login: sluice_auth_failures_total{reason="bad_certificate"}
+// moves by exactly 2 (parsed with expfmt), and each is logged at info with
+// the remote address and a request id.
+func TestBadClientCertificateCountsAsFailedLogin(t *testing.T) {
+	var rec logcapture.Recorder
+	yaml, _ := testAuthFile()
+	f, err := auth.ParseFile("test", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := auth.New(f, auth.Options{Logger: rec.Logger(slog.LevelInfo)})
+	n := &tlsNode{dir: t.TempDir(), serverCA: tlsconfigtest.NewCA(t, "server CA"), client: tlsconfigtest.NewCA(t, "client CA")}
+	cert, key := n.serverCA.Server(t, "sluice").Write(t, n.dir, "server")
+	rl, err := tlsconfig.Load(tlsconfig.Files{Cert: cert, Key: key, ClientCA: n.client.Write(t, n.dir, "clients")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.url = startAuthNode(t, Config{Auth: a, TLS: rl})
+
+	failures := func() map[string]float64 {
+		t.Helper()
+		resp, err := n.httpClient(nil).Get(n.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := parser.TextToMetricFamilies(resp.Body)
+		if err != nil {
+			t.Fatalf("/metrics does not parse: %v", err)
+		}
+		out := map[string]float64{}
+		for _, m := range mfs["sluice_auth_failures_total"].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" {
+					out[l.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	before := failures()
+	if len(before) != 5 || before["bad_certificate"] != 0 {
+		t.Fatalf("before: %v, want the five reasons at 0", before)
+	}
+	other := tlsconfigtest.NewCA(t, "other")
+	for _, c := range []*tlsconfigtest.Issued{other.Client(t, "alice"), n.client.ExpiredClient(t, "alice")} {
+		if resp, err := n.httpClient(c).Get(n.url + "/subjects"); err == nil {
+			resp.Body.Close()
+			t.Fatalf("a refused certificate got %d", resp.StatusCode)
+		}
+	}
+	// The server counts when it closes the connection, just after the
+	// client saw the handshake fail.
+	var after map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if after = failures(); after["bad_certificate"] >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for reason, v := range after {
+		want := before[reason]
+		if reason == "bad_certificate" {
+			want += 2
+		}
+		if v != want {
+			t.Errorf("sluice_auth_failures_total{reason=%q} = %v, want %v", reason, v, want)
+		}
+	}
+	lines := rec.Lines("authentication failed")
+	if len(lines) != 2 {
+		t.Fatalf("authentication failed lines: %v", lines)
+	}
+	for _, l := range lines {
+		if l.Attrs["method"] != "mtls" || l.Attrs["kind"] != "bad_certificate" || l.Attrs["request_id"] == "" ||
+			!strings.HasPrefix(l.Attrs["remote"], "127.0.0.1:") {
+			t.Errorf("line %v: want method mtls, kind bad_certificate, a request_id and the remote address", l.Attrs)
+		}
+	}
+	if lines[0].Attrs["request_id"] == lines[1].Attrs["request_id"] {
+		t.Errorf("two refusals share request id %s", lines[0].Attrs["request_id"])
+	}
+	if !strings.Contains(lines[0].Attrs["reason"]+lines[1].Attrs["reason"], "expired") {
+		t.Errorf("no reason says expired: %v", lines)
 	}
 }

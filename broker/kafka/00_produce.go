@@ -49,6 +49,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker"
+	"github.com/sluicehq/sluice/internal/reqid"
 )
 
 func init() { register(kmsg.Produce, 3, 11, handleProduce) }
@@ -148,6 +149,7 @@ func handleProduce(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respo
 	// written them: the buffer is reused only once every one was (a wait
 	// ended by the connection closing leaves it to the collector).
 	reuse := c.reuseRequestBuffer()
+	rq := c.request() // stage 1: the request's identity, for refusal lines
 	wait := func() kmsg.Response {
 		written := true
 		for i := range topics {
@@ -170,7 +172,7 @@ func handleProduce(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Respo
 					}
 				}
 				if err != nil {
-					fillProduceError(c, req.Version, t.Topic, p, err)
+					fillProduceError(c, rq, req.Version, t.Topic, p, err)
 				}
 			}
 		}
@@ -188,15 +190,16 @@ var (
 )
 
 // fillProduceError sets p's error code (and, from v8, its message and
-// record errors) for err.
-func fillProduceError(c *Conn, version int16, topic string, p *kmsg.ProduceResponseTopicPartition, err error) {
+// record errors) for err; a refusal's log line names the request rq.
+func fillProduceError(c *Conn, rq reqid.Kafka, version int16, topic string, p *kmsg.ProduceResponseTopicPartition, err error) {
 	p.ErrorCode = produceCode(err)
 	c.srv.cfg.Broker.NoteRefusal(broker.TransportKafka, err) // counted for sluice_produce_refusals_total
 	var be *broker.BatchError
 	isBatch := errors.As(err, &be)
 	if isBatch {
-		c.Logger().LogAttrs(context.Background(), slog.LevelInfo, "Kafka produce refused",
-			slog.String("topic", topic), slog.Int("partition", int(p.Partition)), slog.String("client_id", c.ClientID()), slog.String("err", err.Error()))
+		c.Logger().LogAttrs(context.Background(), slog.LevelInfo, "Kafka produce refused", // conn_id from the logger
+			slog.Int(reqid.KeyCorrelationID, int(rq.CorrelationID)), slog.String(reqid.KeyClientID, rq.ClientID),
+			slog.String("topic", topic), slog.Int("partition", int(p.Partition)), slog.String("err", err.Error()))
 	} else if p.ErrorCode == kerr.UnknownServerError.Code || p.ErrorCode == kerr.KafkaStorageError.Code {
 		c.Logger().Error("Kafka produce failed", "topic", topic, "partition", p.Partition, "err", err)
 	}

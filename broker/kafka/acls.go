@@ -207,7 +207,7 @@ func aclManager(c *Conn, op acl.Operation) (a *acl.Authorizer, code int16, msg *
 		m := "no authorizer is configured"
 		return nil, kerrSecurityDisabled, &m
 	}
-	if err := a.Authorize(c.Context(), op, acl.ClusterResource()); err != nil {
+	if err := a.Authorize(c.requestContext(), op, acl.ClusterResource()); err != nil {
 		m := err.Error()
 		return nil, codeClusterAuth, &m
 	}

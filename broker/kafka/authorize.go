@@ -58,10 +58,19 @@ import (
 
 	"github.com/sluicehq/sluice/acl"
 	"github.com/sluicehq/sluice/auth"
+	"github.com/sluicehq/sluice/internal/reqid"
 )
 
 // aclGuard runs the ACL checks of one API around its handler next.
-type aclGuard func(c *Conn, a *acl.Authorizer, req kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error)
+type aclGuard func(c *Conn, a aclCheck, req kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error)
+
+// aclCheck is the authorizer as one request's guard sees it: with the
+// request's identity, taken in stage 1, for the log line of a refusal
+// (which may be decided later, on the response, in the request's wait).
+type aclCheck struct {
+	*acl.Authorizer
+	req reqid.Kafka
+}
 
 // aclOpen lists the APIs every authenticated principal may call, and those
 // whose handler does its own check (the ACL APIs).
@@ -128,17 +137,24 @@ func guarded(key kmsg.Key, h handler) handler {
 		if g == nil {
 			return nil, nil, fmt.Errorf("kafka: %s has no ACL guard", key.Name())
 		}
-		return g(c, a, req, h)
+		return g(c, aclCheck{Authorizer: a, req: c.request()}, req, h)
 	}
 }
 
-// authorized asks a about the connection's principal, logging a refusal.
-func authorized(c *Conn, a *acl.Authorizer, op acl.Operation, res acl.Resource) bool {
-	return a.Authorize(c.Context(), op, res) == nil
+// authorized asks a about the connection's principal, logging a refusal
+// with the request's identity (connection, correlation and client ids).
+func authorized(c *Conn, a aclCheck, op acl.Operation, res acl.Resource) bool {
+	ctx := c.Context()
+	if a.Allowed(ctx, op, res) {
+		return true
+	}
+	// Only a refusal pays for the context that names the request.
+	a.Authorize(reqid.WithKafka(ctx, a.req), op, res)
+	return false
 }
 
 // visible asks without logging: for filtering lists.
-func visible(c *Conn, a *acl.Authorizer, op acl.Operation, res acl.Resource) bool {
+func visible(c *Conn, a aclCheck, op acl.Operation, res acl.Resource) bool {
 	return a.Allowed(c.Context(), op, res)
 }
 
@@ -198,7 +214,7 @@ var (
 	codeTxnAuth     = kerr.TransactionalIDAuthorizationFailed.Code
 )
 
-func guardProduce(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardProduce(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.ProduceRequest)
 	refuseAll := false
 	if req.TransactionID != nil && !authorized(c, a, acl.Write, acl.TransactionalIDResource(*req.TransactionID)) {
@@ -241,7 +257,7 @@ func guardProduce(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (
 	return runThen(c, req, next, post)
 }
 
-func guardFetch(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardFetch(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.FetchRequest)
 	b := c.srv.Broker()
 	name := func(t *kmsg.FetchRequestTopic) string {
@@ -293,7 +309,7 @@ func fetchResponse(r kmsg.Response) *kmsg.FetchResponse {
 	return r.(*kmsg.FetchResponse)
 }
 
-func guardListOffsets(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardListOffsets(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	return runThen(c, kreq, next, func(r kmsg.Response) {
 		for i := range r.(*kmsg.ListOffsetsResponse).Topics {
 			t := &r.(*kmsg.ListOffsetsResponse).Topics[i]
@@ -308,7 +324,7 @@ func guardListOffsets(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handle
 	})
 }
 
-func guardOffsetForLeaderEpoch(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardOffsetForLeaderEpoch(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	return runThen(c, kreq, next, func(r kmsg.Response) {
 		for i := range r.(*kmsg.OffsetForLeaderEpochResponse).Topics {
 			t := &r.(*kmsg.OffsetForLeaderEpochResponse).Topics[i]
@@ -323,7 +339,7 @@ func guardOffsetForLeaderEpoch(c *Conn, a *acl.Authorizer, kreq kmsg.Request, ne
 	})
 }
 
-func guardMetadata(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardMetadata(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.MetadataRequest)
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	// Auto-creation needs create on the topic or the cluster: without it a
@@ -408,7 +424,7 @@ func guardMetadata(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) 
 // guardGroupRead refuses, with GROUP_AUTHORIZATION_FAILED in the response's
 // top-level error code, a principal who may not read the group.
 func guardGroupRead(group func(kmsg.Request) string) aclGuard {
-	return func(c *Conn, a *acl.Authorizer, req kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+	return func(c *Conn, a aclCheck, req kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 		if authorized(c, a, acl.Read, acl.GroupResource(group(req))) {
 			return next(c, req)
 		}
@@ -431,7 +447,7 @@ func guardGroupRead(group func(kmsg.Request) string) aclGuard {
 	}
 }
 
-func guardOffsetCommit(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardOffsetCommit(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetCommitRequest)
 	var keep, denied []kmsg.OffsetCommitRequestTopic
 	code := codeTopicAuth
@@ -466,7 +482,7 @@ func guardOffsetCommit(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handl
 	return runThen(c, req, next, post)
 }
 
-func guardOffsetFetch(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardOffsetFetch(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetFetchRequest)
 	groupOK := map[string]bool{}
 	if req.Version < 8 {
@@ -552,7 +568,7 @@ func guardOffsetFetch(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handle
 	})
 }
 
-func guardDescribeGroups(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardDescribeGroups(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	return runThen(c, kreq, next, func(r kmsg.Response) {
 		resp := r.(*kmsg.DescribeGroupsResponse)
 		for i := range resp.Groups {
@@ -566,7 +582,7 @@ func guardDescribeGroups(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next han
 	})
 }
 
-func guardConsumerGroupDescribe(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardConsumerGroupDescribe(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	return runThen(c, kreq, next, func(r kmsg.Response) {
 		resp := r.(*kmsg.ConsumerGroupDescribeResponse)
 		for i := range resp.Groups {
@@ -580,7 +596,7 @@ func guardConsumerGroupDescribe(c *Conn, a *acl.Authorizer, kreq kmsg.Request, n
 	})
 }
 
-func guardListGroups(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardListGroups(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	if visible(c, a, acl.Describe, acl.ClusterResource()) {
 		return next(c, kreq)
 	}
@@ -596,7 +612,7 @@ func guardListGroups(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler
 	})
 }
 
-func guardDeleteGroups(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardDeleteGroups(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.DeleteGroupsRequest)
 	keep, denied := split(req.Groups, func(g *string) string { return *g },
 		func(n string) bool { return authorized(c, a, acl.Delete, acl.GroupResource(n)) })
@@ -620,7 +636,7 @@ func guardDeleteGroups(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handl
 	return runThen(c, req, next, post)
 }
 
-func guardOffsetDelete(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardOffsetDelete(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetDeleteRequest)
 	if !authorized(c, a, acl.Delete, acl.GroupResource(req.Group)) {
 		resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
@@ -664,7 +680,7 @@ func authMessage(c *Conn, op acl.Operation, res acl.Resource) *string {
 	return &msg
 }
 
-func guardCreateTopics(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardCreateTopics(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.CreateTopicsRequest)
 	cluster := visible(c, a, acl.Create, acl.ClusterResource())
 	keep, denied := split(req.Topics, func(t *kmsg.CreateTopicsRequestTopic) string { return t.Topic },
@@ -691,7 +707,7 @@ func guardCreateTopics(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handl
 	return runThen(c, req, next, post)
 }
 
-func guardDeleteTopics(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardDeleteTopics(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.DeleteTopicsRequest)
 	b := c.srv.Broker()
 	ok := func(n string) bool { return n == "" || authorized(c, a, acl.Delete, acl.TopicResource(n)) }
@@ -740,7 +756,7 @@ func guardDeleteTopics(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handl
 	return runThen(c, req, next, post)
 }
 
-func guardDeleteRecords(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardDeleteRecords(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.DeleteRecordsRequest)
 	keep, denied := split(req.Topics, func(t *kmsg.DeleteRecordsRequestTopic) string { return t.Topic },
 		func(n string) bool { return authorized(c, a, acl.Delete, acl.TopicResource(n)) })
@@ -769,7 +785,7 @@ func guardDeleteRecords(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next hand
 	return runThen(c, req, next, post)
 }
 
-func guardCreatePartitions(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardCreatePartitions(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.CreatePartitionsRequest)
 	keep, denied := split(req.Topics, func(t *kmsg.CreatePartitionsRequestTopic) string { return t.Topic },
 		func(n string) bool { return authorized(c, a, acl.Alter, acl.TopicResource(n)) })
@@ -806,7 +822,7 @@ func configResource(typ kmsg.ConfigResourceType, name string) (acl.Resource, int
 	return acl.Resource{}, 0, false
 }
 
-func guardDescribeConfigs(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardDescribeConfigs(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	return runThen(c, kreq, next, func(r kmsg.Response) {
 		resp := r.(*kmsg.DescribeConfigsResponse)
 		for i := range resp.Resources {
@@ -820,7 +836,7 @@ func guardDescribeConfigs(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next ha
 	})
 }
 
-func guardAlterConfigs(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardAlterConfigs(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.AlterConfigsRequest)
 	type refused struct {
 		r    kmsg.AlterConfigsRequestResource
@@ -857,7 +873,7 @@ func guardAlterConfigs(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handl
 	return runThen(c, req, next, post)
 }
 
-func guardIncrementalAlterConfigs(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardIncrementalAlterConfigs(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.IncrementalAlterConfigsRequest)
 	type refused struct {
 		r    kmsg.IncrementalAlterConfigsRequestResource
@@ -894,7 +910,7 @@ func guardIncrementalAlterConfigs(c *Conn, a *acl.Authorizer, kreq kmsg.Request,
 	return runThen(c, req, next, post)
 }
 
-func guardInitProducerID(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardInitProducerID(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.InitProducerIDRequest)
 	if req.TransactionalID == nil || authorized(c, a, acl.Write, acl.TransactionalIDResource(*req.TransactionalID)) {
 		return next(c, req)
@@ -904,7 +920,7 @@ func guardInitProducerID(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next han
 	return resp, nil, nil
 }
 
-func guardAddPartitionsToTxn(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardAddPartitionsToTxn(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.AddPartitionsToTxnRequest)
 	txnOK := authorized(c, a, acl.Write, acl.TransactionalIDResource(req.TransactionalID))
 	topicOK := map[string]bool{}
@@ -942,7 +958,7 @@ func guardAddPartitionsToTxn(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next
 	return resp, nil, nil
 }
 
-func guardAddOffsetsToTxn(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardAddOffsetsToTxn(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.AddOffsetsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	switch {
@@ -956,7 +972,7 @@ func guardAddOffsetsToTxn(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next ha
 	return resp, nil, nil
 }
 
-func guardEndTxn(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardEndTxn(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.EndTxnRequest)
 	if authorized(c, a, acl.Write, acl.TransactionalIDResource(req.TransactionalID)) {
 		return next(c, req)
@@ -966,7 +982,7 @@ func guardEndTxn(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (k
 	return resp, nil, nil
 }
 
-func guardTxnOffsetCommit(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardTxnOffsetCommit(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.TxnOffsetCommitRequest)
 	code := int16(0)
 	switch {
@@ -1008,7 +1024,7 @@ func guardTxnOffsetCommit(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next ha
 	return runThen(c, req, next, post)
 }
 
-func guardDescribeTransactions(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardDescribeTransactions(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	return runThen(c, kreq, next, func(r kmsg.Response) {
 		resp := r.(*kmsg.DescribeTransactionsResponse)
 		for i := range resp.TransactionStates {
@@ -1022,7 +1038,7 @@ func guardDescribeTransactions(c *Conn, a *acl.Authorizer, kreq kmsg.Request, ne
 	})
 }
 
-func guardListTransactions(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardListTransactions(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	return runThen(c, kreq, next, func(r kmsg.Response) {
 		resp := r.(*kmsg.ListTransactionsResponse)
 		kept := resp.TransactionStates[:0]
@@ -1041,7 +1057,7 @@ func principalName(ctx context.Context) string {
 	return p.Name
 }
 
-func guardDescribeCluster(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
+func guardDescribeCluster(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeClusterRequest)
 	if !req.IncludeClusterAuthorizedOperations {
 		return next(c, req)
@@ -1053,7 +1069,7 @@ func guardDescribeCluster(c *Conn, a *acl.Authorizer, kreq kmsg.Request, next ha
 
 // authorizedOps is the subset of the Kafka operation bits in mask that the
 // connection's principal may perform on res.
-func authorizedOps(c *Conn, a *acl.Authorizer, res acl.Resource, mask int32) int32 {
+func authorizedOps(c *Conn, a aclCheck, res acl.Resource, mask int32) int32 {
 	var out int32
 	for op := kmsg.ACLOperation(0); op < 32; op++ {
 		if mask&(1<<op) == 0 {

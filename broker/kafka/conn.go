@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/internal/reqid"
 )
 
 // Conn is one client connection. Handlers receive it; its methods are safe
@@ -27,6 +29,10 @@ type Conn struct {
 	cancel context.CancelFunc
 
 	clientID atomic.Pointer[string]
+
+	// id numbers the connection within the process: its log lines carry
+	// it (conn_id), with the correlation id of the request they are about.
+	id uint64
 
 	budget   *budget
 	slots    chan struct{} // one per request in flight
@@ -73,12 +79,17 @@ type pending struct {
 
 var errStopped = errors.New("connection stopped reading")
 
+// connSeq numbers the connections of the process (Conn.id).
+var connSeq atomic.Uint64
+
 func newConn(s *Server, nc net.Conn) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
+	id := connSeq.Add(1)
 	return &Conn{
 		srv:      s,
 		nc:       nc,
-		log:      s.log.With("remote", nc.RemoteAddr().String()),
+		id:       id,
+		log:      s.log.With("remote", nc.RemoteAddr().String(), reqid.KeyConnID, id),
 		ctx:      ctx,
 		cancel:   cancel,
 		budget:   newBudget(s.cfg.ConnBudgetBytes),
@@ -96,6 +107,22 @@ func (c *Conn) Context() context.Context {
 		return *ctx
 	}
 	return c.ctx
+}
+
+// request is the identity of the request in stage 1 (the reader's
+// goroutine only), for log lines about it; outside a request, the
+// connection's alone.
+func (c *Conn) request() reqid.Kafka {
+	if c.cur == nil {
+		return reqid.Kafka{ConnID: c.id, NoRequest: true}
+	}
+	return reqid.Kafka{ConnID: c.id, CorrelationID: c.cur.hdr.corr, ClientID: c.cur.hdr.clientID}
+}
+
+// requestContext is Context naming the request in stage 1 (request): for
+// a call that may log a refusal or a failed login about it.
+func (c *Conn) requestContext() context.Context {
+	return reqid.WithKafka(c.Context(), c.request())
 }
 
 // Server is the listener the connection belongs to.
@@ -232,12 +259,12 @@ func (c *Conn) readLoop() {
 			c.give(p)
 			if errors.Is(err, errUnauthenticated) {
 				c.log.Info("closing Kafka connection: a request before authentication (only ApiVersions and SASL are answered until the client authenticates)",
-					"api", kmsg.NameForKey(hdr.key), "client_id", hdr.clientID)
+					"api", kmsg.NameForKey(hdr.key), reqid.KeyCorrelationID, hdr.corr, reqid.KeyClientID, hdr.clientID)
 			} else if errors.Is(err, errUnsupported) {
 				c.log.Info("closing Kafka connection: the client sent a request Sluice does not serve (see ApiVersions)",
-					"request", err.Error(), "client_id", hdr.clientID)
+					"request", err.Error(), reqid.KeyCorrelationID, hdr.corr, reqid.KeyClientID, hdr.clientID)
 			} else {
-				c.log.Info("closing Kafka connection: malformed request", "err", err, "client_id", hdr.clientID)
+				c.log.Info("closing Kafka connection: malformed request", "err", err, reqid.KeyCorrelationID, hdr.corr, reqid.KeyClientID, hdr.clientID)
 			}
 			return
 		}
@@ -406,7 +433,8 @@ func (c *Conn) writeLoop() {
 			case p.err != nil:
 				flush()
 				if !errors.Is(p.err, context.Canceled) {
-					c.log.Info("closing Kafka connection", "api", kmsg.NameForKey(p.hdr.key), "version", p.hdr.version, "err", p.err)
+					c.log.Info("closing Kafka connection", "api", kmsg.NameForKey(p.hdr.key), "version", p.hdr.version,
+						reqid.KeyCorrelationID, p.hdr.corr, reqid.KeyClientID, p.hdr.clientID, "err", p.err)
 				}
 				fail(nil)
 			case p.resp != nil:

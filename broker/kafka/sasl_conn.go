@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/auth"
+	"github.com/sluicehq/sluice/internal/reqid"
 )
 
 // connAuth is a connection's authentication state. With Config.Auth set,
@@ -61,10 +61,9 @@ func (c *Conn) startTLS() bool {
 	}
 	tc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
-		var unknown x509.UnknownAuthorityError
-		var invalid x509.CertificateInvalidError
-		if a := c.srv.cfg.Auth; a != nil && (errors.As(err, &unknown) || errors.As(err, &invalid)) {
-			a.RecordFailure(c.ctx, "mtls", "", c.nc.RemoteAddr().String(), err.Error())
+		if a := c.srv.cfg.Auth; a != nil && auth.IsCertificateRefusal(err) {
+			ctx := reqid.WithKafka(c.ctx, reqid.Kafka{ConnID: c.id, NoRequest: true}) // no request yet: the connection
+			a.CertificateRefused(ctx, c.nc.RemoteAddr().String(), err)
 		} else {
 			c.log.Debug("Kafka TLS handshake failed", "err", err)
 		}
@@ -105,7 +104,7 @@ func (c *Conn) decode(frame []byte) (requestHeader, registration, kmsg.Request, 
 // saslStep runs one step of the connection's SASL exchange; on success it
 // records the principal.
 func (c *Conn) saslStep(msg []byte) (reply []byte, done bool, err error) {
-	reply, p, err := c.auth.sasl.Step(c.ctx, msg)
+	reply, p, err := c.auth.sasl.Step(c.requestContext(), msg) // a failure's log line names the request
 	if err != nil {
 		c.auth.sasl = nil
 		return nil, false, err
