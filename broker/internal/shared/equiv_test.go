@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
 )
@@ -154,4 +155,81 @@ func sameRecords(a, b []log.Record) bool {
 		}
 	}
 	return true
+}
+
+// partitionLog is the part of *log.Partition's method set that the broker
+// calls and a shared partition offers too: the interface a later step
+// puts into package broker. Besides it, both have EnqueueBatch, returning
+// each its own Pending (Wait(ctx) (int64, error)); *log.Partition also has
+// ReadBatchFiles, the zero-copy path of local segment files.
+type partitionLog interface {
+	Append(ctx context.Context, recs []log.Record) (int64, error)
+	AppendBatch(ctx context.Context, b *log.Batch) (int64, error)
+	ReadBatches(dst []byte, offset int64, maxBytes int, always bool) ([]byte, int64, error)
+	ReadBatchesBelow(dst []byte, offset int64, maxBytes int, always bool, end int64) ([]byte, int64, error)
+	Read(offset int64, maxRecords, maxBytes int) ([]log.Record, error)
+	ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.ReadBuffer, visit func(*log.Record) error) (int, error)
+	HighWatermark() int64
+	LastStableOffset() int64
+	LogStartOffset() int64
+	Size() int64
+	Notify() <-chan struct{}
+	OffsetForTime(ts int64) (int64, error)
+	DeleteRecordsBefore(offset int64) (int64, error)
+	RunMaintenance(now time.Time) error
+	Reconfigure(cfg log.Config) error
+	OpenTxns() []log.OpenTxn
+	AbortedTxns(from, to int64) []log.AbortedTxn
+	WriteTxnMarker(ctx context.Context, pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error)
+	MaxBatchBytes() int
+	Close() error
+}
+
+var (
+	_ partitionLog = (*log.Partition)(nil)
+	_ partitionLog = (*Partition)(nil)
+)
+
+func TestReadBatchesBelow(t *testing.T) {
+	c := newCluster(t)
+	l := c.node("below", func(cfg *Config) { cfg.MergeAge = time.Millisecond; cfg.MergeRunBytes = 1 << 20 })
+	ctx := context.Background()
+	local, err := log.Open(t.TempDir(), log.Config{Fsync: log.FsyncPolicy{Mode: log.FsyncNever}, MaintenanceInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	sh := openPart(t, l, "below", 0)
+	if err := sh.Reconfigure(log.Config{RetentionAge: -1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		r := recs("b", i*2, 2)
+		if _, err := local.Append(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sh.Append(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what string) {
+		for off := int64(0); off <= 12; off++ {
+			for end := int64(0); end <= 13; end++ {
+				lw, lh, lerr := local.ReadBatchesBelow(nil, off, 1<<20, true, end)
+				sw, shw, serr := sh.ReadBatchesBelow(nil, off, 1<<20, true, end)
+				if (lerr == nil) != (serr == nil) || lh != shw || !bytes.Equal(lw, sw) {
+					t.Fatalf("%s: ReadBatchesBelow(%d, end %d): local %d bytes %v, shared %d bytes %v", what, off, end, len(lw), lerr, len(sw), serr)
+				}
+			}
+		}
+	}
+	check("intake objects")
+	time.Sleep(5 * time.Millisecond)
+	if err := sh.RunMaintenance(time.Now()); err != nil { // merges all six into one run
+		t.Fatal(err)
+	}
+	if l.Stats().Merges != 1 {
+		t.Fatal("no merge")
+	}
+	check("one merged run")
 }

@@ -134,6 +134,23 @@ func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 // transactions yet.
 func (p *Partition) LastStableOffset() int64 { return p.hw.Load() }
 
+// OpenTxns lists the open transactions: none, since shared partitions
+// refuse transactional batches (EnqueueBatch).
+func (p *Partition) OpenTxns() []log.OpenTxn { return nil }
+
+// AbortedTxns lists aborted transactions overlapping [from, to): none (see
+// OpenTxns).
+func (p *Partition) AbortedTxns(from, to int64) []log.AbortedTxn { return nil }
+
+// ErrTransactionsUnsupported is returned by WriteTxnMarker: shared
+// partitions hold no transactions yet.
+var ErrTransactionsUnsupported = errors.New("shared log: transactions are not supported on shared partitions yet")
+
+// WriteTxnMarker refuses: shared partitions hold no transactions yet.
+func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
+	return 0, fmt.Errorf("partition %s: %w", p.key, ErrTransactionsUnsupported)
+}
+
 // LogStartOffset is the first offset a read may ask for.
 func (p *Partition) LogStartOffset() int64 { return p.start.Load() }
 
@@ -166,7 +183,7 @@ func (p *Partition) EnqueueBatch(b *log.Batch) (*Pending, error) {
 		return nil, fmt.Errorf("shared log: batch of %d bytes exceeds the limit of %d: %w", b.Len(), limit, log.ErrBatchTooLarge)
 	}
 	if b.Transactional() || b.Control() {
-		return nil, fmt.Errorf("shared log: partition %s: transactional batches are not supported on shared partitions yet", p.key)
+		return nil, fmt.Errorf("partition %s: %w", p.key, ErrTransactionsUnsupported)
 	}
 	if p.isClosed() {
 		return nil, ErrClosed

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
@@ -191,6 +192,13 @@ func putBase(b []byte, base int64) { binary.BigEndian.PutUint64(b, uint64(base))
 // watermark appends nothing; outside [LogStartOffset, HighWatermark] the
 // error is a *log.OffsetRangeError.
 func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always bool) ([]byte, int64, error) {
+	return p.ReadBatchesBelow(dst, offset, maxBytes, always, math.MaxInt64)
+}
+
+// ReadBatchesBelow is ReadBatches that stops before the first batch whose
+// base offset is end or more (log.Partition.ReadBatchesBelow: a
+// read_committed fetch passes the last stable offset).
+func (p *Partition) ReadBatchesBelow(dst []byte, offset int64, maxBytes int, always bool, end int64) ([]byte, int64, error) {
 	if p.isClosed() {
 		return dst, 0, ErrClosed
 	}
@@ -198,9 +206,11 @@ func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always b
 	if offset < start || offset > hw {
 		return dst, hw, &log.OffsetRangeError{Offset: offset, Start: start, End: hw}
 	}
-	if offset == hw {
+	if offset == hw || offset >= end {
 		return dst, hw, nil
 	}
+	hwRead := hw
+	hw = min(hw, end) // batches at or past end are not read
 	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
 	defer cancel()
 	n0 := len(dst)
@@ -210,20 +220,20 @@ func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always b
 		cs, err := p.plan(ctx, cur, hw, max(maxBytes-(len(dst)-n0), 1))
 		if err != nil && len(cs) == 0 {
 			if len(dst) > n0 {
-				return dst, hw, nil
+				return dst, hwRead, nil
 			}
-			return dst, hw, err
+			return dst, hwRead, err
 		}
 		if len(cs) == 0 {
 			if len(dst) == n0 {
 				// Retention moved the start past offset since we looked?
 				if err := p.refresh(ctx); err == nil {
 					if s := p.start.Load(); offset < s {
-						return dst, hw, &log.OffsetRangeError{Offset: offset, Start: s, End: hw}
+						return dst, hwRead, &log.OffsetRangeError{Offset: offset, Start: s, End: hwRead}
 					}
 				}
 			}
-			return dst, hw, nil
+			return dst, hwRead, nil
 		}
 		var rerr error
 		full := false
@@ -238,7 +248,12 @@ func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always b
 			from, to := -1, -1
 			for pos := 0; pos < len(run); {
 				size := int(binary.BigEndian.Uint32(run[pos+8:])) + 12
-				last := int64(binary.BigEndian.Uint64(run[pos:])) + int64(lastOffsetDelta(run[pos:]))
+				base := int64(binary.BigEndian.Uint64(run[pos:]))
+				if base >= hw {
+					full = true // the end asked for, or the high watermark this node knows
+					break
+				}
+				last := base + int64(lastOffsetDelta(run[pos:]))
 				if last >= cur {
 					if from < 0 {
 						from = pos
@@ -265,7 +280,7 @@ func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always b
 		}
 		if rerr != nil {
 			if len(dst) > n0 {
-				return dst, hw, nil // serve what is good; the next read reports it
+				return dst, hwRead, nil // serve what is good; the next read reports it
 			}
 			if errors.Is(rerr, objstore.ErrNotFound) && !replanned {
 				// The object was collected (after retention or a merge):
@@ -273,17 +288,17 @@ func (p *Partition) ReadBatches(dst []byte, offset int64, maxBytes int, always b
 				replanned = true
 				p.forgetCoords()
 				if err := p.refresh(ctx); err != nil {
-					return dst, hw, err
+					return dst, hwRead, err
 				}
 				if s := p.start.Load(); offset < s {
-					return dst, hw, &log.OffsetRangeError{Offset: offset, Start: s, End: hw}
+					return dst, hwRead, &log.OffsetRangeError{Offset: offset, Start: s, End: hwRead}
 				}
 				continue
 			}
-			return dst, hw, rerr
+			return dst, hwRead, rerr
 		}
 		if full || cur >= hw {
-			return dst, hw, nil
+			return dst, hwRead, nil
 		}
 	}
 }
