@@ -43,6 +43,10 @@ type S3Config struct {
 	Transport http.RoundTripper
 }
 
+// s3Attempts is how many times the S3 client sends a request that fails
+// with a retriable error (5xx, SlowDown, a reset connection).
+const s3Attempts = 3
+
 // S3 is a Store in an S3-compatible bucket, through the minio-go client.
 // Put is one PUT of the whole object (no multipart upload), which S3 makes
 // visible atomically; GetRange is a GET with a Range header.
@@ -110,6 +114,11 @@ func NewS3(cfg S3Config) (*S3, error) {
 		Region:       cfg.Region,
 		BucketLookup: lookup,
 		Transport:    cfg.Transport,
+		// A few attempts (with the client's back-off, under a second in
+		// all) for a transient error; callers retry under their own
+		// deadlines (the shared log retries a PUT until its PutTimeout),
+		// which ten attempts of up to a second each would swallow.
+		MaxRetries: s3Attempts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 object store: %w", err)

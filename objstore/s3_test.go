@@ -3,6 +3,7 @@ package objstore_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -270,5 +271,34 @@ func TestS3VirtualHostStyle(t *testing.T) {
 	}
 	if len(hosts) != 2 {
 		t.Errorf("%d requests, want a PUT and a GET", len(hosts))
+	}
+}
+
+// A service that keeps failing with 503 SlowDown: the store tries a few
+// times, then returns the error to the caller, whose deadline and retries
+// decide what happens next.
+func TestS3GivesUpAfterAFewAttempts(t *testing.T) {
+	var mu sync.Mutex
+	puts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			mu.Lock()
+			puts++
+			mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+	}))
+	defer srv.Close()
+	s := openS3(t, "s3://bucket?endpoint="+srv.URL+"&region=us-east-1&path-style=true&access-key-id=AKID&secret-access-key=SECRET")
+	err := s.Put(context.Background(), "k", []byte("v"))
+	if err == nil || !strings.Contains(err.Error(), "reduce your request rate") {
+		t.Fatalf("Put against a failing service: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if puts != 3 {
+		t.Fatalf("%d PUT attempts, want 3", puts)
 	}
 }
