@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/sluicehq/sluice/internal/pgmeta"
 	"github.com/sluicehq/sluice/internal/pgtest"
@@ -186,5 +191,35 @@ func TestServeObjectsFlag(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("serve %v: exit %d, stderr:\n%s\nwant exit 2 and %q", tc.args, code, stderr.String(), tc.want)
 		}
+	}
+}
+
+// serve --objects s3://… against an S3 service on loopback (gofakes3): the
+// node probes the bucket at start, the status shows it healthy, and the
+// secret key appears neither in the status nor in the node's logs.
+func TestServeObjectsS3(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("sluice-objects"); err != nil {
+		t.Fatal(err)
+	}
+	s3 := httptest.NewServer(gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
+	defer s3.Close()
+	meta := pgtest.DB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	objects := "s3://sluice-objects/cluster-1?endpoint=" + s3.URL + "&region=us-east-1&path-style=true&access-key-id=AKID&secret-access-key=TOPSECRET"
+	addr, done, log := startServe(t, ctx, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--fsync", "never", "--meta", meta, "--node-id", "a", "--objects", objects)
+	code, out, errs := runCLI(ctx, "cluster", "status", "--addr", "http://"+addr)
+	want := "Object store s3://sluice-objects/cluster-1?endpoint=" + url.QueryEscape(s3.URL) + ": healthy"
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("cluster status: exit %d, want %q\n%s%s", code, want, out, errs)
+	}
+	cancel()
+	waitServe(t, done, log)
+	if strings.Contains(out, "TOPSECRET") || strings.Contains(log.String(), "TOPSECRET") {
+		t.Errorf("the secret key was shown:\n%s\n%s", out, log.String())
+	}
+	if !strings.Contains(log.String(), `msg="object store ready"`) {
+		t.Errorf("no log line for the object store:\n%s", log.String())
 	}
 }
