@@ -3,6 +3,8 @@ package pgsink_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -74,7 +76,7 @@ func BenchmarkSink(b *testing.B) {
 				n++
 				name := fmt.Sprintf("bench_%s_%d", mode.write+mode.mode, n)
 				s, err := pgsink.New(pgsink.Config{Name: name, Postgres: dbURL, Topic: "bench", Table: name, KeyColumn: "id",
-					Mode: mode.mode, Write: mode.write, BatchRecords: 10000, BatchInterval: 10 * time.Millisecond}, srv.Conn, nil)
+					Mode: mode.mode, Write: mode.write, BatchRecords: 10000, BatchInterval: 10 * time.Millisecond}, srv.Conn, benchLogger(b))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -126,4 +128,13 @@ func BenchmarkPostgresCopy(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// benchLogger logs the sink's batches (fill and write times) with
+// SLUICE_BENCH_LOG=1.
+func benchLogger(b *testing.B) *slog.Logger {
+	if os.Getenv("SLUICE_BENCH_LOG") == "" {
+		return nil
+	}
+	return logger(b)
 }

@@ -105,15 +105,11 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return nil, err
 		}
 		conv := func(b []byte) (any, error) {
-			j, err := p.AppendDecodeJSON(nil, b)
-			if err != nil {
+			var v any
+			if err := p.Decode(b, &v); err != nil {
 				return nil, err
 			}
-			doc, err := decodeJSON(j)
-			if err != nil {
-				return nil, err
-			}
-			return fromAvroJSON(sh, doc)
+			return fromAvroNative(sh, v)
 		}
 		return func(b []byte, v **datum) error {
 			*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), conv: conv}

@@ -1,7 +1,6 @@
 package pgsink
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -51,18 +50,12 @@ type shape struct {
 	nullable bool
 	// fields of a record, in schema order.
 	fields []field
-	// avroUnion: the value is in Avro's JSON union wrapping {"branch": v}
-	// (or null); branch is the non-null member's shape.
-	avroUnion bool
-	// micros: a kTimestamp in microseconds (Avro timestamp-micros).
-	micros bool
 	// precision and scale of a kDecimal.
 	precision, scale int
-	// avroBytes: bytes or fixed in Avro's JSON encoding (code points).
-	avroBytes bool
-	// avro is the Avro schema of a kJSON node, to unwrap unions and bytes
-	// inside it before storing the value as JSON.
-	avro hamba.Schema
+	// union is the full name of the named type (record, enum, fixed) of
+	// an Avro union of null and that type: hamba/avro decodes such a
+	// value wrapped as {name: value}.
+	union string
 	// pbWKT names a protobuf well-known type handled specially.
 	pbWKT string
 }
@@ -115,7 +108,7 @@ func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 		s = ref.Schema()
 	}
 	if s.Type() == hamba.Null {
-		return &shape{kind: kJSON, nullable: true, avro: s}, nil
+		return &shape{kind: kJSON, nullable: true}, nil
 	}
 	switch t := s.(type) {
 	case *hamba.PrimitiveSchema:
@@ -134,7 +127,7 @@ func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 		case hamba.String:
 			sh.kind = kString
 		case hamba.Bytes:
-			sh.kind, sh.avroBytes = kBytes, true
+			sh.kind = kBytes
 		}
 		if l := t.Logical(); l != nil {
 			switch l.Type() {
@@ -148,7 +141,7 @@ func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 				}
 			case hamba.TimestampMicros:
 				if sh.kind == kInt64 {
-					sh.kind, sh.micros = kTimestamp, true
+					sh.kind = kTimestamp
 				}
 			case hamba.Decimal:
 				if d, ok := l.(*hamba.DecimalLogicalSchema); ok && sh.kind == kBytes {
@@ -162,18 +155,18 @@ func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 	case *hamba.FixedSchema:
 		if l := t.Logical(); l != nil && l.Type() == hamba.Decimal {
 			if d, ok := l.(*hamba.DecimalLogicalSchema); ok {
-				return &shape{kind: kDecimal, precision: d.Precision(), scale: d.Scale(), avroBytes: true}, nil
+				return &shape{kind: kDecimal, precision: d.Precision(), scale: d.Scale()}, nil
 			}
 		}
-		return &shape{kind: kBytes, avroBytes: true}, nil
+		return &shape{kind: kBytes}, nil
 	case *hamba.RecordSchema:
 		name := t.FullName()
 		if inProgress[name] {
-			return &shape{kind: kJSON, avro: s}, nil // recursive: stored whole
+			return &shape{kind: kJSON}, nil // recursive: stored whole
 		}
 		inProgress[name] = true
 		defer delete(inProgress, name)
-		sh := &shape{kind: kRecord, avro: s}
+		sh := &shape{kind: kRecord}
 		for _, f := range t.Fields() {
 			fs, err := avroNode(f.Type(), inProgress)
 			if err != nil {
@@ -199,16 +192,17 @@ func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 			}
 			cp := *inner
 			cp.nullable = cp.nullable || hasNull
-			cp.avroUnion = true
-			// The branch shape is the inner one, without the wrapping.
-			branch := *inner
-			cp.fields = branch.fields
+			if n, ok := nonNull[0].(hamba.NamedSchema); ok {
+				cp.union = n.FullName()
+			} else if ref, ok := nonNull[0].(*hamba.RefSchema); ok {
+				cp.union = ref.Schema().FullName()
+			}
 			return &cp, nil
 		}
-		return &shape{kind: kJSON, nullable: hasNull, avro: s}, nil
+		return &shape{kind: kJSON, nullable: hasNull}, nil
 	}
 	// Arrays and maps.
-	return &shape{kind: kJSON, avro: s}, nil
+	return &shape{kind: kJSON}, nil
 }
 
 // protoShape builds the shape of a Protobuf message.
@@ -380,5 +374,3 @@ func shapeOfParsed(parsed any, path []int) (*shape, error) {
 	}
 	return nil, fmt.Errorf("unsupported schema type %T", parsed)
 }
-
-var _ = json.Number("")

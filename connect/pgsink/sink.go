@@ -176,6 +176,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		case m := <-msgs:
 			batch = append(batch, m)
 		}
+		filling := time.Now()
 		timer := time.NewTimer(s.cfg.BatchInterval)
 	fill:
 		for len(batch) < s.cfg.BatchRecords {
@@ -189,8 +190,12 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			}
 		}
 		timer.Stop()
+		writing := time.Now()
 		if err := s.write(ctx, batch); err != nil {
 			return err
+		}
+		if s.log.Enabled(ctx, slog.LevelDebug) {
+			s.log.Debug("batch written", "records", len(batch), "fill", writing.Sub(filling), "write", time.Since(writing))
 		}
 	}
 }

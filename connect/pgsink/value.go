@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"strconv"
 	"time"
 
-	hamba "github.com/hamba/avro/v2"
 	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -19,79 +19,6 @@ import (
 // columns of their shape: records become map[string]any keyed by field
 // name, scalars int32/int64/float32/float64/string/bool/[]byte/time.Time/
 // pgtype.Numeric, and jsonb values json.RawMessage.
-
-// fromAvroJSON converts a value in Avro's JSON encoding (decoded with
-// UseNumber) under sh.
-func fromAvroJSON(sh *shape, v any) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	if sh.avroUnion {
-		m, ok := v.(map[string]any)
-		if !ok || len(m) != 1 {
-			return nil, fmt.Errorf("union value is not {\"branch\": value}")
-		}
-		for _, inner := range m {
-			v = inner
-		}
-		inner := *sh
-		inner.avroUnion = false
-		return fromAvroJSON(&inner, v)
-	}
-	switch sh.kind {
-	case kRecord:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("record is not an object")
-		}
-		out := make(map[string]any, len(sh.fields))
-		for _, f := range sh.fields {
-			fv, err := fromAvroJSON(f.shape, m[f.name])
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.name, err)
-			}
-			out[f.name] = fv
-		}
-		return out, nil
-	case kJSON:
-		plain, err := avroPlain(sh.avro, v)
-		if err != nil {
-			return nil, err
-		}
-		b, err := json.Marshal(plain)
-		return json.RawMessage(b), err
-	case kBytes:
-		if sh.avroBytes {
-			return codePoints(v)
-		}
-	case kDecimal:
-		b, err := codePoints(v)
-		if err != nil {
-			return nil, err
-		}
-		n := new(big.Int).SetBytes(b)
-		if len(b) > 0 && b[0]&0x80 != 0 { // two's complement
-			n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
-		}
-		return pgtype.Numeric{Int: n, Exp: int32(-sh.scale), Valid: true}, nil
-	case kDate:
-		n, err := jsonInt(v)
-		if err != nil {
-			return nil, err
-		}
-		return time.Unix(n*86400, 0).UTC(), nil
-	case kTimestamp:
-		n, err := jsonInt(v)
-		if err != nil {
-			return nil, err
-		}
-		if sh.micros {
-			return time.UnixMicro(n).UTC(), nil
-		}
-		return time.UnixMilli(n).UTC(), nil
-	}
-	return scalarJSON(sh.kind, v)
-}
 
 // scalarJSON converts a plain JSON scalar (numbers as json.Number).
 func scalarJSON(k kind, v any) (any, error) {
@@ -149,108 +76,6 @@ func jsonInt(v any) (int64, error) {
 		return 0, fmt.Errorf("want an integer, got %T", v)
 	}
 	return strconv.ParseInt(string(n), 10, 64)
-}
-
-// codePoints decodes Avro's JSON form of bytes: each byte a code point.
-func codePoints(v any) ([]byte, error) {
-	s, ok := v.(string)
-	if !ok {
-		return nil, fmt.Errorf("want bytes as a string, got %T", v)
-	}
-	out := make([]byte, 0, len(s))
-	for _, r := range s {
-		if r > 255 {
-			return nil, fmt.Errorf("bytes hold code point %d above 255", r)
-		}
-		out = append(out, byte(r))
-	}
-	return out, nil
-}
-
-// avroPlain strips Avro's JSON union wrapping from v under s, so a jsonb
-// column holds the value as a JSON user would write it; bytes become
-// base64 text.
-func avroPlain(s hamba.Schema, v any) (any, error) {
-	if s == nil || v == nil {
-		return v, nil
-	}
-	if ref, ok := s.(*hamba.RefSchema); ok {
-		s = ref.Schema()
-	}
-	switch t := s.(type) {
-	case *hamba.UnionSchema:
-		m, ok := v.(map[string]any)
-		if !ok || len(m) != 1 {
-			return nil, fmt.Errorf("union value is not {\"branch\": value}")
-		}
-		for branch, inner := range m {
-			for _, member := range t.Types() {
-				if unionName(member) == branch {
-					return avroPlain(member, inner)
-				}
-			}
-			return inner, nil
-		}
-	case *hamba.RecordSchema:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return v, nil
-		}
-		out := make(map[string]any, len(m))
-		for _, f := range t.Fields() {
-			fv, err := avroPlain(f.Type(), m[f.Name()])
-			if err != nil {
-				return nil, err
-			}
-			out[f.Name()] = fv
-		}
-		return out, nil
-	case *hamba.ArraySchema:
-		a, ok := v.([]any)
-		if !ok {
-			return v, nil
-		}
-		out := make([]any, len(a))
-		for i, x := range a {
-			var err error
-			if out[i], err = avroPlain(t.Items(), x); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	case *hamba.MapSchema:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return v, nil
-		}
-		out := make(map[string]any, len(m))
-		for k, x := range m {
-			var err error
-			if out[k], err = avroPlain(t.Values(), x); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	case *hamba.PrimitiveSchema:
-		if t.Type() == hamba.Bytes {
-			return codePoints(v)
-		}
-	case *hamba.FixedSchema:
-		return codePoints(v)
-	}
-	return v, nil
-}
-
-// unionName is the branch name Avro's JSON encoding uses for a union
-// member: the full name of a named type, else the type name.
-func unionName(s hamba.Schema) string {
-	if ref, ok := s.(*hamba.RefSchema); ok {
-		s = ref.Schema()
-	}
-	if n, ok := s.(hamba.NamedSchema); ok {
-		return n.FullName()
-	}
-	return string(s.Type())
 }
 
 // fromJSON converts a JSON Schema value (decoded with UseNumber) under sh.
@@ -397,3 +222,123 @@ func protoPlain(v protoreflect.Value, fd protoreflect.FieldDescriptor) any {
 // elemOf is the descriptor used for elements of a list field: the field
 // itself (its Kind and Enum describe the elements).
 func elemOf(fd protoreflect.FieldDescriptor) protoreflect.FieldDescriptor { return fd }
+
+// fromAvroNative converts a value decoded by hamba/avro into an `any`
+// (records as map[string]any, unions unwrapped, timestamps and dates as
+// time.Time, decimals as *big.Rat) under sh.
+func fromAvroNative(sh *shape, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if sh.union != "" {
+		if m, ok := v.(map[string]any); ok && len(m) == 1 {
+			if inner, ok := m[sh.union]; ok {
+				v = inner
+			}
+		}
+	}
+	switch sh.kind {
+	case kRecord:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("record is %T, not a map", v)
+		}
+		out := make(map[string]any, len(sh.fields))
+		for _, f := range sh.fields {
+			fv, err := fromAvroNative(f.shape, m[f.name])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.name, err)
+			}
+			out[f.name] = fv
+		}
+		return out, nil
+	case kJSON:
+		b, err := json.Marshal(jsonSafe(v))
+		return json.RawMessage(b), err
+	case kInt32:
+		switch n := v.(type) {
+		case int:
+			return int32(n), nil
+		case int32:
+			return n, nil
+		}
+	case kInt64:
+		switch n := v.(type) {
+		case int64:
+			return n, nil
+		case int:
+			return int64(n), nil
+		}
+	case kFloat32:
+		if f, ok := v.(float32); ok {
+			return f, nil
+		}
+	case kFloat64:
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+	case kBool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case kString:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case kBytes:
+		return bytesOf(v)
+	case kDate, kTimestamp:
+		if t, ok := v.(time.Time); ok {
+			return t, nil
+		}
+	case kDecimal:
+		if r, ok := v.(*big.Rat); ok {
+			var n pgtype.Numeric
+			if err := n.Scan(r.FloatString(sh.scale)); err != nil {
+				return nil, err
+			}
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("%T does not fit a %s column", v, sh.pgType())
+}
+
+// bytesOf returns the bytes of an Avro bytes ([]byte) or fixed ([N]byte)
+// value.
+func bytesOf(v any) ([]byte, error) {
+	if b, ok := v.([]byte); ok {
+		return b, nil
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Array && rv.Type().Elem().Kind() == reflect.Uint8 {
+		out := make([]byte, rv.Len())
+		reflect.Copy(reflect.ValueOf(out), rv)
+		return out, nil
+	}
+	return nil, fmt.Errorf("%T is not bytes", v)
+}
+
+// jsonSafe turns what hamba decodes into values encoding/json marshals as
+// a user expects: fixed arrays as base64 like bytes, decimals as numbers.
+func jsonSafe(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonSafe(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonSafe(e)
+		}
+		return out
+	case *big.Rat:
+		return json.Number(x.FloatString(10))
+	}
+	if b, err := bytesOf(v); err == nil {
+		return b
+	}
+	return v
+}
