@@ -27,10 +27,11 @@ type request struct {
 
 // Commit statuses of a batch (sharedlog_commit).
 const (
-	statusAppended   = 0
-	statusDuplicate  = 1
-	statusOutOfOrder = 2
-	statusStaleEpoch = 3
+	statusAppended    = 0
+	statusDuplicate   = 1
+	statusOutOfOrder  = 2
+	statusStaleEpoch  = 3
+	statusNoPartition = 4
 )
 
 // answer is the commit's verdict on one batch.
@@ -359,6 +360,8 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 			r.base = a.base
 		case statusDuplicate:
 			r.base, r.dup = a.base, true
+		case statusNoPartition:
+			r.err = fmt.Errorf("shared log: partition %s: %w", r.p.key, ErrPartitionDeleted)
 		case statusStaleEpoch:
 			r.err = fmt.Errorf("shared log: partition %s: producer %d epoch %d: %w", r.p.key, r.batch.ProducerID(), r.batch.ProducerEpoch(), log.ErrInvalidProducerEpoch)
 		default:

@@ -31,6 +31,10 @@ var ErrUnavailable = errors.New("shared log unavailable")
 // may or may not be in the log, as with a Kafka request that timed out.
 var ErrOutcomeUnknown = errors.New("commit outcome unknown")
 
+// ErrPartitionDeleted fails an append to a partition whose topic was
+// deleted (Log.DeleteTopic, on any node) before its object was committed.
+var ErrPartitionDeleted = errors.New("partition deleted")
+
 // ErrClosed is returned by operations on a closed Log or Partition.
 var ErrClosed = errors.New("shared log: closed")
 
@@ -292,4 +296,30 @@ func (l *Log) newObjectKey() string {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
 	return fmt.Sprintf("wal/%s/%016x-%s", l.cfg.Node, uint64(l.cfg.Now().UnixNano()), hex.EncodeToString(r[:]))
+}
+
+// DeleteTopic deletes every partition of the topic with id topicID from
+// the cluster: their offsets, coordinates and producer state. Their bytes
+// stay in objects shared with other partitions until those die; GC then
+// deletes them. Appends to the topic not yet committed, on any node, fail
+// with ErrPartitionDeleted. Partitions of it open on this node are closed;
+// other nodes close theirs when their broker learns of the deletion. It
+// returns how many partitions were deleted.
+func (l *Log) DeleteTopic(ctx context.Context, topicID string) (int, error) {
+	var n int
+	if err := l.pool.QueryRow(ctx, `SELECT sharedlog_delete_topic($1)`, topicID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("%w: delete topic %s: %w", ErrUnavailable, topicID, err)
+	}
+	l.mu.Lock()
+	var open []*Partition
+	for k, p := range l.parts {
+		if k.topic == topicID {
+			open = append(open, p)
+		}
+	}
+	l.mu.Unlock()
+	for _, p := range open {
+		p.Close()
+	}
+	return n, nil
 }

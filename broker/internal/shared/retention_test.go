@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +127,54 @@ func TestRetentionAndGC(t *testing.T) {
 	}
 	if got, err := other.Read(0, 0, 0); err != nil || len(got) != 1 {
 		t.Fatalf("partition 1 after GC: %d records, %v", len(got), err)
+	}
+}
+
+func TestDeleteTopic(t *testing.T) {
+	c := newCluster(t)
+	a := c.node("a", func(cfg *Config) { cfg.GCGrace = time.Millisecond })
+	b := c.node("b", func(cfg *Config) { cfg.Window = 500 * time.Millisecond })
+	ctx := context.Background()
+	doomed := openPart(t, a, "doomed", 0)
+	if _, err := doomed.Append(ctx, recs("d", 0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	// On node b, one window holds batches of the doomed topic and of
+	// another; the topic is deleted before it is committed.
+	bd, bk := openPart(t, b, "doomed", 0), openPart(t, b, "kept", 0)
+	w1, _ := log.EncodeBatch(recs("d", 3, 1), 1, 0, 0)
+	w2, _ := log.EncodeBatch(recs("k", 0, 2), 1, 0, 0)
+	pd, err := bd.EnqueueBatch(w1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := bk.EnqueueBatch(w2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.DeleteTopic(ctx, "doomed"); err != nil || n != 1 {
+		t.Fatalf("DeleteTopic: %d, %v", n, err)
+	}
+	if _, err := pd.Wait(ctx); !errors.Is(err, ErrPartitionDeleted) {
+		t.Fatalf("append to the deleted topic: %v, want ErrPartitionDeleted", err)
+	}
+	if base, err := pk.Wait(ctx); err != nil || base != 0 {
+		t.Fatalf("append to the other topic in the same object: %d, %v", base, err)
+	}
+	if _, err := doomed.Append(ctx, recs("d", 0, 1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append on the deleting node: %v, want ErrClosed", err)
+	}
+	got, err := Partitions(ctx, c.pool)
+	if err != nil || len(got) != 1 || got[0].TopicID != "kept" {
+		t.Fatalf("partitions after the delete: %+v, %v", got, err)
+	}
+	// The doomed topic's own object is dead and collected (by this call or
+	// node a's background collector); node b's, holding "kept", stays.
+	if _, _, err := a.CollectGarbage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := c.dir.List(ctx, "wal/")
+	if err != nil || len(listed) != 1 || !strings.HasPrefix(listed[0].Key, "wal/b/") {
+		t.Fatalf("objects after the delete and GC: %+v, %v; want node b's only", listed, err)
 	}
 }

@@ -103,7 +103,8 @@ var migrations = []string{
 	-- status: 0 appended at base_offset; 1 a duplicate of a batch the
 	-- producer sent before (base_offset is the original's; nothing is
 	-- appended); 2 out of order sequence; 3 producer epoch older than the
-	-- latest seen (2 and 3 append nothing). replayed is true when the object
+	-- latest seen; 4 the partition does not exist (its topic was deleted);
+	-- 2, 3 and 4 append nothing. replayed is true when the object
 	-- had been committed before (the answer to that commit was lost).
 	--
 	-- Idempotent producers (KIP-98, as broker/internal/log/producers.go):
@@ -168,18 +169,24 @@ var migrations = []string{
 			ORDER BY p.topic_id COLLATE "C", p.partition
 			FOR UPDATE)
 		SELECT count(*) INTO v_locked FROM l;
+		v_status := array_fill(0::SMALLINT, ARRAY[v_n]);
 		IF v_locked <> v_want THEN
-			RAISE EXCEPTION 'sharedlog: object % names % partitions, % of them exist (a topic deleted meanwhile?)', p_key, v_want, v_locked
-				USING ERRCODE = 'P0002';
+			-- Partitions deleted meanwhile (their topic was): their batches
+			-- get status 4, the others are committed as usual.
+			FOR k IN 1..v_n LOOP
+				PERFORM 1 FROM sharedlog_partitions p WHERE p.topic_id = b_topic[k] AND p.partition = b_part[k];
+				IF NOT FOUND THEN
+					v_status[k] := 4;
+				END IF;
+			END LOOP;
 		END IF;
 
 		INSERT INTO sharedlog_objects (key, node, size, live_bytes) VALUES (p_key, p_node, p_size, 0)
 			RETURNING object_id INTO v_object;
 
 		-- Idempotent producers, in object order.
-		v_status := array_fill(0::SMALLINT, ARRAY[v_n]);
 		FOR k IN 1..v_n LOOP
-			CONTINUE WHEN b_pid[k] < 0 OR b_seq[k] < 0;
+			CONTINUE WHEN v_status[k] <> 0 OR b_pid[k] < 0 OR b_seq[k] < 0;
 			v_last := ((b_seq[k]::BIGINT + b_count[k] - 1) % 2147483648)::INTEGER; -- sequences wrap to 0
 			SELECT max(pb.epoch) INTO v_epoch FROM sharedlog_producer_batches pb
 				WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k];
@@ -325,6 +332,35 @@ var migrations = []string{
 			SELECT p_topic, p_part, r.b, r.l, v_object, r.o, r.n, r.m
 			FROM unnest(r_base, r_last, r_off, r_len, r_maxts) AS r(b, l, o, n, m);
 		RETURN true;
+	END
+	$fn$;
+
+	-- sharedlog_delete_topic deletes every partition of a topic: its rows,
+	-- its batches' coordinates (their bytes leave their objects' live
+	-- bytes; objects left with none die) and its producer state. Commits
+	-- naming it afterwards get status 4 for its batches. It returns the
+	-- number of partitions deleted.
+	CREATE FUNCTION sharedlog_delete_topic(p_topic TEXT)
+	RETURNS INTEGER
+	LANGUAGE plpgsql AS $fn$
+	DECLARE
+		v_parts INTEGER;
+	BEGIN
+		WITH l AS (
+			SELECT 1 FROM sharedlog_partitions p WHERE p.topic_id = p_topic ORDER BY p.partition FOR UPDATE)
+		SELECT count(*) INTO v_parts FROM l;
+		WITH gone AS (
+			DELETE FROM sharedlog_batches b WHERE b.topic_id = p_topic RETURNING b.object_id, b.byte_len
+		), per AS (
+			SELECT g.object_id, sum(g.byte_len) AS len FROM gone g GROUP BY g.object_id
+		)
+		UPDATE sharedlog_objects o SET live_bytes = o.live_bytes - per.len,
+			dead_since = CASE WHEN o.live_bytes - per.len <= 0 THEN now() ELSE NULL END
+			FROM per WHERE o.object_id = per.object_id;
+		DELETE FROM sharedlog_producer_batches pb WHERE pb.topic_id = p_topic;
+		DELETE FROM sharedlog_partitions p WHERE p.topic_id = p_topic;
+		PERFORM pg_notify('sluice_sharedlog', '*');
+		RETURN v_parts;
 	END
 	$fn$;
 
