@@ -2,6 +2,7 @@ package evolution
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,6 +44,9 @@ type Version struct {
 	Number int
 	Text   string
 	Schema serde.Schema
+	// RuleSet is the version's data-contract rule set (compact JSON); nil
+	// when it has none.
+	RuleSet json.RawMessage
 }
 
 // Baseline is where the previous schemas come from.
@@ -75,7 +79,7 @@ func (b *SetBaseline) Lookup(_ context.Context, subject string, want compat.Leve
 	if old == nil {
 		return nil, want, compat.Options{}, nil
 	}
-	return []Version{{Text: old.Text, Schema: old.Schema}}, want, compat.Options{}, nil
+	return []Version{{Text: old.Text, Schema: old.Schema, RuleSet: old.RuleSet}}, want, compat.Options{}, nil
 }
 
 // ArgumentError is an input that the arguments given cannot make: a FILE
@@ -301,6 +305,19 @@ func Check(ctx context.Context, in *Input, base Baseline) (*Report, error) {
 		}
 		for _, v := range vs {
 			rep.Findings = append(rep.Findings, describeFinding(s, level, v, hist, in.Display))
+		}
+		if s.RuleSet != nil {
+			latest := hist[len(hist)-1]
+			for _, c := range ruleChanges(latest.RuleSet, json.RawMessage(s.RuleSet)) {
+				rep.RuleChanges = append(rep.RuleChanges, describeRuleChange(s, latest.Number, c, in.Display))
+			}
+		}
+	}
+	// Rules that the registry would refuse (42210) are findings: the
+	// registration would fail.
+	for _, s := range in.Set.Subjects {
+		if fd, bad := compileRules(s, in.Display); bad {
+			rep.Findings = append(rep.Findings, fd)
 		}
 	}
 	return rep, nil

@@ -2,6 +2,7 @@ package evolution
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -265,9 +266,20 @@ func (a *Planner) planSubject(ctx context.Context, p *Plan, s *manifest.Subject)
 	// The references name the versions of the subjects they point at:
 	// already registered ones are known; ones this plan registers are
 	// filled in when it runs.
-	req := srclient.Schema{Schema: s.Text}
+	req := srclient.Schema{Schema: s.Text, RuleSet: json.RawMessage(s.RuleSet)}
 	if t := srclient.TypeOf(s.Format); t != "AVRO" {
 		req.SchemaType = t
+	}
+	if fd, bad := compileRules(s, a.display); bad {
+		p.Refusals = append(p.Refusals, fmt.Sprintf("subject %s: %s", s.Name, fd.Message))
+		p.Findings = append(p.Findings, fd)
+	}
+	if s.RuleSet == nil {
+		// The manifest leaves the rules alone: the registry gives a new
+		// version the latest one's, so the lookup compares with them.
+		if latest, err := a.reader.Version(ctx, s.Name, "latest"); err == nil {
+			req.RuleSet = latest.RuleSet
+		}
 	}
 	pendingRef := false
 	for _, r := range s.References {
@@ -319,6 +331,22 @@ func (a *Planner) planSubject(ctx context.Context, p *Plan, s *manifest.Subject)
 	}
 	if pendingRef && strings.HasPrefix(detail, "register a new") {
 		detail += ", with updated references"
+	}
+	if s.RuleSet != nil {
+		var prev json.RawMessage
+		if len(hist) > 0 {
+			prev = hist[len(hist)-1].RuleSet
+		} else if latest, err := a.reader.Version(ctx, s.Name, "latest"); err == nil {
+			prev = latest.RuleSet
+		}
+		if cs := ruleChanges(prev, json.RawMessage(s.RuleSet)); len(cs) > 0 {
+			detail += ", " + plural(len(cs), "rule change")
+			for _, c := range cs {
+				if c.Message != "" {
+					p.Warnings = append(p.Warnings, fmt.Sprintf("%s: rule %s %s: %s", s.Name, c.Change, c.Path, c.Message))
+				}
+			}
+		}
 	}
 	if refused {
 		detail += " (refused: incompatible, see below)"

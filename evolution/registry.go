@@ -79,7 +79,7 @@ func (b *RegistryBaseline) Lookup(ctx context.Context, subject string, want comp
 		if err != nil {
 			return nil, "", opts, err
 		}
-		hist = append(hist, Version{Number: v, Text: s.Schema, Schema: p})
+		hist = append(hist, Version{Number: v, Text: s.Schema, Schema: p, RuleSet: s.RuleSet})
 	}
 	return hist, level, opts, nil
 }

@@ -16,6 +16,9 @@ type Report struct {
 	Subjects, New int
 	// Findings are the violations, subject by subject in dependency order.
 	Findings []Finding
+	// RuleChanges are the changes of the rule sets the input declares
+	// against the baseline's (rules_diff.go); they do not fail the check.
+	RuleChanges []RuleChange
 }
 
 // Compatible reports whether the check found no violation.
@@ -41,7 +44,7 @@ func (r *Report) Write(w io.Writer, format string) error {
 	findings := r.Findings
 	switch format {
 	case FormatJSON:
-		return writeJSON(w, map[string]any{"compatible": len(findings) == 0, "baseline": r.Baseline, "subjects": r.Subjects, "new_subjects": r.New, "violations": nonNil(findings)})
+		return writeJSON(w, map[string]any{"compatible": len(findings) == 0, "baseline": r.Baseline, "subjects": r.Subjects, "new_subjects": r.New, "violations": nonNil(findings), "rule_changes": nonNil(r.RuleChanges)})
 	case FormatGitHub:
 		for _, fd := range findings {
 			title := fd.Kind
@@ -53,6 +56,9 @@ func (r *Report) Write(w io.Writer, format string) error {
 				msg += fmt.Sprintf(" (old %s, new %s)", orAbsent(fd.Old), orAbsent(fd.New))
 			}
 			fmt.Fprintf(w, "::error file=%s,line=%d,col=%d,title=%s::%s\n", ghProperty(fd.File), max(fd.Line, 1), max(fd.Col, 1), ghProperty(title), ghData(msg))
+		}
+		for _, rc := range r.RuleChanges {
+			fmt.Fprintf(w, "::warning file=%s,line=%d,title=%s::%s\n", ghProperty(rc.File), max(rc.Line, 1), ghProperty("rule "+rc.Change.Change), ghData(rc.text()))
 		}
 		if len(findings) == 0 {
 			fmt.Fprintf(w, "::notice title=sluice schema check::%s compatible with %s\n", plural(r.Subjects, "subject"), ghData(r.Baseline))
@@ -76,15 +82,35 @@ func (r *Report) Write(w io.Writer, format string) error {
 			if fd.Path != "" {
 				what = fd.Path + ": " + what
 			}
-			line := fmt.Sprintf("%s: %s (%s): %s [%s]", pos, fd.Subject, strings.Join(against, ", "), what, fd.Kind)
+			subject := fd.Subject
+			if len(against) > 0 {
+				subject += " (" + strings.Join(against, ", ") + ")"
+			}
+			line := fmt.Sprintf("%s: %s: %s [%s]", pos, subject, what, fd.Kind)
 			if fd.Old != "" || fd.New != "" {
 				line += fmt.Sprintf("\n    old: %s\n    new: %s", orAbsent(fd.Old), orAbsent(fd.New))
 			}
 			fmt.Fprintln(w, line)
 		}
+		for _, rc := range r.RuleChanges {
+			pos := rc.File
+			if rc.Line > 0 {
+				pos = fmt.Sprintf("%s:%d", rc.File, rc.Line)
+			}
+			if pos != "" {
+				pos += ": "
+			}
+			fmt.Fprintf(w, "%s%s\n", pos, rc.text())
+			if rc.Old != "" || rc.New != "" {
+				fmt.Fprintf(w, "    old: %s\n    new: %s\n", orAbsent(rc.Old), orAbsent(rc.New))
+			}
+		}
 		newNote := ""
 		if r.New > 0 {
 			newNote = fmt.Sprintf(" (%d new)", r.New)
+		}
+		if n := len(r.RuleChanges); n > 0 {
+			newNote += fmt.Sprintf("; %s", plural(n, "rule change"))
 		}
 		if len(findings) == 0 {
 			fmt.Fprintf(w, "%s compatible with %s%s\n", plural(r.Subjects, "subject"), r.Baseline, newNote)
@@ -133,4 +159,18 @@ func plural[N ~int | ~int32 | ~int64](n N, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// text is the rule change on one line: subject, version, what changed and
+// what it means on produce.
+func (rc *RuleChange) text() string {
+	against := ""
+	if rc.Version > 0 {
+		against = fmt.Sprintf(" (against version %d)", rc.Version)
+	}
+	msg := fmt.Sprintf("%s%s: rule %s %s", rc.Subject, against, rc.Change.Change, rc.Path)
+	if rc.Message != "" {
+		msg += ": " + rc.Message
+	}
+	return msg
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/sluicehq/sluice/manifest"
+	"github.com/sluicehq/sluice/rules"
 )
 
 // Rule changes: `sluice schema diff` between two registered versions also
@@ -97,4 +100,52 @@ func ruleText(r map[string]any) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(r)
 	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+// RuleChange is a change of a subject's rule set that a check found: the
+// manifest's rules against the baseline's latest version. It never fails a
+// check (compatibility is about readers), but a write condition added or
+// changed may refuse records producers send today.
+type RuleChange struct {
+	Subject string `json:"subject"`
+	// File and Line locate the rules: their JSON file, or the manifest
+	// where they are written inline.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Version is the baseline's version compared with (0 for a folder or
+	// git baseline).
+	Version int `json:"version,omitempty"`
+	Change
+}
+
+// describeRuleChange places a rule change at the subject's rules.
+func describeRuleChange(s *manifest.Subject, version int, c Change, display func(string) string) RuleChange {
+	rc := RuleChange{Subject: s.Name, Version: version, Change: c}
+	if s.RulesFile != "" {
+		rc.File = display(s.RulesFile)
+	} else if s.RulesPos.File != "" {
+		rc.File, rc.Line = display(s.RulesPos.File), s.RulesPos.Line
+	}
+	return rc
+}
+
+// compileRules compiles the subject's rule set against its schema as the
+// registry does at registration: a rule set that does not compile (a CEL
+// expression naming a field the schema lacks, a syntax error) would be
+// refused with 42210, so it is a finding.
+func compileRules(s *manifest.Subject, display func(string) string) (Finding, bool) {
+	if len(s.RuleSet) == 0 || s.Schema == nil {
+		return Finding{}, false
+	}
+	_, err := rules.Compile(s.Schema, nil, json.RawMessage(s.RuleSet))
+	if err == nil {
+		return Finding{}, false
+	}
+	fd := Finding{Subject: s.Name, Kind: "INVALID_RULE_SET", Path: "ruleSet", Message: "the registry would refuse the rule set (42210): " + err.Error()}
+	if s.RulesFile != "" {
+		fd.File = display(s.RulesFile)
+	} else if s.RulesPos.File != "" {
+		fd.File, fd.Line, fd.Col = display(s.RulesPos.File), s.RulesPos.Line, s.RulesPos.Col
+	}
+	return fd, true
 }

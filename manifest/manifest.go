@@ -28,6 +28,9 @@
 //	    value:
 //	      file: schemas/order.avsc   # relative to the manifest
 //	      record: com.acme.Order     # the record/message the topic carries
+//	      rules: schemas/order.rules.json  # optional: the ruleSet registered
+//	                                 # with it (data contracts), a JSON file
+//	                                 # or a mapping inline
 //	    compatibility: FULL          # this topic's subjects only
 //
 //	  # A topic carrying several event types: each is registered under a
@@ -52,6 +55,8 @@
 package manifest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -201,6 +206,14 @@ type Schema struct {
 	Record string
 	// Primitive is an Avro primitive type name when there is no file.
 	Primitive string
+	// Rules is the data-contract rule set registered with the schema
+	// (DESIGN.md §11), from a JSON file (RulesFile, relative to the
+	// manifest, loaded by Resolve) or written inline (RuleSet, compact
+	// JSON); both empty when the entry declares none, which leaves the
+	// registered rules as they are.
+	RulesFile string
+	RuleSet   []byte
+	RulesPos  Pos
 	Pos       Pos
 	// event marks an entry of a side's schemas list (parsing only).
 	event bool
@@ -582,10 +595,12 @@ func (p *parser) schema(n *yaml.Node, side string, event bool) *Schema {
 			if !slices.Contains(primitives, s.Primitive) {
 				p.errorf(v, "primitive %q: want one of %s", s.Primitive, strings.Join(primitives, ", "))
 			}
+		case "rules":
+			p.rules(v, s)
 		default:
-			want := "file, record (or message) or primitive"
+			want := "file, record (or message), primitive or rules"
 			if !s.event {
-				want = "file, record (or message), primitive, strategy or schemas"
+				want = "file, record (or message), primitive, rules, strategy or schemas"
 			}
 			p.unknown(k, key, want)
 		}
@@ -601,6 +616,118 @@ func (p *parser) schema(n *yaml.Node, side string, event bool) *Schema {
 		}
 	}
 	return s
+}
+
+// rules parses a schema's rules: the path of a JSON file holding a
+// ruleSet, or the ruleSet inline (Confluent's JSON shape written as YAML:
+// domainRules, migrationRules, each rule a mapping).
+func (p *parser) rules(n *yaml.Node, s *Schema) {
+	s.RulesPos = p.pos(n)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		s.RulesFile = p.relPath(n, "rules")
+		if s.RulesFile != "" && strings.ToLower(path.Ext(s.RulesFile)) != ".json" {
+			p.errorf(n, "rules %q: want a .json file holding a ruleSet, or the ruleSet inline", s.RulesFile)
+		}
+	case yaml.MappingNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			p.errorf(n, "rules: %v", err)
+			return
+		}
+		js, err := CompactJSON(jsonable(v))
+		if err != nil {
+			p.errorf(n, "rules: %v", err)
+			return
+		}
+		if msg := RuleSetProblem(js); msg != "" {
+			p.errorf(n, "rules: %s", msg)
+			return
+		}
+		s.RuleSet = js
+	default:
+		p.errorf(n, "rules must be the path of a JSON file or a mapping (the ruleSet inline)")
+	}
+}
+
+// jsonable turns what YAML decoded (maps keyed by any) into values
+// encoding/json takes.
+func jsonable(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = jsonable(x)
+		}
+		return v
+	case map[any]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[fmt.Sprint(k)] = jsonable(x)
+		}
+		return m
+	case []any:
+		for i, x := range v {
+			v[i] = jsonable(x)
+		}
+		return v
+	}
+	return v
+}
+
+// CompactJSON encodes v as compact JSON with sorted keys and without
+// HTML escaping (a CEL expression's > and & stay as written).
+func CompactJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// ruleSetLists are the lists a ruleSet may hold.
+var ruleSetLists = []string{"domainRules", "migrationRules", "encodingRules"}
+
+// RuleSetProblem says what is wrong with the shape of a ruleSet (a JSON
+// object whose domainRules, migrationRules and encodingRules are lists of
+// rules, each with a name, a kind and a type, names unique within a list),
+// or "" when nothing is. What the rules say (a CEL expression that
+// compiles) is checked by the registry, and by `sluice schema check`.
+func RuleSetProblem(js []byte) string {
+	var rs map[string]json.RawMessage
+	if err := json.Unmarshal(js, &rs); err != nil {
+		return "a ruleSet must be a JSON object: " + err.Error()
+	}
+	for k := range rs {
+		if !slices.Contains(ruleSetLists, k) {
+			return fmt.Sprintf("unknown key %q: want %s", k, strings.Join(ruleSetLists, ", "))
+		}
+	}
+	for _, list := range ruleSetLists {
+		raw, ok := rs[list]
+		if !ok {
+			continue
+		}
+		var rules []map[string]any
+		if err := json.Unmarshal(raw, &rules); err != nil {
+			return fmt.Sprintf("%s must be a list of rules (mappings)", list)
+		}
+		seen := map[string]bool{}
+		for i, r := range rules {
+			name, _ := r["name"].(string)
+			for _, f := range []string{"name", "kind", "type"} {
+				if v, _ := r[f].(string); v == "" {
+					return fmt.Sprintf("%s rule %d has no %s", list, i+1, f)
+				}
+			}
+			if seen[name] {
+				return fmt.Sprintf("%s has two rules named %q", list, name)
+			}
+			seen[name] = true
+		}
+	}
+	return ""
 }
 
 // topicNameProblem returns why a topic name is invalid, or "". The rules are

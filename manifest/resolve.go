@@ -47,6 +47,14 @@ type Subject struct {
 	Schema serde.Schema
 	// Pos is where the manifest declares the subject.
 	Pos Pos
+	// RuleSet is the data-contract rule set the manifest declares for the
+	// subject (compact JSON), registered with the schema; nil when it
+	// declares none (the registry then keeps the latest version's).
+	// RulesFile is the file it came from ("" when inline), RulesPos where
+	// the manifest names it.
+	RuleSet   []byte
+	RulesFile string
+	RulesPos  Pos
 }
 
 // Reference is one direct reference of a schema: the name the schema uses
@@ -538,6 +546,22 @@ func (r *resolver) subject(t Topic, side serde.Side, sch *Schema) (*Subject, err
 		if record == "" && len(names) > 0 {
 			record = names[0]
 		}
+	}
+	sub.RuleSet, sub.RulesPos = sch.RuleSet, sch.RulesPos
+	if sch.RulesFile != "" {
+		sub.RulesFile = r.m.Path(sch.RulesFile)
+		data, err := fs.ReadFile(r.fsys, sub.RulesFile)
+		if err != nil {
+			return nil, &Error{Pos: sch.RulesPos, Reason: fmt.Sprintf("rules file %s: %v", sch.RulesFile, unwrapPathError(err))}
+		}
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, &Error{Pos: Pos{File: sub.RulesFile}, Reason: fmt.Sprintf("rules file %s is not JSON: %v", sch.RulesFile, err)}
+		}
+		if msg := RuleSetProblem(data); msg != "" {
+			return nil, &Error{Pos: Pos{File: sub.RulesFile}, Reason: fmt.Sprintf("rules file %s: %s", sch.RulesFile, msg)}
+		}
+		sub.RuleSet, _ = CompactJSON(v)
 	}
 	name, err := t.SideStrategy(side).Subject(t.Name, side, record)
 	if err != nil {
