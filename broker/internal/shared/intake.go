@@ -168,6 +168,7 @@ func (in *intake) sealLocked() {
 	w := newObjectWriter(f.bytes)
 	for _, r := range reqs {
 		w.add(r.p.key.topic, r.p.key.part, r.batch)
+		r.batch = nil // copied into the object: let it go
 	}
 	f.data = w.finish()
 	f.batches = w.batches
@@ -363,9 +364,9 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 		case statusNoPartition:
 			r.err = fmt.Errorf("shared log: partition %s: %w", r.p.key, ErrPartitionDeleted)
 		case statusStaleEpoch:
-			r.err = fmt.Errorf("shared log: partition %s: producer %d epoch %d: %w", r.p.key, r.batch.ProducerID(), r.batch.ProducerEpoch(), log.ErrInvalidProducerEpoch)
+			r.err = fmt.Errorf("shared log: partition %s: producer %d epoch %d: %w", r.p.key, f.batches[i].ProducerID, f.batches[i].ProducerEpoch, log.ErrInvalidProducerEpoch)
 		default:
-			r.err = fmt.Errorf("shared log: partition %s: producer %d sequence %d: %w", r.p.key, r.batch.ProducerID(), r.batch.BaseSequence(), log.ErrOutOfOrderSequence)
+			r.err = fmt.Errorf("shared log: partition %s: producer %d sequence %d: %w", r.p.key, f.batches[i].ProducerID, f.batches[i].BaseSequence, log.ErrOutOfOrderSequence)
 		}
 		close(r.done)
 	}
