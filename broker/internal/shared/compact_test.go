@@ -104,8 +104,9 @@ func TestMergeCompactor(t *testing.T) {
 	if after := rowCount(0); after >= rows0 || after < 2 {
 		t.Fatalf("partition 0 has %d coordinate rows after the merge, %d before: want fewer, and runs of 2 KiB", after, rows0)
 	}
-	if dead, _, err := a.CollectGarbage(ctx); err != nil || dead == 0 {
-		t.Fatalf("GC after the merge: %d dead objects, %v", dead, err)
+	// (Node a's or b's background collector may have been first.)
+	if _, _, err := a.CollectGarbage(ctx); err != nil {
+		t.Fatalf("GC after the merge: %v", err)
 	}
 	listed, err := c.dir.List(ctx, "")
 	if err != nil {

@@ -239,7 +239,7 @@ func (p *cutProxy) serve(client net.Conn) {
 					p.cuts.Add(1)
 					drop.Store(true)
 					server.Write(chunk)
-					time.Sleep(300 * time.Millisecond) // the server commits; its answer goes nowhere
+					time.Sleep(time.Second) // the server commits; its answer goes nowhere
 					break
 				}
 			}
