@@ -115,8 +115,10 @@ func TestRetentionAndGC(t *testing.T) {
 	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_objects`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	if len(listed) != 1 || rows != 1 {
-		t.Fatalf("after GC (%d collected now): %d objects in the store, %d rows; want the one still referenced", dead, len(listed), rows)
+	// The last two batches went into one object (or, on a slow machine,
+	// two): only what is still referenced is left.
+	if len(listed) != rows || rows < 1 || rows > 2 {
+		t.Fatalf("after GC (%d collected now): %d objects in the store, %d rows; want the one or two still referenced", dead, len(listed), rows)
 	}
 	// Reads of what is left work on both nodes, from the store.
 	b.cache = newCache(1<<20, 4096)
