@@ -17,6 +17,7 @@ import (
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/serde"
 )
 
@@ -398,7 +399,7 @@ func (p *recordPrinter) printDecoded(r *brokerv1.Record) error {
 			if v == nil {
 				v = []byte{}
 			}
-			if id, _, err := serde.ParseIdentity(v); err == nil && (h.GetKey() == headerFor(serde.Key) || h.GetKey() == headerFor(serde.Value)) {
+			if id, _, err := serde.ParseIdentity(v); err == nil && (h.GetKey() == recordjson.IDHeader(serde.Key) || h.GetKey() == recordjson.IDHeader(serde.Value)) {
 				// A schema header reads as the GUID it carries.
 				buf = fmt.Appendf(buf, " header.%s=%s", h.GetKey(), strings.ReplaceAll(id.String(), " ", ":"))
 				continue

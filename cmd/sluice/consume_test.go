@@ -14,11 +14,8 @@ import (
 	"github.com/sluicehq/sluice/internal/golden"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/serde"
-	"github.com/sluicehq/sluice/serde/avro"
-	"github.com/sluicehq/sluice/serde/jsonschema"
-	"github.com/sluicehq/sluice/serde/protobuf"
-	"github.com/sluicehq/sluice/serde/schemacache"
 )
 
 // TestConsumeDecode: consume --decode prints typed keys and values as JSON
@@ -115,17 +112,7 @@ func FuzzRecordDecode(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		ws := &writerSchema{id: id, typ: text.typ, versions: []subjectVersion{{"t-value", 1}}}
-		switch p := parsed.(type) {
-		case *avro.Schema:
-			ws.avro = p
-		case *protobuf.Schema:
-			ws.proto = p
-		case *jsonschema.Schema:
-			ws.json = p
-		}
-		ws.entry, _ = schemacache.NewEntry(id, parsed)
-		d.byID[id] = ws
+		d.Preload(id, parsed, []recordjson.SubjectVersion{{Subject: "t-value", Version: 1}})
 	}
 	f.Add(append(serde.AppendPrefix(nil, 1), 0x06, 'o', '-', '1', 0x02, 0x00, 0x00), []byte(nil), []byte(nil))
 	f.Add(append(serde.AppendPrefix(nil, 2), 0x02, 0x02, 0x0a, 0x01, 'p'), []byte(nil), []byte(nil))

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
 	"github.com/sluicehq/sluice/serde/jsonschema"
@@ -195,37 +196,6 @@ func (c *typedCodec) encode(doc []byte) ([]byte, error) {
 	}
 }
 
-// fieldError words a datum or validation error by the field it is about:
-// `field "lines/2/price": expected long, got string`.
-func fieldError(err error) error {
-	var de *serde.DatumError
-	if errors.As(err, &de) {
-		return pathError(de.Path, de.Reason)
-	}
-	var ves jsonschema.ValidationErrors
-	if errors.As(err, &ves) && len(ves) > 0 {
-		parts := make([]string, len(ves))
-		for i, ve := range ves {
-			reason := ve.Reason
-			if ve.Keyword != "" {
-				reason += " (schema " + ve.Keyword + ")"
-			}
-			parts[i] = pathError(ve.Path, reason).Error()
-		}
-		return errors.New(strings.Join(parts, "; "))
-	}
-	var ve *jsonschema.ValidationError
-	if errors.As(err, &ve) {
-		return pathError(ve.Path, ve.Reason)
-	}
-	return err
-}
-
-func pathError(path, reason string) error {
-	if path == "" || path == "/" {
-		return errors.New(reason)
-	}
-	p := strings.TrimPrefix(path, "/")
-	p = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
-	return fmt.Errorf("field %q: %s", p, reason)
-}
+// fieldError words a datum or validation error by the field it is about
+// (recordjson.FieldError).
+func fieldError(err error) error { return recordjson.FieldError(err) }
