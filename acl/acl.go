@@ -31,10 +31,14 @@
 //
 // # Storage
 //
-// Rules live in the node's meta.db (SQLiteStore) behind the Store interface,
-// so that a PostgreSQL store can follow for cluster mode. The Authorizer keeps
-// the whole set in memory, copy-on-write behind an atomic pointer: checks take
-// no lock; writes go through the store first and then swap the cache.
+// Rules live in the node's meta store (MetaStore over internal/metastore):
+// meta.db for an embedded node, the cluster's PostgreSQL database in cluster
+// mode. The Authorizer keeps the whole set in memory, copy-on-write behind an
+// atomic pointer: checks take no lock; writes go through the store first and
+// then swap the cache. On PostgreSQL every write notifies the other nodes
+// (LISTEN/NOTIFY, channel sluice_acl), whose Authorizers reload the set at
+// once; a reconnection and a safety poll every few seconds reload it too
+// (Watcher).
 package acl
 
 import (

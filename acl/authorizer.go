@@ -50,6 +50,14 @@ type Store interface {
 	Remove(ctx context.Context, rules []Rule) error
 }
 
+// Watcher is implemented by a Store that several nodes share (MetaStore
+// on PostgreSQL): Watch calls changed whenever another node may have
+// changed the rules, until ctx ends, and reports a lost connection to
+// warn. The Authorizer reloads its cache on each call.
+type Watcher interface {
+	Watch(ctx context.Context, changed func(), warn func(msg string, err error))
+}
+
 // Config configures an Authorizer.
 type Config struct {
 	// Store keeps the rules. Required.
@@ -70,9 +78,16 @@ type Authorizer struct {
 	log   *slog.Logger
 	mu    sync.Mutex // serialises writes: store, then cache
 	rules atomic.Pointer[ruleSet]
+
+	// stop ends the watch of a shared store; watching is closed when it
+	// has returned.
+	stop     context.CancelFunc
+	watching chan struct{}
 }
 
-// New loads the rules from cfg.Store.
+// New loads the rules from cfg.Store. When the store is shared by several
+// nodes (it implements Watcher), the Authorizer follows the other nodes'
+// writes until Close.
 func New(ctx context.Context, cfg Config) (*Authorizer, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("acl: Config.Store is nil")
@@ -84,7 +99,30 @@ func New(ctx context.Context, cfg Config) (*Authorizer, error) {
 	if err := a.Reload(ctx); err != nil {
 		return nil, err
 	}
+	if w, ok := cfg.Store.(Watcher); ok {
+		wctx, cancel := context.WithCancel(context.Background())
+		a.stop, a.watching = cancel, make(chan struct{})
+		go func() {
+			defer close(a.watching)
+			w.Watch(wctx, func() {
+				if err := a.Reload(wctx); err != nil && wctx.Err() == nil {
+					a.log.Warn("acl: cannot reload the rules another node may have changed; checks use the rules loaded before", "err", err)
+				}
+			}, func(msg string, err error) { a.log.Warn(msg, "err", err) })
+		}()
+	}
 	return a, nil
+}
+
+// Close stops following a shared store's changes; checks go on with the
+// rules loaded last. A nil Authorizer, or one over an unshared store, has
+// nothing to stop.
+func (a *Authorizer) Close() {
+	if a == nil || a.stop == nil {
+		return
+	}
+	a.stop()
+	<-a.watching
 }
 
 // Reload replaces the cache with the store's rules (for a store shared by
@@ -194,11 +232,16 @@ func (a *Authorizer) Create(ctx context.Context, rules []Rule) error {
 	return nil
 }
 
-// Delete removes every rule f selects and returns them.
+// Delete removes every rule f selects and returns them. It selects among
+// the stored rules (read again: another node sharing the store may have
+// added some the cache does not have yet).
 func (a *Authorizer) Delete(ctx context.Context, f Filter) ([]Rule, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur := a.rules.Load().all
+	cur, err := a.cfg.Store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acl: load rules: %w", err)
+	}
 	var gone, keep []Rule
 	for _, r := range cur {
 		if f.Matches(r) {
@@ -208,6 +251,7 @@ func (a *Authorizer) Delete(ctx context.Context, f Filter) ([]Rule, error) {
 		}
 	}
 	if len(gone) == 0 {
+		a.rules.Store(newRuleSet(keep))
 		return nil, nil
 	}
 	if err := a.cfg.Store.Remove(ctx, gone); err != nil {

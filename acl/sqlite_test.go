@@ -10,7 +10,7 @@ import (
 	"github.com/sluicehq/sluice/internal/metadb"
 )
 
-func openSQLite(t *testing.T) *acl.SQLiteStore {
+func openSQLite(t *testing.T) *acl.MetaStore {
 	t.Helper()
 	db, err := metadb.Open(filepath.Join(t.TempDir(), "meta.db"))
 	if err != nil {

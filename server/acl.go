@@ -1,7 +1,8 @@
 package server
 
 // Authorization on the node's Connect services (DESIGN.md §10). The node
-// has one acl.Authorizer over meta.db (table acl_rules); it enforces exactly
+// has one acl.Authorizer over its meta store (table acl_rules in meta.db,
+// or in cluster mode in the cluster's PostgreSQL database); it enforces exactly
 // when authentication is on (Config.Auth). The Kafka listener
 // (broker/kafka/authorize.go) and the Confluent REST API
 // (registry/rest/authorize.go) ask it too; here one Connect interceptor asks
@@ -32,9 +33,19 @@ import (
 	"github.com/sluicehq/sluice/registry"
 )
 
-// openACL opens the ACL store in meta.db and the node's Authorizer.
+// openACL opens the ACL store and the node's Authorizer: the rules live in
+// meta.db, or in cluster mode (after openRegistry joined the cluster) in
+// the cluster's PostgreSQL database, shared by every node, each following
+// the others' writes (LISTEN/NOTIFY and a safety poll, acl.Watcher) until
+// closeACL.
 func (s *Server) openACL(ctx context.Context, db *sql.DB, enforce bool) error {
-	store, err := acl.OpenSQLiteStore(ctx, db)
+	var store *acl.MetaStore
+	var err error
+	if s.cluster != nil {
+		store, err = acl.OpenPostgresStore(ctx, s.cluster.pool)
+	} else {
+		store, err = acl.OpenSQLiteStore(ctx, db)
+	}
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -44,6 +55,10 @@ func (s *Server) openACL(ctx context.Context, db *sql.DB, enforce bool) error {
 	}
 	return nil
 }
+
+// closeACL stops the Authorizer following a shared store (before the
+// cluster's pool closes); a no-op otherwise.
+func (s *Server) closeACL() { s.ACL.Close() }
 
 // connectCheck is one procedure's authorization: check runs on the request
 // message before the handler, filter (optional) trims a listing in the

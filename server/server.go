@@ -230,6 +230,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if kln != nil {
 		if err := s.newKafka(kln); err != nil {
 			closeKafka()
+			s.closeACL() // acl.go
 			s.Broker.Close()
 			s.Registry.Close()
 			s.closeCluster()
@@ -421,6 +422,7 @@ func (s *Server) Close() error {
 			s.kafka.Shutdown(cut) // already stopped, or cut now: either way nothing is in flight after
 			s.kafkaLn.Close()
 		}
+		s.closeACL() // acl.go: before the cluster's pool closes
 		s.closeErr = errors.Join(s.Broker.Close(), s.Registry.Close(), s.closeCluster(), s.db.Close())
 		// Released last: the directory is free only once every file is closed.
 		s.closeErr = errors.Join(s.closeErr, s.lock.Release())
