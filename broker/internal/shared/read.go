@@ -23,8 +23,9 @@ type coord struct {
 	maxTs      int64
 }
 
-// maxCoords bounds the coordinates a partition keeps in memory.
-const maxCoords = 8192
+// maxCoords bounds the coordinates a partition keeps in memory (about
+// 100 bytes each): the recent tail that most reads want.
+const maxCoords = 2048
 
 // queryLimit is how many coordinates one query fetches.
 const queryLimit = 1000
