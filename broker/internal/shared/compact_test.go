@@ -170,3 +170,104 @@ func TestMergeRefusedWhenStale(t *testing.T) {
 		t.Fatalf("read after a refused merge: %d, %v", len(got), err)
 	}
 }
+
+// Appends on one node, merges, retention-free maintenance and GC on a
+// second, reads on a third, all at once: every read sees each offset with
+// one value for ever, and the history holds at the end on every node.
+func TestConcurrentMergeAppendRead(t *testing.T) {
+	c := newCluster(t)
+	edit := func(cfg *Config) {
+		cfg.MergeAge = time.Millisecond
+		cfg.MergeRunBytes = 4 << 10
+		cfg.GCGrace = time.Millisecond
+	}
+	a, b, r := c.node("a", edit), c.node("b", edit), c.node("r", edit)
+	ctx := context.Background()
+	const parts = 2
+	var pa, pb, pr [parts]*Partition
+	hist := [parts]*history{}
+	for i := range parts {
+		pa[i], pb[i], pr[i] = openPart(t, a, "mix", int32(i)), openPart(t, b, "mix", int32(i)), openPart(t, r, "mix", int32(i))
+		if err := pb[i].Reconfigure(log.Config{RetentionAge: -1}); err != nil {
+			t.Fatal(err)
+		}
+		hist[i] = newHistory()
+	}
+	done := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { // maintenance on node b
+		defer bg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+			for i := range parts {
+				if err := pb[i].RunMaintenance(time.Now()); err != nil {
+					t.Errorf("maintenance: %v", err)
+				}
+			}
+			if _, _, err := b.CollectGarbage(ctx); err != nil {
+				t.Errorf("GC: %v", err)
+			}
+		}
+	}()
+	seen := [parts]map[int64]string{{}, {}}
+	go func() { // reads on node r
+		defer bg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			for i := range parts {
+				got, err := pr[i].Read(0, 0, 0)
+				if err != nil {
+					t.Errorf("read: %v", err)
+					return
+				}
+				for j, rec := range got {
+					if rec.Offset != int64(j) {
+						t.Errorf("partition %d: record %d has offset %d", i, j, rec.Offset)
+						return
+					}
+					if v, ok := seen[i][rec.Offset]; ok && v != string(rec.Value) {
+						t.Errorf("partition %d offset %d read as %s, earlier as %s", i, rec.Offset, rec.Value, v)
+						return
+					}
+					seen[i][rec.Offset] = string(rec.Value)
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hist[i].write(t, pa[i], fmt.Sprintf("p%d", i), 3, 40)
+		}()
+	}
+	wg.Wait()
+	close(done)
+	bg.Wait()
+	time.Sleep(5 * time.Millisecond)
+	for i := range parts {
+		if err := pb[i].RunMaintenance(time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.Stats().Merges == 0 {
+		t.Fatal("no merge happened")
+	}
+	for i := range parts {
+		for _, p := range []*Partition{pa[i], pb[i], pr[i]} {
+			waitHW(t, p, pa[i].HighWatermark())
+			hist[i].check(t, p)
+		}
+	}
+	t.Logf("%d merges; reader saw %d and %d offsets", b.Stats().Merges, len(seen[0]), len(seen[1]))
+}
