@@ -336,15 +336,33 @@ func TestACLSameAnswerOnEveryTransport(t *testing.T) {
 		},
 		{
 			name: "write subject",
-			rule: acl.Rule{Resource: acl.Subject, Name: "pay-value", Operation: acl.Write},
+			rule: acl.Rule{Resource: acl.Subject, Name: "new-value", Operation: acl.Write},
 			probes: []probe{
 				{"rest register", func() outcome {
-					return restOutcome(n.rest("POST", "/subjects/pay-value/versions", `{"schema":"\"string\""}`))
+					return restOutcome(n.rest("POST", "/subjects/new-value/versions", `{"schema":"\"string\""}`))
 				}},
 				{"connect register", func() outcome {
-					_, err := bobReg.Register(ctx, connect.NewRequest(&registryv1.RegisterRequest{Subject: "pay-value", Schema: &registryv1.Schema{Text: `"string"`}}))
+					_, err := bobReg.Register(ctx, connect.NewRequest(&registryv1.RegisterRequest{Subject: "new-value", Schema: &registryv1.Schema{Text: `"string"`}}))
 					return connectOutcome(err)
 				}},
+			},
+			// A refused registration stores nothing: the subject does not
+			// exist until a registration is allowed.
+			after: func(t *testing.T, allowedNow bool) {
+				req, _ := http.NewRequest("GET", n.url+"/subjects/new-value/versions", nil)
+				resp, err := n.httpClient("alice", "alice-pw").Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want, wantBody := http.StatusNotFound, `"error_code":40401`
+				if allowedNow {
+					want, wantBody = http.StatusOK, `[1]`
+				}
+				if resp.StatusCode != want || !strings.Contains(string(body), wantBody) {
+					t.Fatalf("versions of new-value as alice: %d %s, want %d %s", resp.StatusCode, body, want, wantBody)
+				}
 			},
 		},
 		{
