@@ -2,32 +2,47 @@ package kafka_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluicehq/sluice/acl"
 )
 
 // BenchmarkProduceSecure produces 1 KiB records with kgo to a node without
-// security and to one with TLS and SASL SCRAM-SHA-256 (and, with
-// authentication on, the ACL check of every produce; the user is a
-// superuser), same build, same run:
+// security, to one with TLS and SASL SCRAM-SHA-256 as a superuser (the ACL
+// check passes at once), and to the same as bob, whose produce is allowed
+// by an ACL among 200 others (the decision walks the rules of the topic and
+// the wildcard), same build, same run:
 //
 //	go test ./broker/kafka -run '^$' -bench ProduceSecure -benchtime 50000x
 func BenchmarkProduceSecure(b *testing.B) {
-	for _, secure := range []bool{false, true} {
-		name := "plain"
-		if secure {
-			name = "tls+scram"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []string{"plain", "tls+scram", "tls+scram+acl"} {
+		b.Run(mode, func(b *testing.B) {
 			var addr string
 			var opts []kgo.Opt
 			var create func(topic string)
-			if secure {
+			if mode != "plain" {
 				n := startSecureNode(b, true)
 				addr = n.addr
-				opts = []kgo.Opt{kgo.DialTLSConfig(n.tlsConfig(nil)), kgo.SASL(scram.Auth{User: "alice", Pass: "alice-pw"}.AsSha256Mechanism())}
+				user := "alice"
+				if mode == "tls+scram+acl" {
+					user = "bob"
+					var rules []acl.Rule
+					for i := range 200 {
+						rules = append(rules, acl.Rule{Principal: fmt.Sprintf("user-%d", i), Resource: acl.Topic, Name: fmt.Sprintf("topic-%d", i),
+							Pattern: acl.Literal, Operation: acl.Write, Permission: acl.Allow})
+					}
+					rules = append(rules,
+						acl.Rule{Principal: "bob", Resource: acl.Topic, Name: "bench", Pattern: acl.Literal, Operation: acl.Write, Permission: acl.Allow},
+						acl.Rule{Principal: "*", Resource: acl.Topic, Name: "secret-", Pattern: acl.Prefixed, Operation: acl.All, Permission: acl.Deny})
+					if err := n.srv.ACL.Create(context.Background(), rules); err != nil {
+						b.Fatal(err)
+					}
+				}
+				opts = []kgo.Opt{kgo.DialTLSConfig(n.tlsConfig(nil)), kgo.SASL(scram.Auth{User: user, Pass: user + "-pw"}.AsSha256Mechanism())}
 				create = func(topic string) {
 					if _, err := n.srv.Broker.CreateTopic(context.Background(), topic, 1, nil); err != nil {
 						b.Fatal(err)

@@ -24,15 +24,19 @@ import (
 	"github.com/sluicehq/sluice/tlsconfig/tlsconfigtest"
 )
 
-// saslAuthFile: alice (superuser) with password "alice-pw" and SCRAM
-// credentials; made once (hashing is slow on purpose).
+// saslAuthFile: alice (superuser) with password "alice-pw" and bob
+// ("bob-pw", subject to ACLs), both with SCRAM credentials; made once
+// (hashing is slow on purpose).
 var saslAuthFile = sync.OnceValue(func() *auth.File {
-	alice, err := auth.UserEntry("alice", "alice-pw", false)
-	if err != nil {
-		panic(err)
+	var users string
+	for _, u := range []string{"alice", "bob"} {
+		e, err := auth.UserEntry(u, u+"-pw", false)
+		if err != nil {
+			panic(err)
+		}
+		users += "  " + strings.ReplaceAll(strings.TrimSuffix(e, "\n"), "\n", "\n  ") + "\n"
 	}
-	ind := "  " + strings.ReplaceAll(strings.TrimSuffix(alice, "\n"), "\n", "\n  ") + "\n"
-	f, err := auth.ParseFile("test", []byte("users:\n"+ind+"superusers: [alice]\n"))
+	f, err := auth.ParseFile("test", []byte("users:\n"+users+"superusers: [alice]\n"))
 	if err != nil {
 		panic(err)
 	}
