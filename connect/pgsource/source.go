@@ -152,7 +152,12 @@ func (s *Source) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("read the source's state: %w", err)
 	}
 	start := pglogrepl.LSN(0) // the slot's confirmed position
-	if !done {
+	if done {
+		var confirmed string
+		if err := pg.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, '0/0') FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&confirmed); err == nil {
+			s.log.Info("resuming from the slot's confirmed position", "slot", s.cfg.Slot, "lsn", confirmed)
+		}
+	} else {
 		if start, err = s.snapshot(ctx, pg, repl); err != nil {
 			return err
 		}
@@ -166,7 +171,7 @@ func (s *Source) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start replication from slot %s: %w", s.cfg.Slot, err)
 	}
 	s.acked, s.pending = start, start
-	s.log.Info("source streaming", "slot", s.cfg.Slot, "from", start.String())
+	s.log.Info("source streaming", "slot", s.cfg.Slot)
 	return s.stream(ctx, repl)
 }
 

@@ -143,7 +143,7 @@ func collect(t *testing.T, conn *client.Conn, topic string, n int) []string {
 	return nil
 }
 
-func exec(t *testing.T, pg *pgx.Conn, sqls ...string) {
+func execSQL(t *testing.T, pg *pgx.Conn, sqls ...string) {
 	t.Helper()
 	for _, q := range sqls {
 		if _, err := pg.Exec(context.Background(), q); err != nil {
@@ -169,7 +169,7 @@ func TestSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close(ctx)
-	exec(t, pg,
+	execSQL(t, pg,
 		`CREATE TABLE customers (id integer PRIMARY KEY, name text, balance numeric(10,2), born date)`,
 		`INSERT INTO customers VALUES (1, 'ann', 10.50, '1990-01-02'), (2, 'bob', NULL, NULL), (3, 'cy', 0, '1969-12-31')`)
 	srv := sluicetest.Start(t)
@@ -183,7 +183,7 @@ func TestSource(t *testing.T) {
 	}
 	equal(t, collect(t, srv.Conn, "public.customers", 3), want)
 
-	exec(t, pg,
+	execSQL(t, pg,
 		`INSERT INTO customers VALUES (4, 'dee', 1, NULL)`,
 		`UPDATE customers SET name = 'anne' WHERE id = 1`,
 		`DELETE FROM customers WHERE id = 2`,
@@ -199,7 +199,7 @@ func TestSource(t *testing.T) {
 	equal(t, collect(t, srv.Conn, "public.customers", len(want)), want)
 
 	// ALTER TABLE: a new, compatible version of the value subject.
-	exec(t, pg, `ALTER TABLE customers ADD COLUMN email text`,
+	execSQL(t, pg, `ALTER TABLE customers ADD COLUMN email text`,
 		`INSERT INTO customers VALUES (5, 'eve', 3, NULL, 'eve@example.com')`)
 	want = append(want, "c 5 eve 3.00 null eve@example.com")
 	equal(t, collect(t, srv.Conn, "public.customers", len(want)), want)
@@ -216,7 +216,7 @@ func TestSource(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("source: %v", err)
 	}
-	exec(t, pg, `INSERT INTO customers VALUES (6, 'fay', NULL, NULL, NULL)`, `DELETE FROM customers WHERE id = 5`)
+	execSQL(t, pg, `INSERT INTO customers VALUES (6, 'fay', NULL, NULL, NULL)`, `DELETE FROM customers WHERE id = 5`)
 	run(t, srv.Conn, cfg)
 	want = append(want, "c 6 fay null null null", "d 5 null")
 	equal(t, collect(t, srv.Conn, "public.customers", len(want)), want)
