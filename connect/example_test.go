@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/connect"
+	"github.com/sluicehq/sluice/manifest"
 )
 
 // TestExampleFile keeps examples/connect/connectors.yaml (the README's)
@@ -62,4 +63,18 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInSluiceYAML: a connectors: list beside the topics of sluice.yaml is
+// read by both the manifest parser (which leaves it to this package) and
+// Parse (which reads only it).
+func TestInSluiceYAML(t *testing.T) {
+	doc := []byte("topics:\n  - name: payments\n    value: {primitive: string}\nconnectors:\n  - name: a\n    type: postgres-sink\n    postgres: postgres://x/y\n    topic: payments\n")
+	if _, err := manifest.Parse("sluice.yaml", doc); err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	f, err := connect.Parse("sluice.yaml", doc)
+	if err != nil || len(f.Connectors) != 1 {
+		t.Fatalf("connect: %v %+v", err, f)
+	}
 }

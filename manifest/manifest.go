@@ -278,6 +278,8 @@ func Parse(file string, data []byte) (*Manifest, error) {
 			p.sequence(v, "schemas", func(n *yaml.Node) { m.Schemas = append(m.Schemas, p.schemaFile(n)) })
 		case "topics":
 			p.sequence(v, "topics", func(n *yaml.Node) { m.Topics = append(m.Topics, p.topic(n, m)) })
+		case "connectors":
+			// Read and checked by `sluice connect` (package connect).
 		default:
 			p.unknown(k, key, "compatibility, strategy, schemas or topics")
 		}
