@@ -86,9 +86,7 @@ func Aggregate[K, V, VA any](g *Grouped[K, V], init func() VA, agg func(K, V, VA
 			cur = e.value.(VA)
 		}
 		next := agg(r.key.(K), r.value.(V), cur)
-		if err := s.put(tk, kb, &entry{key: r.key, value: next}, r.ts); err != nil {
-			return err
-		}
+		s.put(kb, &entry{key: r.key, value: next}, r.ts)
 		return t.n.forward(tk, record{key: r.key, value: next, ts: r.ts})
 	}
 	t.n.process = t.n.forward
@@ -126,9 +124,7 @@ func Reduce[K, V any](g *Grouped[K, V], f func(V, V) V, vc client.Codec[V]) *Tab
 		if e, ok := s.get(kb); ok {
 			next = f(e.value.(V), next)
 		}
-		if err := s.put(tk, kb, &entry{key: r.key, value: next}, r.ts); err != nil {
-			return err
-		}
+		s.put(kb, &entry{key: r.key, value: next}, r.ts)
 		return t.n.forward(tk, record{key: r.key, value: next, ts: r.ts})
 	})
 	return t

@@ -41,7 +41,9 @@ func TestRebalanceKeepsCountsExact(t *testing.T) {
 	appA := wordCount(s.Conn, "wc-rebalance", opts...)
 	stopA := runApp(t, appA)
 	produce(0, 150)
-	waitFor(t, func() bool { return appA.Stats().Commits.Load() > 0 })
+	// A has counted every word (150 lines, 450 words) and committed the
+	// counts (their updates are visible) with the changelogs.
+	waitFor(t, func() bool { return countRecords(t, s.Conn, "counts") == 450 })
 	appB := wordCount(s.Conn, "wc-rebalance", opts...)
 	runApp(t, appB) // B joins
 	produce(150, 300)

@@ -193,28 +193,62 @@ func (a *App) runMember(parent context.Context, n int32) error {
 	// Commits use their own context: a commit under way when parent is
 	// done is finished, not cut in half.
 	cctx := context.WithoutCancel(parent)
+	// retry: fenced tasks, and when to check that the group moved them.
+	retry := map[int32]time.Time{}
+	var park func(t *task)
 	commitAll := func() error {
 		for p, t := range tasks {
 			if err := t.commit(cctx); err != nil {
-				if errors.Is(err, client.ErrFenced) {
-					// Another member took the task: this membership is
-					// stale. Rejoin rather than guess what is still ours.
-					return fmt.Errorf("task %d: %w", p, err)
+				if !errors.Is(err, client.ErrFenced) {
+					return err
 				}
-				return err
+				// The broker moved the task before this member read
+				// the revocation (it lets go once the assignment is
+				// sent): the new owner fenced it. Its work since the
+				// last commit is the new owner's now.
+				a.opts.log.Info("stream: task taken over by another instance", "app", a.id, "task", p)
+				park(t)
+				delete(tasks, p)
+				retry[p] = time.Now().Add(time.Second)
 			}
 		}
 		return nil
 	}
 	// park moves a removed task's unprocessed records of partitions still
 	// owned back to pending.
-	park := func(t *task) {
+	park = func(t *task) {
 		for _, in := range t.order {
 			k := tpKey{in.src.topic, t.id}
 			if owned[k] && len(in.queue) > 0 {
 				pending[k] = &input{src: in.src, queue: in.queue, hwm: in.hwm}
 			}
 		}
+	}
+	complete := func(p int32) bool {
+		for _, s := range a.sources {
+			if !owned[tpKey{s.topic, p}] {
+				return false
+			}
+		}
+		return true
+	}
+	// start takes task p over, with the records that waited for it.
+	start := func(p int32) error {
+		delete(retry, p)
+		t, err := a.newTask(ctx, p)
+		if err != nil {
+			return err
+		}
+		for _, in := range t.order {
+			k := tpKey{in.src.topic, p}
+			if pd := pending[k]; pd != nil {
+				in.queue = append(pd.queue, in.queue...)
+				in.hwm = max(in.hwm, pd.hwm)
+				delete(pending, k)
+			}
+		}
+		tasks[p] = t
+		return t.drain(ctx)
 	}
 	tick := time.NewTicker(min(a.opts.commitInterval, 50*time.Millisecond))
 	defer tick.Stop()
@@ -224,6 +258,18 @@ func (a *App) runMember(parent context.Context, n int32) error {
 		case <-parent.Done():
 			return commitAll()
 		case <-tick.C:
+			for p, at := range retry {
+				if time.Now().Before(at) {
+					continue
+				}
+				delete(retry, p)
+				if tasks[p] == nil && complete(p) {
+					// Still assigned here a second later: this member's
+					// view is stale, and the records it processed after
+					// the last commit are gone from its stream. Rejoin.
+					return fmt.Errorf("task %d was fenced by another instance but is still assigned here", p)
+				}
+			}
 			for _, t := range tasks {
 				if err := t.drain(ctx); err != nil {
 					return err
@@ -259,14 +305,6 @@ func (a *App) runMember(parent context.Context, n int32) error {
 						delete(pending, k)
 					}
 				}
-				complete := func(p int32) bool {
-					for _, s := range a.sources {
-						if !owned[tpKey{s.topic, p}] {
-							return false
-						}
-					}
-					return true
-				}
 				for p, t := range tasks {
 					if !complete(p) {
 						park(t)
@@ -274,25 +312,10 @@ func (a *App) runMember(parent context.Context, n int32) error {
 					}
 				}
 				for k := range owned {
-					p := k.partition
-					if tasks[p] != nil || !complete(p) {
-						continue
-					}
-					t, err := a.newTask(ctx, p)
-					if err != nil {
-						return err
-					}
-					for _, in := range t.order {
-						k := tpKey{in.src.topic, p}
-						if pd := pending[k]; pd != nil {
-							in.queue = append(pd.queue, in.queue...)
-							in.hwm = max(in.hwm, pd.hwm)
-							delete(pending, k)
+					if p := k.partition; tasks[p] == nil && complete(p) {
+						if err := start(p); err != nil {
+							return err
 						}
-					}
-					tasks[p] = t
-					if err := t.drain(ctx); err != nil {
-						return err
 					}
 				}
 			case *brokerv1.ConsumeResponse_Records:
@@ -490,6 +513,11 @@ func recordTime(r *brokerv1.Record) int64 { return r.GetTimestamp().AsTime().Uni
 func (t *task) commit(ctx context.Context) error {
 	if !t.dirty {
 		return nil
+	}
+	for _, s := range t.stores {
+		if err := s.flush(t); err != nil {
+			return &permanentError{fmt.Errorf("task %d: %w", t.id, err)}
+		}
 	}
 	for _, in := range t.order {
 		t.tx.CommitOffsetMetadata(in.src.topic, t.id, in.pos, streamTimeKey+strconv.FormatInt(in.streamTime, 10))

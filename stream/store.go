@@ -42,13 +42,18 @@ type entry struct {
 
 // kvStore is a task's instance of a store: an in-memory map from the
 // encoded key (for windowed stores, 8 bytes of window start first) to the
-// entry, restored from the changelog.
+// entry, restored from the changelog. Changes are written to the
+// changelog when the task commits, the last change of each key only (a
+// compacted changelog keeps no more).
 type kvStore struct {
 	def *storeDef
 	m   map[string]*entry
 	// minStart is the earliest window start held (windowed stores), or
 	// noWindow.
 	minStart int64
+	// dirty holds the keys changed since the last commit, with the
+	// timestamp of their last change.
+	dirty map[string]int64
 }
 
 func (s *kvStore) get(k []byte) (*entry, bool) {
@@ -56,30 +61,46 @@ func (s *kvStore) get(k []byte) (*entry, bool) {
 	return e, ok
 }
 
-// put sets k's entry and writes the change to the changelog in the task's
-// transaction.
-func (s *kvStore) put(t *task, k []byte, e *entry, ts int64) error {
+// put sets k's entry; the change reaches the changelog at the commit.
+func (s *kvStore) put(k []byte, e *entry, ts int64) {
 	s.m[string(k)] = e
 	if s.def.windowed {
 		s.minStart = min(s.minStart, e.start)
 	}
-	if s.def.changelog == "" {
-		return nil
-	}
-	vb, err := s.def.value.encode(e.value)
-	if err != nil {
-		return fmt.Errorf("store %s: encode value: %w", s.def.name, err)
-	}
-	t.tx.AddRecord(s.def.changelog, rawRecord(k, vb, ts, &t.id))
-	return nil
+	s.touch(string(k), ts)
 }
 
-// remove deletes k and writes a tombstone to the changelog.
-func (s *kvStore) remove(t *task, k []byte, ts int64) {
+// remove deletes k; a tombstone reaches the changelog at the commit.
+func (s *kvStore) remove(k []byte, ts int64) {
 	delete(s.m, string(k))
-	if s.def.changelog != "" {
-		t.tx.AddRecord(s.def.changelog, rawRecord(k, nil, ts, &t.id))
+	s.touch(string(k), ts)
+}
+
+func (s *kvStore) touch(k string, ts int64) {
+	if s.def.changelog == "" {
+		return
 	}
+	if s.dirty == nil {
+		s.dirty = map[string]int64{}
+	}
+	s.dirty[k] = ts
+}
+
+// flush adds the changed keys' last values (or tombstones) to the task's
+// transaction, for its changelog partition.
+func (s *kvStore) flush(t *task) error {
+	for k, ts := range s.dirty {
+		var vb []byte
+		if e, ok := s.m[k]; ok {
+			var err error
+			if vb, err = s.def.value.encode(e.value); err != nil {
+				return fmt.Errorf("store %s: encode value: %w", s.def.name, err)
+			}
+		}
+		t.tx.AddRecord(s.def.changelog, rawRecord([]byte(k), vb, ts, &t.id))
+	}
+	clear(s.dirty)
+	return nil
 }
 
 // windowKey is a windowed store's key: the window start, then the key.

@@ -120,9 +120,7 @@ func windowFold[K, V, VA any](wg *WindowedGroup[K, V], first func(K, V) VA, next
 			} else {
 				val = first(k, v)
 			}
-			if err := s.put(t, wk, &entry{key: r.key, value: val, start: start}, r.ts); err != nil {
-				return err
-			}
+			s.put(wk, &entry{key: r.key, value: val, start: start}, r.ts)
 		}
 		return nil
 	})
@@ -184,7 +182,7 @@ func (wn *windowNode) close(t *task) error {
 	})
 	for _, c := range done {
 		r := wn.emit(c.e)
-		s.remove(t, []byte(c.k), r.ts)
+		s.remove([]byte(c.k), r.ts)
 		if err := wn.out.forward(t, r); err != nil {
 			return err
 		}
