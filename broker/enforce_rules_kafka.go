@@ -94,34 +94,51 @@ func (b *Broker) divertBatch(ctx context.Context, topicName string, part *log.Pa
 		// or a batch EnqueueBatch will refuse: nothing goes to the DLQ.
 		return without, kept, nil
 	}
-	// One Produce per DLQ topic, in batch order.
-	var order []string
-	byTopic := map[string][]ProduceRecord{}
-	var sent [][]divertedRecord // per topic of order, its records
-	for _, d := range div {
-		if _, ok := byTopic[d.V.DLQTopic]; !ok {
-			order = append(order, d.V.DLQTopic)
-			sent = append(sent, nil)
-		}
-		k := slices.Index(order, d.V.DLQTopic)
-		sent[k] = append(sent[k], d)
-		byTopic[d.V.DLQTopic] = append(byTopic[d.V.DLQTopic], dlqRecord(topicName, &recs[d.Index], d.V))
+	// One Produce per DLQ topic, in batch order. Every group is checked
+	// by its topic's validator first, so that a DLQ topic refusing its
+	// records (no retry can help) refuses the batch before any is written.
+	type group struct {
+		topic string
+		recs  []ProduceRecord
+		from  []divertedRecord
 	}
-	for k, dt := range order {
-		_, err := b.Produce(ctx, dt, byTopic[dt])
+	var groups []*group
+	for _, d := range div {
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.topic == d.V.DLQTopic })
+		if i < 0 {
+			i = len(groups)
+			groups = append(groups, &group{topic: d.V.DLQTopic})
+		}
+		g := groups[i]
+		g.recs = append(g.recs, dlqRecord(topicName, &recs[d.Index], d.V))
+		g.from = append(g.from, d)
+	}
+	refused := func(g *group, err error) error {
 		var pe *ProduceError
-		switch {
-		case errors.As(err, &pe):
-			// The DLQ topic refuses them (its own schema checks): no retry
-			// can help, so the records are refused.
-			var errs []*RecordError
-			for _, re := range pe.Records {
-				d := sent[k][re.Index]
-				errs = append(errs, &RecordError{Index: d.Index, Err: invalidf("rule %q diverts it to DLQ topic %s, which refuses it: %v", d.V.Rule, dt, re.Err)})
+		if !errors.As(err, &pe) {
+			return fmt.Errorf("produce %s/%d: writing %d diverted records to DLQ topic %s: %w", topicName, o.Partition, len(g.recs), g.topic, err)
+		}
+		errs := make([]*RecordError, 0, len(pe.Records))
+		for _, re := range pe.Records {
+			d := g.from[re.Index]
+			errs = append(errs, &RecordError{Index: d.Index, Err: invalidf("rule %q diverts it to DLQ topic %s, which refuses it: %v", d.V.Rule, g.topic, re.Err)})
+		}
+		return refuse(errs)
+	}
+	if b.cfg.Validator != nil {
+		for _, g := range groups {
+			t, err := b.lookup(g.topic)
+			if err == nil {
+				err = b.cfg.Validator.ValidateProduce(ctx, g.topic, t.cfg.Load(), g.recs)
 			}
-			return nil, nil, refuse(errs)
-		case err != nil:
-			return nil, nil, fmt.Errorf("produce %s/%d: writing %d diverted records to DLQ topic %s: %w", topicName, o.Partition, len(byTopic[dt]), dt, err)
+			if err != nil {
+				return nil, nil, refused(g, err)
+			}
+		}
+	}
+	for _, g := range groups {
+		if _, err := b.Produce(ctx, g.topic, g.recs); err != nil {
+			return nil, nil, refused(g, err)
 		}
 	}
 	return without, kept, nil

@@ -334,9 +334,14 @@ func TestDataContractDLQRefusedOverKafka(t *testing.T) {
 	addr, _, srv := startServer(t)
 	id := registerTipRule(t, srv, "tips-value", "tips-dlq")
 	lost := registerTipRule(t, srv, "lost-value", "no-such-topic")
+	strict := registerTipRule(t, srv, "strict-value", "strict-dlq")
 	createTopicCore(t, srv, "tips", 1, nil)
 	createTopicCore(t, srv, "lost", 1, nil)
 	createTopicCore(t, srv, "tips-dlq", 1, nil)
+	createTopicCore(t, srv, "strict", 1, nil)
+	// A typed DLQ topic whose subject has no schema: it refuses the
+	// diverted records.
+	createTopicCore(t, srv, "strict-dlq", 1, map[string]string{"value.schema.validation": "payload"})
 	for _, tc := range []struct {
 		name, topic string
 		batch       []byte
@@ -348,6 +353,8 @@ func TestDataContractDLQRefusedOverKafka(t *testing.T) {
 			[]string{"2 of 2 records refused", `record 0: rule "positive_total" (CEL) failed`, "diverts it to tips-dlq only when no other record of its request is refused", "record 1: "}},
 		{"no DLQ topic", "lost", rawBatch([][]byte{avroLong(lost, 1), avroLong(lost, -1)}),
 			[]string{`record 1: rule "positive_total" (CEL) failed`, "its DLQ topic no-such-topic"}},
+		{"the DLQ topic refuses", "strict", rawBatch([][]byte{avroLong(strict, 1), avroLong(strict, -1)}),
+			[]string{`record 1: rule "positive_total" diverts it to DLQ topic strict-dlq, which refuses it`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := kmsg.NewPtrProduceRequest()
@@ -374,7 +381,7 @@ func TestDataContractDLQRefusedOverKafka(t *testing.T) {
 			}
 		})
 	}
-	for _, topic := range []string{"tips", "lost", "tips-dlq"} {
+	for _, topic := range []string{"tips", "lost", "tips-dlq", "strict", "strict-dlq"} {
 		info, err := srv.Broker.DescribeTopic(topic)
 		if err != nil {
 			t.Fatal(err)
