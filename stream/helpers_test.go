@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sort"
 	"strings"
 	"testing"
@@ -150,3 +152,5 @@ func fetchAll(t testing.TB, conn *client.Conn, topic string, p int32) []*brokerv
 }
 
 var _ = sluicetest.Start
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
