@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -131,6 +132,7 @@ func (c *cache) read(ctx context.Context, l *Log, dst []byte, key string, objSiz
 	if off < 0 || n < 0 || off+n > objSize {
 		return dst, fmt.Errorf("shared log: object %s: bytes [%d, +%d) are outside its %d bytes: %w", key, off, n, objSize, ErrCorruptObject)
 	}
+	dst = slices.Grow(dst, int(n))
 	for pos := off; pos < off+n; {
 		idx := pos / c.block
 		b, err := c.get(ctx, l, key, objSize, idx)

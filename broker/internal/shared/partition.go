@@ -376,8 +376,8 @@ func (p *Partition) OffsetForTime(ts int64) (int64, error) {
 		return 0, err
 	}
 	for len(raw) > 0 {
-		h, _ := log.PeekBatch(raw) // readCoord checked each batch
-		_, recs, err := log.ParseVerifiedBatch(raw[:h.Size], nil, nil)
+		h, _ := log.PeekBatch(raw) // readCoord checked the framing; ParseBatch checks the rest
+		_, recs, err := log.ParseBatch(raw[:h.Size], nil, nil)
 		if err != nil {
 			return 0, fmt.Errorf("shared log: partition %s: batch in %s: %w", p.key, cs[0].key, err)
 		}
