@@ -2,10 +2,12 @@ package evolution
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/manifest"
@@ -28,6 +30,7 @@ import (
 func AskRegistry(ctx context.Context, notes io.Writer, in *Input, base *RegistryBaseline) (*Report, error) {
 	set, r, display := in.Set, base.Reader, in.Display
 	var findings []Finding
+	var rcs []RuleChange
 	fresh := 0
 	registered := map[string]int{} // subject -> version holding the local text
 	for _, s := range set.Subjects {
@@ -49,6 +52,18 @@ func AskRegistry(ctx context.Context, notes io.Writer, in *Input, base *Registry
 		}
 		if len(vs) == 0 {
 			fresh++
+		}
+		if fd, bad := compileRules(s, display); bad {
+			findings = append(findings, fd)
+		}
+		if s.RuleSet != nil && len(vs) > 0 {
+			latest, err := r.Version(ctx, s.Name, strconv.Itoa(vs[len(vs)-1]))
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range ruleChanges(latest.RuleSet, json.RawMessage(s.RuleSet)) {
+				rcs = append(rcs, describeRuleChange(s, latest.Version, c, display))
+			}
 		}
 		if len(missing) == 0 {
 			var found srclient.Schema
@@ -91,7 +106,7 @@ func AskRegistry(ctx context.Context, notes io.Writer, in *Input, base *Registry
 		}
 		findings = append(findings, verdictFindings(s, resp.Messages, display)...)
 	}
-	return &Report{Baseline: base.Name(), Subjects: len(set.Subjects), New: fresh, Findings: findings}, nil
+	return &Report{Baseline: base.Name(), Subjects: len(set.Subjects), New: fresh, Findings: findings, RuleChanges: rcs}, nil
 }
 
 // verdictFindings turns the registry's verbose messages into findings: the

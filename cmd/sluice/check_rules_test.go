@@ -83,6 +83,8 @@ func TestSchemaCheckRules(t *testing.T) {
 	}
 	tr.run(0, "schema", "check", "--registry", addr, "--manifest", mf(base))
 	tr.run(0, "schema", "check", "--registry", addr, "--manifest", mf(next))
+	tr.run(0, "schema", "check", "--registry", addr, "--manifest", mf(next), "--verdict", "registry")
+	tr.run(1, "schema", "check", "--registry", addr, "--manifest", mf(bad), "--verdict", "registry")
 	tr.run(1, "apply", "--manifest", mf(bad), "--addr", addr, "--dry-run")
 	tr.run(0, "apply", "--manifest", mf(next), "--addr", addr, "--dry-run")
 	tr.run(0, "apply", "--manifest", mf(next), "--addr", addr)
