@@ -32,7 +32,8 @@ type Batch struct {
 // Len is the batch's size in bytes.
 func (b *Batch) Len() int { return len(b.raw) }
 
-// Count is the number of records (and offsets) the batch holds.
+// Count is the number of offsets the batch takes: its records, unless
+// Without left some out (Records).
 func (b *Batch) Count() int { return int(b.h.LastOffsetDelta) + 1 }
 
 // ProducerID, ProducerEpoch and BaseSequence are the idempotent-producer
