@@ -454,3 +454,43 @@ func TestKcatDataContractDLQ(t *testing.T) {
 	}
 	_ = srv
 }
+
+// TestDataContractDLQTransactionalKgo: kgo's transactional producer gets
+// INVALID_RECORD for a record a DLQ rule would divert (the refusal of a
+// transactional batch), aborts, and goes on: its next transaction of good
+// records commits, and a read_committed consumer sees only those; the
+// DLQ topic gets nothing.
+func TestDataContractDLQTransactionalKgo(t *testing.T) {
+	addr, _, srv := startServer(t)
+	id := registerTipRule(t, srv, "tips-value", "tips-dlq")
+	createTopicCore(t, srv, "tips", 1, nil)
+	createTopicCore(t, srv, "tips-dlq", 1, nil)
+	ctx := testCtx(t)
+	pr := newClient(t, addr, kgo.TransactionalID("tips-tx"), kgo.DefaultProduceTopic("tips"))
+	if err := pr.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	err := pr.ProduceSync(ctx, &kgo.Record{Value: avroLong(id, 1)}, &kgo.Record{Value: avroLong(id, -1)}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("transactional produce of a DLQ-bound record: %v, want INVALID_RECORD", err)
+	}
+	if err := pr.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	if err := pr.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.ProduceSync(ctx, &kgo.Record{Value: avroLong(id, 2)}, &kgo.Record{Value: avroLong(id, 3)}).FirstErr(); err != nil {
+		t.Fatalf("good transaction: %v", err)
+	}
+	if err := pr.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	got := consumeAll(t, addr, "tips", 1, 2, kgo.FetchIsolationLevel(kgo.ReadCommitted()))[0]
+	if len(got) != 2 || tipTotal(t, got[0].Value) != 2 || tipTotal(t, got[1].Value) != 3 {
+		t.Fatalf("read_committed: %d records", len(got))
+	}
+	if n := countRecords(t, addr, "tips-dlq"); n != 0 {
+		t.Fatalf("the DLQ holds %d records, want 0", n)
+	}
+}
