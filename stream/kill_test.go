@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/primitive"
 	"github.com/sluicehq/sluice/sluicetest"
@@ -81,7 +83,7 @@ func TestKilledMidWindowProducesEachOutputOnce(t *testing.T) {
 		t.Skip("starts processor processes")
 	}
 	ctx := testCtx(t)
-	s := sluicetest.Start(t)
+	s := sluicetest.Start(t, sluicetest.WithKafka())
 	s.CreateTopic(t, "orders", 2, nil)
 	s.CreateTopic(t, "totals", 2, nil)
 	p, err := client.NewProducer(ctx, s.Conn, "orders", primitive.String(), primitive.Int64(), client.AutoRegister(), client.Linger(time.Millisecond))
@@ -144,6 +146,27 @@ func TestKilledMidWindowProducesEachOutputOnce(t *testing.T) {
 		if want[k] == 0 {
 			t.Errorf("unexpected output %s (%d times)", k, n)
 		}
+	}
+	// A Kafka client reading read_committed sees the same: each once.
+	kc, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr), kgo.ConsumeTopics("totals"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	kseen := map[string]int{}
+	total := 0
+	for deadline := time.Now().Add(30 * time.Second); total < len(want) && time.Now().Before(deadline); {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := kc.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			kseen[string(r.Key)+"|"+string(r.Value)]++
+			total++
+		})
+	}
+	if total != len(want) || len(kseen) != len(want) {
+		t.Errorf("a read_committed Kafka consumer read %d records, %d distinct; want %d, each once", total, len(kseen), len(want))
 	}
 	if t.Failed() {
 		var all []string
