@@ -185,6 +185,23 @@ func runThen(c *Conn, req kmsg.Request, next handler, post func(kmsg.Response)) 
 	return after(resp, wait, err, post)
 }
 
+// narrowed answers a request whose items a guard split into kept and
+// refused ones, some refused (with none, the guard runs next on req as
+// is, before making narrowed's closures): narrow puts only the kept items
+// in req, next runs on it and post adds the refusals to its response;
+// with none kept, next does not run at all and the refusals alone make
+// the response (of req's version): a refused produce writes nothing, a
+// refused read returns nothing.
+func narrowed(c *Conn, req kmsg.Request, next handler, kept int, narrow func(), post func(kmsg.Response)) (kmsg.Response, func() kmsg.Response, error) {
+	if kept == 0 {
+		resp := req.ResponseKind()
+		post(resp)
+		return resp, nil, nil
+	}
+	narrow()
+	return runThen(c, req, next, post)
+}
+
 // split partitions items by ok on their names, keeping order; ok runs once
 // per item. When every item passes, keep is items itself (no copy: the
 // common case costs no allocation).
@@ -274,9 +291,9 @@ func guardFetch(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Resp
 		return n == "" || authorized(c, a, acl.Read, acl.TopicResource(n))
 	})
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Topics = keep }, func(r kmsg.Response) {
 		resp := fetchResponse(r)
 		for _, t := range denied {
 			rt := kmsg.NewFetchResponseTopic()
@@ -289,14 +306,7 @@ func guardFetch(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Resp
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Topics = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 // fetchResponse is the Fetch response inside r (a fetchFrame when the
@@ -458,9 +468,9 @@ func guardOffsetCommit(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (km
 			func(n string) bool { return authorized(c, a, acl.Read, acl.TopicResource(n)) })
 	}
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Topics = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.OffsetCommitResponse)
 		for _, t := range denied {
 			rt := kmsg.NewOffsetCommitResponseTopic()
@@ -472,14 +482,7 @@ func guardOffsetCommit(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (km
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Topics = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 func guardOffsetFetch(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
@@ -617,23 +620,16 @@ func guardDeleteGroups(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (km
 	keep, denied := split(req.Groups, func(g *string) string { return *g },
 		func(n string) bool { return authorized(c, a, acl.Delete, acl.GroupResource(n)) })
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Groups = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.DeleteGroupsResponse)
 		for _, g := range denied {
 			rg := kmsg.NewDeleteGroupsResponseGroup()
 			rg.Group, rg.ErrorCode = g, codeGroupAuth
 			resp.Groups = append(resp.Groups, rg)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Groups = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 func guardOffsetDelete(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
@@ -646,9 +642,9 @@ func guardOffsetDelete(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (km
 	keep, denied := split(req.Topics, func(t *kmsg.OffsetDeleteRequestTopic) string { return t.Topic },
 		func(n string) bool { return authorized(c, a, acl.Read, acl.TopicResource(n)) })
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Topics = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.OffsetDeleteResponse)
 		for _, t := range denied {
 			rt := kmsg.NewOffsetDeleteResponseTopic()
@@ -660,14 +656,7 @@ func guardOffsetDelete(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (km
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Topics = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 func authMessage(c *Conn, op acl.Operation, res acl.Resource) *string {
@@ -686,9 +675,9 @@ func guardCreateTopics(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (km
 	keep, denied := split(req.Topics, func(t *kmsg.CreateTopicsRequestTopic) string { return t.Topic },
 		func(n string) bool { return cluster || authorized(c, a, acl.Create, acl.TopicResource(n)) })
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Topics = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.CreateTopicsResponse)
 		for _, t := range denied {
 			rt := kmsg.NewCreateTopicsResponseTopic()
@@ -697,14 +686,7 @@ func guardCreateTopics(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (km
 			rt.NumPartitions, rt.ReplicationFactor = -1, -1
 			resp.Topics = append(resp.Topics, rt)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Topics = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 func guardDeleteTopics(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
@@ -761,9 +743,9 @@ func guardDeleteRecords(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (k
 	keep, denied := split(req.Topics, func(t *kmsg.DeleteRecordsRequestTopic) string { return t.Topic },
 		func(n string) bool { return authorized(c, a, acl.Delete, acl.TopicResource(n)) })
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Topics = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.DeleteRecordsResponse)
 		for _, t := range denied {
 			rt := kmsg.NewDeleteRecordsResponseTopic()
@@ -775,14 +757,7 @@ func guardDeleteRecords(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (k
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Topics = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 func guardCreatePartitions(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
@@ -790,9 +765,9 @@ func guardCreatePartitions(c *Conn, a aclCheck, kreq kmsg.Request, next handler)
 	keep, denied := split(req.Topics, func(t *kmsg.CreatePartitionsRequestTopic) string { return t.Topic },
 		func(n string) bool { return authorized(c, a, acl.Alter, acl.TopicResource(n)) })
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Topics = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.CreatePartitionsResponse)
 		for _, t := range denied {
 			rt := kmsg.NewCreatePartitionsResponseTopic()
@@ -800,14 +775,7 @@ func guardCreatePartitions(c *Conn, a aclCheck, kreq kmsg.Request, next handler)
 			rt.ErrorMessage = authMessage(c, acl.Alter, acl.TopicResource(t.Topic))
 			resp.Topics = append(resp.Topics, rt)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Topics = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 // configResource maps a config resource (2 topic, 4 broker) to its ACL
@@ -854,23 +822,16 @@ func guardAlterConfigs(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (km
 		keep = append(keep, rr)
 	}
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Resources = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.AlterConfigsResponse)
 		for _, d := range denied {
 			rr := kmsg.NewAlterConfigsResponseResource()
 			rr.ResourceType, rr.ResourceName, rr.ErrorCode, rr.ErrorMessage = d.r.ResourceType, d.r.ResourceName, d.code, d.msg
 			resp.Resources = append(resp.Resources, rr)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Resources = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 func guardIncrementalAlterConfigs(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
@@ -891,23 +852,16 @@ func guardIncrementalAlterConfigs(c *Conn, a aclCheck, kreq kmsg.Request, next h
 		keep = append(keep, rr)
 	}
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Resources = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.IncrementalAlterConfigsResponse)
 		for _, d := range denied {
 			rr := kmsg.NewIncrementalAlterConfigsResponseResource()
 			rr.ResourceType, rr.ResourceName, rr.ErrorCode, rr.ErrorMessage = d.r.ResourceType, d.r.ResourceName, d.code, d.msg
 			resp.Resources = append(resp.Resources, rr)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Resources = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 func guardInitProducerID(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
@@ -1000,9 +954,9 @@ func guardTxnOffsetCommit(c *Conn, a aclCheck, kreq kmsg.Request, next handler) 
 			func(n string) bool { return authorized(c, a, acl.Read, acl.TopicResource(n)) })
 	}
 	if len(denied) == 0 {
-		return next(c, req)
+		return next(c, req) // the common case: no closure made
 	}
-	post := func(r kmsg.Response) {
+	return narrowed(c, req, next, len(keep), func() { req.Topics = keep }, func(r kmsg.Response) {
 		resp := r.(*kmsg.TxnOffsetCommitResponse)
 		for _, t := range denied {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
@@ -1014,14 +968,7 @@ func guardTxnOffsetCommit(c *Conn, a aclCheck, kreq kmsg.Request, next handler) 
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
-	}
-	if len(keep) == 0 {
-		resp := req.ResponseKind()
-		post(resp)
-		return resp, nil, nil
-	}
-	req.Topics = keep
-	return runThen(c, req, next, post)
+	})
 }
 
 func guardDescribeTransactions(c *Conn, a aclCheck, kreq kmsg.Request, next handler) (kmsg.Response, func() kmsg.Response, error) {
