@@ -20,6 +20,9 @@ import (
 // keeps sharedlog_batches from growing by a row per batch. Intake objects
 // whose every partition was merged (or expired) die and are collected.
 
+// segPrefix starts the keys of segment objects.
+const segPrefix = "seg/"
+
 // mergeRow is one planned source batch.
 type mergeRow struct {
 	base, last int64
@@ -131,7 +134,7 @@ func (p *Partition) merge(ctx context.Context) (int, error) {
 	}
 	data := w.finish()
 	sum := sha256.Sum256([]byte(p.key.topic))
-	key := fmt.Sprintf("seg/%s/%d/%020d-%s", hex.EncodeToString(sum[:8]), p.key.part, plan[0].base, strings.TrimPrefix(l.newObjectKey(), "wal/"+l.cfg.Node+"/"))
+	key := fmt.Sprintf(segPrefix+"%s/%d/%020d-%s", hex.EncodeToString(sum[:8]), p.key.part, plan[0].base, strings.TrimPrefix(l.newObjectKey(), "wal/"+l.cfg.Node+"/"))
 	if _, err := l.pool.Exec(ctx, `INSERT INTO sharedlog_uploads (key, node) VALUES ($1, $2)`, key, l.cfg.Node); err != nil {
 		return 0, fmt.Errorf("%w: merge %s: announce %s: %w", ErrUnavailable, p.key, key, err)
 	}

@@ -125,6 +125,19 @@ func TestMergeCompactor(t *testing.T) {
 		sameSnapshot(t, "node a after the merge", before[i], snapshot(t, pa[i]))
 		sameSnapshot(t, "node b after the merge", before[i], snapshot(t, pb[i]))
 	}
+	// Merged data was read around the cache.
+	if b.Stats().ColdReads == 0 {
+		t.Fatal("no cold reads of merged segments")
+	}
+	for _, cc := range []*cache{a.cache, b.cache} {
+		cc.mu.Lock()
+		for k := range cc.m {
+			if strings.HasPrefix(k.key, segPrefix) {
+				t.Errorf("segment block %v in the cache", k)
+			}
+		}
+		cc.mu.Unlock()
+	}
 	// Nothing left to merge; appends after the merge read across the
 	// boundary.
 	if n, err := pa[0].merge(ctx); err != nil || n != 0 {

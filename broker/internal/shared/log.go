@@ -227,21 +227,22 @@ type Stats struct {
 	Notification  atomic.Int64 // high watermark notifications received
 	Polls         atomic.Int64 // high watermark polls
 	Merges        atomic.Int64 // segments committed by the compactor
+	ColdReads     atomic.Int64 // reads of merged segments, around the cache
 	PutNanos      atomic.Int64 // time in successful uploads (announce + PUT)
 	CommitNanos   atomic.Int64 // time in successful commits
 }
 
 // StatsSnapshot is a copy of Stats.
 type StatsSnapshot struct {
-	Objects, CommitRetry, CommitReplays, PutRetry, Failed, Batches, Records, Bytes, CacheHits, CacheMisses, Notifications, Polls, Merges int64
-	PutTime, CommitTime                                                                                                                  time.Duration
+	Objects, CommitRetry, CommitReplays, PutRetry, Failed, Batches, Records, Bytes, CacheHits, CacheMisses, Notifications, Polls, Merges, ColdReads int64
+	PutTime, CommitTime                                                                                                                             time.Duration
 }
 
 // Stats returns the counters.
 func (l *Log) Stats() StatsSnapshot {
 	s := &l.stats
 	return StatsSnapshot{s.Objects.Load(), s.CommitRetry.Load(), s.CommitReplays.Load(), s.PutRetry.Load(), s.Failed.Load(), s.Batches.Load(),
-		s.Records.Load(), s.Bytes.Load(), s.CacheHits.Load(), s.CacheMisses.Load(), s.Notification.Load(), s.Polls.Load(), s.Merges.Load(),
+		s.Records.Load(), s.Bytes.Load(), s.CacheHits.Load(), s.CacheMisses.Load(), s.Notification.Load(), s.Polls.Load(), s.Merges.Load(), s.ColdReads.Load(),
 		time.Duration(s.PutNanos.Load()), time.Duration(s.CommitNanos.Load())}
 }
 

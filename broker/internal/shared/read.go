@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -154,7 +155,15 @@ func scanCoords(rows pgx.Rows) ([]coord, error) {
 // baseOffset written in.
 func (l *Log) readCoord(ctx context.Context, dst []byte, c coord) ([]byte, error) {
 	at := len(dst)
-	dst, err := l.cache.read(ctx, l, dst, c.key, c.objSize, c.off, c.len)
+	var err error
+	if strings.HasPrefix(c.key, segPrefix) {
+		// Merged data is older than MergeAge: lagging consumers read it
+		// with one GET per run, around the cache, so that they do not
+		// evict the tail that current consumers share.
+		dst, err = l.readCold(ctx, dst, c)
+	} else {
+		dst, err = l.cache.read(ctx, l, dst, c.key, c.objSize, c.off, c.len)
+	}
 	if err != nil {
 		return dst[:at], err
 	}
@@ -182,6 +191,27 @@ func (l *Log) readCoord(ctx context.Context, dst []byte, c coord) ([]byte, error
 		return dst[:at], bad(fmt.Sprintf("its batches end at offset %d", base-1))
 	}
 	return dst, nil
+}
+
+// readCold appends bytes [c.off, c.off+c.len) of c's object to dst, read
+// from the store (retried twice) without the cache.
+func (l *Log) readCold(ctx context.Context, dst []byte, c coord) ([]byte, error) {
+	l.stats.ColdReads.Add(1)
+	var b []byte
+	var err error
+	for attempt := 0; ; attempt++ {
+		b, err = l.objs.GetRange(ctx, c.key, c.off, c.len)
+		if err == nil && int64(len(b)) != c.len {
+			err = fmt.Errorf("object %s: read %d bytes at %d, want %d", c.key, len(b), c.off, c.len)
+		}
+		if err == nil || attempt == 2 || isNotFound(err) || backoff(ctx, attempt) != nil {
+			break
+		}
+	}
+	if err != nil {
+		return dst, fmt.Errorf("%w: read object %s: %w", ErrUnavailable, c.key, err)
+	}
+	return append(dst, b...), nil
 }
 
 // lastOffsetDelta reads a batch header's lastOffsetDelta (format.go of
