@@ -21,11 +21,11 @@ func isNotFound(err error) bool { return errors.Is(err, objstore.ErrNotFound) }
 // runs the garbage collector now and then.
 func (l *Log) listenLoop() {
 	defer l.wg.Done()
-	gcEvery := min(l.cfg.GCGrace, l.cfg.OrphanAge, time.Minute)
+	gcEvery := l.cfg.GCInterval
 	lastGC := time.Now()
 	for l.ctx.Err() == nil {
 		err := l.listenOnce(func() {
-			if time.Since(lastGC) >= gcEvery {
+			if gcEvery > 0 && time.Since(lastGC) >= gcEvery {
 				lastGC = time.Now()
 				if _, _, err := l.CollectGarbage(l.ctx); err != nil && l.ctx.Err() == nil {
 					l.log.Warn("shared log: garbage collection failed; retried later", "err", err)

@@ -77,6 +77,10 @@ type Config struct {
 	// OrphanAge is the age after which an upload never committed is an
 	// orphan; default 10 minutes, more than PutTimeout + CommitTimeout.
 	GCGrace, OrphanAge time.Duration
+	// GCInterval is how often the node runs CollectGarbage in the
+	// background; default min(GCGrace, OrphanAge, 1 minute); < 0 never
+	// (the caller runs it).
+	GCInterval time.Duration
 	// MergeAge is how old an intake object's batches must be before the
 	// compactor moves a partition's batches into a segment object (the
 	// tail is served from fresh objects and the cache meanwhile); default
@@ -106,6 +110,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PollInterval, 250*time.Millisecond)
 	def(&c.GCGrace, 10*time.Minute)
 	def(&c.OrphanAge, 10*time.Minute)
+	def(&c.GCInterval, min(c.GCGrace, c.OrphanAge, time.Minute))
 	def(&c.MergeAge, 30*time.Second)
 	if c.MergeRunBytes <= 0 {
 		c.MergeRunBytes = 1 << 20

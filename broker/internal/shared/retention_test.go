@@ -180,3 +180,30 @@ func TestDeleteTopic(t *testing.T) {
 		t.Fatalf("objects after the delete and GC: %+v, %v; want node b's only", listed, err)
 	}
 }
+
+// With GCInterval < 0 the node collects nothing by itself: its caller does.
+func TestNoBackgroundGC(t *testing.T) {
+	c := newCluster(t)
+	a := c.node("a", func(cfg *Config) {
+		cfg.GCInterval, cfg.GCGrace, cfg.PollInterval = -1, time.Millisecond, 5*time.Millisecond
+	})
+	ctx := context.Background()
+	p := openPart(t, a, "nogc", 0)
+	for range 3 {
+		if _, err := p.Append(ctx, recs("x", 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.DeleteRecordsBefore(3); err != nil {
+		t.Fatal(err)
+	}
+	for polls := a.Stats().Polls; a.Stats().Polls < polls+5; {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if listed, err := c.dir.List(ctx, "wal/"); err != nil || len(listed) != 3 {
+		t.Fatalf("before CollectGarbage: %d objects, %v; want the 3 dead ones still there", len(listed), err)
+	}
+	if dead, _, err := a.CollectGarbage(ctx); err != nil || dead != 3 {
+		t.Fatalf("CollectGarbage: %d, %v", dead, err)
+	}
+}
