@@ -51,8 +51,8 @@
 // window [start, start+size) accepts records until stream time reaches its
 // end plus the grace period; then its final result is emitted once and
 // its state deleted. Records for windows already closed are dropped
-// (counted in Stats). Within a task, records of several inputs are taken
-// in timestamp order; an input that is behind (the broker holds more) is
-// waited for up to MaxTaskIdle, so that a table's updates are joined in
-// time order.
+// (counted in Stats). Within a task, the records of inputs that meet in a
+// node (a join, a merge) are taken in timestamp order; such an input that
+// is behind (the broker holds more) is waited for up to MaxTaskIdle, so
+// that a table's updates are joined in time order.
 package stream

@@ -106,6 +106,7 @@ func (a *App) prepare(ctx context.Context) (int32, error) {
 		s.decode = d
 	}
 	a.findFeeds()
+	a.groupInputs()
 	for _, sk := range a.sinks {
 		add, err := sk.mkAdd(ctx, a.conn)
 		if err != nil {
@@ -364,7 +365,7 @@ type task struct {
 	inputs  map[string]*input
 	order   []*input
 	dirty   bool
-	blocked time.Time // since when an input that is behind has been waited for
+	blocked map[int]time.Time // per input group: since when an input that is behind has been waited for
 }
 
 // input is one input partition of a task.
@@ -394,7 +395,7 @@ func (a *App) newTask(ctx context.Context, p int32) (*task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %d: %w", p, err)
 	}
-	t := &task{app: a, id: p, prod: prod, tx: &client.Txn{Group: a.id}, stores: map[*storeDef]*kvStore{}, inputs: map[string]*input{}}
+	t := &task{app: a, id: p, prod: prod, tx: &client.Txn{Group: a.id}, stores: map[*storeDef]*kvStore{}, inputs: map[string]*input{}, blocked: map[int]time.Time{}}
 	req := &brokerv1.FetchOffsetsRequest{Group: a.id}
 	for _, s := range a.sources {
 		in := &input{src: s, streamTime: noTime}
@@ -445,65 +446,88 @@ func (a *App) newTask(ctx context.Context, p int32) (*task, error) {
 // drain processes the queued records in timestamp order across inputs,
 // waiting (up to MaxTaskIdle) for an input that is behind.
 func (t *task) drain(ctx context.Context) error {
-	a := t.app
 	for {
-		var best *input
-		waiting := false
-		for _, in := range t.order {
-			if len(in.queue) == 0 {
-				if in.pos < in.hwm {
-					waiting = true
-				}
-				continue
-			}
-			if best == nil || recordTime(in.queue[0]) < recordTime(best.queue[0]) {
-				best = in
-			}
-		}
-		if best == nil {
-			return nil
-		}
-		if waiting && len(t.order) > 1 {
-			if t.blocked.IsZero() {
-				t.blocked = time.Now()
-			}
-			if time.Since(t.blocked) < a.opts.maxTaskIdle {
-				return nil
-			}
-		} else {
-			t.blocked = time.Time{}
-		}
-		r := best.queue[0]
-		best.queue[0] = nil
-		best.queue = best.queue[1:]
-		if r.GetOffset() < best.pos {
-			continue // processed before this task was taken over
-		}
-		rec, err := best.src.decode(ctx, r)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
-		}
-		best.streamTime = max(best.streamTime, rec.ts)
-		if err := best.src.n.process(t, rec); err != nil {
-			return &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
-		}
-		best.pos = r.GetOffset() + 1
-		t.dirty = true
-		for _, wn := range a.closers {
-			if err := wn.close(t); err != nil {
-				return &permanentError{err}
-			}
-		}
-		a.stats.Processed.Add(1)
-		if t.tx.Len() >= a.opts.maxTxnRecords {
-			if err := t.commit(context.WithoutCancel(ctx)); err != nil {
+		progress := false
+		for g := range t.app.groups {
+			ok, err := t.step(ctx, g)
+			if err != nil {
 				return err
 			}
+			progress = progress || ok
+		}
+		if !progress {
+			return nil
 		}
 	}
+}
+
+// step processes the next record of input group g (inputs whose records
+// meet in a node: a join, a merge), the earliest of the group, unless an
+// input of the group that is behind is still being waited for. It
+// reports whether it processed one.
+func (t *task) step(ctx context.Context, g int) (bool, error) {
+	a := t.app
+	var best *input
+	waiting, members := false, 0
+	for _, in := range t.order {
+		if in.src.group != g {
+			continue
+		}
+		members++
+		if len(in.queue) == 0 {
+			if in.pos < in.hwm {
+				waiting = true
+			}
+			continue
+		}
+		if best == nil || recordTime(in.queue[0]) < recordTime(best.queue[0]) {
+			best = in
+		}
+	}
+	if best == nil {
+		return false, nil
+	}
+	if waiting && members > 1 {
+		if t.blocked[g].IsZero() {
+			t.blocked[g] = time.Now()
+		}
+		if time.Since(t.blocked[g]) < a.opts.maxTaskIdle {
+			return false, nil
+		}
+	} else {
+		delete(t.blocked, g)
+	}
+	r := best.queue[0]
+	best.queue[0] = nil
+	best.queue = best.queue[1:]
+	if r.GetOffset() < best.pos {
+		return true, nil // processed before this task was taken over
+	}
+	rec, err := best.src.decode(ctx, r)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
+	}
+	best.streamTime = max(best.streamTime, rec.ts)
+	if err := best.src.n.process(t, rec); err != nil {
+		return false, &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
+	}
+	best.pos = r.GetOffset() + 1
+	t.dirty = true
+	for _, wn := range a.closers {
+		if err := wn.close(t); err != nil {
+			return false, &permanentError{err}
+		}
+	}
+	a.stats.Processed.Add(1)
+	if t.tx.Len() >= a.opts.maxTxnRecords {
+		if err := t.commit(context.WithoutCancel(ctx)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func recordTime(r *brokerv1.Record) int64 { return r.GetTimestamp().AsTime().UnixMilli() }

@@ -26,6 +26,7 @@ type App struct {
 	sinks   []*sink
 	stores  []*storeDef
 	closers []*windowNode
+	groups  int // input groups (source.group)
 	errs    []error
 	seq     int
 
@@ -169,6 +170,9 @@ type source struct {
 	mkDecode func(conn *client.Conn) (decodeFunc, error)
 	decode   decodeFunc
 	internal bool // a repartition topic, created by Run
+	// group numbers the inputs whose records meet in some node (Run sets
+	// it): a task takes a group's records in timestamp order.
+	group int
 }
 
 type decodeFunc func(ctx context.Context, r *brokerv1.Record) (record, error)

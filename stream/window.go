@@ -230,3 +230,54 @@ func (a *App) findFeeds() {
 		}
 	}
 }
+
+// groupInputs numbers the input groups: two inputs are in one group when
+// some node is reachable from both (a join, a merge, a shared aggregate).
+func (a *App) groupInputs() {
+	reach := make([]map[*node]bool, len(a.sources))
+	for i, s := range a.sources {
+		seen := map[*node]bool{}
+		var walk func(n *node)
+		walk = func(n *node) {
+			if seen[n] {
+				return
+			}
+			seen[n] = true
+			for _, c := range n.children {
+				walk(c)
+			}
+		}
+		walk(s.n)
+		reach[i] = seen
+	}
+	parent := make([]int, len(a.sources))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(i int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			i = parent[i]
+		}
+		return i
+	}
+	for i := range a.sources {
+		for j := i + 1; j < len(a.sources); j++ {
+			for n := range reach[i] {
+				if reach[j][n] {
+					parent[find(j)] = find(i)
+					break
+				}
+			}
+		}
+	}
+	ids := map[int]int{}
+	for i, s := range a.sources {
+		r := find(i)
+		if _, ok := ids[r]; !ok {
+			ids[r] = len(ids)
+		}
+		s.group = ids[r]
+	}
+	a.groups = len(ids)
+}
