@@ -24,9 +24,10 @@
 //
 // Aggregations keep their state in a store per task: an in-memory map
 // (the state must fit in memory; an embedded on-disk store would lift that
-// limit and is not needed for the restore contract below) whose every
-// change is written to a compacted changelog topic,
-// <app>-<store>-changelog, in the same transaction as the outputs. A task
+// limit and is not needed for the restore contract below) whose changes
+// are written to a compacted changelog topic, <app>-<store>-changelog (the
+// last change of each key at each commit), in the same transaction as the
+// outputs. A task
 // that starts (at Run, or when a rebalance hands it over) first fences the
 // previous owner, then rebuilds its stores by reading its changelog
 // partition to the end, then resumes from the group's committed offsets. A
