@@ -64,8 +64,9 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		// names the id, made then if needed, and the response carries it.
 		var slot *reqid.Slot
 		if m.cfg.RequestContext || transport == "connect" {
-			slot = reqid.NewSlot(id, m.newRequestID)
-			r = r.WithContext(reqid.WithSlot(r.Context(), slot))
+			var ctx context.Context
+			ctx, slot = reqid.NewSlotContext(r.Context(), id, m.mint)
+			r = r.WithContext(ctx)
 		}
 		sw := statusWriters.Get().(*statusWriter)
 		*sw = statusWriter{ResponseWriter: w, id: id, idSet: id != "", slot: slot, m: m}

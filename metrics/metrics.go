@@ -82,8 +82,10 @@ type Metrics struct {
 	// kafkaObservers caches the request histogram per Kafka API key.
 	kafkaObservers sync.Map // int16 -> prometheus.Observer
 
-	// idPrefix starts every request id this process makes (http.go).
+	// idPrefix starts every request id this process makes (http.go);
+	// mint is newRequestID, made once (a method value allocates).
 	idPrefix string
+	mint     func() string
 }
 
 // New returns Metrics with the Go runtime and process collectors and the
@@ -106,6 +108,7 @@ func New(cfg Config) (*Metrics, error) {
 	var id [6]byte
 	rand.Read(id[:])
 	m.idPrefix = hex.EncodeToString(id[:])
+	m.mint = m.newRequestID
 
 	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "sluice_fsync_duration_seconds",

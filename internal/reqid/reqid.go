@@ -87,6 +87,27 @@ func WithSlot(ctx context.Context, s *Slot) context.Context {
 	return context.WithValue(ctx, slotKey{}, s)
 }
 
+// NewSlotContext returns ctx carrying a new slot (as NewSlot(id, mint)),
+// and the slot: one allocation for both, for the per-request path.
+func NewSlotContext(ctx context.Context, id string, mint func() string) (context.Context, *Slot) {
+	sc := &slotContext{Context: ctx, slot: Slot{id: id, mint: mint}}
+	return sc, &sc.slot
+}
+
+// slotContext is a context carrying a slot (NewSlotContext).
+type slotContext struct {
+	context.Context
+	slot Slot
+}
+
+// Value answers the slot's key, and asks the parent for any other.
+func (c *slotContext) Value(key any) any {
+	if key == (slotKey{}) {
+		return &c.slot
+	}
+	return c.Context.Value(key)
+}
+
 // SlotFrom returns the slot of ctx, nil when it has none.
 func SlotFrom(ctx context.Context) *Slot {
 	s, _ := ctx.Value(slotKey{}).(*Slot)

@@ -65,3 +65,17 @@ func TestSlotMintsOnce(t *testing.T) {
 		t.Fatalf("mint called %d times, id %q; want once, x", calls, s.Peek())
 	}
 }
+
+// TestNewSlotContext: the slot is found through the context, and the
+// parent's values still are.
+func TestNewSlotContext(t *testing.T) {
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "v")
+	ctx, s := reqid.NewSlotContext(parent, "", func() string { return "m-1" })
+	if reqid.SlotFrom(ctx) != s || ctx.Value(key{}) != "v" {
+		t.Fatal("the slot context loses the slot or the parent's value")
+	}
+	if got := attrMap(reqid.Attrs(ctx)); got["request_id"] != "m-1" || s.Peek() != "m-1" {
+		t.Fatalf("Attrs %v, slot %q", got, s.Peek())
+	}
+}
