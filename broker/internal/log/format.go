@@ -665,3 +665,14 @@ func EncodeBatch(recs []Record, nowMs int64, maxRecordBytes, maxBatchBytes int) 
 	}
 	return &Batch{raw: raw, h: h}, nil
 }
+
+// DecodeStoredBatch decodes one batch as a log stores it, dense or sparse
+// (records left out by Batch.Without, or thinned by compaction: offset
+// deltas only increase, within lastOffsetDelta; an empty batch has no
+// records), checking its CRC and every record's framing, and appends its
+// records to dst; they alias raw. For logs that keep batches elsewhere
+// than segment files (the shared log). Errors wrap ErrCorrupt.
+func DecodeStoredBatch(raw []byte, dst []Record) ([]Record, error) {
+	dst, _, err := decodeBatch(dst, raw, false)
+	return dst, err
+}

@@ -17,6 +17,7 @@ type appendOp struct {
 	recs          []log.Record
 	asBatch       bool  // encode and append as a client batch
 	logAppendTime int64 // with asBatch: stamp LogAppendTime
+	drop          []int // with asBatch: leave these records out (Batch.Without)
 }
 
 // equivCases run on a local log.Partition and a shared Partition alike;
@@ -39,6 +40,12 @@ var equivCases = []struct {
 		{Key: []byte("k"), Value: []byte{}, Headers: []log.Header{{Key: "h1", Value: []byte("a")}, {Key: "h2", Value: nil}, {Key: "", Value: []byte{}}}, Timestamp: 9},
 	}}}},
 	{"client batches", []appendOp{{recs: recs("c", 0, 5), asBatch: true}, {recs: recs("c", 5, 1), asBatch: true}, {recs: recs("d", 0, 3)}}},
+	{"sparse and empty batches (records left out)", []appendOp{
+		{recs: recs("s", 0, 5), asBatch: true, drop: []int{1, 2}},
+		{recs: recs("s", 5, 2), asBatch: true, drop: []int{0, 1}},
+		{recs: recs("s", 7, 3), asBatch: true, drop: []int{2}},
+		{recs: recs("s", 10, 2)},
+	}},
 	{"log append time", []appendOp{{recs: recs("l", 0, 4), asBatch: true, logAppendTime: 1_800_000_000_000}, {recs: recs("l", 4, 2)}}},
 	{"large values", []appendOp{
 		{recs: []log.Record{{Key: []byte("big"), Value: bytes.Repeat([]byte("0123456789"), 30_000), Timestamp: 100}}},
@@ -66,6 +73,11 @@ func encodeOp(t *testing.T, op appendOp) *log.Batch {
 	}
 	if op.logAppendTime != 0 {
 		pb.SetLogAppendTime(op.logAppendTime)
+	}
+	if op.drop != nil {
+		if pb, err = pb.Without(op.drop); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return pb
 }

@@ -377,7 +377,7 @@ func (p *Partition) OffsetForTime(ts int64) (int64, error) {
 	}
 	for len(raw) > 0 {
 		h, _ := log.PeekBatch(raw) // readCoord checked the framing; ParseBatch checks the rest
-		_, recs, err := log.ParseBatch(raw[:h.Size], nil, nil)
+		recs, err := log.DecodeStoredBatch(raw[:h.Size], nil)
 		if err != nil {
 			return 0, fmt.Errorf("shared log: partition %s: batch in %s: %w", p.key, cs[0].key, err)
 		}

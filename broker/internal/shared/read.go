@@ -401,7 +401,9 @@ func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.Rea
 			if !ok || h.Size > int64(len(raw)) {
 				return n, fmt.Errorf("shared log: partition %s: a batch read back is cut short: %w", p.key, ErrCorruptObject)
 			}
-			_, recs, err = log.ParseBatch(raw[:h.Size], recs[:0], nil) // checks the CRC, as the local log's Read does
+			// Checks the CRC, as the local log's Read does; sparse batches
+			// (records left out by the Kafka listener's DLQ) decode too.
+			recs, err = log.DecodeStoredBatch(raw[:h.Size], recs[:0])
 			if err != nil {
 				return n, fmt.Errorf("shared log: partition %s: %w: %w", p.key, ErrCorruptObject, err)
 			}
