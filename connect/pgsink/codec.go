@@ -24,6 +24,10 @@ type datum struct {
 	cols     []column
 	rec      any // a map[string]any for records, else the one value
 
+	// vals, when set, are the column values (the direct Avro decoder
+	// gives them without a record map).
+	vals rowVals
+
 	raw  []byte
 	conv func([]byte) (any, error)
 }
@@ -38,12 +42,19 @@ func (d *datum) resolve() error {
 	if err != nil {
 		return err
 	}
+	if vals, ok := rec.(rowVals); ok {
+		d.vals = vals
+		return nil
+	}
 	d.rec = rec
 	return nil
 }
 
 // values returns the datum's column values in cols order.
 func (d *datum) values() []any {
+	if d.vals != nil {
+		return d.vals
+	}
 	out := make([]any, len(d.cols))
 	if len(d.cols) == 1 && d.cols[0].path == nil {
 		out[0] = d.rec
@@ -110,6 +121,11 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 				return nil, err
 			}
 			return fromAvroNative(sh, v)
+		}
+		if (c.nested == NestedFlatten || sh.kind != kRecord) && fastAvroOK(sh) {
+			conv = func(b []byte) (any, error) {
+				return decodeAvroFast(sh, b, len(cols))
+			}
 		}
 		return func(b []byte, v **datum) error {
 			*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), conv: conv}

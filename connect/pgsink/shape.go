@@ -2,6 +2,7 @@ package pgsink
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 
 	hamba "github.com/hamba/avro/v2"
@@ -52,10 +53,21 @@ type shape struct {
 	fields []field
 	// precision and scale of a kDecimal.
 	precision, scale int
-	// union is the full name of the named type (record, enum, fixed) of
-	// an Avro union of null and that type: hamba/avro decodes such a
+	// Avro binary layout, for the direct decoder (fastavro.go): micros
+	// marks a timestamp-micros, symbols an enum, fixed the size of a
+	// fixed (0 for bytes), and union how the value is wrapped in an Avro
+	// union (none, or a union of null and it, or of it alone).
+	micros  bool
+	symbols []string
+	fixed   int
+	union   avroUnion
+	// decMax is the most bytes an Avro bytes decimal of this precision
+	// takes (0: no limit).
+	decMax int
+	// unionName is the full name of the named type (record, enum, fixed)
+	// of an Avro union of null and that type: hamba/avro decodes such a
 	// value wrapped as {name: value}.
-	union string
+	unionName string
 	// pbWKT names a protobuf well-known type handled specially.
 	pbWKT string
 }
@@ -103,6 +115,16 @@ func avroShape(s *avro.Schema) (*shape, error) {
 	return avroNode(s.Avro(), map[string]bool{})
 }
 
+// avroUnion says how an Avro value is wrapped in a union.
+type avroUnion int8
+
+const (
+	notUnion  avroUnion = iota
+	nullFirst           // ["null", T]
+	nullLast            // [T, "null"]
+	onlyType            // [T]
+)
+
 func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 	if ref, ok := s.(*hamba.RefSchema); ok {
 		s = ref.Schema()
@@ -141,24 +163,28 @@ func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 				}
 			case hamba.TimestampMicros:
 				if sh.kind == kInt64 {
-					sh.kind = kTimestamp
+					sh.kind, sh.micros = kTimestamp, true
 				}
 			case hamba.Decimal:
 				if d, ok := l.(*hamba.DecimalLogicalSchema); ok && sh.kind == kBytes {
 					sh.kind, sh.precision, sh.scale = kDecimal, d.Precision(), d.Scale()
+					if p := d.Precision(); p > 0 && p <= 4096 {
+						m := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(p)), nil)
+						sh.decMax = (m.Sub(m, big.NewInt(1)).BitLen() + 1 + 7) / 8
+					}
 				}
 			}
 		}
 		return sh, nil
 	case *hamba.EnumSchema:
-		return &shape{kind: kString}, nil
+		return &shape{kind: kString, symbols: t.Symbols()}, nil
 	case *hamba.FixedSchema:
 		if l := t.Logical(); l != nil && l.Type() == hamba.Decimal {
 			if d, ok := l.(*hamba.DecimalLogicalSchema); ok {
-				return &shape{kind: kDecimal, precision: d.Precision(), scale: d.Scale()}, nil
+				return &shape{kind: kDecimal, precision: d.Precision(), scale: d.Scale(), fixed: t.Size()}, nil
 			}
 		}
-		return &shape{kind: kBytes}, nil
+		return &shape{kind: kBytes, fixed: t.Size()}, nil
 	case *hamba.RecordSchema:
 		name := t.FullName()
 		if inProgress[name] {
@@ -177,10 +203,10 @@ func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 		return sh, nil
 	case *hamba.UnionSchema:
 		var nonNull []hamba.Schema
-		hasNull := false
-		for _, m := range t.Types() {
+		hasNull, nullIndex := false, 0
+		for i, m := range t.Types() {
 			if m.Type() == hamba.Null {
-				hasNull = true
+				hasNull, nullIndex = true, i
 				continue
 			}
 			nonNull = append(nonNull, m)
@@ -192,10 +218,18 @@ func avroNode(s hamba.Schema, inProgress map[string]bool) (*shape, error) {
 			}
 			cp := *inner
 			cp.nullable = cp.nullable || hasNull
+			switch {
+			case !hasNull:
+				cp.union = onlyType
+			case nullIndex == 0:
+				cp.union = nullFirst
+			default:
+				cp.union = nullLast
+			}
 			if n, ok := nonNull[0].(hamba.NamedSchema); ok {
-				cp.union = n.FullName()
+				cp.unionName = n.FullName()
 			} else if ref, ok := nonNull[0].(*hamba.RefSchema); ok {
-				cp.union = ref.Schema().FullName()
+				cp.unionName = ref.Schema().FullName()
 			}
 			return &cp, nil
 		}

@@ -334,10 +334,23 @@ func resolveAll(batch []message) []error {
 	return errs
 }
 
+// keyIdentity renders a key's column values as a map key: values of
+// different types or columns never render alike.
 func keyIdentity(k *datum) string {
+	vals := k.values()
+	if len(vals) == 1 {
+		switch v := vals[0].(type) {
+		case string:
+			return "s" + v
+		case int64:
+			return "l" + strconv.FormatInt(v, 10)
+		case int32:
+			return "i" + strconv.FormatInt(int64(v), 10)
+		}
+	}
 	var b strings.Builder
-	for _, v := range k.values() {
-		fmt.Fprintf(&b, "%T:%v\x00", v, v)
+	for _, v := range vals {
+		fmt.Fprintf(&b, "%T:%q\x00", v, fmt.Sprint(v))
 	}
 	return b.String()
 }

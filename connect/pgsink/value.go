@@ -230,9 +230,9 @@ func fromAvroNative(sh *shape, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	if sh.union != "" {
+	if sh.unionName != "" {
 		if m, ok := v.(map[string]any); ok && len(m) == 1 {
-			if inner, ok := m[sh.union]; ok {
+			if inner, ok := m[sh.unionName]; ok {
 				v = inner
 			}
 		}

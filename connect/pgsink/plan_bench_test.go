@@ -1,0 +1,42 @@
+package pgsink
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/avro"
+)
+
+// BenchmarkPlan measures the sink's work per record outside PostgreSQL:
+// converting the key and value of a batch and laying out its rows.
+func BenchmarkPlan(b *testing.B) {
+	const text = `{"type":"record","name":"Row","fields":[{"name":"id","type":"string"},{"name":"customer","type":"string"},
+ {"name":"total","type":"double"},{"name":"qty","type":"long"},{"name":"city","type":"string"}]}`
+	s := avro.MustParse(text)
+	vdec, err := (&codec{nested: NestedFlatten, single: "value"}).Decoder(&client.WriterSchema{ID: 1, Format: serde.Avro, Text: text})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kdec, _ := (&codec{single: "id", raw: true}).Decoder(nil)
+	const n = 10000
+	raws := make([][]byte, n)
+	for i := range raws {
+		raws[i], _ = s.AppendEncode(nil, map[string]any{"id": fmt.Sprint(i), "customer": "c", "total": 1.5, "qty": int64(i), "city": "Lyon"})
+	}
+	sink := &Sink{cfg: Config{Mode: ModeUpsert}}
+	b.ReportAllocs()
+	for b.Loop() {
+		batch := make([]message, n)
+		for i := range batch {
+			kdec([]byte(fmt.Sprint(i)), &batch[i].Key)
+			vdec(raws[i], &batch[i].Value)
+		}
+		ops, _ := sink.plan(batch)
+		for _, o := range ops {
+			rowValues(o.m.Key, o.m.Value)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
