@@ -93,6 +93,7 @@ var migrations = []string{
 	);
 	CREATE INDEX sharedlog_producer_batches_producer ON sharedlog_producer_batches (topic_id, partition, producer_id, seqno);
 	CREATE INDEX sharedlog_producer_batches_offset ON sharedlog_producer_batches (topic_id, partition, base_offset);
+	CREATE INDEX sharedlog_producer_batches_pending ON sharedlog_producer_batches (object_id) WHERE base_offset IS NULL;
 
 	-- sharedlog_commit records object p_key (already PUT) and assigns offsets
 	-- to its batches, given one array element per batch in object order:
@@ -140,6 +141,7 @@ var migrations = []string{
 		v_last    INTEGER;
 		k         INTEGER;
 		v_dup     BIGINT;
+		v_idem    BOOLEAN := false;
 	BEGIN
 		DELETE FROM sharedlog_uploads u WHERE u.key = p_key;
 		IF NOT FOUND THEN
@@ -220,6 +222,7 @@ var migrations = []string{
 			END IF;
 			INSERT INTO sharedlog_producer_batches (topic_id, partition, producer_id, epoch, first_seq, last_seq, object_id)
 				VALUES (b_topic[k], b_part[k], b_pid[k], b_epoch[k], b_seq[k], v_last, v_object);
+			v_idem := true;
 			DELETE FROM sharedlog_producer_batches pb
 				WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
 				AND pb.seqno NOT IN (SELECT p2.seqno FROM sharedlog_producer_batches p2
@@ -255,10 +258,12 @@ var migrations = []string{
 		FOR k IN 1..COALESCE(cardinality(v_ords), 0) LOOP
 			v_answer[v_ords[k] + 1] := v_bases[k];
 		END LOOP;
-		UPDATE sharedlog_producer_batches pb SET base_offset = v_answer[
-				(SELECT min(j) FROM generate_subscripts(b_topic, 1) AS j
-				 WHERE b_pid[j] = pb.producer_id AND b_epoch[j] = pb.epoch AND b_seq[j] = pb.first_seq AND b_topic[j] = pb.topic_id AND b_part[j] = pb.partition AND v_status[j] = 0)]
-			WHERE pb.object_id = v_object AND pb.base_offset IS NULL;
+		IF v_idem THEN
+			UPDATE sharedlog_producer_batches pb SET base_offset = v_answer[
+					(SELECT min(j) FROM generate_subscripts(b_topic, 1) AS j
+					 WHERE b_pid[j] = pb.producer_id AND b_epoch[j] = pb.epoch AND b_seq[j] = pb.first_seq AND b_topic[j] = pb.topic_id AND b_part[j] = pb.partition AND v_status[j] = 0)]
+				WHERE pb.object_id = v_object AND pb.base_offset IS NULL;
+		END IF;
 		FOR k IN 1..v_n LOOP
 			CONTINUE WHEN v_status[k] <> 1;
 			SELECT pb.base_offset INTO v_dup FROM sharedlog_producer_batches pb
