@@ -338,6 +338,7 @@ func (s *plainServer) Step(ctx context.Context, msg []byte) ([]byte, *Principal,
 	s.done = true
 	authzid, user, password, err := ParsePlain(msg)
 	if err != nil {
+		s.a.failed(ctx, FailMalformed, "sasl-plain", "", s.remote, err.Error()) // counted and logged; the message is not quoted
 		return nil, nil, err
 	}
 	if authzid != "" && authzid != user {

@@ -236,6 +236,10 @@ func TestSCRAMMalformed(t *testing.T) {
 			t.Errorf("%q then %q: err %v, want %q", tt.first, tt.final, err, tt.want)
 		}
 	}
+	// Each is a failed login, counted as malformed.
+	if n := a.FailuresOf(FailMalformed); n != 11 {
+		t.Errorf("%d malformed failures counted, want 11", n)
+	}
 }
 
 func FuzzParsePlain(f *testing.F) {
@@ -324,6 +328,13 @@ func TestFailureKinds(t *testing.T) {
 		{"empty bearer", func() error { return bearer("Bearer ") }, FailMalformed},
 		{"odd scheme", func() error { return bearer("Digest x") }, FailMalformed},
 		{"certificate", func() error { return a.CertificateRefused(ctx, "r", x509.UnknownAuthorityError{}) }, FailBadCertificate},
+		{"malformed PLAIN", func() error {
+			s, _ := a.NewSASL("PLAIN", "r")
+			if _, _, err := s.Step(ctx, []byte("no-nul")); err == nil || errors.Is(err, ErrInvalidCredentials) {
+				return fmt.Errorf("malformed PLAIN: %v, want the parse error", err)
+			}
+			return ErrInvalidCredentials
+		}, FailMalformed},
 	} {
 		before := a.FailuresOf(tt.want)
 		total := a.Failures()
@@ -339,7 +350,7 @@ func TestFailureKinds(t *testing.T) {
 	}
 	seen := map[string]uint64{}
 	a.EachFailureKind(func(reason string, n uint64) { seen[reason] = n })
-	if len(seen) != 5 || seen["wrong_password"] != 2 || seen["malformed"] != 2 {
+	if len(seen) != 5 || seen["wrong_password"] != 2 || seen["malformed"] != 3 {
 		t.Errorf("EachFailureKind: %v", seen)
 	}
 	if !IsCertificateRefusal(fmt.Errorf("wrapped: %w", x509.CertificateInvalidError{Reason: x509.Expired})) || IsCertificateRefusal(io.EOF) {

@@ -131,7 +131,18 @@ const maxSCRAMMessage = 4096
 
 func (s *scramServer) Mechanism() string { return s.mech }
 
+// Step runs one step. A message that does not parse, or contradicts the
+// exchange, fails the login as malformed (counted and logged; the error
+// says what is wrong, and never quotes the proof).
 func (s *scramServer) Step(ctx context.Context, msg []byte) ([]byte, *Principal, error) {
+	reply, p, err := s.step1or2(ctx, msg)
+	if err != nil && !errors.Is(err, ErrInvalidCredentials) {
+		s.a.failed(ctx, FailMalformed, "sasl-"+strings.ToLower(s.mech), s.user, s.remote, err.Error())
+	}
+	return reply, p, err
+}
+
+func (s *scramServer) step1or2(ctx context.Context, msg []byte) ([]byte, *Principal, error) {
 	s.step++
 	switch s.step {
 	case 1:
