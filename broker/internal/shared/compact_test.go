@@ -284,3 +284,34 @@ func TestConcurrentMergeAppendRead(t *testing.T) {
 	}
 	t.Logf("%d merges; reader saw %d and %d offsets", b.Stats().Merges, len(seen[0]), len(seen[1]))
 }
+
+// One RunMaintenance merges pass after pass until nothing is left.
+func TestMergeLoops(t *testing.T) {
+	c := newCluster(t)
+	a := c.node("a", func(cfg *Config) { cfg.MergeAge = time.Millisecond; cfg.MergeMaxBytes = 1500 })
+	ctx := context.Background()
+	p := openPart(t, a, "loops", 0)
+	if err := p.Reconfigure(log.Config{RetentionAge: -1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := p.Append(ctx, []log.Record{{Value: bytes.Repeat([]byte("x"), 200), Timestamp: int64(i + 1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := p.RunMaintenance(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var intake int
+	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
+		WHERE b.topic_id = 'loops' AND o.key LIKE 'wal/%'`).Scan(&intake); err != nil {
+		t.Fatal(err)
+	}
+	if m := a.Stats().Merges; m < 4 || intake != 0 {
+		t.Fatalf("%d merges, %d batches left in intake objects; want every batch merged, 5 or so per segment", m, intake)
+	}
+	if got, err := p.Read(0, 0, 0); err != nil || len(got) != 20 {
+		t.Fatalf("read after the merges: %d records, %v", len(got), err)
+	}
+}

@@ -292,7 +292,8 @@ func (p *Partition) refresh(ctx context.Context) error {
 // past the oldest batches whose largest timestamp is older than
 // RetentionAge, and past the oldest batches while what remains is at
 // least RetentionBytes (Kafka's rules, per batch instead of per segment).
-// Then it runs one pass of the merge compactor (compact.go). Objects left
+// Then it runs the merge compactor (compact.go) until nothing is left to
+// merge (at most 16 passes). Objects left
 // without live bytes are deleted later by Log.CollectGarbage.
 func (p *Partition) RunMaintenance(now time.Time) error {
 	if p.isClosed() {
@@ -342,8 +343,15 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 			return err
 		}
 	}
-	_, err := p.merge(ctx) // compact.go
-	return err
+	// Merge passes (compact.go) until nothing is left to merge, or 16
+	// passes (256 MiB at the default MergeMaxBytes): the next call goes on.
+	for range 16 {
+		n, err := p.merge(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+	return nil
 }
 
 // OffsetForTime returns the first offset whose timestamp is >= ts (Unix
