@@ -103,6 +103,11 @@ type Config struct {
 	// heartbeating members (Kafka's group.consumer.heartbeat.interval.ms);
 	// 0 means a third of the member's session timeout, at most 5s.
 	GroupHeartbeatInterval time.Duration
+	// Shared, when set, keeps every partition in the cluster's shared log
+	// (record bytes in the object store, offsets in PostgreSQL) instead of
+	// under DataDir, and keeps the open topics those of Meta, which other
+	// nodes change too (cluster_log.go). It needs Meta.
+	Shared *SharedConfig
 	// ObserveSync, when set, is told how long each fdatasync of a
 	// partition's group commit took (the durability point of an ack under
 	// --fsync=always); it runs on the appending goroutine and must not
@@ -151,6 +156,10 @@ type Broker struct {
 	// txns is the Kafka transaction coordinator (txn.go).
 	txns *txnRuntime
 
+	// shared is the cluster's shared log (Config.Shared, cluster_log.go);
+	// nil keeps partitions in local directories.
+	shared *sharedRuntime
+
 	// refused counts produce refusals (stats.go).
 	refused refusals
 
@@ -198,6 +207,13 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := b.openJournal(); err != nil {
 		return nil, err
 	}
+	if cfg.Shared != nil && cfg.Meta == nil {
+		return nil, errors.New("broker: Config.Shared needs Config.Meta (the topics of a shared log are the cluster's)")
+	}
+	if err := b.openShared(ctx); err != nil { // cluster_log.go
+		b.Close()
+		return nil, err
+	}
 	if err := b.load(ctx); err != nil {
 		b.Close()
 		return nil, err
@@ -208,6 +224,7 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 			return nil, fmt.Errorf("broker: %w", err)
 		}
 	}
+	b.startShared() // cluster_log.go
 	if err := b.startGroups(ctx); err != nil {
 		b.Close()
 		return nil, err
@@ -282,13 +299,27 @@ func (b *Broker) Close() error {
 		if b.journal != nil {
 			errs = append(errs, b.journal.Close())
 		}
+		errs = append(errs, b.stopShared()) // cluster_log.go
 		b.closeErr = errors.Join(errs...)
 	})
 	return b.closeErr
 }
 
-// lookup returns the live topic called name.
+// lookup returns the live topic called name. With a shared log, a name
+// this node does not know makes it read the topic rows again first (the
+// topic may have been created on another node); callers holding b.admin
+// use lookupAdmin.
 func (b *Broker) lookup(name string) (*topic, error) {
+	t, err := b.lookupLocal(name)
+	if b.shared != nil && errors.Is(err, ErrTopicNotFound) {
+		b.syncTopics(time.Now()) // cluster_log.go
+		t, err = b.lookupLocal(name)
+	}
+	return t, err
+}
+
+// lookupLocal returns the open topic called name.
+func (b *Broker) lookupLocal(name string) (*topic, error) {
 	b.mu.RLock()
 	t, ok := b.topics[name]
 	closed := b.closed

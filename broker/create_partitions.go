@@ -14,7 +14,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/sluicehq/sluice/broker/internal/log"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
 
@@ -45,7 +44,7 @@ func checkPartitionCount(t *topic, count int) error {
 func (b *Broker) CreatePartitions(ctx context.Context, name string, count int) (TopicInfo, error) {
 	b.admin.Lock()
 	defer b.admin.Unlock()
-	t, err := b.lookup(name)
+	t, err := b.lookupAdmin(ctx, name)
 	if err != nil {
 		return TopicInfo{}, fmt.Errorf("create partitions: %w", err)
 	}
@@ -53,7 +52,7 @@ func (b *Broker) CreatePartitions(ctx context.Context, name string, count int) (
 		return TopicInfo{}, err
 	}
 	lc := t.cfg.Load().logConfig(b)
-	added := make([]*log.Partition, 0, count-len(t.parts))
+	added := make([]partLog, 0, count-len(t.parts))
 	undo := func() {
 		for i, p := range added {
 			p.Close()
@@ -67,9 +66,7 @@ func (b *Broker) CreatePartitions(ctx context.Context, name string, count int) (
 			undo()
 			return TopicInfo{}, fmt.Errorf("create partitions %s: %w", name, err)
 		}
-		pc := lc
-		pc.Logger = b.log.With("topic", name, "partition", i)
-		p, err := log.Open(dir, pc)
+		p, err := b.openPartition(ctx, name, t.id, i, lc) // partition_log.go
 		if err != nil {
 			undo()
 			return TopicInfo{}, fmt.Errorf("create partitions %s: partition %d: %w", name, i, err)

@@ -55,7 +55,7 @@ func dlqViolation(err error) *RuleViolation {
 // every refusal is a DLQ rule's, the diverted records are written to their
 // DLQ topics and the batch to queue without them is returned, with the
 // records kept. Otherwise the error refuses the batch: a *BatchError.
-func (b *Broker) divertBatch(ctx context.Context, topicName string, part *log.Partition, o *BatchOutcome, batch *log.Batch, recs []ProduceRecord, bad []*RecordError) (*log.Batch, []ProduceRecord, error) {
+func (b *Broker) divertBatch(ctx context.Context, topicName string, part partLog, o *BatchOutcome, batch *log.Batch, recs []ProduceRecord, bad []*RecordError) (*log.Batch, []ProduceRecord, error) {
 	refuse := func(errs []*RecordError) error {
 		return &BatchError{Topic: topicName, Partition: o.Partition, Count: len(recs), Records: errs}
 	}

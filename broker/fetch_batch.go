@@ -107,7 +107,7 @@ func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []Fe
 	}
 	n := len(req.Partitions)
 	res := make([]FetchBatchesResult, n)
-	parts := make([]*log.Partition, n)
+	parts := make([]partLog, n)
 	start := 0
 	if n > 0 {
 		start = nextRotation() % n
@@ -166,7 +166,7 @@ func (b *Broker) FetchBatches(ctx context.Context, req FetchBatchesRequest) []Fe
 // readBatchesOnce reads every partition from its fetch offset into res,
 // starting with partition start, and returns the bytes read and whether a
 // partition failed.
-func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, parts []*log.Partition, res []FetchBatchesResult) (int, bool) {
+func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, parts []partLog, res []FetchBatchesResult) (int, bool) {
 	total, failed := 0, false
 	n := len(parts)
 	for k := range n {
@@ -190,8 +190,9 @@ func (b *Broker) readBatchesOnce(req FetchBatchesRequest, maxBytes, start int, p
 		stable := p.LastStableOffset() // before the read (txn.go)
 		r.Files.Release()              // an earlier pass's, in a long poll
 		r.Files = nil
-		if req.Files && !req.ReadCommitted {
-			r.Files, hw, err = p.ReadBatchFiles(fp.Offset, max(budget, 0), always, math.MaxInt64)
+		// A shared partition has no files: its batches are read as bytes.
+		if fr, ok := p.(batchFileReader); ok && req.Files && !req.ReadCommitted {
+			r.Files, hw, err = fr.ReadBatchFiles(fp.Offset, max(budget, 0), always, math.MaxInt64)
 			r.Batches = r.Batches[:0]
 		} else {
 			r.Batches, hw, err = p.ReadBatches(r.Batches[:0], fp.Offset, max(budget, 0), always)

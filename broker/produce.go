@@ -205,7 +205,7 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("produce %s: %w", topicName, err) // nothing queued
 	}
-	pending := make([]*log.Appending, nparts)
+	pending := make([]appendWait, nparts)
 	var firstErr error
 	for p := range nparts {
 		if starts[p] == starts[p+1] {

@@ -83,8 +83,8 @@ type BatchOutcome struct {
 	// -1 when the topic keeps producer timestamps.
 	LogAppendTime int64
 
-	part    *log.Partition
-	pending *log.Pending
+	part    partLog
+	pending appendWait
 }
 
 // Wait blocks until the queued batch is durable under the fsync policy and
@@ -312,7 +312,7 @@ func sortRecordErrors(errs []*RecordError) {
 
 // checkBatch runs the per-batch checks and returns the batch ready to
 // queue, with its records appended to recs (aliasing the batch's bytes).
-func (b *Broker) checkBatch(topicName string, pb *PartitionBatch, cfg *TopicConfig, part *log.Partition, recs []log.Record) (*log.Batch, []log.Record, error) {
+func (b *Broker) checkBatch(topicName string, pb *PartitionBatch, cfg *TopicConfig, part partLog, recs []log.Record) (*log.Batch, []log.Record, error) {
 	where := fmt.Sprintf("produce %s/%d", topicName, pb.Partition)
 	raw := pb.Raw
 	if len(raw) > cfg.MaxMessageBytes {

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sluicehq/sluice/broker/internal/log"
 	"github.com/sluicehq/sluice/internal/metastore"
 )
 
@@ -23,7 +22,7 @@ type topic struct {
 	name    string
 	id      TopicID
 	created time.Time
-	parts   []*log.Partition
+	parts   []partLog
 	cfg     atomic.Pointer[TopicConfig]
 	// rr is the round-robin cursor for records without a key.
 	rr atomic.Uint32
@@ -43,7 +42,7 @@ func (t *topic) close() error {
 }
 
 // partition returns partition p or an InvalidArgument error naming the range.
-func (t *topic) partition(p int32) (*log.Partition, error) {
+func (t *topic) partition(p int32) (partLog, error) {
 	if p < 0 || int(p) >= len(t.parts) {
 		return nil, invalidf("topic %s: partition %d does not exist (the topic has partitions 0..%d)", t.name, p, len(t.parts)-1)
 	}
@@ -105,7 +104,7 @@ func (b *Broker) load(ctx context.Context) error {
 	for _, r := range all {
 		if r.Deleted {
 			b.log.Warn("finishing interrupted topic deletion", "topic", r.Name)
-			if err := b.finishDelete(ctx, r.Name); err != nil {
+			if err := b.finishDelete(ctx, r.Name, r.ID); err != nil {
 				return err
 			}
 			continue
@@ -124,26 +123,24 @@ func (b *Broker) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("broker: topic %s: meta.db: %w", r.Name, err)
 		}
-		t, err := b.openTopic(r.Name, r.Partitions, time.UnixMilli(r.CreatedMs), newTopicConfig(canon))
+		t, err := b.openTopic(ctx, r.Name, id, r.Partitions, time.UnixMilli(r.CreatedMs), newTopicConfig(canon))
 		if err != nil {
 			return err
 		}
-		t.id = id
 		b.topics[r.Name] = t
 	}
 	b.log.Info("broker loaded", "topics", len(b.topics), "data_dir", b.cfg.DataDir)
 	return nil
 }
 
-// openTopic opens (creating if needed) the partitions of a topic.
-func (b *Broker) openTopic(name string, partitions int, created time.Time, cfg *TopicConfig) (*topic, error) {
-	t := &topic{name: name, created: created, parts: make([]*log.Partition, partitions), stats: newPartStats(partitions)}
+// openTopic opens (creating if needed) the partitions of a topic: in
+// local directories, or in the shared log (cluster_log.go).
+func (b *Broker) openTopic(ctx context.Context, name string, id TopicID, partitions int, created time.Time, cfg *TopicConfig) (*topic, error) {
+	t := &topic{name: name, id: id, created: created, parts: make([]partLog, partitions), stats: newPartStats(partitions)}
 	t.cfg.Store(cfg)
 	lc := cfg.logConfig(b)
 	for i := range t.parts {
-		pc := lc
-		pc.Logger = b.log.With("topic", name, "partition", i)
-		p, err := log.Open(b.partitionDir(name, i), pc)
+		p, err := b.openPartition(ctx, name, id, i, lc) // partition_log.go
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("broker: open topic %s partition %d: %w", name, i, err)
@@ -208,7 +205,7 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions int, c
 	}
 	b.admin.Lock()
 	defer b.admin.Unlock()
-	if _, err := b.lookup(name); err == nil {
+	if _, err := b.lookupAdmin(ctx, name); err == nil {
 		return TopicInfo{}, fmt.Errorf("create topic %s: %w", name, ErrTopicExists)
 	} else if errors.Is(err, ErrClosed) {
 		return TopicInfo{}, err
@@ -233,12 +230,11 @@ func (b *Broker) CreateTopic(ctx context.Context, name string, partitions int, c
 		b.deleteRow(name)
 		return TopicInfo{}, fmt.Errorf("create topic %s: %w", name, err)
 	}
-	t, err := b.openTopic(name, partitions, created, newTopicConfig(canon))
+	t, err := b.openTopic(ctx, name, id, partitions, created, newTopicConfig(canon))
 	if err != nil {
 		b.deleteRow(name)
 		return TopicInfo{}, err
 	}
-	t.id = id
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -265,7 +261,7 @@ func (b *Broker) deleteRow(name string) {
 func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 	b.admin.Lock()
 	defer b.admin.Unlock()
-	t, err := b.lookup(name)
+	t, err := b.lookupAdmin(ctx, name)
 	if err != nil {
 		return fmt.Errorf("delete topic: %w", err)
 	}
@@ -278,17 +274,21 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 	if err := t.close(); err != nil {
 		b.log.Warn("closing deleted topic", "topic", name, "err", err)
 	}
-	if err := b.finishDelete(ctx, name); err != nil {
+	if err := b.finishDelete(ctx, name, t.id.String()); err != nil {
 		return err
 	}
 	b.log.Info("topic deleted", "topic", name)
 	return nil
 }
 
-// finishDelete removes a topic's directory, then its row.
-func (b *Broker) finishDelete(ctx context.Context, name string) error {
+// finishDelete removes a topic's directory (or its partitions in the
+// shared log, by topic id), then its row.
+func (b *Broker) finishDelete(ctx context.Context, name, id string) error {
 	if err := os.RemoveAll(filepath.Join(b.topicsDir(), name)); err != nil {
 		return fmt.Errorf("delete topic %s: %w", name, err)
+	}
+	if err := b.deleteShared(ctx, name, id); err != nil { // cluster_log.go
+		return err
 	}
 	if err := b.meta.DeleteTopic(ctx, name); err != nil {
 		return fmt.Errorf("delete topic %s: %w", name, err)
@@ -332,7 +332,7 @@ func (b *Broker) DescribeTopic(name string) (TopicInfo, error) {
 func (b *Broker) AlterTopicConfigs(ctx context.Context, name string, set map[string]string, del []string) (TopicInfo, error) {
 	b.admin.Lock()
 	defer b.admin.Unlock()
-	t, err := b.lookup(name)
+	t, err := b.lookupAdmin(ctx, name)
 	if err != nil {
 		return TopicInfo{}, fmt.Errorf("alter topic: %w", err)
 	}

@@ -564,7 +564,7 @@ func (b *Broker) ListTransactions(runningFor time.Duration) []TxnState {
 // from offset to stable was hidden (markers, aborted or compacted away),
 // so the reader may move there, and no further: an open transaction's
 // records wait at the LSO.
-func stableEnd(p *log.Partition, offset, stable int64, n int) int64 {
+func stableEnd(p partLog, offset, stable int64, n int) int64 {
 	if n > 0 {
 		return p.LastStableOffset()
 	}
@@ -578,7 +578,7 @@ type AbortedTxn = log.AbortedTxn
 // readCommitted cuts batches (whole stored batches read from offset) at
 // the last stable offset stable, taken before they were read, and returns
 // them with the aborted transactions that overlap them.
-func readCommitted(p *log.Partition, offset, stable int64, batches []byte) ([]byte, []AbortedTxn) {
+func readCommitted(p partLog, offset, stable int64, batches []byte) ([]byte, []AbortedTxn) {
 	end := offset
 	for pos := 0; pos+log.BatchHeaderSize <= len(batches); {
 		base := int64(binary.BigEndian.Uint64(batches[pos:]))

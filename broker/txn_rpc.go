@@ -265,7 +265,7 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 
 	// 3. One transactional batch per partition, queued back to back.
 	now := b.cfg.Now().UnixMilli()
-	pending := make([]*log.Pending, len(plan.batches))
+	pending := make([]appendWait, len(plan.batches))
 	for i, pb := range plan.batches {
 		batch, err := pb.part.NewTxnBatch(pb.recs, req.ProducerID, req.Epoch, now)
 		if err != nil {
@@ -323,7 +323,7 @@ type txnPartBatch struct {
 	topic      *topic
 	topicIndex int
 	partition  int32
-	part       *log.Partition
+	part       partLog
 	recs       []log.Record
 	index      []int // each record's index in its topic's request
 }

@@ -3,13 +3,21 @@ package server
 // Cluster mode (Config.Meta): the registry, topic metadata and group
 // offsets live in the cluster's PostgreSQL database, shared by every node.
 //
-// Until the shared log (--objects, issue #16's next slice) exists, record
-// bytes stay on a node's local disk, so one node of the cluster keeps all
-// topic data: the data node, fixed by the first node to join
-// (metastore.Join). Every node serves the registry for the whole cluster
-// (Confluent REST and Connect: a schema registered on one node is usable on
-// all at once). The other nodes keep no topic data: they list no topics and
-// refuse to create or use one with a message naming the data node.
+// With an object store (Config.Objects) every node keeps its partitions in
+// the shared log (broker.Config.Shared: record bytes in the object store,
+// offsets in PostgreSQL), so every node serves every topic: create,
+// produce, fetch and consume over Connect and the Kafka listener. Each
+// node's Kafka Metadata names the node itself as the leader of every
+// partition (any node serves any partition; a client stays on the node it
+// bootstrapped from).
+//
+// Without one, record bytes stay on a node's local disk, so one node of
+// the cluster keeps all topic data: the data node, fixed by the first node
+// to join (metastore.Join). The other nodes keep no topic data: they list
+// no topics and refuse to create or use one with a message naming the data
+// node. Either way every node serves the registry for the whole cluster
+// (Confluent REST and Connect: a schema registered on one node is usable
+// on all at once).
 
 import (
 	"context"
@@ -20,6 +28,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/clusterstatus"
 	"github.com/sluicehq/sluice/internal/metastore"
 	"github.com/sluicehq/sluice/internal/pgmeta"
@@ -84,7 +93,9 @@ func (s *Server) openRegistry(ctx context.Context, db *sql.DB) (*registry.Regist
 	if c.pool, err = pgmeta.Open(ctx, s.cfg.Meta); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if c.member, err = metastore.Join(ctx, c.pool, s.cfg.NodeID, strings.Join(s.cfg.Addrs, ","), true); err != nil {
+	// With the shared log no node is the data node.
+	claimData := s.cfg.Objects == ""
+	if c.member, err = metastore.Join(ctx, c.pool, s.cfg.NodeID, strings.Join(s.cfg.Addrs, ","), claimData); err != nil {
 		c.pool.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -96,6 +107,13 @@ func (s *Server) openRegistry(ctx context.Context, db *sql.DB) (*registry.Regist
 		c.close()
 		return nil, err
 	}
+	if c.objects != nil {
+		c.sharedLog = sharedLogStatus{s}
+		if c.member.DataNode != "" {
+			s.cfg.Logger.Warn("this cluster had a data node (topics on one node's disk) before the shared log; those topics' records are not in the object store",
+				"data_node", c.member.DataNode)
+		}
+	}
 	reg, err := registry.OpenCluster(ctx, rcfg, registry.Cluster{Pool: c.pool})
 	if err != nil {
 		c.close()
@@ -103,7 +121,7 @@ func (s *Server) openRegistry(ctx context.Context, db *sql.DB) (*registry.Regist
 	}
 	s.cluster = c
 	s.cfg.Logger.Info("joined the cluster", "node_id", s.cfg.NodeID, "meta", pgmeta.Redact(s.cfg.Meta),
-		"data_node", c.member.DataNode, "keeps_topic_data", c.member.IsDataNode())
+		"data_node", c.member.DataNode, "keeps_topic_data", c.objects != nil || c.member.IsDataNode(), "shared_log", c.objects != nil)
 	return reg, nil
 }
 
@@ -119,11 +137,41 @@ func (s *Server) brokerMeta() metastore.Store {
 // noTopicData is broker.Config.NoTopicData: why this node keeps no topic
 // data, or "".
 func (s *Server) noTopicData() string {
-	if s.cluster == nil || s.cluster.member.IsDataNode() {
+	if s.cluster == nil || s.cluster.objects != nil || s.cluster.member.IsDataNode() {
 		return ""
 	}
 	return fmt.Sprintf("node %q keeps no topic data: this cluster has no shared log yet, so its topics live on node %q only; send topic requests there",
 		s.cfg.NodeID, s.cluster.member.DataNode)
+}
+
+// brokerShared is broker.Config.Shared: the shared log on the cluster's
+// PostgreSQL and object store, when the node has one (Config.Objects).
+func (s *Server) brokerShared() *broker.SharedConfig {
+	if s.cluster == nil || s.cluster.objects == nil {
+		return nil
+	}
+	return &broker.SharedConfig{Pool: s.cluster.pool, Objects: s.cluster.objects, Node: s.cfg.NodeID}
+}
+
+// sharedLogStatus reports the shared log's partitions to the
+// ClusterService (cluster_status.go) through the broker.
+type sharedLogStatus struct{ s *Server }
+
+func (h sharedLogStatus) PartitionStatus(ctx context.Context) ([]clusterstatus.Partition, error) {
+	if h.s.Broker == nil {
+		return nil, errors.New("the broker is not open yet")
+	}
+	ps, err := h.s.Broker.SharedPartitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]clusterstatus.Partition, len(ps))
+	for i, p := range ps {
+		out[i] = clusterstatus.Partition{Topic: p.Topic, Partition: p.Partition,
+			HasOffsets: true, HighWatermark: p.HighWatermark, LogStartOffset: p.LogStartOffset,
+			HasObjectCount: true, ObjectCount: p.Objects}
+	}
+	return out, nil
 }
 
 // closeCluster releases the cluster resources (after the registry and the
@@ -146,10 +194,11 @@ func (c *clusterNode) close() error {
 	return err
 }
 
-// ClusterDataNode reports, in cluster mode, the id of the node that keeps
-// the cluster's topic data; "" outside cluster mode.
+// ClusterDataNode reports, in cluster mode without the shared log, the id
+// of the node that keeps the cluster's topic data; "" outside cluster mode
+// or with the shared log (every node keeps every topic).
 func (s *Server) ClusterDataNode() string {
-	if s.cluster == nil {
+	if s.cluster == nil || s.cluster.objects != nil {
 		return ""
 	}
 	return s.cluster.member.DataNode

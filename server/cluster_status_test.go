@@ -56,8 +56,9 @@ func TestClusterStatusEmbedded(t *testing.T) {
 
 // Two nodes on one PostgreSQL with a shared object store directory: each
 // lists both with their addresses and heartbeats, the database and the
-// store are healthy, and the partitions are listed on both (with offsets
-// on the data node, which keeps them).
+// store are healthy, and the partitions are listed on both with their
+// offsets and object counts (with --objects every node serves every topic
+// from the shared log; there is no data node).
 func TestClusterStatusTwoNodes(t *testing.T) {
 	meta := pgtest.DB(t)
 	objects := t.TempDir()
@@ -85,12 +86,12 @@ func TestClusterStatusTwoNodes(t *testing.T) {
 	for _, c := range []struct {
 		self, url string
 		offsets   bool
-	}{{"a", urlA, true}, {"b", urlB, false}} {
+	}{{"a", urlA, true}, {"b", urlB, true}} {
 		st, err := clusterStatus(t, http.DefaultClient, c.url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !st.Cluster || st.NodeId != c.self || st.DataNode != "a" || st.SharedLog.GetEnabled() || !strings.Contains(st.SharedLog.GetNote(), "not enabled") {
+		if !st.Cluster || st.NodeId != c.self || st.DataNode != "" || !st.SharedLog.GetEnabled() || !strings.Contains(st.SharedLog.GetNote(), "every node serves every topic") {
 			t.Fatalf("status from %s = %v", c.self, st)
 		}
 		if len(st.Nodes) != 2 {
@@ -114,7 +115,7 @@ func TestClusterStatusTwoNodes(t *testing.T) {
 			t.Fatalf("partitions from %s = %v", c.self, st.Partitions)
 		}
 		for _, p := range st.Partitions {
-			if p.GetTopic() != "orders" || (p.HighWatermark != nil) != c.offsets {
+			if p.GetTopic() != "orders" || (p.HighWatermark != nil) != c.offsets || p.ObjectCount == nil {
 				t.Errorf("from %s: partition %v (offsets known: want %v)", c.self, p, c.offsets)
 			}
 		}

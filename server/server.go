@@ -209,6 +209,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ObserveSync: s.Metrics.ObserveFsync,
 		// Cluster mode: metadata in PostgreSQL (cluster.go).
 		Meta: s.brokerMeta(), NoTopicData: s.noTopicData(),
+		// Cluster mode with --objects: every partition in the shared log.
+		Shared: s.brokerShared(),
 	})
 	if err != nil {
 		closeKafka()

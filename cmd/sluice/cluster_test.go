@@ -52,7 +52,7 @@ func TestClusterStatusCLI(t *testing.T) {
 		"http://" + addrA,
 		"reachable, PostgreSQL 1",
 		"Object store file://" + objects + ": healthy",
-		"Shared log: not enabled",
+		"Shared log: enabled", // --objects: every node serves every topic
 		"orders",
 	} {
 		if !strings.Contains(out, want) {
