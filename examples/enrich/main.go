@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -120,19 +121,28 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 	if err != nil {
 		return err
 	}
+	// Topic orders may hold orders of other runs and examples, which the
+	// processor enriches too: this run's order ids carry a prefix of its
+	// own, and only those are printed (without it).
+	prefix := strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 	for _, o := range demoOrders {
+		o.ID = prefix + o.ID
 		if _, err := op.Produce(ctx, o.ID, o); err != nil {
 			return err
 		}
 	}
-	ms, err := readFrom(ctx, conn, shopapi.EnrichedOrdersTopic, primitive.String(), shopapi.EnrichedOrdersValueCodec, from, len(demoOrders), done)
-	if err != nil {
-		return err
-	}
 	var lines []string
-	for _, m := range ms {
-		e := m.Value
-		lines = append(lines, fmt.Sprintf("%s %s %q %s %d", e.OrderID, e.Customer, e.CustomerName, e.Tier, e.TotalCents))
+	for len(lines) < len(demoOrders) {
+		ms, err := readFrom(ctx, conn, shopapi.EnrichedOrdersTopic, primitive.String(), shopapi.EnrichedOrdersValueCodec, from, 1, done)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			e := m.Value
+			if id, ok := strings.CutPrefix(e.OrderID, prefix); ok {
+				lines = append(lines, fmt.Sprintf("%s %s %q %s %d", id, e.Customer, e.CustomerName, e.Tier, e.TotalCents))
+			}
+		}
 	}
 	slices.Sort(lines)
 	fmt.Fprintln(out, strings.Join(lines, "\n"))

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,11 +45,11 @@ func main() {
 // Windows: one minute, late orders accepted for ten seconds.
 var windows = stream.Tumbling(time.Minute, 10*time.Second)
 
-// topology is the processor: orders -> by customer -> per-minute totals ->
-// customer-order-totals.
-func topology(conn *client.Conn, opts ...stream.Option) *stream.App {
-	app := stream.New(conn, "orders-per-customer", opts...)
-	orders := stream.From(app, shopapi.OrdersTopic, primitive.String(), shopapi.OrdersValueCodec)
+// topology is the processor: orders (topic input) -> by customer ->
+// per-minute totals -> customer-order-totals.
+func topology(conn *client.Conn, appID, input string, opts ...stream.Option) *stream.App {
+	app := stream.New(conn, appID, opts...)
+	orders := stream.From(app, input, primitive.String(), shopapi.OrdersValueCodec)
 	byCustomer := stream.GroupBy(orders, func(_ string, o shopapi.Order) string { return o.Customer }, primitive.String(), shopapi.OrdersValueCodec)
 	totals := stream.WindowAggregate(stream.WindowedBy(byCustomer, windows),
 		func() shopapi.CustomerTotal { return shopapi.CustomerTotal{} },
@@ -80,16 +81,24 @@ var demoOrders = []struct {
 	{"12:01:50", shopapi.Order{ID: "o6", Customer: "bob", TotalCents: 3000}},
 }
 
-// run creates the topics and runs the processor until ctx is done; with
-// demo, it places demoOrders, then one later order per customer that
-// closes their windows, prints the totals and returns.
+// run creates the topics and runs the processor over topic orders until
+// ctx is done. With demo, it runs a processor of its own over a topic of
+// its own (orders-demo-<run>: the demo's orders are dated 2026-01-01, and
+// windows that later orders of topic orders have closed would drop them as
+// late), places demoOrders, then one later order per customer that closes
+// their windows, prints the totals and returns.
 func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error {
-	for _, name := range []string{shopapi.OrdersTopic, shopapi.CustomerOrderTotalsTopic} {
+	input, appID := shopapi.OrdersTopic, "orders-per-customer"
+	if demo {
+		run := strconv.FormatInt(time.Now().UnixNano(), 36)
+		input, appID = "orders-demo-"+run, "orders-per-customer-demo-"+run
+	}
+	for _, name := range []string{input, shopapi.CustomerOrderTotalsTopic} {
 		if err := createTopic(ctx, conn, name, 3); err != nil {
 			return err
 		}
 	}
-	app := topology(conn)
+	app := topology(conn, appID, input)
 	if !demo {
 		return app.Run(ctx)
 	}
@@ -102,7 +111,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 	if err != nil {
 		return err
 	}
-	p, err := shopapi.NewOrdersProducer(ctx, conn, client.AutoRegister())
+	p, err := client.NewProducer(ctx, conn, input, primitive.String(), shopapi.OrdersValueCodec, client.AutoRegister())
 	if err != nil {
 		return err
 	}
