@@ -89,6 +89,15 @@ func TestIdempotentProducersLikeLocalLog(t *testing.T) {
 			sh := openPart(t, l, fmt.Sprintf("idem-%d", ci), 0)
 			defer sh.Close()
 			for si, step := range tc.steps {
+				// Before the step, both logs' CheckSequence agree on each
+				// batch (against what was committed before).
+				for _, pb := range step {
+					ld, lerr := local.CheckSequence(pb.encode(t))
+					sd, serr := sh.CheckSequence(pb.encode(t))
+					if classify(0, ld, lerr) != classify(0, sd, serr) {
+						t.Fatalf("step %d: CheckSequence(%+v): local %v %v, shared %v %v", si, pb, ld, lerr, sd, serr)
+					}
+				}
 				var lw []func() outcome
 				var sw []*Pending
 				var serrs []error
