@@ -42,8 +42,9 @@
 // find batch coordinates (kept in memory per partition for the recent
 // tail, else queried by the index on (topic_id, partition, last_offset))
 // and read byte ranges through a read-through LRU cache of object blocks
-// (Config.CacheBytes); the node puts what it uploads into the cache. Each
-// batch's baseOffset is written in on the way out.
+// (Config.CacheBytes); the node puts what it uploads into the cache, and
+// merged segments (older data) are read around it. Each batch's baseOffset
+// is written in on the way out.
 //
 // # Merge compactor
 //
@@ -60,5 +61,10 @@
 // takes their bytes off their objects' live bytes). Log.CollectGarbage
 // deletes objects whose bytes are all dead after Config.GCGrace (longer
 // than any read that planned against old coordinates), and orphaned
-// uploads (PUT, never committed) older than Config.OrphanAge.
+// uploads (PUT, never committed) older than Config.OrphanAge; each node
+// runs it every Config.GCInterval. Log.DeleteTopic removes a topic's
+// partitions.
+//
+// Not yet: transactions (transactional batches are refused) and
+// cleanup.policy=compact.
 package shared
