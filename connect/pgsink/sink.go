@@ -165,13 +165,40 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}()
 	}
 
-	batch := make([]message, 0, s.cfg.BatchRecords)
+	// Batches are planned here (bytes converted, last op per key) while
+	// the writer goroutine writes the previous one: PostgreSQL works on
+	// batch N while this process converts batch N+1.
+	work := make(chan planned, 1)
+	werr := make(chan error, 1)
+	go func() {
+		defer close(werr)
+		for p := range work {
+			start := time.Now()
+			if err := s.write(ctx, p); err != nil {
+				werr <- err
+				for range work { // let the planner stop
+				}
+				return
+			}
+			if s.log.Enabled(ctx, slog.LevelDebug) {
+				s.log.Debug("batch written", "records", len(p.batch), "fill", p.filled, "write", time.Since(start))
+			}
+		}
+	}()
+	defer func() {
+		close(work)
+		if e := <-werr; e != nil && err == nil {
+			err = e
+		}
+	}()
 	for {
-		batch = batch[:0]
+		batch := make([]message, 0, s.cfg.BatchRecords)
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-errc:
+			return err
+		case err := <-werr:
 			return err
 		case m := <-msgs:
 			batch = append(batch, m)
@@ -190,14 +217,24 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			}
 		}
 		timer.Stop()
-		writing := time.Now()
-		if err := s.write(ctx, batch); err != nil {
+		p := planned{batch: batch, filled: time.Since(filling)}
+		p.ops, p.bad = s.plan(batch)
+		select {
+		case work <- p:
+		case err := <-werr:
 			return err
-		}
-		if s.log.Enabled(ctx, slog.LevelDebug) {
-			s.log.Debug("batch written", "records", len(batch), "fill", writing.Sub(filling), "write", time.Since(writing))
+		case <-ctx.Done():
+			return nil
 		}
 	}
+}
+
+// planned is a batch ready to write.
+type planned struct {
+	batch  []message
+	ops    []op
+	bad    []*badRecordError
+	filled time.Duration
 }
 
 // finish records the connector's end in its status row.
@@ -243,8 +280,8 @@ func (e *badRecordError) Error() string {
 // write writes one batch and its offsets in one transaction. A batch whose
 // transaction fails for a reason of the data is written again record by
 // record (each under a savepoint) to single out the bad records.
-func (s *Sink) write(ctx context.Context, batch []message) error {
-	ops, bad := s.plan(batch)
+func (s *Sink) write(ctx context.Context, p planned) error {
+	ops, bad, batch := p.ops, p.bad, p.batch
 	if len(bad) == 0 {
 		err := s.writeTx(ctx, ops, batch)
 		if err == nil || ctx.Err() != nil || s.isConnError(err) {

@@ -404,9 +404,8 @@ func (t *tableState) copyUpsert(ctx context.Context, tx pgx.Tx, sig string, g *g
 		return err
 	}
 	cols := quoted(names(g.cols))
-	if _, err := tx.Exec(ctx, "INSERT INTO "+t.ident()+" ("+cols+") SELECT "+cols+" FROM "+stage+conflictClause(g)); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, "TRUNCATE "+stage)
+	// ON COMMIT DELETE ROWS empties the staging table (a column set is
+	// staged once per transaction: apply groups by column set).
+	_, err := tx.Exec(ctx, "INSERT INTO "+t.ident()+" ("+cols+") SELECT "+cols+" FROM "+stage+conflictClause(g))
 	return err
 }
