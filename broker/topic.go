@@ -296,8 +296,13 @@ func (b *Broker) finishDelete(ctx context.Context, name, id string) error {
 	return nil
 }
 
-// ListTopics describes every topic, by name.
+// ListTopics describes every topic, by name. With a shared log it reads
+// the topic rows first, so that topics other nodes created or deleted are
+// current.
 func (b *Broker) ListTopics() []TopicInfo {
+	if b.shared != nil {
+		b.syncTopics(time.Now()) // cluster_log.go: topics of other nodes too
+	}
 	b.mu.RLock()
 	ts := slices.Collect(maps.Values(b.topics))
 	b.mu.RUnlock()
