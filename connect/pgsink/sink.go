@@ -67,6 +67,11 @@ type Sink struct {
 	lastStatus time.Time
 }
 
+// HeartbeatInterval is how often a running sink refreshes its status row
+// (busy or idle); ReadStatus reports a "running" sink whose row is older
+// than three intervals as not responding (killed, or cut off).
+const HeartbeatInterval = 5 * time.Second
+
 // message is a record as the sink's consumers deliver it.
 type message = client.Message[*datum, *datum]
 
@@ -168,11 +173,25 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	// Batches are planned here (bytes converted, last op per key) while
 	// the writer goroutine writes the previous one: PostgreSQL works on
 	// batch N while this process converts batch N+1.
+	heartbeat := time.NewTicker(HeartbeatInterval)
+	defer heartbeat.Stop()
 	work := make(chan planned, 1)
 	werr := make(chan error, 1)
 	go func() {
 		defer close(werr)
 		for p := range work {
+			if p.batch == nil { // a heartbeat of an idle sink
+				if time.Since(s.lastStatus) < HeartbeatInterval/2 {
+					continue
+				}
+				if err := s.setStatus(ctx, s.pg, "running", ""); err != nil && ctx.Err() == nil {
+					werr <- err
+					for range work {
+					}
+					return
+				}
+				continue
+			}
 			start := time.Now()
 			if err := s.write(ctx, p); err != nil {
 				werr <- err
@@ -200,6 +219,12 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			return err
 		case err := <-werr:
 			return err
+		case <-heartbeat.C:
+			select {
+			case work <- planned{}:
+			default: // the writer is busy: it refreshes the status itself
+			}
+			continue
 		case m := <-msgs:
 			batch = append(batch, m)
 		}
@@ -503,7 +528,7 @@ func (s *Sink) commitOffsets(ctx context.Context, tx pgx.Tx, batch []message) er
 			return fmt.Errorf("store offsets: %w", err)
 		}
 	}
-	if time.Since(s.lastStatus) > 5*time.Second {
+	if time.Since(s.lastStatus) > HeartbeatInterval {
 		if err := s.setStatus(ctx, tx, "running", ""); err != nil {
 			return err
 		}

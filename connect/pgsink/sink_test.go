@@ -431,3 +431,45 @@ func TestSinkBadRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStatus: the position and lag of a sink, and a running sink whose
+// heartbeat is stale (a killed process) reported as not responding.
+func TestStatus(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.DB(t)
+	srv := sluicetest.Start(t)
+	srv.CreateTopic(t, "st", 2, nil)
+	p, err := client.NewProducer(ctx, srv.Conn, "st", primitive.String(), jsonschema.Must[Event](eventSchema), client.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := p.Produce(ctx, fmt.Sprint(i), Event{Seq: int64(i), Body: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := pgsink.Config{Name: "st", Postgres: dbURL, Topic: "st"}
+	st, err := pgsink.ReadStatus(ctx, cfg, srv.Conn)
+	if err != nil || st.State != "" || st.Lag != 5 {
+		t.Fatalf("before any run: %+v, %v", st, err)
+	}
+	stop := runSink(t, srv.Conn, cfg)
+	pg := pgConn(t, dbURL)
+	waitOffsets(t, pg, "st", 5)
+	if st, err = pgsink.ReadStatus(ctx, cfg, srv.Conn); err != nil || st.State != "running" || st.Lag != 0 {
+		t.Fatalf("running: %+v, %v", st, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = pgsink.ReadStatus(ctx, cfg, srv.Conn); st.State != "stopped" {
+		t.Fatalf("stopped: %+v", st)
+	}
+	// As a kill -9 leaves it: "running", with an old heartbeat.
+	if _, err := pg.Exec(ctx, `UPDATE sluice_connect_status SET state = 'running', updated_at = now() - interval '1 minute'`); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = pgsink.ReadStatus(ctx, cfg, srv.Conn); st.State != "not responding" || !strings.Contains(st.Detail, "no heartbeat since") {
+		t.Fatalf("stale: %+v", st)
+	}
+}

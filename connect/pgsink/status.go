@@ -27,7 +27,8 @@ type PartitionPosition struct {
 // Status is what a sink's target database and Sluice say of it.
 type Status struct {
 	// State is the last state the sink recorded: running, stopped or
-	// failed ("" when it never started); Detail is the failure.
+	// failed ("" when it never started), or "not responding" when a
+	// running sink's heartbeat is stale; Detail says why.
 	State     string    `json:"state"`
 	Detail    string    `json:"detail,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -62,6 +63,10 @@ func ReadStatus(ctx context.Context, cfg Config, conn *client.Conn) (*Status, er
 		if offsets, err = storedOffsets(ctx, pg, cfg.Name, cfg.Topic); err != nil {
 			return nil, err
 		}
+	}
+	if st.State == "running" && time.Since(st.UpdatedAt) > 3*HeartbeatInterval {
+		st.State = "not responding"
+		st.Detail = fmt.Sprintf("no heartbeat since %s: the process was killed or lost the database", st.UpdatedAt.UTC().Format(time.RFC3339))
 	}
 	desc, err := conn.Topics().DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: cfg.Topic}))
 	if err != nil {
