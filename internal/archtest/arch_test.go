@@ -38,6 +38,8 @@ var rules = []struct {
 		"the schema-evolution engine reads registries and brokers over their wire APIs, so that CI and the console can run it anywhere"},
 	{module + "/console/...", nil, []string{module + "/cmd", module + "/server", module + "/broker", module + "/registry/internal", module + "/registry/rest", module + "/registry/rpc", module + "/acl", module + "/auth"},
 		"the web console reads and changes a node through its public APIs only (in process, under the same authorization as any client)"},
+	{module + "/connect/...", nil, []string{module + "/cmd", module + "/server", module + "/broker", module + "/registry/internal", module + "/registry/rest", module + "/registry/rpc"},
+		"connectors read and write topics through the typed client over the wire, like any user's program"},
 	{module + "/internal/...", []string{module + "/internal/archtest"}, []string{module + "/server", module + "/cmd", module + "/broker", module + "/client", module + "/registry/rest", module + "/registry/rpc"},
 		"internal/ is the bottom of the house (meta.db, the data-directory lock, golden files): the cores import it, never the reverse; the node's wiring is package server, at the top"},
 	{module + "/broker/...", nil, []string{module + "/server", module + "/cmd"},
