@@ -47,8 +47,9 @@ type SharedConfig struct {
 	// TopicPoll is how often the node reads the topic rows again to learn
 	// of other nodes' creations, deletions and changes; 0 means 1 s.
 	TopicPoll time.Duration
-	// GCInterval is how often the node deletes dead and orphaned objects;
-	// 0 means 1 minute, < 0 never.
+	// GCInterval is how often the node deletes dead and orphaned objects
+	// (the shared log's Config.GCInterval); 0 means its default (1
+	// minute), < 0 never.
 	GCInterval time.Duration
 }
 
@@ -78,14 +79,11 @@ func (b *Broker) openShared(ctx context.Context) error {
 	if sc.TopicPoll <= 0 {
 		sc.TopicPoll = DefaultTopicPoll
 	}
-	if sc.GCInterval == 0 {
-		sc.GCInterval = time.Minute
-	}
 	if err := shared.Migrate(ctx, sc.Pool); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	l, err := shared.Open(ctx, shared.Config{
-		Pool: sc.Pool, Objects: sc.Objects, Node: sc.Node, Window: sc.Window,
+		Pool: sc.Pool, Objects: sc.Objects, Node: sc.Node, Window: sc.Window, GCInterval: sc.GCInterval,
 		Logger: b.log.With("component", "shared_log"), Now: b.cfg.Now,
 	})
 	if err != nil {
@@ -129,13 +127,13 @@ func (b *Broker) startShared() {
 }
 
 // sharedMaintenance applies retention and the merge compactor to every
-// shared partition open on this node, and collects garbage objects, until
-// the broker closes. Every node does it; the shared log tolerates that.
+// shared partition open on this node until the broker closes. Every node
+// does it; the shared log tolerates that. (The shared log collects
+// garbage objects itself, every SharedConfig.GCInterval.)
 func (b *Broker) sharedMaintenance(every time.Duration) {
 	sr := b.shared
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	lastGC := time.Now()
 	for {
 		select {
 		case <-sr.stop:
@@ -144,17 +142,6 @@ func (b *Broker) sharedMaintenance(every time.Duration) {
 		}
 		if err := b.RunMaintenance(b.cfg.Now()); err != nil {
 			b.log.Warn("shared log maintenance", "err", err)
-		}
-		if sr.cfg.GCInterval > 0 && time.Since(lastGC) >= sr.cfg.GCInterval {
-			lastGC = time.Now()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			dead, orphans, err := sr.log.CollectGarbage(ctx)
-			cancel()
-			if err != nil {
-				b.log.Warn("shared log garbage collection", "err", err)
-			} else if dead+orphans > 0 {
-				b.log.Info("shared log garbage collected", "dead_objects", dead, "orphaned_uploads", orphans)
-			}
 		}
 	}
 }
@@ -460,11 +447,12 @@ func (p *sharedPart) EnqueueBatch(b *log.Batch) (appendWait, error) {
 	return sharedWait{w}, nil
 }
 
-// CheckSequence reports no duplicate and no error: the shared log checks
-// idempotent producers' sequences in the commit's transaction, not before.
-// (A retried batch whose records a data contract diverted may so send them
-// to the DLQ again.)
-func (p *sharedPart) CheckSequence(*log.Batch) (bool, error) { return false, nil }
+// CheckSequence asks PostgreSQL what the commit would make of b's
+// idempotent-producer fields now; the commit checks again.
+func (p *sharedPart) CheckSequence(b *log.Batch) (bool, error) {
+	dup, err := p.Partition.CheckSequence(b)
+	return dup, sharedErr(err)
+}
 
 // NewTxnBatch refuses: shared partitions have no transactions yet.
 func (p *sharedPart) NewTxnBatch([]log.Record, int64, int16, int64) (*log.Batch, error) {
