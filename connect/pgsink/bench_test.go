@@ -76,7 +76,7 @@ func BenchmarkSink(b *testing.B) {
 				n++
 				name := fmt.Sprintf("bench_%s_%d", mode.write+mode.mode, n)
 				s, err := pgsink.New(pgsink.Config{Name: name, Postgres: dbURL, Topic: "bench", Table: name, KeyColumn: "id",
-					Mode: mode.mode, Write: mode.write, BatchRecords: 10000, BatchInterval: 10 * time.Millisecond}, srv.Conn, benchLogger(b))
+					Mode: mode.mode, Write: mode.write, BatchRecords: 20000, BatchInterval: 100 * time.Millisecond}, srv.Conn, benchLogger(b))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -41,8 +41,9 @@ type Config struct {
 	// BatchRecords is the most records written in one transaction
 	// (default 5000).
 	BatchRecords int `yaml:"batch_records"`
-	// BatchInterval is how long a batch waits for more records once it
-	// has one (default 100ms).
+	// BatchInterval is the longest a batch waits for more records once
+	// it has one (default 100ms); a batch also ends when the stream
+	// pauses (no record for 5ms).
 	BatchInterval time.Duration `yaml:"batch_interval"`
 	// OnError is OnErrorFail (default: a record the sink cannot write
 	// stops the connector with an error naming it) or OnErrorDLQ (it is

@@ -67,6 +67,9 @@ type Sink struct {
 	lastStatus time.Time
 }
 
+// idleGap ends a batch early when no record arrived for that long.
+const idleGap = 5 * time.Millisecond
+
 // HeartbeatInterval is how often a running sink refreshes its status row
 // (busy or idle); ReadStatus reports a "running" sink whose row is older
 // than three intervals as not responding (killed, or cut off).
@@ -230,11 +233,23 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 		filling := time.Now()
 		timer := time.NewTimer(s.cfg.BatchInterval)
+		// A batch also ends when the stream pauses (no record for
+		// idleGap): the tail of a burst is not held for BatchInterval.
+		idle := time.NewTimer(idleGap)
 	fill:
 		for len(batch) < s.cfg.BatchRecords {
 			select {
 			case m := <-msgs:
 				batch = append(batch, m)
+				if len(batch)%256 == 0 {
+					idle.Reset(idleGap)
+				}
+			case <-idle.C:
+				if len(msgs) > 0 {
+					idle.Reset(idleGap)
+					continue
+				}
+				break fill
 			case <-timer.C:
 				break fill
 			case <-ctx.Done():
@@ -242,6 +257,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			}
 		}
 		timer.Stop()
+		idle.Stop()
 		p := planned{batch: batch, filled: time.Since(filling)}
 		p.ops, p.bad = s.plan(batch)
 		select {
