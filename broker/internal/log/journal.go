@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -193,7 +194,19 @@ func OpenJournal(fsys vfs.FS, dir string, logger *slog.Logger) (*Journal, error)
 		return nil, fmt.Errorf("log: list journal directory %s: %w", j.dir, err)
 	}
 	for _, name := range names {
-		if strings.HasPrefix(name, journalSparePrefix) {
+		if n, ok := parseSpareName(name); ok {
+			// New spares are named past every one found, so that a name
+			// is never given to two files.
+			j.spares = max(j.spares, n)
+			if err := checkSpare(fsys, path.Join(j.dir, name)); err != nil {
+				// Left half-made by a crash while it was being prepared:
+				// it holds nothing, so it goes.
+				j.log.Warn("removing a journal spare that was not fully prepared", "file", name, "reason", err)
+				if rerr := fsys.Remove(path.Join(j.dir, name)); rerr != nil {
+					return nil, fmt.Errorf("log: remove journal spare %s: %w", name, rerr)
+				}
+				continue
+			}
 			j.free = append(j.free, path.Join(j.dir, name))
 			continue
 		}
@@ -208,6 +221,39 @@ func OpenJournal(fsys vfs.FS, dir string, logger *slog.Logger) (*Journal, error)
 		}
 	}
 	return j, nil
+}
+
+// parseSpareName reads "spare-N.wal".
+func parseSpareName(name string) (int64, bool) {
+	stem, ok := strings.CutPrefix(name, journalSparePrefix)
+	if !ok {
+		return 0, false
+	}
+	if stem, ok = strings.CutSuffix(stem, journalSuffix); !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(stem, 10, 64)
+	return n, err == nil && n > 0
+}
+
+// checkSpare reports why the spare file name cannot become a journal file:
+// it must start with the magic (a spare is written front to back, so one
+// cut short by a crash is shorter than a whole file but still valid past
+// the magic).
+func checkSpare(fsys vfs.FS, name string) error {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var magic [len(journalMagic)]byte
+	if _, err := f.ReadAt(magic[:], 0); err != nil {
+		return fmt.Errorf("no magic: %w", err)
+	}
+	if string(magic[:]) != journalMagic {
+		return fmt.Errorf("magic %q, want %q", magic[:], journalMagic)
+	}
+	return nil
 }
 
 // parseJournalName reads "NNNNNNNNNNNNNNNNNNNN.wal".

@@ -356,3 +356,51 @@ func TestJournalMixesDirectAndJournaledRuns(t *testing.T) {
 	defer closeNode(t, j2, parts2)
 	sameRecords(t, readAll(t, parts2[0], 0), want)
 }
+
+// Spares left by earlier runs: one a crash cut before its magic (empty, as
+// a kill -9 right after creating it leaves it), one cut after (still
+// usable). The next start removes the first, keeps the second, and names
+// new spares past both, so that a recycled file never replaces a listed
+// spare; many rotations after such a start work.
+func TestJournalSparesLeftByACrash(t *testing.T) {
+	t.Parallel()
+	mem := vfs.NewMem()
+	if err := mem.MkdirAll("/journal"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.WriteFile("/journal/spare-1.wal", append([]byte(journalMagic), make([]byte, 1000)...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.WriteFile("/journal/spare-5.wal", nil); err != nil {
+		t.Fatal(err)
+	}
+	dirs := []string{"/t/0", "/t/1"}
+	j, parts := journalNode(t, mem, 4096, dirs...)
+	if _, err := mem.ReadFile("/journal/spare-5.wal"); err == nil {
+		t.Error("the empty spare left by a crash is still there")
+	}
+	want := make([][]Record, len(parts))
+	for b := range 80 {
+		for i, p := range parts {
+			recs := []Record{kv(fmt.Sprintf("k%d", b), strings.Repeat("v", 200))}
+			off := mustAppend(t, p, recs...)
+			want[i] = append(want[i], withOffsets(off, recs)...)
+		}
+	}
+	waitFor(t, "journal files to be checkpointed", func() bool {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.checkpoints >= 3
+	})
+	j.mu.Lock()
+	if j.spares <= 5 {
+		t.Errorf("spare names restarted at %d, at or below the highest found (5)", j.spares)
+	}
+	j.mu.Unlock()
+	closeNode(t, j, parts)
+	j2, parts2 := journalNode(t, mem, 4096, dirs...)
+	defer closeNode(t, j2, parts2)
+	for i, p := range parts2 {
+		sameRecords(t, readAll(t, p, 0), want[i])
+	}
+}

@@ -196,6 +196,15 @@ func (j *Journal) openNext() error {
 		spare, j.free = j.free[0], j.free[1:]
 	}
 	j.mu.Unlock()
+	if spare != "" {
+		if err := checkSpare(j.fs, spare); err != nil {
+			// Checked when listed; a spare spoiled since (removed or cut
+			// by hand) is replaced rather than failing the journal.
+			j.log.Warn("journal spare unusable; preparing another", "file", spare, "reason", err)
+			_ = j.fs.Remove(spare)
+			spare = ""
+		}
+	}
 	if spare == "" {
 		var err error
 		if spare, err = j.prepareSpare(); err != nil {
