@@ -50,7 +50,7 @@ func docCommands(t *testing.T, text string) (cmds [][]string, lines []int) {
 			t.Errorf("line %d: %v", start, err)
 			continue
 		}
-		// Pipelines and lists: each part on its own.
+		// Pipelines, lists and background jobs: each part on its own.
 		var part []string
 		flush := func() {
 			if args, ok := sluiceArgs(part); ok {
@@ -60,7 +60,7 @@ func docCommands(t *testing.T, text string) (cmds [][]string, lines []int) {
 			part = nil
 		}
 		for _, w := range words {
-			if w == "|" || w == "&&" || w == ";" {
+			if w == "|" || w == "&&" || w == ";" || w == "&" {
 				flush()
 				continue
 			}
