@@ -26,7 +26,7 @@ func ensureStateTables(ctx context.Context, q querier) error {
 		next_offset bigint NOT NULL,
 		PRIMARY KEY (connector, topic, partition))`)
 	if err == nil {
-		err = EnsureStatusTable(ctx, q)
+		err = ensureStatusTable(ctx, q)
 	}
 	if err != nil {
 		return fmt.Errorf("create the sink's state tables: %w", err)
@@ -34,9 +34,9 @@ func ensureStateTables(ctx context.Context, q querier) error {
 	return nil
 }
 
-// EnsureStatusTable creates sluice_connect_status, where connectors
-// record their state.
-func EnsureStatusTable(ctx context.Context, q interface {
+// ensureStatusTable creates sluice_connect_status, where connectors
+// record their state (package pgsource keeps the same table).
+func ensureStatusTable(ctx context.Context, q interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }) error {
 	_, err := q.Exec(ctx, `CREATE TABLE IF NOT EXISTS sluice_connect_status (
