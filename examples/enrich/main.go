@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/examples/internal/demoio"
 	"github.com/sluicehq/sluice/examples/shopapi"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -81,7 +81,7 @@ var (
 // orders and returns.
 func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error {
 	for _, name := range []string{shopapi.CustomersTopic, shopapi.OrdersTopic, shopapi.EnrichedOrdersTopic} {
-		if err := createTopic(ctx, conn, name, 3); err != nil {
+		if err := demoio.CreateTopic(ctx, conn, name, 3); err != nil {
 			return err
 		}
 	}
@@ -94,7 +94,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 	go func() { done <- app.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	from, err := endOffsets(ctx, conn, shopapi.EnrichedOrdersTopic)
+	from, err := demoio.EndOffsets(ctx, conn, shopapi.EnrichedOrdersTopic)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 	for app.Stats().Processed.Load() < int64(len(demoCustomers)) {
 		select {
 		case err := <-done:
-			return fmt.Errorf("%w: %v", errStopped, err)
+			return fmt.Errorf("%w: %v", demoio.ErrStopped, err)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -133,7 +133,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 	}
 	var lines []string
 	for len(lines) < len(demoOrders) {
-		ms, err := readFrom(ctx, conn, shopapi.EnrichedOrdersTopic, primitive.String(), shopapi.EnrichedOrdersValueCodec, from, 1, done)
+		ms, err := demoio.ReadFrom(ctx, conn, shopapi.EnrichedOrdersTopic, primitive.String(), shopapi.EnrichedOrdersValueCodec, from, 1, done)
 		if err != nil {
 			return err
 		}
@@ -148,5 +148,3 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 	fmt.Fprintln(out, strings.Join(lines, "\n"))
 	return nil
 }
-
-var errStopped = errors.New("the processor stopped")

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/examples/internal/demoio"
 	"github.com/sluicehq/sluice/examples/shopapi"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -94,7 +94,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 		input, appID = "orders-demo-"+run, "orders-per-customer-demo-"+run
 	}
 	for _, name := range []string{input, shopapi.CustomerOrderTotalsTopic} {
-		if err := createTopic(ctx, conn, name, 3); err != nil {
+		if err := demoio.CreateTopic(ctx, conn, name, 3); err != nil {
 			return err
 		}
 	}
@@ -107,7 +107,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 	go func() { done <- app.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	from, err := endOffsets(ctx, conn, shopapi.CustomerOrderTotalsTopic)
+	from, err := demoio.EndOffsets(ctx, conn, shopapi.CustomerOrderTotalsTopic)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 			return err
 		}
 	}
-	ms, err := readFrom(ctx, conn, shopapi.CustomerOrderTotalsTopic, primitive.String(), shopapi.CustomerOrderTotalsValueCodec, from, 4, done)
+	ms, err := demoio.ReadFrom(ctx, conn, shopapi.CustomerOrderTotalsTopic, primitive.String(), shopapi.CustomerOrderTotalsValueCodec, from, 4, done)
 	if err != nil {
 		return err
 	}
@@ -157,5 +157,3 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo bool) error
 	fmt.Fprintln(out, strings.Join(lines, "\n"))
 	return nil
 }
-
-var errStopped = errors.New("the processor stopped")

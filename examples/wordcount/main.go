@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/examples/internal/demoio"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -70,10 +70,10 @@ func topology(conn *client.Conn, opts ...stream.Option) *stream.App {
 // demo lines, it sends them, prints the count updates they cause (sorted)
 // and returns.
 func run(ctx context.Context, conn *client.Conn, out io.Writer, demo []string) error {
-	if err := createTopic(ctx, conn, linesTopic, 3); err != nil {
+	if err := demoio.CreateTopic(ctx, conn, linesTopic, 3); err != nil {
 		return err
 	}
-	if err := createTopic(ctx, conn, countsTopic, 3); err != nil {
+	if err := demoio.CreateTopic(ctx, conn, countsTopic, 3); err != nil {
 		return err
 	}
 	app := topology(conn)
@@ -85,7 +85,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo []string) e
 	go func() { done <- app.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	from, err := endOffsets(ctx, conn, countsTopic)
+	from, err := demoio.EndOffsets(ctx, conn, countsTopic)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo []string) e
 		words += len(strings.Fields(l))
 	}
 	// Each word of the lines causes one update.
-	ms, err := readFrom(ctx, conn, countsTopic, primitive.String(), primitive.Int64(), from, words, done)
+	ms, err := demoio.ReadFrom(ctx, conn, countsTopic, primitive.String(), primitive.Int64(), from, words, done)
 	if err != nil {
 		return err
 	}
@@ -113,5 +113,3 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo []string) e
 	fmt.Fprintln(out, strings.Join(lines, "\n"))
 	return nil
 }
-
-var errStopped = errors.New("the processor stopped")

@@ -1,7 +1,10 @@
-package main
+// Package demoio holds what the stream-processing examples' -demo modes share:
+// creating their topics, and reading back what a processor wrote.
+package demoio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,8 +14,12 @@ import (
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
 
-// createTopic creates a topic unless it exists.
-func createTopic(ctx context.Context, conn *client.Conn, name string, partitions int32) error {
+// ErrStopped is ReadFrom's error when the processor stopped before the
+// records it waits for arrived.
+var ErrStopped = errors.New("the processor stopped")
+
+// CreateTopic creates a topic unless it exists.
+func CreateTopic(ctx context.Context, conn *client.Conn, name string, partitions int32) error {
 	_, err := conn.Topics().CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: name, Partitions: partitions}))
 	if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
 		return fmt.Errorf("create topic %s: %w", name, err)
@@ -20,8 +27,8 @@ func createTopic(ctx context.Context, conn *client.Conn, name string, partitions
 	return nil
 }
 
-// endOffsets answers the high watermark of every partition of topic.
-func endOffsets(ctx context.Context, conn *client.Conn, topic string) (map[int32]int64, error) {
+// EndOffsets answers the high watermark of every partition of topic.
+func EndOffsets(ctx context.Context, conn *client.Conn, topic string) (map[int32]int64, error) {
 	res, err := conn.Broker().ListOffsets(ctx, connect.NewRequest(&brokerv1.ListOffsetsRequest{Topic: topic, Query: &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_LATEST}}))
 	if err != nil {
 		return nil, err
@@ -33,9 +40,9 @@ func endOffsets(ctx context.Context, conn *client.Conn, topic string) (map[int32
 	return out, nil
 }
 
-// readFrom reads n records of topic from the offsets from (per partition),
-// decoded, or fails when the processor stops (done) first.
-func readFrom[K, V any](ctx context.Context, conn *client.Conn, topic string, kc client.Codec[K], vc client.Codec[V], from map[int32]int64, n int, done <-chan error) ([]client.Message[K, V], error) {
+// ReadFrom reads n records of topic from the offsets from (per partition),
+// decoded, or fails with ErrStopped when the processor stops (done) first.
+func ReadFrom[K, V any](ctx context.Context, conn *client.Conn, topic string, kc client.Codec[K], vc client.Codec[V], from map[int32]int64, n int, done <-chan error) ([]client.Message[K, V], error) {
 	dec, err := client.NewRecordDecoder(conn, topic, kc, vc)
 	if err != nil {
 		return nil, err
@@ -61,7 +68,7 @@ func readFrom[K, V any](ctx context.Context, conn *client.Conn, topic string, kc
 		if got == 0 {
 			select {
 			case err := <-done:
-				return nil, fmt.Errorf("%w: %v", errStopped, err)
+				return nil, fmt.Errorf("%w: %v", ErrStopped, err)
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-time.After(20 * time.Millisecond):
