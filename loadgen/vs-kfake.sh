@@ -38,8 +38,8 @@ for i in $(seq "$rounds"); do
 	run "$KFAKEBENCH" -mode disk-sync -dir "$work/kfake$i" -records "$records" -lat-records 2000 2>/dev/null |
 		awk -v r="$i" '$1 ~ /^(produce_records_per_s|consume_records_per_s|sync_produce_p50)$/ {print r"\tkfake\t"$1"\t"$2}' >>"$out"
 	rm -rf "$work/kfake$i"
-	run "$SLUICE" serve --data-dir "$work/sluice$i" --addr 127.0.0.1:18782 --kafka-addr 127.0.0.1:19792 --fsync always --log-level warn >/dev/null 2>&1 &
-	pid=$!
+	nice -n "$nice" "$SLUICE" serve --data-dir "$work/sluice$i" --addr 127.0.0.1:18782 --kafka-addr 127.0.0.1:19792 --fsync always --log-level warn >/dev/null 2>&1 &
+	pid=$! # nice execs the server: this is its pid, not a subshell's
 	for _ in $(seq 100); do "$SLUICE" topic create bench --partitions 8 --addr http://127.0.0.1:18782 >/dev/null 2>&1 && break; sleep 0.1; done
 	run "$KFAKEBENCH" -mode external -seeds 127.0.0.1:19792 -topic bench -records "$records" -lat-records 2000 2>/dev/null |
 		awk -v r="$i" '$1 ~ /^(produce_records_per_s|consume_records_per_s|sync_produce_p50)$/ {print r"\tsluice-kafka\t"$1"\t"$2}' >>"$out"
