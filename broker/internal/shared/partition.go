@@ -109,11 +109,15 @@ func (p *Partition) Reconfigure(cfg log.Config) error {
 func (p *Partition) advance(next, start, size int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// A row read before a retention this node has already applied (a poll
+	// racing RunMaintenance) still counts the deleted bytes: its size is
+	// older than the one stored, so it is not taken.
+	stale := start >= 0 && start < p.start.Load()
 	if start > p.start.Load() {
 		p.start.Store(start)
 		p.trimCoords(start)
 	}
-	if size >= 0 {
+	if size >= 0 && !stale {
 		p.size.Store(size)
 	}
 	if next > p.hw.Load() {
