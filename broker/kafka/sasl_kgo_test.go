@@ -201,6 +201,10 @@ func TestKgoMutualTLS(t *testing.T) {
 	}
 	// The refused certificates are failed logins of kind bad_certificate
 	// (kgo may retry a dial: at least one each); no certificate is not.
+	// The listener counts a refusal after the client has seen it: wait.
+	for deadline := time.Now().Add(10 * time.Second); n.auth.FailuresOf(auth.FailBadCertificate)-beforeCert < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := n.auth.FailuresOf(auth.FailBadCertificate) - beforeCert; got < 2 || n.auth.Failures()-before != got {
 		t.Errorf("%d bad_certificate failed logins of %d in all for the other CA's and the expired certificate, want at least 2 and no other kind",
 			got, n.auth.Failures()-before)

@@ -21,7 +21,9 @@ func consumeValues(t *testing.T, addr, topic string, want int, opts ...kgo.Opt) 
 	t.Helper()
 	cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// A bound, not a speed: under -race on two busy cores a client's
+	// transactions take seconds to read back.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var got []string
 	for len(got) < want {
