@@ -215,7 +215,9 @@ func TestClusterStatusNeedsDescribe(t *testing.T) {
 
 type fakeSharedLog []clusterstatus.Partition
 
-func (f fakeSharedLog) PartitionStatus(context.Context) ([]clusterstatus.Partition, error) { return f, nil }
+func (f fakeSharedLog) PartitionStatus(context.Context) ([]clusterstatus.Partition, error) {
+	return f, nil
+}
 
 // With the shared log's hook set (as its wiring does), the status carries
 // its numbers, object counts included, on a node without topic data too.
