@@ -34,10 +34,13 @@ const (
 	statusNoPartition = 4
 )
 
-// answer is the commit's verdict on one batch.
+// answer is the commit's verdict on one batch, with its partition's row
+// as the commit left it (next, start, bytes; -1 when unknown: the batch
+// appended nothing, or the commit was replayed).
 type answer struct {
-	base   int64
-	status int16
+	base               int64
+	status             int16
+	next, start, bytes int64
 }
 
 // Pending is a batch queued by EnqueueBatch. Safe for concurrent use.
@@ -312,6 +315,9 @@ func (l *Log) commitLoop() {
 			l.in.release(f)
 			continue
 		}
+		if l.testAfterCommit != nil {
+			l.testAfterCommit()
+		}
 		l.applyCommit(f, answers)
 		l.in.release(f)
 	}
@@ -339,12 +345,20 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 		}
 		if len(cs) > 0 {
 			p.learnCoords(cs)
-			var added int64
-			for _, c := range cs {
-				added += c.len
+			// The row as this commit left it; a replayed commit does not
+			// know it (the next poll reads the size).
+			a := answers[j-1]
+			for k := i; k < j; k++ {
+				if answers[k].next >= 0 {
+					a = answers[k]
+					break
+				}
 			}
-			p.size.Add(added) // until the next poll reads the row
-			p.advance(cs[len(cs)-1].last+1, -1, -1)
+			if a.next >= 0 {
+				p.advance(a.next, a.start, a.bytes)
+			} else {
+				p.advance(cs[len(cs)-1].last+1, -1, -1)
+			}
 		}
 		i = j
 	}
@@ -430,7 +444,7 @@ type commitArgs struct {
 // text each time (QueryExecModeExec: no prepared statement), which costs a
 // parse on the server and lets fault tests recognise the call on the wire.
 func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitArgs) ([]answer, error) {
-	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset, status, replayed FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset, status, replayed, hw_after, start_after, bytes_after FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		pgx.QueryExecModeExec, key, l.cfg.Node, size, a.topics, a.parts, a.offs, a.lens, a.counts, a.maxts, a.pids, a.epochs, a.seqs)
 	if err != nil {
 		return nil, err
@@ -443,7 +457,8 @@ func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitAr
 		var base *int64
 		var status int16
 		var replayed bool
-		if err := rows.Scan(&ord, &base, &status, &replayed); err != nil {
+		var next, start, bytes *int64
+		if err := rows.Scan(&ord, &base, &status, &replayed, &next, &start, &bytes); err != nil {
 			return nil, err
 		}
 		if ord < 0 || int(ord) >= len(answers) {
@@ -455,6 +470,10 @@ func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitAr
 		answers[ord].status = status
 		if base != nil {
 			answers[ord].base = *base
+		}
+		answers[ord].next, answers[ord].start, answers[ord].bytes = -1, -1, -1
+		if next != nil && start != nil && bytes != nil {
+			answers[ord].next, answers[ord].start, answers[ord].bytes = *next, *start, *bytes
 		}
 		seen++
 		if replayed && seen == 1 {

@@ -209,6 +209,10 @@ type Log struct {
 
 	stats Stats
 
+	// testAfterCommit, when set (tests only, before the first append), runs
+	// between a commit and its publication.
+	testAfterCommit func()
+
 	ctx    context.Context // cancelled by Close after the intake drained
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

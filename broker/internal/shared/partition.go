@@ -22,20 +22,28 @@ type Partition struct {
 	start atomic.Int64 // log start offset
 	size  atomic.Int64 // stored bytes at or above the start
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// sizeNext and sizeStart are the next_offset and log_start_offset of
+	// the row that size was read from: both only grow, so a row read
+	// earlier than the one size came from has a smaller one and is not
+	// taken (a poll that read the row before this node's commit or
+	// retention, applied after it).
+	sizeNext, sizeStart int64
 	notify chan struct{}
 	closed bool
 
 	cmu    sync.Mutex
 	coords []coord // a contiguous run of recent batches (read.go)
+
+	kc keyCompaction // compact_keys.go
 }
 
 // Partition opens partition part of the topic with id topicID on this
 // node, creating its row (offset 0) when it is new. Only the fields of cfg
 // that concern a shared partition are used: RetentionAge, RetentionBytes,
-// MaxRecordBytes, MaxBatchBytes and Now; Compact is refused (key
-// compaction of shared partitions is not built yet). A partition is open
-// at most once per Log.
+// MaxRecordBytes, MaxBatchBytes, Compact, DeleteRetention and Now (a
+// compacted partition keeps no retention by age or size, as the local
+// log; compact_keys.go). A partition is open at most once per Log.
 func (l *Log) Partition(ctx context.Context, topicID string, part int32, cfg log.Config) (*Partition, error) {
 	if topicID == "" || len(topicID) > 255 || part < 0 {
 		return nil, fmt.Errorf("shared log: partition %q/%d: want a topic id of 1 to 255 bytes and a partition >= 0", topicID, part)
@@ -73,8 +81,8 @@ func (l *Log) Partition(ctx context.Context, topicID string, part int32, cfg log
 }
 
 func partitionConfig(cfg log.Config) (log.Config, error) {
-	if cfg.Compact {
-		return cfg, errors.New("shared log: cleanup.policy=compact is not supported on shared partitions yet")
+	if cfg.DeleteRetention == 0 {
+		cfg.DeleteRetention = log.DefaultDeleteRetention
 	}
 	if cfg.RetentionAge == 0 {
 		cfg.RetentionAge = log.DefaultRetentionAge
@@ -106,19 +114,20 @@ func (p *Partition) Reconfigure(cfg log.Config) error {
 
 // advance raises what the node knows of the partition (a negative value
 // is unknown) and wakes Notify's waiters when the high watermark moved.
+// size is taken only with the next and start of the row it was read from.
 func (p *Partition) advance(next, start, size int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// A row read before a retention this node has already applied (a poll
-	// racing RunMaintenance) still counts the deleted bytes: its size is
-	// older than the one stored, so it is not taken.
-	stale := start >= 0 && start < p.start.Load()
+	// A row read before a commit or a retention this node has already
+	// applied still lacks the commit's bytes or counts the deleted ones:
+	// its size is older than the one stored, so it is not taken.
+	if size >= 0 && next >= 0 && start >= 0 && start >= p.start.Load() && next >= p.sizeNext && start >= p.sizeStart {
+		p.size.Store(size)
+		p.sizeNext, p.sizeStart = next, start
+	}
 	if start > p.start.Load() {
 		p.start.Store(start)
 		p.trimCoords(start)
-	}
-	if size >= 0 && !stale {
-		p.size.Store(size)
 	}
 	if next > p.hw.Load() {
 		p.hw.Store(next)
@@ -297,7 +306,8 @@ func (p *Partition) refresh(ctx context.Context) error {
 // RetentionAge, and past the oldest batches while what remains is at
 // least RetentionBytes (Kafka's rules, per batch instead of per segment).
 // Then it runs the merge compactor (compact.go) until nothing is left to
-// merge (at most 16 passes). Objects left
+// merge (at most 16 passes), and on a compacted partition (Config.Compact:
+// no retention) key compaction (compact_keys.go). Objects left
 // without live bytes are deleted later by Log.CollectGarbage.
 func (p *Partition) RunMaintenance(now time.Time) error {
 	if p.isClosed() {
@@ -307,7 +317,7 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
 	defer cancel()
 	target := int64(-1)
-	if cfg.RetentionAge > 0 {
+	if cfg.RetentionAge > 0 && !cfg.Compact {
 		// The first batch (from the start) that is not expired: everything
 		// before it goes.
 		limit := now.UnixMilli() - cfg.RetentionAge.Milliseconds()
@@ -326,7 +336,7 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 			target = *first
 		}
 	}
-	if cfg.RetentionBytes > 0 {
+	if cfg.RetentionBytes > 0 && !cfg.Compact {
 		// Drop the oldest batches while what remains is at least
 		// RetentionBytes.
 		var cut *int64
@@ -351,9 +361,15 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	// passes (256 MiB at the default MergeMaxBytes): the next call goes on.
 	for range 16 {
 		n, err := p.merge(ctx)
-		if err != nil || n == 0 {
+		if err != nil {
 			return err
 		}
+		if n == 0 {
+			break
+		}
+	}
+	if cfg.Compact {
+		return p.compactKeys(cfg, now) // compact_keys.go
 	}
 	return nil
 }

@@ -414,4 +414,193 @@ var migrations = []string{
 		RETURN v_start;
 	END
 	$fn$;`,
+	// 2: sharedlog_commit also returns, per batch, its partition's row after
+	// the commit (hw_after = next_offset, start_after = log_start_offset,
+	// bytes_after = bytes; NULL when the batch appended nothing to it, and
+	// on a replayed commit), so that a node's Size is the committed row's
+	// and never its own addition on top of a row it already polled. The
+	// arguments, statuses and idempotence are migration 1's.
+	`DROP FUNCTION sharedlog_commit(TEXT, TEXT, BIGINT, TEXT[], INTEGER[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], SMALLINT[], INTEGER[]);
+
+	CREATE FUNCTION sharedlog_commit(p_key TEXT, p_node TEXT, p_size BIGINT,
+		b_topic TEXT[], b_part INTEGER[], b_off BIGINT[], b_len BIGINT[], b_count BIGINT[], b_maxts BIGINT[],
+		b_pid BIGINT[], b_epoch SMALLINT[], b_seq INTEGER[])
+	RETURNS TABLE (ord INTEGER, base_offset BIGINT, status SMALLINT, replayed BOOLEAN,
+		hw_after BIGINT, start_after BIGINT, bytes_after BIGINT)
+	LANGUAGE plpgsql AS $fn$
+	DECLARE
+		v_object  BIGINT;
+		v_n       INTEGER := COALESCE(cardinality(b_topic), 0);
+		v_want    INTEGER;
+		v_locked  INTEGER;
+		v_payload TEXT;
+		v_ords    INTEGER[];
+		v_bases   BIGINT[];
+		v_status  SMALLINT[];
+		v_answer  BIGINT[];
+		v_live    BIGINT;
+		v_epoch   SMALLINT;
+		v_lastseq INTEGER;
+		v_last    INTEGER;
+		k         INTEGER;
+		v_dup     BIGINT;
+		v_idem    BOOLEAN := false;
+		v_pt      TEXT[];
+		v_pq      INTEGER[];
+		v_pnext   BIGINT[];
+		v_pstart  BIGINT[];
+		v_pbytes  BIGINT[];
+	BEGIN
+		DELETE FROM sharedlog_uploads u WHERE u.key = p_key;
+		IF NOT FOUND THEN
+			-- Committed before (each statement sees what committed before it
+			-- started, including a first attempt we waited for above), or
+			-- collected as an orphan.
+			SELECT o.object_id, o.answer_base, o.answer_status INTO v_object, v_answer, v_status
+				FROM sharedlog_objects o WHERE o.key = p_key;
+			IF v_object IS NULL THEN
+				RAISE EXCEPTION 'sharedlog: object % has no pending upload (collected as an orphan, or never announced)', p_key
+					USING ERRCODE = 'P0002';
+			END IF;
+			RETURN QUERY SELECT (u.i - 1)::INTEGER, u.b, u.s, true, NULL::BIGINT, NULL::BIGINT, NULL::BIGINT
+				FROM unnest(v_answer, v_status) WITH ORDINALITY AS u(b, s, i) ORDER BY u.i;
+			RETURN;
+		END IF;
+		IF v_n = 0 THEN
+			RAISE EXCEPTION 'sharedlog: object % holds no batches', p_key;
+		END IF;
+
+		-- Lock the touched partitions in one global order: two nodes whose
+		-- objects touch the same partitions never deadlock.
+		SELECT count(DISTINCT (t, q)) INTO v_want FROM unnest(b_topic, b_part) AS x(t, q);
+		WITH l AS (
+			SELECT 1 FROM sharedlog_partitions p
+			WHERE (p.topic_id, p.partition) IN (SELECT t, q FROM unnest(b_topic, b_part) AS x(t, q))
+			ORDER BY p.topic_id COLLATE "C", p.partition
+			FOR UPDATE)
+		SELECT count(*) INTO v_locked FROM l;
+		v_status := array_fill(0::SMALLINT, ARRAY[v_n]);
+		IF v_locked <> v_want THEN
+			-- Partitions deleted meanwhile (their topic was): their batches
+			-- get status 4, the others are committed as usual.
+			FOR k IN 1..v_n LOOP
+				PERFORM 1 FROM sharedlog_partitions p WHERE p.topic_id = b_topic[k] AND p.partition = b_part[k];
+				IF NOT FOUND THEN
+					v_status[k] := 4;
+				END IF;
+			END LOOP;
+		END IF;
+
+		INSERT INTO sharedlog_objects (key, node, size, live_bytes) VALUES (p_key, p_node, p_size, 0)
+			RETURNING object_id INTO v_object;
+
+		-- Idempotent producers, in object order.
+		FOR k IN 1..v_n LOOP
+			CONTINUE WHEN v_status[k] <> 0 OR b_pid[k] < 0 OR b_seq[k] < 0;
+			v_last := ((b_seq[k]::BIGINT + b_count[k] - 1) % 2147483648)::INTEGER; -- sequences wrap to 0
+			SELECT max(pb.epoch) INTO v_epoch FROM sharedlog_producer_batches pb
+				WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k];
+			IF v_epoch IS NOT NULL THEN
+				IF b_epoch[k] < v_epoch THEN
+					v_status[k] := 3;
+					CONTINUE;
+				ELSIF b_epoch[k] > v_epoch THEN
+					IF b_seq[k] <> 0 THEN
+						v_status[k] := 2;
+						CONTINUE;
+					END IF;
+					DELETE FROM sharedlog_producer_batches pb
+						WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k];
+				ELSE
+					PERFORM 1 FROM sharedlog_producer_batches pb
+						WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
+						AND pb.epoch = b_epoch[k] AND pb.first_seq = b_seq[k] AND pb.last_seq = v_last;
+					IF FOUND THEN
+						v_status[k] := 1;
+						CONTINUE;
+					END IF;
+					SELECT pb.last_seq INTO v_lastseq FROM sharedlog_producer_batches pb
+						WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
+						ORDER BY pb.seqno DESC LIMIT 1;
+					IF b_seq[k] <> (v_lastseq::BIGINT + 1) % 2147483648 THEN
+						v_status[k] := 2;
+						CONTINUE;
+					END IF;
+				END IF;
+			END IF;
+			INSERT INTO sharedlog_producer_batches (topic_id, partition, producer_id, epoch, first_seq, last_seq, object_id)
+				VALUES (b_topic[k], b_part[k], b_pid[k], b_epoch[k], b_seq[k], v_last, v_object);
+			v_idem := true;
+			DELETE FROM sharedlog_producer_batches pb
+				WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
+				AND pb.seqno NOT IN (SELECT p2.seqno FROM sharedlog_producer_batches p2
+					WHERE p2.topic_id = b_topic[k] AND p2.partition = b_part[k] AND p2.producer_id = b_pid[k]
+					ORDER BY p2.seqno DESC LIMIT 5);
+		END LOOP;
+
+		-- Offsets for the accepted batches.
+		WITH x AS (
+			SELECT (i - 1)::INTEGER AS ord, b_topic[i] AS t, b_part[i] AS q, b_off[i] AS off, b_len[i] AS len, b_count[i] AS cnt, b_maxts[i] AS mts
+			FROM generate_subscripts(b_topic, 1) AS i WHERE v_status[i] = 0
+		), per AS (
+			SELECT x.t, x.q, sum(x.cnt) AS cnt, sum(x.len) AS len FROM x GROUP BY x.t, x.q
+		), bumped AS (
+			UPDATE sharedlog_partitions p SET next_offset = p.next_offset + per.cnt, bytes = p.bytes + per.len
+			FROM per WHERE p.topic_id = per.t AND p.partition = per.q
+			RETURNING p.topic_id AS t, p.partition AS q, p.next_offset - per.cnt AS first,
+				p.next_offset AS next, p.log_start_offset AS start, p.bytes AS bytes
+		), placed AS (
+			SELECT x.ord, x.t, x.q, bumped.first + sum(x.cnt) OVER (PARTITION BY x.t, x.q ORDER BY x.ord) - x.cnt AS base,
+				x.cnt, x.off, x.len, x.mts
+			FROM x JOIN bumped ON bumped.t = x.t AND bumped.q = x.q
+		), ins AS (
+			INSERT INTO sharedlog_batches (topic_id, partition, base_offset, last_offset, object_id, byte_off, byte_len, max_ts)
+				SELECT s.t, s.q, s.base, s.base + s.cnt - 1, v_object, s.off, s.len, s.mts FROM placed s
+		)
+		SELECT array_agg(s.ord ORDER BY s.ord), array_agg(s.base ORDER BY s.ord), COALESCE(sum(s.len), 0),
+			(SELECT string_agg(format('%s %s %s', m.q, m.next, m.t), E'\n') FROM bumped m),
+			(SELECT array_agg(m.t ORDER BY m.t, m.q) FROM bumped m), (SELECT array_agg(m.q ORDER BY m.t, m.q) FROM bumped m),
+			(SELECT array_agg(m.next ORDER BY m.t, m.q) FROM bumped m), (SELECT array_agg(m.start ORDER BY m.t, m.q) FROM bumped m),
+			(SELECT array_agg(m.bytes ORDER BY m.t, m.q) FROM bumped m)
+			INTO v_ords, v_bases, v_live, v_payload, v_pt, v_pq, v_pnext, v_pstart, v_pbytes
+			FROM placed s;
+
+		v_answer := array_fill(NULL::BIGINT, ARRAY[v_n]);
+		FOR k IN 1..COALESCE(cardinality(v_ords), 0) LOOP
+			v_answer[v_ords[k] + 1] := v_bases[k];
+		END LOOP;
+		IF v_idem THEN
+			UPDATE sharedlog_producer_batches pb SET base_offset = v_answer[
+					(SELECT min(j) FROM generate_subscripts(b_topic, 1) AS j
+					 WHERE b_pid[j] = pb.producer_id AND b_epoch[j] = pb.epoch AND b_seq[j] = pb.first_seq AND b_topic[j] = pb.topic_id AND b_part[j] = pb.partition AND v_status[j] = 0)]
+				WHERE pb.object_id = v_object AND pb.base_offset IS NULL;
+		END IF;
+		FOR k IN 1..v_n LOOP
+			CONTINUE WHEN v_status[k] <> 1;
+			SELECT pb.base_offset INTO v_dup FROM sharedlog_producer_batches pb
+				WHERE pb.topic_id = b_topic[k] AND pb.partition = b_part[k] AND pb.producer_id = b_pid[k]
+				AND pb.epoch = b_epoch[k] AND pb.first_seq = b_seq[k] ORDER BY pb.seqno DESC LIMIT 1;
+			v_answer[k] := v_dup;
+			IF v_dup IS NULL THEN
+				v_status[k] := 2; -- its original is no longer known
+			END IF;
+		END LOOP;
+
+		UPDATE sharedlog_objects o SET live_bytes = v_live, answer_base = v_answer, answer_status = v_status,
+			dead_since = CASE WHEN v_live = 0 THEN now() END
+			WHERE o.object_id = v_object;
+
+		IF v_payload IS NOT NULL THEN
+			IF length(v_payload) > 7900 THEN
+				v_payload := '*';
+			END IF;
+			PERFORM pg_notify('sluice_sharedlog', v_payload);
+		END IF;
+		RETURN QUERY SELECT (u.i - 1)::INTEGER, u.b, u.s, false, pp.n, pp.st, pp.bt
+			FROM unnest(v_answer, v_status) WITH ORDINALITY AS u(b, s, i)
+			LEFT JOIN unnest(v_pt, v_pq, v_pnext, v_pstart, v_pbytes) AS pp(t, q, n, st, bt)
+				ON pp.t = b_topic[u.i] AND pp.q = b_part[u.i]
+			ORDER BY u.i;
+	END
+	$fn$;`,
 }

@@ -142,3 +142,51 @@ func TestPartitions(t *testing.T) {
 		t.Fatalf("Partitions: %+v, want %+v", got, want)
 	}
 }
+
+// TestSizeAfterCommit checks that a node's Size is its partition row's
+// bytes right after an append, whichever way a poll interleaves with the
+// commit: a poll that reads the row after the commit but is applied before
+// the commit is published (Size used to add the commit's bytes on top of
+// the polled row, counting them twice), and a poll that read the row
+// before the commit and is applied after it (it lacks the commit's bytes).
+func TestSizeAfterCommit(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	l := c.node("a", func(cfg *Config) { cfg.PollInterval = time.Hour })
+	p := openPart(t, l, "size", 0)
+	row := func() int64 {
+		t.Helper()
+		var n int64
+		if err := c.pool.QueryRow(ctx, `SELECT bytes FROM sharedlog_partitions WHERE topic_id = 'size' AND partition = 0`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// A poll between the commit and its publication.
+	l.testAfterCommit = func() {
+		if err := l.pollAll(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	for i := range 3 {
+		if _, err := p.Append(ctx, recs("x", i*2, 2)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := p.Size(), row(); got != want || want == 0 {
+			t.Fatalf("append %d, poll before publication: Size %d, the row holds %d", i, got, want)
+		}
+	}
+	// A row read before a commit, applied after it.
+	var next, start, bytes int64
+	if err := c.pool.QueryRow(ctx, `SELECT next_offset, log_start_offset, bytes FROM sharedlog_partitions WHERE topic_id = 'size' AND partition = 0`).Scan(&next, &start, &bytes); err != nil {
+		t.Fatal(err)
+	}
+	l.testAfterCommit = func() {}
+	if _, err := p.Append(ctx, recs("x", 6, 2)); err != nil {
+		t.Fatal(err)
+	}
+	p.advance(next, start, bytes)
+	if got, want := p.Size(), row(); got != want || got == bytes {
+		t.Fatalf("stale row applied after the commit: Size %d, the row holds %d (the stale row %d)", got, want, bytes)
+	}
+}
