@@ -144,7 +144,3 @@ func (d *decoder) decode(r *brokerv1.Record, side serde.Side) sideView {
 	v.Subject, v.Version, v.ID, v.Type = ds.Subject, ds.Version, ds.ID, ds.Type
 	return v
 }
-
-// fieldError words a datum or validation error by the field it is about
-// (recordjson.FieldError).
-func fieldError(err error) error { return recordjson.FieldError(err) }

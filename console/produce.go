@@ -1,9 +1,7 @@
 package console
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,16 +9,9 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/dynamicpb"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
-	"github.com/sluicehq/sluice/serde"
-	"github.com/sluicehq/sluice/serde/avro"
-	"github.com/sluicehq/sluice/serde/jsonschema"
-	"github.com/sluicehq/sluice/serde/protobuf"
+	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/srclient"
 )
 
@@ -135,7 +126,7 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 			refuse(statusOf(err), "key: %v", err)
 			return
 		}
-		if rec.Key, err = codec.encode([]byte(f.Key)); err != nil {
+		if rec.Key, err = codec.Encode([]byte(f.Key)); err != nil {
 			refuse(http.StatusBadRequest, "key does not match %s: %v", codec.what, err)
 			return
 		}
@@ -169,7 +160,7 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 			refuse(statusOf(err), "%v", err)
 			return
 		}
-		if rec.Value, err = codec.encode([]byte(f.Value)); err != nil {
+		if rec.Value, err = codec.Encode([]byte(f.Value)); err != nil {
 			refuse(http.StatusBadRequest, "value does not match %s: %v", codec.what, err)
 			return
 		}
@@ -200,14 +191,10 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 }
 
 // codec encodes JSON through one registered schema, as `sluice produce
-// --value-subject` does.
+// --value-subject` does (both through recordjson.Encoder).
 type codec struct {
-	what  string // "orders-value v2 (id 3)"
-	id    int32
-	avro  *avro.Schema
-	proto protoreflect.MessageDescriptor
-	path  []int
-	json  *jsonschema.Schema
+	*recordjson.Encoder
+	what string // "orders-value v2 (id 3)"
 }
 
 // newCodec fetches the latest version of subject with its references and
@@ -218,63 +205,23 @@ func (c *Console) newCodec(ctx context.Context, subject, message string) (*codec
 	if err != nil {
 		return nil, fmt.Errorf("subject %s: %s", subject, messageOf(err))
 	}
-	cd := &codec{what: fmt.Sprintf("%s v%d (id %d)", s.Subject, s.Version, s.ID), id: int32(s.ID)}
+	what := fmt.Sprintf("%s v%d (id %d)", s.Subject, s.Version, s.ID)
 	parsed, err := rd.Parse(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	if message != "" && s.TypeName() != "PROTOBUF" {
-		return nil, badRequest("a message name is for Protobuf schemas; %s is %s", cd.what, s.TypeName())
+		return nil, badRequest("a message name is for Protobuf schemas; %s is %s", what, s.TypeName())
 	}
-	switch p := parsed.(type) {
-	case *avro.Schema:
-		cd.avro = p
-	case *jsonschema.Schema:
-		cd.json = p
-	case *protobuf.Schema:
-		cd.path = []int{0}
-		if message != "" {
-			if cd.path, err = p.IndexesOf(message); err != nil {
-				return nil, badRequest("message %s: %v", message, err)
-			}
-		}
-		if cd.proto, err = p.MessageByIndexes(cd.path); err != nil {
-			return nil, err
-		}
+	enc, err := recordjson.NewEncoder(int32(s.ID), parsed, message)
+	var me *recordjson.MessageError
+	if errors.As(err, &me) {
+		return nil, badRequest("message %s: %v", me.Name, me.Err)
 	}
-	return cd, nil
-}
-
-// encode returns the record bytes of doc: the envelope, then the datum.
-func (cd *codec) encode(doc []byte) ([]byte, error) {
-	if len(bytes.TrimSpace(doc)) == 0 {
-		return nil, errors.New("empty: want a JSON value")
+	if err != nil {
+		return nil, err
 	}
-	b := serde.AppendPrefix(make([]byte, 0, 16+len(doc)), cd.id)
-	switch {
-	case cd.avro != nil:
-		out, err := cd.avro.AppendEncodeJSON(b, doc)
-		if err != nil {
-			return nil, fieldError(err)
-		}
-		return out, nil
-	case cd.proto != nil:
-		m := dynamicpb.NewMessage(cd.proto)
-		if err := protojson.Unmarshal(doc, m); err != nil {
-			return nil, fmt.Errorf("%s: %s", cd.proto.FullName(), strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0"))
-		}
-		b = serde.AppendIndexes(b, cd.path)
-		return proto.MarshalOptions{Deterministic: true}.MarshalAppend(b, m)
-	default:
-		if err := cd.json.Validate(doc); err != nil {
-			return nil, fieldError(err)
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, doc); err != nil {
-			return nil, err
-		}
-		return append(b, buf.Bytes()...), nil
-	}
+	return &codec{Encoder: enc, what: what}, nil
 }
 
 // messageOf is message(err) for registry errors too.

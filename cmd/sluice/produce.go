@@ -13,6 +13,7 @@ import (
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/serde"
 )
 
@@ -105,7 +106,7 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 
-	var keyCodec, valueCodec *typedCodec
+	var keyCodec, valueCodec *recordjson.Encoder
 	if keyT.set() || valueT.set() {
 		reg := newSRReader(cf.registry())
 		var err error
@@ -125,7 +126,7 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 	if keySet {
 		tmpl.Key = []byte(*key)
 		if keyCodec != nil {
-			k, err := keyCodec.encode(tmpl.Key)
+			k, err := keyCodec.Encode(tmpl.Key)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "sluice produce: --key: %v\n", err)
 				return 1
@@ -150,14 +151,14 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 			k, value = kb, vb
 			if keyCodec != nil {
 				var err error
-				if k, err = keyCodec.encode(k); err != nil {
+				if k, err = keyCodec.Encode(k); err != nil {
 					return nil, fmt.Errorf("key: %w", err)
 				}
 			}
 		}
 		if valueCodec != nil {
 			var err error
-			if value, err = valueCodec.encode(value); err != nil {
+			if value, err = valueCodec.Encode(value); err != nil {
 				return nil, fmt.Errorf("value: %w", err)
 			}
 		}
