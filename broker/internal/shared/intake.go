@@ -73,8 +73,9 @@ func (w *Pending) Wait(ctx context.Context) (int64, error) {
 // flush is one sealed buffer: one object.
 type flush struct {
 	key     string
-	reqs    []*request // in object order
-	bytes   int        // the batches' bytes (the buffer budget they hold)
+	ann     *announcement // of key, started when its window opened
+	reqs    []*request    // arrival order until put sorts them into object order
+	bytes   int           // the batches' bytes (the buffer budget they hold)
 	data    []byte
 	batches []objectBatch
 	putDone chan struct{}
@@ -85,12 +86,13 @@ type flush struct {
 type intake struct {
 	l     *Log
 	mu    sync.Mutex
-	room  *sync.Cond // signalled when held bytes drop or the intake closes
-	cur   []*request // the open window, arrival order
-	curB  int        // bytes in cur
-	held  int        // bytes in cur and in sealed flushes not yet answered
-	gen   uint64     // bumped at each seal; the window timer checks it
-	queue []*flush   // sealed, not yet taken by the committer, in seal order
+	room  *sync.Cond    // signalled when held bytes drop or the intake closes
+	cur   []*request    // the open window, arrival order
+	curB  int           // bytes in cur
+	held  int           // bytes in cur and in sealed flushes not yet answered
+	gen   uint64        // bumped at each seal; the window timer checks it
+	queue []*flush      // sealed, not yet taken by the committer, in seal order
+	ann   *announcement // the open window's object key, being announced
 	// unanswered counts sealed flushes whose commit has not finished; due
 	// is set when the window ended while two were unanswered: the buffer
 	// keeps filling (up to MaxObjectBytes) and is sealed when the
@@ -127,6 +129,9 @@ func (in *intake) enqueue(r *request) error {
 	in.curB += n
 	in.held += n
 	if len(in.cur) == 1 {
+		// The object's upload row is written while the window fills, off
+		// the path from seal to ack.
+		in.ann = in.l.announce()
 		gen := in.gen
 		time.AfterFunc(in.l.cfg.Window, func() {
 			in.mu.Lock()
@@ -147,8 +152,8 @@ func (in *intake) enqueue(r *request) error {
 	return nil
 }
 
-// sealLocked turns the open window into a flush, starts its PUT and hands
-// it to the committer.
+// sealLocked turns the open window into a flush, starts its PUT (which
+// builds the object, outside the lock) and hands it to the committer.
 func (in *intake) sealLocked() {
 	in.gen++
 	in.due = false
@@ -156,25 +161,8 @@ func (in *intake) sealLocked() {
 		return
 	}
 	in.unanswered++
-	reqs := in.cur
-	in.cur = nil
-	f := &flush{key: in.l.newObjectKey(), bytes: in.curB, putDone: make(chan struct{})}
-	in.curB = 0
-	// Sections in (topic id, partition) order, arrival order within one.
-	slices.SortStableFunc(reqs, func(a, b *request) int {
-		if c := cmp.Compare(a.p.key.topic, b.p.key.topic); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.p.key.part, b.p.key.part)
-	})
-	f.reqs = reqs
-	w := newObjectWriter(f.bytes)
-	for _, r := range reqs {
-		w.add(r.p.key.topic, r.p.key.part, r.batch)
-		r.batch = nil // copied into the object: let it go
-	}
-	f.data = w.finish()
-	f.batches = w.batches
+	f := &flush{key: in.ann.key, ann: in.ann, reqs: in.cur, bytes: in.curB, putDone: make(chan struct{})}
+	in.cur, in.curB, in.ann = nil, 0, nil
 	in.queue = append(in.queue, f)
 	go in.l.put(f)
 	select {
@@ -243,30 +231,77 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// put announces f's key in sharedlog_uploads, then PUTs it, retrying until
+// announcement is the upload row of an object key, written in the
+// background when the key's window opens.
+type announcement struct {
+	key  string
+	done chan struct{}
+	err  error
+}
+
+// announce starts writing a new object key's row in sharedlog_uploads.
+func (l *Log) announce() *announcement {
+	a := &announcement{key: l.newObjectKey(), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.PutTimeout)
+		defer cancel()
+		_, a.err = l.pool.Exec(ctx, `INSERT INTO sharedlog_uploads (key, node) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, a.key, l.cfg.Node)
+	}()
+	return a
+}
+
+// build sorts f's batches into sections in (topic id, partition) order,
+// arrival order within one, and copies them into the object's bytes.
+func (f *flush) build() {
+	slices.SortStableFunc(f.reqs, func(a, b *request) int {
+		if c := cmp.Compare(a.p.key.topic, b.p.key.topic); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.p.key.part, b.p.key.part)
+	})
+	w := newObjectWriter(f.bytes)
+	for _, r := range f.reqs {
+		w.add(r.p.key.topic, r.p.key.part, r.batch)
+		r.batch = nil // copied into the object: let it go
+	}
+	f.data = w.finish()
+	f.batches = w.batches
+}
+
+// put builds f's object, makes sure its key is announced in
+// sharedlog_uploads (the announcement started when its window opened;
+// it is retried here when it failed), then PUTs it, retrying until
 // PutTimeout.
 func (l *Log) put(f *flush) {
 	defer close(f.putDone)
-	l.in.puts <- struct{}{}
-	defer func() { <-l.in.puts }()
+	f.build()
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.PutTimeout)
 	defer cancel()
 	t0 := time.Now()
+	// The announcement started with the window; when it failed, or has
+	// not answered within PutTimeout, the row is written here, retried.
 	var err error
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			l.stats.PutRetry.Add(1)
-			if berr := backoff(ctx, attempt-1); berr != nil {
-				break
-			}
-		}
-		_, err = l.pool.Exec(ctx, `INSERT INTO sharedlog_uploads (key, node) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, f.key, l.cfg.Node)
-		if err != nil {
-			err = fmt.Errorf("announce upload %s: %w", f.key, err)
-			continue
-		}
-		break
+	select {
+	case <-f.ann.done:
+		err = f.ann.err
+	case <-ctx.Done():
+		err = ctx.Err()
 	}
+	if err != nil {
+		err = fmt.Errorf("announce upload %s: %w", f.key, err)
+	}
+	for attempt := 0; err != nil; attempt++ {
+		l.stats.PutRetry.Add(1)
+		if berr := backoff(ctx, attempt); berr != nil {
+			break
+		}
+		if _, err = l.pool.Exec(ctx, `INSERT INTO sharedlog_uploads (key, node) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, f.key, l.cfg.Node); err != nil {
+			err = fmt.Errorf("announce upload %s: %w", f.key, err)
+		}
+	}
+	l.in.puts <- struct{}{}
+	defer func() { <-l.in.puts }()
 	if err == nil {
 		for attempt := 0; ; attempt++ {
 			if attempt > 0 {

@@ -29,6 +29,7 @@ type Partition struct {
 	// taken (a poll that read the row before this node's commit or
 	// retention, applied after it).
 	sizeNext, sizeStart int64
+
 	notify chan struct{}
 	closed bool
 
