@@ -65,6 +65,12 @@
 // runs it every Config.GCInterval. Log.DeleteTopic removes a topic's
 // partitions.
 //
-// Not yet: transactions (transactional batches are refused) and
-// cleanup.policy=compact.
+// # Key compaction
+//
+// On a partition with cleanup.policy=compact, RunMaintenance keeps only
+// the latest record of each key in the closed part (compact_keys.go), with
+// the local log's semantics; its new segment objects replace the old rows
+// in one transaction.
+//
+// Not yet: transactions (transactional batches are refused).
 package shared

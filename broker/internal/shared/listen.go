@@ -89,13 +89,17 @@ func (l *Log) listenOnce(tick func()) error {
 	}
 }
 
-// applyNotification applies "<partition> <next_offset> <topic_id>" lines;
-// false means the payload asks for a poll ("*", or unreadable).
+// applyNotification applies "<partition> <next_offset> <topic_id>" lines
+// and key compaction's "compacted <partition> <topic_id>"; false means the payload asks for a poll ("*", or unreadable).
 func (l *Log) applyNotification(payload string) bool {
 	if payload == "*" || payload == "" {
 		return false
 	}
 	for line := range strings.SplitSeq(payload, "\n") {
+		if what, ok := strings.CutPrefix(line, compactedNotice); ok {
+			l.forgetCompacted(what) // compact_keys.go
+			continue
+		}
 		ps, rest, ok1 := strings.Cut(line, " ")
 		ns, topic, ok2 := strings.Cut(rest, " ")
 		part, err1 := strconv.ParseInt(ps, 10, 32)

@@ -1,0 +1,458 @@
+package shared
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/broker/internal/log"
+)
+
+// keyed makes records with the given keys ("" is no key; a key ending in
+// "!" is a tombstone of the key before it), values naming who and which,
+// timestamps ts, ts+1, ….
+func keyed(who string, ts int64, keys ...string) []log.Record {
+	out := make([]log.Record, len(keys))
+	for i, k := range keys {
+		r := log.Record{Timestamp: ts + int64(i), Value: []byte(fmt.Sprintf("%s-%d", who, i))}
+		switch {
+		case k == "":
+		case strings.HasSuffix(k, "!"):
+			r.Key, r.Value = []byte(strings.TrimSuffix(k, "!")), nil
+		case k == "<empty>":
+			r.Key = []byte{}
+		default:
+			r.Key = []byte(k)
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// compactRound is a round of a key compaction case: appends, then
+// maintenance at at (ms after the base time).
+type compactRound struct {
+	ops []appendOp
+	at  int64
+}
+
+// The base time of the compaction cases: record timestamps are near it,
+// maintenance runs at base + at.
+const compactBase = int64(1_700_000_000_000)
+
+var compactCases = []struct {
+	name   string
+	rounds []compactRound
+}{
+	{"overwrites", []compactRound{{ops: []appendOp{
+		{recs: keyed("a", compactBase, "k1", "k2", "k1")},
+		{recs: keyed("b", compactBase, "k2")},
+		{recs: keyed("c", compactBase, "k3", "k1", "k3")},
+		{recs: keyed("d", compactBase, "k4")},
+	}}}},
+	{"keyless and empty keys", []compactRound{{ops: []appendOp{
+		{recs: keyed("a", compactBase, "", "k", "", "<empty>")},
+		{recs: keyed("b", compactBase, "<empty>", "", "k")},
+	}}}},
+	{"whole batches emptied", []compactRound{{ops: []appendOp{
+		{recs: keyed("a", compactBase, "x", "y")},
+		{recs: keyed("b", compactBase, "x")},
+		{recs: keyed("c", compactBase, "x", "y")},
+		{recs: keyed("d", compactBase, "z")},
+		{recs: keyed("e", compactBase, "x", "y", "z")},
+	}}}},
+	{"tombstones kept, then expired", []compactRound{
+		{ops: []appendOp{
+			{recs: keyed("a", compactBase, "k1", "k2", "k3")},
+			{recs: keyed("b", compactBase+500, "k1!", "k2")},
+			{recs: keyed("c", compactBase+2000, "k3!")},
+		}, at: 1000}, // both tombstones are younger than 2 s: kept
+		{at: 2600}, // k1's tombstone (ts base+500) expired, k3's not
+		{at: 4100}, // both expired
+	}},
+	{"client batches, sparse ones too", []compactRound{{ops: []appendOp{
+		{recs: keyed("a", compactBase, "k1", "k2", "k3", "k4", "k5"), asBatch: true, drop: []int{1, 3}},
+		{recs: keyed("b", compactBase, "k1", "k3"), asBatch: true},
+		{recs: keyed("c", compactBase, "k5", "k6"), asBatch: true, drop: []int{0, 1}},
+		{recs: keyed("d", compactBase, "k6", "k1"), asBatch: true, logAppendTime: compactBase + 7},
+		{recs: keyed("e", compactBase, "k1")},
+	}}}},
+	{"incremental rounds", []compactRound{
+		{ops: []appendOp{
+			{recs: keyed("a", compactBase, "k1", "k2", "k1")},
+			{recs: keyed("b", compactBase, "k3", "k2")},
+		}},
+		{ops: []appendOp{
+			{recs: keyed("c", compactBase, "k1", "k3")},
+			{recs: keyed("d", compactBase, "k4", "k4", "k4")},
+		}},
+		{ops: []appendOp{
+			{recs: keyed("e", compactBase, "k2")},
+		}},
+	}},
+	{"nothing to drop", []compactRound{{ops: []appendOp{
+		{recs: keyed("a", compactBase, "k1", "k2")},
+		{recs: keyed("b", compactBase, "k3", "")},
+	}}}},
+	{"many batches, many rows", []compactRound{{ops: func() []appendOp {
+		var ops []appendOp
+		for i := range 60 {
+			ops = append(ops, appendOp{recs: keyed(fmt.Sprint("m", i), compactBase, fmt.Sprint("k", i%9), fmt.Sprint("k", (i*7)%13), strings.Repeat("", 0))})
+		}
+		return ops
+	}()}}},
+}
+
+// Key compaction of a shared partition leaves what the local log's
+// compaction leaves: the same records at the same offsets, read the same
+// way, for the same appends and maintenance times.
+func TestKeyCompactionLikeLocalLog(t *testing.T) {
+	c := newCluster(t)
+	l := c.node("kc", func(cfg *Config) {
+		cfg.MergeAge = time.Millisecond
+		cfg.MergeRunBytes = 300 // several rows per segment
+		cfg.GCGrace = time.Millisecond
+	})
+	ctx := context.Background()
+	lcfg := log.Config{Compact: true, DeleteRetention: 2 * time.Second}
+	for ci, tc := range compactCases {
+		t.Run(tc.name, func(t *testing.T) {
+			// The local log's segments start an hour before the base time:
+			// maintenance at any case time rolls the active one, so that
+			// every record is in a closed segment.
+			local, err := log.Open(t.TempDir(), log.Config{Fsync: log.FsyncPolicy{Mode: log.FsyncNever}, MaintenanceInterval: -1,
+				Compact: true, DeleteRetention: lcfg.DeleteRetention, SegmentAge: time.Millisecond,
+				Now: func() time.Time { return time.UnixMilli(compactBase).Add(-time.Hour) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer local.Close()
+			sh, err := l.Partition(ctx, fmt.Sprintf("kc-%d", ci), 0, lcfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sh.Close()
+			dropped := false
+			for ri, round := range tc.rounds {
+				for i, op := range round.ops {
+					var lb, sb int64
+					var lerr, serr error
+					if op.asBatch {
+						lb, lerr = local.AppendBatch(ctx, encodeOp(t, op))
+						sb, serr = sh.AppendBatch(ctx, encodeOp(t, op))
+					} else {
+						lb, lerr = local.Append(ctx, op.recs)
+						sb, serr = sh.Append(ctx, op.recs)
+					}
+					if lerr != nil || serr != nil || lb != sb {
+						t.Fatalf("round %d append %d: local %d %v, shared %d %v", ri, i, lb, lerr, sb, serr)
+					}
+				}
+				before, _ := sh.Read(0, 0, 0)
+				// The shared log's intake objects become older than
+				// MergeAge: every record is closed there too.
+				time.Sleep(5 * time.Millisecond)
+				at := time.UnixMilli(compactBase + round.at)
+				if err := local.RunMaintenance(at); err != nil {
+					t.Fatal(err)
+				}
+				if err := sh.RunMaintenance(at); err != nil {
+					t.Fatal(err)
+				}
+				after, _ := sh.Read(0, 0, 0)
+				if len(after) < len(before) {
+					dropped = true
+				}
+				compareLogs(t, fmt.Sprintf("round %d", ri), local, sh)
+			}
+			if !dropped && tc.name != "nothing to drop" {
+				t.Fatal("compaction dropped nothing: the case tests nothing")
+			}
+			// A further pass changes nothing.
+			last := time.UnixMilli(compactBase + tc.rounds[len(tc.rounds)-1].at)
+			snap := snapshot(t, sh)
+			if err := sh.RunMaintenance(last); err != nil {
+				t.Fatal(err)
+			}
+			sameSnapshot(t, "a second pass", snap, snapshot(t, sh))
+		})
+	}
+}
+
+// compareLogs checks that local and shared answer every read alike.
+func compareLogs(t *testing.T, what string, local *log.Partition, sh *Partition) {
+	t.Helper()
+	hw := local.HighWatermark()
+	if sh.HighWatermark() != hw {
+		t.Fatalf("%s: high watermark: local %d, shared %d", what, hw, sh.HighWatermark())
+	}
+	lr, lerr := local.Read(0, 0, 0)
+	sr, serr := sh.Read(0, 0, 0)
+	if lerr != nil || serr != nil || !sameRecords(lr, sr) {
+		t.Fatalf("%s: records differ:\nlocal  %v %s\nshared %v %s", what, lerr, show(lr), serr, show(sr))
+	}
+	for off := int64(0); off <= hw; off++ {
+		for _, maxBytes := range []int{1, 100, 1 << 20} {
+			lw, lh, lerr := local.ReadBatches(nil, off, maxBytes, true)
+			sw, shw, serr := sh.ReadBatches(nil, off, maxBytes, true)
+			if (lerr == nil) != (serr == nil) || lh != shw || !sameBatches(t, lw, sw) {
+				t.Fatalf("%s: ReadBatches(%d, %d): local %d bytes hw %d err %v; shared %d bytes hw %d err %v",
+					what, off, maxBytes, len(lw), lh, lerr, len(sw), shw, serr)
+			}
+		}
+		lr, lerr := local.Read(off, 2, 0)
+		sr, serr := sh.Read(off, 2, 0)
+		if (lerr == nil) != (serr == nil) || !sameRecords(lr, sr) {
+			t.Fatalf("%s: Read(%d): local %s %v; shared %s %v", what, off, show(lr), lerr, show(sr), serr)
+		}
+	}
+}
+
+// sameBatches compares two reads batch by batch: the same offsets and
+// records (the header fields compaction rewrites may be computed alike or
+// not; the records decide).
+func sameBatches(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	if bytes.Equal(a, b) {
+		return true
+	}
+	for len(a) > 0 && len(b) > 0 {
+		ha, _ := log.PeekBatch(a)
+		hb, _ := log.PeekBatch(b)
+		ra, err1 := log.DecodeStoredBatch(a[:ha.Size], nil)
+		rb, err2 := log.DecodeStoredBatch(b[:hb.Size], nil)
+		if err1 != nil || err2 != nil || !sameRecords(ra, rb) ||
+			!bytes.Equal(a[:8], b[:8]) || lastOffsetDelta(a) != lastOffsetDelta(b) {
+			t.Logf("batches differ: %v %v\n%x\n%x", err1, err2, a[:ha.Size], b[:hb.Size])
+			return false
+		}
+		a, b = a[ha.Size:], b[hb.Size:]
+	}
+	return len(a) == 0 && len(b) == 0
+}
+
+func show(rs []log.Record) string {
+	var sb strings.Builder
+	for _, r := range rs {
+		v := string(r.Value)
+		if r.Value == nil {
+			v = "<null>"
+		}
+		fmt.Fprintf(&sb, "%d:%q=%s ", r.Offset, r.Key, v)
+	}
+	return sb.String()
+}
+
+// Produce on one node, key compaction on another and reads on a third,
+// all at once: every read is a consistent log (offsets ascending, each
+// record the one acked at its offset, a record missing below the last
+// offset read only if a later record of its key was acked), and
+// afterwards the log holds exactly the latest record of each key.
+func TestKeyCompactionConcurrentProduceFetch(t *testing.T) {
+	c := newCluster(t)
+	edit := func(cfg *Config) {
+		cfg.MergeAge = time.Millisecond
+		cfg.MergeRunBytes = 1 << 10
+		cfg.GCGrace = time.Millisecond
+	}
+	a, b, r := c.node("a", edit), c.node("b", edit), c.node("r", edit)
+	ctx := context.Background()
+	lcfg := log.Config{Compact: true}
+	open := func(l *Log) *Partition {
+		p, err := l.Partition(ctx, "kcc", 0, lcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pa, pb, pr := open(a), open(b), open(r)
+
+	const keys, writers, perWriter = 13, 3, 60
+	var hmu sync.Mutex
+	acked := map[int64]string{} // offset -> value
+	keyOf := func(v string) string { return strings.SplitN(v, "/", 2)[0] }
+
+	type readResult struct {
+		reach int64 // the last offset read + 1
+		seen  map[int64]string
+	}
+	var reads []readResult
+	done := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(2)
+	var passes int
+	go func() { // key compaction on node b
+		defer bg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if err := pb.RunMaintenance(time.Now()); err != nil {
+				t.Errorf("maintenance: %v", err)
+			}
+			passes++
+			if _, _, err := b.CollectGarbage(ctx); err != nil {
+				t.Errorf("GC: %v", err)
+			}
+		}
+	}()
+	go func() { // reads on node r
+		defer bg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			time.Sleep(2 * time.Millisecond)
+			got, err := pr.Read(0, 0, 0)
+			if err != nil {
+				t.Errorf("read: %v", err)
+				return
+			}
+			rr := readResult{seen: map[int64]string{}}
+			prev := int64(-1)
+			for _, rec := range got {
+				if rec.Offset <= prev {
+					t.Errorf("read: offset %d after %d", rec.Offset, prev)
+					return
+				}
+				prev = rec.Offset
+				if string(rec.Key) != keyOf(string(rec.Value)) {
+					t.Errorf("offset %d: key %s with value %s", rec.Offset, rec.Key, rec.Value)
+					return
+				}
+				rr.seen[rec.Offset] = string(rec.Value)
+				rr.reach = rec.Offset + 1
+			}
+			reads = append(reads, rr)
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				k := fmt.Sprintf("k%d", (w*perWriter+i)%keys)
+				v := fmt.Sprintf("%s/w%d-%d", k, w, i)
+				off, err := pa.Append(ctx, []log.Record{{Key: []byte(k), Value: []byte(v), Timestamp: time.Now().UnixMilli()}})
+				if err != nil {
+					t.Errorf("append %s: %v", v, err)
+					return
+				}
+				hmu.Lock()
+				acked[off] = v
+				hmu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	bg.Wait()
+	if t.Failed() {
+		return
+	}
+	hw := pa.HighWatermark()
+	if int(hw) != writers*perWriter || len(acked) != writers*perWriter {
+		t.Fatalf("high watermark %d, %d acked, want %d", hw, len(acked), writers*perWriter)
+	}
+	// latestBelow is, per key, the largest acked offset below hw.
+	latestBelow := func(hw int64) map[string]int64 {
+		m := map[string]int64{}
+		for off, v := range acked {
+			if k := keyOf(v); off < hw && off >= m[k] {
+				m[k] = off
+			}
+		}
+		return m
+	}
+	latest := latestBelow(hw)
+	for i, rr := range reads {
+		for off, v := range rr.seen {
+			if acked[off] != v {
+				t.Fatalf("read %d: offset %d holds %s, acked there: %q", i, off, v, acked[off])
+			}
+		}
+		for off := range rr.reach {
+			if _, ok := rr.seen[off]; !ok && latest[keyOf(acked[off])] == off {
+				t.Fatalf("read %d (to offset %d): offset %d, the latest record of %s, is missing", i, rr.reach, off, keyOf(acked[off]))
+			}
+		}
+	}
+	// Once everything is old enough, the log is the latest of each key.
+	time.Sleep(5 * time.Millisecond)
+	if err := pb.RunMaintenance(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := latest
+	for _, p := range []*Partition{pa, pb, pr} {
+		waitHW(t, p, hw)
+		got, err := p.Read(0, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != keys {
+			t.Fatalf("after compaction %d records, want one per key (%d): %s", len(got), keys, show(got))
+		}
+		for _, rec := range got {
+			if want[string(rec.Key)] != rec.Offset || acked[rec.Offset] != string(rec.Value) {
+				t.Fatalf("after compaction: %s at %d, want the latest (offset %d)", rec.Key, rec.Offset, want[string(rec.Key)])
+			}
+		}
+	}
+	t.Logf("%d maintenance passes, %d reads during them, %d records compacted to %d", passes, len(reads), hw, keys)
+}
+
+// A compaction plan whose rows changed before the swap changes nothing,
+// and its objects are deleted.
+func TestKeyCompactionStalePlan(t *testing.T) {
+	c := newCluster(t)
+	l := c.node("st", func(cfg *Config) { cfg.MergeAge = -1 })
+	ctx := context.Background()
+	p, err := l.Partition(ctx, "stale", 0, log.Config{Compact: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Append(ctx, keyed("a", compactBase, "k", "k")); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot(t, p)
+	out := &compactOutput{p: p, ctx: ctx}
+	raw := encodeOp(t, appendOp{recs: keyed("x", compactBase, "k")}).Bytes()
+	if err := out.add(raw, 1, 1, compactBase, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.finish(); err != nil {
+		t.Fatal(err)
+	}
+	// A row that is not there (wrong object): the plan is stale.
+	ok, err := p.swapCompacted(ctx, []compactRow{{coord: coord{base: 0, last: 1}, objectID: -5}}, out)
+	if err != nil || ok {
+		t.Fatalf("swap of a stale plan: %v %v, want false", ok, err)
+	}
+	out.abandon()
+	if _, err := c.dir.GetRange(ctx, out.keys[0], 0, 1); err == nil {
+		t.Fatalf("the stale plan's object %s is still there", out.keys[0])
+	}
+	var n int
+	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_uploads WHERE key = $1`, out.keys[0]).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("upload rows of the stale plan: %d %v", n, err)
+	}
+	sameSnapshot(t, "after a stale plan", snap, snapshot(t, p))
+	// MergeAge < 0: intake objects are never old enough, nothing is closed.
+	if err := p.RunMaintenance(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sameSnapshot(t, "with MergeAge < 0", snap, snapshot(t, p))
+	if errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+}
