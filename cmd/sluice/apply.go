@@ -98,7 +98,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 	}
 	topics, _ := cf.brokerClients()
 	display := func(p string) string { return filepath.ToSlash(filepath.Join(dir, p)) }
-	p, err := evolution.NewPlanner(set, srclient.NewReader(cl.rest()), topics, display).Plan(ctx)
+	p, err := evolution.NewPlanner(set, srclient.NewReader(cl), topics, display).Plan(ctx)
 	if err != nil {
 		return printErr(e.stderr, "apply", err)
 	}

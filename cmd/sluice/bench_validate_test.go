@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // TestBenchProduceValidate runs the unvalidated and the validated produce
@@ -63,7 +65,7 @@ func TestBenchValidateLeftovers(t *testing.T) {
 		t.Errorf("stdout:\n%s", out)
 	}
 	var subjects []string
-	if err := registryAt(addr).do(context.Background(), "GET", "/subjects", url.Values{"deleted": {"true"}}, nil, &subjects); err != nil {
+	if err := (&srclient.Client{Base: addr, HTTP: httpClient()}).Do(context.Background(), "GET", "/subjects", url.Values{"deleted": {"true"}}, nil, &subjects); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(subjects, ",") != "bench-json-none-value" {

@@ -168,7 +168,7 @@ func runSchemaCheck(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return f.usageError("%v", err)
 		}
-		base := &evolution.RegistryBaseline{Reader: srclient.NewReader(cl.rest())}
+		base := &evolution.RegistryBaseline{Reader: srclient.NewReader(cl)}
 		if *verdict == "registry" {
 			rep, err = evolution.AskRegistry(ctx, e.stderr, in, base)
 		} else {

@@ -258,7 +258,7 @@ func redactURL(s string) string {
 // --registry-password), the command's --user or --token flag,
 // $SLUICE_REGISTRY_USER and $SLUICE_REGISTRY_PASSWORD, and the command's
 // $SLUICE_USER or $SLUICE_TOKEN.
-func (c *clientFlags) registryClient(rawURL, user, password string) (*srClient, error) {
+func (c *clientFlags) registryClient(rawURL, user, password string) (*srclient.Client, error) {
 	base, ui, err := serverURL(rawURL, c.tls != nil)
 	if err != nil {
 		return nil, err
@@ -280,10 +280,10 @@ func (c *clientFlags) registryClient(rawURL, user, password string) (*srClient, 
 	case env("SLUICE_REGISTRY_USER") != "":
 		creds = credentials.Credentials{User: env("SLUICE_REGISTRY_USER"), Password: env("SLUICE_REGISTRY_PASSWORD")}
 	}
-	return &srClient{&srclient.Client{
+	return &srclient.Client{
 		Base: base, HTTP: credentials.HTTPClient(c.tls),
 		User: creds.User, Password: creds.Password, Token: creds.Token,
-	}}, nil
+	}, nil
 }
 
 // httpClient is the HTTP client of the command: its TLS settings, and its
@@ -310,11 +310,11 @@ func (c *clientFlags) connectOptions() []connect.ClientOption {
 
 // registry is the REST client of the registry the command talks to (the
 // --addr server), with its TLS settings and credentials.
-func (c *clientFlags) registry() *srClient {
-	return &srClient{&srclient.Client{
+func (c *clientFlags) registry() *srclient.Client {
+	return &srclient.Client{
 		Base: c.baseURL(), HTTP: c.httpClient(),
 		User: c.creds.User, Password: c.creds.Password, Token: c.creds.Token,
-	}}
+	}
 }
 
 // authExit reports err when it is a refusal for credentials or permissions

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 const consumeUsage = `Usage: sluice consume TOPIC [flags]
@@ -109,7 +110,7 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return printErr(e.stderr, "consume", err)
 		}
-		reg := newSRReader(cf.registry())
+		reg := srclient.NewReader(cf.registry())
 		if c.out.dec, err = newRecordDecoder(ctx, reg, c.topic, res.Msg.GetTopic().GetConfigs(), *stopOnErr); err != nil {
 			return printErr(e.stderr, "consume", err)
 		}

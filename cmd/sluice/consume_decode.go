@@ -30,12 +30,8 @@ type recordDecoder struct {
 // newRecordDecoder prepares decoding for topic; the subject-name
 // strategies come from the topic's configs (topic when unset). A nil reg
 // decodes only preloaded schemas.
-func newRecordDecoder(ctx context.Context, reg *srReader, topic string, configs map[string]string, stopOnErr bool) (*recordDecoder, error) {
-	var r *srclient.Reader
-	if reg != nil {
-		r = reg.r
-	}
-	d, err := recordjson.New(ctx, r, topic, configs)
+func newRecordDecoder(ctx context.Context, reg *srclient.Reader, topic string, configs map[string]string, stopOnErr bool) (*recordDecoder, error) {
+	d, err := recordjson.New(ctx, reg, topic, configs)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // TestConsumeDecode: consume --decode prints typed keys and values as JSON
@@ -56,8 +57,8 @@ func TestConsumeDecode(t *testing.T) {
 	var guid struct {
 		GUID string `json:"guid"`
 	}
-	reg := registryAt(tr.addr)
-	if err := reg.do(context.Background(), http.MethodGet, "/schemas/ids/1", nil, nil, &guid); err != nil {
+	reg := &srclient.Client{Base: tr.addr, HTTP: httpClient()}
+	if err := reg.Do(context.Background(), http.MethodGet, "/schemas/ids/1", nil, nil, &guid); err != nil {
 		t.Fatal(err)
 	}
 	g, err := uuid.Parse(guid.GUID)
@@ -108,7 +109,7 @@ func FuzzRecordDecode(f *testing.F) {
 		2: {"PROTOBUF", typedTestFiles["pay.proto"]},
 		3: {"JSON", typedTestFiles["event.json"]},
 	} {
-		parsed, err := parseSchemaText(text.typ, text.text, nil)
+		parsed, err := srclient.ParseSchema(text.typ, text.text, nil)
 		if err != nil {
 			f.Fatal(err)
 		}

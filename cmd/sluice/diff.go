@@ -58,7 +58,7 @@ func runSchemaDiff(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return f.usageError("%v", err)
 		}
-		reader = srclient.NewReader(cl.rest())
+		reader = srclient.NewReader(cl)
 	}
 	sides, level, err := evolution.ResolveOperands(ctx, reader, [2]string{pos[0], pos[1]}, level)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 const produceUsage = `Usage: sluice produce TOPIC [VALUE ...] [flags]
@@ -108,7 +109,7 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 
 	var keyCodec, valueCodec *recordjson.Encoder
 	if keyT.set() || valueT.set() {
-		reg := newSRReader(cf.registry())
+		reg := srclient.NewReader(cf.registry())
 		var err error
 		if valueT.set() {
 			if valueCodec, err = valueT.resolve(ctx, reg); err != nil {

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // This file is `sluice schema`: register, get, list, test, delete and config,
@@ -151,7 +153,7 @@ func (f *schemaFlags) parse(args []string, want string, min, max int) (pos []str
 
 // registry returns the REST client for the parsed flags, with their TLS
 // settings and credentials.
-func (f *schemaFlags) registry() *srClient {
+func (f *schemaFlags) registry() *srclient.Client {
 	return f.client.registry()
 }
 
@@ -163,7 +165,7 @@ func (f *schemaFlags) fail(err error) int {
 	if code, ok := authExit(f.stderr, strings.TrimPrefix(f.Name(), "sluice "), err); ok {
 		return code
 	}
-	var se *srError
+	var se *srclient.Error
 	if errors.As(err, &se) && (se.Code == 409 || se.Code == 40901) && strings.Contains(se.Message, "; ") {
 		parts := strings.Split(se.Message, "; ")
 		fmt.Fprintf(f.stderr, "%s: %s (error code %d)\n", f.Name(), parts[0], se.Code)
@@ -187,7 +189,7 @@ func (f *schemaFlags) usageError(format string, args ...any) int {
 }
 
 // refFlag collects --ref name=subject:version flags.
-type refFlag []srReference
+type refFlag []srclient.Reference
 
 func (r *refFlag) String() string {
 	var parts []string
@@ -215,7 +217,7 @@ func (r *refFlag) Set(s string) error {
 		}
 		v = n
 	}
-	*r = append(*r, srReference{Name: name, Subject: subject, Version: v})
+	*r = append(*r, srclient.Reference{Name: name, Subject: subject, Version: v})
 	return nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // The six `sluice schema` subcommands. Exit codes: 0 success, 1 failure (the
@@ -53,7 +55,7 @@ func runSchemaRegister(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return f.usageError("%v", err)
 	}
-	req := srSchema{Schema: text, References: refs}
+	req := srclient.Schema{Schema: text, References: refs}
 	if st != "AVRO" {
 		req.SchemaType = st
 	}
@@ -65,7 +67,7 @@ func runSchemaRegister(ctx context.Context, e *env, args []string) int {
 		ID      int `json:"id"`
 		Version int `json:"version"`
 	}
-	if err := f.registry().do(ctx, http.MethodPost, "/subjects/"+subjectPath(subject)+"/versions", q, req, &resp); err != nil {
+	if err := f.registry().Do(ctx, http.MethodPost, "/subjects/"+srclient.SubjectPath(subject)+"/versions", q, req, &resp); err != nil {
 		return f.fail(err)
 	}
 	if f.client.json() {
@@ -115,8 +117,8 @@ func runSchemaGet(ctx context.Context, e *env, args []string) int {
 		if len(pos) > 0 {
 			return f.usageError("--id takes no SUBJECT or VERSION")
 		}
-		var s srSchema
-		if err := cl.do(ctx, http.MethodGet, fmt.Sprintf("/schemas/ids/%d", *id), nil, nil, &s); err != nil {
+		var s srclient.Schema
+		if err := cl.Do(ctx, http.MethodGet, fmt.Sprintf("/schemas/ids/%d", *id), nil, nil, &s); err != nil {
 			return f.fail(err)
 		}
 		s.ID = *id
@@ -124,12 +126,12 @@ func runSchemaGet(ctx context.Context, e *env, args []string) int {
 			Subject string `json:"subject"`
 			Version int    `json:"version"`
 		}
-		if err := cl.do(ctx, http.MethodGet, fmt.Sprintf("/schemas/ids/%d/versions", *id), q, nil, &usedBy); err != nil {
+		if err := cl.Do(ctx, http.MethodGet, fmt.Sprintf("/schemas/ids/%d/versions", *id), q, nil, &usedBy); err != nil {
 			return f.fail(err)
 		}
 		if f.client.json() {
 			writeJSON(e.stdout, struct {
-				srSchema
+				srclient.Schema
 				UsedBy any `json:"usedBy"`
 			}{s, usedBy})
 			return 0
@@ -146,7 +148,7 @@ func runSchemaGet(ctx context.Context, e *env, args []string) int {
 				Subject string `json:"subject"`
 				Version int    `json:"version"`
 			}
-			if cl.do(ctx, http.MethodGet, fmt.Sprintf("/schemas/ids/%d/versions", *id), url.Values{"deleted": {"true"}}, nil, &gone) == nil && len(gone) > 0 {
+			if cl.Do(ctx, http.MethodGet, fmt.Sprintf("/schemas/ids/%d/versions", *id), url.Values{"deleted": {"true"}}, nil, &gone) == nil && len(gone) > 0 {
 				for _, u := range gone {
 					uses = append(uses, fmt.Sprintf("%s version %d", u.Subject, u.Version))
 				}
@@ -163,8 +165,8 @@ func runSchemaGet(ctx context.Context, e *env, args []string) int {
 	if len(pos) == 2 {
 		version = pos[1]
 	}
-	var s srSchema
-	if err := cl.do(ctx, http.MethodGet, "/subjects/"+subjectPath(pos[0])+"/versions/"+url.PathEscape(version), q, nil, &s); err != nil {
+	var s srclient.Schema
+	if err := cl.Do(ctx, http.MethodGet, "/subjects/"+srclient.SubjectPath(pos[0])+"/versions/"+url.PathEscape(version), q, nil, &s); err != nil {
 		if !*deleted {
 			if msg := softDeletedVersion(ctx, cl, err, pos[0], version); msg != "" {
 				return f.fail(errors.New(msg))
@@ -185,22 +187,22 @@ func runSchemaGet(ctx context.Context, e *env, args []string) int {
 // subject, is soft-deleted: the registry answers as for a version that
 // never existed, and the user should learn it is deleted. It returns ""
 // when err is something else.
-func softDeletedVersion(ctx context.Context, cl *srClient, err error, subject, version string) string {
-	if c := srCode(err); c != 40401 && c != 40402 {
+func softDeletedVersion(ctx context.Context, cl *srclient.Client, err error, subject, version string) string {
+	if c := srclient.Code(err); c != 40401 && c != 40402 {
 		return ""
 	}
 	all := url.Values{"deleted": {"true"}}
-	base := "/subjects/" + subjectPath(subject) + "/versions"
+	base := "/subjects/" + srclient.SubjectPath(subject) + "/versions"
 	if version == "latest" {
 		// No live version: the subject is soft-deleted if it has any.
 		var gone []int
-		if cl.do(ctx, http.MethodGet, base, all, nil, &gone) != nil || len(gone) == 0 {
+		if cl.Do(ctx, http.MethodGet, base, all, nil, &gone) != nil || len(gone) == 0 {
 			return ""
 		}
 		return softDeletedSubject(subject, len(gone))
 	}
-	var s srSchema
-	if cl.do(ctx, http.MethodGet, base+"/"+url.PathEscape(version), all, nil, &s) != nil {
+	var s srclient.Schema
+	if cl.Do(ctx, http.MethodGet, base+"/"+url.PathEscape(version), all, nil, &s) != nil {
 		return ""
 	}
 	return fmt.Sprintf("subject %q version %s is soft-deleted: \"sluice schema get %s %s --deleted\" shows it; \"sluice schema delete %s %s --permanent\" removes it",
@@ -223,7 +225,7 @@ func orNone(s string) string {
 
 // printSchema prints a schema's facts as aligned lines, then its text
 // (indented when it is JSON).
-func printSchema(w io.Writer, s *srSchema, extra [][2]string) {
+func printSchema(w io.Writer, s *srclient.Schema, extra [][2]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if s.Subject != "" {
 		fmt.Fprintf(tw, "subject\t%s\n", s.Subject)
@@ -232,7 +234,7 @@ func printSchema(w io.Writer, s *srSchema, extra [][2]string) {
 		fmt.Fprintf(tw, "version\t%d\n", s.Version)
 	}
 	fmt.Fprintf(tw, "id\t%d\n", s.ID)
-	fmt.Fprintf(tw, "type\t%s\n", s.typeName())
+	fmt.Fprintf(tw, "type\t%s\n", s.TypeName())
 	for _, r := range s.References {
 		fmt.Fprintf(tw, "reference\t%s = %s version %d\n", r.Name, r.Subject, r.Version)
 	}
@@ -248,7 +250,7 @@ func printSchema(w io.Writer, s *srSchema, extra [][2]string) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	text := s.Schema
-	if s.typeName() != "PROTOBUF" {
+	if s.TypeName() != "PROTOBUF" {
 		var buf bytes.Buffer
 		if json.Indent(&buf, []byte(text), "", "  ") == nil {
 			text = buf.String()
@@ -286,7 +288,7 @@ func runSchemaList(ctx context.Context, e *env, args []string) int {
 			q.Set("subjectPrefix", *prefix)
 		}
 		var subjects []string
-		if err := cl.do(ctx, http.MethodGet, "/subjects", q, nil, &subjects); err != nil {
+		if err := cl.Do(ctx, http.MethodGet, "/subjects", q, nil, &subjects); err != nil {
 			return f.fail(err)
 		}
 		if f.client.json() {
@@ -302,12 +304,12 @@ func runSchemaList(ctx context.Context, e *env, args []string) int {
 		return f.usageError("--prefix lists subjects; it takes no SUBJECT")
 	}
 	subject := pos[0]
-	base := "/subjects/" + subjectPath(subject) + "/versions"
+	base := "/subjects/" + srclient.SubjectPath(subject) + "/versions"
 	var versions, live []int
-	if err := cl.do(ctx, http.MethodGet, base, q, nil, &versions); err != nil {
-		if !*deleted && srCode(err) == 40401 {
+	if err := cl.Do(ctx, http.MethodGet, base, q, nil, &versions); err != nil {
+		if !*deleted && srclient.Code(err) == 40401 {
 			var gone []int
-			if cl.do(ctx, http.MethodGet, base, url.Values{"deleted": {"true"}}, nil, &gone) == nil && len(gone) > 0 {
+			if cl.Do(ctx, http.MethodGet, base, url.Values{"deleted": {"true"}}, nil, &gone) == nil && len(gone) > 0 {
 				return f.fail(errors.New(softDeletedSubject(subject, len(gone))))
 			}
 		}
@@ -318,7 +320,7 @@ func runSchemaList(ctx context.Context, e *env, args []string) int {
 		// The live list tells which of the versions are soft-deleted; a
 		// subject whose versions are all deleted has no live list.
 		live = nil
-		if err := cl.do(ctx, http.MethodGet, base, nil, nil, &live); err != nil && srCode(err) != 40401 {
+		if err := cl.Do(ctx, http.MethodGet, base, nil, nil, &live); err != nil && srclient.Code(err) != 40401 {
 			return f.fail(err)
 		}
 	}
@@ -330,11 +332,11 @@ func runSchemaList(ctx context.Context, e *env, args []string) int {
 	}
 	rows := []row{}
 	for _, v := range versions {
-		var s srSchema
-		if err := cl.do(ctx, http.MethodGet, base+"/"+strconv.Itoa(v), q, nil, &s); err != nil {
+		var s srclient.Schema
+		if err := cl.Do(ctx, http.MethodGet, base+"/"+strconv.Itoa(v), q, nil, &s); err != nil {
 			return f.fail(err)
 		}
-		rows = append(rows, row{Version: v, ID: s.ID, SchemaType: s.typeName(), Deleted: !slices.Contains(live, v)})
+		rows = append(rows, row{Version: v, ID: s.ID, SchemaType: s.TypeName(), Deleted: !slices.Contains(live, v)})
 	}
 	if f.client.json() {
 		writeJSON(e.stdout, rows)
@@ -404,11 +406,11 @@ func runSchemaTest(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return f.usageError("%v", err)
 	}
-	req := srSchema{Schema: text, References: refs}
+	req := srclient.Schema{Schema: text, References: refs}
 	if st != "AVRO" {
 		req.SchemaType = st
 	}
-	path := "/compatibility/subjects/" + subjectPath(subject) + "/versions"
+	path := "/compatibility/subjects/" + srclient.SubjectPath(subject) + "/versions"
 	against := subject
 	if *version != "" {
 		path += "/" + url.PathEscape(*version)
@@ -418,7 +420,7 @@ func runSchemaTest(ctx context.Context, e *env, args []string) int {
 		IsCompatible bool     `json:"is_compatible"`
 		Messages     []string `json:"messages"`
 	}
-	if err := f.registry().do(ctx, http.MethodPost, path, url.Values{"verbose": {"true"}}, req, &resp); err != nil {
+	if err := f.registry().Do(ctx, http.MethodPost, path, url.Values{"verbose": {"true"}}, req, &resp); err != nil {
 		f.fail(err)
 		return 2
 	}
@@ -475,15 +477,15 @@ func runSchemaDelete(ctx context.Context, e *env, args []string) int {
 		how = "permanently deleted"
 	}
 	var versions []int
-	path := "/subjects/" + subjectPath(subject)
+	path := "/subjects/" + srclient.SubjectPath(subject)
 	if len(pos) == 2 {
 		var v int
 		path += "/versions/" + url.PathEscape(pos[1])
-		if err := f.registry().do(ctx, http.MethodDelete, path, q, nil, &v); err != nil {
+		if err := f.registry().Do(ctx, http.MethodDelete, path, q, nil, &v); err != nil {
 			return f.failDelete(err)
 		}
 		versions = []int{v}
-	} else if err := f.registry().do(ctx, http.MethodDelete, path, q, nil, &versions); err != nil {
+	} else if err := f.registry().Do(ctx, http.MethodDelete, path, q, nil, &versions); err != nil {
 		return f.failDelete(err)
 	}
 	if f.client.json() {
@@ -505,7 +507,7 @@ func runSchemaDelete(ctx context.Context, e *env, args []string) int {
 // failDelete adds a hint to the registry's "soft-delete first" refusals.
 func (f *schemaFlags) failDelete(err error) int {
 	code := f.fail(err)
-	if c := srCode(err); c == 40405 || c == 40407 {
+	if c := srclient.Code(err); c == 40405 || c == 40407 {
 		fmt.Fprintf(f.stderr, "hint: a permanent delete needs a soft delete first; run the command without --permanent, then with it\n")
 	}
 	return code
@@ -536,11 +538,11 @@ func runSchemaConfig(ctx context.Context, e *env, args []string) int {
 	cl := f.registry()
 	path, name := "/config", "global"
 	if len(pos) == 1 {
-		path, name = "/config/"+subjectPath(pos[0]), pos[0]
+		path, name = "/config/"+srclient.SubjectPath(pos[0]), pos[0]
 	}
 	if *set != "" {
 		var echo map[string]any
-		if err := cl.do(ctx, http.MethodPut, path, nil, map[string]string{"compatibility": strings.ToUpper(*set)}, &echo); err != nil {
+		if err := cl.Do(ctx, http.MethodPut, path, nil, map[string]string{"compatibility": strings.ToUpper(*set)}, &echo); err != nil {
 			return f.fail(err)
 		}
 		if f.client.json() {
@@ -552,12 +554,12 @@ func runSchemaConfig(ctx context.Context, e *env, args []string) int {
 	}
 	var cfg map[string]any
 	inherited := false
-	err := cl.do(ctx, http.MethodGet, path, nil, nil, &cfg)
-	if c := srCode(err); len(pos) == 1 && (c == 40408 || c == 40401) {
+	err := cl.Do(ctx, http.MethodGet, path, nil, nil, &cfg)
+	if c := srclient.Code(err); len(pos) == 1 && (c == 40408 || c == 40401) {
 		// No level of its own (40401 from registries before 2021): show
 		// the one it inherits.
 		inherited = true
-		err = cl.do(ctx, http.MethodGet, path, url.Values{"defaultToGlobal": {"true"}}, nil, &cfg)
+		err = cl.Do(ctx, http.MethodGet, path, url.Values{"defaultToGlobal": {"true"}}, nil, &cfg)
 	}
 	if err != nil {
 		return f.fail(err)

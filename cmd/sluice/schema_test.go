@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/internal/metadb"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/registry/rest"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // scRegistry serves a fresh registry over the REST API on loopback and
@@ -269,18 +270,18 @@ func TestSchemaTypeOf(t *testing.T) {
 func TestRefFlag(t *testing.T) {
 	tests := []struct {
 		in   string
-		want srReference
+		want srclient.Reference
 		ok   bool
 	}{
-		{"com.acme.Address=address-value:1", srReference{Name: "com.acme.Address", Subject: "address-value", Version: 1}, true},
-		{"other.proto=other:latest", srReference{Name: "other.proto", Subject: "other", Version: -1}, true},
-		{"x=:.ctx:subj:-1", srReference{Name: "x", Subject: ":.ctx:subj", Version: -1}, true},
-		{"a=b", srReference{}, false},
-		{"=b:1", srReference{}, false},
-		{"a=b:0", srReference{}, false},
-		{"a=b:-2", srReference{}, false},
-		{"a=:1", srReference{}, false},
-		{"nonsense", srReference{}, false},
+		{"com.acme.Address=address-value:1", srclient.Reference{Name: "com.acme.Address", Subject: "address-value", Version: 1}, true},
+		{"other.proto=other:latest", srclient.Reference{Name: "other.proto", Subject: "other", Version: -1}, true},
+		{"x=:.ctx:subj:-1", srclient.Reference{Name: "x", Subject: ":.ctx:subj", Version: -1}, true},
+		{"a=b", srclient.Reference{}, false},
+		{"=b:1", srclient.Reference{}, false},
+		{"a=b:0", srclient.Reference{}, false},
+		{"a=b:-2", srclient.Reference{}, false},
+		{"a=:1", srclient.Reference{}, false},
+		{"nonsense", srclient.Reference{}, false},
 	}
 	for _, tt := range tests {
 		var r refFlag

@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/serde/jsonschema"
 	"github.com/sluicehq/sluice/serde/protobuf"
 	"github.com/sluicehq/sluice/serde/schemacache"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 const topicUsage = `Usage:
@@ -212,7 +213,7 @@ func runTopic(ctx context.Context, e *env, args []string) int {
 	}
 	var validation []validationJSON
 	if sub == "describe" {
-		validation = effectiveValidation(ctx, newSRReader(cf.registry()), desc)
+		validation = effectiveValidation(ctx, srclient.NewReader(cf.registry()), desc)
 	}
 	if cf.json() {
 		tj := topicJSONOf(desc)
@@ -334,7 +335,7 @@ type typedSide struct {
 	subject string
 	message string // Protobuf: the message's full name
 	indexes []int  // Protobuf: its message-index path
-	refs    []srReference
+	refs    []srclient.Reference
 
 	// Filled in by registration.
 	id, version int
@@ -350,7 +351,7 @@ type typedSideJSON struct {
 	Message string `json:"message,omitempty"`
 	Indexes []int  `json:"message_indexes,omitempty"`
 	// References are the schema's references, versions pinned.
-	References []srReference `json:"references,omitempty"`
+	References []srclient.Reference `json:"references,omitempty"`
 }
 
 // prepare reads and parses the side's schema file and works out its
@@ -361,7 +362,7 @@ type typedSideJSON struct {
 // References (--<side>-ref) are looked up in the registry first: their
 // texts let the schema parse here, and "latest" becomes the version it
 // names now, so that the registered schema pins it.
-func (f *sideSchemaFlags) prepare(ctx context.Context, e *env, reg *srReader, topic string, configs map[string]string) (*typedSide, error) {
+func (f *sideSchemaFlags) prepare(ctx context.Context, e *env, reg *srclient.Reader, topic string, configs map[string]string) (*typedSide, error) {
 	flagName := "--" + f.side.String() + "-schema"
 	if f.file == "" {
 		return nil, usageError{fmt.Errorf("--%s-type, --%s-message and --%s-ref need %s FILE", f.side, f.side, f.side, flagName)}
@@ -447,7 +448,7 @@ func (f *sideSchemaFlags) prepare(ctx context.Context, e *env, reg *srReader, to
 // ("latest" is pinned to the current one, written into ts.refs) and the
 // texts of all of them, transitively, dependencies first, are returned for
 // parsing.
-func (f *sideSchemaFlags) resolveRefs(ctx context.Context, reg *srReader, ts *typedSide) ([]serde.Referenced, error) {
+func (f *sideSchemaFlags) resolveRefs(ctx context.Context, reg *srclient.Reader, ts *typedSide) ([]serde.Referenced, error) {
 	seen := map[string]bool{}
 	for _, r := range f.refs {
 		if seen[r.Name] {
@@ -458,13 +459,13 @@ func (f *sideSchemaFlags) resolveRefs(ctx context.Context, reg *srReader, ts *ty
 		if r.Version > 0 {
 			v = strconv.Itoa(r.Version)
 		}
-		dep, err := reg.version(ctx, r.Subject, v)
+		dep, err := reg.Version(ctx, r.Subject, v)
 		if err != nil {
 			return nil, fmt.Errorf("--%s-ref %s=%s:%s: %w", f.side, r.Name, r.Subject, v, err)
 		}
-		ts.refs = append(ts.refs, srReference{Name: r.Name, Subject: r.Subject, Version: dep.Version})
+		ts.refs = append(ts.refs, srclient.Reference{Name: r.Name, Subject: r.Subject, Version: dep.Version})
 	}
-	texts, err := reg.references(ctx, &srSchema{Subject: ts.file, References: ts.refs})
+	texts, err := reg.References(ctx, &srclient.Schema{Subject: ts.file, References: ts.refs})
 	if err != nil {
 		return nil, fmt.Errorf("--%s-ref: %w", f.side, err)
 	}
@@ -484,7 +485,7 @@ func (f *sideSchemaFlags) resolveRefs(ctx context.Context, reg *srReader, ts *ty
 func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string, partitions int32, configs map[string]string, keyF, valueF *sideSchemaFlags) int {
 	const cmd = "topic create"
 	var sides []*typedSide
-	refReader := newSRReader(cf.registry())
+	refReader := srclient.NewReader(cf.registry())
 	for _, f := range []*sideSchemaFlags{valueF, keyF} {
 		if !f.set() {
 			continue
@@ -514,7 +515,7 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 	reg := cf.registry()
 	var done []string
 	for _, ts := range sides {
-		req := srSchema{Schema: ts.text, References: ts.refs}
+		req := srclient.Schema{Schema: ts.text, References: ts.refs}
 		if ts.typ != "AVRO" {
 			req.SchemaType = ts.typ
 		}
@@ -522,7 +523,7 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 			ID      int `json:"id"`
 			Version int `json:"version"`
 		}
-		if err := reg.do(ctx, http.MethodPost, "/subjects/"+subjectPath(ts.subject)+"/versions", nil, req, &resp); err != nil {
+		if err := reg.Do(ctx, http.MethodPost, "/subjects/"+srclient.SubjectPath(ts.subject)+"/versions", nil, req, &resp); err != nil {
 			printRegisterErr(e.stderr, cmd, fmt.Sprintf("registering %s (%s) under subject %s", ts.file, ts.side, ts.subject), err)
 			if len(done) > 0 {
 				fmt.Fprintf(e.stderr, "  kept: %s; topic %s was not created\n", strings.Join(done, ", "), name)
@@ -532,9 +533,9 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 		ts.id, ts.version = resp.ID, resp.Version
 		if ts.version == 0 {
 			// Registries before Confluent 7.6 answer only the id.
-			var v srSchema
+			var v srclient.Schema
 			q := url.Values{"normalize": {"false"}}
-			if reg.do(ctx, http.MethodPost, "/subjects/"+subjectPath(ts.subject), q, req, &v) == nil {
+			if reg.Do(ctx, http.MethodPost, "/subjects/"+srclient.SubjectPath(ts.subject), q, req, &v) == nil {
 				ts.version = v.Version
 			}
 		}
@@ -587,7 +588,7 @@ func createTypedTopic(ctx context.Context, e *env, cf *clientFlags, name string,
 // printRegisterErr reports a refused registration; an incompatible schema
 // lists every violation on its own line.
 func printRegisterErr(w io.Writer, cmd, what string, err error) {
-	var se *srError
+	var se *srclient.Error
 	if errors.As(err, &se) && (se.Code == 409 || se.Code == 40901) && strings.Contains(se.Message, "; ") {
 		parts := strings.Split(se.Message, "; ")
 		fmt.Fprintf(w, "sluice %s: %s: %s (error code %d)\n", cmd, what, parts[0], se.Code)

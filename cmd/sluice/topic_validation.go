@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/broker"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // validationJSON is one side's validation in `topic describe`.
@@ -33,7 +34,7 @@ type validationJSON struct {
 // effectiveValidation resolves both sides' validation of d, asking the
 // registry for the live versions of <topic>-key and <topic>-value when a
 // side is auto.
-func effectiveValidation(ctx context.Context, reg *srReader, d *brokerv1.TopicDescription) []validationJSON {
+func effectiveValidation(ctx context.Context, reg *srclient.Reader, d *brokerv1.TopicDescription) []validationJSON {
 	var out []validationJSON
 	for _, side := range []serde.Side{serde.Key, serde.Value} {
 		cfgKey := side.String() + ".schema.validation"
@@ -48,7 +49,7 @@ func effectiveValidation(ctx context.Context, reg *srReader, d *brokerv1.TopicDe
 			continue
 		}
 		subject := d.GetName() + "-" + side.String()
-		versions, err := reg.versions(ctx, subject)
+		versions, err := reg.Versions(ctx, subject)
 		switch {
 		case err != nil:
 			v.Reason = fmt.Sprintf("auto: payload when subject %s has a live version, else none; the registry could not be asked: %v", subject, err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice/recordjson"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 // typedFlags are produce's --<side>-schema-id, --<side>-subject,
@@ -66,11 +67,11 @@ func (f *typedFlags) validate() error {
 
 // resolve fetches the schema the flags name (with its references) and
 // returns its encoder.
-func (f *typedFlags) resolve(ctx context.Context, r *srReader) (*recordjson.Encoder, error) {
-	var s *srSchema
+func (f *typedFlags) resolve(ctx context.Context, r *srclient.Reader) (*recordjson.Encoder, error) {
+	var s *srclient.Schema
 	if f.id != 0 {
-		s = &srSchema{}
-		if err := r.c.do(ctx, http.MethodGet, "/schemas/ids/"+strconv.Itoa(f.id), nil, nil, s); err != nil {
+		s = &srclient.Schema{}
+		if err := r.Client.Do(ctx, http.MethodGet, "/schemas/ids/"+strconv.Itoa(f.id), nil, nil, s); err != nil {
 			return nil, fmt.Errorf("--%s-schema-id %d: %w", f.side, f.id, err)
 		}
 		s.ID = f.id
@@ -80,7 +81,7 @@ func (f *typedFlags) resolve(ctx context.Context, r *srReader) (*recordjson.Enco
 			v = "latest"
 		}
 		var err error
-		if s, err = r.version(ctx, f.subject, v); err != nil {
+		if s, err = r.Version(ctx, f.subject, v); err != nil {
 			return nil, fmt.Errorf("--%s-subject %s: %w", f.side, f.subject, err)
 		}
 	}
@@ -89,20 +90,20 @@ func (f *typedFlags) resolve(ctx context.Context, r *srReader) (*recordjson.Enco
 
 // newTypedEncoder parses s with its references and returns the encoder of
 // its message (Protobuf: the message named, else the first).
-func newTypedEncoder(ctx context.Context, r *srReader, side serde.Side, s *srSchema, message string) (*recordjson.Encoder, error) {
+func newTypedEncoder(ctx context.Context, r *srclient.Reader, side serde.Side, s *srclient.Schema, message string) (*recordjson.Encoder, error) {
 	what := fmt.Sprintf("schema id %d", s.ID)
 	if s.Subject != "" {
 		what = fmt.Sprintf("%s version %d (schema id %d)", s.Subject, s.Version, s.ID)
 	}
-	refs, err := r.references(ctx, s)
+	refs, err := r.References(ctx, s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	typ := s.typeName()
+	typ := s.TypeName()
 	if message != "" && typ != "PROTOBUF" {
 		return nil, fmt.Errorf("--%s-message names a Protobuf message, but %s is %s", side, what, typ)
 	}
-	parsed, err := parseSchemaText(typ, s.Schema, refs)
+	parsed, err := srclient.ParseSchema(typ, s.Schema, refs)
 	if err != nil {
 		return nil, fmt.Errorf("%s does not parse here: %w", what, err)
 	}
