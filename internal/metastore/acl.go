@@ -46,11 +46,9 @@ type ACLStore interface {
 	RemoveACLRules(ctx context.Context, rules []ACLRule) error
 }
 
-// sqliteACLMigrations are the acl component's meta.db migrations (the
-// component and table names package acl has always used); a released
-// migration never changes.
-var sqliteACLMigrations = []string{
-	`CREATE TABLE acl_rules (
+// aclTable is the acl_rules table of both backends; SQLite adds its
+// WITHOUT ROWID (the key is the whole row).
+const aclTable = `CREATE TABLE acl_rules (
 		principal     TEXT NOT NULL,
 		resource_type TEXT NOT NULL,
 		resource_name TEXT NOT NULL,
@@ -58,23 +56,48 @@ var sqliteACLMigrations = []string{
 		operation     TEXT NOT NULL,
 		permission    TEXT NOT NULL,
 		PRIMARY KEY (resource_type, resource_name, pattern_type, principal, operation, permission)
-	) WITHOUT ROWID`,
-}
+	)`
 
-// pgACLMigrations mirror sqliteACLMigrations on PostgreSQL.
-var pgACLMigrations = []string{
-	`CREATE TABLE acl_rules (
-		principal     TEXT NOT NULL,
-		resource_type TEXT NOT NULL,
-		resource_name TEXT NOT NULL,
-		pattern_type  TEXT NOT NULL,
-		operation     TEXT NOT NULL,
-		permission    TEXT NOT NULL,
-		PRIMARY KEY (resource_type, resource_name, pattern_type, principal, operation, permission)
-	)`,
-}
+// sqliteACLMigrations are the acl component's meta.db migrations (the
+// component and table names package acl has always used) and
+// pgACLMigrations their PostgreSQL twin; a released migration never
+// changes.
+var (
+	sqliteACLMigrations = []string{aclTable + ` WITHOUT ROWID`}
+	pgACLMigrations     = []string{aclTable}
+)
 
 const aclColumns = `principal, resource_type, resource_name, pattern_type, operation, permission`
+
+// aclRows is what both drivers' result rows offer.
+type aclRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanACLRules reads every row of a SELECT of aclColumns.
+func scanACLRules(rows aclRows) ([]ACLRule, error) {
+	out := []ACLRule{}
+	for rows.Next() {
+		var r ACLRule
+		if err := rows.Scan(&r.Principal, &r.ResourceType, &r.ResourceName, &r.PatternType, &r.Operation, &r.Permission); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// args are r's fields in aclColumns' order.
+func (r ACLRule) args() []any {
+	return []any{r.Principal, r.ResourceType, r.ResourceName, r.PatternType, r.Operation, r.Permission}
+}
+
+// ruleError names the rule a statement failed on.
+func ruleError(r ACLRule, err error) error {
+	return fmt.Errorf("acl rule %s %s %s: %w", r.Principal, r.ResourceType, r.ResourceName, err)
+}
 
 // SQLiteACLs is the ACLStore on meta.db.
 type SQLiteACLs struct{ db *sql.DB }
@@ -100,15 +123,7 @@ func (s *SQLiteACLs) ACLRules(ctx context.Context) ([]ACLRule, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []ACLRule{}
-	for rows.Next() {
-		var r ACLRule
-		if err := rows.Scan(&r.Principal, &r.ResourceType, &r.ResourceName, &r.PatternType, &r.Operation, &r.Permission); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanACLRules(rows)
 }
 
 // AddACLRules implements ACLStore: one transaction.
@@ -128,8 +143,8 @@ func (s *SQLiteACLs) inTx(ctx context.Context, rules []ACLRule, stmt string) err
 	}
 	defer tx.Rollback()
 	for _, r := range rules {
-		if _, err := tx.ExecContext(ctx, stmt, r.Principal, r.ResourceType, r.ResourceName, r.PatternType, r.Operation, r.Permission); err != nil {
-			return err
+		if _, err := tx.ExecContext(ctx, stmt, r.args()...); err != nil {
+			return ruleError(r, err)
 		}
 	}
 	return tx.Commit()
@@ -167,15 +182,7 @@ func (s *PostgresACLs) ACLRules(ctx context.Context) ([]ACLRule, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []ACLRule{}
-	for rows.Next() {
-		var r ACLRule
-		if err := rows.Scan(&r.Principal, &r.ResourceType, &r.ResourceName, &r.PatternType, &r.Operation, &r.Permission); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanACLRules(rows)
 }
 
 // AddACLRules implements ACLStore: one transaction, which notifies the
@@ -193,8 +200,8 @@ func (s *PostgresACLs) RemoveACLRules(ctx context.Context, rules []ACLRule) erro
 func (s *PostgresACLs) inTx(ctx context.Context, rules []ACLRule, stmt string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for _, r := range rules {
-			if _, err := tx.Exec(ctx, stmt, r.Principal, r.ResourceType, r.ResourceName, r.PatternType, r.Operation, r.Permission); err != nil {
-				return fmt.Errorf("acl rule %s %s %s: %w", r.Principal, r.ResourceType, r.ResourceName, err)
+			if _, err := tx.Exec(ctx, stmt, r.args()...); err != nil {
+				return ruleError(r, err)
 			}
 		}
 		// Delivered to every listener when the transaction commits, never
