@@ -8,6 +8,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/serde/internal/jsonstr"
 )
 
 // This file holds a small JSON document model. The schema parser needs three
@@ -476,7 +478,7 @@ func appendJSON(dst []byte, v *jsonValue, sorted bool) []byte {
 	case jsonNumber:
 		return append(dst, v.str...)
 	case jsonString:
-		return appendString(dst, v.str)
+		return jsonstr.Append(dst, v.str)
 	case jsonArray:
 		dst = append(dst, '[')
 		for i, e := range v.arr {
@@ -496,7 +498,7 @@ func appendJSON(dst []byte, v *jsonValue, sorted bool) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, m.key)
+			dst = jsonstr.Append(dst, m.key)
 			dst = append(dst, ':')
 			dst = appendJSON(dst, m.val, sorted)
 		}
@@ -510,45 +512,5 @@ func sortedMembers(ms []jsonMember) []jsonMember {
 	return out
 }
 
-// appendString writes s as a JSON string. Unlike encoding/json it does not
-// escape <, > and &: the output is stored and compared, never embedded in
-// HTML, and Avro tools print those characters as they are.
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
-}
-
 // quote renders a Go string as JSON (for messages).
-func quote(s string) string { return string(appendString(nil, s)) }
+func quote(s string) string { return string(jsonstr.Append(nil, s)) }

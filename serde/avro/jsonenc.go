@@ -15,6 +15,7 @@ import (
 	hamba "github.com/hamba/avro/v2"
 
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/internal/jsonstr"
 )
 
 // This file converts between Avro's JSON encoding (the Avro specification,
@@ -645,37 +646,7 @@ func appendJSONString(dst, p []byte) []byte {
 	if !utf8.Valid(p) {
 		p = bytes.ToValidUTF8(p, []byte("\uFFFD"))
 	}
-	return appendQuoted(dst, string(p))
-}
-
-// appendQuoted appends str, valid UTF-8, as a JSON string. Unlike
-// encoding/json it leaves <, > and & as they are (the output is read by
-// people, not embedded in HTML).
-func appendQuoted(dst []byte, str string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(str); i++ {
-		c := str[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, str[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	return append(append(dst, str[start:]...), '"')
+	return jsonstr.Append(dst, string(p))
 }
 
 // appendJSONBytes appends p as a JSON string of code points 0-255.
@@ -684,5 +655,5 @@ func appendJSONBytes(dst, p []byte) []byte {
 	for _, c := range p {
 		s = utf8.AppendRune(s, rune(c))
 	}
-	return appendQuoted(dst, string(s))
+	return jsonstr.Append(dst, string(s))
 }

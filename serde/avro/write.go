@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sluicehq/sluice/serde/internal/jsonstr"
 )
 
 // The two texts of spec/registry-api.md §5 are written from the validated
@@ -46,7 +48,7 @@ func writeResolved(n *node) string {
 	return string(w.buf)
 }
 
-func (w *writer) str(s string) { w.buf = appendString(w.buf, s) }
+func (w *writer) str(s string) { w.buf = jsonstr.Append(w.buf, s) }
 
 func (w *writer) key(k string) {
 	if b := w.buf; len(b) > 0 && b[len(b)-1] != '{' {

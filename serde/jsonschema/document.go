@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/serde/internal/jsonstr"
 )
 
 // Object is a decoded JSON object with its members in document order. Keys
@@ -295,7 +297,7 @@ func appendJSON(dst []byte, v any, sorted bool) []byte {
 		// spelling of numbers (see the package documentation).
 		return append(dst, v...)
 	case string:
-		return appendString(dst, v)
+		return jsonstr.AppendShort(dst, v)
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range v {
@@ -316,7 +318,7 @@ func appendJSON(dst []byte, v any, sorted bool) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, m.Key)
+			dst = jsonstr.AppendShort(dst, m.Key)
 			dst = append(dst, ':')
 			dst = appendJSON(dst, m.Value, sorted)
 		}
@@ -325,41 +327,6 @@ func appendJSON(dst []byte, v any, sorted bool) []byte {
 		// decodeDocument produces no other types.
 		panic(fmt.Sprintf("jsonschema: appendJSON: unexpected %T", v))
 	}
-}
-
-// appendString writes s as a JSON string with the minimum of escaping: quote,
-// backslash and control characters. HTML characters and U+2028/U+2029 stay
-// as they are; the text is stored, not embedded in a script.
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // jsonTypeName names the JSON type of a decoded value for messages.
