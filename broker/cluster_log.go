@@ -126,7 +126,8 @@ func (b *Broker) startShared() {
 	}
 }
 
-// sharedMaintenance applies retention and the merge compactor to every
+// sharedMaintenance applies retention, the merge compactor and key
+// compaction (cleanup.policy=compact) to every
 // shared partition open on this node until the broker closes. Every node
 // does it; the shared log tolerates that. (The shared log collects
 // garbage objects itself, every SharedConfig.GCInterval.)
@@ -336,7 +337,7 @@ func (b *Broker) openSharedPartition(ctx context.Context, id TopicID, i int, lc 
 		if errors.Is(err, shared.ErrUnavailable) || errors.Is(err, shared.ErrClosed) {
 			return nil, sharedErr(err)
 		}
-		// A config the shared log does not support (cleanup.policy=compact).
+		// A config the shared log refuses (sizes out of range).
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	sp := &sharedPart{Partition: p}

@@ -200,14 +200,41 @@ func TestSharedLogTwoBrokers(t *testing.T) {
 		t.Fatalf("produce to recreated u on b: %v, %v; want offset 0", res, err)
 	}
 
-	// Key compaction is not on shared partitions yet: refused, no row left.
-	_, err = a.b.CreateTopic(ctx, "compacted", 1, map[string]string{"cleanup.policy": "compact"})
-	if !errors.Is(err, broker.ErrInvalidArgument) {
-		t.Fatalf("create a compacted topic = %v, want ErrInvalidArgument", err)
+	// A compacted topic: keys overwritten on a, maintenance on b (as of
+	// an hour on, so that every object is old enough), then a reads the
+	// latest record of each key at its offset.
+	if _, err := a.b.CreateTopic(ctx, "compacted", 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := b.b.DescribeTopic("compacted"); !errors.Is(err, broker.ErrTopicNotFound) {
-		t.Fatalf("describe the refused topic on b = %v, want ErrTopicNotFound", err)
+	for round := range 3 {
+		var recs []broker.ProduceRecord
+		for k := range 4 - round {
+			recs = append(recs, broker.ProduceRecord{Key: []byte(fmt.Sprint("k", k)), Value: []byte(fmt.Sprint("v", round))})
+		}
+		if _, err := a.b.Produce(ctx, "compacted", recs); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// Offsets: round 0 k0-k3 at 0-3, round 1 k0-k2 at 4-6, round 2 k0-k1 at 7-8.
+	sharedEventually(t, "compacted topic on b", func() error {
+		_, err := b.b.DescribeTopic("compacted")
+		return err
+	})
+	sharedEventually(t, "maintenance on b", func() error { return b.b.RunMaintenance(time.Now().Add(time.Hour)) })
+	sharedEventually(t, "the latest of each key, read on a", func() error {
+		fr, err := a.b.Fetch(ctx, broker.FetchRequest{Topic: "compacted", Partition: 0})
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, r := range fr.Records {
+			got = append(got, fmt.Sprintf("%d:%s=%s", r.Offset, r.Key, r.Value))
+		}
+		if w := []string{"3:k3=v0", "6:k2=v1", "7:k0=v2", "8:k1=v2"}; !slices.Equal(got, w) || fr.HighWatermark != 9 {
+			return fmt.Errorf("read %v (high watermark %d), want %v", got, fr.HighWatermark, w)
+		}
+		return nil
+	})
 
 	// The status lists the live topics' shared partitions.
 	ps, err := b.b.SharedPartitions(ctx)
@@ -218,7 +245,7 @@ func TestSharedLogTwoBrokers(t *testing.T) {
 	for _, p := range ps {
 		got = append(got, fmt.Sprintf("%s/%d:%d", p.Topic, p.Partition, p.HighWatermark))
 	}
-	if w := []string{"t/0:5", "t/1:1", "t/2:1", "u/0:1"}; !slices.Equal(got, w) {
+	if w := []string{"compacted/0:9", "t/0:5", "t/1:1", "t/2:1", "u/0:1"}; !slices.Equal(got, w) {
 		t.Fatalf("shared partitions = %v, want %v", got, w)
 	}
 }

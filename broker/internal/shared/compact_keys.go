@@ -31,9 +31,11 @@ import (
 //
 // The closed part is the prefix of the partition, from the log start, of
 // batches that the merge compactor has moved into segment objects or that
-// sit in intake objects older than MergeAge: the tail, still being
-// written and served from fresh objects, is never compacted (the local
-// log's active segment). Transactional and control batches cannot be in a
+// sit in intake objects older than MergeAge as of the maintenance time:
+// the tail, still being written and served from fresh objects, is never
+// compacted (the local log's active segment, rolled by age as of the
+// maintenance time too). Uncommitted batches are in no row, so no pass
+// can see them. Transactional and control batches cannot be in a
 // shared partition (EnqueueBatch refuses them).
 //
 // A pass holds the partition's maintenance lock (the advisory lock the
@@ -122,10 +124,10 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 	var next, start int64
 	if err := conn.QueryRow(ctx, `SELECT (SELECT min(b.base_offset) FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
 			WHERE b.topic_id = $1 AND b.partition = $2 AND o.key NOT LIKE 'seg/%'
-			AND ($3::FLOAT8 < 0 OR o.created_at >= now() - make_interval(secs => $3::FLOAT8))),
+			AND ($3::FLOAT8 < 0 OR o.created_at >= $4::TIMESTAMPTZ - make_interval(secs => $3::FLOAT8))),
 			p.next_offset, p.log_start_offset
 		FROM sharedlog_partitions p WHERE p.topic_id = $1 AND p.partition = $2`,
-		p.key.topic, p.key.part, l.cfg.MergeAge.Seconds()).Scan(&end, &next, &start); err != nil {
+		p.key.topic, p.key.part, l.cfg.MergeAge.Seconds(), now).Scan(&end, &next, &start); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // deleted
 		}
