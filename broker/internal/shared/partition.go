@@ -35,14 +35,16 @@ type Partition struct {
 
 	cmu    sync.Mutex
 	coords []coord // a contiguous run of recent batches (read.go)
+
+	kc keyCompaction // compact_keys.go
 }
 
 // Partition opens partition part of the topic with id topicID on this
 // node, creating its row (offset 0) when it is new. Only the fields of cfg
 // that concern a shared partition are used: RetentionAge, RetentionBytes,
-// MaxRecordBytes, MaxBatchBytes and Now; Compact is refused (key
-// compaction of shared partitions is not built yet). A partition is open
-// at most once per Log.
+// MaxRecordBytes, MaxBatchBytes, Compact, DeleteRetention and Now (a
+// compacted partition keeps no retention by age or size, as the local
+// log; compact_keys.go). A partition is open at most once per Log.
 func (l *Log) Partition(ctx context.Context, topicID string, part int32, cfg log.Config) (*Partition, error) {
 	if topicID == "" || len(topicID) > 255 || part < 0 {
 		return nil, fmt.Errorf("shared log: partition %q/%d: want a topic id of 1 to 255 bytes and a partition >= 0", topicID, part)
@@ -80,8 +82,8 @@ func (l *Log) Partition(ctx context.Context, topicID string, part int32, cfg log
 }
 
 func partitionConfig(cfg log.Config) (log.Config, error) {
-	if cfg.Compact {
-		return cfg, errors.New("shared log: cleanup.policy=compact is not supported on shared partitions yet")
+	if cfg.DeleteRetention == 0 {
+		cfg.DeleteRetention = log.DefaultDeleteRetention
 	}
 	if cfg.RetentionAge == 0 {
 		cfg.RetentionAge = log.DefaultRetentionAge
@@ -305,7 +307,8 @@ func (p *Partition) refresh(ctx context.Context) error {
 // RetentionAge, and past the oldest batches while what remains is at
 // least RetentionBytes (Kafka's rules, per batch instead of per segment).
 // Then it runs the merge compactor (compact.go) until nothing is left to
-// merge (at most 16 passes). Objects left
+// merge (at most 16 passes), and on a compacted partition (Config.Compact:
+// no retention) key compaction (compact_keys.go). Objects left
 // without live bytes are deleted later by Log.CollectGarbage.
 func (p *Partition) RunMaintenance(now time.Time) error {
 	if p.isClosed() {
@@ -315,7 +318,7 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
 	defer cancel()
 	target := int64(-1)
-	if cfg.RetentionAge > 0 {
+	if cfg.RetentionAge > 0 && !cfg.Compact {
 		// The first batch (from the start) that is not expired: everything
 		// before it goes.
 		limit := now.UnixMilli() - cfg.RetentionAge.Milliseconds()
@@ -334,7 +337,7 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 			target = *first
 		}
 	}
-	if cfg.RetentionBytes > 0 {
+	if cfg.RetentionBytes > 0 && !cfg.Compact {
 		// Drop the oldest batches while what remains is at least
 		// RetentionBytes.
 		var cut *int64
@@ -359,9 +362,15 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	// passes (256 MiB at the default MergeMaxBytes): the next call goes on.
 	for range 16 {
 		n, err := p.merge(ctx)
-		if err != nil || n == 0 {
+		if err != nil {
 			return err
 		}
+		if n == 0 {
+			break
+		}
+	}
+	if cfg.Compact {
+		return p.compactKeys(cfg, now) // compact_keys.go
 	}
 	return nil
 }
