@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -217,7 +218,8 @@ func (s *PostgresACLs) inTx(ctx context.Context, rules []ACLRule, stmt string) e
 // notification may have been missed while it was away: listen first, then
 // signal, so that nothing falls in between), and every poll (0 means
 // DefaultACLPollInterval) as a safety net. changed runs on one goroutine,
-// never concurrently with itself. Lost connections are logged through
+// never concurrently with itself; WatchACLs returns once its listening
+// connection is closed. Lost connections are logged through
 // warn (nil: not logged) and retried with a growing pause (up to 5 s).
 func (s *PostgresACLs) WatchACLs(ctx context.Context, poll time.Duration, changed func(), warn func(msg string, err error)) {
 	if poll <= 0 {
@@ -230,7 +232,11 @@ func (s *PostgresACLs) WatchACLs(ctx context.Context, poll time.Duration, change
 		default:
 		}
 	}
-	go s.listenACLs(ctx, signal, warn)
+	// The listener is this call's: WatchACLs returns after it has closed
+	// its connection.
+	var listening sync.WaitGroup
+	listening.Go(func() { s.listenACLs(ctx, signal, warn) })
+	defer listening.Wait()
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {

@@ -3,6 +3,8 @@ package metastore_test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +89,34 @@ func TestPostgresACLWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("a rule removed on another node")
+}
+
+// TestPostgresACLWatchReturnsAfterListener: when ctx ends, WatchACLs
+// returns only after its listening goroutine has closed its connection
+// (the caller closes the pool next).
+func TestPostgresACLWatchReturnsAfterListener(t *testing.T) {
+	s := openPostgresACLs(t, pgtest.DB(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	connected := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.WatchACLs(ctx, time.Hour, func() {
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}, nil)
+	}()
+	select {
+	case <-connected:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the watch never signalled its connection")
+	}
+	cancel()
+	<-done
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "listenACLs") {
+		t.Fatalf("a listener outlived WatchACLs:\n%s", stacks)
+	}
 }
