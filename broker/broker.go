@@ -103,6 +103,16 @@ type Config struct {
 	// heartbeating members (Kafka's group.consumer.heartbeat.interval.ms);
 	// 0 means a third of the member's session timeout, at most 5s.
 	GroupHeartbeatInterval time.Duration
+	// GroupLeases, in cluster mode, makes the node coordinate a group only
+	// while it holds the group's lease in the cluster's database
+	// (group_lease.go); nil: the node coordinates every group (embedded).
+	GroupLeases metastore.GroupLeases
+	// NodeID is the node's id in the cluster: the lease holder's name.
+	// Required with GroupLeases.
+	NodeID string
+	// GroupLeaseTTL is how long a group lease lasts without renewal; 0
+	// means DefaultGroupLeaseTTL.
+	GroupLeaseTTL time.Duration
 	// Shared, when set, keeps every partition in the cluster's shared log
 	// (record bytes in the object store, offsets in PostgreSQL) instead of
 	// under DataDir, and keeps the open topics those of Meta, which other

@@ -91,6 +91,9 @@ type groupRuntime struct {
 	lastTopics map[string]int64
 	// wake carries the next classic rebalance deadline to the ticker.
 	wake chan time.Time
+	// leases, in cluster mode, are the group leases this node holds
+	// (group_lease.go); nil on an embedded node.
+	leases *leaseTable
 }
 
 // startGroups starts the coordinator and the ticker (the group tables
@@ -103,11 +106,19 @@ func (b *Broker) startGroups(ctx context.Context) error {
 			MaxSessionTimeout:     b.cfg.GroupMaxSessionTimeout,
 			InitialRebalanceDelay: initialRebalanceDelay(b.cfg.GroupInitialRebalanceDelay),
 		}),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
-		wake: make(chan time.Time, 1),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		wake:   make(chan time.Time, 1),
+		leases: newLeaseTable(b.cfg),
+	}
+	if gr.leases != nil && b.cfg.NodeID == "" {
+		gr.coord.Close()
+		return errors.New("broker: group leases without a node id")
 	}
 	b.groups = gr
+	if gr.leases != nil {
+		go b.runLeases()
+	}
 	if err := b.sweepOffsets(ctx); err != nil {
 		b.log.Warn("removing committed offsets of deleted topics", "err", err)
 	}
@@ -188,6 +199,7 @@ func (b *Broker) stopGroups() {
 	}
 	close(gr.quit)
 	<-gr.done
+	b.stopLeases()
 	gr.coord.Close()
 }
 
@@ -318,6 +330,9 @@ func (b *Broker) heartbeat(ctx context.Context, req GroupHeartbeatRequest, manag
 	if req.Epoch > 0 && req.MemberID == "" {
 		return GroupHeartbeatResponse{}, invalidf("heartbeat group %s: member epoch %d without a member id", req.Group, req.Epoch)
 	}
+	if _, err := b.coordinate(ctx, req.Group); err != nil {
+		return GroupHeartbeatResponse{}, err
+	}
 	now, topics := b.cfg.Now(), b.groupTopics()
 	var resp group.HeartbeatResponse
 	var timeout time.Duration
@@ -355,6 +370,9 @@ func (b *Broker) LeaveGroup(ctx context.Context, groupID, memberID string) error
 	}
 	if memberID == "" {
 		return invalidf("leave group %s: member id is empty", groupID)
+	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
+		return err
 	}
 	now, topics := b.cfg.Now(), b.groupTopics()
 	var err error
@@ -405,17 +423,20 @@ func (b *Broker) CommitOffsets(ctx context.Context, groupID, memberID string, ep
 			return invalidf("commit offsets group %s: %s: metadata is %d bytes; the limit is %d", groupID, tp, len(oc.Metadata), MaxOffsetMetadataBytes)
 		}
 	}
+	fence, err := b.coordinate(ctx, groupID)
+	if err != nil {
+		return err
+	}
 	gr := b.groups
 	gr.commitMu.Lock()
 	defer gr.commitMu.Unlock()
-	var err error
 	if derr := b.groupDo(ctx, func(s *group.State) { err = s.CheckCommit(groupID, memberID, epoch, tps) }); derr != nil {
 		return derr
 	}
 	if err != nil {
 		return err
 	}
-	return b.storeOffsets(ctx, groupID, offs)
+	return b.storeOffsetsFenced(ctx, groupID, fence, offs)
 }
 
 // FetchOffsets answers a group's committed offsets, for the partitions
@@ -424,6 +445,9 @@ func (b *Broker) CommitOffsets(ctx context.Context, groupID, memberID string, ep
 func (b *Broker) FetchOffsets(ctx context.Context, groupID string, partitions []TopicPartition) ([]OffsetCommit, error) {
 	if err := ValidateGroupID(groupID); err != nil {
 		return nil, fmt.Errorf("fetch offsets: %w", err)
+	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
+		return nil, err
 	}
 	all, err := b.loadOffsets(ctx, groupID)
 	if err != nil || len(partitions) == 0 {
@@ -479,6 +503,9 @@ type GroupDescription struct {
 func (b *Broker) DescribeGroup(ctx context.Context, groupID string) (GroupDescription, error) {
 	if err := ValidateGroupID(groupID); err != nil {
 		return GroupDescription{}, fmt.Errorf("describe group: %w", err)
+	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
+		return GroupDescription{}, err
 	}
 	var gi group.GroupInfo
 	if err := b.groupDo(ctx, func(s *group.State) { gi, _ = s.Describe(groupID) }); err != nil {
@@ -608,11 +635,14 @@ func (b *Broker) DeleteGroup(ctx context.Context, groupID string) error {
 	if err := ValidateGroupID(groupID); err != nil {
 		return fmt.Errorf("delete group: %w", err)
 	}
+	fence, err := b.coordinate(ctx, groupID)
+	if err != nil {
+		return err
+	}
 	gr := b.groups
 	gr.commitMu.Lock()
 	defer gr.commitMu.Unlock()
 	var known bool
-	var err error
 	if derr := b.groupDo(ctx, func(s *group.State) {
 		_, known = s.Describe(groupID)
 		err = s.Delete(groupID)
@@ -622,7 +652,7 @@ func (b *Broker) DeleteGroup(ctx context.Context, groupID string) error {
 	if err != nil {
 		return fmt.Errorf("delete group: %w; stop its consumers first", err)
 	}
-	n, err := b.deleteOffsets(ctx, groupID)
+	n, err := b.deleteOffsets(ctx, groupID, fence)
 	if err != nil {
 		return err
 	}
@@ -686,6 +716,10 @@ func (b *Broker) ResetOffsets(ctx context.Context, req ResetOffsetsRequest) ([]O
 	default:
 		return nil, invalidf("reset offsets group %s: set earliest, latest, a timestamp or an offset", req.Group)
 	}
+	fence, err := b.coordinate(ctx, req.Group)
+	if err != nil {
+		return nil, err
+	}
 	gr := b.groups
 	gr.commitMu.Lock()
 	defer gr.commitMu.Unlock()
@@ -717,7 +751,7 @@ func (b *Broker) ResetOffsets(ctx context.Context, req ResetOffsetsRequest) ([]O
 			out[i].Offset = req.Offset
 		}
 	}
-	if err := b.storeOffsets(ctx, req.Group, out); err != nil {
+	if err := b.storeOffsetsFenced(ctx, req.Group, fence, out); err != nil {
 		return nil, err
 	}
 	return out, nil

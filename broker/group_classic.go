@@ -153,6 +153,9 @@ func (b *Broker) JoinGroup(ctx context.Context, req JoinGroupRequest) (wait func
 	if err := ValidateGroupID(req.Group); err != nil {
 		return done(JoinGroupResult{Err: fmt.Errorf("join group: %w", err), MemberID: req.MemberID})
 	}
+	if _, err := b.coordinate(ctx, req.Group); err != nil {
+		return done(JoinGroupResult{Err: err, MemberID: req.MemberID})
+	}
 	ch := make(chan JoinGroupResult, 1)
 	now := b.cfg.Now()
 	jr := group.JoinRequest{
@@ -203,6 +206,9 @@ func (b *Broker) SyncGroup(ctx context.Context, req SyncGroupRequest) (wait func
 	if err := ValidateGroupID(req.Group); err != nil {
 		return done(SyncGroupResult{Err: fmt.Errorf("sync group: %w", err)})
 	}
+	if _, err := b.coordinate(ctx, req.Group); err != nil {
+		return done(SyncGroupResult{Err: err})
+	}
 	sr := group.SyncRequest{
 		Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation,
 		ProtocolType: req.ProtocolType, Protocol: req.Protocol, Assignments: req.Assignments,
@@ -233,6 +239,9 @@ func (b *Broker) ClassicHeartbeat(ctx context.Context, groupID, memberID, instan
 	if err := ValidateGroupID(groupID); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
+		return err
+	}
 	now := b.cfg.Now()
 	var err error
 	if derr := b.groupDo(ctx, func(s *group.State) { err = s.HeartbeatClassic(now, groupID, memberID, instanceID, generation) }); derr != nil {
@@ -246,6 +255,9 @@ func (b *Broker) ClassicHeartbeat(ctx context.Context, groupID, memberID, instan
 func (b *Broker) LeaveClassicGroup(ctx context.Context, groupID string, members []LeavingMember) (errs []error, err error) {
 	if err := ValidateGroupID(groupID); err != nil {
 		return nil, fmt.Errorf("leave group: %w", err)
+	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
+		return nil, err
 	}
 	now := b.cfg.Now()
 	if derr := b.groupDo(ctx, func(s *group.State) {
@@ -277,6 +289,10 @@ type GroupCommitter struct {
 func (b *Broker) CommitGroupOffsets(ctx context.Context, groupID string, who GroupCommitter, offs []OffsetCommit) (errs []error, err error) {
 	if err := ValidateGroupID(groupID); err != nil {
 		return nil, fmt.Errorf("commit offsets: %w", err)
+	}
+	fence, err := b.coordinate(ctx, groupID)
+	if err != nil {
+		return nil, err
 	}
 	errs = make([]error, len(offs))
 	var tps []TopicPartition
@@ -312,7 +328,7 @@ func (b *Broker) CommitGroupOffsets(ctx context.Context, groupID string, who Gro
 		return nil, err
 	}
 	if len(ok) > 0 {
-		if err := b.storeOffsets(ctx, groupID, ok); err != nil {
+		if err := b.storeOffsetsFenced(ctx, groupID, fence, ok); err != nil {
 			return nil, err
 		}
 	}
@@ -324,6 +340,9 @@ func (b *Broker) CommitGroupOffsets(ctx context.Context, groupID string, who Gro
 // member check of OffsetFetch v9.
 func (b *Broker) CheckGroupMember(ctx context.Context, groupID, memberID string, generation int32) error {
 	if err := ValidateGroupID(groupID); err != nil {
+		return err
+	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
 		return err
 	}
 	var err error
@@ -343,6 +362,10 @@ func (b *Broker) CheckGroupMember(ctx context.Context, groupID, memberID string,
 func (b *Broker) DeleteGroupOffsets(ctx context.Context, groupID string, tps []TopicPartition) (errs []error, err error) {
 	if err := ValidateGroupID(groupID); err != nil {
 		return nil, fmt.Errorf("delete offsets: %w", err)
+	}
+	fence, err := b.coordinate(ctx, groupID)
+	if err != nil {
+		return nil, err
 	}
 	gr := b.groups
 	gr.commitMu.Lock()
@@ -376,7 +399,7 @@ func (b *Broker) DeleteGroupOffsets(ctx context.Context, groupID string, tps []T
 		}
 		del = append(del, tp)
 	}
-	if err := b.deletePartitionOffsets(ctx, groupID, del); err != nil {
+	if err := b.deletePartitionOffsets(ctx, groupID, fence, del); err != nil {
 		return nil, err
 	}
 	return errs, nil
@@ -420,6 +443,9 @@ func (b *Broker) DescribeClassicGroup(ctx context.Context, groupID string) (Clas
 	if err := ValidateGroupID(groupID); err != nil {
 		return ClassicGroupInfo{}, fmt.Errorf("describe group: %w", err)
 	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
+		return ClassicGroupInfo{}, err
+	}
 	var ci group.ClassicGroupInfo
 	var classic bool
 	var members int
@@ -452,6 +478,9 @@ func (b *Broker) DescribeConsumerGroup(ctx context.Context, groupID string) (Con
 	if err := ValidateGroupID(groupID); err != nil {
 		return ConsumerGroupInfo{}, fmt.Errorf("describe group: %w", err)
 	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
+		return ConsumerGroupInfo{}, err
+	}
 	var gi group.GroupInfo
 	var known bool
 	if err := b.groupDo(ctx, func(s *group.State) { gi, known = s.Describe(groupID) }); err != nil {
@@ -480,6 +509,9 @@ func (b *Broker) DescribeConsumerGroup(ctx context.Context, groupID string) (Con
 func (b *Broker) LeaveGroupStatic(ctx context.Context, groupID, memberID string) error {
 	if err := ValidateGroupID(groupID); err != nil {
 		return fmt.Errorf("leave group: %w", err)
+	}
+	if _, err := b.coordinate(ctx, groupID); err != nil {
+		return err
 	}
 	now, topics := b.cfg.Now(), b.groupTopics()
 	var err error

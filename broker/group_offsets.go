@@ -16,6 +16,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,9 +71,16 @@ func (b *Broker) loadOffsets(ctx context.Context, groupID string) ([]OffsetCommi
 	return out, nil
 }
 
-// storeOffsets writes offsets in one transaction. The caller has checked
-// that every topic and partition exists.
+// storeOffsets writes offsets in one transaction, without a coordinator's
+// fence (a Kafka transaction's offsets, committed by EndTxn). The caller
+// has checked that every topic and partition exists.
 func (b *Broker) storeOffsets(ctx context.Context, groupID string, offs []OffsetCommit) error {
+	return b.storeOffsetsFenced(ctx, groupID, metastore.Fence{}, offs)
+}
+
+// storeOffsetsFenced is storeOffsets for the group's coordinator: the
+// database refuses it once fence's lease is lost (ErrNotCoordinator).
+func (b *Broker) storeOffsetsFenced(ctx context.Context, groupID string, fence metastore.Fence, offs []OffsetCommit) error {
 	rows := make([]metastore.Offset, len(offs))
 	for i, oc := range offs {
 		created, _, ok := b.topicIdentity(oc.Topic)
@@ -81,7 +89,10 @@ func (b *Broker) storeOffsets(ctx context.Context, groupID string, offs []Offset
 		}
 		rows[i] = metastore.Offset{Topic: oc.Topic, Partition: oc.Partition, Offset: oc.Offset, Metadata: oc.Metadata, TopicCreatedMs: created}
 	}
-	if err := b.meta.CommitOffsets(ctx, groupID, rows, b.cfg.Now().UnixMilli()); err != nil {
+	if err := b.meta.CommitOffsets(ctx, groupID, fence, rows, b.cfg.Now().UnixMilli()); err != nil {
+		if errors.Is(err, metastore.ErrFenced) {
+			return b.lostLease(groupID, fence, err)
+		}
 		return fmt.Errorf("group %s: commit offsets: %w", groupID, err)
 	}
 	return nil
@@ -89,12 +100,15 @@ func (b *Broker) storeOffsets(ctx context.Context, groupID string, offs []Offset
 
 // deleteOffsets removes every committed offset of a group and reports how
 // many live ones there were.
-func (b *Broker) deleteOffsets(ctx context.Context, groupID string) (int, error) {
+func (b *Broker) deleteOffsets(ctx context.Context, groupID string, fence metastore.Fence) (int, error) {
 	live, err := b.loadOffsets(ctx, groupID)
 	if err != nil {
 		return 0, err
 	}
-	if err := b.meta.DeleteGroupOffsets(ctx, groupID); err != nil {
+	if err := b.meta.DeleteGroupOffsets(ctx, groupID, fence); err != nil {
+		if errors.Is(err, metastore.ErrFenced) {
+			return 0, b.lostLease(groupID, fence, err)
+		}
 		return 0, fmt.Errorf("group %s: delete committed offsets: %w", groupID, err)
 	}
 	return len(live), nil
@@ -165,7 +179,7 @@ func (b *Broker) sweepOffsets(ctx context.Context) error {
 
 // deletePartitionOffsets removes a group's committed offsets of the
 // partitions given, in one transaction.
-func (b *Broker) deletePartitionOffsets(ctx context.Context, groupID string, tps []TopicPartition) error {
+func (b *Broker) deletePartitionOffsets(ctx context.Context, groupID string, fence metastore.Fence, tps []TopicPartition) error {
 	if len(tps) == 0 {
 		return nil
 	}
@@ -173,7 +187,10 @@ func (b *Broker) deletePartitionOffsets(ctx context.Context, groupID string, tps
 	for i, tp := range tps {
 		keys[i] = metastore.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
 	}
-	if err := b.meta.DeletePartitionOffsets(ctx, groupID, keys); err != nil {
+	if err := b.meta.DeletePartitionOffsets(ctx, groupID, fence, keys); err != nil {
+		if errors.Is(err, metastore.ErrFenced) {
+			return b.lostLease(groupID, fence, err)
+		}
 		return fmt.Errorf("group %s: delete committed offsets: %w", groupID, err)
 	}
 	return nil

@@ -37,6 +37,10 @@ type groupService struct{ b *Broker }
 // groupError maps group errors to Connect codes, the rest as rpcError does.
 func (b *Broker) groupError(procedure string, err error) error {
 	switch {
+	case errors.Is(err, ErrNotCoordinator), errors.Is(err, ErrCoordinatorNotAvailable):
+		// Cluster mode: another node coordinates the group, or none can
+		// be found now; the message names the coordinator. Retryable.
+		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, ErrGroupNotFound), errors.Is(err, ErrUnknownMember):
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, ErrStaleEpoch), errors.Is(err, ErrGroupNotEmpty), errors.Is(err, ErrInconsistentGroupProtocol):

@@ -111,6 +111,10 @@ type Config struct {
 	// bytes (file:///DIR or s3://BUCKET?endpoint=URL, objstore.Open),
 	// opened and probed at start (cluster_status.go).
 	Objects string
+	// GroupLeaseTTL, in cluster mode, is how long a node's lease on a
+	// group's coordination lasts without renewal (cluster_group.go); 0
+	// means broker.DefaultGroupLeaseTTL.
+	GroupLeaseTTL time.Duration
 }
 
 // Server is one running Sluice node.
@@ -211,6 +215,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Meta: s.brokerMeta(), NoTopicData: s.noTopicData(),
 		// Cluster mode with --objects: every partition in the shared log.
 		Shared: s.brokerShared(),
+		// Cluster mode: one coordinator per group (cluster_group.go).
+		GroupLeases: s.groupLeases(), NodeID: s.cfg.NodeID, GroupLeaseTTL: s.cfg.GroupLeaseTTL,
 	})
 	if err != nil {
 		closeKafka()
@@ -364,6 +370,7 @@ func (s *Server) newKafka(ln net.Listener) error {
 		Auth:             s.cfg.Auth,
 		ACL:              s.ACL,
 		TLS:              s.kafkaTLS(),
+		Cluster:          s.kafkaCluster(), // cluster_group.go
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)

@@ -27,10 +27,13 @@ func handleMetadata(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Resp
 	s := c.Server()
 	b := s.Broker()
 
-	resp.Brokers = []kmsg.MetadataResponseBroker{s.metadataBroker()}
+	// Cluster mode: every live node, this one leading every partition
+	// (cluster.go).
+	resp.Brokers = s.clusterBrokers(c.Context())
+	self := s.nodeID()
 	id := b.ClusterID()
 	resp.ClusterID = &id
-	resp.ControllerID = NodeID
+	resp.ControllerID = self
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = clusterOperations
 	}
@@ -47,10 +50,10 @@ func handleMetadata(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Resp
 		for i, p := range ti.Partitions {
 			mp := kmsg.NewMetadataResponseTopicPartition()
 			mp.Partition = p.Partition
-			mp.Leader = NodeID
+			mp.Leader = self
 			mp.LeaderEpoch = 0
-			mp.Replicas = []int32{NodeID}
-			mp.ISR = []int32{NodeID}
+			mp.Replicas = []int32{self}
+			mp.ISR = []int32{self}
 			mp.OfflineReplicas = []int32{}
 			t.Partitions[i] = mp
 		}
@@ -113,10 +116,10 @@ func handleMetadata(c *Conn, kreq kmsg.Request) (kmsg.Response, func() kmsg.Resp
 	return resp, nil, nil
 }
 
-// metadataBroker is node 0 as Metadata lists it.
+// metadataBroker is this node as Metadata lists it.
 func (s *Server) metadataBroker() kmsg.MetadataResponseBroker {
 	mb := kmsg.NewMetadataResponseBroker()
-	mb.NodeID = NodeID
+	mb.NodeID = s.nodeID()
 	mb.Host, mb.Port = s.advertisedHostPort()
 	return mb
 }

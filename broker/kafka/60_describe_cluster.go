@@ -28,11 +28,13 @@ func handleDescribeCluster(c *Conn, kreq kmsg.Request) (kmsg.Response, func() km
 		return resp, nil, nil
 	}
 	resp.ClusterID = s.Broker().ClusterID()
-	resp.ControllerID = NodeID
-	db := kmsg.NewDescribeClusterResponseBroker()
-	db.NodeID = NodeID
-	db.Host, db.Port = s.advertisedHostPort()
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{db}
+	resp.ControllerID = s.nodeID()
+	// Cluster mode: every live node, as Metadata lists them (cluster.go).
+	for _, mb := range s.clusterBrokers(c.Context()) {
+		db := kmsg.NewDescribeClusterResponseBroker()
+		db.NodeID, db.Host, db.Port = mb.NodeID, mb.Host, mb.Port
+		resp.Brokers = append(resp.Brokers, db)
+	}
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterOperations
 	}

@@ -22,6 +22,10 @@ func groupCode(err error) int16 {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, broker.ErrNotCoordinator):
+		return kerr.NotCoordinator.Code
+	case errors.Is(err, broker.ErrCoordinatorNotAvailable):
+		return kerr.CoordinatorNotAvailable.Code
 	case errors.Is(err, broker.ErrUnknownMember):
 		return kerr.UnknownMemberID.Code
 	case errors.Is(err, broker.ErrIllegalGeneration):

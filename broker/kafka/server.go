@@ -79,6 +79,10 @@ type Config struct {
 	Auth *auth.Authenticator
 	// TLS, when set, makes the listener speak TLS (see sasl_conn.go).
 	TLS *tls.Config
+	// Cluster, in cluster mode, tells the listener about the other nodes
+	// (cluster.go): Metadata lists them and FindCoordinator names a group's
+	// coordinator among them. Nil: an embedded node, node 0 alone.
+	Cluster Cluster
 }
 
 // Server is a Kafka listener over one broker. Create it with New, run it with

@@ -115,6 +115,8 @@ type Node struct {
 	// HTTPAddr and KafkaAddr are the addresses it advertises ("" when it
 	// has not advertised, or has no Kafka listener).
 	HTTPAddr, KafkaAddr string
+	// KafkaID is its Kafka node id.
+	KafkaID int32
 	// StartedAt is when it last joined.
 	StartedAt time.Time
 	// Heartbeat is when it last recorded a heartbeat (or joined).
@@ -140,7 +142,7 @@ func ListNodes(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration)
 	// (pgmeta.LockKey("node:"+id), Join); pg_locks shows it held. An
 	// advisory lock's bigint key is split into classid (high 32 bits) and
 	// objid (low 32 bits).
-	rows, err := pool.Query(ctx, `SELECT node_id, http_addr, kafka_addr, started_at, heartbeat_at,
+	rows, err := pool.Query(ctx, `SELECT node_id, kafka_node_id, http_addr, kafka_addr, started_at, heartbeat_at,
 			extract(epoch FROM now() - heartbeat_at)::float8, stopped_at IS NOT NULL
 		FROM cluster_nodes ORDER BY node_id`)
 	if err != nil {
@@ -151,7 +153,7 @@ func ListNodes(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration)
 		var n Node
 		var age float64
 		var stopped bool
-		if err := rows.Scan(&n.ID, &n.HTTPAddr, &n.KafkaAddr, &n.StartedAt, &n.Heartbeat, &age, &stopped); err != nil {
+		if err := rows.Scan(&n.ID, &n.KafkaID, &n.HTTPAddr, &n.KafkaAddr, &n.StartedAt, &n.Heartbeat, &age, &stopped); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("cluster nodes: %w", err)
 		}

@@ -44,6 +44,14 @@ var pgGroupMigrations = []string{
 		commit_ms        BIGINT  NOT NULL,
 		PRIMARY KEY (group_id, topic, partition)
 	)`,
+	// 2: group coordinator leases (grouplease.go). A row is never
+	// deleted, so that a group's epoch only grows.
+	`CREATE TABLE group_leases (
+		group_id   TEXT        PRIMARY KEY,
+		node_id    TEXT        NOT NULL,
+		epoch      BIGINT      NOT NULL,
+		expires_at TIMESTAMPTZ NOT NULL
+	)`,
 }
 
 // Postgres is the Store on the cluster's PostgreSQL database.
@@ -171,8 +179,11 @@ func (s *Postgres) GroupOffsets(ctx context.Context, group string) ([]Offset, er
 
 // CommitOffsets implements Store: one transaction, the upserts pipelined
 // in one batch.
-func (s *Postgres) CommitOffsets(ctx context.Context, group string, offs []Offset, commitMs int64) error {
+func (s *Postgres) CommitOffsets(ctx context.Context, group string, fence Fence, offs []Offset, commitMs int64) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkFence(ctx, tx, group, fence); err != nil {
+			return err
+		}
 		b := &pgx.Batch{}
 		for _, o := range offs {
 			b.Queue(`INSERT INTO group_offsets (group_id, topic, partition, "offset", metadata, topic_created_ms, commit_ms)
@@ -187,17 +198,25 @@ func (s *Postgres) CommitOffsets(ctx context.Context, group string, offs []Offse
 }
 
 // DeleteGroupOffsets implements Store.
-func (s *Postgres) DeleteGroupOffsets(ctx context.Context, group string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM group_offsets WHERE group_id = $1`, group)
-	return err
+func (s *Postgres) DeleteGroupOffsets(ctx context.Context, group string, fence Fence) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkFence(ctx, tx, group, fence); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM group_offsets WHERE group_id = $1`, group)
+		return err
+	})
 }
 
 // DeletePartitionOffsets implements Store.
-func (s *Postgres) DeletePartitionOffsets(ctx context.Context, group string, tps []TopicPartition) error {
+func (s *Postgres) DeletePartitionOffsets(ctx context.Context, group string, fence Fence, tps []TopicPartition) error {
 	if len(tps) == 0 {
 		return nil
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkFence(ctx, tx, group, fence); err != nil {
+			return err
+		}
 		for _, tp := range tps {
 			if _, err := tx.Exec(ctx, `DELETE FROM group_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`, group, tp.Topic, tp.Partition); err != nil {
 				return fmt.Errorf("%s/%d: %w", tp.Topic, tp.Partition, err)

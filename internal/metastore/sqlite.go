@@ -199,7 +199,10 @@ func (s *SQLite) GroupOffsets(ctx context.Context, group string) ([]Offset, erro
 }
 
 // CommitOffsets implements Store.
-func (s *SQLite) CommitOffsets(ctx context.Context, group string, offs []Offset, commitMs int64) error {
+func (s *SQLite) CommitOffsets(ctx context.Context, group string, fence Fence, offs []Offset, commitMs int64) error {
+	if err := noLeases(fence); err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -223,13 +226,19 @@ func (s *SQLite) CommitOffsets(ctx context.Context, group string, offs []Offset,
 }
 
 // DeleteGroupOffsets implements Store.
-func (s *SQLite) DeleteGroupOffsets(ctx context.Context, group string) error {
+func (s *SQLite) DeleteGroupOffsets(ctx context.Context, group string, fence Fence) error {
+	if err := noLeases(fence); err != nil {
+		return err
+	}
 	_, err := s.db.ExecContext(ctx, `DELETE FROM group_offsets WHERE group_id = ?`, group)
 	return err
 }
 
 // DeletePartitionOffsets implements Store.
-func (s *SQLite) DeletePartitionOffsets(ctx context.Context, group string, tps []TopicPartition) error {
+func (s *SQLite) DeletePartitionOffsets(ctx context.Context, group string, fence Fence, tps []TopicPartition) error {
+	if err := noLeases(fence); err != nil {
+		return err
+	}
 	if len(tps) == 0 {
 		return nil
 	}
@@ -274,4 +283,13 @@ func (s *SQLite) DeleteTopicOffsets(ctx context.Context, topic string, createdMs
 func (s *SQLite) DeleteOffsetsFrom(ctx context.Context, topic string, from int32) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM group_offsets WHERE topic = ? AND partition >= ?`, topic, from)
 	return err
+}
+
+// noLeases refuses a fenced write: meta.db belongs to one embedded node,
+// which coordinates every group, so it keeps no group leases.
+func noLeases(f Fence) error {
+	if f != (Fence{}) {
+		return fmt.Errorf("metastore: a write fenced by node %q epoch %d on meta.db, which keeps no group leases (an embedded node coordinates every group)", f.Node, f.Epoch)
+	}
+	return nil
 }

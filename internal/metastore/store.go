@@ -87,13 +87,18 @@ type Store interface {
 	// GroupOffsets returns the committed offsets of group, in no order.
 	GroupOffsets(ctx context.Context, group string) ([]Offset, error)
 	// CommitOffsets inserts or replaces offsets of group, all or none,
-	// stamped with commitMs.
-	CommitOffsets(ctx context.Context, group string, offs []Offset, commitMs int64) error
-	// DeleteGroupOffsets removes every offset of group.
-	DeleteGroupOffsets(ctx context.Context, group string) error
+	// stamped with commitMs. A non-zero fence makes it a coordinator's
+	// write: refused (ErrFenced, nothing written) unless fence is the
+	// group's current lease (grouplease.go), checked in the same
+	// transaction. The zero Fence writes unconditionally (an embedded node,
+	// which coordinates every group).
+	CommitOffsets(ctx context.Context, group string, fence Fence, offs []Offset, commitMs int64) error
+	// DeleteGroupOffsets removes every offset of group; fence as in
+	// CommitOffsets.
+	DeleteGroupOffsets(ctx context.Context, group string, fence Fence) error
 	// DeletePartitionOffsets removes group's offsets of the partitions
-	// given, all or none.
-	DeletePartitionOffsets(ctx context.Context, group string, tps []TopicPartition) error
+	// given, all or none; fence as in CommitOffsets.
+	DeletePartitionOffsets(ctx context.Context, group string, fence Fence, tps []TopicPartition) error
 	// OffsetGroupTopics lists, without duplicates, the (group, topic,
 	// creation time) triples that have offsets.
 	OffsetGroupTopics(ctx context.Context) ([]GroupTopic, error)

@@ -51,3 +51,39 @@ func TestPostgres(t *testing.T) {
 		return open(t), open
 	})
 }
+
+func TestPostgresGroupLeases(t *testing.T) {
+	metastoretest.RunGroupLeases(t, func(t *testing.T) metastoretest.LeaseStore {
+		pool, err := pgmeta.Open(context.Background(), pgtest.DB(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		s, err := metastore.NewPostgres(context.Background(), pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestSQLiteRefusesFencedWrites: meta.db keeps no leases, so a write that
+// names one cannot be checked and is refused rather than applied.
+func TestSQLiteRefusesFencedWrites(t *testing.T) {
+	db, err := metadb.Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := metastore.NewSQLite(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := metastore.Fence{Node: "a", Epoch: 1}
+	if err := s.CommitOffsets(context.Background(), "g", f, []metastore.Offset{{Topic: "t"}}, 1); err == nil {
+		t.Error("fenced CommitOffsets on SQLite succeeded")
+	}
+	if o, _ := s.GroupOffsets(context.Background(), "g"); len(o) != 0 {
+		t.Errorf("a refused commit wrote %+v", o)
+	}
+}

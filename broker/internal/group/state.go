@@ -697,6 +697,39 @@ func (s *State) Delete(groupID string) error {
 	return nil
 }
 
+// Forget drops everything known of a group, members included, as a node
+// does when it stops coordinating the group (another node took it over):
+// classic members waiting in JoinGroup or SyncGroup are answered with
+// cause, and the watchers of the group's members are woken (TakeChanged),
+// so that they ask again and learn cause there. It reports whether the
+// group was known.
+func (s *State) Forget(groupID string, cause error) bool {
+	known := false
+	if g := s.groups[groupID]; g != nil {
+		known = true
+		for id := range g.members {
+			s.gone = append(s.gone, [2]string{groupID, id})
+		}
+		delete(s.groups, groupID)
+	}
+	if g := s.classic[groupID]; g != nil {
+		known = true
+		for _, m := range g.members {
+			if r := g.unpark(m); r != nil {
+				r(JoinResult{Err: cause, MemberID: m.id})
+			}
+			if m.syncReply != nil {
+				m.syncReply(SyncResult{Err: cause})
+				m.syncReply = nil
+			}
+			s.gone = append(s.gone, [2]string{groupID, m.id})
+		}
+		delete(s.classic, groupID)
+	}
+	delete(s.touched, groupID)
+	return known
+}
+
 // CheckInvariant reports two members of one group holding one partition:
 // the safety property tests assert after every step.
 func (s *State) CheckInvariant() error {

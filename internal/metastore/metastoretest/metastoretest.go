@@ -183,23 +183,23 @@ func testOffsets(t *testing.T, open Opener) {
 		{Topic: "t", Partition: 1, Offset: 1 << 40, Metadata: "", TopicCreatedMs: 7},
 		{Topic: "u", Partition: 0, Offset: 0, Metadata: "x", TopicCreatedMs: 8},
 	}
-	must(t, s.CommitOffsets(ctx, "g", offs, 1000))
-	must(t, s.CommitOffsets(ctx, "h", offs[:1], 1000))
+	must(t, s.CommitOffsets(ctx, "g", metastore.Fence{}, offs, 1000))
+	must(t, s.CommitOffsets(ctx, "h", metastore.Fence{}, offs[:1], 1000))
 	if diff := cmp.Diff(offs, groupOffsets(t, s, "g")); diff != "" {
 		t.Errorf("GroupOffsets (-want +got):\n%s", diff)
 	}
 	// A commit replaces.
-	must(t, s.CommitOffsets(ctx, "g", []metastore.Offset{{Topic: "t", Partition: 0, Offset: 11, Metadata: "m1", TopicCreatedMs: 9}}, 2000))
+	must(t, s.CommitOffsets(ctx, "g", metastore.Fence{}, []metastore.Offset{{Topic: "t", Partition: 0, Offset: 11, Metadata: "m1", TopicCreatedMs: 9}}, 2000))
 	offs[0] = metastore.Offset{Topic: "t", Partition: 0, Offset: 11, Metadata: "m1", TopicCreatedMs: 9}
 	if diff := cmp.Diff(offs, groupOffsets(t, s, "g")); diff != "" {
 		t.Errorf("GroupOffsets after a second commit (-want +got):\n%s", diff)
 	}
-	must(t, s.DeletePartitionOffsets(ctx, "g", []metastore.TopicPartition{{Topic: "t", Partition: 1}, {Topic: "nope", Partition: 3}}))
-	must(t, s.DeletePartitionOffsets(ctx, "g", nil))
+	must(t, s.DeletePartitionOffsets(ctx, "g", metastore.Fence{}, []metastore.TopicPartition{{Topic: "t", Partition: 1}, {Topic: "nope", Partition: 3}}))
+	must(t, s.DeletePartitionOffsets(ctx, "g", metastore.Fence{}, nil))
 	if diff := cmp.Diff([]metastore.Offset{offs[0], offs[2]}, groupOffsets(t, s, "g")); diff != "" {
 		t.Errorf("GroupOffsets after DeletePartitionOffsets (-want +got):\n%s", diff)
 	}
-	must(t, s.DeleteGroupOffsets(ctx, "g"))
+	must(t, s.DeleteGroupOffsets(ctx, "g", metastore.Fence{}))
 	if o := groupOffsets(t, s, "g"); len(o) != 0 {
 		t.Errorf("offsets after DeleteGroupOffsets: %+v", o)
 	}
@@ -210,12 +210,12 @@ func testOffsets(t *testing.T, open Opener) {
 
 func testOffsetSweeps(t *testing.T, open Opener) {
 	s, _ := open(t)
-	must(t, s.CommitOffsets(ctx, "g1", []metastore.Offset{
+	must(t, s.CommitOffsets(ctx, "g1", metastore.Fence{}, []metastore.Offset{
 		{Topic: "t", Partition: 0, Offset: 1, TopicCreatedMs: 1},
 		{Topic: "t", Partition: 5, Offset: 1, TopicCreatedMs: 1},
 		{Topic: "old", Partition: 0, Offset: 1, TopicCreatedMs: 2},
 	}, 1))
-	must(t, s.CommitOffsets(ctx, "g2", []metastore.Offset{
+	must(t, s.CommitOffsets(ctx, "g2", metastore.Fence{}, []metastore.Offset{
 		{Topic: "t", Partition: 1, Offset: 1, TopicCreatedMs: 1},
 		{Topic: "old", Partition: 0, Offset: 1, TopicCreatedMs: 3},
 	}, 1))
@@ -242,7 +242,7 @@ func testOffsetSweeps(t *testing.T, open Opener) {
 func testReopen(t *testing.T, open Opener) {
 	s, reopen := open(t)
 	must(t, s.CreateTopic(ctx, metastore.Topic{Name: "t", Partitions: 2, Configs: `{}`, CreatedMs: 1, ID: "i"}))
-	must(t, s.CommitOffsets(ctx, "g", []metastore.Offset{{Topic: "t", Partition: 1, Offset: 4, TopicCreatedMs: 1}}, 1))
+	must(t, s.CommitOffsets(ctx, "g", metastore.Fence{}, []metastore.Offset{{Topic: "t", Partition: 1, Offset: 4, TopicCreatedMs: 1}}, 1))
 	id, err := s.ClusterID(ctx, "c")
 	must(t, err)
 	r := reopen(t)
