@@ -2,7 +2,9 @@ package pgsink
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -28,12 +30,31 @@ type datum struct {
 	// gives them without a record map).
 	vals rowVals
 
+	// enc, when set, is the columns' values in PostgreSQL's binary COPY
+	// encoding (fastavro.go), which the sink COPYs as they are.
+	enc []byte
+	// avro, when set, is the shape of raw for the direct Avro decoder:
+	// resolve transcodes raw into enc, and values decodes it on demand.
+	avro *shape
+
 	raw  []byte
 	conv func([]byte) (any, error)
 }
 
 // resolve converts the datum's bytes, once.
 func (d *datum) resolve() error {
+	if d.avro != nil {
+		if d.enc != nil || d.vals != nil {
+			return nil
+		}
+		enc, err := encodeAvroCopy(d.avro, d.raw, make([]byte, 0, len(d.raw)+12*len(d.cols)))
+		if errors.Is(err, errNoBinary) {
+			d.vals, err = decodeAvroFast(d.avro, d.raw, len(d.cols))
+			return err
+		}
+		d.enc = enc
+		return err
+	}
 	if d.conv == nil {
 		return nil
 	}
@@ -42,28 +63,33 @@ func (d *datum) resolve() error {
 	if err != nil {
 		return err
 	}
-	if vals, ok := rec.(rowVals); ok {
-		d.vals = vals
-		return nil
-	}
 	d.rec = rec
 	return nil
 }
 
-// values returns the datum's column values in cols order.
-func (d *datum) values() []any {
+// values returns the datum's column values in cols order (after
+// resolve).
+func (d *datum) values() ([]any, error) {
 	if d.vals != nil {
-		return d.vals
+		return d.vals, nil
+	}
+	if d.avro != nil {
+		vals, err := decodeAvroFast(d.avro, d.raw, len(d.cols))
+		if err != nil {
+			return nil, err
+		}
+		d.vals = vals
+		return vals, nil
 	}
 	out := make([]any, len(d.cols))
 	if len(d.cols) == 1 && d.cols[0].path == nil {
 		out[0] = d.rec
-		return out
+		return out, nil
 	}
 	for i, c := range d.cols {
 		out[i] = valueAt(d.rec, c)
 	}
-	return out
+	return out, nil
 }
 
 // codec is a client.Codec of any registered schema: it decodes datums of
@@ -96,8 +122,10 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		if !c.raw {
 			return nil, fmt.Errorf("pgsink: no writer schema")
 		}
+		cols := []column{{name: c.single, pgType: "text"}} // shared: its address names the layout
 		return func(b []byte, v **datum) error {
-			*v = &datum{cols: []column{{name: c.single, pgType: "text"}}, rec: string(b)}
+			enc := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), uint32(len(b)))
+			*v = &datum{cols: cols, rec: string(b), enc: append(enc, b...)}
 			return nil
 		}, nil
 	}
@@ -115,17 +143,18 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		if err != nil {
 			return nil, err
 		}
+		if (c.nested == NestedFlatten || sh.kind != kRecord) && fastAvroOK(sh) {
+			return func(b []byte, v **datum) error {
+				*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), avro: sh}
+				return nil
+			}, nil
+		}
 		conv := func(b []byte) (any, error) {
 			var v any
 			if err := p.Decode(b, &v); err != nil {
 				return nil, err
 			}
 			return fromAvroNative(sh, v)
-		}
-		if (c.nested == NestedFlatten || sh.kind != kRecord) && fastAvroOK(sh) {
-			conv = func(b []byte) (any, error) {
-				return decodeAvroFast(sh, b, len(cols))
-			}
 		}
 		return func(b []byte, v **datum) error {
 			*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), conv: conv}

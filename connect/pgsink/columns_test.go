@@ -20,7 +20,10 @@ import (
 // show renders columns and values as "name type = value" lines.
 func show(d *datum) string {
 	var b strings.Builder
-	vals := d.values()
+	vals, err := d.values()
+	if err != nil {
+		return "error: " + err.Error()
+	}
 	for i, c := range d.cols {
 		v := vals[i]
 		switch x := v.(type) {

@@ -83,7 +83,8 @@ func TestAvroFastMatchesHamba(t *testing.T) {
 }
 
 // FuzzAvroFast: on any bytes the direct decoder accepts exactly what
-// serde/avro's validation accepts, and then agrees with hamba/avro.
+// serde/avro's validation accepts, and then agrees with hamba/avro; the
+// binary COPY transcoder agrees with both and with pgx (checkAvroCopy).
 func FuzzAvroFast(f *testing.F) {
 	s := avro.MustParse(avroFlat)
 	sh, err := avroShape(s)
@@ -98,6 +99,7 @@ func FuzzAvroFast(f *testing.F) {
 	data, _ = s.AppendEncode(nil, v)
 	f.Add(data)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		checkAvroCopy(t, sh, cols, b)
 		vals, ferr := decodeAvroFast(sh, b, len(cols))
 		verr := s.ValidateDatum(b)
 		if (ferr == nil) != (verr == nil) {

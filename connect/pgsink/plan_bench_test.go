@@ -10,7 +10,8 @@ import (
 )
 
 // BenchmarkPlan measures the sink's work per record outside PostgreSQL:
-// converting the key and value of a batch and laying out its rows.
+// converting the key and value of a batch and laying out its rows as the
+// binary COPY stream.
 func BenchmarkPlan(b *testing.B) {
 	const text = `{"type":"record","name":"Row","fields":[{"name":"id","type":"string"},{"name":"customer","type":"string"},
  {"name":"total","type":"double"},{"name":"qty","type":"long"},{"name":"city","type":"string"}]}`
@@ -26,6 +27,8 @@ func BenchmarkPlan(b *testing.B) {
 		raws[i], _ = s.AppendEncode(nil, map[string]any{"id": fmt.Sprint(i), "customer": "c", "total": 1.5, "qty": int64(i), "city": "Lyon"})
 	}
 	sink := &Sink{cfg: Config{Mode: ModeUpsert}}
+	table := tableState{layouts: map[[2]*column]*layout{}}
+	var target map[string]string
 	b.ReportAllocs()
 	for b.Loop() {
 		batch := make([]message, n)
@@ -34,8 +37,20 @@ func BenchmarkPlan(b *testing.B) {
 			vdec(raws[i], &batch[i].Value)
 		}
 		ops, _ := sink.plan(batch)
+		g := &group{}
 		for _, o := range ops {
-			rowValues(o.m.Key, o.m.Value)
+			l := table.layoutOf(o.m.Key, o.m.Value)
+			g.layout = l
+			g.rows = append(g.rows, row{l: l, key: o.m.Key, val: o.m.Value})
+		}
+		if target == nil {
+			target = map[string]string{}
+			for _, c := range g.cols {
+				target[c.name] = c.pgType
+			}
+		}
+		if _, ok := binaryCopy(g, target); !ok {
+			b.Fatal("no binary COPY")
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")

@@ -340,7 +340,8 @@ func (s *Sink) write(ctx context.Context, p planned) error {
 // lists records that cannot be written at all.
 func (s *Sink) plan(batch []message) (ops []op, bad []*badRecordError) {
 	convErrs := resolveAll(batch)
-	byKey := map[string]int{}
+	byKey := make(map[string]int, len(batch))
+	ops = make([]op, 0, len(batch))
 	for i := range batch {
 		m := &batch[i]
 		if m.Err != nil {
@@ -352,8 +353,13 @@ func (s *Sink) plan(batch []message) (ops []op, bad []*badRecordError) {
 			continue
 		}
 		o := op{m: m, delete: m.Value == nil}
-		if m.Key != nil {
-			o.keyID = keyIdentity(m.Key)
+		if m.Key != nil && (s.cfg.Mode == ModeUpsert || o.delete) {
+			id, err := keyIdentity(m.Key)
+			if err != nil {
+				bad = append(bad, &badRecordError{m: m, reason: "key: " + err.Error()})
+				continue
+			}
+			o.keyID = id
 		}
 		switch {
 		case o.delete && m.Key == nil:
@@ -395,7 +401,11 @@ func resolveAll(batch []message) []error {
 					continue
 				}
 				if m.Key != nil {
-					if err := m.Key.resolve(); err != nil {
+					err := m.Key.resolve()
+					if err == nil {
+						_, err = m.Key.values() // plan reads them: decode here, in parallel
+					}
+					if err != nil {
 						errs[i] = fmt.Errorf("key: %w", err)
 						continue
 					}
@@ -414,23 +424,26 @@ func resolveAll(batch []message) []error {
 
 // keyIdentity renders a key's column values as a map key: values of
 // different types or columns never render alike.
-func keyIdentity(k *datum) string {
-	vals := k.values()
+func keyIdentity(k *datum) (string, error) {
+	vals, err := k.values()
+	if err != nil {
+		return "", err
+	}
 	if len(vals) == 1 {
 		switch v := vals[0].(type) {
 		case string:
-			return "s" + v
+			return "s" + v, nil
 		case int64:
-			return "l" + strconv.FormatInt(v, 10)
+			return "l" + strconv.FormatInt(v, 10), nil
 		case int32:
-			return "i" + strconv.FormatInt(int64(v), 10)
+			return "i" + strconv.FormatInt(int64(v), 10), nil
 		}
 	}
 	var b strings.Builder
 	for _, v := range vals {
 		fmt.Fprintf(&b, "%T:%q\x00", v, fmt.Sprint(v))
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 // writeTx writes ops (already planned) and the batch's offsets in one
