@@ -91,12 +91,12 @@ func (c *Console) reset(w http.ResponseWriter, r *http.Request) {
 	where := "every partition"
 	if rd.Partitions != "" {
 		for _, f := range strings.Split(rd.Partitions, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 0 {
+			p, err := parsePartition(f)
+			if err != nil {
 				c.renderGroup(w, r, http.StatusBadRequest, nil, fmt.Sprintf("reset: partitions %q: want numbers separated by commas", rd.Partitions))
 				return
 			}
-			req.Partitions = append(req.Partitions, int32(n))
+			req.Partitions = append(req.Partitions, p)
 		}
 		where = "partitions " + rd.Partitions
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -104,12 +103,11 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &brokerv1.ProduceRecord{}
 	if f.Partition != "" {
-		n, err := strconv.Atoi(f.Partition)
-		if err != nil || n < 0 {
-			refuse(http.StatusBadRequest, "partition %q: want a number, 0 or more", f.Partition)
+		p, err := parsePartition(f.Partition)
+		if err != nil {
+			refuse(http.StatusBadRequest, "%v", err)
 			return
 		}
-		p := int32(n)
 		rec.Partition = &p
 	}
 	switch {

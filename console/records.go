@@ -293,12 +293,11 @@ func (c *Console) follow(w http.ResponseWriter, r *http.Request) {
 	}
 	req := &brokerv1.SubscribeRequest{Topic: topic, Start: &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_LATEST}}
 	if ps := q.Get("partition"); ps != "" && ps != "all" {
-		n, err := strconv.Atoi(ps)
-		if err != nil || n < 0 {
-			c.fail(w, r, http.StatusBadRequest, fmt.Errorf("partition %q: want a number", ps))
+		p, err := parsePartition(ps)
+		if err != nil {
+			c.fail(w, r, http.StatusBadRequest, err)
 			return
 		}
-		p := int32(n)
 		req.Partition = &p
 	}
 	flusher, _ := w.(http.Flusher)
@@ -368,3 +367,14 @@ func writeEvent(w http.ResponseWriter, event, data string) {
 }
 
 func urlQuery(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+
+// parsePartition parses a partition number from a form or query: 0 or
+// more, and an int32 as on the wire (a larger number must not wrap to
+// another partition).
+func parsePartition(s string) (int32, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("partition %q: want a number, 0 or more", s)
+	}
+	return int32(n), nil
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -191,4 +192,14 @@ func helpAsked(fs *flag.FlagSet) bool {
 	}
 	h.show()
 	return true
+}
+
+// checkPartition checks a --partition flag: a partition number (an int32
+// on the wire, so a larger one must not wrap to another partition), or -1
+// for none chosen.
+func checkPartition(n int) error {
+	if n < -1 || n > math.MaxInt32 {
+		return fmt.Errorf("--partition %d: want a partition number from 0 to %d, or -1", n, math.MaxInt32)
+	}
+	return nil
 }

@@ -107,3 +107,21 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionFlagBounds: a --partition past int32 (which would wrap to
+// another partition on the wire) or below -1 is a usage error, found
+// before any request.
+func TestPartitionFlagBounds(t *testing.T) {
+	for _, args := range [][]string{
+		{"produce", "orders", "--partition", "4294967296", "v"},
+		{"produce", "orders", "--partition", "-2", "v"},
+		{"consume", "orders", "--partition", "4294967296"},
+		{"consume", "orders", "--partition", "-3"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append(args, "--addr", "http://127.0.0.1:1"), strings.NewReader(""), &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "--partition "+args[3]+": want a partition number") {
+			t.Errorf("sluice %v: exit %d, stderr %q; want 2 and a --partition error", args, code, stderr.String())
+		}
+	}
+}

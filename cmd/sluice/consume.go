@@ -80,6 +80,10 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
 		return 2
 	}
+	if err := checkPartition(*partition); err != nil {
+		fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
+		return 2
+	}
 	if len(pos) != 1 {
 		fmt.Fprintln(e.stderr, "sluice consume: want one TOPIC")
 		return 2

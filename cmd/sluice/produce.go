@@ -78,6 +78,10 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "sluice produce: %v\n", err)
 		return 2
 	}
+	if err := checkPartition(*partition); err != nil {
+		fmt.Fprintf(e.stderr, "sluice produce: %v\n", err)
+		return 2
+	}
 	if len(pos) == 0 {
 		fmt.Fprintln(e.stderr, "sluice produce: want a TOPIC")
 		return 2
