@@ -285,7 +285,10 @@ func (p *Partition) eachBatch(ctx context.Context, c coord, recs *[]log.Record, 
 		raw := data[:h.Size]
 		data = data[h.Size:]
 		if h.Control || h.Transactional {
-			return fmt.Errorf("compact %s: a transactional or control batch in %s: %w", p.key, c.key, ErrCorruptObject)
+			// EnqueueBatch refuses them; should a later version store
+			// them, the pass stops rather than compact without knowing
+			// which transactions aborted (the local log drops those).
+			return fmt.Errorf("compact %s: a transactional or control batch in %s at offsets from %d: key compaction of shared partitions does not handle transactions", p.key, c.key, int64(binary.BigEndian.Uint64(raw)))
 		}
 		if h.Codec != 0 {
 			return fmt.Errorf("compact %s: a compressed batch in %s (the shared log stores batches uncompressed): %w", p.key, c.key, ErrCorruptObject)

@@ -3,6 +3,7 @@ package shared
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -474,4 +475,86 @@ func TestKeyCompactionStalePlan(t *testing.T) {
 	if errors.Is(err, ErrClosed) {
 		t.Fatal(err)
 	}
+}
+
+// thinBatch keeps exactly the records not dropped, at their offsets, in a
+// batch that decodes as a stored batch (CRC, framing) with the same base
+// offset and last offset delta, and a maxTimestamp that is the kept
+// records' largest (LogAppendTime batches keep theirs); thinning a thinned
+// (sparse) batch again works the same.
+func FuzzThinBatch(f *testing.F) {
+	f.Add([]byte("k1\x00v1\x00\x00k2"), uint64(0b101), false)
+	f.Add([]byte("abcdefghijklmnopqrstuvwxyz"), uint64(0xf0f0_0000_0003), true)
+	f.Add([]byte{}, uint64(0), false)
+	f.Fuzz(func(t *testing.T, seed []byte, mask uint64, logAppendTime bool) {
+		n := 1 + len(seed)%16
+		recs := make([]log.Record, n)
+		for i := range recs {
+			var b byte
+			if len(seed) > 0 {
+				b = seed[i%len(seed)]
+			}
+			recs[i] = log.Record{Value: bytes.Repeat([]byte{b}, int(b%7)), Timestamp: int64(1000 + int(b)*(i+1))}
+			if b%3 != 0 {
+				recs[i].Key = []byte{b}
+			}
+			if b%5 == 0 {
+				recs[i].Value = nil
+			}
+		}
+		eb, err := log.EncodeBatch(recs, 1, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, _, err := log.ParseBatch(bytes.Clone(eb.Bytes()), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logAppendTime {
+			pb.SetLogAppendTime(5000)
+		}
+		raw := pb.Bytes()
+		putBase(raw, 77)
+		for pass, m := range []uint64{mask & 0xffff_ffff, mask >> 32} {
+			got, err := log.DecodeStoredBatch(raw, nil)
+			if err != nil {
+				t.Fatalf("pass %d: %v", pass, err)
+			}
+			var drop []int
+			var want []log.Record
+			for i := range got {
+				if m>>i&1 == 1 && len(drop) < len(got)-1 {
+					drop = append(drop, i)
+				} else {
+					want = append(want, got[i])
+				}
+			}
+			thin, err := thinBatch(raw, got, drop)
+			if err != nil {
+				t.Fatalf("pass %d: %v", pass, err)
+			}
+			kept, err := log.DecodeStoredBatch(thin, nil)
+			if err != nil {
+				t.Fatalf("pass %d: the thinned batch does not decode: %v", pass, err)
+			}
+			if !sameRecords(kept, want) {
+				t.Fatalf("pass %d: kept %s, want %s", pass, show(kept), show(want))
+			}
+			if !bytes.Equal(thin[:8], raw[:8]) || lastOffsetDelta(thin) != lastOffsetDelta(raw) {
+				t.Fatalf("pass %d: base or last offset delta changed", pass)
+			}
+			maxTs := int64(binary.BigEndian.Uint64(thin[35:]))
+			wantTs := int64(5000)
+			if !logAppendTime {
+				wantTs = want[0].Timestamp
+				for _, r := range want {
+					wantTs = max(wantTs, r.Timestamp)
+				}
+			}
+			if maxTs != wantTs {
+				t.Fatalf("pass %d: maxTimestamp %d, want %d", pass, maxTs, wantTs)
+			}
+			raw = thin
+		}
+	})
 }
