@@ -113,6 +113,10 @@ type Config struct {
 	// GroupLeaseTTL is how long a group lease lasts without renewal; 0
 	// means DefaultGroupLeaseTTL.
 	GroupLeaseTTL time.Duration
+	// GroupPeers, in cluster mode, lets the GroupService forward a call
+	// about a group that another node coordinates to that node
+	// (group_forward.go); nil: such calls answer Unavailable naming it.
+	GroupPeers GroupPeers
 	// Shared, when set, keeps every partition in the cluster's shared log
 	// (record bytes in the object store, offsets in PostgreSQL) instead of
 	// under DataDir, and keeps the open topics those of Meta, which other

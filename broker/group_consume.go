@@ -359,10 +359,13 @@ func (b *Broker) startConsumePart(cp *cpart, earliest bool) {
 // consumeSender adapts a Connect stream to ConsumeHandler.
 type consumeSender struct {
 	stream *connect.ServerStream[brokerv1.ConsumeResponse]
+	// sent is set once anything was sent.
+	sent *bool
 }
 
 // Assigned sends a ConsumeAssignment.
 func (c consumeSender) Assigned(memberID string, epoch int32, parts []TopicPartition) error {
+	*c.sent = true
 	return c.stream.Send(&brokerv1.ConsumeResponse{Event: &brokerv1.ConsumeResponse_Assignment{Assignment: &brokerv1.ConsumeAssignment{
 		MemberId: memberID, MemberEpoch: epoch, Partitions: tpsToProto(parts),
 	}}})
@@ -370,6 +373,7 @@ func (c consumeSender) Assigned(memberID string, epoch int32, parts []TopicParti
 
 // Records sends a ConsumeRecords; Send blocks while the client is slow.
 func (c consumeSender) Records(tp TopicPartition, hwm int64, recs []Record) error {
+	*c.sent = true
 	return c.stream.Send(&brokerv1.ConsumeResponse{Event: &brokerv1.ConsumeResponse_Records{Records: &brokerv1.ConsumeRecords{
 		Topic: tp.Topic, Partition: tp.Partition, Records: recordsToProto(tp.Partition, recs), HighWatermark: hwm,
 	}}})
@@ -385,6 +389,7 @@ type wireConsumeSender struct {
 
 // wireRecords sends one pre-encoded ConsumeResponse.
 func (c *wireConsumeSender) wireRecords(msg []byte) error {
+	*c.sent = true
 	m := c.msg.ProtoReflect()
 	m.SetUnknown(msg)
 	err := c.stream.Send(c.msg)
@@ -411,13 +416,20 @@ func (s groupService) Consume(ctx context.Context, req *connect.Request[brokerv1
 	default:
 		return s.b.groupError(req.Spec().Procedure, invalidf("consume group %s: auto_offset_reset %d: want OFFSET_RESET_EARLIEST or OFFSET_RESET_LATEST", m.GetGroup(), m.GetAutoOffsetReset()))
 	}
-	var h ConsumeHandler = consumeSender{stream}
+	sent := false
+	var h ConsumeHandler = consumeSender{stream, &sent}
 	if wireCodec(req.Header()) {
-		h = &wireConsumeSender{consumeSender{stream}, new(brokerv1.ConsumeResponse)}
+		h = &wireConsumeSender{consumeSender{stream, &sent}, new(brokerv1.ConsumeResponse)}
 	}
 	if err := s.b.Consume(ctx, cr, h); err != nil {
 		if ctx.Err() != nil {
 			return nil // the client went away
+		}
+		if !sent {
+			// Nothing sent yet: when another node coordinates the group
+			// (cluster mode) its stream is relayed whole
+			// (group_forward.go).
+			return s.forwardConsume(ctx, req, stream, err)
 		}
 		return s.b.groupError(req.Spec().Procedure, err)
 	}

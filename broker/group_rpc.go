@@ -29,6 +29,7 @@ import (
 
 	"github.com/sluicehq/sluice/broker/internal/group"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
 // groupService carries the GroupService handlers.
@@ -121,7 +122,9 @@ func (s groupService) Heartbeat(ctx context.Context, req *connect.Request[broker
 		Owned: tpsFromProto(m.GetOwned()), OwnedReported: m.GetOwnedReported(),
 	})
 	if err != nil {
-		return nil, s.b.groupError(req.Spec().Procedure, err)
+		return forwardUnary(s, ctx, req, err, func(c brokerv1connect.GroupServiceClient) func(context.Context, *connect.Request[brokerv1.HeartbeatRequest]) (*connect.Response[brokerv1.HeartbeatResponse], error) {
+			return c.Heartbeat
+		})
 	}
 	return connect.NewResponse(&brokerv1.HeartbeatResponse{
 		MemberId:          res.MemberID,
@@ -134,7 +137,9 @@ func (s groupService) Heartbeat(ctx context.Context, req *connect.Request[broker
 // LeaveGroup is the Connect handler.
 func (s groupService) LeaveGroup(ctx context.Context, req *connect.Request[brokerv1.LeaveGroupRequest]) (*connect.Response[brokerv1.LeaveGroupResponse], error) {
 	if err := s.b.LeaveGroup(ctx, req.Msg.GetGroup(), req.Msg.GetMemberId()); err != nil {
-		return nil, s.b.groupError(req.Spec().Procedure, err)
+		return forwardUnary(s, ctx, req, err, func(c brokerv1connect.GroupServiceClient) func(context.Context, *connect.Request[brokerv1.LeaveGroupRequest]) (*connect.Response[brokerv1.LeaveGroupResponse], error) {
+			return c.LeaveGroup
+		})
 	}
 	return connect.NewResponse(&brokerv1.LeaveGroupResponse{}), nil
 }
@@ -147,7 +152,9 @@ func (s groupService) CommitOffsets(ctx context.Context, req *connect.Request[br
 		offs[i] = OffsetCommit{Topic: oc.GetTopic(), Partition: oc.GetPartition(), Offset: oc.GetOffset(), Metadata: oc.GetMetadata()}
 	}
 	if err := s.b.CommitOffsets(ctx, m.GetGroup(), m.GetMemberId(), m.GetMemberEpoch(), offs); err != nil {
-		return nil, s.b.groupError(req.Spec().Procedure, err)
+		return forwardUnary(s, ctx, req, err, func(c brokerv1connect.GroupServiceClient) func(context.Context, *connect.Request[brokerv1.CommitOffsetsRequest]) (*connect.Response[brokerv1.CommitOffsetsResponse], error) {
+			return c.CommitOffsets
+		})
 	}
 	return connect.NewResponse(&brokerv1.CommitOffsetsResponse{}), nil
 }
@@ -170,7 +177,9 @@ func (s groupService) FetchOffsets(ctx context.Context, req *connect.Request[bro
 	}
 	offs, err := s.b.FetchOffsets(ctx, req.Msg.GetGroup(), want)
 	if err != nil {
-		return nil, s.b.groupError(req.Spec().Procedure, err)
+		return forwardUnary(s, ctx, req, err, func(c brokerv1connect.GroupServiceClient) func(context.Context, *connect.Request[brokerv1.FetchOffsetsRequest]) (*connect.Response[brokerv1.FetchOffsetsResponse], error) {
+			return c.FetchOffsets
+		})
 	}
 	if len(req.Msg.GetPartitions()) > 0 && len(want) == 0 {
 		offs = nil // only unknown topics were asked for
@@ -182,7 +191,9 @@ func (s groupService) FetchOffsets(ctx context.Context, req *connect.Request[bro
 func (s groupService) DescribeGroup(ctx context.Context, req *connect.Request[brokerv1.DescribeGroupRequest]) (*connect.Response[brokerv1.DescribeGroupResponse], error) {
 	d, err := s.b.DescribeGroup(ctx, req.Msg.GetGroup())
 	if err != nil {
-		return nil, s.b.groupError(req.Spec().Procedure, err)
+		return forwardUnary(s, ctx, req, err, func(c brokerv1connect.GroupServiceClient) func(context.Context, *connect.Request[brokerv1.DescribeGroupRequest]) (*connect.Response[brokerv1.DescribeGroupResponse], error) {
+			return c.DescribeGroup
+		})
 	}
 	out := &brokerv1.DescribeGroupResponse{Group: d.Group, State: d.State, GroupEpoch: d.Epoch, Assignor: d.Assignor, TotalLag: d.TotalLag}
 	for _, m := range d.Members {
@@ -218,7 +229,9 @@ func (s groupService) ListGroups(ctx context.Context, req *connect.Request[broke
 // DeleteGroup is the Connect handler.
 func (s groupService) DeleteGroup(ctx context.Context, req *connect.Request[brokerv1.DeleteGroupRequest]) (*connect.Response[brokerv1.DeleteGroupResponse], error) {
 	if err := s.b.DeleteGroup(ctx, req.Msg.GetGroup()); err != nil {
-		return nil, s.b.groupError(req.Spec().Procedure, err)
+		return forwardUnary(s, ctx, req, err, func(c brokerv1connect.GroupServiceClient) func(context.Context, *connect.Request[brokerv1.DeleteGroupRequest]) (*connect.Response[brokerv1.DeleteGroupResponse], error) {
+			return c.DeleteGroup
+		})
 	}
 	return connect.NewResponse(&brokerv1.DeleteGroupResponse{}), nil
 }
@@ -249,7 +262,9 @@ func (s groupService) ResetOffsets(ctx context.Context, req *connect.Request[bro
 	}
 	offs, err := s.b.ResetOffsets(ctx, rr)
 	if err != nil {
-		return nil, s.b.groupError(req.Spec().Procedure, err)
+		return forwardUnary(s, ctx, req, err, func(c brokerv1connect.GroupServiceClient) func(context.Context, *connect.Request[brokerv1.ResetOffsetsRequest]) (*connect.Response[brokerv1.ResetOffsetsResponse], error) {
+			return c.ResetOffsets
+		})
 	}
 	return connect.NewResponse(&brokerv1.ResetOffsetsResponse{Offsets: offsetsToProto(offs)}), nil
 }

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -49,6 +50,9 @@ type clusterNode struct {
 	// sharedLog, when set, reports the shared log's partitions to the
 	// ClusterService (set by the shared log's wiring).
 	sharedLog clusterstatus.SharedLog
+	// dir lists the live nodes for group coordination (cluster_group.go).
+	dir     *metastore.NodeDirectory
+	dirOnce sync.Once
 }
 
 // checkClusterConfig refuses a half-given cluster configuration.

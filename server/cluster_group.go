@@ -9,7 +9,12 @@ package server
 
 import (
 	"context"
+	"net/http"
+	"strings"
 
+	"connectrpc.com/connect"
+
+	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/broker/kafka"
 	"github.com/sluicehq/sluice/internal/metastore"
 )
@@ -24,14 +29,47 @@ func (s *Server) groupLeases() metastore.GroupLeases {
 	return gl
 }
 
+// directory is the cluster's live nodes (cached), made on first use.
+func (s *Server) directory() *metastore.NodeDirectory {
+	s.cluster.dirOnce.Do(func() { s.cluster.dir = metastore.NewNodeDirectory(s.cluster.pool, 0, 0) })
+	return s.cluster.dir
+}
+
 // kafkaCluster is kafka.Config.Cluster: nil on an embedded node.
 func (s *Server) kafkaCluster() kafka.Cluster {
 	if s.cluster == nil {
 		return nil
 	}
-	return kafkaNodes{name: s.cfg.NodeID, id: s.cluster.member.KafkaID,
-		dir: metastore.NewNodeDirectory(s.cluster.pool, 0, 0)}
+	return kafkaNodes{name: s.cfg.NodeID, id: s.cluster.member.KafkaID, dir: s.directory()}
 }
+
+// groupPeers is broker.Config.GroupPeers: GroupService calls about a
+// group another node coordinates are forwarded there (nil on an embedded
+// node).
+func (s *Server) groupPeers() broker.GroupPeers {
+	if s.cluster == nil {
+		return nil
+	}
+	return httpPeers{dir: s.directory(), client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+}
+
+// httpPeers finds a node's advertised HTTP base URL.
+type httpPeers struct {
+	dir    *metastore.NodeDirectory
+	client *http.Client
+}
+
+func (p httpPeers) PeerURL(ctx context.Context, node string) (string, bool) {
+	nodes, _ := p.dir.Alive(ctx)
+	for _, n := range nodes {
+		if n.ID == node && (strings.HasPrefix(n.HTTPAddr, "http://") || strings.HasPrefix(n.HTTPAddr, "https://")) {
+			return n.HTTPAddr, true
+		}
+	}
+	return "", false
+}
+
+func (p httpPeers) PeerClient() connect.HTTPClient { return p.client }
 
 // kafkaNodes lists the cluster's live nodes for the Kafka listener.
 type kafkaNodes struct {

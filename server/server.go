@@ -216,7 +216,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// Cluster mode with --objects: every partition in the shared log.
 		Shared: s.brokerShared(),
 		// Cluster mode: one coordinator per group (cluster_group.go).
-		GroupLeases: s.groupLeases(), NodeID: s.cfg.NodeID, GroupLeaseTTL: s.cfg.GroupLeaseTTL,
+		GroupLeases: s.groupLeases(), NodeID: s.cfg.NodeID, GroupLeaseTTL: s.cfg.GroupLeaseTTL, GroupPeers: s.groupPeers(),
 	})
 	if err != nil {
 		closeKafka()

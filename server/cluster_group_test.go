@@ -1,0 +1,340 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/pgtest"
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
+)
+
+// groupNode is a shared-log cluster node with a short group lease, and a
+// way to stop it before the test ends.
+type groupNode struct {
+	*sharedNode
+	groups brokerv1connect.GroupServiceClient
+	stop   func() error
+	once   sync.Once
+}
+
+// groupLeaseTTL keeps failovers short in tests.
+const groupLeaseTTL = 2 * time.Second
+
+func startGroupNode(t *testing.T, meta, objects, id string) *groupNode {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", id)
+	s, url, stop, err := Start(context.Background(), Config{DataDir: t.TempDir(), Meta: meta, NodeID: id, Objects: objects,
+		KafkaAddr: "127.0.0.1:0", Fsync: neverFsync(t), Logger: logger, GroupLeaseTTL: groupLeaseTTL}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &groupNode{sharedNode: &sharedNode{s: s, url: url,
+		topics: brokerv1connect.NewTopicServiceClient(http.DefaultClient, url),
+		broker: brokerv1connect.NewBrokerServiceClient(http.DefaultClient, url)},
+		groups: brokerv1connect.NewGroupServiceClient(http.DefaultClient, url)}
+	n.stop = func() error {
+		var err error
+		n.once.Do(func() { err = stop() })
+		return err
+	}
+	t.Cleanup(func() {
+		if err := n.stop(); err != nil {
+			t.Errorf("stop node %s: %v", id, err)
+		}
+	})
+	return n
+}
+
+// lease reads group's lease row straight from PostgreSQL.
+func lease(t *testing.T, meta, group string) (holder string, epoch int64) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(context.Background(), `SELECT node_id, epoch FROM group_leases WHERE group_id = $1`, group).Scan(&holder, &epoch); err != nil && err != pgx.ErrNoRows {
+		t.Fatal(err)
+	}
+	return holder, epoch
+}
+
+// offsetWatch polls a group's committed offsets in PostgreSQL and records
+// any that went backwards.
+type offsetWatch struct {
+	mu        sync.Mutex
+	last      map[int32]int64
+	backwards []string
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+func watchOffsets(t *testing.T, meta, group string) *offsetWatch {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &offsetWatch{last: map[int32]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer conn.Close(context.Background())
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			rows, err := conn.Query(context.Background(), `SELECT partition, "offset" FROM group_offsets WHERE group_id = $1`, group)
+			if err != nil {
+				continue
+			}
+			w.mu.Lock()
+			for rows.Next() {
+				var p int32
+				var o int64
+				if rows.Scan(&p, &o) != nil {
+					continue
+				}
+				if prev, ok := w.last[p]; ok && o < prev {
+					w.backwards = append(w.backwards, fmt.Sprintf("partition %d: %d after %d", p, o, prev))
+				}
+				w.last[p] = o
+			}
+			w.mu.Unlock()
+			rows.Close()
+		}
+	}()
+	t.Cleanup(w.close)
+	return w
+}
+
+func (w *offsetWatch) close() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// tally counts deliveries per partition and offset, per consumer.
+type tally struct {
+	mu   sync.Mutex
+	seen map[[2]int64][]string // (partition, offset) -> consumers
+}
+
+func (ta *tally) add(who string, r *kgo.Record) {
+	ta.mu.Lock()
+	defer ta.mu.Unlock()
+	k := [2]int64{int64(r.Partition), r.Offset}
+	ta.seen[k] = append(ta.seen[k], who)
+}
+
+func (ta *tally) distinct() int {
+	ta.mu.Lock()
+	defer ta.mu.Unlock()
+	return len(ta.seen)
+}
+
+// twice lists the records delivered more than once.
+func (ta *tally) twice() []string {
+	ta.mu.Lock()
+	defer ta.mu.Unlock()
+	var out []string
+	for k, who := range ta.seen {
+		if len(who) > 1 {
+			out = append(out, fmt.Sprintf("%d/%d by %v", k[0], k[1], who))
+		}
+	}
+	return out
+}
+
+// groupConsumer is a kgo member of a group that commits what it polled
+// before it lets a rebalance go on, so that a partition moves only at a
+// committed position.
+type groupConsumer struct {
+	name string
+	cl   *kgo.Client
+	done chan struct{}
+}
+
+func startGroupConsumer(t *testing.T, name, seed, group, topic string, ta *tally) *groupConsumer {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200*time.Millisecond), kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(500*time.Millisecond),
+		kgo.RetryTimeout(60*time.Second), kgo.ClientID(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := &groupConsumer{name: name, cl: cl, done: make(chan struct{})}
+	go func() {
+		defer close(gc.done)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			fs := cl.PollFetches(ctx)
+			cancel()
+			if fs.IsClientClosed() {
+				return
+			}
+			var recs []*kgo.Record
+			fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+			if len(recs) > 0 {
+				cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+				err := cl.CommitRecords(cctx, recs...)
+				ccancel()
+				if err != nil {
+					// Not committed: the partition's next owner reads these
+					// again; they are not counted here.
+					t.Logf("consumer %s: commit: %v", name, err)
+				} else {
+					for _, r := range recs {
+						ta.add(name, r)
+					}
+				}
+			}
+			cl.AllowRebalance()
+		}
+	}()
+	t.Cleanup(gc.close)
+	return gc
+}
+
+func (gc *groupConsumer) close() {
+	select {
+	case <-gc.done:
+		return
+	default:
+	}
+	gc.cl.Close()
+	<-gc.done
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Three nodes, one group: kgo consumers bootstrapped from different nodes
+// join one group at the node holding its lease and split the partitions:
+// every committed record was delivered exactly once. The holder is stopped;
+// another node takes the lease at a higher epoch, the members rejoin there,
+// the rest is consumed, and no committed offset ever went backwards. Any
+// node describes the group as its coordinator sees it.
+func TestClusterGroupKafkaConsumers(t *testing.T) {
+	meta := pgtest.DB(t)
+	objects := "file://" + t.TempDir()
+	nodes := []*groupNode{
+		startGroupNode(t, meta, objects, "a"),
+		startGroupNode(t, meta, objects, "b"),
+		startGroupNode(t, meta, objects, "c"),
+	}
+	ctx := context.Background()
+	const topic, group, parts, perPart = "events", "g", 6, 50
+	if _, err := nodes[0].topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: topic, Partitions: parts})); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(round int) {
+		for p := range int32(parts) {
+			var vals []string
+			for i := range perPart {
+				vals = append(vals, fmt.Sprintf("r%d-p%d-%d", round, p, i))
+			}
+			nodes[int(p)%len(nodes)].produce(t, topic, p, vals...)
+		}
+	}
+	offs := watchOffsets(t, meta, group)
+	ta := &tally{seen: map[[2]int64][]string{}}
+	for i, n := range nodes {
+		startGroupConsumer(t, fmt.Sprintf("c%d", i), n.s.KafkaAddr(), group, topic, ta)
+	}
+	// One group of three members, whichever node is asked (a node that
+	// does not coordinate it forwards the call), before anything is
+	// produced: consumers of separate groups would each read every record.
+	waitFor(t, "one group of three members, each with partitions", 90*time.Second, func() bool {
+		d, err := nodes[0].groups.DescribeGroup(ctx, connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: group}))
+		if err != nil || len(d.Msg.GetMembers()) != 3 {
+			return false
+		}
+		for _, m := range d.Msg.GetMembers() {
+			if len(m.GetAssignment()) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	produce(0)
+	waitFor(t, "the first round consumed", 90*time.Second, func() bool { return ta.distinct() == parts*perPart })
+	if dup := ta.twice(); len(dup) > 0 {
+		t.Errorf("records delivered twice before any failover (two groups?): %d, e.g. %v", len(dup), dup[:min(len(dup), 5)])
+	}
+
+	// One coordinator: the lease holder; the others answer NOT_COORDINATOR
+	// over Kafka, and over Connect say who coordinates.
+	holder, epoch := lease(t, meta, group)
+	if holder == "" {
+		t.Fatal("no lease row for the group")
+	}
+	var hn *groupNode
+	for _, n := range nodes {
+		if n.s.cfg.NodeID == holder {
+			hn = n
+		}
+	}
+	for _, n := range nodes {
+		d, err := n.groups.DescribeGroup(ctx, connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: group}))
+		if err != nil {
+			t.Errorf("describe group on %s (holder %s): %v", n.s.cfg.NodeID, holder, err)
+			continue
+		}
+		if got := len(d.Msg.GetMembers()); got != 3 {
+			t.Errorf("describe group on %s: %d members, want 3", n.s.cfg.NodeID, got)
+		}
+	}
+
+	// Stop the holder: another node takes over at a higher epoch.
+	t.Logf("stopping the coordinator, node %s (epoch %d)", holder, epoch)
+	if err := hn.stop(); err != nil {
+		t.Fatalf("stop %s: %v", holder, err)
+	}
+	var alive []*groupNode
+	for _, n := range nodes {
+		if n != hn {
+			alive = append(alive, n)
+		}
+	}
+	nodes = alive
+	produce(1)
+	waitFor(t, "the second round consumed after the failover", 120*time.Second, func() bool { return ta.distinct() == 2*parts*perPart })
+	holder2, epoch2 := lease(t, meta, group)
+	if holder2 == holder || epoch2 <= epoch {
+		t.Errorf("after stopping %s the lease is %s at epoch %d; want another node at an epoch above %d", holder, holder2, epoch2, epoch)
+	}
+	offs.close()
+	if len(offs.backwards) > 0 {
+		t.Errorf("committed offsets went backwards: %v", offs.backwards)
+	}
+	for p := range int32(parts) {
+		if got := offs.last[p]; got != 2*perPart {
+			t.Errorf("partition %d: committed %d, want %d", p, got, 2*perPart)
+		}
+	}
+}
