@@ -75,6 +75,7 @@ type Decoder struct {
 	byID       map[int32]*writerSchema
 	byGUID     map[[16]byte]int32
 	failed     map[int32]error
+	failedGUID map[[16]byte]error
 }
 
 // ErrNoRegistry is the error of a lookup by a Decoder without a registry
@@ -87,7 +88,8 @@ var ErrNoRegistry = errors.New("no registry to ask")
 // TopicNameStrategy when unset); an unknown one is an error.
 func New(ctx context.Context, reader *srclient.Reader, topic string, configs map[string]string) (*Decoder, error) {
 	d := &Decoder{ctx: ctx, reader: reader, topic: topic,
-		byID: map[int32]*writerSchema{}, byGUID: map[[16]byte]int32{}, failed: map[int32]error{}}
+		byID: map[int32]*writerSchema{}, byGUID: map[[16]byte]int32{}, failed: map[int32]error{},
+		failedGUID: map[[16]byte]error{}}
 	for _, side := range []serde.Side{serde.Key, serde.Value} {
 		d.strategies[side] = serde.TopicName
 		if v := strings.TrimSpace(configs[side.String()+".subject.name.strategy"]); v != "" {
@@ -248,6 +250,9 @@ func (d *Decoder) schema(ident serde.Identity) (*writerSchema, error) {
 	if ident.Magic == serde.MagicGUID {
 		var ok bool
 		if id, ok = d.byGUID[ident.GUID]; !ok {
+			if err, ok := d.failedGUID[ident.GUID]; ok {
+				return nil, err
+			}
 			if d.reader == nil {
 				return nil, fmt.Errorf("schema %s: %w", ident, ErrNoRegistry)
 			}
@@ -255,11 +260,18 @@ func (d *Decoder) schema(ident serde.Identity) (*writerSchema, error) {
 			g := ident.GUID
 			guid := fmt.Sprintf("%x-%x-%x-%x-%x", g[0:4], g[4:6], g[6:8], g[8:10], g[10:16])
 			err := d.reader.Client.Do(d.ctx, http.MethodGet, "/schemas/guids/"+guid+"/ids", nil, nil, &ids)
-			if err == nil && len(ids) == 0 {
+			unknown := err == nil && len(ids) == 0
+			if unknown {
 				err = errors.New("no schema id has it")
 			}
 			if err != nil {
-				return nil, fmt.Errorf("schema %s: %v", ident, err)
+				err = fmt.Errorf("schema %s: %w", ident, err)
+				// As for ids: an unknown GUID is remembered (every record
+				// of a page would ask again), an unreachable registry not.
+				if unknown || notFound(err) {
+					d.failedGUID[ident.GUID] = err
+				}
+				return nil, err
 			}
 			id = ids[0]
 			d.byGUID[ident.GUID] = id
@@ -274,17 +286,24 @@ func (d *Decoder) schema(ident serde.Identity) (*writerSchema, error) {
 	ws, err := d.fetch(id)
 	if err != nil {
 		if what := fmt.Sprintf("schema id %d", id); !strings.Contains(err.Error(), what) {
-			err = fmt.Errorf("%s: %v", what, err)
+			err = fmt.Errorf("%s: %w", what, err)
 		}
 		// Only an unknown id is remembered; a registry that was briefly
 		// unreachable is asked again at the next record.
-		if c := srclient.Code(err); c == 40403 || c == 404 || errors.Is(err, ErrNoRegistry) {
+		if notFound(err) || errors.Is(err, ErrNoRegistry) {
 			d.failed[id] = err
 		}
 		return nil, err
 	}
 	d.byID[id] = ws
 	return ws, nil
+}
+
+// notFound reports whether err is the registry's answer that what was
+// asked for does not exist (40403, or a bare 404).
+func notFound(err error) bool {
+	c := srclient.Code(err)
+	return c == 40403 || c == 404
 }
 
 // fetch reads schema id, its subject versions and its references.

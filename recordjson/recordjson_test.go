@@ -3,12 +3,18 @@ package recordjson
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/serde/avro"
+	"github.com/sluicehq/sluice/srclient"
 )
 
 const orderSchema = `{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"qty","type":"int"}]}`
@@ -110,4 +116,51 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestUnknownSchemaAskedOnce: a schema id or GUID the registry does not
+// know is asked for once per Decoder, however its message is worded (a
+// Confluent registry says "Schema 7 not found", without "schema id 7");
+// a registry that fails otherwise is asked again at the next record.
+func TestUnknownSchemaAskedOnce(t *testing.T) {
+	var mu sync.Mutex
+	asked := map[string]int{}
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked[r.URL.Path]++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/schemas/ids/8" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error_code":50003,"message":"try later"}`)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"error_code":40403,"message":"Schema 7 not found"}`)
+	}))
+	defer reg.Close()
+	d, err := New(context.Background(), srclient.NewReader(&srclient.Client{Base: reg.URL, HTTP: reg.Client()}), "orders", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var guid [16]byte
+	guid[15] = 9
+	records := []*brokerv1.Record{
+		{Value: append(serde.AppendPrefix(nil, 7), 0x02)},
+		{Value: []byte{0x02}, Headers: []*brokerv1.Header{{Key: "__value_schema_id", Value: serde.AppendGUID(nil, guid)}}},
+		{Value: append(serde.AppendPrefix(nil, 8), 0x02)},
+	}
+	for range 3 {
+		for _, r := range records {
+			if got := d.Decode(r, serde.Value); got.Err == "" || got.JSON != nil {
+				t.Fatalf("Decode = %+v, want an error", got)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"/schemas/ids/7": 1, "/schemas/guids/00000000-0000-0000-0000-000000000009/ids": 1, "/schemas/ids/8": 3}
+	if !maps.Equal(asked, want) {
+		t.Errorf("asked %v, want %v", asked, want)
+	}
 }
