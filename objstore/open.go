@@ -92,7 +92,12 @@ func redactURL(u *url.URL) string {
 	if c.User != nil {
 		c.User = url.User("xxxxx")
 	}
-	q := c.Query()
+	q, err := url.ParseQuery(c.RawQuery)
+	if err != nil {
+		// A parameter that does not parse cannot be told from a secret.
+		c.RawQuery = "(parameters hidden: they do not parse)"
+		return c.String()
+	}
 	changed := false
 	for k := range q {
 		if strings.Contains(strings.ToLower(k), "secret") {

@@ -69,6 +69,9 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 		"s3://bucket?endpoint=http://h&secret-access-key=TOPSECRET&colour=x",
 		"s3://user:TOPSECRET@bucket?endpoint=http://h",
 		"nope://user:TOPSECRET@x",
+		// Parameters that do not parse are not parsed for secrets either.
+		"s3://bucket?endpoint=http://h&secret-access-key=TOPSECRET%zz",
+		"s3://bucket?endpoint=http://h;secret-access-key=TOPSECRET",
 	} {
 		_, err := objstore.Open(u)
 		if err == nil || strings.Contains(err.Error(), "TOPSECRET") {
