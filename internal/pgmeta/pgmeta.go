@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,13 +38,13 @@ func CheckURL(raw string) error {
 		return fmt.Errorf("metadata URL: not a URL: %v", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return fmt.Errorf("metadata URL %s: scheme %q: want postgres://USER@HOST:PORT/DB", u.Redacted(), u.Scheme)
+		return fmt.Errorf("metadata URL %s: scheme %q: want postgres://USER@HOST:PORT/DB", Redact(raw), u.Scheme)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("metadata URL %s: no host: want postgres://USER@HOST:PORT/DB", u.Redacted())
+		return fmt.Errorf("metadata URL %s: no host: want postgres://USER@HOST:PORT/DB", Redact(raw))
 	}
 	if len(u.Path) <= 1 {
-		return fmt.Errorf("metadata URL %s: no database name: want postgres://USER@HOST:PORT/DB", u.Redacted())
+		return fmt.Errorf("metadata URL %s: no database name: want postgres://USER@HOST:PORT/DB", Redact(raw))
 	}
 	return nil
 }
@@ -87,11 +88,31 @@ func Open(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// Redact hides a password in a URL, for messages and logs.
+// Redact hides a password in a URL, for messages and logs: the user
+// info's, and libpq's password and sslpassword parameters.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			// A parameter that does not parse cannot be told from a
+			// password.
+			u.RawQuery = "(parameters hidden: they do not parse)"
+			return u.Redacted()
+		}
+		changed := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.Redacted()
 }

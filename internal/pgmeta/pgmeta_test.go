@@ -21,11 +21,14 @@ func TestCheckURL(t *testing.T) {
 		{"postgres://u@h", "no database name"},
 		{"postgres://u@h/", "no database name"},
 		{"postgres://u:secret@h:bad/db", "metadata URL"},
+		{"mysql://u@h/db?password=secret", `scheme "mysql"`},
 	} {
 		err := pgmeta.CheckURL(tc.url)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("CheckURL(%q) = %v, want nil", tc.url, err)
+		case err != nil && strings.Contains(err.Error(), "secret"):
+			t.Errorf("CheckURL(%q) = %v: the password is in the message", tc.url, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("CheckURL(%q) = %v, want an error containing %q", tc.url, err, tc.want)
 		case err != nil && strings.Contains(err.Error(), "secret"):
@@ -82,5 +85,20 @@ func TestKeepalives(t *testing.T) {
 	var idle string
 	if err := pool.QueryRow(ctx, `SHOW tcp_keepalives_idle`).Scan(&idle); err != nil || idle != "10" {
 		t.Fatalf("tcp_keepalives_idle = %q, %v; want 10", idle, err)
+	}
+}
+
+// TestRedact: no password reaches a message, wherever the URL puts it.
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"postgres://u:TOPSECRET@h/db", "postgres://u:xxxxx@h/db"},
+		{"postgres://u@h/db?sslmode=disable&password=TOPSECRET", "postgres://u@h/db?password=xxxxx&sslmode=disable"},
+		{"postgres://u@h/db?sslpassword=TOPSECRET", "postgres://u@h/db?sslpassword=xxxxx"},
+		{"postgres://u@h/db?password=TOPSECRET%zz", "postgres://u@h/db?(parameters hidden: they do not parse)"},
+		{"postgres://u@h/db?sslmode=disable", "postgres://u@h/db?sslmode=disable"},
+	} {
+		if got := pgmeta.Redact(tc.url); got != tc.want || strings.Contains(got, "TOPSECRET") {
+			t.Errorf("Redact(%q) = %q, want %q", tc.url, got, tc.want)
+		}
 	}
 }
