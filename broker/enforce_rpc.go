@@ -116,29 +116,35 @@ func schemaFromProto(s *registryv1.Schema) registry.Schema {
 // the first message, path [0]), and the framed records go through Produce
 // and its checks. recs are modified in place.
 func (b *Broker) ProduceWithSchemas(ctx context.Context, topicName string, keySchema, valueSchema *registry.Schema, recs []ProduceRecord) ([]ProduceResult, error) {
+	return b.queueProduceWithSchemas(ctx, topicName, keySchema, valueSchema, recs).wait(ctx)
+}
+
+// queueProduceWithSchemas is ProduceWithSchemas up to the queueing
+// (queueProduce).
+func (b *Broker) queueProduceWithSchemas(ctx context.Context, topicName string, keySchema, valueSchema *registry.Schema, recs []ProduceRecord) *queuedProduce {
 	if keySchema == nil && valueSchema == nil {
-		return b.Produce(ctx, topicName, recs)
+		return b.queueProduce(ctx, topicName, recs)
 	}
 	enf, ok := b.cfg.Validator.(*Enforcer)
 	if !ok {
-		return nil, invalidf("produce %s: this broker has no schema enforcement, so records cannot carry a schema", topicName)
+		return answered(nil, invalidf("produce %s: this broker has no schema enforcement, so records cannot carry a schema", topicName))
 	}
 	t, err := b.lookup(topicName)
 	if err != nil {
-		return nil, fmt.Errorf("produce: %w", err)
+		return answered(nil, fmt.Errorf("produce: %w", err))
 	}
 	cfg := t.cfg.Load()
 	if keySchema != nil {
 		if err := enf.frame(ctx, topicName, serde.Key, cfg.KeyStrategy, cfg.KeyAutoRegister, *keySchema, recs); err != nil {
-			return nil, err
+			return answered(nil, err)
 		}
 	}
 	if valueSchema != nil {
 		if err := enf.frame(ctx, topicName, serde.Value, cfg.ValueStrategy, cfg.ValueAutoRegister, *valueSchema, recs); err != nil {
-			return nil, err
+			return answered(nil, err)
 		}
 	}
-	return b.Produce(ctx, topicName, recs)
+	return b.queueProduce(ctx, topicName, recs)
 }
 
 // frame resolves s to an id under the side's subject and prefixes the

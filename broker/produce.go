@@ -103,9 +103,35 @@ type PartitionKeyer interface {
 // record's partition and offset in request order, once durable under the
 // fsync policy. ctx cancels waiting for the ack, not the write itself.
 func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRecord) ([]ProduceResult, error) {
+	return b.queueProduce(ctx, topicName, recs).wait(ctx)
+}
+
+// queuedProduce is a produce request queued on its partitions' writers
+// (or already answered: an error, or a request that had to finish before
+// returning, such as one diverting records to a DLQ).
+type queuedProduce struct {
+	topicName string
+	t         *topic
+	slab      []log.Record
+	starts    []int
+	results   []ProduceResult
+	pending   []appendWait // per partition; nil where the request has none
+	err       error        // the answer when pending is nil
+}
+
+// answered is a queuedProduce that already has its answer.
+func answered(results []ProduceResult, err error) *queuedProduce {
+	return &queuedProduce{results: results, err: err}
+}
+
+// queueProduce is Produce up to the queueing: the records are checked,
+// partitioned and handed to the partition writers in the order of the
+// calls, so the calls of one goroutine keep their order on each partition
+// (ProduceStream pipelines on this); wait gives the answer.
+func (b *Broker) queueProduce(ctx context.Context, topicName string, recs []ProduceRecord) *queuedProduce {
 	t, err := b.lookup(topicName)
 	if err != nil {
-		return nil, fmt.Errorf("produce: %w", err)
+		return answered(nil, fmt.Errorf("produce: %w", err))
 	}
 	cfg := t.cfg.Load()
 	nparts := len(t.parts)
@@ -126,19 +152,19 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 		}
 	}
 	if len(bad) > 0 {
-		return nil, &ProduceError{Topic: topicName, Records: bad}
+		return answered(nil, &ProduceError{Topic: topicName, Records: bad})
 	}
 	if total > b.cfg.MaxRequestBytes {
-		return nil, invalidf("produce %s: the %d records take %d bytes encoded; the limit per request is %d", topicName, len(recs), total, b.cfg.MaxRequestBytes)
+		return answered(nil, invalidf("produce %s: the %d records take %d bytes encoded; the limit per request is %d", topicName, len(recs), total, b.cfg.MaxRequestBytes))
 	}
 	if len(recs) == 0 {
-		return nil, nil
+		return answered(nil, nil)
 	}
 	if b.cfg.Validator != nil {
 		if err := b.cfg.Validator.ValidateProduce(ctx, topicName, cfg, recs); err != nil {
 			// Records a data-contract rule diverts to a DLQ are written
 			// there and the rest here (enforce_rules.go); else refused.
-			return b.produceDiverting(ctx, topicName, recs, err)
+			return answered(b.produceDiverting(ctx, topicName, recs, err))
 		}
 	}
 
@@ -203,38 +229,50 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 	// Queue every partition's batch, then wait for them all: the writers
 	// work on them concurrently, with no goroutine per partition here.
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("produce %s: %w", topicName, err) // nothing queued
+		return answered(nil, fmt.Errorf("produce %s: %w", topicName, err)) // nothing queued
 	}
-	pending := make([]appendWait, nparts)
-	var firstErr error
+	q := &queuedProduce{topicName: topicName, t: t, slab: slab, starts: starts, results: results, pending: make([]appendWait, nparts)}
 	for p := range nparts {
 		if starts[p] == starts[p+1] {
 			continue
 		}
 		a, err := t.parts[p].Enqueue(slab[starts[p]:starts[p+1]])
 		if err != nil {
-			firstErr = fmt.Errorf("produce %s/%d: %w", topicName, p, err)
+			q.err = fmt.Errorf("produce %s/%d: %w", topicName, p, err)
 			break
 		}
-		pending[p] = a
+		q.pending[p] = a
 	}
+	return q
+}
+
+// wait waits for every partition's batch of q to be durable (or failed)
+// and gives each record's partition and offset in request order. A
+// partition that failed to queue still waits for the others, whose
+// batches may be written: the answer is the error either way.
+func (q *queuedProduce) wait(ctx context.Context) ([]ProduceResult, error) {
+	if q.pending == nil {
+		return q.results, q.err
+	}
+	firstErr := q.err
 	// bases[p] is partition p's next offset to hand out.
-	bases := make([]int64, nparts)
-	for p, a := range pending {
+	bases := make([]int64, len(q.pending))
+	for p, a := range q.pending {
 		if a == nil {
 			continue
 		}
 		base, err := a.Wait(ctx)
 		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("produce %s/%d: %w", topicName, p, err)
+			firstErr = fmt.Errorf("produce %s/%d: %w", q.topicName, p, err)
 		}
 		bases[p] = base
 	}
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	t.noteAppended(slab, starts) // stats.go
+	q.t.noteAppended(q.slab, q.starts) // stats.go
 	// Offsets are dense within a batch and batches keep request order.
+	results := q.results
 	for i := range results {
 		p := results[i].Partition
 		results[i].Offset = bases[p]
@@ -245,7 +283,17 @@ func (b *Broker) Produce(ctx context.Context, topicName string, recs []ProduceRe
 
 // Produce is the Connect handler.
 func (s brokerService) Produce(ctx context.Context, req *connect.Request[brokerv1.ProduceRequest]) (*connect.Response[brokerv1.ProduceResponse], error) {
-	in := req.Msg.GetRecords()
+	results, err := s.b.queueProduceProto(ctx, req.Msg).wait(ctx)
+	if err != nil {
+		return nil, s.b.produceRPCErrorFor(ctx, req.Spec().Procedure, err)
+	}
+	return connect.NewResponse(produceResponse(results)), nil
+}
+
+// queueProduceProto converts a Produce request and queues it
+// (queueProduceWithSchemas).
+func (b *Broker) queueProduceProto(ctx context.Context, msg *brokerv1.ProduceRequest) *queuedProduce {
+	in := msg.GetRecords()
 	recs := make([]ProduceRecord, len(in))
 	for i, r := range in {
 		var hs []Header
@@ -261,24 +309,25 @@ func (s brokerService) Produce(ctx context.Context, req *connect.Request[brokerv
 		if ts := r.GetTimestamp(); ts != nil {
 			// protobuf's own error text varies on purpose; say it plainly.
 			if ts.CheckValid() != nil {
-				return nil, s.b.rpcError(req.Spec().Procedure, invalidf("produce %s: record %d: timestamp (seconds %d, nanos %d) is not a valid time between years 1 and 9999", req.Msg.GetTopic(), i, ts.GetSeconds(), ts.GetNanos()))
+				return answered(nil, invalidf("produce %s: record %d: timestamp (seconds %d, nanos %d) is not a valid time between years 1 and 9999", msg.GetTopic(), i, ts.GetSeconds(), ts.GetNanos()))
 			}
 			recs[i].Timestamp = ts.AsTime().UnixMilli()
 		}
 	}
 	var keySchema, valueSchema *registry.Schema
-	if ks := req.Msg.GetKeySchema(); ks != nil {
+	if ks := msg.GetKeySchema(); ks != nil {
 		s := schemaFromProto(ks)
 		keySchema = &s
 	}
-	if vs := req.Msg.GetValueSchema(); vs != nil {
+	if vs := msg.GetValueSchema(); vs != nil {
 		s := schemaFromProto(vs)
 		valueSchema = &s
 	}
-	results, err := s.b.ProduceWithSchemas(ctx, req.Msg.GetTopic(), keySchema, valueSchema, recs)
-	if err != nil {
-		return nil, s.b.produceRPCErrorFor(ctx, req.Spec().Procedure, err)
-	}
+	return b.queueProduceWithSchemas(ctx, msg.GetTopic(), keySchema, valueSchema, recs)
+}
+
+// produceResponse is the Connect answer of results.
+func produceResponse(results []ProduceResult) *brokerv1.ProduceResponse {
 	out := make([]*brokerv1.ProduceResult, len(results))
 	slab := make([]brokerv1.ProduceResult, len(results))
 	for i, r := range results {
@@ -286,7 +335,7 @@ func (s brokerService) Produce(ctx context.Context, req *connect.Request[brokerv
 		slab[i].Offset = r.Offset
 		out[i] = &slab[i]
 	}
-	return connect.NewResponse(&brokerv1.ProduceResponse{Results: out}), nil
+	return &brokerv1.ProduceResponse{Results: out}
 }
 
 // recordsToProto converts records of partition p, allocating the messages

@@ -87,11 +87,18 @@ func (produceCodec) MarshalStable(m any) ([]byte, error) {
 // IsBinary reports that the codec's output is binary.
 func (produceCodec) IsBinary() bool { return true }
 
-// Unmarshal decodes data into m: a ProduceRequest by hand, the rest with
+// Unmarshal decodes data into m: a ProduceRequest (alone or in a
+// ProduceStreamRequest) by hand, the rest with
 // protobuf-go. data is not retained (connect reuses its buffer).
 func (produceCodec) Unmarshal(data []byte, m any) error {
-	if req, ok := m.(*brokerv1.ProduceRequest); ok {
+	switch req := m.(type) {
+	case *brokerv1.ProduceRequest:
 		if decodeProduceRequest(data, req) {
+			return nil
+		}
+		proto.Reset(req)
+	case *brokerv1.ProduceStreamRequest:
+		if decodeProduceStreamRequest(data, req) {
 			return nil
 		}
 		proto.Reset(req)
@@ -182,6 +189,47 @@ func decodeProduceRequest(data []byte, req *brokerv1.ProduceRequest) bool {
 			}
 		default:
 			return false
+		}
+	}
+	return true
+}
+
+// Field numbers of ProduceStreamRequest.
+const (
+	wireProduceStreamID      = 1
+	wireProduceStreamRequest = 2
+)
+
+// decodeProduceStreamRequest decodes data into the empty m, its request
+// by decodeProduceRequest; false as there.
+func decodeProduceStreamRequest(data []byte, m *brokerv1.ProduceStreamRequest) bool {
+	for b := data; len(b) > 0; {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return false
+		}
+		b = b[l:]
+		switch {
+		case num == wireProduceStreamID && typ == protowire.VarintType:
+			v, l := protowire.ConsumeVarint(b)
+			if l < 0 {
+				return false
+			}
+			b = b[l:]
+			m.Id = v // a repeated scalar: the last one wins, as in protobuf-go
+		case num == wireProduceStreamRequest && typ == protowire.BytesType && m.Request == nil:
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return false
+			}
+			b = b[l:]
+			req := &brokerv1.ProduceRequest{}
+			if !decodeProduceRequest(v, req) {
+				return false
+			}
+			m.Request = req
+		default:
+			return false // unknown, mistyped, or a repeated request (protobuf-go merges)
 		}
 	}
 	return true

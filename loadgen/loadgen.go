@@ -94,6 +94,9 @@ type Config struct {
 	// Batch is the records per Produce request (--batch); Inflight the
 	// requests in flight per producer (--inflight).
 	Batch, Inflight int
+	// Stream sends each producer's requests pipelined on one
+	// ProduceStream (--stream) instead of as unary Produce calls.
+	Stream bool
 	// Producers and Consumers each get their own HTTP/2 connection
 	// (--producers, --consumers); partitions are shared out among the
 	// consumers.
@@ -195,6 +198,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--batch %d: want at least 1", c.Batch)
 	case c.Inflight < 1:
 		return fmt.Errorf("--inflight %d: want at least 1", c.Inflight)
+	case c.Stream && c.Kafka != "":
+		return errors.New("--stream pipelines requests over Connect and --kafka produces through the Kafka listener: give one of them")
 	case c.Producers < 1:
 		return fmt.Errorf("--producers %d: want at least 1", c.Producers)
 	case c.Consumers < 1:
@@ -338,8 +343,12 @@ func (c *Config) run(ctx context.Context) (err error) {
 		err = errors.Join(err, left.finish(ctx, progress, c.Cleanup, dir))
 	}()
 	r := &benchRun{cfg: c, base: base, partitions: parts, progress: progress}
-	fmt.Fprintf(progress, "%s: topic %s, %s, %d-byte records, batch %d, %s x %d in flight, %s, %s, %v\n",
-		c.Command, c.Topic, plural(parts, "partition"), c.RecordBytes, c.Batch, plural(c.Producers, "producer"), c.Inflight, plural(c.Consumers, "consumer"), c.loopName(), c.Duration)
+	inflight := fmt.Sprintf("%d in flight", c.Inflight)
+	if c.Stream && c.Kafka == "" && c.Mode != "consume" {
+		inflight += " on one ProduceStream"
+	}
+	fmt.Fprintf(progress, "%s: topic %s, %s, %d-byte records, batch %d, %s x %s, %s, %s, %v\n",
+		c.Command, c.Topic, plural(parts, "partition"), c.RecordBytes, c.Batch, plural(c.Producers, "producer"), inflight, plural(c.Consumers, "consumer"), c.loopName(), c.Duration)
 	switch c.Mode {
 	case "produce":
 		err = r.produce(ctx)
@@ -522,6 +531,17 @@ func (r *benchRun) runProducers(ctx context.Context, stamp bool) error {
 	errc := make(chan error, 1)
 	for p := range c.Producers {
 		client := brokerv1connect.NewBrokerServiceClient(r.cfg.httpClient(), r.base, r.cfg.clientOptions(r.base)...)
+		if c.Stream {
+			wg.Go(func() {
+				if err := r.streamProducer(ctx, client, p, pl, sched, stamp); err != nil && ctx.Err() == nil {
+					select {
+					case errc <- err:
+					default:
+					}
+				}
+			})
+			continue
+		}
 		for w := range c.Inflight {
 			rng := rand.New(rand.NewPCG(uint64(p), uint64(w)))
 			wg.Go(func() {
@@ -566,6 +586,72 @@ func (r *benchRun) runProducers(ctx context.Context, stamp bool) error {
 	default:
 		return nil
 	}
+}
+
+// streamProducer is producer p over one ProduceStream: it keeps
+// c.Inflight requests unanswered (closed loop) or sends at the scheduled
+// times (open loop, at most c.Inflight unanswered), and counts each answer,
+// which come in the order sent.
+func (r *benchRun) streamProducer(ctx context.Context, client brokerv1connect.BrokerServiceClient, p int, pl *payloads, sched <-chan time.Time, stamp bool) error {
+	c := r.cfg
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream := client.ProduceStream(ctx)
+	slots := make(chan struct{}, c.Inflight)
+	for range c.Inflight {
+		slots <- struct{}{}
+	}
+	starts := make(chan time.Time, c.Inflight) // of the unanswered requests, oldest first
+	recvErr := make(chan error, 1)
+	go func() {
+		recvErr <- func() error {
+			for {
+				resp, err := stream.Receive()
+				if err != nil {
+					return err
+				}
+				if e := resp.GetError(); e != nil {
+					return fmt.Errorf("produce request %d: %s: %s", resp.GetId(), e.GetCode(), e.GetMessage())
+				}
+				start := <-starts
+				r.recordAck(c.Batch, c.Batch*c.RecordBytes, time.Since(start))
+				slots <- struct{}{}
+			}
+		}()
+		cancel()
+	}()
+	rng := rand.New(rand.NewPCG(uint64(p), 0))
+	var sendErr error
+	for id := uint64(0); ctx.Err() == nil; id++ {
+		select {
+		case <-slots:
+		case <-ctx.Done():
+			continue
+		}
+		start := time.Now()
+		if sched != nil {
+			select {
+			case start = <-sched:
+			case <-ctx.Done():
+				continue
+			}
+		}
+		req := pl.request(c.Topic, c.Batch, rng, stamp)
+		if stamp {
+			stampNow(req)
+		}
+		starts <- start
+		if sendErr = stream.Send(&brokerv1.ProduceStreamRequest{Id: id, Request: req}); sendErr != nil {
+			break // Receive reports why
+		}
+	}
+	stream.CloseRequest()
+	err := <-recvErr
+	stream.CloseResponse()
+	if errors.Is(err, io.EOF) || ctx.Err() != nil && connect.CodeOf(err) == connect.CodeCanceled {
+		return nil
+	}
+	return err
 }
 
 // measure runs work (which must return when its ctx ends) through the

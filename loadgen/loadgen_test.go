@@ -201,3 +201,29 @@ func TestRunConsumeSampleRSS(t *testing.T) {
 		t.Errorf("negative: %v", err)
 	}
 }
+
+// TestRunProduceStream pipelines the producer's requests on one
+// ProduceStream: the run reports its rows and the topic holds at least
+// every acknowledged record.
+func TestRunProduceStream(t *testing.T) {
+	srv := sluicetest.Start(t)
+	c := base(srv.URL)
+	c.TSV, c.Stream, c.Inflight = true, true, 4
+	var out, progress bytes.Buffer
+	c.Out, c.Progress = &out, &progress
+	if err := loadgen.Run(context.Background(), c); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if !strings.HasPrefix(progress.String(), "loadgen test: topic lg, 2 partitions, 64-byte records, batch 8, 1 producer x 4 in flight on one ProduceStream") {
+		t.Errorf("opening line:\n%s", progress.String())
+	}
+	var rate float64
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Split(line, "\t"); len(f) > 2 && f[1] == "produce_records_per_s" {
+			rate, _ = strconv.ParseFloat(f[2], 64)
+		}
+	}
+	if rate <= 0 {
+		t.Errorf("no positive produce_records_per_s row in\n%s", out.String())
+	}
+}

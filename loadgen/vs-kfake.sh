@@ -8,7 +8,8 @@
 #   2. Sluice: `sluice serve --fsync always` on a fresh data directory, a topic
 #      of 8 partitions, the same kfakebench with -mode external against its
 #      Kafka listener; then `sluice bench produce` over Connect (64-record
-#      requests x 16 in flight) and `sluice bench produce --kafka --validate
+#      requests x 16 in flight), the same pipelined on one ProduceStream per
+#      producer (`--stream`), and `sluice bench produce --kafka --validate
 #      none,payload` (Avro payload validation over the same listener).
 # It prints the median of each figure and the median (min, max) of the
 # per-round ratios. Everything runs on 127.0.0.1; the processes it starts are
@@ -45,6 +46,8 @@ for i in $(seq "$rounds"); do
 		awk -v r="$i" '$1 ~ /^(produce_records_per_s|consume_records_per_s|sync_produce_p50)$/ {print r"\tsluice-kafka\t"$1"\t"$2}' >>"$out"
 	run "$SLUICE" bench produce --addr http://127.0.0.1:18782 --topic connect-small --duration "${CONNECT_DURATION:-8s}" --tsv 2>/dev/null |
 		awk -v r="$i" '$2=="produce_records_per_s" {print r"\tsluice-connect-64x16\t"$2"\t"$3}' >>"$out"
+	run "$SLUICE" bench produce --stream --addr http://127.0.0.1:18782 --topic connect-stream --duration "${CONNECT_DURATION:-8s}" --tsv 2>/dev/null |
+		awk -v r="$i" '$2=="produce_records_per_s" {print r"\tsluice-connect-stream-64x16\t"$2"\t"$3}' >>"$out"
 	run "$SLUICE" bench produce --addr http://127.0.0.1:18782 --kafka 127.0.0.1:19792 --topic val --validate none,payload --duration "${VALIDATE_DURATION:-5s}" --tsv 2>/dev/null |
 		awk -v r="$i" '$2 ~ /_(none|payload)_records_per_s$|payload_over_none$/ {print r"\tsluice-kafka-validate\t"$2"\t"$3}' >>"$out"
 	kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
@@ -67,4 +70,5 @@ ratio("produce, Sluice over kfake", ("sluice-kafka", "produce_records_per_s"), (
 ratio("consume, Sluice over kfake", ("sluice-kafka", "consume_records_per_s"), ("kfake", "consume_records_per_s"))
 ratio("ProduceSync p50, Sluice over kfake (lower is better)", ("sluice-kafka", "sync_produce_p50"), ("kfake", "sync_produce_p50"))
 ratio("Connect 64x16 produce over kfake produce", ("sluice-connect-64x16", "produce_records_per_s"), ("kfake", "produce_records_per_s"))
+ratio("Connect 64x16 on ProduceStream over kfake produce", ("sluice-connect-stream-64x16", "produce_records_per_s"), ("kfake", "produce_records_per_s"))
 PY

@@ -123,7 +123,10 @@ var connectChecks = map[string]connectCheck{
 	clusterv1connect.ClusterServiceStatusProcedure: {check: one(acl.Describe, func(any) acl.Resource { return acl.ClusterResource() })},
 	// BrokerService
 	brokerv1connect.BrokerServiceProduceProcedure: {check: one(acl.Write, topicOf(func(m any) string { return m.(*brokerv1.ProduceRequest).GetTopic() }))},
-	brokerv1connect.BrokerServiceFetchProcedure:   {check: one(acl.Read, topicOf(func(m any) string { return m.(*brokerv1.FetchRequest).GetTopic() }))},
+	brokerv1connect.BrokerServiceProduceStreamProcedure: {check: one(acl.Write, topicOf(func(m any) string {
+		return m.(*brokerv1.ProduceStreamRequest).GetRequest().GetTopic()
+	}))},
+	brokerv1connect.BrokerServiceFetchProcedure: {check: one(acl.Read, topicOf(func(m any) string { return m.(*brokerv1.FetchRequest).GetTopic() }))},
 	brokerv1connect.BrokerServiceSubscribeProcedure: {check: one(acl.Read, topicOf(func(m any) string {
 		return m.(*brokerv1.SubscribeRequest).GetTopic()
 	}))},

@@ -78,6 +78,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.IntVar(&c.Partitions, "partitions", 8, "partitions of the topic when it is created")
 	fs.IntVar(&c.Batch, "batch", 64, "`records` per Produce request")
 	fs.IntVar(&c.Inflight, "inflight", 16, "Produce requests in flight per producer")
+	fs.BoolVar(&c.Stream, "stream", false, "pipeline each producer's requests on one ProduceStream instead of unary Produce calls")
 	fs.IntVar(&c.Producers, "producers", 1, "producers, each with its own HTTP/2 connection")
 	fs.IntVar(&c.Consumers, "consumers", 1, "consumers, each with its own HTTP/2 connection; partitions are shared out among them")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: total `records/s` across producers; 0 is closed loop")

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -387,6 +388,186 @@ func (x *ProduceRequest) GetKeySchema() *v1.Schema {
 	return nil
 }
 
+// ProduceStreamRequest is one request of a ProduceStream.
+type ProduceStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id is the caller's, echoed in the answer.
+	Id            uint64          `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Request       *ProduceRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamRequest) Reset() {
+	*x = ProduceStreamRequest{}
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamRequest) ProtoMessage() {}
+
+func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamRequest.ProtoReflect.Descriptor instead.
+func (*ProduceStreamRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ProduceStreamRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ProduceStreamRequest) GetRequest() *ProduceRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// ProduceStreamResponse answers one ProduceStreamRequest: Response when its
+// records are durable, Error when it was refused (none of them written).
+type ProduceStreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Response      *ProduceResponse       `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	Error         *ProduceStreamError    `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamResponse) Reset() {
+	*x = ProduceStreamResponse{}
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamResponse) ProtoMessage() {}
+
+func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamResponse.ProtoReflect.Descriptor instead.
+func (*ProduceStreamResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ProduceStreamResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ProduceStreamResponse) GetResponse() *ProduceResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *ProduceStreamResponse) GetError() *ProduceStreamError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ProduceStreamError is the error Produce would have returned.
+type ProduceStreamError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Code is the Connect error code's name, as Connect spells it
+	// ("invalid_argument", "not_found"...).
+	Code    string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Details are the error's details (ProduceRejection for refused records).
+	Details       []*anypb.Any `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamError) Reset() {
+	*x = ProduceStreamError{}
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamError) ProtoMessage() {}
+
+func (x *ProduceStreamError) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamError.ProtoReflect.Descriptor instead.
+func (*ProduceStreamError) Descriptor() ([]byte, []int) {
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ProduceStreamError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ProduceStreamError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ProduceStreamError) GetDetails() []*anypb.Any {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
 // ProduceRejection is the error detail of a Produce refused by schema
 // enforcement (InvalidArgument): every bad record, in request order. The
 // error message names the first one.
@@ -400,7 +581,7 @@ type ProduceRejection struct {
 
 func (x *ProduceRejection) Reset() {
 	*x = ProduceRejection{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[3]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +593,7 @@ func (x *ProduceRejection) String() string {
 func (*ProduceRejection) ProtoMessage() {}
 
 func (x *ProduceRejection) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[3]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +606,7 @@ func (x *ProduceRejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceRejection.ProtoReflect.Descriptor instead.
 func (*ProduceRejection) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{3}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProduceRejection) GetTopic() string {
@@ -464,7 +645,7 @@ type RecordRejection struct {
 
 func (x *RecordRejection) Reset() {
 	*x = RecordRejection{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[4]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +657,7 @@ func (x *RecordRejection) String() string {
 func (*RecordRejection) ProtoMessage() {}
 
 func (x *RecordRejection) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[4]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +670,7 @@ func (x *RecordRejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordRejection.ProtoReflect.Descriptor instead.
 func (*RecordRejection) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{4}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RecordRejection) GetIndex() int32 {
@@ -545,7 +726,7 @@ type ProduceResult struct {
 
 func (x *ProduceResult) Reset() {
 	*x = ProduceResult{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[5]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +738,7 @@ func (x *ProduceResult) String() string {
 func (*ProduceResult) ProtoMessage() {}
 
 func (x *ProduceResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[5]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +751,7 @@ func (x *ProduceResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResult.ProtoReflect.Descriptor instead.
 func (*ProduceResult) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{5}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProduceResult) GetPartition() int32 {
@@ -596,7 +777,7 @@ type ProduceResponse struct {
 
 func (x *ProduceResponse) Reset() {
 	*x = ProduceResponse{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[6]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +789,7 @@ func (x *ProduceResponse) String() string {
 func (*ProduceResponse) ProtoMessage() {}
 
 func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[6]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +802,7 @@ func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
 func (*ProduceResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{6}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ProduceResponse) GetResults() []*ProduceResult {
@@ -646,7 +827,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[7]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +839,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[7]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +852,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{7}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Record) GetPartition() int32 {
@@ -735,7 +916,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[8]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +928,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[8]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +941,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{8}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FetchRequest) GetTopic() string {
@@ -816,7 +997,7 @@ type FetchResponse struct {
 
 func (x *FetchResponse) Reset() {
 	*x = FetchResponse{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[9]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +1009,7 @@ func (x *FetchResponse) String() string {
 func (*FetchResponse) ProtoMessage() {}
 
 func (x *FetchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[9]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +1022,7 @@ func (x *FetchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
 func (*FetchResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{9}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *FetchResponse) GetRecords() []*Record {
@@ -883,7 +1064,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[10]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1076,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[10]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1089,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{10}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubscribeRequest) GetTopic() string {
@@ -986,7 +1167,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[11]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1179,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[11]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1192,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{11}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubscribeResponse) GetRecords() []*Record {
@@ -1051,7 +1232,7 @@ type ListOffsetsRequest struct {
 
 func (x *ListOffsetsRequest) Reset() {
 	*x = ListOffsetsRequest{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[12]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1244,7 @@ func (x *ListOffsetsRequest) String() string {
 func (*ListOffsetsRequest) ProtoMessage() {}
 
 func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[12]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1257,7 @@ func (x *ListOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*ListOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{12}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListOffsetsRequest) GetTopic() string {
@@ -1148,7 +1329,7 @@ type PartitionOffset struct {
 
 func (x *PartitionOffset) Reset() {
 	*x = PartitionOffset{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[13]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +1341,7 @@ func (x *PartitionOffset) String() string {
 func (*PartitionOffset) ProtoMessage() {}
 
 func (x *PartitionOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[13]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +1354,7 @@ func (x *PartitionOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionOffset.ProtoReflect.Descriptor instead.
 func (*PartitionOffset) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{13}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PartitionOffset) GetPartition() int32 {
@@ -1206,7 +1387,7 @@ type ListOffsetsResponse struct {
 
 func (x *ListOffsetsResponse) Reset() {
 	*x = ListOffsetsResponse{}
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[14]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1399,7 @@ func (x *ListOffsetsResponse) String() string {
 func (*ListOffsetsResponse) ProtoMessage() {}
 
 func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_broker_v1_broker_proto_msgTypes[14]
+	mi := &file_sluice_broker_v1_broker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1412,7 @@ func (x *ListOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*ListOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{14}
+	return file_sluice_broker_v1_broker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListOffsetsResponse) GetOffsets() []*PartitionOffset {
@@ -1245,7 +1426,7 @@ var File_sluice_broker_v1_broker_proto protoreflect.FileDescriptor
 
 const file_sluice_broker_v1_broker_proto_rawDesc = "" +
 	"\n" +
-	"\x1dsluice/broker/v1/broker.proto\x12\x10sluice.broker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!sluice/registry/v1/registry.proto\"0\n" +
+	"\x1dsluice/broker/v1/broker.proto\x12\x10sluice.broker.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!sluice/registry/v1/registry.proto\"0\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"\xf2\x01\n" +
@@ -1264,7 +1445,18 @@ const file_sluice_broker_v1_broker_proto_rawDesc = "" +
 	"\arecords\x18\x02 \x03(\v2\x1f.sluice.broker.v1.ProduceRecordR\arecords\x12=\n" +
 	"\fvalue_schema\x18\x03 \x01(\v2\x1a.sluice.registry.v1.SchemaR\vvalueSchema\x129\n" +
 	"\n" +
-	"key_schema\x18\x04 \x01(\v2\x1a.sluice.registry.v1.SchemaR\tkeySchema\"e\n" +
+	"key_schema\x18\x04 \x01(\v2\x1a.sluice.registry.v1.SchemaR\tkeySchema\"b\n" +
+	"\x14ProduceStreamRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12:\n" +
+	"\arequest\x18\x02 \x01(\v2 .sluice.broker.v1.ProduceRequestR\arequest\"\xa2\x01\n" +
+	"\x15ProduceStreamResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12=\n" +
+	"\bresponse\x18\x02 \x01(\v2!.sluice.broker.v1.ProduceResponseR\bresponse\x12:\n" +
+	"\x05error\x18\x03 \x01(\v2$.sluice.broker.v1.ProduceStreamErrorR\x05error\"r\n" +
+	"\x12ProduceStreamError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
+	"\adetails\x18\x03 \x03(\v2\x14.google.protobuf.AnyR\adetails\"e\n" +
 	"\x10ProduceRejection\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12;\n" +
 	"\arecords\x18\x02 \x03(\v2!.sluice.broker.v1.RecordRejectionR\arecords\"\xbc\x01\n" +
@@ -1341,9 +1533,10 @@ const file_sluice_broker_v1_broker_proto_rawDesc = "" +
 	"OffsetSpec\x12\x1b\n" +
 	"\x17OFFSET_SPEC_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14OFFSET_SPEC_EARLIEST\x10\x01\x12\x16\n" +
-	"\x12OFFSET_SPEC_LATEST\x10\x022\xdd\x02\n" +
+	"\x12OFFSET_SPEC_LATEST\x10\x022\xc3\x03\n" +
 	"\rBrokerService\x12N\n" +
-	"\aProduce\x12 .sluice.broker.v1.ProduceRequest\x1a!.sluice.broker.v1.ProduceResponse\x12H\n" +
+	"\aProduce\x12 .sluice.broker.v1.ProduceRequest\x1a!.sluice.broker.v1.ProduceResponse\x12d\n" +
+	"\rProduceStream\x12&.sluice.broker.v1.ProduceStreamRequest\x1a'.sluice.broker.v1.ProduceStreamResponse(\x010\x01\x12H\n" +
 	"\x05Fetch\x12\x1e.sluice.broker.v1.FetchRequest\x1a\x1f.sluice.broker.v1.FetchResponse\x12V\n" +
 	"\tSubscribe\x12\".sluice.broker.v1.SubscribeRequest\x1a#.sluice.broker.v1.SubscribeResponse0\x01\x12Z\n" +
 	"\vListOffsets\x12$.sluice.broker.v1.ListOffsetsRequest\x1a%.sluice.broker.v1.ListOffsetsResponseB\xc5\x01\n" +
@@ -1362,7 +1555,7 @@ func file_sluice_broker_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_broker_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sluice_broker_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_sluice_broker_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_sluice_broker_v1_broker_proto_goTypes = []any{
 	(RecordSide)(0),               // 0: sluice.broker.v1.RecordSide
 	(StartPosition)(0),            // 1: sluice.broker.v1.StartPosition
@@ -1370,54 +1563,64 @@ var file_sluice_broker_v1_broker_proto_goTypes = []any{
 	(*Header)(nil),                // 3: sluice.broker.v1.Header
 	(*ProduceRecord)(nil),         // 4: sluice.broker.v1.ProduceRecord
 	(*ProduceRequest)(nil),        // 5: sluice.broker.v1.ProduceRequest
-	(*ProduceRejection)(nil),      // 6: sluice.broker.v1.ProduceRejection
-	(*RecordRejection)(nil),       // 7: sluice.broker.v1.RecordRejection
-	(*ProduceResult)(nil),         // 8: sluice.broker.v1.ProduceResult
-	(*ProduceResponse)(nil),       // 9: sluice.broker.v1.ProduceResponse
-	(*Record)(nil),                // 10: sluice.broker.v1.Record
-	(*FetchRequest)(nil),          // 11: sluice.broker.v1.FetchRequest
-	(*FetchResponse)(nil),         // 12: sluice.broker.v1.FetchResponse
-	(*SubscribeRequest)(nil),      // 13: sluice.broker.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 14: sluice.broker.v1.SubscribeResponse
-	(*ListOffsetsRequest)(nil),    // 15: sluice.broker.v1.ListOffsetsRequest
-	(*PartitionOffset)(nil),       // 16: sluice.broker.v1.PartitionOffset
-	(*ListOffsetsResponse)(nil),   // 17: sluice.broker.v1.ListOffsetsResponse
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*v1.Schema)(nil),             // 19: sluice.registry.v1.Schema
-	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
+	(*ProduceStreamRequest)(nil),  // 6: sluice.broker.v1.ProduceStreamRequest
+	(*ProduceStreamResponse)(nil), // 7: sluice.broker.v1.ProduceStreamResponse
+	(*ProduceStreamError)(nil),    // 8: sluice.broker.v1.ProduceStreamError
+	(*ProduceRejection)(nil),      // 9: sluice.broker.v1.ProduceRejection
+	(*RecordRejection)(nil),       // 10: sluice.broker.v1.RecordRejection
+	(*ProduceResult)(nil),         // 11: sluice.broker.v1.ProduceResult
+	(*ProduceResponse)(nil),       // 12: sluice.broker.v1.ProduceResponse
+	(*Record)(nil),                // 13: sluice.broker.v1.Record
+	(*FetchRequest)(nil),          // 14: sluice.broker.v1.FetchRequest
+	(*FetchResponse)(nil),         // 15: sluice.broker.v1.FetchResponse
+	(*SubscribeRequest)(nil),      // 16: sluice.broker.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 17: sluice.broker.v1.SubscribeResponse
+	(*ListOffsetsRequest)(nil),    // 18: sluice.broker.v1.ListOffsetsRequest
+	(*PartitionOffset)(nil),       // 19: sluice.broker.v1.PartitionOffset
+	(*ListOffsetsResponse)(nil),   // 20: sluice.broker.v1.ListOffsetsResponse
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*v1.Schema)(nil),             // 22: sluice.registry.v1.Schema
+	(*anypb.Any)(nil),             // 23: google.protobuf.Any
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
 }
 var file_sluice_broker_v1_broker_proto_depIdxs = []int32{
 	3,  // 0: sluice.broker.v1.ProduceRecord.headers:type_name -> sluice.broker.v1.Header
-	18, // 1: sluice.broker.v1.ProduceRecord.timestamp:type_name -> google.protobuf.Timestamp
+	21, // 1: sluice.broker.v1.ProduceRecord.timestamp:type_name -> google.protobuf.Timestamp
 	4,  // 2: sluice.broker.v1.ProduceRequest.records:type_name -> sluice.broker.v1.ProduceRecord
-	19, // 3: sluice.broker.v1.ProduceRequest.value_schema:type_name -> sluice.registry.v1.Schema
-	19, // 4: sluice.broker.v1.ProduceRequest.key_schema:type_name -> sluice.registry.v1.Schema
-	7,  // 5: sluice.broker.v1.ProduceRejection.records:type_name -> sluice.broker.v1.RecordRejection
-	0,  // 6: sluice.broker.v1.RecordRejection.side:type_name -> sluice.broker.v1.RecordSide
-	8,  // 7: sluice.broker.v1.ProduceResponse.results:type_name -> sluice.broker.v1.ProduceResult
-	18, // 8: sluice.broker.v1.Record.timestamp:type_name -> google.protobuf.Timestamp
-	3,  // 9: sluice.broker.v1.Record.headers:type_name -> sluice.broker.v1.Header
-	20, // 10: sluice.broker.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
-	10, // 11: sluice.broker.v1.FetchResponse.records:type_name -> sluice.broker.v1.Record
-	1,  // 12: sluice.broker.v1.SubscribeRequest.position:type_name -> sluice.broker.v1.StartPosition
-	10, // 13: sluice.broker.v1.SubscribeResponse.records:type_name -> sluice.broker.v1.Record
-	2,  // 14: sluice.broker.v1.ListOffsetsRequest.spec:type_name -> sluice.broker.v1.OffsetSpec
-	18, // 15: sluice.broker.v1.ListOffsetsRequest.timestamp:type_name -> google.protobuf.Timestamp
-	18, // 16: sluice.broker.v1.PartitionOffset.timestamp:type_name -> google.protobuf.Timestamp
-	16, // 17: sluice.broker.v1.ListOffsetsResponse.offsets:type_name -> sluice.broker.v1.PartitionOffset
-	5,  // 18: sluice.broker.v1.BrokerService.Produce:input_type -> sluice.broker.v1.ProduceRequest
-	11, // 19: sluice.broker.v1.BrokerService.Fetch:input_type -> sluice.broker.v1.FetchRequest
-	13, // 20: sluice.broker.v1.BrokerService.Subscribe:input_type -> sluice.broker.v1.SubscribeRequest
-	15, // 21: sluice.broker.v1.BrokerService.ListOffsets:input_type -> sluice.broker.v1.ListOffsetsRequest
-	9,  // 22: sluice.broker.v1.BrokerService.Produce:output_type -> sluice.broker.v1.ProduceResponse
-	12, // 23: sluice.broker.v1.BrokerService.Fetch:output_type -> sluice.broker.v1.FetchResponse
-	14, // 24: sluice.broker.v1.BrokerService.Subscribe:output_type -> sluice.broker.v1.SubscribeResponse
-	17, // 25: sluice.broker.v1.BrokerService.ListOffsets:output_type -> sluice.broker.v1.ListOffsetsResponse
-	22, // [22:26] is the sub-list for method output_type
-	18, // [18:22] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	22, // 3: sluice.broker.v1.ProduceRequest.value_schema:type_name -> sluice.registry.v1.Schema
+	22, // 4: sluice.broker.v1.ProduceRequest.key_schema:type_name -> sluice.registry.v1.Schema
+	5,  // 5: sluice.broker.v1.ProduceStreamRequest.request:type_name -> sluice.broker.v1.ProduceRequest
+	12, // 6: sluice.broker.v1.ProduceStreamResponse.response:type_name -> sluice.broker.v1.ProduceResponse
+	8,  // 7: sluice.broker.v1.ProduceStreamResponse.error:type_name -> sluice.broker.v1.ProduceStreamError
+	23, // 8: sluice.broker.v1.ProduceStreamError.details:type_name -> google.protobuf.Any
+	10, // 9: sluice.broker.v1.ProduceRejection.records:type_name -> sluice.broker.v1.RecordRejection
+	0,  // 10: sluice.broker.v1.RecordRejection.side:type_name -> sluice.broker.v1.RecordSide
+	11, // 11: sluice.broker.v1.ProduceResponse.results:type_name -> sluice.broker.v1.ProduceResult
+	21, // 12: sluice.broker.v1.Record.timestamp:type_name -> google.protobuf.Timestamp
+	3,  // 13: sluice.broker.v1.Record.headers:type_name -> sluice.broker.v1.Header
+	24, // 14: sluice.broker.v1.FetchRequest.max_wait:type_name -> google.protobuf.Duration
+	13, // 15: sluice.broker.v1.FetchResponse.records:type_name -> sluice.broker.v1.Record
+	1,  // 16: sluice.broker.v1.SubscribeRequest.position:type_name -> sluice.broker.v1.StartPosition
+	13, // 17: sluice.broker.v1.SubscribeResponse.records:type_name -> sluice.broker.v1.Record
+	2,  // 18: sluice.broker.v1.ListOffsetsRequest.spec:type_name -> sluice.broker.v1.OffsetSpec
+	21, // 19: sluice.broker.v1.ListOffsetsRequest.timestamp:type_name -> google.protobuf.Timestamp
+	21, // 20: sluice.broker.v1.PartitionOffset.timestamp:type_name -> google.protobuf.Timestamp
+	19, // 21: sluice.broker.v1.ListOffsetsResponse.offsets:type_name -> sluice.broker.v1.PartitionOffset
+	5,  // 22: sluice.broker.v1.BrokerService.Produce:input_type -> sluice.broker.v1.ProduceRequest
+	6,  // 23: sluice.broker.v1.BrokerService.ProduceStream:input_type -> sluice.broker.v1.ProduceStreamRequest
+	14, // 24: sluice.broker.v1.BrokerService.Fetch:input_type -> sluice.broker.v1.FetchRequest
+	16, // 25: sluice.broker.v1.BrokerService.Subscribe:input_type -> sluice.broker.v1.SubscribeRequest
+	18, // 26: sluice.broker.v1.BrokerService.ListOffsets:input_type -> sluice.broker.v1.ListOffsetsRequest
+	12, // 27: sluice.broker.v1.BrokerService.Produce:output_type -> sluice.broker.v1.ProduceResponse
+	7,  // 28: sluice.broker.v1.BrokerService.ProduceStream:output_type -> sluice.broker.v1.ProduceStreamResponse
+	15, // 29: sluice.broker.v1.BrokerService.Fetch:output_type -> sluice.broker.v1.FetchResponse
+	17, // 30: sluice.broker.v1.BrokerService.Subscribe:output_type -> sluice.broker.v1.SubscribeResponse
+	20, // 31: sluice.broker.v1.BrokerService.ListOffsets:output_type -> sluice.broker.v1.ListOffsetsResponse
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_sluice_broker_v1_broker_proto_init() }
@@ -1426,12 +1629,12 @@ func file_sluice_broker_v1_broker_proto_init() {
 		return
 	}
 	file_sluice_broker_v1_broker_proto_msgTypes[1].OneofWrappers = []any{}
-	file_sluice_broker_v1_broker_proto_msgTypes[7].OneofWrappers = []any{}
-	file_sluice_broker_v1_broker_proto_msgTypes[10].OneofWrappers = []any{
+	file_sluice_broker_v1_broker_proto_msgTypes[10].OneofWrappers = []any{}
+	file_sluice_broker_v1_broker_proto_msgTypes[13].OneofWrappers = []any{
 		(*SubscribeRequest_Offset)(nil),
 		(*SubscribeRequest_Position)(nil),
 	}
-	file_sluice_broker_v1_broker_proto_msgTypes[12].OneofWrappers = []any{
+	file_sluice_broker_v1_broker_proto_msgTypes[15].OneofWrappers = []any{
 		(*ListOffsetsRequest_Spec)(nil),
 		(*ListOffsetsRequest_Timestamp)(nil),
 	}
@@ -1441,7 +1644,7 @@ func file_sluice_broker_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_broker_v1_broker_proto_rawDesc), len(file_sluice_broker_v1_broker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,9 @@ const (
 const (
 	// BrokerServiceProduceProcedure is the fully-qualified name of the BrokerService's Produce RPC.
 	BrokerServiceProduceProcedure = "/sluice.broker.v1.BrokerService/Produce"
+	// BrokerServiceProduceStreamProcedure is the fully-qualified name of the BrokerService's
+	// ProduceStream RPC.
+	BrokerServiceProduceStreamProcedure = "/sluice.broker.v1.BrokerService/ProduceStream"
 	// BrokerServiceFetchProcedure is the fully-qualified name of the BrokerService's Fetch RPC.
 	BrokerServiceFetchProcedure = "/sluice.broker.v1.BrokerService/Fetch"
 	// BrokerServiceSubscribeProcedure is the fully-qualified name of the BrokerService's Subscribe RPC.
@@ -50,6 +53,15 @@ type BrokerServiceClient interface {
 	// server's fsync policy. A request is all or nothing: if any record is
 	// refused, none is written.
 	Produce(context.Context, *connect.Request[v1.ProduceRequest]) (*connect.Response[v1.ProduceResponse], error)
+	// ProduceStream pipelines produce requests on one stream, as a Kafka
+	// client pipelines requests on one connection: the server takes each
+	// request as it arrives and answers every one, in the order sent, once it
+	// is durable or refused. A refused request gets its error in its answer
+	// (the code, message and details Produce would return) and the stream
+	// goes on. Requests of one stream are queued in the order sent, so the
+	// records of a partition keep the stream's order. It needs HTTP/2 (the
+	// Connect protocol or gRPC; gRPC-Web has no client streams).
+	ProduceStream(context.Context) *connect.BidiStreamForClient[v1.ProduceStreamRequest, v1.ProduceStreamResponse]
 	// Fetch reads records of one partition from an offset, long-polling up to
 	// max_wait when there is nothing at that offset yet.
 	Fetch(context.Context, *connect.Request[v1.FetchRequest]) (*connect.Response[v1.FetchResponse], error)
@@ -76,6 +88,12 @@ func NewBrokerServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(brokerServiceMethods.ByName("Produce")),
 			connect.WithClientOptions(opts...),
 		),
+		produceStream: connect.NewClient[v1.ProduceStreamRequest, v1.ProduceStreamResponse](
+			httpClient,
+			baseURL+BrokerServiceProduceStreamProcedure,
+			connect.WithSchema(brokerServiceMethods.ByName("ProduceStream")),
+			connect.WithClientOptions(opts...),
+		),
 		fetch: connect.NewClient[v1.FetchRequest, v1.FetchResponse](
 			httpClient,
 			baseURL+BrokerServiceFetchProcedure,
@@ -99,15 +117,21 @@ func NewBrokerServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 
 // brokerServiceClient implements BrokerServiceClient.
 type brokerServiceClient struct {
-	produce     *connect.Client[v1.ProduceRequest, v1.ProduceResponse]
-	fetch       *connect.Client[v1.FetchRequest, v1.FetchResponse]
-	subscribe   *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
-	listOffsets *connect.Client[v1.ListOffsetsRequest, v1.ListOffsetsResponse]
+	produce       *connect.Client[v1.ProduceRequest, v1.ProduceResponse]
+	produceStream *connect.Client[v1.ProduceStreamRequest, v1.ProduceStreamResponse]
+	fetch         *connect.Client[v1.FetchRequest, v1.FetchResponse]
+	subscribe     *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	listOffsets   *connect.Client[v1.ListOffsetsRequest, v1.ListOffsetsResponse]
 }
 
 // Produce calls sluice.broker.v1.BrokerService.Produce.
 func (c *brokerServiceClient) Produce(ctx context.Context, req *connect.Request[v1.ProduceRequest]) (*connect.Response[v1.ProduceResponse], error) {
 	return c.produce.CallUnary(ctx, req)
+}
+
+// ProduceStream calls sluice.broker.v1.BrokerService.ProduceStream.
+func (c *brokerServiceClient) ProduceStream(ctx context.Context) *connect.BidiStreamForClient[v1.ProduceStreamRequest, v1.ProduceStreamResponse] {
+	return c.produceStream.CallBidiStream(ctx)
 }
 
 // Fetch calls sluice.broker.v1.BrokerService.Fetch.
@@ -131,6 +155,15 @@ type BrokerServiceHandler interface {
 	// server's fsync policy. A request is all or nothing: if any record is
 	// refused, none is written.
 	Produce(context.Context, *connect.Request[v1.ProduceRequest]) (*connect.Response[v1.ProduceResponse], error)
+	// ProduceStream pipelines produce requests on one stream, as a Kafka
+	// client pipelines requests on one connection: the server takes each
+	// request as it arrives and answers every one, in the order sent, once it
+	// is durable or refused. A refused request gets its error in its answer
+	// (the code, message and details Produce would return) and the stream
+	// goes on. Requests of one stream are queued in the order sent, so the
+	// records of a partition keep the stream's order. It needs HTTP/2 (the
+	// Connect protocol or gRPC; gRPC-Web has no client streams).
+	ProduceStream(context.Context, *connect.BidiStream[v1.ProduceStreamRequest, v1.ProduceStreamResponse]) error
 	// Fetch reads records of one partition from an offset, long-polling up to
 	// max_wait when there is nothing at that offset yet.
 	Fetch(context.Context, *connect.Request[v1.FetchRequest]) (*connect.Response[v1.FetchResponse], error)
@@ -151,6 +184,12 @@ func NewBrokerServiceHandler(svc BrokerServiceHandler, opts ...connect.HandlerOp
 		BrokerServiceProduceProcedure,
 		svc.Produce,
 		connect.WithSchema(brokerServiceMethods.ByName("Produce")),
+		connect.WithHandlerOptions(opts...),
+	)
+	brokerServiceProduceStreamHandler := connect.NewBidiStreamHandler(
+		BrokerServiceProduceStreamProcedure,
+		svc.ProduceStream,
+		connect.WithSchema(brokerServiceMethods.ByName("ProduceStream")),
 		connect.WithHandlerOptions(opts...),
 	)
 	brokerServiceFetchHandler := connect.NewUnaryHandler(
@@ -175,6 +214,8 @@ func NewBrokerServiceHandler(svc BrokerServiceHandler, opts ...connect.HandlerOp
 		switch r.URL.Path {
 		case BrokerServiceProduceProcedure:
 			brokerServiceProduceHandler.ServeHTTP(w, r)
+		case BrokerServiceProduceStreamProcedure:
+			brokerServiceProduceStreamHandler.ServeHTTP(w, r)
 		case BrokerServiceFetchProcedure:
 			brokerServiceFetchHandler.ServeHTTP(w, r)
 		case BrokerServiceSubscribeProcedure:
@@ -192,6 +233,10 @@ type UnimplementedBrokerServiceHandler struct{}
 
 func (UnimplementedBrokerServiceHandler) Produce(context.Context, *connect.Request[v1.ProduceRequest]) (*connect.Response[v1.ProduceResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluice.broker.v1.BrokerService.Produce is not implemented"))
+}
+
+func (UnimplementedBrokerServiceHandler) ProduceStream(context.Context, *connect.BidiStream[v1.ProduceStreamRequest, v1.ProduceStreamResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("sluice.broker.v1.BrokerService.ProduceStream is not implemented"))
 }
 
 func (UnimplementedBrokerServiceHandler) Fetch(context.Context, *connect.Request[v1.FetchRequest]) (*connect.Response[v1.FetchResponse], error) {
