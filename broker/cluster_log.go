@@ -42,7 +42,7 @@ type SharedConfig struct {
 	// Node is this node's id (it names the node's objects); required.
 	Node string
 	// Window is how long the node collects produced batches before writing
-	// them as one object; 0 means the shared log's default (25 ms).
+	// them as one object; 0 means the shared log's default (5 ms).
 	Window time.Duration
 	// TopicPoll is how often the node reads the topic rows again to learn
 	// of other nodes' creations, deletions and changes; 0 means 1 s.

@@ -6,61 +6,122 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicehq/sluice/internal/pgmeta"
 	"github.com/sluicehq/sluice/internal/pgtest"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
-// BenchmarkClusterProduce produces over Connect (16 concurrent producers,
-// 100 records of 100 bytes per request, one 6-partition topic) to an
-// embedded node (fsync never) and to each node of a three-node shared-log
-// cluster in turn (file object store on local disk), reporting records/s
-// and the ack latency p50/p99.
-//
-//	go test ./server -run '^$' -bench ClusterProduce -benchtime 2000x
-func BenchmarkClusterProduce(b *testing.B) {
-	b.Run("embedded", func(b *testing.B) {
+// benchNodes starts the nodes of one benchmark target and returns their
+// URLs and, for a cluster, a pool on its PostgreSQL (nil for the embedded
+// node). "embedded" is one node (fsync never); "clusterN" is N shared-log
+// nodes (PostgreSQL from pgtest: fsync and synchronous_commit off; file
+// object store on local disk, each object fsynced).
+func benchNodes(b *testing.B, target string) ([]string, *pgxpool.Pool) {
+	b.Helper()
+	if target == "embedded" {
 		_, url, stop, err := Start(context.Background(), Config{DataDir: b.TempDir(), Fsync: neverFsync(nil)}, "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer stop()
-		benchProduce(b, []string{url})
-	})
-	b.Run("cluster3", func(b *testing.B) {
-		meta := pgtest.DB(b)
-		objects := "file://" + b.TempDir()
-		var urls []string
-		for _, id := range []string{"a", "b", "c"} {
-			_, url, stop, err := Start(context.Background(), Config{DataDir: b.TempDir(), Meta: meta, NodeID: id, Objects: objects, Fsync: neverFsync(nil)}, "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer stop()
-			urls = append(urls, url)
+		b.Cleanup(func() { stop() })
+		return []string{url}, nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(target, "cluster%d", &n); err != nil || n < 1 {
+		b.Fatalf("bench target %q: want embedded or clusterN", target)
+	}
+	meta := pgtest.DB(b)
+	pool, err := pgmeta.Open(context.Background(), meta)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	objects := "file://" + b.TempDir()
+	var urls []string
+	for i := range n {
+		_, url, stop, err := Start(context.Background(), Config{DataDir: b.TempDir(), Meta: meta, NodeID: fmt.Sprint("n", i), Objects: objects, Fsync: neverFsync(nil)}, "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
 		}
-		benchProduce(b, urls)
-	})
+		b.Cleanup(func() { stop() })
+		urls = append(urls, url)
+	}
+	return urls, pool
 }
 
-func benchProduce(b *testing.B, urls []string) {
+// pgCounters are PostgreSQL's committed transactions (pg_stat_database,
+// every client: commits, upload rows, polls, reads) and the shared log's
+// committed objects (one sharedlog_commit call each).
+type pgCounters struct{ xacts, objects int64 }
+
+func readPGCounters(b *testing.B, pool *pgxpool.Pool) pgCounters {
+	b.Helper()
+	var c pgCounters
 	ctx := context.Background()
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	if _, err := brokerv1connect.NewTopicServiceClient(hc, urls[0]).CreateTopic(ctx,
+	// The statistics are sent by each backend at most every second or so:
+	// ask for a fresh snapshot of what has been reported.
+	if _, err := pool.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+		b.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&c.xacts); err != nil {
+		b.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_objects`).Scan(&c.objects); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkClusterProduce produces over Connect (closed-loop producers,
+// 100 records of 100 bytes per request, one 6-partition topic) to an
+// embedded node (fsync never), to one node of a shared-log cluster, and to
+// each node of a three-node one in turn (PostgreSQL from pgtest, file
+// object store on local disk), reporting records/s, the ack latency
+// p50/p99 and, for a cluster, shared-log objects (= sharedlog_commit
+// calls) per second and PostgreSQL transactions per second. Everything
+// runs on this machine: compare targets within one run, interleaved.
+//
+//	go test ./server -run '^$' -bench ClusterProduce -benchtime 2000x
+func BenchmarkClusterProduce(b *testing.B) {
+	for _, producers := range []int{16, 64} {
+		for _, target := range []string{"embedded", "cluster1", "cluster3"} {
+			b.Run(fmt.Sprintf("producers=%d/%s", producers, target), func(b *testing.B) {
+				urls, pool := benchNodes(b, target)
+				benchProduce(b, urls, pool, producers)
+			})
+		}
+	}
+}
+
+// benchTopic creates the 6-partition topic "bench" and returns a produce
+// request of 100 records of 100 bytes.
+func benchTopic(b *testing.B, hc *http.Client, url string) *brokerv1.ProduceRequest {
+	b.Helper()
+	if _, err := brokerv1connect.NewTopicServiceClient(hc, url).CreateTopic(context.Background(),
 		connect.NewRequest(&brokerv1.CreateTopicRequest{Name: "bench", Partitions: 6})); err != nil {
 		b.Fatal(err)
 	}
-	const producers, per = 16, 100
 	value := make([]byte, 100)
 	req := &brokerv1.ProduceRequest{Topic: "bench"}
-	for i := range per {
+	for i := range 100 {
 		req.Records = append(req.Records, &brokerv1.ProduceRecord{Key: []byte(fmt.Sprint(i)), Value: value})
 	}
+	return req
+}
+
+func benchProduce(b *testing.B, urls []string, pool *pgxpool.Pool, producers int) {
+	ctx := context.Background()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	req := benchTopic(b, hc, urls[0])
+	per := len(req.Records)
 	var mu sync.Mutex
 	var lat []time.Duration
 	next := make(chan struct{}, b.N)
@@ -68,6 +129,10 @@ func benchProduce(b *testing.B, urls []string) {
 		next <- struct{}{}
 	}
 	close(next)
+	var before pgCounters
+	if pool != nil {
+		before = readPGCounters(b, pool)
+	}
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -100,4 +165,98 @@ func benchProduce(b *testing.B, urls []string) {
 	b.ReportMetric(float64(b.N*per)/took.Seconds(), "records/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	if pool != nil {
+		time.Sleep(1100 * time.Millisecond) // let the backends report their statistics
+		after := readPGCounters(b, pool)
+		b.ReportMetric(float64(after.objects-before.objects)/took.Seconds(), "objects/s")
+		b.ReportMetric(float64(after.xacts-before.xacts)/took.Seconds(), "pg-xacts/s")
+	}
+}
+
+// BenchmarkClusterConsume reads a 6-partition topic of 60,000 records
+// (100 bytes each, produced as in BenchmarkClusterProduce) over Connect
+// Fetch, one reader per partition (1 MiB, up to 10,000 records per fetch),
+// from an embedded node and from a node of a three-node cluster that did
+// not produce the records, after one untimed pass has filled its read
+// cache (the cached consume of issue #16; colder reads are measured by
+// broker/internal/shared's BenchmarkRead). One op is one pass over the
+// topic; it reports records/s.
+//
+//	go test ./server -run '^$' -bench ClusterConsume -benchtime 20x
+func BenchmarkClusterConsume(b *testing.B) {
+	for _, target := range []string{"embedded", "cluster3"} {
+		b.Run(target, func(b *testing.B) {
+			urls, _ := benchNodes(b, target)
+			ctx := context.Background()
+			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			req := benchTopic(b, hc, urls[0])
+			const requests = 600
+			var sent atomic.Int64
+			var wg sync.WaitGroup
+			for range 16 {
+				cl := brokerv1connect.NewBrokerServiceClient(hc, urls[0])
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for sent.Add(1) <= requests {
+						if _, err := cl.Produce(ctx, connect.NewRequest(req)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			reader := brokerv1connect.NewBrokerServiceClient(hc, urls[len(urls)-1])
+			want := int64(requests * len(req.Records))
+			pass := func() int64 {
+				var total atomic.Int64
+				var wg sync.WaitGroup
+				for part := range int32(6) {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for off := int64(0); ; {
+							res, err := reader.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: "bench", Partition: part, Offset: off, MaxRecords: 10000, MaxBytes: 1 << 20}))
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							recs := res.Msg.GetRecords()
+							if len(recs) == 0 {
+								if off < res.Msg.GetHighWatermark() {
+									b.Errorf("partition %d: no records at %d below the high watermark %d", part, off, res.Msg.GetHighWatermark())
+								}
+								return
+							}
+							total.Add(int64(len(recs)))
+							off = recs[len(recs)-1].GetOffset() + 1
+						}
+					}()
+				}
+				wg.Wait()
+				return total.Load()
+			}
+			// The reader learns the high watermarks by notification: wait
+			// until it serves every record, which also fills its cache.
+			for deadline := time.Now().Add(30 * time.Second); ; {
+				n := pass()
+				if n == want {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("the reading node serves %d records of %d", n, want)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if n := pass(); n != want {
+					b.Fatalf("a pass read %d records, want %d", n, want)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(int64(b.N)*want)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
 }

@@ -10,10 +10,11 @@
 //
 // A Log is one node's: every partition it serves shares one intake buffer.
 // EnqueueBatch adds a batch to the buffer; the buffer is sealed when its
-// window (Config.Window, 25 ms by default) has passed since its first batch,
+// window (Config.Window, 5 ms by default) has passed since its first batch,
 // or when it holds Config.MaxObjectBytes (8 MiB). A sealed buffer becomes
 // one object, wal/<node>/<time-ordered id> (object.go), which is announced
-// in sharedlog_uploads, PUT, and then committed by one call of the
+// in sharedlog_uploads (while the window fills: off the ack's path), built
+// and PUT outside the intake lock, and then committed by one call of the
 // PostgreSQL function sharedlog_commit (schema.go): it locks the touched
 // partition rows in (topic id, partition) order, assigns offsets, records
 // the batches' coordinates and the object, deletes the upload row and
