@@ -371,8 +371,8 @@ func (p *recordPrinter) print(r *brokerv1.Record) error {
 // With --stop-on-decode-error a value (or an enveloped key) that does not
 // decode is printed, then ends the command.
 func (p *recordPrinter) printDecoded(r *brokerv1.Record) error {
-	key := p.dec.decode(r, serde.Key)
-	value := p.dec.decode(r, serde.Value)
+	key := p.dec.Decode(r, serde.Key)
+	value := p.dec.Decode(r, serde.Value)
 	if p.json {
 		j := decodedJSON{Partition: r.GetPartition(), Offset: r.GetOffset(), Timestamp: r.GetTimestamp().AsTime().Format(time.RFC3339Nano)}
 		j.Key, j.KeyBase64, j.KeySchema, j.KeyError = sideJSON(r.Key, key)

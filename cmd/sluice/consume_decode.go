@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"strconv"
 
-	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/recordjson"
-	"github.com/sluicehq/sluice/serde"
 	"github.com/sluicehq/sluice/srclient"
 )
 
@@ -36,14 +34,6 @@ func newRecordDecoder(ctx context.Context, reg *srclient.Reader, topic string, c
 		return nil, err
 	}
 	return &recordDecoder{Decoder: d, stopOnErr: stopOnErr}, nil
-}
-
-// decodedSide is one key or value after decoding.
-type decodedSide = recordjson.Side
-
-// decode decodes one side of r (recordjson.Decoder.Decode).
-func (d *recordDecoder) decode(r *brokerv1.Record, side serde.Side) decodedSide {
-	return d.Decode(r, side)
 }
 
 // decodedJSON is the --output json shape of a decoded record.
@@ -71,7 +61,7 @@ type schemaJSON struct {
 }
 
 // sideJSON fills one side's fields of a decodedJSON.
-func sideJSON(raw []byte, ds decodedSide) (v any, b64 string, sch *schemaJSON, errText string) {
+func sideJSON(raw []byte, ds recordjson.Side) (v any, b64 string, sch *schemaJSON, errText string) {
 	if ds.ID != 0 {
 		sch = &schemaJSON{Subject: ds.Subject, Version: ds.Version, ID: ds.ID, Type: ds.Type}
 	}
@@ -87,14 +77,14 @@ func sideJSON(raw []byte, ds decodedSide) (v any, b64 string, sch *schemaJSON, e
 
 // appendSideText appends " side=VALUE" and, after it, what the text line
 // says about the schema or the error.
-func appendSideText(buf []byte, name string, raw []byte, ds decodedSide) []byte {
+func appendSideText(buf []byte, name string, raw []byte, ds recordjson.Side) []byte {
 	if ds.JSON != nil {
 		return fmt.Appendf(buf, " %s=%s", name, ds.JSON)
 	}
 	return fmt.Appendf(buf, " %s=%s", name, textBytes(raw))
 }
 
-func appendSchemaText(buf []byte, name string, ds decodedSide) []byte {
+func appendSchemaText(buf []byte, name string, ds recordjson.Side) []byte {
 	if ds.ID != 0 {
 		if ds.Subject != "" {
 			buf = fmt.Appendf(buf, " %s.schema=%s:%d", name, ds.Subject, ds.Version)

@@ -125,7 +125,7 @@ func FuzzRecordDecode(f *testing.F) {
 			r.Headers = []*brokerv1.Header{{Key: "__value_schema_id", Value: header}}
 		}
 		for _, side := range []serde.Side{serde.Key, serde.Value} {
-			ds := d.decode(r, side)
+			ds := d.Decode(r, side)
 			if ds.JSON != nil && !json.Valid(ds.JSON) {
 				t.Fatalf("%s decoded to invalid JSON %q", side, ds.JSON)
 			}
