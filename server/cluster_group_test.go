@@ -11,7 +11,9 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/internal/pgtest"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
@@ -336,5 +338,139 @@ func TestClusterGroupKafkaConsumers(t *testing.T) {
 		if got := offs.last[p]; got != 2*perPart {
 			t.Errorf("partition %d: committed %d, want %d", p, got, 2*perPart)
 		}
+	}
+}
+
+// A group coordinated by node a, reached from the others: over Connect a
+// Consume stream opened on b is relayed from a (records arrive, the member
+// shows in a's description), a commit sent to c lands, and describe on any
+// node agrees; over Kafka, b answers group requests NOT_COORDINATOR and
+// FindCoordinator on b names a, listed in b's Metadata.
+func TestClusterGroupFromAnyNode(t *testing.T) {
+	meta := pgtest.DB(t)
+	objects := "file://" + t.TempDir()
+	a := startGroupNode(t, meta, objects, "a")
+	b := startGroupNode(t, meta, objects, "b")
+	c := startGroupNode(t, meta, objects, "c")
+	ctx := context.Background()
+	if _, err := a.topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: "t", Partitions: 1})); err != nil {
+		t.Fatal(err)
+	}
+	a.produce(t, "t", 0, "x", "y", "z")
+	// a takes the lease: the first member joins there.
+	hb, err := a.groups.Heartbeat(ctx, connect.NewRequest(&brokerv1.HeartbeatRequest{Group: "g",
+		Subscription: &brokerv1.Subscription{Topics: []string{"other"}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if holder, _ := lease(t, meta, "g"); holder != "a" {
+		t.Fatalf("lease holder %q, want a", holder)
+	}
+
+	// Consume on b, relayed from a.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := b.groups.Consume(sctx, connect.NewRequest(&brokerv1.ConsumeRequest{Group: "g",
+		Subscription: &brokerv1.Subscription{Topics: []string{"t"}}, AutoOffsetReset: brokerv1.OffsetReset_OFFSET_RESET_EARLIEST}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var memberID string
+	var memberEpoch int32
+	var got []string
+	for len(got) < 3 && stream.Receive() {
+		switch ev := stream.Msg().GetEvent().(type) {
+		case *brokerv1.ConsumeResponse_Assignment:
+			memberID, memberEpoch = ev.Assignment.GetMemberId(), ev.Assignment.GetMemberEpoch()
+		case *brokerv1.ConsumeResponse_Records:
+			for _, r := range ev.Records.GetRecords() {
+				got = append(got, string(r.GetValue()))
+			}
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("Consume on b got %v (%v), want x y z", got, stream.Err())
+	}
+	// The commit goes to c, which forwards it to a.
+	if _, err := c.groups.CommitOffsets(ctx, connect.NewRequest(&brokerv1.CommitOffsetsRequest{Group: "g", MemberId: memberID, MemberEpoch: memberEpoch,
+		Offsets: []*brokerv1.OffsetCommit{{Topic: "t", Partition: 0, Offset: 3}}})); err != nil {
+		t.Fatalf("commit on c for a member of a's: %v", err)
+	}
+	for _, n := range []*groupNode{a, b, c} {
+		d, err := n.groups.DescribeGroup(ctx, connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: "g"}))
+		if err != nil {
+			t.Fatalf("describe on %s: %v", n.s.cfg.NodeID, err)
+		}
+		ids := map[string]bool{}
+		for _, m := range d.Msg.GetMembers() {
+			ids[m.GetMemberId()] = true
+		}
+		if len(ids) != 2 || !ids[memberID] || !ids[hb.Msg.GetMemberId()] {
+			t.Errorf("describe on %s: members %v, want %s and %s", n.s.cfg.NodeID, ids, memberID, hb.Msg.GetMemberId())
+		}
+		var committed int64 = -1
+		for _, p := range d.Msg.GetPartitions() {
+			if p.GetTopic() == "t" {
+				committed = p.GetCommittedOffset()
+			}
+		}
+		if committed != 3 {
+			t.Errorf("describe on %s: committed %d, want 3", n.s.cfg.NodeID, committed)
+		}
+	}
+
+	// Kafka on b.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.s.KafkaAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seed := cl.SeedBrokers()[0]
+	md, err := seed.Request(ctx, kmsg.NewPtrMetadataRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := map[int32]string{}
+	for _, br := range md.(*kmsg.MetadataResponse).Brokers {
+		brokers[br.NodeID] = fmt.Sprintf("%s:%d", br.Host, br.Port)
+	}
+	if len(brokers) != 3 {
+		t.Errorf("b's Metadata lists brokers %v, want the three nodes", brokers)
+	}
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorKeys = []string{"g"}
+	fr, err := seed.Request(ctx, fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co := fr.(*kmsg.FindCoordinatorResponse).Coordinators[0]
+	if co.ErrorCode != 0 || fmt.Sprintf("%s:%d", co.Host, co.Port) != a.s.KafkaAdvertisedAddr() || brokers[co.NodeID] != a.s.KafkaAdvertisedAddr() {
+		t.Errorf("FindCoordinator on b = node %d at %s:%d (code %d); want a's %s, as Metadata lists it", co.NodeID, co.Host, co.Port, co.ErrorCode, a.s.KafkaAdvertisedAddr())
+	}
+	of := kmsg.NewPtrOffsetFetchRequest()
+	og := kmsg.NewOffsetFetchRequestGroup()
+	og.Group = "g"
+	of.Group, of.Groups = "g", []kmsg.OffsetFetchRequestGroup{og}
+	or, err := seed.Request(ctx, of)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ofr := or.(*kmsg.OffsetFetchResponse)
+	code := ofr.ErrorCode
+	if len(ofr.Groups) > 0 {
+		code = ofr.Groups[0].ErrorCode
+	}
+	if code != kerr.NotCoordinator.Code {
+		t.Errorf("OffsetFetch v%d on b: code %d, want NOT_COORDINATOR", of.Version, code)
+	}
+	jg := kmsg.NewPtrJoinGroupRequest()
+	jg.Group, jg.ProtocolType, jg.SessionTimeoutMillis, jg.RebalanceTimeoutMillis = "g", "consumer", 10000, 10000
+	jg.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+	jr, err := seed.Request(ctx, jg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := jr.(*kmsg.JoinGroupResponse).ErrorCode; code != kerr.NotCoordinator.Code {
+		t.Errorf("JoinGroup on b: code %d, want NOT_COORDINATOR", code)
 	}
 }
