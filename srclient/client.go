@@ -160,7 +160,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		se := &Error{Status: resp.StatusCode}
 		if json.Unmarshal(data, se) != nil || se.Message == "" {
 			se.Code = resp.StatusCode
-			se.Message = fmt.Sprintf("%s %s: HTTP %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
+			se.Message = fmt.Sprintf("%s %s: HTTP %s: %s", method, path, resp.Status, errorBody(data))
 		} else if se.Code == 0 {
 			// A message without a code (a proxy's or another API's error
 			// envelope): the HTTP status is the code.
@@ -189,6 +189,20 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		}
 		return nil
 	}
+}
+
+// maxErrorBody bounds how much of an answer that is not the registry's
+// JSON error (a proxy's HTML page) an Error's message quotes.
+const maxErrorBody = 512
+
+// errorBody is the start of such an answer, for a message.
+func errorBody(data []byte) string {
+	s := strings.TrimSpace(string(data))
+	if len(s) <= maxErrorBody {
+		return s
+	}
+	// A rune cut in two becomes invalid UTF-8: drop it.
+	return strings.ToValidUTF8(s[:maxErrorBody], "") + fmt.Sprintf("... (%d bytes)", len(data))
 }
 
 // Reference is a schema reference, as the REST API spells it. Version -1

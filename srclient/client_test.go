@@ -75,6 +75,7 @@ func TestDo(t *testing.T) {
 		"GET /subjects":                         answer(200, `["a/b"]`),
 		"GET /subjects/a%2Fb/versions/1/schema": answer(200, `{"type":"string"}`),
 		"GET /config":                           answer(500, "boom"),
+		"GET /mode":                             answer(502, "<html>"+strings.Repeat("proxy error ", 1000)+"</html>"),
 		"POST /subjects/x/versions":             answer(409, `{"error_code":409,"message":"incompatible; field a"}`),
 	})
 	ctx := context.Background()
@@ -90,6 +91,11 @@ func TestDo(t *testing.T) {
 	var se *srclient.Error
 	if !errors.As(err, &se) || se.Code != 500 || se.Status != 500 || !strings.Contains(se.Message, "boom") {
 		t.Errorf("500: %v", err)
+	}
+	// A proxy's page is quoted, but only its start.
+	err = c.Do(ctx, http.MethodGet, "/mode", nil, nil, nil)
+	if !errors.As(err, &se) || se.Code != 502 || !strings.Contains(se.Message, "<html>proxy error") || len(se.Message) > 1024 || !strings.Contains(se.Message, "(12013 bytes)") {
+		t.Errorf("502 with a long page: %d bytes: %v", len(err.Error()), err)
 	}
 	err = c.Do(ctx, http.MethodPost, "/subjects/x/versions", nil, srclient.Schema{Schema: "{}"}, nil)
 	if srclient.Code(err) != 409 || err.Error() != "incompatible; field a (error code 409)" {
