@@ -5,6 +5,10 @@
 // protojson, and JSON Schema values are the JSON they are, after
 // validation. The writer's subject and version are named. `sluice consume
 // --decode` and the web console both show records through it.
+//
+// Encoder goes the other way (encode.go): a key or value typed as JSON
+// becomes record bytes through a registered schema, for `sluice produce
+// --value-subject` and the console's produce form.
 package recordjson
 
 import (
