@@ -58,26 +58,46 @@ type keyCompaction struct {
 	mu        sync.Mutex
 	cleanedTo int64 // end of the closed part the last pass cleaned
 	due       int64 // Unix ms a kept tombstone expires; 0 unknown
+	passes    int64 // passes that read the closed part on this node
 }
 
-// compactedNotice starts the notification line of a key compaction,
-// "compacted <partition> <topic_id>": nodes forget the partition's
-// coordinates kept in memory (listen.go).
+// compactedNotice starts the notification line of a key compaction pass,
+// "compacted <partition> <end> <due> <topic_id>": the end of the closed
+// part it cleaned and when its first kept tombstone expires. Nodes forget
+// the partition's coordinates kept in memory and skip passes of their own
+// until the closed part grows past end or due comes (listen.go), so that
+// one node, not every node, reads the closed part after it grows.
 const compactedNotice = "compacted "
+
+// noticeCompacted is the compactedNotice line of a pass.
+func (p *Partition) noticeCompacted(end, due int64) string {
+	return fmt.Sprintf("%s%d %d %d %s", compactedNotice, p.key.part, end, due, p.key.topic)
+}
 
 // forgetCompacted applies a compactedNotice line's rest.
 func (l *Log) forgetCompacted(what string) {
-	ps, topic, ok := strings.Cut(what, " ")
-	part, err := strconv.ParseInt(ps, 10, 32)
-	if !ok || err != nil {
+	f := strings.SplitN(what, " ", 4)
+	if len(f) != 4 {
+		return
+	}
+	part, err1 := strconv.ParseInt(f[0], 10, 32)
+	end, err2 := strconv.ParseInt(f[1], 10, 64)
+	due, err3 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
 		return
 	}
 	l.mu.Lock()
-	p := l.parts[pkey{topic, int32(part)}]
+	p := l.parts[pkey{f[3], int32(part)}]
 	l.mu.Unlock()
-	if p != nil {
-		p.forgetCoords()
+	if p == nil {
+		return
 	}
+	p.forgetCoords()
+	p.kc.mu.Lock()
+	if end >= p.kc.cleanedTo {
+		p.kc.cleanedTo, p.kc.due = end, due
+	}
+	p.kc.mu.Unlock()
 }
 
 // compactRow is one coordinate row of the closed part.
@@ -144,6 +164,9 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 	if idle || *end <= start {
 		return nil
 	}
+	kc.mu.Lock()
+	kc.passes++
+	kc.mu.Unlock()
 
 	rows, err := conn.Query(ctx, `SELECT b.base_offset, b.last_offset, o.key, o.size, b.byte_off, b.byte_len, b.max_ts, o.object_id
 		FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
@@ -256,7 +279,7 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 		if err := out.finish(); err != nil {
 			return err
 		}
-		ok, err := p.swapCompacted(ctx, old, out)
+		ok, err := p.swapCompacted(ctx, old, out, p.noticeCompacted(*end, due))
 		if err != nil {
 			return err
 		}
@@ -266,6 +289,10 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 		out.committed = true
 		l.cfg.Logger.Info("compacted shared partition", "partition", p.key.String(), "rows", len(old), "new_rows", len(out.rows), "keys", len(latest))
 		p.forgetCoords()
+	} else {
+		// Nothing changed; the other nodes need not read it again either
+		// (best effort: a node that misses this runs a pass of its own).
+		_, _ = l.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, p.noticeCompacted(*end, due))
 	}
 	kc.mu.Lock()
 	kc.cleanedTo, kc.due = *end, due
@@ -428,7 +455,7 @@ func (o *compactOutput) abandon() {
 // swapCompacted replaces rows old with out's rows in one transaction. It
 // returns false, changing nothing, when the old rows are not all there
 // any more, or the partition is gone.
-func (p *Partition) swapCompacted(ctx context.Context, old []compactRow, out *compactOutput) (bool, error) {
+func (p *Partition) swapCompacted(ctx context.Context, old []compactRow, out *compactOutput, notice string) (bool, error) {
 	l := p.l
 	fail := func(what string, err error) (bool, error) {
 		return false, fmt.Errorf("%w: compact %s: %s: %w", ErrUnavailable, p.key, what, err)
@@ -519,7 +546,7 @@ func (p *Partition) swapCompacted(ctx context.Context, old []compactRow, out *co
 	}
 	// Other nodes forget the coordinates they keep in memory (the old
 	// rows') at once; they would otherwise serve the old objects until GC.
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprintf("%s%d %s", compactedNotice, p.key.part, p.key.topic)); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, notice); err != nil {
 		return fail("notify", err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -456,7 +457,7 @@ func TestKeyCompactionStalePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A row that is not there (wrong object): the plan is stale.
-	ok, err := p.swapCompacted(ctx, []compactRow{{coord: coord{base: 0, last: 1}, objectID: -5}}, out)
+	ok, err := p.swapCompacted(ctx, []compactRow{{coord: coord{base: 0, last: 1}, objectID: -5}}, out, p.noticeCompacted(2, math.MaxInt64))
 	if err != nil || ok {
 		t.Fatalf("swap of a stale plan: %v %v, want false", ok, err)
 	}
@@ -664,4 +665,70 @@ func BenchmarkKeyCompactionLocal(b *testing.B) {
 		p.Close()
 	}
 	reportCompaction(b, total, bytesIn, batches*perBatch)
+}
+
+// After one node's pass, the others learn by notification what it
+// cleaned and skip the closed part until it grows: one node, not every
+// node, reads it.
+func TestKeyCompactionOneNodePerPass(t *testing.T) {
+	c := newCluster(t)
+	edit := func(cfg *Config) { cfg.MergeAge = time.Millisecond }
+	a, b := c.node("a", edit), c.node("b", edit)
+	ctx := context.Background()
+	open := func(l *Log) *Partition {
+		p, err := l.Partition(ctx, "once", 0, log.Config{Compact: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pa, pb := open(a), open(b)
+	passes := func(p *Partition) (int64, int64) {
+		p.kc.mu.Lock()
+		defer p.kc.mu.Unlock()
+		return p.kc.passes, p.kc.cleanedTo
+	}
+	learned := func(p *Partition, end int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, to := passes(p); to == end {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not learn that the closed part up to %d was compacted", p.l.cfg.Node, end)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	later := time.Now().Add(time.Hour)
+	for round, p := range []*Partition{pa, pb, pa} {
+		other := pb
+		if p == pb {
+			other = pa
+		}
+		if _, err := p.Append(ctx, keyed(fmt.Sprint("r", round), 1, "k1", "k2", "k1")); err != nil {
+			t.Fatal(err)
+		}
+		waitHW(t, other, p.HighWatermark())
+		before, _ := passes(p)
+		otherBefore, _ := passes(other)
+		if err := p.RunMaintenance(later); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := passes(p); n != before+1 {
+			t.Fatalf("round %d: %s ran %d passes, want 1", round, p.l.cfg.Node, n-before)
+		}
+		learned(other, p.HighWatermark())
+		if err := other.RunMaintenance(later); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := passes(other); n != otherBefore {
+			t.Fatalf("round %d: %s read the closed part again after %s compacted it", round, other.l.cfg.Node, p.l.cfg.Node)
+		}
+	}
+	got, err := pb.Read(0, 0, 0)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("read %s, %v; want k2 and k1 once each", show(got), err)
+	}
 }
