@@ -73,24 +73,33 @@ func Aggregate[K, V, VA any](g *Grouped[K, V], init func() VA, agg func(K, V, VA
 		return t // GroupByKey failed
 	}
 	st := a.newStore("aggregate", false, g.kd, vd)
+	st.forward = t.forwardEntry
 	t.store = st
 	n := g.s.n.child(nil)
 	n.process = func(tk *task, r record) error {
-		kb, err := g.kd.encode(r.key)
+		kb, err := g.kd.appendEncode(tk.keyBuf[:0], r.key)
 		if err != nil {
 			return fmt.Errorf("aggregate %s: encode key: %w", st.name, err)
 		}
+		tk.keyBuf = kb
 		s := tk.stores[st]
-		cur := init()
-		if e, ok := s.get(kb); ok {
-			cur = e.value.(VA)
+		e, ok := s.get(kb)
+		if ok {
+			e.value = agg(r.key.(K), r.value.(V), e.value.(VA))
+		} else {
+			e = &entry{key: r.key, value: agg(r.key.(K), r.value.(V), init())}
+			s.insert(kb, e)
 		}
-		next := agg(r.key.(K), r.value.(V), cur)
-		s.put(kb, &entry{key: r.key, value: next}, r.ts)
-		return t.n.forward(tk, record{key: r.key, value: next, ts: r.ts})
+		return s.changed(tk, e, r.ts)
 	}
 	t.n.process = t.n.forward
 	return t
+}
+
+// forwardEntry passes a store entry (its key, its value) to the table's
+// stream.
+func (t *Table[K, V]) forwardEntry(tk *task, e *entry, ts int64) error {
+	return t.n.forward(tk, record{key: e.key, value: e.value, ts: ts})
 }
 
 // Count counts the records of each key.
@@ -112,20 +121,24 @@ func Reduce[K, V any](g *Grouped[K, V], f func(V, V) V, vc client.Codec[V]) *Tab
 		return t
 	}
 	st := a.newStore("reduce", false, g.kd, vd)
+	st.forward = t.forwardEntry
 	t.store = st
 	t.n.process = t.n.forward
 	g.s.n.child(func(tk *task, r record) error {
-		kb, err := g.kd.encode(r.key)
+		kb, err := g.kd.appendEncode(tk.keyBuf[:0], r.key)
 		if err != nil {
 			return fmt.Errorf("reduce %s: encode key: %w", st.name, err)
 		}
+		tk.keyBuf = kb
 		s := tk.stores[st]
-		next := r.value.(V)
-		if e, ok := s.get(kb); ok {
-			next = f(e.value.(V), next)
+		e, ok := s.get(kb)
+		if ok {
+			e.value = f(e.value.(V), r.value.(V))
+		} else {
+			e = &entry{key: r.key, value: r.value}
+			s.insert(kb, e)
 		}
-		s.put(kb, &entry{key: r.key, value: next}, r.ts)
-		return t.n.forward(tk, record{key: r.key, value: next, ts: r.ts})
+		return s.changed(tk, e, r.ts)
 	})
 	return t
 }

@@ -47,6 +47,10 @@ func (d *datum[T]) encode(v any) ([]byte, error) {
 	return b, err
 }
 
+func (d *datum[T]) appendEncode(dst []byte, v any) ([]byte, error) {
+	return d.c.AppendEncode(dst, v.(T))
+}
+
 func (d *datum[T]) decode(b []byte) (any, error) {
 	var v T
 	if err := d.dec(b, &v); err != nil {

@@ -154,3 +154,37 @@ func fetchAll(t testing.TB, conn *client.Conn, topic string, p int32) []*brokerv
 var _ = sluicetest.Start
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// readUntilLatest reads topic (string keys, int64 values) from the start
+// until every key of want has its wanted value as its latest, failing the
+// test after a minute; it returns the records read.
+func readUntilLatest(t testing.TB, conn *client.Conn, topic string, want map[string]int64) []client.Message[string, int64] {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.NewConsumer(conn, topic, primitive.String(), primitive.Int64(), client.FromEarliest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := map[string]int64{}
+	done := func() bool {
+		for k, v := range want {
+			if latest[k] != v {
+				return false
+			}
+		}
+		return true
+	}
+	var out []client.Message[string, int64]
+	for m, err := range c.All(ctx) {
+		if err != nil {
+			t.Fatalf("read %s: latest values %v, want %v: %v", topic, latest, want, err)
+		}
+		out = append(out, m)
+		latest[m.Key] = m.Value
+		if done() {
+			break
+		}
+	}
+	return out
+}

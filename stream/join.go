@@ -51,7 +51,7 @@ func TableFrom[K, V any](app *App, topic string, kc client.Codec[K], vc client.C
 			delete(s.m, string(kb))
 			return nil
 		}
-		s.m[string(kb)] = &entry{key: r.key, value: r.value}
+		s.insert(kb, &entry{key: r.key, value: r.value})
 		return t.n.forward(tk, r)
 	}})
 	return t

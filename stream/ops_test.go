@@ -22,7 +22,8 @@ func TestOperators(t *testing.T) {
 	for _, n := range []string{"nums", "evens-odds", "maxes", "hops"} {
 		s.CreateTopic(t, n, 1, nil)
 	}
-	app := stream.New(s.Conn, "ops", stream.CommitInterval(10*time.Millisecond))
+	// Without the record cache, so that the table forwards every update.
+	app := stream.New(s.Conn, "ops", stream.CommitInterval(10*time.Millisecond), stream.Caching(false))
 	nums := stream.From(app, "nums", primitive.String(), primitive.Int64())
 	big := nums.Filter(func(_ string, n int64) bool { return n >= 10 })
 	parts := stream.Branch(big, func(_ string, n int64) bool { return n%2 == 0 }, func(string, int64) bool { return true })

@@ -37,7 +37,9 @@ func TestRebalanceKeepsCountsExact(t *testing.T) {
 			}
 		}
 	}
-	opts := []stream.Option{stream.CommitInterval(20 * time.Millisecond), stream.SessionTimeout(2 * time.Second)}
+	// Every update is forwarded (no record cache), so that a lost or
+	// repeated one shows.
+	opts := []stream.Option{stream.CommitInterval(20 * time.Millisecond), stream.SessionTimeout(2 * time.Second), stream.Caching(false)}
 	appA := wordCount(s.Conn, "wc-rebalance", opts...)
 	stopA := runApp(t, appA)
 	produce(0, 150)

@@ -197,24 +197,67 @@ func (a *App) runMember(parent context.Context, n int32) error {
 	// retry: fenced tasks, and when to check that the group moved them.
 	retry := map[int32]time.Time{}
 	var park func(t *task)
+	// fenced drops task p, which another instance took over.
+	fenced := func(p int32, t *task) {
+		// The broker moved the task before this member read the
+		// revocation (it lets go once the assignment is sent): the new
+		// owner fenced it. Its work since the last commit is the new
+		// owner's now.
+		a.opts.log.Info("stream: task taken over by another instance", "app", a.id, "task", p)
+		park(t)
+		delete(tasks, p)
+		retry[p] = time.Now().Add(time.Second)
+	}
+	// settle handles the outcome of a task's commit.
+	settle := func(p int32, t *task, err error) error {
+		if err != nil && errors.Is(err, client.ErrFenced) {
+			fenced(p, t)
+			return nil
+		}
+		return err
+	}
+	// commitAll commits every task and waits: their transactions run
+	// concurrently.
 	commitAll := func() error {
 		for p, t := range tasks {
-			if err := t.commit(cctx); err != nil {
-				if !errors.Is(err, client.ErrFenced) {
-					return err
-				}
-				// The broker moved the task before this member read
-				// the revocation (it lets go once the assignment is
-				// sent): the new owner fenced it. Its work since the
-				// last commit is the new owner's now.
-				a.opts.log.Info("stream: task taken over by another instance", "app", a.id, "task", p)
-				park(t)
-				delete(tasks, p)
-				retry[p] = time.Now().Add(time.Second)
+			if err := settle(p, t, t.beginCommit(cctx)); err != nil {
+				return err
+			}
+		}
+		for p, t := range tasks {
+			if err := settle(p, t, t.wait()); err != nil {
+				return err
 			}
 		}
 		return nil
 	}
+	// commitDue starts the commit of every task that began its last one
+	// CommitInterval ago and whose previous one is done, without waiting:
+	// processing goes on while it runs.
+	commitDue := func() error {
+		for p, t := range tasks {
+			if time.Since(t.begun) < a.opts.commitInterval {
+				continue
+			}
+			if t.inflight != nil {
+				select {
+				case <-t.inflight.done:
+				default:
+					continue // still under way: commit at a later tick
+				}
+			}
+			if err := settle(p, t, t.beginCommit(cctx)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	defer func() {
+		// Nothing is left running: a commit under way is finished.
+		for _, t := range tasks {
+			_ = t.wait()
+		}
+	}()
 	// park moves a removed task's unprocessed records of partitions still
 	// owned back to pending.
 	park = func(t *task) {
@@ -253,7 +296,6 @@ func (a *App) runMember(parent context.Context, n int32) error {
 	}
 	tick := time.NewTicker(min(a.opts.commitInterval, 50*time.Millisecond))
 	defer tick.Stop()
-	lastCommit := time.Now()
 	for {
 		select {
 		case <-parent.Done():
@@ -276,11 +318,8 @@ func (a *App) runMember(parent context.Context, n int32) error {
 					return err
 				}
 			}
-			if time.Since(lastCommit) >= a.opts.commitInterval {
-				if err := commitAll(); err != nil {
-					return err
-				}
-				lastCommit = time.Now()
+			if err := commitDue(); err != nil {
+				return err
 			}
 		case ev := <-events:
 			if ev.err != nil {
@@ -294,7 +333,6 @@ func (a *App) runMember(parent context.Context, n int32) error {
 				if err := commitAll(); err != nil {
 					return err
 				}
-				lastCommit = time.Now()
 				clear(owned)
 				for _, tp := range e.Assignment.GetPartitions() {
 					for _, p := range tp.GetPartitions() {
@@ -366,6 +404,16 @@ type task struct {
 	order   []*input
 	dirty   bool
 	blocked map[int]time.Time // per input group: since when an input that is behind has been waited for
+	// spare is the Txn the next transaction is built in while tx is
+	// being committed; inflight is that commit.
+	spare    *client.Txn
+	inflight *commitRun
+	begun    time.Time // when the last commit began
+	// cached counts the entries in the stores' record caches: each will
+	// add records to the transaction at the commit.
+	cached int
+	// keyBuf is reused to encode store keys.
+	keyBuf []byte
 }
 
 // input is one input partition of a task.
@@ -395,7 +443,7 @@ func (a *App) newTask(ctx context.Context, p int32) (*task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %d: %w", p, err)
 	}
-	t := &task{app: a, id: p, prod: prod, tx: &client.Txn{Group: a.id}, stores: map[*storeDef]*kvStore{}, inputs: map[string]*input{}, blocked: map[int]time.Time{}}
+	t := &task{app: a, id: p, prod: prod, tx: &client.Txn{Group: a.id}, spare: &client.Txn{Group: a.id}, begun: time.Now(), stores: map[*storeDef]*kvStore{}, inputs: map[string]*input{}, blocked: map[int]time.Time{}}
 	req := &brokerv1.FetchOffsetsRequest{Group: a.id}
 	for _, s := range a.sources {
 		in := &input{src: s, streamTime: noTime}
@@ -522,8 +570,8 @@ func (t *task) step(ctx context.Context, g int) (bool, error) {
 		}
 	}
 	a.stats.Processed.Add(1)
-	if t.tx.Len() >= a.opts.maxTxnRecords {
-		if err := t.commit(context.WithoutCancel(ctx)); err != nil {
+	if t.tx.Len()+t.cached >= a.opts.maxTxnRecords {
+		if err := t.beginCommit(context.WithoutCancel(ctx)); err != nil {
 			return false, err
 		}
 	}
@@ -532,27 +580,73 @@ func (t *task) step(ctx context.Context, g int) (bool, error) {
 
 func recordTime(r *brokerv1.Record) int64 { return r.GetTimestamp().AsTime().UnixMilli() }
 
-// commit commits the task's outputs, changelog writes and input positions
-// (each with its input's stream time) as one transaction.
-func (t *task) commit(ctx context.Context) error {
+// commitRun is a task's commit under way: done is closed when err is set.
+type commitRun struct {
+	done chan struct{}
+	err  error
+	tx   *client.Txn
+	pos  []int64 // each input's position (task.order) the commit stores
+}
+
+// beginCommit starts committing the task's outputs, changelog writes and
+// input positions (each with its input's stream time) as one transaction,
+// after waiting for the previous commit (a task's transactions are
+// sequential); processing goes on into another Txn while it runs. The
+// record caches and the changelog changes are flushed into the
+// transaction first. wait returns the outcome.
+func (t *task) beginCommit(ctx context.Context) error {
+	if err := t.wait(); err != nil {
+		return err
+	}
 	if !t.dirty {
 		return nil
 	}
+	// The record caches first, in the order the stores were built (a
+	// store's updates may feed one built after it), then the changelogs.
+	for _, def := range t.app.stores {
+		if err := t.stores[def].flushCache(t); err != nil {
+			return &permanentError{fmt.Errorf("task %d: %w", t.id, err)}
+		}
+	}
+	t.cached = 0
 	for _, s := range t.stores {
 		if err := s.flush(t); err != nil {
 			return &permanentError{fmt.Errorf("task %d: %w", t.id, err)}
 		}
 	}
-	for _, in := range t.order {
+	c := &commitRun{done: make(chan struct{}), tx: t.tx, pos: make([]int64, len(t.order))}
+	for i, in := range t.order {
 		t.tx.CommitOffsetMetadata(in.src.topic, t.id, in.pos, streamTimeKey+strconv.FormatInt(in.streamTime, 10))
+		c.pos[i] = in.pos
 	}
-	if _, err := t.prod.Commit(ctx, t.tx); err != nil {
-		return fmt.Errorf("task %d: %w", t.id, err)
-	}
-	t.tx.Reset()
+	t.tx, t.spare = t.spare, nil
 	t.dirty = false
-	for _, in := range t.order {
-		in.committed = in.pos
+	t.begun = time.Now()
+	t.inflight = c
+	go func() {
+		defer close(c.done)
+		if _, err := t.prod.Commit(ctx, c.tx); err != nil {
+			c.err = fmt.Errorf("task %d: %w", t.id, err)
+		}
+	}()
+	return nil
+}
+
+// wait waits for the commit under way, if any, and returns its error.
+func (t *task) wait() error {
+	c := t.inflight
+	if c == nil {
+		return nil
+	}
+	<-c.done
+	t.inflight = nil
+	c.tx.Reset()
+	t.spare = c.tx
+	if c.err != nil {
+		return c.err
+	}
+	for i, in := range t.order {
+		in.committed = c.pos[i]
 	}
 	t.app.stats.Commits.Add(1)
 	return nil

@@ -22,12 +22,18 @@ type storeDef struct {
 
 	key   keyCodec
 	value valueCodec
+	// forward, for a table's store (Aggregate, Reduce), passes a key's
+	// new value downstream: at each change, or with the record cache on,
+	// once per commit with the latest value (kvStore.flushCache).
+	forward func(t *task, e *entry, ts int64) error
 }
 
 // keyCodec and valueCodec convert a store's typed keys and values to and
 // from bytes (internal datums, see datum).
 type keyCodec interface {
 	encode(v any) ([]byte, error)
+	// appendEncode appends v's bytes to dst (a reused buffer).
+	appendEncode(dst []byte, v any) ([]byte, error)
 	decode(b []byte) (any, error)
 }
 
@@ -35,9 +41,14 @@ type valueCodec = keyCodec
 
 // entry is one key's state.
 type entry struct {
+	k     string // the store key (the map's key), set by put
 	key   any
 	value any
 	start int64 // windowed stores: the window's start (Unix ms)
+	// cached: the entry's latest value waits in the record cache to be
+	// forwarded at the commit, with timestamp cacheTS.
+	cached  bool
+	cacheTS int64
 }
 
 // kvStore is a task's instance of a store: an in-memory map from the
@@ -54,6 +65,10 @@ type kvStore struct {
 	// dirty holds the keys changed since the last commit, with the
 	// timestamp of their last change.
 	dirty map[string]int64
+	// cache is the record cache: the entries changed since the last
+	// commit whose latest value is yet to be forwarded, in the order of
+	// their first change (so a flush is deterministic).
+	cache []*entry
 }
 
 func (s *kvStore) get(k []byte) (*entry, bool) {
@@ -63,11 +78,62 @@ func (s *kvStore) get(k []byte) (*entry, bool) {
 
 // put sets k's entry; the change reaches the changelog at the commit.
 func (s *kvStore) put(k []byte, e *entry, ts int64) {
-	s.m[string(k)] = e
+	s.insert(k, e)
+	s.touch(e.k, ts)
+}
+
+// insert sets k's entry; changed must follow.
+func (s *kvStore) insert(k []byte, e *entry) {
+	e.k = string(k)
+	s.m[e.k] = e
 	if s.def.windowed {
 		s.minStart = min(s.minStart, e.start)
 	}
-	s.touch(string(k), ts)
+}
+
+// changed records that e (an entry of s, changed in place or just put)
+// has a new value at ts: the changelog gets it at the commit, and the
+// store's downstream nodes get it now or, with the record cache on, at
+// the commit (the latest value of each key once per commit).
+func (s *kvStore) changed(t *task, e *entry, ts int64) error {
+	s.touch(e.k, ts)
+	if s.def.forward == nil {
+		return nil
+	}
+	if !t.app.opts.caching {
+		return s.def.forward(t, e, ts)
+	}
+	e.cacheTS = ts
+	if !e.cached {
+		e.cached = true
+		s.cache = append(s.cache, e)
+		t.cached++
+	}
+	return nil
+}
+
+// flushCache forwards the latest value of every key changed since the
+// last commit, in the order of their first change, and empties the cache.
+func (s *kvStore) flushCache(t *task) error {
+	if len(s.cache) == 0 {
+		return nil
+	}
+	cache := s.cache
+	s.cache = nil
+	for i, e := range cache {
+		cache[i] = nil
+		e.cached = false
+		if s.m[e.k] != e {
+			continue // removed or replaced since
+		}
+		if err := s.def.forward(t, e, e.cacheTS); err != nil {
+			return err
+		}
+	}
+	if s.cache == nil {
+		s.cache = cache[:0] // reuse the slice unless forwarding refilled it
+	}
+	return nil
 }
 
 // remove deletes k; a tombstone reaches the changelog at the commit.
@@ -166,7 +232,7 @@ func (s *kvStore) apply(ctx context.Context, r *brokerv1.Record) error {
 			delete(s.m, string(kb))
 			return nil
 		}
-		s.m[string(kb)] = &entry{key: rec.key, value: rec.value}
+		s.insert(kb, &entry{key: rec.key, value: rec.value})
 		return nil
 	}
 	k := r.GetKey()
@@ -190,10 +256,7 @@ func (s *kvStore) apply(ctx context.Context, r *brokerv1.Record) error {
 	if e.value, err = s.def.value.decode(r.GetValue()); err != nil {
 		return errCodec("value", err)
 	}
-	s.m[string(k)] = e
-	if s.def.windowed {
-		s.minStart = min(s.minStart, e.start)
-	}
+	s.insert(k, e)
 	return nil
 }
 

@@ -39,6 +39,7 @@ type options struct {
 	maxTaskIdle    time.Duration
 	sessionTimeout time.Duration
 	maxTxnRecords  int
+	caching        bool
 	log            *slog.Logger
 }
 
@@ -62,6 +63,17 @@ func SessionTimeout(d time.Duration) Option { return func(o *options) { o.sessio
 // records (default 5000), bounding the request size.
 func MaxTxnRecords(n int) Option { return func(o *options) { o.maxTxnRecords = n } }
 
+// Caching turns the record cache of the tables (Count, Aggregate, Reduce)
+// on or off (default on). With it on, a table forwards to its stream (and
+// so to the topics written from it) the latest value of each key changed
+// since the last commit, once, at the commit, instead of every change:
+// readers see fewer, later updates (each key's value as of each commit;
+// intermediate values between two commits are skipped) and the
+// transaction carries fewer records. Off, every change is forwarded as it
+// happens. Windowed aggregations emit final results only and are not
+// affected; neither are joins, which read the tables' current values.
+func Caching(on bool) Option { return func(o *options) { o.caching = on } }
+
 // Logger sets the logger (default: slog.Default()).
 func Logger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
@@ -69,7 +81,7 @@ func Logger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // of its transactional ids and of its internal topics. appID must be a
 // valid topic name prefix (letters, digits, '.', '_', '-').
 func New(conn *client.Conn, appID string, opts ...Option) *App {
-	o := options{commitInterval: 100 * time.Millisecond, maxTaskIdle: 500 * time.Millisecond, sessionTimeout: 10 * time.Second, maxTxnRecords: 5000, log: slog.Default()}
+	o := options{commitInterval: 100 * time.Millisecond, maxTaskIdle: 500 * time.Millisecond, sessionTimeout: 10 * time.Second, maxTxnRecords: 5000, caching: true, log: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -2,10 +2,12 @@
 // topic "lines" (no key, string values) in, topic "word-counts" (the word,
 // its running count) out. The words are repartitioned by word through an
 // internal topic, counted in a store backed by a compacted changelog, and
-// every update is committed with the input offsets in one transaction.
+// each commit writes the latest count of every word counted since the
+// previous one (the record cache), with the input offsets, in one
+// transaction.
 //
 //	sluice serve &
-//	go run ./examples/wordcount -demo   # sends three lines, prints the counts they caused, exits
+//	go run ./examples/wordcount -demo   # sends three lines, prints the counts of their words, exits
 //	go run ./examples/wordcount         # processes until Ctrl-C; run it twice to share the work
 package main
 
@@ -34,7 +36,7 @@ const (
 
 func main() {
 	addr := flag.String("addr", "http://localhost:8080", "Sluice server")
-	demo := flag.Bool("demo", false, "send three lines, print the counts they cause, exit")
+	demo := flag.Bool("demo", false, "send three lines, print the counts of their words, exit")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -67,8 +69,8 @@ func topology(conn *client.Conn, opts ...stream.Option) *stream.App {
 }
 
 // run creates the topics and runs the processor until ctx is done; with
-// demo lines, it sends them, prints the count updates they cause (sorted)
-// and returns.
+// demo lines, it sends them, waits until the processor has committed
+// them, prints each of their words' latest count (sorted) and returns.
 func run(ctx context.Context, conn *client.Conn, out io.Writer, demo []string) error {
 	if err := demoio.CreateTopic(ctx, conn, linesTopic, 3); err != nil {
 		return err
@@ -93,21 +95,27 @@ func run(ctx context.Context, conn *client.Conn, out io.Writer, demo []string) e
 	if err != nil {
 		return err
 	}
-	words := 0
 	for _, l := range demo {
 		if _, err := p.Produce(ctx, struct{}{}, l); err != nil {
 			return err
 		}
-		words += len(strings.Fields(l))
 	}
-	// Each word of the lines causes one update.
-	ms, err := demoio.ReadFrom(ctx, conn, countsTopic, primitive.String(), primitive.Int64(), from, words, done)
+	// Once every line (and every word sent through the repartition topic)
+	// is committed, so is every count they changed.
+	if err := demoio.WaitCommitted(ctx, conn, app.ID(), []string{linesTopic}, done); err != nil {
+		return err
+	}
+	ms, err := demoio.ReadToEnd(ctx, conn, countsTopic, primitive.String(), primitive.Int64(), from)
 	if err != nil {
 		return err
 	}
-	var lines []string
+	latest := map[string]int64{}
 	for _, m := range ms {
-		lines = append(lines, fmt.Sprintf("%s %d", m.Key, m.Value))
+		latest[m.Key] = m.Value
+	}
+	var lines []string
+	for w, n := range latest {
+		lines = append(lines, fmt.Sprintf("%s %d", w, n))
 	}
 	slices.Sort(lines)
 	fmt.Fprintln(out, strings.Join(lines, "\n"))
