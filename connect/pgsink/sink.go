@@ -43,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -180,9 +181,18 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	defer heartbeat.Stop()
 	work := make(chan planned, 1)
 	werr := make(chan error, 1)
+	// writerIdle is set while the writer waits for a batch: the planner
+	// then ends the batch it fills early (see below).
+	var writerIdle atomic.Bool
 	go func() {
 		defer close(werr)
-		for p := range work {
+		for {
+			writerIdle.Store(true)
+			p, ok := <-work
+			writerIdle.Store(false)
+			if !ok {
+				return
+			}
 			if p.batch == nil { // a heartbeat of an idle sink
 				if time.Since(s.lastStatus) < HeartbeatInterval/2 {
 					continue
@@ -242,6 +252,12 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			case m := <-msgs:
 				batch = append(batch, m)
 				if len(batch)%256 == 0 {
+					// PostgreSQL waits for work: a batch of an eighth of
+					// BatchRecords goes now (the next ones grow while it
+					// is written), rather than leaving the writer idle.
+					if len(batch) >= s.cfg.BatchRecords/8 && writerIdle.Load() && len(work) == 0 {
+						break fill
+					}
 					idle.Reset(idleGap)
 				}
 			case <-idle.C:

@@ -432,12 +432,7 @@ func (t *tableState) valuesWrite(ctx context.Context, tx pgx.Tx, g *group, mode 
 }
 
 // copyUpsert COPYs g into a temporary staging table and merges it into the
-// table: one UPDATE of the rows whose keys the table holds, then one
-// INSERT of the others (an anti-join). This costs PostgreSQL about a
-// third less than INSERT … ON CONFLICT, whose speculative insertion pays
-// per row (docs/connectors.md, Performance). A row of the same key that
-// another session inserts in between makes the INSERT fail; the sink
-// then writes the batch again record by record, with ON CONFLICT.
+// table with one INSERT … SELECT … ON CONFLICT.
 func (t *tableState) copyUpsert(ctx context.Context, tx pgx.Tx, g *group) error {
 	stage, ok := t.stages[g.sig]
 	if !ok {
@@ -465,39 +460,9 @@ func (t *tableState) copyUpsert(ctx context.Context, tx pgx.Tx, g *group) error 
 	if err := t.copyRows(ctx, tx, stage, g, stageCols); err != nil {
 		return err
 	}
-	// ON COMMIT DELETE ROWS empties the staging table (a column set is
-	// staged once per transaction: apply groups by column set). Both
-	// statements go in one round trip.
-	_, err := tx.Conn().PgConn().Exec(ctx, mergeSQL(t.ident(), stage, g)).ReadAll()
-	return err
-}
-
-// mergeSQL is the statements that merge staging table stage into table
-// target: UPDATE the rows whose keys target holds, INSERT the others.
-func mergeSQL(target, stage string, g *group) string {
 	cols := quoted(names(g.cols))
-	insert := "INSERT INTO " + target + " (" + cols + ") SELECT " + cols + " FROM " + stage + " AS sluice_s"
-	if len(g.key) == 0 {
-		return insert
-	}
-	isKey := map[string]bool{}
-	var match []string
-	for _, k := range g.key {
-		isKey[k] = true
-		n := pgx.Identifier{k}.Sanitize()
-		match = append(match, "sluice_t."+n+" = sluice_s."+n)
-	}
-	var sets []string
-	for _, c := range g.cols {
-		if !isKey[c.name] {
-			n := pgx.Identifier{c.name}.Sanitize()
-			sets = append(sets, n+" = sluice_s."+n)
-		}
-	}
-	on := strings.Join(match, " AND ")
-	insert += " WHERE NOT EXISTS (SELECT FROM " + target + " AS sluice_t WHERE " + on + ")"
-	if len(sets) == 0 {
-		return insert
-	}
-	return "UPDATE " + target + " AS sluice_t SET " + strings.Join(sets, ", ") + " FROM " + stage + " AS sluice_s WHERE " + on + "; " + insert
+	// ON COMMIT DELETE ROWS empties the staging table (a column set is
+	// staged once per transaction: apply groups by column set).
+	_, err := tx.Exec(ctx, "INSERT INTO "+t.ident()+" ("+cols+") SELECT "+cols+" FROM "+stage+conflictClause(g))
+	return err
 }
