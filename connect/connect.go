@@ -16,8 +16,9 @@
 //	    tables: [public.customers]
 //	    topic_prefix: shop.
 //
-// A ${NAME} anywhere in the file is replaced by the environment variable
-// NAME, so that the file need not hold passwords.
+// A ${NAME} in any value of the file is replaced by the environment
+// variable NAME, so that the file need not hold passwords; the variable's
+// text is taken as it is, never read as YAML.
 //
 // Each connector keeps its position in PostgreSQL (the sink's offsets in
 // the target database, the source's in its replication slot), so Status
@@ -78,12 +79,20 @@ func Load(path string) (*File, error) {
 // keys (those of sluice.yaml) are ignored. Every problem is reported with
 // its line, the connector's unknown keys included.
 func Parse(file string, data []byte) (*File, error) {
-	data = expandEnv(data)
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	// After parsing, so that a value (a password with "#" or ": ") is
+	// never read as YAML, and lines stay where they are.
+	expandEnv(&root)
 	var doc struct {
 		Connectors []yaml.Node `yaml:"connectors"`
 	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	if root.Kind != 0 {
+		if err := root.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
 	}
 	if len(doc.Connectors) == 0 {
 		return nil, fmt.Errorf("%s: no connectors: want a connectors: list", file)
@@ -135,13 +144,18 @@ func Parse(file string, data []byte) (*File, error) {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expandEnv replaces each ${NAME} with the environment variable NAME
-// (empty when unset), so files need not hold database passwords. Other
-// uses of $ are left alone.
-func expandEnv(data []byte) []byte {
-	return envRef.ReplaceAllFunc(data, func(m []byte) []byte {
-		return []byte(os.Getenv(string(m[2 : len(m)-1])))
-	})
+// expandEnv replaces each ${NAME} in the scalars of n (keys and values)
+// with the environment variable NAME (empty when unset), so files need not
+// hold database passwords. Other uses of $ are left alone.
+func expandEnv(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			return os.Getenv(m[2 : len(m)-1])
+		})
+	}
+	for _, c := range n.Content {
+		expandEnv(c)
+	}
 }
 
 // withoutKey is a copy of mapping n without key.

@@ -26,6 +26,25 @@ func TestExampleFile(t *testing.T) {
 	}
 }
 
+// TestEnvValuesAreNotYAML: a variable's text is the value as it is, even
+// when it would mean something in YAML (a comment, a mapping), and lines
+// after it keep their numbers.
+func TestEnvValuesAreNotYAML(t *testing.T) {
+	t.Setenv("PG_PASSWORD", "a #b: c\nd")
+	t.Setenv("PG_HOST", "db.example.com")
+	f, err := connect.Parse("c.yaml", []byte("connectors:\n  - name: s\n    type: postgres-sink\n    postgres: postgres://u:${PG_PASSWORD}@${PG_HOST}/shop\n    topic: t\n    $PLAIN: x\n"))
+	if err == nil || !strings.Contains(err.Error(), `line 6: unknown key "$PLAIN"`) {
+		t.Fatalf("err %v, want the unknown key named at line 6", err)
+	}
+	f, err = connect.Parse("c.yaml", []byte("connectors:\n  - name: s\n    type: postgres-sink\n    postgres: postgres://u:${PG_PASSWORD}@${PG_HOST}/shop\n    topic: t\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Connectors[0].Sink.Postgres, "postgres://u:a #b: c\nd@db.example.com/shop"; got != want {
+		t.Errorf("postgres %q, want %q", got, want)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, tt := range []struct{ name, yaml, want string }{
 		{"empty", "topics: []\n", "no connectors"},
