@@ -3,6 +3,10 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	neturl "net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,5 +154,159 @@ func TestGroupLeaseLostOnRenewal(t *testing.T) {
 	var nc *broker.NotCoordinatorError
 	if _, err := e.b.DescribeGroup(ctx, "g"); !errors.As(err, &nc) || nc.Holder != "b" {
 		t.Errorf("describe after losing the lease = %v, want NotCoordinatorError naming b", err)
+	}
+}
+
+// pgProxy forwards TCP connections to PostgreSQL until cut: then it closes
+// every connection and refuses new ones until restored.
+type pgProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]bool
+}
+
+func newPGProxy(t *testing.T, target string) *pgProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			cut := p.cut
+			p.mu.Unlock()
+			if cut {
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[up] = true, true
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close(); c.Close() }()
+			go func() { io.Copy(c, up); up.Close(); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *pgProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+		clear(p.conns)
+	}
+}
+
+// A holder cut off from PostgreSQL stops coordinating once its lease may
+// have expired (its Consume stream ends, it answers no group request as
+// coordinator), another node takes the group over at the next epoch after
+// the expiry, and once reconnected the old holder points at the new one.
+func TestGroupLeaseHolderCutFromPostgres(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newPGProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	open := func(url string) *metastore.Postgres {
+		pool, err := pgmeta.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		m, err := metastore.NewPostgres(ctx, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	metaA, metaB := open(u.String()), open(url)
+	const ttl = time.Second
+	a := newEnv(t, func(c *broker.Config) { c.Meta, c.GroupLeases, c.NodeID, c.GroupLeaseTTL = metaA, metaA, "a", ttl })
+	b := newEnv(t, func(c *broker.Config) {
+		c.Meta, c.GroupLeases, c.NodeID, c.GroupLeaseTTL, c.NoTopicData = metaB, metaB, "b", ttl, "node a keeps the topics"
+	})
+	if _, err := a.b.CreateTopic(ctx, "orders", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	sink := consumeSink{assigned: make(chan struct{}, 1)}
+	done := make(chan error, 1)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		done <- a.b.Consume(cctx, broker.ConsumeRequest{Group: "g", Sub: broker.GroupSubscription{Topics: []string{"orders"}}}, sink)
+	}()
+	select {
+	case <-sink.assigned:
+	case err := <-done:
+		t.Fatalf("Consume ended before its assignment: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no assignment")
+	}
+	if who, err := b.b.GroupCoordinator(ctx, "g"); err != nil || who != "a" {
+		t.Fatalf("GroupCoordinator on b = %q, %v; want a", who, err)
+	}
+	first, _, err := metaB.GroupLeaseOf(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.setCut(true)
+	select {
+	case err := <-done:
+		if !errors.Is(err, broker.ErrCoordinatorNotAvailable) && !errors.Is(err, broker.ErrNotCoordinator) {
+			t.Errorf("Consume on the cut-off holder ended with %v, want coordinator not available", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cut-off holder kept its Consume stream")
+	}
+	// b takes the group once the lease expired.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		who, err := b.b.GroupCoordinator(ctx, "g")
+		if err == nil && who == "b" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b never took the group over: last answer %q, %v", who, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if l, _, err := metaB.GroupLeaseOf(ctx, "g"); err != nil || l.Holder != "b" || l.Epoch != first.Epoch+1 {
+		t.Errorf("lease after the takeover = %+v, %v; want b at epoch %d", l, err, first.Epoch+1)
+	}
+
+	proxy.setCut(false)
+	var nc *broker.NotCoordinatorError
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		_, err := a.b.DescribeGroup(ctx, "g")
+		if errors.As(err, &nc) && nc.Holder == "b" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reconnected old holder answers %v, want NotCoordinatorError naming b", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
