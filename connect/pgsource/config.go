@@ -62,6 +62,12 @@ func (c Config) withDefaults() (Config, error) {
 	if !slotName.MatchString(c.Slot) {
 		errs = append(errs, fmt.Sprintf("slot %q: want lower-case letters, digits and _ (at most 63)", c.Slot))
 	}
+	// The same rule as the slot's: the name goes into the replication
+	// command's publication_names literal, where PostgreSQL folds an
+	// unquoted name to lower case (MyPub would stream from mypub).
+	if !slotName.MatchString(c.Publication) {
+		errs = append(errs, fmt.Sprintf("publication %q: want lower-case letters, digits and _ (at most 63)", c.Publication))
+	}
 	if c.Partitions < 0 {
 		errs = append(errs, "partitions must be positive")
 	}
