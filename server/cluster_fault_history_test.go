@@ -51,6 +51,10 @@ type history struct {
 	reads  int               // records observed
 	events []string
 	start  time.Time
+	// keys, when set, gives produced records keys k0..k<keys-1> in turn,
+	// each value starting "<key>/" (for compacted topics).
+	keys    int
+	keyNext int
 }
 
 func newHistory(t *testing.T) *history {
@@ -100,12 +104,20 @@ func (h *history) produceLoop(url, topic, prefix string, part int32, stop <-chan
 		}
 		req := &brokerv1.ProduceRequest{Topic: topic}
 		var vals []string
+		h.mu.Lock()
 		for j := range 1 + i%4 {
 			v := fmt.Sprintf("%s-%05d-%d", prefix, i, j)
+			r := &brokerv1.ProduceRecord{Partition: &part}
+			if h.keys > 0 {
+				k := fmt.Sprint("k", h.keyNext%h.keys)
+				h.keyNext++
+				v = k + "/" + v
+				r.Key = []byte(k)
+			}
+			r.Value = []byte(v)
 			vals = append(vals, v)
-			req.Records = append(req.Records, &brokerv1.ProduceRecord{Value: []byte(v), Partition: &part})
+			req.Records = append(req.Records, r)
 		}
-		h.mu.Lock()
 		for _, v := range vals {
 			h.sent[v] = true
 		}

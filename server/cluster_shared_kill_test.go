@@ -21,8 +21,10 @@ import (
 )
 
 // sharedNodeEnv makes the test binary, re-executed, run a cluster node
-// with the shared log: "META|OBJECTS|DATADIR|NODEID". It prints its URL and
-// runs until killed.
+// with the shared log: "META|OBJECTS|DATADIR|NODEID", or
+// "META|OBJECTS|DATADIR|NODEID|maintain" to run the broker's maintenance
+// (retention, merges, key compaction) as of an hour on every 50 ms. It
+// prints its URL and runs until killed.
 const sharedNodeEnv = "SLUICE_SERVER_TEST_SHARED_NODE"
 
 // TestHelperSharedNode is not a test: the kill -9 test runs it in another
@@ -33,25 +35,29 @@ func TestHelperSharedNode(t *testing.T) {
 		t.Skip("helper process for TestClusterSharedLogKill9")
 	}
 	f := strings.Split(spec, "|")
-	if len(f) != 4 {
+	if len(f) != 4 && (len(f) != 5 || f[4] != "maintain") {
 		fmt.Println("error: bad", sharedNodeEnv, spec)
 		os.Exit(1)
 	}
-	_, url, _, err := Start(context.Background(), Config{Meta: f[0], Objects: f[1], DataDir: f[2], NodeID: f[3], Fsync: neverFsync(t)}, "127.0.0.1:0")
+	s, url, _, err := Start(context.Background(), Config{Meta: f[0], Objects: f[1], DataDir: f[2], NodeID: f[3], Fsync: neverFsync(t)}, "127.0.0.1:0")
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
 	fmt.Println(url)
+	for len(f) == 5 {
+		time.Sleep(50 * time.Millisecond)
+		_ = s.Broker.RunMaintenance(time.Now().Add(time.Hour)) // errors: the next pass tries again
+	}
 	select {}
 }
 
 // startSharedHelper runs a shared-log node in another process and returns
-// it (to kill) and its URL.
-func startSharedHelper(t *testing.T, meta, objects, id string) (*exec.Cmd, string) {
+// it (to kill) and its URL; extra is appended to its spec (sharedNodeEnv).
+func startSharedHelper(t *testing.T, meta, objects, id string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSharedNode$")
-	cmd.Env = append(os.Environ(), sharedNodeEnv+"="+strings.Join([]string{meta, objects, t.TempDir(), id}, "|"))
+	cmd.Env = append(os.Environ(), sharedNodeEnv+"="+strings.Join(append([]string{meta, objects, t.TempDir(), id}, extra...), "|"))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
