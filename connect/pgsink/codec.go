@@ -41,19 +41,28 @@ type datum struct {
 	conv func([]byte) (any, error)
 }
 
-// resolve converts the datum's bytes, once.
-func (d *datum) resolve() error {
+// resolve converts the datum's bytes, once. Encoded columns are appended
+// to *arena (a buffer shared by many datums: one allocation for many).
+func (d *datum) resolve(arena *[]byte) error {
 	if d.avro != nil {
 		if d.enc != nil || d.vals != nil {
 			return nil
 		}
-		enc, err := encodeAvroCopy(d.avro, d.raw, make([]byte, 0, len(d.raw)+12*len(d.cols)))
+		if cap(*arena)-len(*arena) < len(d.raw)+12*len(d.cols) {
+			*arena = make([]byte, 0, max(64<<10, len(d.raw)+12*len(d.cols)))
+		}
+		start := len(*arena)
+		enc, err := encodeAvroCopy(d.avro, d.raw, *arena)
 		if errors.Is(err, errNoBinary) {
 			d.vals, err = decodeAvroFast(d.avro, d.raw, len(d.cols))
 			return err
 		}
-		d.enc = enc
-		return err
+		if err != nil {
+			return err
+		}
+		*arena = enc
+		d.enc = enc[start:len(enc):len(enc)]
+		return nil
 	}
 	if d.conv == nil {
 		return nil
@@ -92,6 +101,10 @@ func (d *datum) values() ([]any, error) {
 	return out, nil
 }
 
+// A datum keeps the bytes the consumer decoded it from without copying
+// them: they are part of the message's RawKey or RawValue, which the
+// client hands over (and the sink keeps, for the dead-letter topic).
+//
 // codec is a client.Codec of any registered schema: it decodes datums of
 // whatever writer schema a record names into columns. single names the
 // column of a value that is not a record. A raw codec reads schemaless
@@ -100,6 +113,26 @@ type codec struct {
 	nested string
 	single string
 	raw    bool
+
+	slab datumSlab
+}
+
+// datumSlab hands out datums carved from blocks of 256: one allocation
+// for many records.
+type datumSlab struct {
+	mu   sync.Mutex
+	free []datum
+}
+
+func (s *datumSlab) new() *datum {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.free) == 0 {
+		s.free = make([]datum, 256)
+	}
+	d := &s.free[0]
+	s.free = s.free[1:]
+	return d
 }
 
 var _ client.Codec[*datum] = (*codec)(nil)
@@ -145,7 +178,9 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		}
 		if (c.nested == NestedFlatten || sh.kind != kRecord) && fastAvroOK(sh) {
 			return func(b []byte, v **datum) error {
-				*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), avro: sh}
+				d := c.slab.new()
+				*d = datum{schemaID: ws.ID, cols: cols, raw: b, avro: sh}
+				*v = d
 				return nil
 			}, nil
 		}
@@ -157,7 +192,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return fromAvroNative(sh, v)
 		}
 		return func(b []byte, v **datum) error {
-			*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), conv: conv}
+			*v = &datum{schemaID: ws.ID, cols: cols, raw: b, conv: conv}
 			return nil
 		}, nil
 	case *jsonschema.Schema:
@@ -177,7 +212,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return fromJSON(sh, doc)
 		}
 		return func(b []byte, v **datum) error {
-			*v = &datum{schemaID: ws.ID, cols: cols, raw: bytes.Clone(b), conv: conv}
+			*v = &datum{schemaID: ws.ID, cols: cols, raw: b, conv: conv}
 			return nil
 		}, nil
 	case *protobuf.Schema:
@@ -218,7 +253,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 				}
 				return fromProto(e.sh, m)
 			}
-			*v = &datum{schemaID: ws.ID, cols: e.cols, raw: bytes.Clone(msg), conv: conv}
+			*v = &datum{schemaID: ws.ID, cols: e.cols, raw: msg, conv: conv}
 			return nil
 		}, nil
 	}

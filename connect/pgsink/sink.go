@@ -411,13 +411,14 @@ func resolveAll(batch []message) []error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var arena []byte
 			for i := w; i < len(batch); i += workers {
 				m := &batch[i]
 				if m.Err != nil {
 					continue
 				}
 				if m.Key != nil {
-					err := m.Key.resolve()
+					err := m.Key.resolve(&arena)
 					if err == nil {
 						_, err = m.Key.values() // plan reads them: decode here, in parallel
 					}
@@ -427,7 +428,7 @@ func resolveAll(batch []message) []error {
 					}
 				}
 				if m.Value != nil {
-					if err := m.Value.resolve(); err != nil {
+					if err := m.Value.resolve(&arena); err != nil {
 						errs[i] = fmt.Errorf("value: %w", err)
 					}
 				}
