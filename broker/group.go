@@ -416,7 +416,7 @@ func (b *Broker) CommitOffsets(ctx context.Context, groupID, memberID string, ep
 		if err != nil {
 			return fmt.Errorf("commit offsets group %s: %w", groupID, err)
 		}
-		if hwm := p.HighWatermark(); oc.Offset < 0 || oc.Offset > hwm {
+		if hwm := b.awaitHighWatermark(ctx, p, oc.Offset); oc.Offset < 0 || oc.Offset > hwm {
 			return invalidf("commit offsets group %s: %s: offset %d is outside 0..%d (the high watermark)", groupID, tp, oc.Offset, hwm)
 		}
 		if len(oc.Metadata) > MaxOffsetMetadataBytes {

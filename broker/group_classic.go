@@ -308,7 +308,7 @@ func (b *Broker) CommitGroupOffsets(ctx context.Context, groupID string, who Gro
 		case len(oc.Metadata) > MaxOffsetMetadataBytes:
 			errs[i] = fmt.Errorf("commit offsets group %s: %s: metadata is %d bytes; the limit is %d: %w", groupID, tp, len(oc.Metadata), MaxOffsetMetadataBytes, ErrOffsetMetadataTooLarge)
 		default:
-			if hwm := t.parts[oc.Partition].HighWatermark(); oc.Offset < 0 || oc.Offset > hwm {
+			if hwm := b.awaitHighWatermark(ctx, t.parts[oc.Partition], oc.Offset); oc.Offset < 0 || oc.Offset > hwm {
 				errs[i] = fmt.Errorf("commit offsets group %s: %s: offset %d is outside 0..%d (the high watermark): %w", groupID, tp, oc.Offset, hwm, ErrOffsetOutOfRange)
 				continue
 			}

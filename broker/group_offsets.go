@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/metastore"
 )
@@ -35,6 +36,38 @@ type OffsetCommit struct {
 	Partition int32
 	Offset    int64
 	Metadata  string
+}
+
+// sharedHWMWait bounds how long a commit waits for this node to learn of
+// a shared partition's records that the client read on another node.
+const sharedHWMWait = 5 * time.Second
+
+// awaitHighWatermark returns p's high watermark for checking a commit of
+// offset. A shared partition's records appended through another node reach
+// this node's view within a notification or a poll, so a client that read
+// them there may commit past the high watermark known here: then it waits
+// (up to sharedHWMWait, or ctx) for the view to catch up.
+func (b *Broker) awaitHighWatermark(ctx context.Context, p partLog, offset int64) int64 {
+	hwm := p.HighWatermark()
+	if offset <= hwm || b.cfg.Shared == nil {
+		return hwm
+	}
+	t := time.NewTimer(sharedHWMWait)
+	defer t.Stop()
+	for {
+		// Notify before looking, so an advance in between still wakes us.
+		ch := p.Notify()
+		if hwm = p.HighWatermark(); offset <= hwm {
+			return hwm
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return p.HighWatermark()
+		case <-ctx.Done():
+			return p.HighWatermark()
+		}
+	}
 }
 
 // topicIdentity returns the creation time (Unix ms) and partition count of

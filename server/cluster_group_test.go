@@ -474,3 +474,34 @@ func TestClusterGroupFromAnyNode(t *testing.T) {
 		t.Errorf("JoinGroup on b: code %d, want NOT_COORDINATOR", code)
 	}
 }
+
+// A commit reaching the coordinator right after the records were appended
+// through another node is accepted: the coordinator waits for its view of
+// the partition's high watermark to catch up rather than refusing an
+// offset it has not heard of yet (OFFSET_OUT_OF_RANGE).
+func TestClusterGroupCommitAheadOfView(t *testing.T) {
+	meta := pgtest.DB(t)
+	objects := "file://" + t.TempDir()
+	a := startGroupNode(t, meta, objects, "a")
+	b := startGroupNode(t, meta, objects, "b")
+	ctx := context.Background()
+	if _, err := a.topics.CreateTopic(ctx, connect.NewRequest(&brokerv1.CreateTopicRequest{Name: "t", Partitions: 1})); err != nil {
+		t.Fatal(err)
+	}
+	// b coordinates the group (an admin commit: no members).
+	if _, err := b.groups.CommitOffsets(ctx, connect.NewRequest(&brokerv1.CommitOffsetsRequest{Group: "g",
+		Offsets: []*brokerv1.OffsetCommit{{Topic: "t", Partition: 0, Offset: 0}}})); err != nil {
+		t.Fatal(err)
+	}
+	if holder, _ := lease(t, meta, "g"); holder != "b" {
+		t.Fatalf("holder %q, want b", holder)
+	}
+	for i := range 30 {
+		res := a.produce(t, "t", 0, fmt.Sprint(i))
+		next := res[0].GetOffset() + 1
+		if _, err := b.groups.CommitOffsets(ctx, connect.NewRequest(&brokerv1.CommitOffsetsRequest{Group: "g",
+			Offsets: []*brokerv1.OffsetCommit{{Topic: "t", Partition: 0, Offset: next}}})); err != nil {
+			t.Fatalf("round %d: commit of %d on b right after the append on a: %v", i, next, err)
+		}
+	}
+}
