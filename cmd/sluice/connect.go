@@ -6,8 +6,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/credentials"
@@ -29,12 +32,26 @@ Subcommands:
 Flags:
 `
 
+// serveConnectorMetrics serves h at /metrics on addr until stop.
+func serveConnectorMetrics(addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return func() { srv.Close() }, nil
+}
+
 func runConnect(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "sluice connect", connectUsage)
 	var cf clientFlags
 	cf.register(fs, e)
 	logFormat := fs.String("log-format", "text", "run: log format: text or json")
 	logLevel := fs.String("log-level", "info", "run: log level: debug, info, warn or error")
+	metricsAddr := fs.String("metrics-addr", "", "run: serve the connectors' Prometheus metrics at http://`HOST:PORT`/metrics (none when empty)")
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code
@@ -70,6 +87,15 @@ func runConnect(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sluice connect: %v\n", err)
 		return 2
+	}
+	if *metricsAddr != "" {
+		stop, err := serveConnectorMetrics(*metricsAddr, connect.MetricsHandler(f, conn, logger))
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sluice connect: --metrics-addr %s: %v\n", *metricsAddr, err)
+			return 1
+		}
+		defer stop()
+		logger.Info("serving connector metrics", "url", "http://"+*metricsAddr+"/metrics")
 	}
 	if err := connect.Run(ctx, f, conn, logger, pos[2:]...); err != nil {
 		if code, ok := authExit(e.stderr, "sluice connect", err); ok {

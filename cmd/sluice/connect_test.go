@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,8 +57,14 @@ func TestConnectRunAndStatus(t *testing.T) {
 	defer cancel()
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
 	go func() {
-		done <- run(rctx, []string{"connect", "run", "--addr", srv.URL, file}, strings.NewReader(""), &out, &errb)
+		done <- run(rctx, []string{"connect", "run", "--addr", srv.URL, "--metrics-addr", metricsAddr, file}, strings.NewReader(""), &out, &errb)
 	}()
 	pg, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
@@ -72,6 +81,31 @@ func TestConnectRunAndStatus(t *testing.T) {
 			t.Fatalf("items has %d matching rows, want 10; stderr:\n%s", n, errb.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The metrics say so too: running, nothing left to write.
+	for want := []string{
+		`sluice_connector_up{connector="items-pg",state="running",type="postgres-sink"} 1`,
+		`sluice_connector_sink_lag_records{connector="items-pg",partition="0",topic="items"} 0`,
+		`sluice_connector_sink_lag_records{connector="items-pg",partition="1",topic="items"} 0`,
+	}; ; time.Sleep(50 * time.Millisecond) {
+		body := ""
+		if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+		}
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %s:\n%s\nstderr:\n%s", missing, body, errb.String())
+		}
 	}
 	// The offsets committed with the rows.
 	cancel()
