@@ -151,7 +151,11 @@ func (b *Broker) coordinate(ctx context.Context, groupID string) (metastore.Fenc
 	// acts on.
 	b.dropGroup(groupID)
 	sent := time.Now()
-	l, err := lt.store.AcquireGroupLease(ctx, groupID, lt.node, lt.ttl)
+	// Bounded: a node cut off from the database answers "not available"
+	// rather than holding its clients.
+	actx, cancel := context.WithTimeout(ctx, max(lt.ttl/2, time.Second))
+	l, err := lt.store.AcquireGroupLease(actx, groupID, lt.node, lt.ttl)
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return metastore.Fence{}, ctx.Err()

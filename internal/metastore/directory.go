@@ -12,6 +12,10 @@ import (
 // cache before reading cluster_nodes again.
 const DefaultDirectoryRefresh = time.Second
 
+// directoryTimeout bounds one read of cluster_nodes: a node cut off from
+// the database answers from its last list instead of hanging its callers.
+const directoryTimeout = 2 * time.Second
+
 // NodeDirectory answers which nodes of the cluster are alive and where
 // they listen, from ListNodes read at most once per refresh interval (the
 // Kafka listener asks on every Metadata and FindCoordinator request).
@@ -36,15 +40,19 @@ func NewNodeDirectory(pool *pgxpool.Pool, deadAfter, refresh time.Duration) *Nod
 }
 
 // Alive returns the nodes that look alive, by id. When the database does
-// not answer it returns the last list it read with the error.
+// not answer (within 2 s) it returns the last list it read with the error,
+// and tries again after the refresh interval.
 func (d *NodeDirectory) Alive(ctx context.Context) ([]Node, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.at.IsZero() && time.Since(d.at) < d.refresh {
 		return d.nodes, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, directoryTimeout)
+	defer cancel()
 	all, err := ListNodes(ctx, d.pool, d.deadAfter)
 	if err != nil {
+		d.at = time.Now()
 		return d.nodes, err
 	}
 	alive := make([]Node, 0, len(all))
