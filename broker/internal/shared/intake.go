@@ -93,12 +93,14 @@ type intake struct {
 	gen   uint64        // bumped at each seal; the window timer checks it
 	queue []*flush      // sealed, not yet taken by the committer, in seal order
 	ann   *announcement // the open window's object key, being announced
-	// unanswered counts sealed flushes whose commit has not finished; due
-	// is set when the window ended while two were unanswered: the buffer
-	// keeps filling (up to MaxObjectBytes) and is sealed when the
-	// committer catches up. Under load objects grow instead of queueing,
-	// so the ack latency stays near window + PUT + commit.
+	// unanswered counts sealed flushes whose commit has not finished,
+	// putting those of them whose PUT has not finished either. due is set
+	// when the window ended while the pipeline was full (canSealLocked):
+	// the buffer keeps filling (up to MaxObjectBytes) and is sealed when
+	// a PUT or a commit finishes. Under load objects grow instead of
+	// queueing, so the ack latency stays near window + PUT + commit.
 	unanswered int
+	putting    int
 	due        bool
 	kick       chan struct{}
 	puts       chan struct{} // semaphore of concurrent PUTs
@@ -139,7 +141,7 @@ func (in *intake) enqueue(r *request) error {
 			if in.gen != gen {
 				return
 			}
-			if in.unanswered >= 2 {
+			if !in.canSealLocked() {
 				in.due = true
 				return
 			}
@@ -161,6 +163,7 @@ func (in *intake) sealLocked() {
 		return
 	}
 	in.unanswered++
+	in.putting++
 	f := &flush{key: in.ann.key, ann: in.ann, reqs: in.cur, bytes: in.curB, putDone: make(chan struct{})}
 	in.cur, in.curB, in.ann = nil, 0, nil
 	in.queue = append(in.queue, f)
@@ -206,12 +209,31 @@ func (in *intake) next() *flush {
 	}
 }
 
+// canSealLocked reports whether the pipeline takes another object: fewer
+// than MaxInflightPuts PUTs running (slow PUTs overlap, as an object
+// store's latency wants), and at most one object stored and waiting for
+// the committer besides the one it commits (when commits are the
+// bottleneck, objects grow rather than queue: one commit each).
+func (in *intake) canSealLocked() bool {
+	return in.putting < in.l.cfg.MaxInflightPuts && in.unanswered-in.putting < 2
+}
+
+// putDone notes that a flush's PUT has finished (or failed).
+func (in *intake) putDone() {
+	in.mu.Lock()
+	in.putting--
+	if in.due && in.canSealLocked() {
+		in.sealLocked()
+	}
+	in.mu.Unlock()
+}
+
 // release gives back a flush's bytes.
 func (in *intake) release(f *flush) {
 	in.mu.Lock()
 	in.held -= f.bytes
 	in.unanswered--
-	if in.due {
+	if in.due && in.canSealLocked() {
 		in.sealLocked()
 	}
 	in.room.Broadcast()
@@ -320,6 +342,7 @@ func (l *Log) put(f *flush) {
 	if err == nil {
 		l.stats.PutNanos.Add(int64(time.Since(t0)))
 	}
+	l.in.putDone()
 }
 
 // commitLoop commits sealed flushes one at a time in seal order.
