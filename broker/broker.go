@@ -278,7 +278,9 @@ func (b *Broker) Mount(mux *http.ServeMux, opts ...connect.HandlerOption) {
 	// (wire_produce.go); the other services keep connect's codec.
 	brokerOpts := append(append([]connect.HandlerOption(nil), opts...), connect.WithCodec(produceCodec{}))
 	mux.Handle(brokerv1connect.NewBrokerServiceHandler(brokerService{b}, brokerOpts...))
-	mux.Handle(brokerv1connect.NewGroupServiceHandler(groupService{b}, opts...))
+	// ProduceAndCommit requests likewise (wire_produce_commit.go).
+	groupOpts := append(append([]connect.HandlerOption(nil), opts...), connect.WithCodec(groupCodec{}))
+	mux.Handle(brokerv1connect.NewGroupServiceHandler(groupService{b}, groupOpts...))
 }
 
 // topicService and brokerService carry the Connect handlers, so that the
