@@ -447,6 +447,25 @@ func TestClusterGroupFromAnyNode(t *testing.T) {
 	if co.ErrorCode != 0 || fmt.Sprintf("%s:%d", co.Host, co.Port) != a.s.KafkaAdvertisedAddr() || brokers[co.NodeID] != a.s.KafkaAdvertisedAddr() {
 		t.Errorf("FindCoordinator on b = node %d at %s:%d (code %d); want a's %s, as Metadata lists it", co.NodeID, co.Host, co.Port, co.ErrorCode, a.s.KafkaAdvertisedAddr())
 	}
+	// A holder that is not alive (its lease not expired yet) is not
+	// reachable: COORDINATOR_NOT_AVAILABLE, which clients retry.
+	conn, err := pgx.Connect(ctx, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO group_leases (group_id, node_id, epoch, expires_at) VALUES ('ghosted', 'ghost', 1, now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	fc = kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorKeys = []string{"ghosted", "g"}
+	fr, err = seed.Request(ctx, fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := fr.(*kmsg.FindCoordinatorResponse).Coordinators; len(cs) != 2 || cs[0].ErrorCode != kerr.CoordinatorNotAvailable.Code || cs[1].ErrorCode != 0 || cs[1].NodeID != co.NodeID {
+		t.Errorf("FindCoordinator of a dead holder's group and of g = %+v; want COORDINATOR_NOT_AVAILABLE, then a", cs)
+	}
 	of := kmsg.NewPtrOffsetFetchRequest()
 	og := kmsg.NewOffsetFetchRequestGroup()
 	og.Group = "g"
