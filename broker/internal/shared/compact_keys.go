@@ -41,10 +41,10 @@ import (
 // A pass holds the partition's maintenance lock (the advisory lock the
 // merge compactor takes, so one node at a time works on a partition). It
 // reads the closed part twice, first for the latest offset of each key,
-// then to rewrite the coordinate rows that lose a record: their surviving
-// batches go to new segment objects (at most MergeMaxBytes each), one row
-// per run of consecutive batches of at most MergeRunBytes. One
-// PostgreSQL transaction then swaps the rows: it refuses a plan whose
+// then to rewrite the coordinate rows that lose a record, or still sit in
+// an intake object: their surviving batches go to new segment objects (at
+// most MergeMaxBytes each), one row per run of consecutive batches of at
+// most MergeRunBytes. One PostgreSQL transaction then swaps the rows: it refuses a plan whose
 // rows changed meanwhile (retention, a merge, a deleted topic), deletes
 // the old rows, takes their bytes off their objects' live bytes (an
 // object left with none dies and is collected after GCGrace, longer than
@@ -265,7 +265,11 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if !changed {
+		// A row still in an intake object moves to the segment too, as
+		// the merge compactor would move it: the gaps compaction leaves
+		// stop merges (they take runs of consecutive rows), and a row
+		// left behind would keep its whole intake object alive.
+		if !changed && strings.HasPrefix(c.key, segPrefix) {
 			continue
 		}
 		old = append(old, c)

@@ -431,6 +431,12 @@ func TestKeyCompactionConcurrentProduceFetch(t *testing.T) {
 	if got, err := pr.Read(0, 0, 0); err != nil || len(got) != keys {
 		t.Fatalf("after GC: %d records, %v", len(got), err)
 	}
+	// Compaction left no row in an intake object (its gaps stop merges).
+	var inWAL int
+	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
+		WHERE b.topic_id = 'kcc' AND o.key NOT LIKE 'seg/%'`).Scan(&inWAL); err != nil || inWAL != 0 {
+		t.Fatalf("%d rows left in intake objects (%v)", inWAL, err)
+	}
 	t.Logf("%d maintenance passes, %d reads during them, %d records compacted to %d, %d objects collected", passes, len(reads), hw, keys, collected)
 }
 
@@ -730,5 +736,38 @@ func TestKeyCompactionOneNodePerPass(t *testing.T) {
 	got, err := pb.Read(0, 0, 0)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("read %s, %v; want k2 and k1 once each", show(got), err)
+	}
+}
+
+// A pass moves the closed part's rows still in intake objects into
+// segments, changed or not: the gaps it leaves would stop the merge
+// compactor (it merges runs of consecutive rows), and an unmerged row
+// keeps its whole intake object alive.
+func TestKeyCompactionMovesIntakeRows(t *testing.T) {
+	c := newCluster(t)
+	// The merge compactor's age is an hour, maintenance runs two hours on:
+	// the closed part is all intake objects, the merge does nothing.
+	l := c.node("mv", func(cfg *Config) { cfg.MergeAge = time.Hour })
+	ctx := context.Background()
+	p, err := l.Partition(ctx, "move", 0, log.Config{Compact: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range [][]string{{"a"}, {"b"}, {"a"}, {"c"}, {"d"}, {"b"}, {"e"}} {
+		if _, err := p.Append(ctx, keyed("x", 1, keys...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.RunMaintenance(time.Now().Add(2 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var inWAL int
+	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
+		WHERE b.topic_id = 'move' AND o.key NOT LIKE 'seg/%'`).Scan(&inWAL); err != nil || inWAL != 0 {
+		t.Fatalf("%d rows left in intake objects (%v)", inWAL, err)
+	}
+	got, err := p.Read(0, 0, 0)
+	if want := "2:\"a\"=x-0 3:\"c\"=x-0 4:\"d\"=x-0 5:\"b\"=x-0 6:\"e\"=x-0 "; err != nil || show(got) != want {
+		t.Fatalf("read %s %v, want %s", show(got), err, want)
 	}
 }
