@@ -1,11 +1,12 @@
 package server
 
-// Consumer groups in cluster mode: one coordinator per group across the
-// nodes, the holder of the group's lease in PostgreSQL (broker/group_lease.go,
+// Consumer groups in cluster mode with the shared log: one coordinator per
+// group across the nodes, the holder of the group's lease in PostgreSQL (broker/group_lease.go,
 // internal/metastore/grouplease.go). The Kafka listener learns the other
 // nodes from cluster_nodes (their Kafka node ids and advertised addresses),
 // so that Metadata lists them and FindCoordinator sends a group's members to
-// its coordinator.
+// its coordinator. Without the shared log the data node keeps every topic
+// and coordinates every group, as an embedded node does.
 
 import (
 	"context"
@@ -20,9 +21,11 @@ import (
 )
 
 // groupLeases is broker.Config.GroupLeases: the cluster's PostgreSQL store
-// in cluster mode, nil on an embedded node (which coordinates every group).
+// with the shared log; nil on an embedded node, and in a cluster without
+// the shared log, whose data node keeps every topic and so coordinates
+// every group.
 func (s *Server) groupLeases() metastore.GroupLeases {
-	if s.cluster == nil {
+	if s.cluster == nil || s.cluster.objects == nil {
 		return nil
 	}
 	gl, _ := s.cluster.meta.(metastore.GroupLeases)
@@ -35,9 +38,10 @@ func (s *Server) directory() *metastore.NodeDirectory {
 	return s.cluster.dir
 }
 
-// kafkaCluster is kafka.Config.Cluster: nil on an embedded node.
+// kafkaCluster is kafka.Config.Cluster: with the shared log only (nil on
+// an embedded node, and on a cluster's data node, which serves everything).
 func (s *Server) kafkaCluster() kafka.Cluster {
-	if s.cluster == nil {
+	if s.cluster == nil || s.cluster.objects == nil {
 		return nil
 	}
 	return kafkaNodes{name: s.cfg.NodeID, id: s.cluster.member.KafkaID, dir: s.directory()}
@@ -47,7 +51,7 @@ func (s *Server) kafkaCluster() kafka.Cluster {
 // group another node coordinates are forwarded there (nil on an embedded
 // node).
 func (s *Server) groupPeers() broker.GroupPeers {
-	if s.cluster == nil {
+	if s.cluster == nil || s.cluster.objects == nil {
 		return nil
 	}
 	return httpPeers{dir: s.directory(), client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
