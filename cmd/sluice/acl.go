@@ -199,22 +199,9 @@ func runACL(ctx context.Context, e *env, args []string) int {
 	cf.register(fs, e)
 	var af aclFlags
 	af.register(fs)
-	pos, code, ok := parseArgs(fs, args)
+	sub, rest, code, ok := parseSubcommand(fs, &cf, e, args)
 	if !ok {
 		return code
-	}
-	if err := cf.validate(); err != nil {
-		fmt.Fprintf(e.stderr, "sluice acl: %v\n", err)
-		return 2
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return 2
-	}
-	sub, rest := pos[0], pos[1:]
-	if sub == "help" && len(rest) == 0 {
-		showHelp(fs)
-		return 0
 	}
 	switch sub {
 	case "create", "list", "delete":

@@ -51,22 +51,9 @@ func runGroup(ctx context.Context, e *env, args []string) int {
 	toTime := fs.String("to-datetime", "", "reset: to the first record at or after `TIME` (RFC 3339)")
 	toOffset := fs.Int64("to-offset", -1, "reset: to this `offset`")
 	force := fs.Bool("force", false, "reset: even while the group has members")
-	pos, code, ok := parseArgs(fs, args)
+	sub, rest, code, ok := parseSubcommand(fs, &cf, e, args)
 	if !ok {
 		return code
-	}
-	if err := cf.validate(); err != nil {
-		fmt.Fprintf(e.stderr, "sluice group: %v\n", err)
-		return 2
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return 2
-	}
-	sub, rest := pos[0], pos[1:]
-	if sub == "help" && len(rest) == 0 {
-		showHelp(fs)
-		return 0
 	}
 	want := 1
 	switch sub {

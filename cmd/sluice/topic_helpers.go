@@ -43,6 +43,30 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 	}
 }
 
+// parseSubcommand parses the arguments of a command with subcommands
+// (acl, group): its flags anywhere, cf's checked, then SUB and SUB's
+// arguments. ok is false when the command ends here, with code: a usage
+// error (bad flags, no SUB) or help shown ("help", -h).
+func parseSubcommand(fs *flag.FlagSet, cf *clientFlags, e *env, args []string) (sub string, rest []string, code int, ok bool) {
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return "", nil, code, false
+	}
+	if err := cf.validate(); err != nil {
+		fmt.Fprintf(e.stderr, "%s: %v\n", fs.Name(), err)
+		return "", nil, 2, false
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return "", nil, 2, false
+	}
+	if pos[0] == "help" && len(pos) == 1 {
+		showHelp(fs)
+		return "", nil, 0, false
+	}
+	return pos[0], pos[1:], 0, true
+}
+
 // kvFlag is a repeatable k=v flag kept in order.
 type kvFlag struct {
 	keys, values []string
