@@ -73,6 +73,12 @@ type Conn struct {
 	topics   brokerv1connect.TopicServiceClient
 	groups   brokerv1connect.GroupServiceClient
 
+	// brokerOpts are broker's options; streams is a BrokerServiceClient
+	// for bidirectional streams (pipeline.go), made on first use.
+	brokerOpts  []connect.ClientOption
+	streamsOnce sync.Once
+	streams     brokerv1connect.BrokerServiceClient
+
 	mu      sync.Mutex
 	writers map[int32]*writerEntry // schema id -> writer schema, fetched once
 	guids   map[[16]byte]int32     // GUIDs computed so far -> schema id (guid.go)
@@ -185,6 +191,7 @@ func New(httpClient connect.HTTPClient, baseURL string, opts ...Option) *Conn {
 		registryURL: reg,
 		registry:    registryv1connect.NewRegistryServiceClient(httpClient, reg, options(reg)...),
 		broker:      brokerv1connect.NewBrokerServiceClient(httpClient, base, copts...),
+		brokerOpts:  copts,
 		topics:      brokerv1connect.NewTopicServiceClient(httpClient, base, copts...),
 		groups:      brokerv1connect.NewGroupServiceClient(httpClient, base, copts...),
 		writers:     map[int32]*writerEntry{},

@@ -39,6 +39,7 @@ type producerOptions struct {
 	maxBatchBytes int
 	maxInFlight   int
 	retries       int
+	pipelined     bool // pipeline.go
 }
 
 // AutoRegister lets the producer register its schemas (and their references
@@ -74,7 +75,7 @@ func MaxBatchBytes(n int) ProducerOption { return func(o *producerOptions) { o.m
 // MaxInFlight bounds the async batches sent and not yet answered; the
 // default is 1, which keeps records in ProduceAsync call order. With more,
 // batches may be appended in any order relative to each other (records
-// within a batch keep theirs).
+// within a batch keep theirs), unless they are Pipelined.
 func MaxInFlight(n int) ProducerOption { return func(o *producerOptions) { o.maxInFlight = n } }
 
 // Retries is how many times a request is retried when it certainly did not
@@ -138,6 +139,7 @@ type Producer[K, V any] struct {
 	closed   bool
 	inflight chan struct{}
 	wg       sync.WaitGroup
+	stream   *produceStream // Pipelined's (pipeline.go); nil until the first batch
 }
 
 // sideEncoder frames one side of a record: envelope plus datum.
@@ -347,6 +349,10 @@ func (p *Producer[K, V]) flushLocked() {
 	p.batch, p.bytes = nil, 0
 	p.inflight <- struct{}{}
 	p.wg.Add(1)
+	if p.opts.pipelined {
+		p.sendPipelinedLocked(batch)
+		return
+	}
 	go func() {
 		defer p.wg.Done()
 		recs := make([]*brokerv1.ProduceRecord, len(batch))
@@ -395,6 +401,7 @@ func (p *Producer[K, V]) Close(ctx context.Context) error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	p.closeStream() // pipeline.go
 	return err
 }
 
