@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/sluicehq/sluice/internal/urlredact"
 )
 
 // Open returns the store a URL names (the --objects flag of sluice serve):
@@ -90,23 +92,7 @@ func redact(rawURL string) string {
 func redactURL(u *url.URL) string {
 	c := *u
 	if c.User != nil {
-		c.User = url.User("xxxxx")
+		c.User = url.User(urlredact.Hidden) // an access key, not a name
 	}
-	q, err := url.ParseQuery(c.RawQuery)
-	if err != nil {
-		// A parameter that does not parse cannot be told from a secret.
-		c.RawQuery = "(parameters hidden: they do not parse)"
-		return c.String()
-	}
-	changed := false
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "secret") {
-			q.Set(k, "xxxxx")
-			changed = true
-		}
-	}
-	if changed {
-		c.RawQuery = q.Encode()
-	}
-	return c.String()
+	return urlredact.String(&c, "secret")
 }

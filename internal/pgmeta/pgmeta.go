@@ -18,11 +18,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicehq/sluice/internal/urlredact"
 )
 
 // CheckURL refuses a --meta value that is not a postgres:// URL with a host
@@ -95,26 +96,7 @@ func Redact(raw string) string {
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	if u.RawQuery != "" {
-		q, err := url.ParseQuery(u.RawQuery)
-		if err != nil {
-			// A parameter that does not parse cannot be told from a
-			// password.
-			u.RawQuery = "(parameters hidden: they do not parse)"
-			return u.Redacted()
-		}
-		changed := false
-		for k := range q {
-			if strings.Contains(strings.ToLower(k), "password") {
-				q.Set(k, "xxxxx")
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
-	}
-	return u.Redacted()
+	return urlredact.String(u, "password")
 }
 
 // LockKey is the advisory-lock key of a name: every advisory lock Sluice
