@@ -34,13 +34,20 @@
 // table read from a topic (stream-table join) is restored from that topic
 // itself, up to the committed offset.
 //
+// A table (Count, Aggregate, Reduce) has a record cache: at each commit it
+// forwards the latest value of every key changed since the previous one,
+// once, instead of every change (fewer output and changelog records;
+// downstream sees each key's value as of each commit). Caching(false)
+// forwards every change.
+//
 // # Exactly once
 //
 // Each task commits through GroupService.ProduceAndCommit under the
 // transactional id <app>-<partition>: its outputs, its changelog writes,
 // its repartition writes and its input offsets (with its stream time in
 // the offset metadata) are committed together or not at all, every
-// CommitInterval. A crash loses only uncommitted work, which the next
+// CommitInterval. A commit runs while the task goes on processing into the
+// next transaction; the task's next commit waits for it. A crash loses only uncommitted work, which the next
 // owner redoes from the committed offsets and the restored state; a
 // zombie's commit is refused because the new owner's InitProducer bumped
 // the epoch. Readers of the outputs see each result once (every Connect
