@@ -158,6 +158,11 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		go func() {
 			defer wg.Done()
 			err := c.Run(cctx, func(ctx context.Context, m message) error {
+				select { // a queue with room: no two-way select
+				case msgs <- m:
+					return nil
+				default:
+				}
 				select {
 				case msgs <- m:
 					return nil
@@ -246,12 +251,19 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		// A batch also ends when the stream pauses (no record for
 		// idleGap): the tail of a burst is not held for BatchInterval.
 		idle := time.NewTimer(idleGap)
+		checked := 0 // the batch's length at the last check of the writer and the idle timer
 	fill:
 		for len(batch) < s.cfg.BatchRecords {
 			select {
 			case m := <-msgs:
 				batch = append(batch, m)
-				if len(batch)%256 == 0 {
+				// Take what is queued with plain receives (this goroutine
+				// is the only receiver), cheaper than a select each.
+				for k := min(len(msgs), s.cfg.BatchRecords-len(batch), 256); k > 0; k-- {
+					batch = append(batch, <-msgs)
+				}
+				if len(batch) >= checked+256 {
+					checked = len(batch)
 					// PostgreSQL waits for work: a batch of an eighth of
 					// BatchRecords goes now (the next ones grow while it
 					// is written), rather than leaving the writer idle.
