@@ -154,7 +154,7 @@ func (s *Server) brokerShared() *broker.SharedConfig {
 	if s.cluster == nil || s.cluster.objects == nil {
 		return nil
 	}
-	return &broker.SharedConfig{Pool: s.cluster.pool, Objects: s.cluster.objects, Node: s.cfg.NodeID}
+	return &broker.SharedConfig{Pool: s.cluster.pool, Objects: s.cluster.objects, Node: s.cfg.NodeID, Window: s.cfg.SharedWindow}
 }
 
 // sharedLogStatus reports the shared log's partitions to the

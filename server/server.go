@@ -111,6 +111,10 @@ type Config struct {
 	// bytes (file:///DIR or s3://BUCKET?endpoint=URL, objstore.Open),
 	// opened and probed at start (cluster_status.go).
 	Objects string
+	// SharedWindow, with Objects, is how long the node collects produced
+	// batches before writing them as one object (broker.SharedConfig.Window);
+	// 0 means the shared log's default (5 ms).
+	SharedWindow time.Duration
 	// GroupLeaseTTL, in cluster mode, is how long a node's lease on a
 	// group's coordination lasts without renewal (cluster_group.go); 0
 	// means broker.DefaultGroupLeaseTTL.
