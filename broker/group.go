@@ -587,7 +587,24 @@ type GroupListing struct {
 }
 
 // ListGroups lists every group with members or committed offsets, by id.
+// In cluster mode (Config.GroupLeases) a node lists, as a Kafka broker
+// does, the groups it coordinates, and the groups known only by their
+// committed offsets that no node coordinates now; Kafka clients ask every
+// node, and the GroupService merges the nodes' lists (group_forward.go).
 func (b *Broker) ListGroups(ctx context.Context) ([]GroupListing, error) {
+	var elsewhere map[string]string
+	if lt := b.groups.leases; lt != nil {
+		live, err := lt.store.LiveGroupLeases(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list groups: %w: %v", ErrCoordinatorNotAvailable, err)
+		}
+		elsewhere = live
+		for g := range elsewhere {
+			if _, mine := lt.current(g, time.Now()); mine {
+				delete(elsewhere, g)
+			}
+		}
+	}
 	type live struct {
 		state, typ, protocolType string
 		members                  int
@@ -614,6 +631,9 @@ func (b *Broker) ListGroups(ctx context.Context) ([]GroupListing, error) {
 	}
 	out := make([]GroupListing, 0, len(known))
 	for id, l := range known {
+		if _, ok := elsewhere[id]; ok {
+			continue // another node coordinates it
+		}
 		out = append(out, GroupListing{Group: id, State: l.state, Members: l.members, Type: l.typ, ProtocolType: l.protocolType})
 	}
 	slices.SortFunc(out, func(x, y GroupListing) int {

@@ -24,6 +24,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -37,6 +39,8 @@ type GroupPeers interface {
 	// PeerURL returns the HTTP base URL (http://host:port) the node with
 	// cluster id node advertises; ok is false when it is not alive.
 	PeerURL(ctx context.Context, node string) (url string, ok bool)
+	// PeerURLs returns the HTTP base URLs of the other live nodes.
+	PeerURLs(ctx context.Context) []string
 	// PeerClient is the HTTP client for calls to other nodes.
 	PeerClient() connect.HTTPClient
 }
@@ -87,6 +91,37 @@ func forwardUnary[Req, Res any](s groupService, ctx context.Context, req *connec
 		return nil, ferr
 	}
 	return connect.NewResponse(resp.Msg), nil
+}
+
+// listEverywhere adds to a node's ListGroups answer those of the other
+// live nodes (each lists the groups it coordinates): the cluster's groups.
+// A node that does not answer is left out, logged.
+func (s groupService) listEverywhere(ctx context.Context, req *connect.Request[brokerv1.ListGroupsRequest], out *brokerv1.ListGroupsResponse) {
+	if s.b.cfg.GroupPeers == nil || req.Header().Get(forwardedHeader) != "" {
+		return
+	}
+	seen := map[string]bool{}
+	for _, g := range out.Groups {
+		seen[g.GetGroup()] = true
+	}
+	for _, url := range s.b.cfg.GroupPeers.PeerURLs(ctx) {
+		fwd := connect.NewRequest(req.Msg)
+		for k, v := range s.b.forwardRequest(req.Header()) {
+			fwd.Header()[k] = v
+		}
+		resp, err := brokerv1connect.NewGroupServiceClient(s.b.cfg.GroupPeers.PeerClient(), url).ListGroups(ctx, fwd)
+		if err != nil {
+			s.b.log.Warn("listing the groups of another node", "node", url, "err", err)
+			continue
+		}
+		for _, g := range resp.Msg.GetGroups() {
+			if !seen[g.GetGroup()] {
+				seen[g.GetGroup()] = true
+				out.Groups = append(out.Groups, g)
+			}
+		}
+	}
+	slices.SortFunc(out.Groups, func(x, y *brokerv1.GroupListing) int { return strings.Compare(x.GetGroup(), y.GetGroup()) })
 }
 
 // forwardConsume relays a Consume stream from the coordinator.

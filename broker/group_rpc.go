@@ -223,6 +223,8 @@ func (s groupService) ListGroups(ctx context.Context, req *connect.Request[broke
 	for _, g := range gs {
 		out.Groups = append(out.Groups, &brokerv1.GroupListing{Group: g.Group, State: g.State, Members: int32(g.Members)})
 	}
+	// Cluster mode: every node's groups (group_forward.go).
+	s.listEverywhere(ctx, req, out)
 	return connect.NewResponse(out), nil
 }
 

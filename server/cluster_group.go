@@ -54,11 +54,12 @@ func (s *Server) groupPeers() broker.GroupPeers {
 	if s.cluster == nil || s.cluster.objects == nil {
 		return nil
 	}
-	return httpPeers{dir: s.directory(), client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+	return httpPeers{self: s.cfg.NodeID, dir: s.directory(), client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
 }
 
 // httpPeers finds a node's advertised HTTP base URL.
 type httpPeers struct {
+	self   string
 	dir    *metastore.NodeDirectory
 	client *http.Client
 }
@@ -71,6 +72,17 @@ func (p httpPeers) PeerURL(ctx context.Context, node string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+func (p httpPeers) PeerURLs(ctx context.Context) []string {
+	nodes, _ := p.dir.Alive(ctx)
+	var out []string
+	for _, n := range nodes {
+		if n.ID != p.self && (strings.HasPrefix(n.HTTPAddr, "http://") || strings.HasPrefix(n.HTTPAddr, "https://")) {
+			out = append(out, n.HTTPAddr)
+		}
+	}
+	return out
 }
 
 func (p httpPeers) PeerClient() connect.HTTPClient { return p.client }

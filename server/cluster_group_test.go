@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -419,12 +420,40 @@ func TestClusterGroupFromAnyNode(t *testing.T) {
 		}
 	}
 
-	// Kafka on b.
+	// b coordinates another group; every node lists both, with the
+	// coordinators' member counts (Connect), and so does Kafka's
+	// ListGroups asked of every node (kadm).
+	if _, err := b.groups.Heartbeat(ctx, connect.NewRequest(&brokerv1.HeartbeatRequest{Group: "h",
+		Subscription: &brokerv1.Subscription{Topics: []string{"t"}}})); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*groupNode{a, b, c} {
+		lg, err := n.groups.ListGroups(ctx, connect.NewRequest(&brokerv1.ListGroupsRequest{}))
+		if err != nil {
+			t.Fatalf("list groups on %s: %v", n.s.cfg.NodeID, err)
+		}
+		got := map[string]int32{}
+		for _, g := range lg.Msg.GetGroups() {
+			got[g.GetGroup()] = g.GetMembers()
+		}
+		if len(got) != 2 || got["g"] != 2 || got["h"] != 1 {
+			t.Errorf("list groups on %s = %v, want g with 2 members and h with 1", n.s.cfg.NodeID, got)
+		}
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.s.KafkaAddr()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	listed, err := kadm.NewClient(cl).ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := listed.Groups(); len(names) != 2 || listed["g"].Coordinator != a.s.cluster.member.KafkaID || listed["h"].Coordinator != b.s.cluster.member.KafkaID {
+		t.Errorf("kadm ListGroups = %+v; want g from a (node %d) and h from b (node %d)", listed, a.s.cluster.member.KafkaID, b.s.cluster.member.KafkaID)
+	}
+
+	// Kafka on b.
 	seed := cl.SeedBrokers()[0]
 	md, err := seed.Request(ctx, kmsg.NewPtrMetadataRequest())
 	if err != nil {

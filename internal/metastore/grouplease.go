@@ -78,6 +78,9 @@ type GroupLeases interface {
 	// GroupLeaseOf reads group's lease; ok is false when the group never
 	// had a coordinator.
 	GroupLeaseOf(ctx context.Context, group string) (l GroupLease, ok bool, err error)
+	// LiveGroupLeases maps every group whose lease has not expired to its
+	// holder.
+	LiveGroupLeases(ctx context.Context) (map[string]string, error)
 }
 
 var _ GroupLeases = (*Postgres)(nil)
@@ -181,6 +184,24 @@ func (s *Postgres) GroupLeaseOf(ctx context.Context, group string) (GroupLease, 
 	}
 	l.Remaining = time.Duration(secs * float64(time.Second))
 	return l, true, nil
+}
+
+// LiveGroupLeases implements GroupLeases.
+func (s *Postgres) LiveGroupLeases(ctx context.Context) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT group_id, node_id FROM group_leases WHERE expires_at > now()`)
+	if err != nil {
+		return nil, fmt.Errorf("live group leases: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var g, n string
+		if err := rows.Scan(&g, &n); err != nil {
+			return nil, fmt.Errorf("live group leases: %w", err)
+		}
+		out[g] = n
+	}
+	return out, rows.Err()
 }
 
 func leaseArrays(held map[string]int64) ([]string, []int64) {

@@ -172,6 +172,14 @@ func testLeaseRules(t *testing.T, open LeaseOpener) {
 		if l := acquire(t, s, "g", "b", long); l.Holder != "a" {
 			t.Fatalf("b took a lease a still holds: %+v", l)
 		}
+		acquire(t, s, "h", "c", long)
+		acquire(t, s, "x", "c", short)
+		expire(t, s, "x")
+		live, err := s.LiveGroupLeases(ctx)
+		must(t, err)
+		if diff := cmp.Diff(map[string]string{"g": "a", "h": "c"}, live); diff != "" {
+			t.Errorf("LiveGroupLeases (-want +got):\n%s", diff)
+		}
 		must(t, s.ReleaseGroupLeases(ctx, "a", map[string]int64{"g": e}))
 		if l := acquire(t, s, "g", "b", long); l.Holder != "b" || l.Epoch != e+1 {
 			t.Errorf("after a's release b got %+v; want b at epoch %d", l, e+1)
