@@ -12,31 +12,6 @@ import (
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
 
-// sameTxnAsProtobuf decodes data with groupCodec and with proto.Unmarshal
-// and fails unless both fail or both give equal messages (presence of the
-// records' optional fields included), and unless groupCodec's message
-// keeps nothing of data.
-func sameTxnAsProtobuf(t *testing.T, data []byte) {
-	t.Helper()
-	var want, got brokerv1.ProduceAndCommitRequest
-	wantErr := proto.Unmarshal(data, &want)
-	in := bytes.Clone(data)
-	gotErr := groupCodec{}.Unmarshal(in, &got)
-	if (wantErr == nil) != (gotErr == nil) {
-		t.Fatalf("protobuf-go error %v, groupCodec error %v, for % x", wantErr, gotErr, data)
-	}
-	if wantErr != nil {
-		return
-	}
-	if !proto.Equal(&want, &got) {
-		t.Fatalf("groupCodec decoded\n%v\nprotobuf-go decoded\n%v\nfrom % x", &got, &want, data)
-	}
-	clear(in)
-	if !proto.Equal(&want, &got) {
-		t.Fatalf("groupCodec's message changed when the input buffer was overwritten")
-	}
-}
-
 // txnCases are requests covering every field, presence and the
 // fallbacks.
 func txnCases() [][]byte {
@@ -102,7 +77,7 @@ func txnCases() [][]byte {
 
 func TestDecodeProduceAndCommitRequestMatchesProtobuf(t *testing.T) {
 	for i, data := range txnCases() {
-		t.Run(fmt.Sprint(i), func(t *testing.T) { sameTxnAsProtobuf(t, data) })
+		t.Run(fmt.Sprint(i), func(t *testing.T) { decodesAsProtobuf[brokerv1.ProduceAndCommitRequest](t, groupCodec{}, data) })
 	}
 }
 
@@ -111,7 +86,7 @@ func FuzzDecodeProduceAndCommitRequest(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sameTxnAsProtobuf(t, data)
+		decodesAsProtobuf[brokerv1.ProduceAndCommitRequest](t, groupCodec{}, data)
 	})
 }
 
@@ -141,7 +116,7 @@ func txnRequestBytes(n int) []byte {
 // The fast path allocates per request and per offset, not per record.
 func TestDecodeProduceAndCommitRequestAllocations(t *testing.T) {
 	data := txnRequestBytes(500)
-	sameTxnAsProtobuf(t, data)
+	decodesAsProtobuf[brokerv1.ProduceAndCommitRequest](t, groupCodec{}, data)
 	allocs := testing.AllocsPerRun(50, func() {
 		var req brokerv1.ProduceAndCommitRequest
 		if err := (groupCodec{}).Unmarshal(data, &req); err != nil {

@@ -12,29 +12,38 @@ import (
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 )
 
-// sameAsProtobuf decodes data with produceCodec and with proto.Unmarshal
-// and fails unless both fail or both give equal messages, presence of the
-// optional key, value and partition included (proto.Equal compares it).
-func sameAsProtobuf(t *testing.T, data []byte) {
+// decodesAsProtobuf decodes data into a fresh M with codec and with
+// proto.Unmarshal and fails unless both fail or both give equal messages
+// (presence of optional fields included), and unless codec's message keeps
+// nothing of data (connect reuses its buffer).
+func decodesAsProtobuf[M any, P interface {
+	*M
+	proto.Message
+}](t *testing.T, codec interface{ Unmarshal([]byte, any) error }, data []byte) {
 	t.Helper()
-	var want, got brokerv1.ProduceRequest
-	wantErr := proto.Unmarshal(data, &want)
+	var want, got M
+	wantErr := proto.Unmarshal(data, P(&want))
 	in := bytes.Clone(data)
-	gotErr := produceCodec{}.Unmarshal(in, &got)
+	gotErr := codec.Unmarshal(in, P(&got))
 	if (wantErr == nil) != (gotErr == nil) {
-		t.Fatalf("protobuf-go error %v, produceCodec error %v, for % x", wantErr, gotErr, data)
+		t.Fatalf("protobuf-go error %v, %T error %v, for % x", wantErr, codec, gotErr, data)
 	}
 	if wantErr != nil {
 		return
 	}
-	if !proto.Equal(&want, &got) {
-		t.Fatalf("produceCodec decoded\n%v\nprotobuf-go decoded\n%v\nfrom % x", &got, &want, data)
+	if !proto.Equal(P(&want), P(&got)) {
+		t.Fatalf("%T decoded\n%v\nprotobuf-go decoded\n%v\nfrom % x", codec, P(&got), P(&want), data)
 	}
-	// The decoded bytes must not alias data: connect reuses its buffer.
 	clear(in)
-	if !proto.Equal(&want, &got) {
-		t.Fatalf("produceCodec's message changed when the input buffer was overwritten")
+	if !proto.Equal(P(&want), P(&got)) {
+		t.Fatalf("%T's message changed when the input buffer was overwritten", codec)
 	}
+}
+
+// sameAsProtobuf is decodesAsProtobuf for a ProduceRequest.
+func sameAsProtobuf(t *testing.T, data []byte) {
+	t.Helper()
+	decodesAsProtobuf[brokerv1.ProduceRequest](t, produceCodec{}, data)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -171,25 +180,6 @@ func BenchmarkDecodeProduceRequest(b *testing.B) {
 	})
 }
 
-// sameStreamAsProtobuf is sameAsProtobuf for a ProduceStreamRequest.
-func sameStreamAsProtobuf(t *testing.T, data []byte) {
-	t.Helper()
-	var want, got brokerv1.ProduceStreamRequest
-	wantErr := proto.Unmarshal(data, &want)
-	in := bytes.Clone(data)
-	gotErr := produceCodec{}.Unmarshal(in, &got)
-	if (wantErr == nil) != (gotErr == nil) {
-		t.Fatalf("protobuf-go error %v, produceCodec error %v, for % x", wantErr, gotErr, data)
-	}
-	if wantErr != nil {
-		return
-	}
-	clear(in)
-	if !proto.Equal(&want, &got) {
-		t.Fatalf("produceCodec decoded\n%v\nprotobuf-go decoded\n%v\nfrom % x", &got, &want, data)
-	}
-}
-
 // streamCases wrap produceCases in stream requests, with the stream
 // message's own corner cases: no request, a repeated id, a repeated
 // request (protobuf-go merges), an unknown field.
@@ -210,7 +200,7 @@ func streamCases() [][]byte {
 
 func TestDecodeProduceStreamRequest(t *testing.T) {
 	for _, data := range streamCases() {
-		sameStreamAsProtobuf(t, data)
+		decodesAsProtobuf[brokerv1.ProduceStreamRequest](t, produceCodec{}, data)
 	}
 }
 
@@ -219,6 +209,6 @@ func FuzzDecodeProduceStreamRequest(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sameStreamAsProtobuf(t, data)
+		decodesAsProtobuf[brokerv1.ProduceStreamRequest](t, produceCodec{}, data)
 	})
 }
