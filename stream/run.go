@@ -412,8 +412,8 @@ type task struct {
 	// cached counts the entries in the stores' record caches: each will
 	// add records to the transaction at the commit.
 	cached int
-	// keyBuf is reused to encode store keys.
-	keyBuf []byte
+	// keyBuf and winBuf are reused to encode store keys.
+	keyBuf, winBuf []byte
 }
 
 // input is one input partition of a task.

@@ -169,11 +169,11 @@ func (s *kvStore) flush(t *task) error {
 	return nil
 }
 
-// windowKey is a windowed store's key: the window start, then the key.
-func windowKey(start int64, k []byte) []byte {
-	out := make([]byte, 8, 8+len(k))
-	binary.BigEndian.PutUint64(out, uint64(start))
-	return append(out, k...)
+// appendWindowKey appends a windowed store's key to dst: the window
+// start, then the key.
+func appendWindowKey(dst []byte, start int64, k []byte) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(start))
+	return append(dst, k...)
 }
 
 // restore rebuilds the store of task partition p: a changelog is read to

@@ -99,10 +99,11 @@ func windowFold[K, V, VA any](wg *WindowedGroup[K, V], first func(K, V) VA, next
 	}}
 	a.closers = append(a.closers, wn)
 	wn.agg = g.s.n.child(func(t *task, r record) error {
-		kb, err := g.kd.encode(r.key)
+		kb, err := g.kd.appendEncode(t.keyBuf[:0], r.key)
 		if err != nil {
 			return fmt.Errorf("windowed aggregation %s: encode key: %w", st.name, err)
 		}
+		t.keyBuf = kb
 		s := t.stores[st]
 		k, v := r.key.(K), r.value.(V)
 		now := wn.time(t)
@@ -113,14 +114,14 @@ func windowFold[K, V, VA any](wg *WindowedGroup[K, V], first func(K, V) VA, next
 				t.app.stats.Late.Add(1)
 				continue // closed: a late record
 			}
-			wk := windowKey(start, kb)
-			var val VA
+			wk := appendWindowKey(t.winBuf[:0], start, kb)
+			t.winBuf = wk
 			if e, ok := s.get(wk); ok {
-				val = next(k, v, e.value.(VA))
+				e.value = next(k, v, e.value.(VA))
+				s.touch(e.k, r.ts)
 			} else {
-				val = first(k, v)
+				s.put(wk, &entry{key: r.key, value: first(k, v), start: start}, r.ts)
 			}
-			s.put(wk, &entry{key: r.key, value: val, start: start}, r.ts)
 		}
 		return nil
 	})
