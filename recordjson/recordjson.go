@@ -133,8 +133,9 @@ func IDHeader(side serde.Side) string {
 }
 
 // Decode decodes one side of r. Null stays null (a zero Side). A key
-// without an envelope is a plain key, shown as it is without complaint; a
-// value without one is reported.
+// without a valid envelope, or whose envelope names an id the registry
+// does not have (a big-endian number key starts with 0x00), is a plain
+// key, shown as it is without complaint; a value without one is reported.
 func (d *Decoder) Decode(r *brokerv1.Record, side serde.Side) Side {
 	b := r.GetValue()
 	if side == serde.Key {
@@ -166,11 +167,20 @@ func (d *Decoder) Decode(r *brokerv1.Record, side serde.Side) Side {
 		}
 		ident, datum, err = serde.ParseIdentity(b)
 		if err != nil {
+			if side == serde.Key {
+				return Side{} // a plain key that starts like an envelope
+			}
 			return Side{Err: "no schema envelope: " + err.Error()}
 		}
 	}
 	ws, err := d.schema(ident)
 	if err != nil {
+		// A plain key may look enveloped (a big-endian number starts
+		// with 0x00): one naming an id the registry does not have is
+		// taken as a plain key.
+		if side == serde.Key && hdr == nil && notFound(err) {
+			return Side{}
+		}
 		return Side{Err: err.Error()}
 	}
 	out := Side{ID: ws.id, Type: ws.typ}

@@ -47,6 +47,8 @@ func TestDecode(t *testing.T) {
 		{"null value", &brokerv1.Record{}, serde.Value, Side{}},
 		{"plain key", &brokerv1.Record{Key: []byte("k-1")}, serde.Key, Side{}},
 		{"empty key", &brokerv1.Record{Key: []byte{}}, serde.Key, Side{}},
+		// A big-endian int64 key looks like an envelope naming schema id 0.
+		{"number key", &brokerv1.Record{Key: []byte{0, 0, 0, 0, 0, 0, 0, 5}}, serde.Key, Side{}},
 		{"value", &brokerv1.Record{Value: enveloped}, serde.Value,
 			Side{JSON: json.RawMessage(`{"id":"o-1","qty":2}`), Subject: "orders-value", Version: 1, ID: 1, Type: "AVRO"}},
 		{"header mode", &brokerv1.Record{Value: order, Headers: []*brokerv1.Header{{Key: "__value_schema_id", Value: serde.AppendPrefix(nil, 1)}}}, serde.Value,
@@ -145,6 +147,11 @@ func TestUnknownSchemaAskedOnce(t *testing.T) {
 	}
 	var guid [16]byte
 	guid[15] = 9
+	// A key naming an id the registry does not have is a plain key (asked
+	// once too).
+	if got := d.Decode(&brokerv1.Record{Key: []byte{0, 0, 0, 0, 7, 1, 2, 3}}, serde.Key); got.Err != "" || got.JSON != nil {
+		t.Errorf("key naming unknown schema 7: %+v, want a plain key", got)
+	}
 	records := []*brokerv1.Record{
 		{Value: append(serde.AppendPrefix(nil, 7), 0x02)},
 		{Value: []byte{0x02}, Headers: []*brokerv1.Header{{Key: "__value_schema_id", Value: serde.AppendGUID(nil, guid)}}},

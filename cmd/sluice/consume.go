@@ -56,7 +56,9 @@ the schema is registered under several. A value that does not decode (no
 envelope, an unknown id, bytes that do not match the schema) is printed
 raw with value.error="why" ("value_error" in JSON) and reading goes on;
 --stop-on-decode-error stops there with exit 1 instead. Keys without an
-envelope are plain keys and are printed as they are.
+envelope, or whose first bytes only look like one (a big-endian number:
+no valid envelope, or a schema id the registry does not have), are plain
+keys and are printed as they are.
 
 Flags:
 `
