@@ -42,10 +42,11 @@ func TableFrom[K, V any](app *App, topic string, kc client.Codec[K], vc client.C
 	app.stores = append(app.stores, st)
 	src.table, t.store = st, st
 	src.n.children = append(src.n.children, &node{process: func(tk *task, r record) error {
-		kb, err := kd.encode(r.key)
+		kb, err := kd.appendEncode(tk.keyBuf[:0], r.key)
 		if err != nil {
 			return fmt.Errorf("table %s: encode key: %w", topic, err)
 		}
+		tk.keyBuf = kb
 		s := tk.stores[st]
 		if r.value == nil {
 			delete(s.m, string(kb))
@@ -92,10 +93,11 @@ func join[K, V, VT, VR any](s *Stream[K, V], t *Table[K, VT], f func(K, V, VT, b
 	}
 	st := t.store
 	s.n.child(func(tk *task, r record) error {
-		kb, err := st.key.encode(r.key)
+		kb, err := st.key.appendEncode(tk.keyBuf[:0], r.key)
 		if err != nil {
 			return fmt.Errorf("join with %s: encode key: %w", st.name, err)
 		}
+		tk.keyBuf = kb
 		var vt VT
 		e, ok := tk.stores[st].get(kb)
 		if ok {
