@@ -45,14 +45,17 @@ func GroupBy[K, V, K2 any](s *Stream[K, V], key func(K, V) K2, kc client.Codec[K
 // of each task.
 type Table[K, V any] struct {
 	app   *App
-	n     *node // forwards every update
+	n     *node // forwards the updates
 	store *storeDef
 	kc    client.Codec[K]
 	vc    client.Codec[V]
 }
 
-// ToStream is the stream of the table's updates: one record per change,
-// with the new value.
+// ToStream is the stream of the table's updates, each with the new value:
+// for a table built by Count, Aggregate or Reduce, the latest value of
+// each key changed since the last commit, at the commit (see Caching), or
+// one record per change with Caching(false); for a table read from a
+// topic (TableFrom), one record per record of the topic.
 func (t *Table[K, V]) ToStream() *Stream[K, V] {
 	return &Stream[K, V]{app: t.app, n: t.n, kc: t.kc, vc: t.vc}
 }
@@ -60,7 +63,7 @@ func (t *Table[K, V]) ToStream() *Stream[K, V] {
 // Aggregate folds each key's values into an aggregate: init gives the
 // first one, agg the next. The aggregates are kept in a store (an
 // in-memory map per task, changelog <app>-<store>-changelog, encoded with
-// vac) and every update goes to the table's stream.
+// vac) and the updates go to the table's stream (see ToStream).
 func Aggregate[K, V, VA any](g *Grouped[K, V], init func() VA, agg func(K, V, VA) VA, vac client.Codec[VA]) *Table[K, VA] {
 	a := g.s.app
 	t := &Table[K, VA]{app: a, n: &node{}, kc: g.s.kc, vc: vac}
