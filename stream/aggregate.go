@@ -55,7 +55,8 @@ type Table[K, V any] struct {
 // for a table built by Count, Aggregate or Reduce, the latest value of
 // each key changed since the last commit, at the commit (see Caching), or
 // one record per change with Caching(false); for a table read from a
-// topic (TableFrom), one record per record of the topic.
+// topic (TableFrom), one record per value read (deletions are not
+// forwarded).
 func (t *Table[K, V]) ToStream() *Stream[K, V] {
 	return &Stream[K, V]{app: t.app, n: t.n, kc: t.kc, vc: t.vc}
 }
