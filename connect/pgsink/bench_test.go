@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -87,11 +88,11 @@ func BenchmarkSink(b *testing.B) {
 		{"insert-copy", pgsink.ModeInsert, pgsink.WriteCopy},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
-			n := 0
 			cpu := processCPU()
 			for b.Loop() {
-				n++
-				name := fmt.Sprintf("bench_%s_%d", mode.write+mode.mode, n)
+				// Go runs a sub-benchmark's function again for each
+				// -count, in the same database: a name is never reused.
+				name := fmt.Sprintf("bench_%s_%d", mode.write+mode.mode, benchSinks.Add(1))
 				s, err := pgsink.New(pgsink.Config{Name: name, Postgres: dbURL, Topic: "bench", Table: name, KeyColumn: "id",
 					Mode: mode.mode, Write: mode.write, BatchRecords: 20000, BatchInterval: 100 * time.Millisecond}, srv.Conn, benchLogger(b))
 				if err != nil {
@@ -121,6 +122,9 @@ func BenchmarkSink(b *testing.B) {
 		})
 	}
 }
+
+// benchSinks numbers the sinks BenchmarkSink starts.
+var benchSinks atomic.Int64
 
 // processCPU is the CPU time (user and system) the benchmark's process
 // has used, in nanoseconds: the Sluice node, the consumer and the sink
