@@ -282,8 +282,13 @@ func TestConnMTLSRequired(t *testing.T) {
 	s := newAuthServer(t, tls.RequireAndVerifyClientCert)
 	// The handshake fails with the server's alert "certificate required";
 	// over HTTP/2 Go may report it as "http2: client conn could not be
-	// established", depending on which read sees it first.
-	if err := listTopics(ctx, client.New(nil, s.URL, client.WithTLS(s.trust()))); connect.CodeOf(err) != connect.CodeUnavailable {
+	// established", depending on which read sees it first. Under TLS 1.3
+	// the client's handshake ends before the server checks its
+	// certificate, so the client may already be writing the request when
+	// the server closes: then the error is the write's (broken pipe, reset).
+	err := listTopics(ctx, client.New(nil, s.URL, client.WithTLS(s.trust())))
+	refusedOnWrite := err != nil && (strings.Contains(err.Error(), "broken pipe") || strings.Contains(err.Error(), "connection reset"))
+	if connect.CodeOf(err) != connect.CodeUnavailable && !refusedOnWrite {
 		t.Errorf("without a client certificate: %v", err)
 	}
 	stranger := testpki.NewCA(t, "stranger").Client(t, "mallory")
