@@ -195,6 +195,10 @@ func (c *Conn) recovered(where string, hdr requestHeader, p any) {
 		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 }
 
+// readLoopHook, set by tests only, runs at the top of each readLoop turn,
+// between its stop check and its read deadline.
+var readLoopHook func(c *Conn)
+
 // readLoop reads, decodes and runs stage 1 of each request in turn, and
 // queues it for the writer. It returns when the connection must close or
 // stop reading.
@@ -212,7 +216,17 @@ func (c *Conn) readLoop() {
 	// requests behind it) come in one read; a large body bypasses the buffer.
 	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	for !c.stopped() {
+		if readLoopHook != nil {
+			readLoopHook(c)
+		}
 		c.nc.SetReadDeadline(time.Now().Add(idle))
+		if c.stopped() {
+			// stopReading ran after the loop's check and its deadline
+			// (now) was just replaced by the idle one: reading on would
+			// wait for the client or the idle timeout, and hold up
+			// Shutdown until its context ends.
+			return
+		}
 		n, err := io.ReadFull(br, size[:])
 		if err != nil {
 			var ne net.Error

@@ -217,3 +217,32 @@ func TestFrameWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownBetweenCheckAndDeadline: a Shutdown that lands between a
+// connection's stop check and its next read deadline still stops it (the
+// deadline Shutdown set was replaced by the idle one, so the connection
+// read on until the idle timeout and Shutdown waited for its context).
+func TestShutdownBetweenCheckAndDeadline(t *testing.T) {
+	s, addr := newTestServer(t, Config{IdleTimeout: time.Hour})
+	var turns atomic.Int32
+	readLoopHook = func(c *Conn) {
+		// Turn 1 reads the first request; turn 2 follows its answer.
+		if turns.Add(1) == 2 {
+			s.mu.Lock()
+			s.shutdown = true
+			s.mu.Unlock()
+			c.stopReading()
+		}
+	}
+	defer func() { readLoopHook = nil }()
+	c := dialRaw(t, addr)
+	if resp := c.roundTrip(kmsg.NewPtrApiVersionsRequest(), 1).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
+		t.Fatalf("error %d", resp.ErrorCode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after a stop between check and deadline: %v", err)
+	}
+	c.expectClosed()
+}
