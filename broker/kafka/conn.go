@@ -197,7 +197,7 @@ func (c *Conn) recovered(where string, hdr requestHeader, p any) {
 
 // readLoopHook, set by tests only, runs at the top of each readLoop turn,
 // between its stop check and its read deadline.
-var readLoopHook func(c *Conn)
+var readLoopHook atomic.Pointer[func(c *Conn)]
 
 // readLoop reads, decodes and runs stage 1 of each request in turn, and
 // queues it for the writer. It returns when the connection must close or
@@ -216,8 +216,8 @@ func (c *Conn) readLoop() {
 	// requests behind it) come in one read; a large body bypasses the buffer.
 	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	for !c.stopped() {
-		if readLoopHook != nil {
-			readLoopHook(c)
+		if h := readLoopHook.Load(); h != nil {
+			(*h)(c)
 		}
 		c.nc.SetReadDeadline(time.Now().Add(idle))
 		if c.stopped() {

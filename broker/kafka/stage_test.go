@@ -225,7 +225,7 @@ func TestFrameWriter(t *testing.T) {
 func TestShutdownBetweenCheckAndDeadline(t *testing.T) {
 	s, addr := newTestServer(t, Config{IdleTimeout: time.Hour})
 	var turns atomic.Int32
-	readLoopHook = func(c *Conn) {
+	hook := func(c *Conn) {
 		// Turn 1 reads the first request; turn 2 follows its answer.
 		if turns.Add(1) == 2 {
 			s.mu.Lock()
@@ -234,7 +234,8 @@ func TestShutdownBetweenCheckAndDeadline(t *testing.T) {
 			c.stopReading()
 		}
 	}
-	defer func() { readLoopHook = nil }()
+	readLoopHook.Store(&hook)
+	defer readLoopHook.Store(nil)
 	c := dialRaw(t, addr)
 	if resp := c.roundTrip(kmsg.NewPtrApiVersionsRequest(), 1).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
 		t.Fatalf("error %d", resp.ErrorCode)
