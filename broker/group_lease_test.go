@@ -3,10 +3,7 @@ package broker_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	neturl "net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -157,64 +154,6 @@ func TestGroupLeaseLostOnRenewal(t *testing.T) {
 	}
 }
 
-// pgProxy forwards TCP connections to PostgreSQL until cut: then it closes
-// every connection and refuses new ones until restored.
-type pgProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  map[net.Conn]bool
-}
-
-func newPGProxy(t *testing.T, target string) *pgProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pgProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() { ln.Close(); p.setCut(true) })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			cut := p.cut
-			p.mu.Unlock()
-			if cut {
-				c.Close()
-				continue
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = true, true
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close(); c.Close() }()
-			go func() { io.Copy(c, up); up.Close(); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *pgProxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
 // A holder cut off from PostgreSQL stops coordinating once its lease may
 // have expired (its Consume stream ends, it answers no group request as
 // coordinator), another node takes the group over at the next epoch after
@@ -226,8 +165,8 @@ func TestGroupLeaseHolderCutFromPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newPGProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy := pgtest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	open := func(url string) *metastore.Postgres {
 		pool, err := pgmeta.Open(ctx, url)
 		if err != nil {
@@ -271,7 +210,7 @@ func TestGroupLeaseHolderCutFromPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	proxy.setCut(true)
+	proxy.SetCut(true)
 	select {
 	case err := <-done:
 		if !errors.Is(err, broker.ErrCoordinatorNotAvailable) && !errors.Is(err, broker.ErrNotCoordinator) {
@@ -296,7 +235,7 @@ func TestGroupLeaseHolderCutFromPostgres(t *testing.T) {
 		t.Errorf("lease after the takeover = %+v, %v; want b at epoch %d", l, err, first.Epoch+1)
 	}
 
-	proxy.setCut(false)
+	proxy.SetCut(false)
 	var nc *broker.NotCoordinatorError
 	deadline = time.Now().Add(30 * time.Second)
 	for {

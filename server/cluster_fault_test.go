@@ -1,18 +1,15 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -156,88 +153,6 @@ func TestClusterSharedPostgresRestart(t *testing.T) {
 	}
 }
 
-// commitCutProxy forwards TCP connections to PostgreSQL; armed, it cuts
-// the connection that sends a sharedlog_commit call right after
-// forwarding it, so that the commit happens and its answer is lost.
-type commitCutProxy struct {
-	ln     net.Listener
-	target string
-	armed  atomic.Int32
-	cuts   atomic.Int32
-}
-
-func newCommitCutProxy(t *testing.T, target string) *commitCutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &commitCutProxy{ln: ln, target: target}
-	var conns sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); conns.Wait() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() { defer conns.Done(); p.serve(c) }()
-		}
-	}()
-	return p
-}
-
-func (p *commitCutProxy) serve(client net.Conn) {
-	server, err := net.Dial("tcp", p.target)
-	if err != nil {
-		client.Close()
-		return
-	}
-	var drop atomic.Bool // stop forwarding the server's answers
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := server.Read(buf)
-			if n > 0 && !drop.Load() {
-				if _, werr := client.Write(buf[:n]); werr != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		client.Close()
-	}()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := client.Read(buf)
-		if n > 0 {
-			chunk := buf[:n]
-			if bytes.Contains(chunk, []byte("sharedlog_commit(")) && p.armed.Add(-1) >= 0 {
-				// The call goes through and PostgreSQL commits; the node
-				// never hears the answer.
-				drop.Store(true)
-				server.Write(chunk)
-				time.Sleep(500 * time.Millisecond)
-				p.cuts.Add(1)
-				break
-			}
-			if _, werr := server.Write(chunk); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	client.Close()
-	server.Close()
-	<-done
-}
-
 // The connection between a node and PostgreSQL cut right after a
 // sharedlog_commit call was sent, under load, again and again: the node
 // must answer its produce requests with the offsets that commit stored
@@ -250,8 +165,8 @@ func TestClusterSharedCommitCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCommitCutProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy := pgtest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	objects := "file://" + t.TempDir()
 	a := startSharedNode(t, u.String(), objects, "a") // through the proxy
 	b := startSharedNode(t, meta, objects, "b")
@@ -264,9 +179,9 @@ func TestClusterSharedCommitCut(t *testing.T) {
 	const cuts = 5
 	for i := range cuts {
 		h.waitAcks(t, 20, fmt.Sprintf("before cut %d", i))
-		proxy.armed.Store(1)
+		proxy.CutAfter("sharedlog_commit(", 1)
 		deadline := time.Now().Add(20 * time.Second)
-		for proxy.cuts.Load() <= int32(i) {
+		for proxy.Cuts() <= i {
 			if time.Now().After(deadline) {
 				t.Fatalf("cut %d: no sharedlog_commit call from node a in 20 s", i)
 			}

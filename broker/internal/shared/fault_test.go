@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,96 +171,14 @@ func TestObjectStoreFaults(t *testing.T) {
 	h.check(t, pr)
 }
 
-// cutProxy forwards TCP connections to PostgreSQL and cuts one when the
-// client sends a call of sharedlog_commit while armed: after forwarding
-// it (the server commits; the answer is lost) or before (nothing commits).
-type cutProxy struct {
-	ln          net.Listener
-	target      string
-	armedAfter  atomic.Int32
-	armedBefore atomic.Int32
-	cuts        atomic.Int32
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) serve(client net.Conn) {
-	server, err := net.Dial("tcp", p.target)
-	if err != nil {
-		client.Close()
-		return
-	}
-	var drop atomic.Bool // stop forwarding the server's answers
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := server.Read(buf)
-			if n > 0 && !drop.Load() {
-				if _, werr := client.Write(buf[:n]); werr != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		client.Close()
-	}()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := client.Read(buf)
-		if n > 0 {
-			chunk := buf[:n]
-			if bytes.Contains(chunk, []byte("sharedlog_commit(")) {
-				if p.armedBefore.Add(-1) >= 0 {
-					p.cuts.Add(1)
-					break
-				}
-				if p.armedAfter.Add(-1) >= 0 {
-					p.cuts.Add(1)
-					drop.Store(true)
-					server.Write(chunk)
-					time.Sleep(time.Second) // the server commits; its answer goes nowhere
-					break
-				}
-			}
-			if _, werr := server.Write(chunk); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	client.Close()
-	server.Close()
-}
-
 func TestCommitConnectionCut(t *testing.T) {
 	c := newCluster(t)
 	u, err := url.Parse(c.url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCutProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy := pgtest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	pool := openPool(t, u.String())
 	a := c.node("a", func(cfg *Config) { cfg.Pool = pool; cfg.CommitTimeout = 10 * time.Second })
 	b := c.node("b", nil)
@@ -270,9 +186,9 @@ func TestCommitConnectionCut(t *testing.T) {
 	h := newHistory()
 	for round := range 6 {
 		if round%2 == 0 {
-			proxy.armedAfter.Store(1)
+			proxy.CutAfter("sharedlog_commit(", 1)
 		} else {
-			proxy.armedBefore.Store(1)
+			proxy.CutBefore("sharedlog_commit(", 1)
 		}
 		var wg sync.WaitGroup
 		wg.Add(2)
@@ -284,10 +200,10 @@ func TestCommitConnectionCut(t *testing.T) {
 		t.Fatalf("%d appends failed; a cut connection must be answered by retrying the commit: %v", len(h.failed), h.failed)
 	}
 	st := a.Stats()
-	if proxy.cuts.Load() != 6 || st.CommitReplays < 1 {
-		t.Fatalf("%d cuts, %d commits answered by replay: the test did not cut during COMMIT", proxy.cuts.Load(), st.CommitReplays)
+	if proxy.Cuts() != 6 || st.CommitReplays < 1 {
+		t.Fatalf("%d cuts, %d commits answered by replay: the test did not cut during COMMIT", proxy.Cuts(), st.CommitReplays)
 	}
-	t.Logf("%d cuts, %d commit retries, %d answered with the offsets stored before the cut", proxy.cuts.Load(), st.CommitRetry, st.CommitReplays)
+	t.Logf("%d cuts, %d commit retries, %d answered with the offsets stored before the cut", proxy.Cuts(), st.CommitRetry, st.CommitReplays)
 	waitHW(t, pb, pa.HighWatermark())
 	h.check(t, pa)
 	h.check(t, pb)
