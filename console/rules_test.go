@@ -26,7 +26,9 @@ func TestSubjectShowsRules(t *testing.T) {
 	if w.Code != 200 || !strings.Contains(page, "Rule set") {
 		t.Fatalf("GET the subject: %d, no rule set section:\n%s", w.Code, page)
 	}
-	for _, want := range []string{"positive_total", "CONDITION", "tips-dlq", "message.total"} {
+	// The expression as written: "message.total > 0" (HTML-escaped), not
+	// re-encoded as "message.total \u003e 0".
+	for _, want := range []string{"positive_total", "CONDITION", "tips-dlq", "message.total &gt; 0"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the subject page does not show %q", want)
 		}

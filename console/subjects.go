@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -142,19 +143,20 @@ func prettySchema(lang, text string) string {
 	return prettyJSON(json.RawMessage(text))
 }
 
+// prettyJSON indents a JSON document as it was written: its keys keep
+// their order and its strings their characters (a rule's "a > 0" stays
+// so; re-encoding would sort the keys and write \u003e). Text that is
+// not JSON is returned as it is; null or nothing is "".
 func prettyJSON(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return ""
 	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
+	var b bytes.Buffer
+	if json.Indent(&b, trimmed, "", "  ") != nil {
 		return string(raw)
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return string(raw)
-	}
-	return string(b)
+	return b.String()
 }
 
 // setLevel sets the subject's compatibility level (PUT /config/{subject}),
