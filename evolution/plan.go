@@ -416,15 +416,16 @@ func (a *Planner) planTopic(ctx context.Context, p *Plan, t manifest.Topic) erro
 	desc := res.Msg.GetTopic()
 	have := len(desc.GetPartitions())
 	var partsDiff string
-	switch {
-	case t.Partitions > 0 && t.Partitions != have:
-		partsDiff = fmt.Sprintf("partitions: %d -> %d (refused, see below)", have, t.Partitions)
-	}
+	grow := int32(0) // the partition count to raise the topic to, if any
 	switch {
 	case t.Partitions > 0 && t.Partitions < have:
+		partsDiff = fmt.Sprintf("partitions: %d -> %d (refused, see below)", have, t.Partitions)
 		p.Refusals = append(p.Refusals, fmt.Sprintf("topic %s has %s and %s asks for %d: a topic cannot lose partitions (their records and the key-to-partition mapping would be lost); keep partitions: %d, or delete and recreate the topic", t.Name, plural(have, "partition"), a.display(a.set.Manifest.File), t.Partitions, have))
 	case t.Partitions > have:
-		p.Refusals = append(p.Refusals, fmt.Sprintf("topic %s has %s and %s asks for %d: the broker cannot add partitions to a topic yet; keep partitions: %d", t.Name, plural(have, "partition"), a.display(a.set.Manifest.File), t.Partitions, have))
+		// As in Kafka: stored records stay where they are, and keys map over
+		// the new count from then on.
+		partsDiff = fmt.Sprintf("partitions: %d -> %d (keys then map over %d)", have, t.Partitions, t.Partitions)
+		grow = int32(t.Partitions)
 	}
 	cur := desc.GetConfigs()
 	set := map[string]string{}
@@ -440,20 +441,35 @@ func (a *Planner) planTopic(ctx context.Context, p *Plan, t manifest.Topic) erro
 	}
 	if partsDiff != "" {
 		diffs = append([]string{partsDiff}, diffs...)
+	}
+	if grow == 0 && partsDiff != "" {
+		// Refused: the plan shows the change but never runs it.
 		p.add(&Step{Op: "~", Kind: "topic", Name: t.Name, Detail: strings.Join(diffs, ", ")})
 		return nil
 	}
-	if len(set) == 0 {
+	if grow == 0 && len(set) == 0 {
 		p.add(&Step{Op: "=", Kind: "topic", Name: t.Name, Detail: plural(have, "partition") + ", configs match"})
 		return nil
 	}
 	name := t.Name
 	p.add(&Step{Op: "~", Kind: "topic", Name: t.Name, Detail: strings.Join(diffs, ", "), Run: func(ctx context.Context) (string, error) {
-		_, err := a.topics.AlterTopicConfigs(ctx, connect.NewRequest(&brokerv1.AlterTopicConfigsRequest{Name: name, Set: set}))
-		if err != nil {
-			return "", err
+		var done []string
+		if grow > 0 {
+			if _, err := a.topics.CreatePartitions(ctx, connect.NewRequest(&brokerv1.CreatePartitionsRequest{Name: name, Partitions: grow})); err != nil {
+				return "", err
+			}
+			done = append(done, fmt.Sprintf("partitions %d -> %d", have, grow))
 		}
-		return fmt.Sprintf("altered topic %s: %s", name, strings.Join(slices.Sorted(maps.Keys(set)), ", ")), nil
+		if len(set) > 0 {
+			if _, err := a.topics.AlterTopicConfigs(ctx, connect.NewRequest(&brokerv1.AlterTopicConfigsRequest{Name: name, Set: set})); err != nil {
+				if len(done) > 0 {
+					return "", fmt.Errorf("%s done, configs not altered: %w", done[0], err)
+				}
+				return "", err
+			}
+			done = append(done, strings.Join(slices.Sorted(maps.Keys(set)), ", "))
+		}
+		return fmt.Sprintf("altered topic %s: %s", name, strings.Join(done, "; ")), nil
 	}})
 	return nil
 }

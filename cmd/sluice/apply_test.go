@@ -114,7 +114,7 @@ func apWrite(t *testing.T, dir, file, text string) {
 // real node: dry-run changes nothing, apply creates everything in
 // dependency order, a second apply changes nothing, a config change is
 // altered in place, and an incompatible schema or fewer partitions are
-// refused before anything changes.
+// refused before anything changes; more partitions are added.
 func TestApply(t *testing.T) {
 	addr := apServer(t)
 	dir := ckCopy(t, nil)
@@ -163,6 +163,18 @@ func TestApply(t *testing.T) {
 	apWrite(t, dir, "sluice.yaml", strings.Replace(strings.Replace(string(yaml), `retention.ms: "604800000"`, `retention.ms: "86400000"`, 1), "partitions: 3", "partitions: 2", 1))
 	tr.run(1, "apply", "--manifest", mf, "--addr", addr)
 	tr.run(1, "apply", "--manifest", mf, "--addr", addr, "--output", "json")
+
+	// More partitions are added (CreatePartitions), with a config change in
+	// the same step; a second apply then has nothing to do.
+	apWrite(t, dir, "sluice.yaml", strings.Replace(strings.Replace(changed, `retention.ms: "86400000"`, `retention.ms: "3600000"`, 1), "partitions: 3", "partitions: 4", 1))
+	tr.run(0, "apply", "--manifest", mf, "--addr", addr, "--dry-run")
+	tr.run(0, "apply", "--manifest", mf, "--addr", addr)
+	if out := tr.run(0, "topic", "describe", "orders", "--addr", addr); !strings.Contains(out, "Partitions: 4") || !strings.Contains(out, "retention.ms") {
+		t.Errorf("after apply raised the partitions: %q", out)
+	}
+	if out := tr.run(0, "apply", "--manifest", mf, "--addr", addr); !strings.Contains(out, "No changes") {
+		t.Errorf("apply after raising the partitions: %q", out)
+	}
 
 	// Usage errors.
 	tr.run(2, "apply", "--manifest", filepath.Join(dir, "nope.yaml"), "--addr", addr)
