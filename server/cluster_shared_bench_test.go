@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,9 +59,13 @@ func benchNodes(b *testing.B, target string) ([]string, *pgxpool.Pool) {
 }
 
 // pgCounters are PostgreSQL's committed transactions (pg_stat_database,
-// every client: commits, upload rows, polls, reads) and the shared log's
-// committed objects (one sharedlog_commit call each).
-type pgCounters struct{ xacts, objects int64 }
+// every client: commits, upload rows, polls, reads), the shared log's
+// committed objects (one sharedlog_commit call each) and the CPU time of
+// the PostgreSQL server's processes (0 when it is not pgtest's own).
+type pgCounters struct {
+	xacts, objects int64
+	cpu            time.Duration
+}
 
 func readPGCounters(b *testing.B, pool *pgxpool.Pool) pgCounters {
 	b.Helper()
@@ -77,7 +82,24 @@ func readPGCounters(b *testing.B, pool *pgxpool.Pool) pgCounters {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_objects`).Scan(&c.objects); err != nil {
 		b.Fatal(err)
 	}
+	if srv := pgtest.SharedServer(b); srv != nil {
+		cpu, err := srv.CPUTime()
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.cpu = cpu
+	}
 	return c
+}
+
+// processCPU is the CPU time (user and system) of this process: the
+// nodes and the clients of a benchmark.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkClusterProduce produces over Connect (closed-loop producers,
@@ -86,8 +108,11 @@ func readPGCounters(b *testing.B, pool *pgxpool.Pool) pgCounters {
 // each node of a three-node one in turn (PostgreSQL from pgtest, file
 // object store on local disk), reporting records/s, the ack latency
 // p50/p99 and, for a cluster, shared-log objects (= sharedlog_commit
-// calls) per second and PostgreSQL transactions per second. Everything
-// runs on this machine: compare targets within one run, interleaved.
+// calls) per second and PostgreSQL transactions per second. It also
+// reports the CPU time per record of this process (nodes and clients:
+// go-cpu-us/rec) and, for a cluster, of PostgreSQL (pg-cpu-us/rec).
+// Everything runs on this machine: compare targets within one run,
+// interleaved.
 //
 //	go test ./server -run '^$' -bench ClusterProduce -benchtime 2000x
 func BenchmarkClusterProduce(b *testing.B) {
@@ -134,6 +159,7 @@ func benchProduce(b *testing.B, urls []string, pool *pgxpool.Pool, producers int
 		before = readPGCounters(b, pool)
 	}
 	b.ResetTimer()
+	cpu0 := processCPU(b)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := range producers {
@@ -157,12 +183,15 @@ func benchProduce(b *testing.B, urls []string, pool *pgxpool.Pool, producers int
 	}
 	wg.Wait()
 	took := time.Since(start)
+	cpu := processCPU(b) - cpu0
 	b.StopTimer()
 	if len(lat) == 0 {
 		return
 	}
 	slices.Sort(lat)
-	b.ReportMetric(float64(b.N*per)/took.Seconds(), "records/s")
+	records := float64(b.N * per)
+	b.ReportMetric(records/took.Seconds(), "records/s")
+	b.ReportMetric(float64(cpu.Microseconds())/records, "go-cpu-us/rec")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	if pool != nil {
@@ -170,6 +199,10 @@ func benchProduce(b *testing.B, urls []string, pool *pgxpool.Pool, producers int
 		after := readPGCounters(b, pool)
 		b.ReportMetric(float64(after.objects-before.objects)/took.Seconds(), "objects/s")
 		b.ReportMetric(float64(after.xacts-before.xacts)/took.Seconds(), "pg-xacts/s")
+		if after.cpu > 0 {
+			// The second of statistics wait above costs PostgreSQL little.
+			b.ReportMetric(float64((after.cpu-before.cpu).Microseconds())/records, "pg-cpu-us/rec")
+		}
 	}
 }
 

@@ -442,3 +442,71 @@ func redact(s string) string {
 	}
 	return u.Redacted()
 }
+
+// CPUTime is the CPU time (user and system) the server has used so far:
+// its postmaster's, its live processes' (backends, WAL writer,
+// checkpointer…) and that of processes that exited, which the kernel adds
+// to the postmaster once it reaps them. Benchmarks read it before and
+// after a run. It reads /proc (Linux only).
+func (s *Server) CPUTime() (time.Duration, error) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		return 0, errors.New("pgtest: CPUTime: the server is not running")
+	}
+	pm := cmd.Process.Pid
+	ticks, _, err := procTicks(pm, true)
+	if err != nil {
+		return 0, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: CPUTime: %w", err)
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == pm {
+			continue
+		}
+		t, parent, err := procTicks(pid, false)
+		if err != nil || parent != pm {
+			continue // exited meanwhile, or not the server's
+		}
+		ticks += t
+	}
+	// USER_HZ is 100 on every Linux this runs on.
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// procTicks reads /proc/pid/stat: utime + stime (+ cutime + cstime when
+// children is set), in clock ticks, and the parent pid.
+func procTicks(pid int, children bool) (int64, int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("pgtest: CPUTime: %w", err)
+	}
+	// The command name is in parentheses and may hold spaces: fields
+	// start after the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("pgtest: CPUTime: /proc/%d/stat is unreadable", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): ppid is field 4, utime 14, stime 15,
+	// cutime 16, cstime 17.
+	if len(f) < 15 {
+		return 0, 0, fmt.Errorf("pgtest: CPUTime: /proc/%d/stat has %d fields", pid, len(f)+2)
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	last := 13
+	if children {
+		last = 15
+	}
+	var ticks int64
+	for _, s := range f[11:last] {
+		v, _ := strconv.ParseInt(s, 10, 64)
+		ticks += v
+	}
+	return ticks, ppid, nil
+}

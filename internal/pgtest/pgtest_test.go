@@ -80,3 +80,28 @@ func TestKillRestart(t *testing.T) {
 		t.Fatalf("after kill and restart: %d rows, want 2", n)
 	}
 }
+
+// CPUTime counts the server's backends: it grows when one works.
+func TestCPUTime(t *testing.T) {
+	url := pgtest.DB(t)
+	srv := pgtest.SharedServer(t)
+	if srv == nil {
+		t.Skip("the server is outside this process (" + pgtest.EnvURL + ")")
+	}
+	before, err := srv.CPUTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before <= 0 {
+		t.Fatalf("CPUTime = %v after starting the server and a database", before)
+	}
+	exec1(t, url, "SELECT count(*) FROM generate_series(1, 3000000)")
+	after, err := srv.CPUTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Fatalf("CPUTime %v after a query, %v before", after, before)
+	}
+	t.Logf("a 3M-row count cost the server %v of CPU", after-before)
+}
