@@ -242,7 +242,11 @@ func avroLong(id int32, v int64) []byte {
 }
 
 // rawBatch encodes values as an uncompressed batch from a plain producer.
-func rawBatch(values [][]byte) []byte {
+func rawBatch(values [][]byte) []byte { return producerBatch(-1, -1, -1, values) }
+
+// producerBatch encodes values as an uncompressed batch from producer id
+// pid at epoch, its first record numbered seq (-1s: a plain producer).
+func producerBatch(pid int64, epoch int16, seq int32, values [][]byte) []byte {
 	var body []byte
 	for i, v := range values {
 		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Value: v}
@@ -252,7 +256,7 @@ func rawBatch(values [][]byte) []byte {
 	b := kmsg.RecordBatch{
 		Length: int32(49 + len(body)), Magic: 2, LastOffsetDelta: int32(len(values) - 1),
 		FirstTimestamp: 1_700_000_000_000, MaxTimestamp: 1_700_000_000_000 + int64(len(values)-1),
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: int32(len(values)), Records: body,
+		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: int32(len(values)), Records: body,
 	}
 	raw := b.AppendTo(nil)
 	binary.BigEndian.PutUint32(raw[17:], crcC(raw[21:]))

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/broker/kafka"
@@ -106,6 +108,13 @@ func TestKafkaKill9KeepsAcknowledgedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A producer of our own, whose sequence numbers the test knows: two
+	// acknowledged batches before the kill; after the restart its state
+	// must still say what they were.
+	idem := initIdempotent(t, addr)
+	idem.produce(t, 0, 3)
+	lastBase := idem.produce(t, 3, 2)
+
 	const killAfter = 3000
 	type ack struct {
 		partition int32
@@ -191,4 +200,90 @@ func TestKafkaKill9KeepsAcknowledgedRecords(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d of %d acknowledged records lost or changed", lost, len(acks))
 	}
+
+	// The idempotent producer's state survived the kill: a retry of its
+	// last batch is a duplicate answered with the original offset (nothing
+	// appended), a gap is OUT_OF_ORDER_SEQUENCE_NUMBER, and the next batch
+	// goes on from where it stopped.
+	idem.cl = newClient(t, addr)
+	if base, code := idem.send(t, 3, 2); code != 0 || base != lastBase {
+		t.Fatalf("retry of the last batch after kill -9: %v at offset %d, want the original offset %d", kerr.ErrorForCode(code), base, lastBase)
+	}
+	if end := idem.end(t); end != byPartEnd(byPart, 0) {
+		t.Fatalf("the retry was appended: partition 0 ends at %d, was %d", end, byPartEnd(byPart, 0))
+	}
+	if _, code := idem.send(t, 6, 1); code != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("sequence gap after kill -9: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", kerr.ErrorForCode(code))
+	}
+	if base, code := idem.send(t, 5, 1); code != 0 || base != byPartEnd(byPart, 0) {
+		t.Fatalf("next batch after kill -9: %v at offset %d, want %d", kerr.ErrorForCode(code), base, byPartEnd(byPart, 0))
+	}
+}
+
+// byPartEnd is the end offset of partition p as read back.
+func byPartEnd(byPart map[int32]map[int64][]byte, p int32) int64 { return int64(len(byPart[p])) }
+
+// rawIdempotent is an idempotent producer written by hand (InitProducerId,
+// then batches with the sequence numbers the test chooses) to partition 0
+// of topic durable.
+type rawIdempotent struct {
+	cl    *kgo.Client
+	pid   int64
+	epoch int16
+}
+
+// initIdempotent gets a producer id from the node at addr.
+func initIdempotent(t *testing.T, addr string) *rawIdempotent {
+	t.Helper()
+	cl := newClient(t, addr)
+	resp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(testCtx(t), cl)
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	return &rawIdempotent{cl: cl, pid: resp.ProducerID, epoch: resp.ProducerEpoch}
+}
+
+// send produces n records numbered from seq (acks=all) and returns the
+// partition's base offset and error code.
+func (r *rawIdempotent) send(t *testing.T, seq int32, n int) (int64, int16) {
+	t.Helper()
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = fmt.Appendf(nil, "idempotent %d", int(seq)+i)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "durable"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = 0, producerBatch(r.pid, r.epoch, seq, values)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testCtx(t), r.cl)
+	if err != nil {
+		t.Fatalf("produce sequence %d: %v", seq, err)
+	}
+	p := resp.Topics[0].Partitions[0]
+	return p.BaseOffset, p.ErrorCode
+}
+
+// produce is send that must succeed.
+func (r *rawIdempotent) produce(t *testing.T, seq int32, n int) int64 {
+	t.Helper()
+	base, code := r.send(t, seq, n)
+	if code != 0 {
+		t.Fatalf("produce sequence %d: %v", seq, kerr.ErrorForCode(code))
+	}
+	return base
+}
+
+// end is partition 0's end offset.
+func (r *rawIdempotent) end(t *testing.T) int64 {
+	t.Helper()
+	ends, err := kadm.NewClient(r.cl).ListEndOffsets(testCtx(t), "durable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := ends.Lookup("durable", 0)
+	return o.Offset
 }
