@@ -202,7 +202,30 @@ func (b *browser) checkPage(what string, allowed ...string) {
 		b.screenshot(what + "-wide")
 		b.t.Errorf("%s: the page is %d px wide at a 375 px viewport", what, w)
 	}
+	// Readable, not only narrow: no table cell is hidden past the right
+	// edge (behind a table's own scroll bar: a group's lag, a change's
+	// detail), and no key or value is squeezed into a column a few
+	// characters wide.
+	if bad := eval[string](b, cramped); bad != "" {
+		b.screenshot(what + "-cramped")
+		b.t.Errorf("%s: at 375 px, %s", what, bad)
+	}
 }
+
+// cramped is a JavaScript expression: "" when every table cell of the
+// page lies within the viewport and every key or value cell (td.json) is
+// at least 250 px wide, else what is wrong.
+const cramped = `(() => {
+	const vw = document.documentElement.clientWidth;
+	for (const td of document.querySelectorAll("main td")) {
+		const r = td.getBoundingClientRect();
+		if (r.width === 0) continue; // not shown (a closed details)
+		const text = JSON.stringify(td.innerText.trim().slice(0, 40));
+		if (r.right > vw + 1) return "the cell " + text + " ends at " + Math.round(r.right) + " px, past the " + vw + " px viewport";
+		if (td.classList.contains("json") && r.width < 250) return "the key or value cell " + text + " is " + Math.round(r.width) + " px wide";
+	}
+	return "";
+})()`
 
 func TestBrowser(t *testing.T) {
 	chromiumPath(t) // skip before starting a node

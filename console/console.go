@@ -29,7 +29,9 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -88,6 +90,8 @@ type Console struct {
 	sr     *srclient.Client
 	hc     *http.Client // the in-process client of the APIs
 	static http.Handler
+	// assets maps a static file's name to its versioned URL (see asset).
+	assets map[string]string
 	keeper rateKeeper // the last metrics reading, for rates
 }
 
@@ -127,10 +131,15 @@ func New(cfg Config) (*Console, error) {
 		sr:     &srclient.Client{Base: base, HTTP: hc},
 		hc:     hc,
 	}
+	sub, _ := fs.Sub(staticFS, "static")
+	assets, err := versionAssets(sub)
+	if err != nil {
+		return nil, err
+	}
+	c.assets = assets
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
-	sub, _ := fs.Sub(staticFS, "static")
 	c.static = http.StripPrefix(Prefix+"static/", http.FileServerFS(sub))
 	c.mux = c.routes()
 	return c, nil
@@ -186,6 +195,37 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var csrf = http.NewCrossOriginProtection()
+
+// versionAssets names each static file by its content: the URL pages use
+// carries a hash of the bytes (/console/static/console.css?v=1a2b3c4d5e6f),
+// so a browser that cached an older build's style sheet or script for its
+// hour asks for the new one as soon as a page names it, and never shows
+// new pages with old styles.
+func versionAssets(static fs.FS) (map[string]string, error) {
+	names, err := fs.Glob(static, "*")
+	if err != nil {
+		return nil, fmt.Errorf("console: assets: %w", err)
+	}
+	m := map[string]string{}
+	for _, n := range names {
+		b, err := fs.ReadFile(static, n)
+		if err != nil {
+			return nil, fmt.Errorf("console: assets: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		m[n] = Prefix + "static/" + n + "?v=" + hex.EncodeToString(sum[:6])
+	}
+	return m, nil
+}
+
+// asset is the versioned URL of a static file, for templates.
+func (c *Console) asset(name string) (string, error) {
+	u, ok := c.assets[name]
+	if !ok {
+		return "", fmt.Errorf("no static file %q", name)
+	}
+	return u, nil
+}
 
 // cacheStatic lets browsers keep the embedded assets for an hour.
 func (c *Console) cacheStatic(h http.Handler) http.Handler {

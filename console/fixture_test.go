@@ -233,7 +233,12 @@ var configRows = regexp.MustCompile(`(?s)(<table id="configs">.*?<tbody>.*?</tr>
 // memberID is a group member id the broker made.
 var memberID = regexp.MustCompile(`<code>[0-9a-f]{24}</code>`)
 
+// assetVersion is the content hash in a static file's URL (TestAssets
+// checks it).
+var assetVersion = regexp.MustCompile(`(/console/static/[a-z.]+)\?v=[0-9a-f]+`)
+
 func stable(s string) string {
+	s = assetVersion.ReplaceAllString(s, "$1?v=HASH")
 	s = memberID.ReplaceAllString(s, "<code>MEMBER-ID</code>")
 	s = topicID.ReplaceAllString(s, "<code>TOPIC-ID</code>")
 	return configRows.ReplaceAllString(s, "$1<!-- more configs -->$2")

@@ -70,7 +70,7 @@ sluice_topics 3
 	metrics = scrape(10, 5, 3, 1)
 	mu.Unlock()
 	body := view()
-	for _, want := range []string{`<th class="num">Produced</th>`, `<td class="num">15</td><td class="num">3</td>`, "rates show from the next view"} {
+	for _, want := range []string{`<th class="num">Produced</th>`, `<td class="num" data-label="Produced">15</td><td class="num" data-label="Fetched">3</td>`, "rates show from the next view"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("first view lacks %q:\n%s", want, body)
 		}
@@ -80,7 +80,7 @@ sluice_topics 3
 	now = now.Add(10 * time.Second)
 	mu.Unlock()
 	body = view()
-	for _, want := range []string{`<th class="num">Produced/s</th>`, `<td class="num">3.0 (200 B)</td><td class="num">1.0 (0 B)</td>`, `<td class="num">0.0 (0 B)</td><td class="num">0.0 (0 B)</td>`, "Rates over the 10s since the previous view"} {
+	for _, want := range []string{`<th class="num">Produced/s</th>`, `<td class="num" data-label="Produced/s">3.0 (200 B)</td><td class="num" data-label="Fetched/s">1.0 (0 B)</td>`, `<td class="num" data-label="Produced/s">0.0 (0 B)</td><td class="num" data-label="Fetched/s">0.0 (0 B)</td>`, "Rates over the 10s since the previous view"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("second view lacks %q:\n%s", want, body)
 		}

@@ -15,6 +15,7 @@ import (
 func (c *Console) parseTemplates() error {
 	funcs := template.FuncMap{
 		"path":      path,
+		"asset":     c.asset,
 		"bytes":     humanBytes,
 		"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000Z") },
 		"query":     func(s string) string { return url.QueryEscape(s) },
