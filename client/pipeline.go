@@ -34,10 +34,11 @@ func Pipelined() ProducerOption { return func(o *producerOptions) { o.pipelined 
 // streams need: for an http:// node, c's HTTP client's transport speaking
 // only cleartext HTTP/2 (a client that also speaks HTTP/1.1 uses it for
 // http:// URLs); otherwise c's own client (https:// negotiates HTTP/2 when
-// the client allows it).
+// the client allows it). Either way streamed messages go out whole
+// (WholeMessages).
 func (c *Conn) streamingBroker() brokerv1connect.BrokerServiceClient {
 	c.streamsOnce.Do(func() {
-		c.streams = c.broker
+		c.streams = brokerv1connect.NewBrokerServiceClient(WholeMessages(c.hc), c.baseURL, c.brokerOpts...)
 		hc, ok := c.hc.(*http.Client)
 		if !ok || !strings.HasPrefix(c.baseURL, "http://") {
 			return
@@ -56,7 +57,7 @@ func (c *Conn) streamingBroker() brokerv1connect.BrokerServiceClient {
 		t.Protocols = &p
 		h2c := *hc
 		h2c.Transport = t
-		c.streams = brokerv1connect.NewBrokerServiceClient(&h2c, c.baseURL, c.brokerOpts...)
+		c.streams = brokerv1connect.NewBrokerServiceClient(WholeMessages(&h2c), c.baseURL, c.brokerOpts...)
 	})
 	return c.streams
 }

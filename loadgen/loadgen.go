@@ -45,6 +45,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	sluiceclient "github.com/sluicehq/sluice/client"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -532,6 +533,8 @@ func (r *benchRun) runProducers(ctx context.Context, stamp bool) error {
 	for p := range c.Producers {
 		client := brokerv1connect.NewBrokerServiceClient(r.cfg.httpClient(), r.base, r.cfg.clientOptions(r.base)...)
 		if c.Stream {
+			// As the typed client's Pipelined producers send: a message a frame.
+			client := brokerv1connect.NewBrokerServiceClient(sluiceclient.WholeMessages(r.cfg.httpClient()), r.base, r.cfg.clientOptions(r.base)...)
 			wg.Go(func() {
 				if err := r.streamProducer(ctx, client, p, pl, sched, stamp); err != nil && ctx.Err() == nil {
 					select {
