@@ -203,6 +203,23 @@ func TestProduceChecks(t *testing.T) {
 			t.Errorf("%s: no error message at v%d", tt.name, tt.version)
 		}
 	}
+	// Decompression bombs: a few kilobytes as sent (under the default
+	// max.message.bytes of 1 MiB), records past the 16 MiB cap once
+	// decompressed: RECORD_LIST_TOO_LARGE, nothing written.
+	createTopic(t, s, "bombs", 1, nil)
+	for i, codec := range []int8{1, 2, 3, 4} {
+		raw := testBatch(t, []testRecord{{Value: make([]byte, 17<<20)}}, batchOpts{codec: codec})
+		if len(raw) > 1<<20 {
+			t.Fatalf("codec %d: the bomb is %d bytes as sent, over max.message.bytes", codec, len(raw))
+		}
+		resp := c.roundTrip(produceReq(9, -1, "bombs", map[int32][]byte{0: raw}), int32(200+i)).(*kmsg.ProduceResponse)
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.RecordListTooLarge.Code {
+			t.Errorf("codec %d bomb of %d bytes: %v, want RECORD_LIST_TOO_LARGE", codec, len(raw), kerr.ErrorForCode(code))
+		}
+		if got := hwm(t, s, "bombs", 0); got != 0 {
+			t.Errorf("codec %d bomb: high watermark %d", codec, got)
+		}
+	}
 	// An unknown topic and an unknown partition.
 	resp := c.roundTrip(produceReq(9, -1, "nope", map[int32][]byte{0: good()}), 100).(*kmsg.ProduceResponse)
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
