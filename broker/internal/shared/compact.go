@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluicehq/sluice/broker/internal/log"
 	"github.com/sluicehq/sluice/internal/pgmeta"
 )
 
@@ -123,7 +124,23 @@ func (p *Partition) merge(ctx context.Context) (int, error) {
 			}
 			b := data[r.off-from : r.off-from+r.len]
 			at := int64(len(w.buf))
-			w.addRaw(p.key.topic, p.key.part, b, int32(r.last-r.base+1))
+			// A row is one batch or a run of them (a commit writes one row
+			// per run of a partition's batches in its object): the
+			// segment's footer lists each batch.
+			var count int64
+			for pos := 0; pos < len(b); {
+				h, ok := log.PeekBatch(b[pos:])
+				if !ok || h.Magic != 2 || h.Size < log.BatchHeaderSize || h.Size > int64(len(b)-pos) {
+					return 0, fmt.Errorf("merge %s: no record batch at byte %d of the run at %d of %s: %w", p.key, pos, r.off, r.key, ErrCorruptObject)
+				}
+				n := int32(lastOffsetDelta(b[pos:])) + 1
+				w.addRaw(p.key.topic, p.key.part, b[pos:pos+int(h.Size)], n)
+				count += int64(n)
+				pos += int(h.Size)
+			}
+			if count != r.last-r.base+1 {
+				return 0, fmt.Errorf("merge %s: the run at %d of %s holds %d records, its row says %d: %w", p.key, r.off, r.key, count, r.last-r.base+1, ErrCorruptObject)
+			}
 			if n := len(runs); n > 0 && runs[n-1].len+r.len <= int64(l.cfg.MergeRunBytes) {
 				runs[n-1].last, runs[n-1].len, runs[n-1].maxTs = r.last, runs[n-1].len+r.len, max(runs[n-1].maxTs, r.maxTs)
 			} else {
