@@ -517,7 +517,9 @@ const configUsage = `Usage: sluice schema config [SUBJECT] [flags]
 
 Shows the compatibility configuration of SUBJECT (its own, or the global one
 it inherits), or the global configuration when no SUBJECT is given. With
---set, changes the level instead.
+--set, changes the level instead. With --delete, removes SUBJECT's own
+configuration, so it inherits the global level again (without SUBJECT: resets
+the global configuration to the defaults).
 
 Levels: NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE,
 FULL, FULL_TRANSITIVE.
@@ -526,19 +528,40 @@ Examples:
   sluice schema config
   sluice schema config orders-value
   sluice schema config orders-value --set FULL
+  sluice schema config orders-value --delete
 `
 
 func runSchemaConfig(ctx context.Context, e *env, args []string) int {
 	f := newSchemaFlags(e, "config", configUsage)
 	set := f.String("set", "", "set the compatibility `level`")
+	del := f.Bool("delete", false, "remove the subject's own configuration: it inherits the global level (the global one: reset to the defaults)")
 	pos, code, ok := f.parse(args, "[SUBJECT]", 0, 1)
 	if !ok {
 		return code
+	}
+	if *del && *set != "" {
+		return f.usageError("--set and --delete exclude each other")
 	}
 	cl := f.registry()
 	path, name := "/config", "global"
 	if len(pos) == 1 {
 		path, name = "/config/"+srclient.SubjectPath(pos[0]), pos[0]
+	}
+	if *del {
+		var was map[string]any
+		if err := cl.Do(ctx, http.MethodDelete, path, nil, nil, &was); err != nil {
+			return f.fail(err)
+		}
+		if f.client.json() {
+			writeJSON(e.stdout, was)
+			return 0
+		}
+		if len(pos) == 1 {
+			fmt.Fprintf(e.stdout, "%s: its own compatibility configuration removed (was %v); it inherits the global level\n", name, was["compatibilityLevel"])
+		} else {
+			fmt.Fprintf(e.stdout, "global compatibility configuration reset to the defaults (was %v)\n", was["compatibilityLevel"])
+		}
+		return 0
 	}
 	if *set != "" {
 		var echo map[string]any

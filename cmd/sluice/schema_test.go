@@ -171,6 +171,11 @@ func TestSchemaCommands(t *testing.T) {
 	tr.expect(0, "", "schema", "config", "orders-value", r)
 	tr.expect(0, "", "schema", "config", "orders-value", r, "--output", "json")
 	tr.expect(1, "", "schema", "config", "--set", "SIDEWAYS", r)
+	// --delete: the subject inherits the global level again (the web
+	// console's "inherit the global level"); a second time it has none.
+	tr.expect(0, "", "schema", "config", "orders-value", "--delete", r)
+	tr.expect(0, "", "schema", "config", "orders-value", r)
+	tr.expect(1, "", "schema", "config", "orders-value", "--delete", r)
 
 	// Deletes.
 	tr.expect(1, "", "schema", "delete", "orders-value", "1", "--permanent", r)
@@ -218,6 +223,7 @@ func TestSchemaUsage(t *testing.T) {
 	tr.expect(2, "", "schema", "test", "orders-value", r)
 	tr.expect(2, "", "schema", "delete", r)
 	tr.expect(2, "", "schema", "config", "a", "b", r)
+	tr.expect(2, "", "schema", "config", "a", "--set", "FULL", "--delete", r)
 	// "--" ends the flags: a subject may start with a dash.
 	tr.expect(1, "", "schema", "get", r, "--", "-odd-subject")
 	tr.expect(1, "", "schema", "list", r)
