@@ -40,6 +40,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	nodeID := fs.String("node-id", "", "this node's `name` in the cluster, 1 to 64 characters of [A-Za-z0-9._-], unique per process; required with --meta")
 	objects := fs.String("objects", "", "cluster mode: `URL` of the object store for record bytes, file:///SHARED/DIR (a directory every node mounts) or s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&path-style=true] (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or access-key-id= and secret-access-key= in the URL); needs --meta; probed at start. Every node then keeps every partition in the shared log (record bytes in this store, offsets in --meta's database) and serves every topic (docs/cluster.md)")
 	sharedWindow := fs.Duration("shared-window", 0, "cluster mode with --objects: how long a node collects produced batches before writing them as one object; every ack waits for it, then the PUT and the commit. 0 is the default, 5ms; on S3 a longer window (100ms to 250ms) makes fewer, larger objects, fewer PUTs to pay for (docs/cluster.md)")
+	groupLeaseTTL := fs.Duration("group-lease-ttl", broker.DefaultGroupLeaseTTL, "cluster mode: how long a node's lease on a consumer group (being its coordinator) lasts without renewal; the holder renews every third of it, and when a node dies another takes its groups after at most this long (docs/cluster.md)")
 	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
 	metricsMax := fs.Int("metrics-max-partitions", metrics.DefaultMaxPartitions, "cap on the per-partition series of each /metrics family (produced, fetched, log size and offsets, group lag): topics past the cap are summed into partition=\"other\" series (see docs/operations.md)")
 	if err := fs.Parse(args); err != nil {
@@ -59,6 +60,10 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	if *sharedWindow != 0 && (*objects == "" || *sharedWindow < 0) {
 		fmt.Fprintf(e.stderr, "sluice serve: --shared-window %v: want a positive duration, with --objects (it sets the shared log's batching window)\n", *sharedWindow)
+		return 2
+	}
+	if *groupLeaseTTL < time.Second {
+		fmt.Fprintf(e.stderr, "sluice serve: --group-lease-ttl %v: want 1s or more (the holder renews every third of it)\n", *groupLeaseTTL)
 		return 2
 	}
 	if *metricsMax < 1 {
@@ -131,6 +136,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate, MetricsMaxPartitions: *metricsMax,
 		Auth: authn, MetricsAuth: *security.metricsAuth, TLS: tlsMaterial,
 		Meta: *meta, NodeID: *nodeID, Objects: *objects, SharedWindow: *sharedWindow,
+		GroupLeaseTTL: *groupLeaseTTL,
 	})
 	if err != nil {
 		ln.Close()
