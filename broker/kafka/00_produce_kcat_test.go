@@ -18,7 +18,7 @@ func kcat(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	path, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Skip("kcat is not installed (apt-get install kcat); skipping the librdkafka interoperability test")
+		missingClient(t, "kcat is not installed (apt-get install kcat)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -14,7 +14,7 @@ import (
 func TestConfluentKafkaPythonAdmin(t *testing.T) {
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import confluent_kafka").Run(); err != nil {
-		t.Skipf("%s cannot import confluent_kafka (apt-get install python3-confluent-kafka; .ci/run does): %v; skipping the librdkafka Python admin test", py, err)
+		missingClient(t, "%s cannot import confluent_kafka (apt-get install python3-confluent-kafka; .ci/run does): %v", py, err)
 	}
 	addr, _, srv := startServer(t)
 	script, _ := filepath.Abs(filepath.Join("testdata", "python", "admin.py"))

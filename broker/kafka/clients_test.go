@@ -27,11 +27,11 @@ func kafkajs(t *testing.T, out any, args ...string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed; skipping the kafkajs interoperability test")
+		missingClient(t, "node is not installed (apt-get install nodejs npm; .ci/run does)")
 	}
 	dir, _ := filepath.Abs(filepath.Join("testdata", "kafkajs"))
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "kafkajs")); err != nil {
-		t.Skipf("kafkajs is not installed: run `npm ci` in %s (.ci/run does); skipping the kafkajs interoperability test", dir)
+		missingClient(t, "kafkajs is not installed: run `npm ci` in %s (.ci/run does)", dir)
 	}
 	runClient(t, out, node, append([]string{filepath.Join(dir, "client.js")}, args...)...)
 }
@@ -42,7 +42,7 @@ func python(t *testing.T, out any, args ...string) {
 	t.Helper()
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import confluent_kafka").Run(); err != nil {
-		t.Skipf("%s cannot import confluent_kafka (apt-get install python3-confluent-kafka; .ci/run does): %v; skipping the librdkafka Python test", py, err)
+		missingClient(t, "%s cannot import confluent_kafka (apt-get install python3-confluent-kafka; .ci/run does): %v", py, err)
 	}
 	script, _ := filepath.Abs(filepath.Join("testdata", "python", "client.py"))
 	runClient(t, out, py, append([]string{script}, args...)...)

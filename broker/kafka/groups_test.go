@@ -515,7 +515,7 @@ func startKcatMember(t *testing.T, addr, group, topic string, extra ...string) *
 	t.Helper()
 	path, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Skip("kcat is not installed (apt-get install kcat); skipping the librdkafka group test")
+		missingClient(t, "kcat is not installed (apt-get install kcat)")
 	}
 	args := []string{"-b", addr, "-G", group, "-q", "-u", "-f", "%p %s\n",
 		"-X", "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=100",
@@ -577,7 +577,7 @@ func (m *kcatMember) lines() []string {
 // its partitions (after its session times out: it is killed).
 func TestKcatGroup(t *testing.T) {
 	if _, err := exec.LookPath("kcat"); err != nil {
-		t.Skip("kcat is not installed (apt-get install kcat); skipping the librdkafka group test")
+		missingClient(t, "kcat is not installed (apt-get install kcat)")
 	}
 	addr, _, srv := startServer(t)
 	createTopicCore(t, srv, "kg", 6, nil)
@@ -799,7 +799,7 @@ func runLineConsumers(t *testing.T, addr string, srv *server.Server, group, topi
 func TestPythonGroup(t *testing.T) {
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import confluent_kafka").Run(); err != nil {
-		t.Skip("python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka); skipping")
+		missingClient(t, "python3-confluent-kafka is not installed (apt-get install python3-confluent-kafka)")
 	}
 	addr, _, srv := startServer(t)
 	runLineConsumers(t, addr, srv, "py-g", "py", func() *lineConsumer {
@@ -812,11 +812,11 @@ func TestPythonGroup(t *testing.T) {
 func TestKafkajsGroup(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed; skipping the kafkajs group test")
+		missingClient(t, "node is not installed (apt-get install nodejs npm; .ci/run does)")
 	}
 	dir, _ := filepath.Abs(filepath.Join("testdata", "kafkajs"))
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "kafkajs")); err != nil {
-		t.Skipf("kafkajs is not installed: run `npm ci` in %s (.ci/run does); skipping the kafkajs group test", dir)
+		missingClient(t, "kafkajs is not installed: run `npm ci` in %s (.ci/run does)", dir)
 	}
 	addr, _, srv := startServer(t)
 	runLineConsumers(t, addr, srv, "js-g", "js", func() *lineConsumer {
@@ -830,7 +830,7 @@ func TestKafkajsGroup(t *testing.T) {
 // settled with lag 0.
 func TestKcatGroupCooperative(t *testing.T) {
 	if _, err := exec.LookPath("kcat"); err != nil {
-		t.Skip("kcat is not installed (apt-get install kcat); skipping the librdkafka group test")
+		missingClient(t, "kcat is not installed (apt-get install kcat)")
 	}
 	addr, _, srv := startServer(t)
 	createTopicCore(t, srv, "kc", 6, nil)

@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,21 @@ import (
 // by server.Start with KafkaAddr 127.0.0.1:0) on a temporary data
 // directory, plus franz-go clients. Addr is both the bootstrap and the
 // advertised address.
+
+// requireClientsEnv, when set (.ci/run sets it), makes a test whose Kafka
+// client (kcat, python3-confluent-kafka, node with kafkajs) is missing fail
+// instead of skipping, so that CI cannot pass without running them.
+const requireClientsEnv = "SLUICE_REQUIRE_KAFKA_CLIENTS"
+
+// missingClient skips t, saying which client is missing and how to install
+// it; under requireClientsEnv it fails t instead.
+func missingClient(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(requireClientsEnv) != "" {
+		t.Fatalf(format+"; failing, since %s is set (the Kafka client tests must run)", append(args, requireClientsEnv)...)
+	}
+	t.Skipf(format+"; skipping", args...)
+}
 
 // nodeConfig is what the options of startNode set.
 type nodeConfig struct {

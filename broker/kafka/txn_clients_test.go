@@ -49,7 +49,7 @@ func TestConfluentKafkaPythonTransactions(t *testing.T) {
 	t.Parallel()
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import confluent_kafka").Run(); err != nil {
-		t.Skipf("%s cannot import confluent_kafka (apt-get install python3-confluent-kafka; .ci/run does): %v; skipping the librdkafka transaction test", py, err)
+		missingClient(t, "%s cannot import confluent_kafka (apt-get install python3-confluent-kafka; .ci/run does): %v", py, err)
 	}
 	n := startNode(t)
 	createTopicCore(t, n.Server, "py-txn-in", 3, nil)
