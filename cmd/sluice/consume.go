@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
@@ -67,7 +68,7 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "sluice consume", consumeUsage)
 	var cf clientFlags
 	cf.register(fs, e)
-	from := fs.String("from", "earliest", "where to start in each partition: earliest, latest or an `offset`")
+	from := fs.String("from", "earliest", "where to start in each partition: earliest, latest, an `offset`, or a time (RFC 3339: the first record at or after it)")
 	partition := fs.Int("partition", -1, "read only this `partition`; -1 reads all")
 	follow := fs.Bool("follow", false, "keep streaming new records until interrupted")
 	maxRecs := fs.Int("max", 0, "stop after this many `records`; 0 means no limit")
@@ -97,6 +98,10 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 	start, err := parseFrom(*from)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sluice consume: %v\n", err)
+		return 2
+	}
+	if !start.at.IsZero() && *follow && *partition < 0 {
+		fmt.Fprintln(e.stderr, "sluice consume: --follow from a time takes a --partition (each partition starts at its own offset)")
 		return 2
 	}
 	if *stopOnErr && !*decode {
@@ -149,8 +154,11 @@ func runConsume(ctx context.Context, e *env, args []string) int {
 
 // startSpec is a parsed --from.
 type startSpec struct {
-	position brokerv1.StartPosition // EARLIEST or LATEST, or UNSPECIFIED with offset
+	position brokerv1.StartPosition // EARLIEST or LATEST, or UNSPECIFIED with offset or at
 	offset   int64
+	// at, when set, starts each partition at its first record at or
+	// after this time (BrokerService.ListOffsets by timestamp).
+	at time.Time
 }
 
 func parseFrom(s string) (startSpec, error) {
@@ -160,11 +168,36 @@ func parseFrom(s string) (startSpec, error) {
 	case "latest":
 		return startSpec{position: brokerv1.StartPosition_START_POSITION_LATEST}, nil
 	}
+	if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return startSpec{at: at}, nil
+	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return startSpec{}, fmt.Errorf("--from %q: want earliest, latest or an offset (0 or more)", s)
+		return startSpec{}, fmt.Errorf("--from %q: want earliest, latest, an offset (0 or more) or an RFC 3339 time (2026-12-04T15:30:00Z)", s)
 	}
 	return startSpec{offset: n}, nil
+}
+
+// offsetsAt returns each partition's first offset at or after the time;
+// a partition with no record that late starts at its end.
+func (c *consumer) offsetsAt(ctx context.Context, at time.Time, ends map[int32]int64) (map[int32]int64, error) {
+	req := &brokerv1.ListOffsetsRequest{Topic: c.topic, Query: &brokerv1.ListOffsetsRequest_Timestamp{Timestamp: timestamppb.New(at)}}
+	if c.partition != nil {
+		req.Partitions = []int32{*c.partition}
+	}
+	res, err := c.client.ListOffsets(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, err
+	}
+	starts := map[int32]int64{}
+	for _, o := range res.Msg.GetOffsets() {
+		off := o.GetOffset()
+		if end, ok := ends[o.GetPartition()]; off < 0 && ok {
+			off = end
+		}
+		starts[o.GetPartition()] = off
+	}
+	return starts, nil
 }
 
 // errMaxReached stops reading once --max records are printed.
@@ -217,6 +250,14 @@ func (c *consumer) readToEnd(ctx context.Context, start startSpec) error {
 		}
 	case start.position == brokerv1.StartPosition_START_POSITION_LATEST:
 		return nil
+	case !start.at.IsZero():
+		endOf := map[int32]int64{}
+		for _, o := range ends.Msg.GetOffsets() {
+			endOf[o.GetPartition()] = o.GetOffset()
+		}
+		if starts, err = c.offsetsAt(ctx, start.at, endOf); err != nil {
+			return err
+		}
 	default:
 		for _, o := range ends.Msg.GetOffsets() {
 			starts[o.GetPartition()] = start.offset
@@ -258,7 +299,20 @@ func (c *consumer) follow(ctx context.Context, start startSpec) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req := &brokerv1.SubscribeRequest{Topic: c.topic, Partition: c.partition}
-	if start.position != brokerv1.StartPosition_START_POSITION_UNSPECIFIED {
+	if !start.at.IsZero() {
+		// One partition (runConsume checks): from its offset at the time,
+		// or, with none that late, from its end.
+		starts, err := c.offsetsAt(ctx, start.at, nil)
+		if err != nil {
+			return err
+		}
+		off, ok := starts[*c.partition]
+		if !ok || off < 0 {
+			req.Start = &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_LATEST}
+		} else {
+			req.Start = &brokerv1.SubscribeRequest_Offset{Offset: off}
+		}
+	} else if start.position != brokerv1.StartPosition_START_POSITION_UNSPECIFIED {
 		req.Start = &brokerv1.SubscribeRequest_Position{Position: start.position}
 	} else {
 		req.Start = &brokerv1.SubscribeRequest_Offset{Offset: start.offset}
