@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -43,6 +44,11 @@ func benchData(i int) benchRow {
 // BenchmarkSink measures the sink writing benchRows records of a typed
 // topic (Avro, 5 columns) into an empty table, per write mode; compare
 // with BenchmarkPostgresCopy, PostgreSQL's own COPY of the same rows.
+// Each run starts a sink (connecting to PostgreSQL and to Sluice,
+// creating its tables) and ends when its last batch is committed. Besides
+// rows/s it reports the CPU per row of the benchmark's process (the Sluice
+// node, the consumer and the sink) and of PostgreSQL; with
+// SLUICE_BENCH_PGCPU=1 it logs PostgreSQL's CPU per process.
 //
 //	go test ./connect/pgsink -run '^$' -bench 'Sink|PostgresCopy' -benchtime 3x
 func BenchmarkSink(b *testing.B) {
@@ -50,7 +56,12 @@ func BenchmarkSink(b *testing.B) {
 	dbURL := pgtest.DB(b)
 	srv := sluicetest.Start(b)
 	srv.CreateTopic(b, "bench", 1, nil)
-	p, err := client.NewProducer(ctx, srv.Conn, "bench", primitive.String(), avro.Must[benchRow](benchSchema), client.AutoRegister(), client.MaxInFlight(4))
+	// Pipelined batches keep ProduceAsync's order, so the topic holds the
+	// rows in the order BenchmarkPostgresCopy writes them (keys
+	// ascending). Unordered batches (MaxInFlight alone) interleaved the
+	// keys: the sink's index inserts then landed all over the index (a
+	// third larger, more PostgreSQL CPU per row) while COPY's appended.
+	p, err := client.NewProducer(ctx, srv.Conn, "bench", primitive.String(), avro.Must[benchRow](benchSchema), client.AutoRegister(), client.MaxInFlight(4), client.Pipelined())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,24 +73,7 @@ func BenchmarkSink(b *testing.B) {
 			}
 		})
 	}
-	if err := p.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	pg, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Close(ctx)
-	// The end of a run is told by a notification from the offsets table
-	// (sent when the sink's transaction commits), not by polling it: a
-	// poll would take PostgreSQL's time from the sink being measured.
-	if _, err := pg.Exec(ctx, `
-		CREATE TABLE IF NOT EXISTS sluice_connect_offsets (connector text NOT NULL, topic text NOT NULL,
-			partition integer NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (connector, topic, partition));
-		CREATE FUNCTION bench_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-			BEGIN PERFORM pg_notify('bench_offsets', NEW.connector || ' ' || NEW.next_offset); RETURN NULL; END $$;
-		CREATE TRIGGER bench_notify AFTER INSERT OR UPDATE ON sluice_connect_offsets FOR EACH ROW EXECUTE FUNCTION bench_notify();
-		LISTEN bench_offsets`); err != nil {
+	if err := p.Close(ctx); err != nil {
 		b.Fatal(err)
 	}
 	for _, mode := range []struct{ name, mode, write string }{
@@ -88,37 +82,48 @@ func BenchmarkSink(b *testing.B) {
 		{"insert-copy", pgsink.ModeInsert, pgsink.WriteCopy},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
-			cpu := processCPU()
+			cpu, pgCPU := processCPU(), postgresCPU()
+			byProc := postgresCPUByProcess()
 			for b.Loop() {
 				// Go runs a sub-benchmark's function again for each
 				// -count, in the same database: a name is never reused.
 				name := fmt.Sprintf("bench_%s_%d", mode.write+mode.mode, benchSinks.Add(1))
+				// The end of a run is told by the sink's log of its
+				// committed batches, not by asking PostgreSQL: a poll or
+				// a LISTEN would take PostgreSQL's time from the sink
+				// being measured.
+				committed := &commitCounter{target: benchRows, done: make(chan struct{})}
+				if os.Getenv("SLUICE_BENCH_LOG") != "" {
+					committed.next = logger(b).Handler()
+				}
 				s, err := pgsink.New(pgsink.Config{Name: name, Postgres: dbURL, Topic: "bench", Table: name, KeyColumn: "id",
-					Mode: mode.mode, Write: mode.write, BatchRecords: 20000, BatchInterval: 100 * time.Millisecond}, srv.Conn, benchLogger(b))
+					Mode: mode.mode, Write: mode.write, BatchRecords: 20000, BatchInterval: 100 * time.Millisecond}, srv.Conn, slog.New(committed))
 				if err != nil {
 					b.Fatal(err)
 				}
 				rctx, cancel := context.WithCancel(ctx)
 				done := make(chan error, 1)
 				go func() { done <- s.Run(rctx) }()
-				for done := fmt.Sprintf("%s %d", name, benchRows); ; {
-					wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-					n, err := pg.WaitForNotification(wctx)
-					wcancel()
-					if err != nil {
-						b.Fatalf("waiting for %s: %v", done, err)
-					}
-					if n.Payload == done {
-						break
-					}
+				select {
+				case <-committed.done:
+				case err := <-done:
+					b.Fatalf("sink %s stopped before writing %d rows: %v", name, benchRows, err)
+				case <-time.After(time.Minute):
+					b.Fatalf("sink %s: %d of %d rows committed after a minute", name, committed.n.Load(), benchRows)
 				}
 				cancel()
 				if err := <-done; err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
-			b.ReportMetric(float64(processCPU()-cpu)/float64(benchRows*b.N), "cpu-ns/row")
+			reportRows(b, cpu, pgCPU)
+			if os.Getenv("SLUICE_BENCH_PGCPU") != "" {
+				for p, ns := range postgresCPUByProcess() {
+					if d := ns - byProc[p]; d > 0 {
+						b.Logf("PostgreSQL CPU %6.0f ns/row: %s", float64(d)/float64(benchRows*b.N), p)
+					}
+				}
+			}
 		})
 	}
 }
@@ -139,23 +144,23 @@ func processCPU() int64 {
 }
 
 // BenchmarkPostgresCopy is the baseline: pgx's COPY of the same rows, as
-// Go values, into an empty table with the same primary key.
+// Go values, in the same order, into an empty table with the same columns
+// and primary key. Sub-benchmark connect counts, like BenchmarkSink, the
+// connection to PostgreSQL (opened for each run, closed at its end) and
+// the CREATE TABLE; warm reuses one connection for every run. A new
+// backend costs PostgreSQL tens of milliseconds of CPU of its own on this
+// virtual machine (its fork, its catalog caches, its first touch of shared
+// memory), which the sink pays at every start.
 func BenchmarkPostgresCopy(b *testing.B) {
 	ctx := context.Background()
 	dbURL := pgtest.DB(b)
-	pg, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Close(ctx)
 	rows := make([][]any, benchRows)
 	for i := range rows {
 		r := benchData(i)
 		rows[i] = []any{r.ID, r.Customer, r.Total, r.Qty, r.City}
 	}
 	n := 0
-	cpu := processCPU()
-	for b.Loop() {
+	copyRun := func(b *testing.B, pg *pgx.Conn) {
 		n++
 		table := fmt.Sprintf("copy_%d", n)
 		if _, err := pg.Exec(ctx, `CREATE TABLE `+table+` (id text PRIMARY KEY, customer text, total double precision, qty bigint, city text)`); err != nil {
@@ -165,15 +170,73 @@ func BenchmarkPostgresCopy(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(processCPU()-cpu)/float64(benchRows*b.N), "cpu-ns/row")
+	b.Run("connect", func(b *testing.B) {
+		cpu, pgCPU := processCPU(), postgresCPU()
+		for b.Loop() {
+			pg, err := pgx.Connect(ctx, dbURL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			copyRun(b, pg)
+			if err := pg.Close(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRows(b, cpu, pgCPU)
+	})
+	b.Run("warm", func(b *testing.B) {
+		pg, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pg.Close(ctx)
+		cpu, pgCPU := processCPU(), postgresCPU()
+		for b.Loop() {
+			copyRun(b, pg)
+		}
+		reportRows(b, cpu, pgCPU)
+	})
 }
 
-// benchLogger logs the sink's batches (fill and write times) with
-// SLUICE_BENCH_LOG=1.
-func benchLogger(b *testing.B) *slog.Logger {
-	if os.Getenv("SLUICE_BENCH_LOG") == "" {
+// reportRows reports rows/s, the benchmark process's CPU per row
+// (cpu-ns/row) and PostgreSQL's (pg-cpu-ns/row) since cpu and pgCPU were
+// read.
+func reportRows(b *testing.B, cpu, pgCPU int64) {
+	rows := float64(benchRows * b.N)
+	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(processCPU()-cpu)/rows, "cpu-ns/row")
+	b.ReportMetric(float64(postgresCPU()-pgCPU)/rows, "pg-cpu-ns/row")
+}
+
+// commitCounter is a slog.Handler that counts the records of the sink's
+// "batch written" lines (logged after each batch's commit) and closes
+// done when target records are committed. With SLUICE_BENCH_LOG=1 it also
+// passes the sink's lines to next (the test log: fill and write times).
+type commitCounter struct {
+	target int64
+	n      atomic.Int64
+	done   chan struct{}
+	once   sync.Once
+	next   slog.Handler
+}
+
+func (c *commitCounter) Enabled(context.Context, slog.Level) bool { return true }
+
+func (c *commitCounter) Handle(ctx context.Context, r slog.Record) error {
+	if c.next != nil {
+		c.next.Handle(ctx, r)
+	}
+	if r.Message != "batch written" {
 		return nil
 	}
-	return logger(b)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "records" && c.n.Add(a.Value.Int64()) >= c.target {
+			c.once.Do(func() { close(c.done) })
+		}
+		return true
+	})
+	return nil
 }
+
+func (c *commitCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *commitCounter) WithGroup(string) slog.Handler      { return c }
