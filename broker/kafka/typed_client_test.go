@@ -5,11 +5,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/primitive"
@@ -135,5 +138,54 @@ func TestKafkaAndTypedClient(t *testing.T) {
 	}
 	if r := fetch(ack.Offset, 1)[0]; !bytes.Equal(r.GetKey(), got.Key) || !bytes.Equal(r.GetValue(), got.Value) {
 		t.Fatalf("over Connect %x=%x, over Kafka %x=%x", r.GetKey(), r.GetValue(), got.Key, got.Value)
+	}
+}
+
+// TestRefusalSameOverKafkaAndConnect: the per-record reasons of a Kafka
+// refusal (KIP-467 RecordErrors) are the texts the Connect API gives for
+// the same records.
+func TestRefusalSameOverKafkaAndConnect(t *testing.T) {
+	addr, url, srv := startServer(t)
+	id := registerAvro(t, url, "same-value", `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"}]}`)
+	createTopicCore(t, srv, "same", 1, map[string]string{"value.schema.validation": "payload"})
+	values := [][]byte{
+		avroLong(id, 1),
+		append(avroLong(id, 2), 0x02), // a byte left over after the datum
+		avroLong(id+1000, 3),          // an id that is not a version of the subject
+		[]byte("plain text"),          // no envelope
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "same"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = rawBatch(values)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testCtx(t), newClient(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != kerr.InvalidRecord.Code || len(p.ErrorRecords) != 3 {
+		t.Fatalf("over Kafka: %v, record errors %+v", kerr.ErrorForCode(p.ErrorCode), p.ErrorRecords)
+	}
+
+	zero := int32(0)
+	var recs []*brokerv1.ProduceRecord
+	for _, v := range values {
+		recs = append(recs, &brokerv1.ProduceRecord{Value: v, Partition: &zero})
+	}
+	bc := brokerv1connect.NewBrokerServiceClient(http.DefaultClient, url)
+	_, err = bc.Produce(testCtx(t), connect.NewRequest(&brokerv1.ProduceRequest{Topic: "same", Records: recs}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("over Connect: %v, want InvalidArgument", err)
+	}
+	t.Logf("over Connect: %v", err)
+	for _, er := range p.ErrorRecords {
+		want := fmt.Sprintf("record %d: %s", er.RelativeOffset, deref(er.ErrorMessage))
+		if deref(er.ErrorMessage) == "" || !strings.Contains(err.Error(), want) {
+			t.Errorf("the Connect refusal %q does not say %q, as Kafka's record error does", err, want)
+		}
 	}
 }
