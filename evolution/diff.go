@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/manifest"
 	"github.com/sluicehq/sluice/registry/compat"
 	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/avro"
 	"github.com/sluicehq/sluice/serde/protobuf"
 	"github.com/sluicehq/sluice/srclient"
 )
@@ -166,6 +167,15 @@ type DiffReport struct {
 func Diff(level compat.Level, old, new *Operand) (*DiffReport, error) {
 	texts := [2]string{old.Text, new.Text}
 	parsed := [2]serde.Schema{old.Schema, new.Schema}
+	// Avro sides are compared in the form the registry stores (Canonical):
+	// a file or a candidate that names a type by its full name where the
+	// stored version has the short one, orders attributes otherwise or
+	// wraps a primitive as {"type":"string"} has not changed.
+	for i, p := range parsed {
+		if a, ok := p.(*avro.Schema); ok {
+			texts[i] = a.Canonical()
+		}
+	}
 	vs, err := compat.Pair(level, parsed[1], parsed[0])
 	if err != nil {
 		return nil, err
