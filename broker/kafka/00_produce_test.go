@@ -367,6 +367,28 @@ func TestIdempotentProduce(t *testing.T) {
 	if p := send(8, 0, 6, 1); p.ErrorCode != kerr.InvalidProducerEpoch.Code {
 		t.Fatalf("old epoch: %v", kerr.ErrorForCode(p.ErrorCode))
 	}
+	// The last five batches of a producer are remembered: a retry of the
+	// fifth newest is answered with its offset; the sixth newest is too
+	// old to tell from a reordering and is refused, not appended again.
+	pid = r2.ProducerID
+	offsets := map[int32]int64{}
+	for seq := int32(0); seq < 7; seq++ {
+		p := send(20+seq, 0, seq, 1)
+		if p.ErrorCode != 0 {
+			t.Fatalf("producer 2 sequence %d: %v", seq, kerr.ErrorForCode(p.ErrorCode))
+		}
+		offsets[seq] = p.BaseOffset
+	}
+	end := hwm(t, s, "t", 0)
+	if p := send(30, 0, 2, 1); p.ErrorCode != 0 || p.BaseOffset != offsets[2] {
+		t.Fatalf("retry of the fifth newest batch: %v at %d, want its offset %d", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, offsets[2])
+	}
+	if p := send(31, 0, 1, 1); p.ErrorCode != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("retry of the sixth newest batch: %v at %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+	}
+	if got := hwm(t, s, "t", 0); got != end {
+		t.Fatalf("high watermark %d after the retries, want %d", got, end)
+	}
 	txn := kmsg.NewPtrInitProducerIDRequest()
 	txn.Version, txn.TransactionalID, txn.TransactionTimeoutMillis = 4, kmsg.StringPtr("tx"), 10000
 	if r := c.roundTrip(txn, 9).(*kmsg.InitProducerIDResponse); r.ErrorCode != 0 || r.ProducerID < 0 || r.ProducerEpoch != 0 {
