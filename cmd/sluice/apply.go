@@ -27,10 +27,10 @@ sluice apply reads the manifest and computes a plan, printed first:
     level to set on a subject, a topic to create
   ~ something to change: a topic config whose value differs, a topic's
     partition count to raise (records stay where they are; keys then map
-    over the new count, as in Kafka), a subject's compatibility level; lowering a level (to one that checks less, as
-    FULL to BACKWARD, or a _TRANSITIVE level to its plain one) is a change
-    even where the subject inherited the level, and gets a warning naming
-    the guarantee it drops
+    over the new count, as in Kafka), a subject's compatibility level;
+    lowering a level (to one that checks less, as FULL to BACKWARD, or a
+    _TRANSITIVE level to its plain one) is a change even where the subject
+    inherited the level, and gets a warning naming the guarantee it drops
   = something that already matches
 Subjects come in dependency order (referenced schemas first, so each
 reference can name the version just registered), then topics. Without
