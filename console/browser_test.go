@@ -347,7 +347,11 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("reset a group's offsets", func(t *testing.T) {
 		b.t = t
-		b.do("group", chromedp.Navigate(n.URL+"/console/groups/billing"), waitTitle("Group billing"))
+		// From the diff page the click path goes on to the group: the
+		// navigation's Groups, then the group's link.
+		b.do("diff page", chromedp.Navigate(n.URL+"/console/subjects/orders-value/diff?old=1&new=3"), waitTitle("Diff of orders-value: version 1 to 3"))
+		b.do("to the groups", chromedp.Click(chromedp.CSS(`nav a[href="/console/groups"]`)), waitTitle("Consumer groups"))
+		b.do("to the group", chromedp.Click(chromedp.CSS(`main a[href="/console/groups/billing"]`)), waitTitle("Group billing"))
 		before := eval[string](b, `document.querySelector("#total-lag").innerText`)
 		if before == "0" {
 			t.Fatalf("the fixture's group has no lag")
