@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,10 @@ import (
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
+
+// benchWindowEnv, when set (a duration), is the cluster nodes' shared-log
+// window in the benchmarks instead of the default.
+const benchWindowEnv = "SLUICE_BENCH_SHARED_WINDOW"
 
 // benchNodes starts the nodes of one benchmark target and returns their
 // URLs and, for a cluster, a pool on its PostgreSQL (nil for the embedded
@@ -46,9 +51,17 @@ func benchNodes(b *testing.B, target string) ([]string, *pgxpool.Pool) {
 	}
 	b.Cleanup(pool.Close)
 	objects := "file://" + b.TempDir()
+	var window time.Duration
+	if v := os.Getenv(benchWindowEnv); v != "" {
+		var err error
+		if window, err = time.ParseDuration(v); err != nil || window <= 0 {
+			b.Fatalf("%s=%q: want a positive duration such as 2ms", benchWindowEnv, v)
+		}
+	}
 	var urls []string
 	for i := range n {
-		_, url, stop, err := Start(context.Background(), Config{DataDir: b.TempDir(), Meta: meta, NodeID: fmt.Sprint("n", i), Objects: objects, Fsync: neverFsync(nil)}, "127.0.0.1:0")
+		_, url, stop, err := Start(context.Background(), Config{DataDir: b.TempDir(), Meta: meta, NodeID: fmt.Sprint("n", i), Objects: objects,
+			SharedWindow: window, Fsync: neverFsync(nil)}, "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
 		}

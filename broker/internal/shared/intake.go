@@ -102,10 +102,14 @@ type intake struct {
 	unanswered int
 	putting    int
 	due        bool
-	kick       chan struct{}
-	puts       chan struct{} // semaphore of concurrent PUTs
-	done       bool          // closed: no more enqueues
-	idle       chan struct{} // closed by the committer when done and drained
+	// putAvg and commitAvg are moving averages of a PUT's and a commit's
+	// duration (0 until the first): how many PUTs keep the committer
+	// busy (putLimitLocked).
+	putAvg, commitAvg time.Duration
+	kick              chan struct{}
+	puts              chan struct{} // semaphore of concurrent PUTs
+	done              bool          // closed: no more enqueues
+	idle              chan struct{} // closed by the committer when done and drained
 }
 
 func (in *intake) init(l *Log) {
@@ -210,18 +214,47 @@ func (in *intake) next() *flush {
 }
 
 // canSealLocked reports whether the pipeline takes another object: fewer
-// than MaxInflightPuts PUTs running (slow PUTs overlap, as an object
-// store's latency wants), and at most one object stored and waiting for
-// the committer besides the one it commits (when commits are the
-// bottleneck, objects grow rather than queue: one commit each).
+// PUTs running than putLimitLocked, and at most one object stored and
+// waiting for the committer besides the one it commits. When commits or
+// PUTs are the bottleneck, the open buffer keeps filling instead: objects
+// grow with the load rather than queue, one PUT and one commit each.
 func (in *intake) canSealLocked() bool {
-	return in.putting < in.l.cfg.MaxInflightPuts && in.unanswered-in.putting < 2
+	return in.putting < in.putLimitLocked() && in.unanswered-in.putting < 2
 }
 
-// putDone notes that a flush's PUT has finished (or failed).
-func (in *intake) putDone() {
+// putLimitLocked is how many PUTs may overlap: as many as keep the
+// committer busy, the PUT's duration over the commit's (rounded up; 1
+// when a PUT takes no longer than a commit, as with a local directory),
+// at most MaxInflightPuts (all of them until both were measured). More
+// would only split the load into more, smaller objects, each costing a
+// PUT and a commit, without committing any sooner: the committer takes
+// them one at a time. An object store's PUT latency (S3: tens of
+// milliseconds against a commit's few) gets its overlap.
+func (in *intake) putLimitLocked() int {
+	limit := in.l.cfg.MaxInflightPuts
+	if in.putAvg > 0 && in.commitAvg > 0 {
+		limit = min(limit, max(1, int((in.putAvg+in.commitAvg-1)/in.commitAvg)))
+	}
+	return limit
+}
+
+// average folds sample d into the moving average *avg (weight 1/8).
+func average(avg *time.Duration, d time.Duration) {
+	if *avg == 0 {
+		*avg = d
+		return
+	}
+	*avg += (d - *avg) / 8
+}
+
+// putDone notes that a flush's PUT has finished (or failed) after took
+// (0: not measured).
+func (in *intake) putDone(took time.Duration) {
 	in.mu.Lock()
 	in.putting--
+	if took > 0 {
+		average(&in.putAvg, took)
+	}
 	if in.due && in.canSealLocked() {
 		in.sealLocked()
 	}
@@ -324,6 +357,8 @@ func (l *Log) put(f *flush) {
 	}
 	l.in.puts <- struct{}{}
 	defer func() { <-l.in.puts }()
+	var took time.Duration
+	t1 := time.Now()
 	if err == nil {
 		for attempt := 0; ; attempt++ {
 			if attempt > 0 {
@@ -340,9 +375,10 @@ func (l *Log) put(f *flush) {
 	}
 	f.putErr = err
 	if err == nil {
+		took = time.Since(t1)
 		l.stats.PutNanos.Add(int64(time.Since(t0)))
 	}
-	l.in.putDone()
+	l.in.putDone(took)
 }
 
 // commitLoop commits sealed flushes one at a time in seal order.
@@ -474,8 +510,12 @@ func (l *Log) commit(f *flush) ([]answer, error) {
 			if len(answers) != n {
 				return nil, fmt.Errorf("commit of %s: %d answers for %d batches", f.key, len(answers), n)
 			}
+			took := time.Since(t0)
 			l.stats.Commits.Add(1)
-			l.stats.CommitNanos.Add(int64(time.Since(t0)))
+			l.stats.CommitNanos.Add(int64(took))
+			l.in.mu.Lock()
+			average(&l.in.commitAvg, took)
+			l.in.mu.Unlock()
 			return answers, nil
 		}
 		var pe *pgconn.PgError

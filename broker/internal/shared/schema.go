@@ -610,7 +610,8 @@ var migrations = []string{
 	// as the merge compactor's segments already have (readers walk a
 	// row's batches); the offsets, answers and each partition's row after
 	// the commit come from one statement instead of loops; the idempotent
-	// producer loops run only when the object holds such batches. Fewer
+	// producer loops run only when the object holds such batches; the
+	// object's row is inserted before the partition rows are locked. Fewer
 	// rows and statements under the partition row locks shorten the time
 	// a hot partition is held. hw_after, start_after and bytes_after are
 	// NULL for a batch that appended nothing (migration 2 gave them the
@@ -657,6 +658,11 @@ var migrations = []string{
 			RAISE EXCEPTION 'sharedlog: object % holds no batches', p_key;
 		END IF;
 
+		-- The object's row first: it needs no partition lock, which every
+		-- commit touching a partition waits for.
+		INSERT INTO sharedlog_objects (key, node, size, live_bytes) VALUES (p_key, p_node, p_size, 0)
+			RETURNING object_id INTO v_object;
+
 		-- Lock the touched partitions in one global order: two nodes whose
 		-- objects touch the same partitions never deadlock.
 		WITH l AS (
@@ -674,9 +680,6 @@ var migrations = []string{
 				END IF;
 			END LOOP;
 		END IF;
-
-		INSERT INTO sharedlog_objects (key, node, size, live_bytes) VALUES (p_key, p_node, p_size, 0)
-			RETURNING object_id INTO v_object;
 
 		-- Idempotent producers, in object order (migration 1's rules); the
 		-- loop runs only when the object holds an idempotent batch.
