@@ -3,8 +3,10 @@ package console
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,6 +148,13 @@ func (c *Console) records(w http.ResponseWriter, r *http.Request) {
 	if bq.Raw {
 		d.FollowSrc += "&raw=1"
 	}
+	// The live follow starts where this page's view of the log ended, so
+	// records written between showing the page and the click appear too.
+	var after []string
+	for _, p := range parts {
+		after = append(after, fmt.Sprintf("%d:%d", p.GetPartition(), p.GetHighWatermark()))
+	}
+	d.FollowSrc += "&after=" + strings.Join(after, ",")
 	c.render(w, r, http.StatusOK, "records", page{Title: "Records of " + topic, Section: "topics", Data: d})
 }
 
@@ -278,14 +287,27 @@ func headerText(b []byte) string {
 	return "0x" + v.Hex
 }
 
+// followCatchUp bounds the records a live follow sends from where its
+// page ended before it goes on with the live stream.
+const followCatchUp = 1000
+
 // follow streams the topic's new records as server-sent events: each
-// "record" event is a rendered table row; a "failure" event says why the
-// stream ended. It ends when the browser goes away.
+// "record" event is a rendered table row; a "notice" event says something
+// the rows do not; a "failure" event says why the stream ended. With
+// after=PARTITION:OFFSET,... (where the page's view ended) it first sends
+// the records written since then (up to followCatchUp a partition), so
+// none is missed between the page and the live rows. It ends when the
+// browser goes away.
 func (c *Console) follow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	topic := r.PathValue("topic")
 	q := r.URL.Query()
 	key, raw := q.Get("key"), q.Get("raw") != ""
+	after, err := parseAfter(q.Get("after"))
+	if err != nil {
+		c.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
 	desc, err := c.topics.DescribeTopic(ctx, connect.NewRequest(&brokerv1.DescribeTopicRequest{Name: topic}))
 	if err != nil {
 		c.apiFail(w, r, "topic "+topic, err)
@@ -320,23 +342,73 @@ func (c *Console) follow(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := c.newDecoder(ctx, topic, desc.Msg.GetTopic().GetConfigs())
 	row := c.pages["records"]
-	for stream.Receive() {
-		for _, rec := range stream.Msg().GetRecords() {
-			v := recordView{Partition: rec.GetPartition(), Offset: rec.GetOffset(), Time: rec.GetTimestamp().AsTime(), Raw: raw}
-			v.Key = dec.decode(rec, serde.Key)
-			if key != "" && !v.Key.matches(key) {
-				continue
-			}
-			v.Key, v.Value = v.Key.clip(), dec.decode(rec, serde.Value).clip()
-			for _, h := range rec.GetHeaders() {
-				v.Headers = append(v.Headers, kv{h.GetKey(), headerText(h.GetValue())})
-			}
-			var b strings.Builder
-			if err := row.ExecuteTemplate(&b, "row", v); err != nil {
-				c.cfg.Logger.Error("console: rendering a record", "err", err)
+	// send writes one record's row (unless the key filter hides it); false
+	// means the stream must end.
+	send := func(rec *brokerv1.Record) bool {
+		v := recordView{Partition: rec.GetPartition(), Offset: rec.GetOffset(), Time: rec.GetTimestamp().AsTime(), Raw: raw}
+		v.Key = dec.decode(rec, serde.Key)
+		if key != "" && !v.Key.matches(key) {
+			return true
+		}
+		v.Key, v.Value = v.Key.clip(), dec.decode(rec, serde.Value).clip()
+		for _, h := range rec.GetHeaders() {
+			v.Headers = append(v.Headers, kv{h.GetKey(), headerText(h.GetValue())})
+		}
+		var b strings.Builder
+		if err := row.ExecuteTemplate(&b, "row", v); err != nil {
+			c.cfg.Logger.Error("console: rendering a record", "err", err)
+			return false
+		}
+		writeEvent(w, "record", b.String())
+		return true
+	}
+	// Catch up: the records written since the page was shown. The
+	// subscription's start positions are fixed already, and a fetch now
+	// reads at least up to them, so together they miss nothing; next, each
+	// partition's first offset not yet sent, skips what both deliver.
+	next := map[int32]int64{}
+	for _, p := range slices.Sorted(maps.Keys(after)) {
+		if req.Partition != nil && *req.Partition != p {
+			continue
+		}
+		off, read := after[p], 0
+		for read < followCatchUp {
+			res, err := c.broker.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: topic, Partition: p, Offset: off, MaxRecords: int32(min(500, followCatchUp-read))}))
+			if err != nil {
+				writeEvent(w, "failure", fmt.Sprintf("the stream ended: catching up partition %d from offset %d: %s", p, off, message(err)))
 				return
 			}
-			writeEvent(w, "record", b.String())
+			recs := res.Msg.GetRecords()
+			if len(recs) == 0 {
+				break
+			}
+			for _, rec := range recs {
+				if rec.GetOffset() < off {
+					continue
+				}
+				off = rec.GetOffset() + 1
+				read++
+				if !send(rec) {
+					return
+				}
+			}
+		}
+		next[p] = off
+		if read >= followCatchUp {
+			writeEvent(w, "notice", fmt.Sprintf("Following. Partition %d had %d or more records since the page was shown: these are the first %d, and the live rows may skip from offset %d (browse from there for the rest).", p, followCatchUp, followCatchUp, off))
+		}
+	}
+	if flusher != nil {
+		flusher.Flush()
+	}
+	for stream.Receive() {
+		for _, rec := range stream.Msg().GetRecords() {
+			if n, ok := next[rec.GetPartition()]; ok && rec.GetOffset() < n {
+				continue // sent while catching up
+			}
+			if !send(rec) {
+				return
+			}
 		}
 		if flusher != nil {
 			flusher.Flush()
@@ -348,6 +420,25 @@ func (c *Console) follow(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		}
 	}
+}
+
+// parseAfter reads a follow's after parameter, PARTITION:OFFSET pairs
+// separated by commas; "" is none.
+func parseAfter(s string) (map[int32]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	m := map[int32]int64{}
+	for _, pair := range strings.Split(s, ",") {
+		ps, os, ok := strings.Cut(pair, ":")
+		p, perr := parsePartition(ps)
+		off, oerr := strconv.ParseInt(os, 10, 64)
+		if !ok || perr != nil || oerr != nil || off < 0 {
+			return nil, fmt.Errorf("after %q: want PARTITION:OFFSET pairs separated by commas (0:12,1:9)", s)
+		}
+		m[p] = off
+	}
+	return m, nil
 }
 
 // writeEvent writes one server-sent event; each line of data gets its

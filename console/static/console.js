@@ -28,6 +28,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (empty) empty.remove();
       body.append(t.content);
     });
+    es.addEventListener("notice", (ev) => { status.textContent = ev.data; });
     es.addEventListener("failure", (ev) => { stop(); status.textContent = ev.data; });
     es.onerror = () => {
       // Closed for good (an error answer, say a refused permission); a
