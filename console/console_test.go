@@ -77,7 +77,7 @@ func TestActions(t *testing.T) {
 		follow bool
 	}
 	steps := []step{
-		{"set a config", "POST", "/console/topics/orders/configs", url.Values{"key": {"retention.ms"}, "value": {"3600000"}}, 303, []string{"set retention.ms=3600000", "<code>retention.ms</code></td><td><code>3600000</code>"}, true},
+		{"set a config", "POST", "/console/topics/orders/configs", url.Values{"key": {"retention.ms"}, "value": {"3600000"}}, 303, []string{"set retention.ms=3600000", "<code>retention.ms</code></td><td><code>3600000</code>", `<option value="max.message.bytes">`, `<option value="value.schema.validation">`}, true},
 		{"refused config", "POST", "/console/topics/orders/configs", url.Values{"key": {"no.such.config"}, "value": {"1"}}, 400, []string{"config no.such.config: "}, false},
 		{"remove a config", "POST", "/console/topics/orders/configs", url.Values{"key": {"retention.ms"}}, 303, []string{"removed retention.ms"}, true},
 		{"produce JSON through the registry", "POST", "/console/topics/orders/produce", url.Values{"encoding": {"json"}, "subject": {"orders-value"}, "key": {"k9"}, "partition": {"1"}, "value": {`{"id":9,"total":"12","note":"n"}`}}, 200, []string{"Produced to partition 1 at offset 1 (as JSON through orders-value v3 (id 3))"}, false},

@@ -230,6 +230,9 @@ var topicID = regexp.MustCompile(`<code>[0-9a-fA-F-]{32,36}</code>|<code>[A-Za-z
 // every version has); TestActions checks set and removed values.
 var configRows = regexp.MustCompile(`(?s)(<table id="configs">.*?<tbody>.*?</tr>).*?(</tbody>)`)
 
+// configKeys is the config form's list of keys, the same list.
+var configKeys = regexp.MustCompile(`(<datalist id="config-keys">)[^/]*(</datalist>)`)
+
 // memberID is a group member id the broker made.
 var memberID = regexp.MustCompile(`<code>[0-9a-f]{24}</code>`)
 
@@ -241,6 +244,7 @@ func stable(s string) string {
 	s = assetVersion.ReplaceAllString(s, "$1?v=HASH")
 	s = memberID.ReplaceAllString(s, "<code>MEMBER-ID</code>")
 	s = topicID.ReplaceAllString(s, "<code>TOPIC-ID</code>")
+	s = configKeys.ReplaceAllString(s, "$1<!-- every config key -->$2")
 	return configRows.ReplaceAllString(s, "$1<!-- more configs -->$2")
 }
 
