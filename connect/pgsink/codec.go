@@ -41,18 +41,31 @@ type datum struct {
 	conv func([]byte) (any, error)
 }
 
+// arena is the memory that resolve appends encoded columns to: chunks
+// shared by many datums (one allocation for many).
+type arena struct {
+	buf []byte
+	// chunk, when set, returns an empty chunk of arenaSize bytes'
+	// capacity (a recycled one when it can).
+	chunk func() []byte
+}
+
 // resolve converts the datum's bytes, once. Encoded columns are appended
-// to *arena (a buffer shared by many datums: one allocation for many).
-func (d *datum) resolve(arena *[]byte) error {
+// to a's chunk.
+func (d *datum) resolve(a *arena) error {
 	if d.avro != nil {
 		if d.enc != nil || d.vals != nil {
 			return nil
 		}
-		if cap(*arena)-len(*arena) < len(d.raw)+12*len(d.cols) {
-			*arena = make([]byte, 0, max(64<<10, len(d.raw)+12*len(d.cols)))
+		if need := len(d.raw) + 12*len(d.cols); cap(a.buf)-len(a.buf) < need {
+			if a.chunk != nil && need <= arenaSize {
+				a.buf = a.chunk()
+			} else {
+				a.buf = make([]byte, 0, max(arenaSize, need))
+			}
 		}
-		start := len(*arena)
-		enc, err := encodeAvroCopy(d.avro, d.raw, *arena)
+		start := len(a.buf)
+		enc, err := encodeAvroCopy(d.avro, d.raw, a.buf)
 		if errors.Is(err, errNoBinary) {
 			d.vals, err = decodeAvroFast(d.avro, d.raw, len(d.cols))
 			return err
@@ -60,7 +73,7 @@ func (d *datum) resolve(arena *[]byte) error {
 		if err != nil {
 			return err
 		}
-		*arena = enc
+		a.buf = enc
 		d.enc = enc[start:len(enc):len(enc)]
 		return nil
 	}

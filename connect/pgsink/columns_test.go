@@ -52,7 +52,7 @@ func decode(t *testing.T, c *codec, ws *client.WriterSchema, raw []byte) *datum 
 	if err := dec(raw, &d); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.resolve(new([]byte)); err != nil {
+	if err := d.resolve(&arena{}); err != nil {
 		t.Fatal(err)
 	}
 	return d

@@ -25,7 +25,8 @@ func binaryType(pgType string) bool {
 // type they were encoded for, else through pgx's encoding of the rows'
 // values.
 func (t *tableState) copyRows(ctx context.Context, tx pgx.Tx, ident string, g *group, target map[string]string) error {
-	if buf, ok := binaryCopy(g, target); ok {
+	if buf, ok := binaryCopy(g, target, t.copyBuf); ok {
+		t.copyBuf = buf[:0] // the next batch's, once this COPY is done
 		_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf), "COPY "+ident+" ("+quoted(names(g.cols))+") FROM STDIN (FORMAT binary)")
 		return err
 	}
@@ -39,10 +40,11 @@ func (t *tableState) copyRows(ctx context.Context, tx pgx.Tx, ident string, g *g
 	return err
 }
 
-// binaryCopy lays out the rows of g as a binary COPY stream, or reports
-// that it cannot (a row without encoded columns, a column whose type in
-// the table is not the one encoded).
-func binaryCopy(g *group, target map[string]string) ([]byte, bool) {
+// binaryCopy lays out the rows of g as a binary COPY stream, in dst's
+// memory when it is large enough, or reports that it cannot (a row
+// without encoded columns, a column whose type in the table is not the one
+// encoded).
+func binaryCopy(g *group, target map[string]string, dst []byte) ([]byte, bool) {
 	for _, c := range g.cols {
 		if target[c.name] != c.pgType || !binaryType(c.pgType) {
 			return nil, false
@@ -58,7 +60,10 @@ func binaryCopy(g *group, target map[string]string) ([]byte, bool) {
 			size += len(r.key.enc)
 		}
 	}
-	buf := make([]byte, 0, size)
+	buf := dst[:0]
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
 	buf = append(buf, "PGCOPY\n\xff\r\n\x00"...)
 	buf = binary.BigEndian.AppendUint32(buf, 0) // flags
 	buf = binary.BigEndian.AppendUint32(buf, 0) // header extension length

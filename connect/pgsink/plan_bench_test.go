@@ -36,7 +36,7 @@ func BenchmarkPlan(b *testing.B) {
 			kdec([]byte(fmt.Sprint(i)), &batch[i].Key)
 			vdec(raws[i], &batch[i].Value)
 		}
-		ops, _ := sink.plan(batch)
+		ops, _ := sink.plan(&batchBufs{msgs: batch})
 		g := &group{}
 		for _, o := range ops {
 			l := table.layoutOf(o.m.Key, o.m.Value)
@@ -49,7 +49,7 @@ func BenchmarkPlan(b *testing.B) {
 				target[c.name] = c.pgType
 			}
 		}
-		if _, ok := binaryCopy(g, target); !ok {
+		if _, ok := binaryCopy(g, target, nil); !ok {
 			b.Fatal("no binary COPY")
 		}
 	}

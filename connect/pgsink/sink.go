@@ -135,7 +135,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	msgs := make(chan message, s.cfg.BatchRecords)
+	in := newIntake(s.cfg.BatchRecords)
 	errc := make(chan error, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -157,19 +157,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := c.Run(cctx, func(ctx context.Context, m message) error {
-				select { // a queue with room: no two-way select
-				case msgs <- m:
-					return nil
-				default:
-				}
-				select {
-				case msgs <- m:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
+			err := c.Run(cctx, func(ctx context.Context, m message) error { return in.put(ctx, &m) })
 			if err != nil && cctx.Err() == nil {
 				select {
 				case errc <- fmt.Errorf("partition %d: %w", part, err):
@@ -220,6 +208,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			if s.log.Enabled(ctx, slog.LevelDebug) {
 				s.log.Debug("batch written", "records", len(p.batch), "fill", p.filled, "write", time.Since(start))
 			}
+			in.recycle(p.bufs)
 		}
 	}()
 	defer func() {
@@ -229,7 +218,6 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 	}()
 	for {
-		batch := make([]message, 0, s.cfg.BatchRecords)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -243,37 +231,33 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			default: // the writer is busy: it refreshes the status itself
 			}
 			continue
-		case m := <-msgs:
-			batch = append(batch, m)
+		case <-in.ready:
+		}
+		n := in.len()
+		if n == 0 {
+			continue // the wake-up of a batch already taken
 		}
 		filling := time.Now()
 		timer := time.NewTimer(s.cfg.BatchInterval)
 		// A batch also ends when the stream pauses (no record for
-		// idleGap): the tail of a burst is not held for BatchInterval.
+		// idleGap, give or take readyEvery records): the tail of a burst
+		// is not held for BatchInterval.
 		idle := time.NewTimer(idleGap)
-		checked := 0 // the batch's length at the last check of the writer and the idle timer
+		seen := n // the batch's length at the last idle check
 	fill:
-		for len(batch) < s.cfg.BatchRecords {
+		for n < s.cfg.BatchRecords {
 			select {
-			case m := <-msgs:
-				batch = append(batch, m)
-				// Take what is queued with plain receives (this goroutine
-				// is the only receiver), cheaper than a select each.
-				for k := min(len(msgs), s.cfg.BatchRecords-len(batch), 256); k > 0; k-- {
-					batch = append(batch, <-msgs)
-				}
-				if len(batch) >= checked+256 {
-					checked = len(batch)
-					// PostgreSQL waits for work: a batch of an eighth of
-					// BatchRecords goes now (the next ones grow while it
-					// is written), rather than leaving the writer idle.
-					if len(batch) >= s.cfg.BatchRecords/8 && writerIdle.Load() && len(work) == 0 {
-						break fill
-					}
-					idle.Reset(idleGap)
+			case <-in.ready:
+				n = in.len()
+				// PostgreSQL waits for work: a batch of an eighth of
+				// BatchRecords goes now (the next ones grow while it is
+				// written), rather than leaving the writer idle.
+				if n >= s.cfg.BatchRecords/8 && writerIdle.Load() && len(work) == 0 {
+					break fill
 				}
 			case <-idle.C:
-				if len(msgs) > 0 {
+				if n = in.len(); n > seen {
+					seen = n
 					idle.Reset(idleGap)
 					continue
 				}
@@ -286,8 +270,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 		timer.Stop()
 		idle.Stop()
-		p := planned{batch: batch, filled: time.Since(filling)}
-		p.ops, p.bad = s.plan(batch)
+		bufs := in.take()
+		p := planned{batch: bufs.msgs, bufs: bufs, filled: time.Since(filling)}
+		p.ops, p.bad = s.plan(bufs)
 		select {
 		case work <- p:
 		case err := <-werr:
@@ -301,6 +286,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 // planned is a batch ready to write.
 type planned struct {
 	batch  []message
+	bufs   *batchBufs // batch's buffers, recycled once it is written
 	ops    []op
 	bad    []*badRecordError
 	filled time.Duration
@@ -365,11 +351,17 @@ func (s *Sink) write(ctx context.Context, p planned) error {
 }
 
 // plan turns a batch into ops, last op per key wins (upsert mode), and
-// lists records that cannot be written at all.
-func (s *Sink) plan(batch []message) (ops []op, bad []*badRecordError) {
-	convErrs := resolveAll(batch)
-	byKey := make(map[string]int, len(batch))
-	ops = make([]op, 0, len(batch))
+// lists records that cannot be written at all. The ops and the records'
+// encoded columns use b's buffers.
+func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
+	batch := b.msgs
+	convErrs := resolveAll(b, s.cfg.Mode == ModeUpsert)
+	var byKey map[string]int // the op of each key, in upsert mode and for deletes
+	ops = b.ops[:0]
+	if cap(ops) < len(batch) {
+		ops = make([]op, 0, len(batch))
+	}
+	defer func() { b.ops = ops }()
 	for i := range batch {
 		m := &batch[i]
 		if m.Err != nil {
@@ -397,6 +389,9 @@ func (s *Sink) plan(batch []message) (ops []op, bad []*badRecordError) {
 			continue
 		}
 		if s.cfg.Mode == ModeUpsert || o.delete {
+			if byKey == nil {
+				byKey = map[string]int{}
+			}
 			if j, ok := byKey[o.keyID]; ok && o.keyID != "" {
 				ops[j].m = nil // superseded
 			}
@@ -413,26 +408,45 @@ func (s *Sink) plan(batch []message) (ops []op, bad []*badRecordError) {
 	return out, bad
 }
 
-// resolveAll converts the keys and values of batch on GOMAXPROCS
-// goroutines; errs[i] is record i's failure, prefixed by its side.
-func resolveAll(batch []message) []error {
+// resolveAll converts the keys and values of b's records on GOMAXPROCS
+// goroutines; errs[i] is record i's failure, prefixed by its side. Keys
+// are also decoded into values when keys is set (upsert mode: plan reads
+// them); a tombstone's key is decoded by plan itself. Encoded columns go to
+// arena chunks of b, recycled ones first.
+func resolveAll(b *batchBufs, keys bool) []error {
+	batch := b.msgs
 	errs := make([]error, len(batch))
 	workers := runtime.GOMAXPROCS(0)
+	var mu sync.Mutex
+	spare := b.arenas
+	b.arenas = nil
+	chunk := func() []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		var c []byte
+		if n := len(spare); n > 0 {
+			c, spare = spare[n-1], spare[:n-1]
+		} else {
+			c = make([]byte, 0, arenaSize)
+		}
+		b.arenas = append(b.arenas, c)
+		return c
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var arena []byte
+			a := arena{chunk: chunk}
 			for i := w; i < len(batch); i += workers {
 				m := &batch[i]
 				if m.Err != nil {
 					continue
 				}
 				if m.Key != nil {
-					err := m.Key.resolve(&arena)
-					if err == nil {
-						_, err = m.Key.values() // plan reads them: decode here, in parallel
+					err := m.Key.resolve(&a)
+					if err == nil && keys {
+						_, err = m.Key.values()
 					}
 					if err != nil {
 						errs[i] = fmt.Errorf("key: %w", err)
@@ -440,7 +454,7 @@ func resolveAll(batch []message) []error {
 					}
 				}
 				if m.Value != nil {
-					if err := m.Value.resolve(&arena); err != nil {
+					if err := m.Value.resolve(&a); err != nil {
 						errs[i] = fmt.Errorf("value: %w", err)
 					}
 				}

@@ -86,6 +86,11 @@ type tableState struct {
 	ensured              map[[2]*column]bool // (key columns, value columns) already in the table
 	layouts              map[[2]*column]*layout
 	stages               map[string]string // column set -> staging table
+
+	// copyBuf and rowBuf are memory the writer reuses from batch to
+	// batch: the binary COPY stream, the rows of a batch's first group.
+	copyBuf []byte
+	rowBuf  []row
 }
 
 func (t *tableState) ident() string { return pgx.Identifier{t.schema, t.name}.Sanitize() }
@@ -286,13 +291,25 @@ func (t *tableState) apply(ctx context.Context, tx pgx.Tx, ops []op, mode, write
 		g := lastG
 		if l != last {
 			if g = writes[l.sig]; g == nil {
-				g = &group{layout: l, rows: make([]row, 0, len(ops))}
+				g = &group{layout: l}
+				if len(writes) == 0 && cap(t.rowBuf) >= len(ops) {
+					g.rows, t.rowBuf = t.rowBuf[:0], nil
+				} else {
+					g.rows = make([]row, 0, len(ops))
+				}
 				writes[l.sig] = g
 				worder = append(worder, l.sig)
 			}
 			last, lastG = l, g
 		}
 		g.rows = append(g.rows, row{l: l, key: o.m.Key, val: o.m.Value})
+	}
+	if len(worder) > 0 {
+		defer func() { // the first group's rows are the next batch's
+			rows := writes[worder[0]].rows
+			clear(rows)
+			t.rowBuf = rows[:0]
+		}()
 	}
 	for _, sig := range dorder {
 		if err := t.delete(ctx, tx, deletes[sig]); err != nil {

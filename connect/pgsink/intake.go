@@ -1,0 +1,123 @@
+package pgsink
+
+import (
+	"context"
+	"sync"
+)
+
+// intake is where the sink's consumers put the records they read: the
+// batch being filled, under a mutex. A record costs an append (one copy of
+// the message) and an uncontended lock, where a channel between the
+// consumers and the batch filler cost a send, a receive and two copies.
+// The filler (Sink.Run) is woken through ready at a batch's first record,
+// every readyEvery records and when the batch is full; it takes the batch
+// whole. Batches come back through recycle once written, so a running sink
+// reuses the same few slices instead of allocating (and having the garbage
+// collector scan) a new one per batch.
+type intake struct {
+	max   int
+	ready chan struct{} // capacity 1: a wake-up for the filler
+
+	mu    sync.Mutex
+	cur   *batchBufs
+	space chan struct{} // closed when a full batch is taken (consumers wait on it)
+	free  []*batchBufs
+}
+
+// readyEvery is how many records a consumer appends between two wake-ups
+// of the filler.
+const readyEvery = 256
+
+// batchBufs are a batch's records and the buffers planning it uses,
+// recycled together once the batch is written.
+type batchBufs struct {
+	msgs   []message
+	ops    []op
+	arenas [][]byte // encoded columns (resolveAll), full arenaSize chunks only
+}
+
+func newIntake(max int) *intake {
+	in := &intake{max: max, ready: make(chan struct{}, 1), space: make(chan struct{})}
+	in.cur = in.fresh()
+	return in
+}
+
+// fresh returns empty buffers, recycled when there are some. Called with
+// mu held (or before the intake is shared).
+func (in *intake) fresh() *batchBufs {
+	if n := len(in.free); n > 0 {
+		b := in.free[n-1]
+		in.free = in.free[:n-1]
+		return b
+	}
+	// A batch of many records grows as it fills rather than reserving its
+	// whole size up front.
+	return &batchBufs{msgs: make([]message, 0, min(in.max, 1<<15))}
+}
+
+// put appends m to the batch being filled, waiting while that batch is
+// full, until ctx is done.
+func (in *intake) put(ctx context.Context, m *message) error {
+	in.mu.Lock()
+	for len(in.cur.msgs) >= in.max {
+		space := in.space
+		in.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		in.mu.Lock()
+	}
+	in.cur.msgs = append(in.cur.msgs, *m)
+	n := len(in.cur.msgs)
+	in.mu.Unlock()
+	if n == 1 || n%readyEvery == 0 || n == in.max {
+		select {
+		case in.ready <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+	return nil
+}
+
+// len is the number of records in the batch being filled.
+func (in *intake) len() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.cur.msgs)
+}
+
+// take returns the batch being filled and starts a new one.
+func (in *intake) take() *batchBufs {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	b := in.cur
+	in.cur = in.fresh()
+	if len(b.msgs) >= in.max {
+		close(in.space) // wake every consumer waiting for room
+		in.space = make(chan struct{})
+	}
+	return b
+}
+
+// arenaSize is the size of the chunks resolveAll appends encoded columns
+// to.
+const arenaSize = 64 << 10
+
+// recycle takes back the buffers of a written batch. Nothing may use the
+// batch's messages, ops or encoded columns afterwards.
+func (in *intake) recycle(b *batchBufs) {
+	clear(b.msgs) // drop the references to the records' bytes
+	b.msgs = b.msgs[:0]
+	clear(b.ops)
+	b.ops = b.ops[:0]
+	for i := range b.arenas {
+		b.arenas[i] = b.arenas[i][:0]
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.free) < 2 {
+		in.free = append(in.free, b)
+	}
+}

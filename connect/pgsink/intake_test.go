@@ -1,0 +1,87 @@
+package pgsink
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestIntakeFullBatchWaits: consumers putting into a full batch wait until
+// the filler takes it (every waiting consumer, not just one), or until
+// their context ends; nothing is lost or reordered within a consumer.
+func TestIntakeFullBatchWaits(t *testing.T) {
+	in := newIntake(4)
+	ctx := context.Background()
+	for i := range 4 {
+		if err := in.put(ctx, &message{Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for p := range 3 { // three consumers, each waiting with one record
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := in.put(ctx, &message{Partition: int32(p + 1), Offset: 10}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := in.len(); n != 4 {
+		t.Fatalf("a put went into a full batch: %d records", n)
+	}
+	b := in.take()
+	for i, m := range b.msgs {
+		if m.Offset != int64(i) || m.Partition != 0 {
+			t.Fatalf("record %d of the first batch: %+v", i, m)
+		}
+	}
+	wg.Wait() // all three were woken by the one take
+	b2 := in.take()
+	if len(b2.msgs) != 3 {
+		t.Fatalf("second batch: %d records, want the 3 waiting ones", len(b2.msgs))
+	}
+
+	// A consumer waiting on a full batch stops with its context.
+	for in.len() < 4 {
+		in.put(ctx, &message{})
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- in.put(cctx, &message{}) }()
+	time.Sleep(10 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("put into a full batch returned nil after its context ended")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("put into a full batch did not stop with its context")
+	}
+	if n := in.len(); n != 4 {
+		t.Fatalf("the cancelled put added a record: %d", n)
+	}
+}
+
+// TestIntakeRecycle: a written batch's buffers come back empty (no
+// reference to its records) and are used for a later batch.
+func TestIntakeRecycle(t *testing.T) {
+	in := newIntake(8)
+	ctx := context.Background()
+	in.put(ctx, &message{RawValue: []byte("x")})
+	b := in.take()
+	b.ops = append(b.ops, op{m: &b.msgs[0], keyID: "k"})
+	b.arenas = append(b.arenas, append(make([]byte, 0, arenaSize), "enc"...))
+	in.recycle(b)
+	if len(b.msgs) != 0 || b.msgs[:1][0].RawValue != nil || b.ops[:1][0].m != nil || len(b.arenas[0]) != 0 {
+		t.Fatalf("recycled buffers keep the batch: %+v", b)
+	}
+	in.take() // the batch filled meanwhile (empty), replaced by the recycled one
+	in.put(ctx, &message{Offset: 7})
+	if got := in.take(); got != b || got.msgs[0].Offset != 7 {
+		t.Fatalf("the recycled buffers were not reused")
+	}
+}
