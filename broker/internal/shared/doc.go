@@ -17,11 +17,16 @@
 // and PUT outside the intake lock, and then committed by one call of the
 // PostgreSQL function sharedlog_commit (schema.go): it locks the touched
 // partition rows in (topic id, partition) order, assigns offsets, records
-// the batches' coordinates and the object, deletes the upload row and
-// NOTIFYs. Only then does each waiting append learn its offsets: an ack
+// the batches' coordinates (one row per partition's run of batches in the
+// object) and the object, deletes the upload row and NOTIFYs. Only then does each waiting append learn its offsets: an ack
 // means the object is stored and its offsets are committed. A node commits
-// its objects one at a time in seal order (their PUTs overlap), so one
-// producer's batches to one node keep their order within a partition.
+// its objects one at a time in seal order, so one producer's batches to
+// one node keep their order within a partition. Their PUTs overlap, as
+// many as keep the committer busy (a PUT's average duration over a
+// commit's, at most Config.MaxInflightPuts); while the pipeline is full
+// the open buffer keeps filling past its window, so under load objects
+// grow rather than multiply: the commits per second stay bounded and the
+// records per commit grow.
 // Idempotent producers' sequences are checked in the same transaction
 // (a retry gets the original's offsets; see sharedlog_commit).
 //

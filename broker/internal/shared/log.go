@@ -52,8 +52,9 @@ type Config struct {
 	// first before it is written as one object; default 5 ms. Each ack
 	// waits for it, then the PUT and the commit; a longer window makes
 	// fewer, larger objects (fewer PUTs to pay for on S3) at that cost.
-	// Under load objects grow past it anyway: while two objects are
-	// unanswered the buffer keeps filling.
+	// Under load objects grow past it anyway: while the pipeline is full
+	// (see MaxInflightPuts; one object stored and waiting for the
+	// committer) the buffer keeps filling.
 	Window time.Duration
 	// MaxObjectBytes seals the buffer early when it holds this much;
 	// default 8 MiB.
@@ -62,7 +63,9 @@ type Config struct {
 	// commit not finished); EnqueueBatch waits for room. Default 64 MiB,
 	// at least MaxObjectBytes.
 	MaxBufferedBytes int
-	// MaxInflightPuts bounds concurrent PUTs; default 4.
+	// MaxInflightPuts bounds concurrent PUTs; default 4. A node runs
+	// fewer when its PUTs are quick: as many as keep its committer busy
+	// (the PUTs' average duration over the commits', rounded up).
 	MaxInflightPuts int
 	// PutTimeout bounds the PUT of one object, retries included; default
 	// 10 s. CommitTimeout bounds its commit, retries included; default 30 s.

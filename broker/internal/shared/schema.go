@@ -12,10 +12,14 @@ package shared
 //	                      live_bytes (bytes of batches still referenced);
 //	                      dead_since is set when live_bytes reaches 0, and
 //	                      GC deletes the object a grace period later.
-//	sharedlog_batches     one row per committed record batch: where its
-//	                      bytes are (object, byte range) and which offsets
-//	                      it holds. Index (topic_id, partition, last_offset)
-//	                      answers "the batch holding offset N".
+//	sharedlog_batches     one row per committed run of record batches
+//	                      with consecutive offsets lying back to back in
+//	                      one object (a partition's section of an intake
+//	                      object since migration 3, one batch before it; a
+//	                      run of up to MergeRunBytes in a segment): where
+//	                      its bytes are (object, byte range) and which
+//	                      offsets it holds. Index (topic_id, partition,
+//	                      last_offset) answers "the row holding offset N".
 //	sharedlog_producer_batches  idempotent producers' recent batches per
 //	                      partition (the last five per producer id):
 //	                      epoch, sequence range, base offset.
