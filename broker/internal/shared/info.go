@@ -15,7 +15,7 @@ type PartitionInfo struct {
 	HighWatermark  int64 // committed next_offset
 	LogStartOffset int64
 	Bytes          int64 // stored batch bytes at or above the start
-	Batches        int64 // batch coordinates kept
+	Batches        int64 // coordinate rows kept (each a run of batches)
 	Objects        int64 // distinct objects holding its batches
 }
 
