@@ -76,18 +76,38 @@ func BenchmarkSink(b *testing.B) {
 	if err := p.Close(ctx); err != nil {
 		b.Fatal(err)
 	}
-	for _, mode := range []struct{ name, mode, write string }{
-		{"upsert-copy", pgsink.ModeUpsert, pgsink.WriteCopy},
-		{"upsert-values", pgsink.ModeUpsert, pgsink.WriteValues},
-		{"insert-copy", pgsink.ModeInsert, pgsink.WriteCopy},
+	pg, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pg.Close(ctx)
+	for _, mode := range []struct {
+		name, mode, write string
+		existing          bool // every key is in the table already: all updates
+	}{
+		{"upsert-copy", pgsink.ModeUpsert, pgsink.WriteCopy, false},
+		{"upsert-copy-existing", pgsink.ModeUpsert, pgsink.WriteCopy, true},
+		{"upsert-values", pgsink.ModeUpsert, pgsink.WriteValues, false},
+		{"insert-copy", pgsink.ModeInsert, pgsink.WriteCopy, false},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
-			cpu, pgCPU := processCPU(), postgresCPU()
+			var cpu, pgCPU int64
 			byProc := postgresCPUByProcess()
 			for b.Loop() {
 				// Go runs a sub-benchmark's function again for each
 				// -count, in the same database: a name is never reused.
 				name := fmt.Sprintf("bench_%s_%d", mode.write+mode.mode, benchSinks.Add(1))
+				if mode.existing {
+					b.StopTimer()
+					if _, err := pg.Exec(ctx, `CREATE TABLE `+name+` (id text PRIMARY KEY, customer text, total double precision, qty bigint, city text)`); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := pg.CopyFrom(ctx, pgx.Identifier{name}, []string{"id", "customer", "total", "qty", "city"}, pgx.CopyFromRows(benchValues(-1))); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				cpu0, pgCPU0 := processCPU(), postgresCPU()
 				// The end of a run is told by the sink's log of its
 				// committed batches, not by asking PostgreSQL: a poll or
 				// a LISTEN would take PostgreSQL's time from the sink
@@ -115,6 +135,8 @@ func BenchmarkSink(b *testing.B) {
 				if err := <-done; err != nil {
 					b.Fatal(err)
 				}
+				cpu += processCPU() - cpu0
+				pgCPU += postgresCPU() - pgCPU0
 			}
 			reportRows(b, cpu, pgCPU)
 			if os.Getenv("SLUICE_BENCH_PGCPU") != "" {
@@ -154,11 +176,7 @@ func processCPU() int64 {
 func BenchmarkPostgresCopy(b *testing.B) {
 	ctx := context.Background()
 	dbURL := pgtest.DB(b)
-	rows := make([][]any, benchRows)
-	for i := range rows {
-		r := benchData(i)
-		rows[i] = []any{r.ID, r.Customer, r.Total, r.Qty, r.City}
-	}
+	rows := benchValues(0)
 	n := 0
 	copyRun := func(b *testing.B, pg *pgx.Conn) {
 		n++
@@ -182,7 +200,7 @@ func BenchmarkPostgresCopy(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportRows(b, cpu, pgCPU)
+		reportRows(b, processCPU()-cpu, postgresCPU()-pgCPU)
 	})
 	b.Run("warm", func(b *testing.B) {
 		pg, err := pgx.Connect(ctx, dbURL)
@@ -194,18 +212,32 @@ func BenchmarkPostgresCopy(b *testing.B) {
 		for b.Loop() {
 			copyRun(b, pg)
 		}
-		reportRows(b, cpu, pgCPU)
+		reportRows(b, processCPU()-cpu, postgresCPU()-pgCPU)
 	})
 }
 
-// reportRows reports rows/s, the benchmark process's CPU per row
-// (cpu-ns/row) and PostgreSQL's (pg-cpu-ns/row) since cpu and pgCPU were
-// read.
+// benchValues are the benchmark's rows as Go values, in order; with
+// version < 0 every value but the key differs from benchData's.
+func benchValues(version int) [][]any {
+	rows := make([][]any, benchRows)
+	for i := range rows {
+		r := benchData(i)
+		if version < 0 {
+			r.Customer, r.Total, r.Qty, r.City = "old", -1, -1, "Paris"
+		}
+		rows[i] = []any{r.ID, r.Customer, r.Total, r.Qty, r.City}
+	}
+	return rows
+}
+
+// reportRows reports rows/s, and the CPU per row of the benchmark's
+// process (cpu-ns/row) and of PostgreSQL (pg-cpu-ns/row) from the CPU
+// times the timed runs used.
 func reportRows(b *testing.B, cpu, pgCPU int64) {
 	rows := float64(benchRows * b.N)
 	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(processCPU()-cpu)/rows, "cpu-ns/row")
-	b.ReportMetric(float64(postgresCPU()-pgCPU)/rows, "pg-cpu-ns/row")
+	b.ReportMetric(float64(cpu)/rows, "cpu-ns/row")
+	b.ReportMetric(float64(pgCPU)/rows, "pg-cpu-ns/row")
 }
 
 // commitCounter is a slog.Handler that counts the records of the sink's

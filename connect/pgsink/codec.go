@@ -22,9 +22,8 @@ import (
 // (cheap, on the consumer's goroutine); resolve converts them, which the
 // sink does for a whole batch on several goroutines.
 type datum struct {
-	schemaID int32
-	cols     []column
-	rec      any // a map[string]any for records, else the one value
+	cols []column
+	rec  any // a map[string]any for records, else the one value
 
 	// vals, when set, are the column values (the direct Avro decoder
 	// gives them without a record map).
@@ -191,8 +190,8 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		}
 		if (c.nested == NestedFlatten || sh.kind != kRecord) && fastAvroOK(sh) {
 			return func(b []byte, v **datum) error {
-				d := c.slab.new()
-				*d = datum{schemaID: ws.ID, cols: cols, raw: b, avro: sh}
+				d := c.slab.new() // zeroed: set only what is not
+				d.cols, d.raw, d.avro = cols, b, sh
 				*v = d
 				return nil
 			}, nil
@@ -205,7 +204,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return fromAvroNative(sh, v)
 		}
 		return func(b []byte, v **datum) error {
-			*v = &datum{schemaID: ws.ID, cols: cols, raw: b, conv: conv}
+			*v = &datum{cols: cols, raw: b, conv: conv}
 			return nil
 		}, nil
 	case *jsonschema.Schema:
@@ -225,7 +224,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return fromJSON(sh, doc)
 		}
 		return func(b []byte, v **datum) error {
-			*v = &datum{schemaID: ws.ID, cols: cols, raw: b, conv: conv}
+			*v = &datum{cols: cols, raw: b, conv: conv}
 			return nil
 		}, nil
 	case *protobuf.Schema:
@@ -266,7 +265,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 				}
 				return fromProto(e.sh, m)
 			}
-			*v = &datum{schemaID: ws.ID, cols: e.cols, raw: msg, conv: conv}
+			*v = &datum{cols: e.cols, raw: msg, conv: conv}
 			return nil
 		}, nil
 	}

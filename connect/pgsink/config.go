@@ -53,9 +53,10 @@ type Config struct {
 	// DLQTopic is the dead-letter topic of OnErrorDLQ; it must accept the
 	// raw records (no schema validation).
 	DLQTopic string `yaml:"dlq_topic"`
-	// Write is WriteCopy (default: COPY into a staging table, then one
-	// INSERT … ON CONFLICT) or WriteValues (multi-row INSERT … VALUES …
-	// ON CONFLICT). See docs/connectors.md for the measurements.
+	// Write is WriteCopy (default: binary COPY; in upsert mode straight
+	// into the table while the keys are new, else into a staging table,
+	// then one INSERT … ON CONFLICT) or WriteValues (multi-row INSERT …
+	// VALUES … ON CONFLICT). See docs/connectors.md for the measurements.
 	Write string `yaml:"write"`
 }
 

@@ -490,8 +490,23 @@ func keyIdentity(k *datum) (string, error) {
 }
 
 // writeTx writes ops (already planned) and the batch's offsets in one
-// transaction.
-func (s *Sink) writeTx(ctx context.Context, ops []op, batch []message) (err error) {
+// transaction; a second one when an upsert's COPY met a key already in the
+// table (see copyUpsert).
+func (s *Sink) writeTx(ctx context.Context, ops []op, batch []message) error {
+	t := &s.table
+	t.stageOnly = t.upsertSkip > 0
+	t.upsertSkip = max(t.upsertSkip-1, 0)
+	defer func() { t.stageOnly = false }()
+	err := s.writeTxOnce(ctx, ops, batch)
+	if ke := (*keysExistError)(nil); errors.As(err, &ke) {
+		s.log.Debug("keys already in the table: upserting through the staging table", "err", ke.err)
+		t.stageOnly = true
+		err = s.writeTxOnce(ctx, ops, batch)
+	}
+	return err
+}
+
+func (s *Sink) writeTxOnce(ctx context.Context, ops []op, batch []message) (err error) {
 	defer func() {
 		if err != nil {
 			s.table.stages = map[string]string{} // rolled back: rebuild them

@@ -2,6 +2,7 @@ package pgsink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -91,6 +92,13 @@ type tableState struct {
 	// batch: the binary COPY stream, the rows of a batch's first group.
 	copyBuf []byte
 	rowBuf  []row
+
+	// upsertMisses counts the last consecutive batches whose optimistic
+	// COPY met a key already in the table (see copyUpsert); upsertSkip is
+	// how many batches go on to the staging table before the next try;
+	// stageOnly is set while such a batch is written.
+	upsertMisses, upsertSkip int
+	stageOnly                bool
 }
 
 func (t *tableState) ident() string { return pgx.Identifier{t.schema, t.name}.Sanitize() }
@@ -448,9 +456,50 @@ func (t *tableState) valuesWrite(ctx context.Context, tx pgx.Tx, g *group, mode 
 	return execTuples(ctx, tx, g, fmt.Sprintf("INSERT INTO %s (%s) VALUES ", t.ident(), quoted(names(g.cols))), tail)
 }
 
-// copyUpsert COPYs g into a temporary staging table and merges it into the
-// table with one INSERT … SELECT … ON CONFLICT.
+// copyUpsert writes g in upsert mode. When the rows' keys are new to the
+// table, as they mostly are in a stream of new entities, a plain COPY into
+// the table does it, at the cost of an insert: that is tried first. When a
+// key is there already the COPY fails on the primary key, copyUpsert
+// returns a *keysExistError, and the sink writes the batch again in a new
+// transaction, where it goes through a temporary staging table and one
+// INSERT … SELECT … ON CONFLICT … DO UPDATE. After such a failure the next
+// 1, 3, 7 … 63 batches go straight to the staging table, so a stream of
+// updates wastes at most a failed COPY now and then. (A savepoint around
+// the COPY would save the second transaction, but puts every upserted row
+// in a subtransaction.)
 func (t *tableState) copyUpsert(ctx context.Context, tx pgx.Tx, g *group) error {
+	if t.stageOnly {
+		return t.stageUpsert(ctx, tx, g)
+	}
+	err := t.copyRows(ctx, tx, t.ident(), g, t.cols)
+	if err == nil {
+		t.upsertMisses = 0
+		return nil
+	}
+	if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != uniqueViolation {
+		return err // a failure of the data or the connection, not a key already there
+	}
+	t.upsertMisses = min(2*t.upsertMisses+1, 63)
+	t.upsertSkip = t.upsertMisses
+	return &keysExistError{err: err}
+}
+
+// keysExistError is an upsert's COPY that met a key already in the table:
+// its transaction is lost, and the batch is to be written again (through
+// the staging table).
+type keysExistError struct{ err error }
+
+func (e *keysExistError) Error() string {
+	return "upsert by COPY met a key already in the table: " + e.err.Error()
+}
+func (e *keysExistError) Unwrap() error { return e.err }
+
+// uniqueViolation is PostgreSQL's SQLSTATE unique_violation.
+const uniqueViolation = "23505"
+
+// stageUpsert COPYs g into a temporary staging table and merges it into
+// the table with one INSERT … SELECT … ON CONFLICT.
+func (t *tableState) stageUpsert(ctx context.Context, tx pgx.Tx, g *group) error {
 	stage, ok := t.stages[g.sig]
 	if !ok {
 		stage = fmt.Sprintf("sluice_stage_%d", len(t.stages)+1)
