@@ -64,9 +64,10 @@ func (s *Server) connState() func(net.Conn, http.ConnState) {
 	}
 }
 
-// HTTPListener returns ln, wrapped in TLS when Config.TLS is set: serve the
-// node's HTTPServer on it.
+// HTTPListener returns ln, wrapped in TLS when Config.TLS is set, its
+// connections read ahead (readahead.go): serve the node's HTTPServer on it.
 func (s *Server) HTTPListener(ln net.Listener) net.Listener {
+	ln = readAhead(ln)
 	if s.cfg.TLS == nil {
 		return ln
 	}
