@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/internal/pgmeta"
 	"github.com/sluicehq/sluice/internal/pgtest"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
@@ -25,15 +26,40 @@ import (
 // window in the benchmarks instead of the default.
 const benchWindowEnv = "SLUICE_BENCH_SHARED_WINDOW"
 
+// benchDurableEnv, when set to 1, makes both sides of the benchmarks
+// durable, as each runs by default: the embedded node with fsync always
+// (an ack after fdatasync) and the cluster's PostgreSQL with fsync and
+// synchronous_commit on (a server of the benchmark's own), so that the
+// ratio compares like with like. Unset, neither is (the embedded node
+// runs with fsync never, PostgreSQL with fsync off): the cost of the
+// work alone, without the disk's.
+const benchDurableEnv = "SLUICE_BENCH_DURABLE"
+
+// benchPG is the PostgreSQL of a cluster benchmark: a pool on its
+// database and the server, whose CPU time the benchmark reads (nil for
+// an outside server).
+type benchPG struct {
+	pool *pgxpool.Pool
+	srv  *pgtest.Server
+}
+
 // benchNodes starts the nodes of one benchmark target and returns their
-// URLs and, for a cluster, a pool on its PostgreSQL (nil for the embedded
-// node). "embedded" is one node (fsync never); "clusterN" is N shared-log
-// nodes (PostgreSQL from pgtest: fsync and synchronous_commit off; file
-// object store on local disk, each object fsynced).
-func benchNodes(b *testing.B, target string) ([]string, *pgxpool.Pool) {
+// URLs and, for a cluster, its PostgreSQL (nil for the embedded node).
+// "embedded" is one node; "clusterN" is N shared-log nodes (PostgreSQL from
+// pgtest; file object store on local disk, each object fsynced). See
+// benchDurableEnv for fsync on either side.
+func benchNodes(b *testing.B, target string) ([]string, *benchPG) {
 	b.Helper()
+	durable := os.Getenv(benchDurableEnv) == "1"
 	if target == "embedded" {
-		_, url, stop, err := Start(context.Background(), Config{DataDir: b.TempDir(), Fsync: neverFsync(nil)}, "127.0.0.1:0")
+		fsync := neverFsync(nil)
+		if durable {
+			var err error
+			if fsync, err = broker.ParseFsyncPolicy("always"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_, url, stop, err := Start(context.Background(), Config{DataDir: b.TempDir(), Fsync: fsync}, "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,12 +70,21 @@ func benchNodes(b *testing.B, target string) ([]string, *pgxpool.Pool) {
 	if _, err := fmt.Sscanf(target, "cluster%d", &n); err != nil || n < 1 {
 		b.Fatalf("bench target %q: want embedded or clusterN", target)
 	}
-	meta := pgtest.DB(b)
+	var pg benchPG
+	var meta string
+	if durable {
+		pg.srv = pgtest.NewServer(b, pgtest.Options{Durable: true})
+		meta = pg.srv.URL("postgres")
+	} else {
+		meta = pgtest.DB(b)
+		pg.srv = pgtest.SharedServer(b)
+	}
 	pool, err := pgmeta.Open(context.Background(), meta)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
+	pg.pool = pool
 	objects := "file://" + b.TempDir()
 	var window time.Duration
 	if v := os.Getenv(benchWindowEnv); v != "" {
@@ -68,7 +103,7 @@ func benchNodes(b *testing.B, target string) ([]string, *pgxpool.Pool) {
 		b.Cleanup(func() { stop() })
 		urls = append(urls, url)
 	}
-	return urls, pool
+	return urls, &pg
 }
 
 // pgCounters are PostgreSQL's committed transactions (pg_stat_database,
@@ -80,23 +115,23 @@ type pgCounters struct {
 	cpu            time.Duration
 }
 
-func readPGCounters(b *testing.B, pool *pgxpool.Pool) pgCounters {
+func readPGCounters(b *testing.B, pg *benchPG) pgCounters {
 	b.Helper()
 	var c pgCounters
 	ctx := context.Background()
 	// The statistics are sent by each backend at most every second or so:
 	// ask for a fresh snapshot of what has been reported.
-	if _, err := pool.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+	if _, err := pg.pool.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
 		b.Fatal(err)
 	}
-	if err := pool.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&c.xacts); err != nil {
+	if err := pg.pool.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&c.xacts); err != nil {
 		b.Fatal(err)
 	}
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_objects`).Scan(&c.objects); err != nil {
+	if err := pg.pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_objects`).Scan(&c.objects); err != nil {
 		b.Fatal(err)
 	}
-	if srv := pgtest.SharedServer(b); srv != nil {
-		cpu, err := srv.CPUTime()
+	if pg.srv != nil {
+		cpu, err := pg.srv.CPUTime()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -117,7 +152,7 @@ func processCPU(b *testing.B) time.Duration {
 
 // BenchmarkClusterProduce produces over Connect (closed-loop producers,
 // 100 records of 100 bytes per request, one 6-partition topic) to an
-// embedded node (fsync never), to one node of a shared-log cluster, and to
+// embedded node, to one node of a shared-log cluster, and to
 // each node of a three-node one in turn (PostgreSQL from pgtest, file
 // object store on local disk), reporting records/s, the ack latency
 // p50/p99 and, for a cluster, shared-log objects (= sharedlog_commit
@@ -125,15 +160,17 @@ func processCPU(b *testing.B) time.Duration {
 // reports the CPU time per record of this process (nodes and clients:
 // go-cpu-us/rec) and, for a cluster, of PostgreSQL (pg-cpu-us/rec).
 // Everything runs on this machine: compare targets within one run,
-// interleaved.
+// interleaved. Neither side is durable unless SLUICE_BENCH_DURABLE=1
+// (benchDurableEnv).
 //
 //	go test ./server -run '^$' -bench ClusterProduce -benchtime 2000x
+//	SLUICE_BENCH_DURABLE=1 go test ./server -run '^$' -bench ClusterProduce -benchtime 2000x
 func BenchmarkClusterProduce(b *testing.B) {
 	for _, producers := range []int{16, 64} {
 		for _, target := range []string{"embedded", "cluster1", "cluster3"} {
 			b.Run(fmt.Sprintf("producers=%d/%s", producers, target), func(b *testing.B) {
-				urls, pool := benchNodes(b, target)
-				benchProduce(b, urls, pool, producers)
+				urls, pg := benchNodes(b, target)
+				benchProduce(b, urls, pg, producers)
 			})
 		}
 	}
@@ -155,7 +192,7 @@ func benchTopic(b *testing.B, hc *http.Client, url string) *brokerv1.ProduceRequ
 	return req
 }
 
-func benchProduce(b *testing.B, urls []string, pool *pgxpool.Pool, producers int) {
+func benchProduce(b *testing.B, urls []string, pg *benchPG, producers int) {
 	ctx := context.Background()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 	req := benchTopic(b, hc, urls[0])
@@ -168,8 +205,8 @@ func benchProduce(b *testing.B, urls []string, pool *pgxpool.Pool, producers int
 	}
 	close(next)
 	var before pgCounters
-	if pool != nil {
-		before = readPGCounters(b, pool)
+	if pg != nil {
+		before = readPGCounters(b, pg)
 	}
 	b.ResetTimer()
 	cpu0 := processCPU(b)
@@ -207,9 +244,9 @@ func benchProduce(b *testing.B, urls []string, pool *pgxpool.Pool, producers int
 	b.ReportMetric(float64(cpu.Microseconds())/records, "go-cpu-us/rec")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	if pool != nil {
+	if pg != nil {
 		time.Sleep(1100 * time.Millisecond) // let the backends report their statistics
-		after := readPGCounters(b, pool)
+		after := readPGCounters(b, pg)
 		b.ReportMetric(float64(after.objects-before.objects)/took.Seconds(), "objects/s")
 		b.ReportMetric(float64(after.xacts-before.xacts)/took.Seconds(), "pg-xacts/s")
 		if after.cpu > 0 {
