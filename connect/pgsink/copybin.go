@@ -1,9 +1,10 @@
 package pgsink
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"io"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -25,9 +26,10 @@ func binaryType(pgType string) bool {
 // type they were encoded for, else through pgx's encoding of the rows'
 // values.
 func (t *tableState) copyRows(ctx context.Context, tx pgx.Tx, ident string, g *group, target map[string]string) error {
-	if buf, ok := binaryCopy(g, target, t.copyBuf); ok {
-		t.copyBuf = buf[:0] // the next batch's, once this COPY is done
-		_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf), "COPY "+ident+" ("+quoted(names(g.cols))+") FROM STDIN (FORMAT binary)")
+	if binaryOK(g, target) {
+		st := &copyStream{g: g, buf: t.copyBuf[:0]}
+		_, err := tx.Conn().PgConn().CopyFrom(ctx, st, "COPY "+ident+" ("+quoted(names(g.cols))+") FROM STDIN (FORMAT binary)")
+		t.copyBuf = st.buf[:0] // the next batch's
 		return err
 	}
 	var name pgx.Identifier
@@ -40,57 +42,111 @@ func (t *tableState) copyRows(ctx context.Context, tx pgx.Tx, ident string, g *g
 	return err
 }
 
-// binaryCopy lays out the rows of g as a binary COPY stream, in dst's
-// memory when it is large enough, or reports that it cannot (a row
-// without encoded columns, a column whose type in the table is not the one
-// encoded).
-func binaryCopy(g *group, target map[string]string, dst []byte) ([]byte, bool) {
+// binaryOK reports whether the rows of g can be COPYed in binary from
+// their encoded columns: every row has them and every column of the table
+// has the type they were encoded for.
+func binaryOK(g *group, target map[string]string) bool {
 	for _, c := range g.cols {
 		if target[c.name] != c.pgType || !binaryType(c.pgType) {
-			return nil, false
+			return false
 		}
 	}
-	size := 21
 	for _, r := range g.rows {
 		if r.key != nil && r.key.enc == nil || r.val != nil && r.val.enc == nil {
-			return nil, false
-		}
-		size += 2 + len(r.val.enc)
-		if r.key != nil {
-			size += len(r.key.enc)
+			return false
 		}
 	}
-	buf := dst[:0]
-	if cap(buf) < size {
-		buf = make([]byte, 0, size)
+	return true
+}
+
+// copyStream reads as the binary COPY stream of g's rows, laid out a
+// read at a time (pgx reads 64 kB): PostgreSQL works on the first rows
+// while the next ones are laid out.
+type copyStream struct {
+	g            *group
+	next         int    // the next row to lay out
+	buf          []byte // laid out; buf[off:] not read yet
+	off          int
+	koffs, voffs []int
+	started      bool
+	done         bool // the trailer is in buf
+}
+
+func (s *copyStream) Read(p []byte) (int, error) {
+	if s.off == len(s.buf) {
+		if s.done {
+			return 0, io.EOF
+		}
+		s.buf, s.off = s.buf[:0], 0
+		if !s.started {
+			s.buf = appendCopyHeader(s.buf)
+			s.started = true
+		}
+		for len(s.buf) < len(p) && s.next < len(s.g.rows) {
+			var ok bool
+			if s.buf, ok = appendCopyRow(s.buf, s.g.rows[s.next], &s.koffs, &s.voffs); !ok {
+				return 0, fmt.Errorf("binary COPY: the encoded fields of row %d do not match its columns", s.next)
+			}
+			s.next++
+		}
+		if s.next == len(s.g.rows) && len(s.buf) < len(p) {
+			s.buf = binary.BigEndian.AppendUint16(s.buf, 0xffff) // the trailer: -1
+			s.done = true
+		}
 	}
-	buf = append(buf, "PGCOPY\n\xff\r\n\x00"...)
-	buf = binary.BigEndian.AppendUint32(buf, 0) // flags
-	buf = binary.BigEndian.AppendUint32(buf, 0) // header extension length
+	n := copy(p, s.buf[s.off:])
+	s.off += n
+	return n, nil
+}
+
+// binaryCopy lays out the rows of g as a whole binary COPY stream, in
+// dst's memory when it is large enough, or reports that it cannot (see
+// binaryOK).
+func binaryCopy(g *group, target map[string]string, dst []byte) ([]byte, bool) {
+	if !binaryOK(g, target) {
+		return nil, false
+	}
+	buf := appendCopyHeader(dst[:0])
 	var koffs, voffs []int
 	for _, r := range g.rows {
-		if r.l.identity {
-			buf = binary.BigEndian.AppendUint16(buf, uint16(len(r.l.from)))
-			buf = append(buf, r.val.enc...)
-			continue
-		}
 		var ok bool
-		if koffs, ok = fieldOffsets(koffs[:0], r.key); !ok {
+		if buf, ok = appendCopyRow(buf, r, &koffs, &voffs); !ok {
 			return nil, false
-		}
-		if voffs, ok = fieldOffsets(voffs[:0], r.val); !ok {
-			return nil, false
-		}
-		buf = binary.BigEndian.AppendUint16(buf, uint16(len(r.l.from)))
-		for _, f := range r.l.from {
-			if f >= 0 {
-				buf = append(buf, r.key.enc[koffs[f]:koffs[f+1]]...)
-			} else {
-				buf = append(buf, r.val.enc[voffs[-f-1]:voffs[-f]]...)
-			}
 		}
 	}
 	return binary.BigEndian.AppendUint16(buf, 0xffff), true // the trailer: -1
+}
+
+// appendCopyHeader appends the binary COPY header.
+func appendCopyHeader(buf []byte) []byte {
+	buf = append(buf, "PGCOPY\n\xff\r\n\x00"...)
+	buf = binary.BigEndian.AppendUint32(buf, 0)  // flags
+	return binary.BigEndian.AppendUint32(buf, 0) // header extension length
+}
+
+// appendCopyRow appends row r, its fields taken from its key's and value's
+// encoded columns; false when those do not match their columns. koffs and
+// voffs are scratch space.
+func appendCopyRow(buf []byte, r row, koffs, voffs *[]int) ([]byte, bool) {
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(r.l.from)))
+	if r.l.identity {
+		return append(buf, r.val.enc...), true
+	}
+	var ok bool
+	if *koffs, ok = fieldOffsets((*koffs)[:0], r.key); !ok {
+		return buf, false
+	}
+	if *voffs, ok = fieldOffsets((*voffs)[:0], r.val); !ok {
+		return buf, false
+	}
+	for _, f := range r.l.from {
+		if f >= 0 {
+			buf = append(buf, r.key.enc[(*koffs)[f]:(*koffs)[f+1]]...)
+		} else {
+			buf = append(buf, r.val.enc[(*voffs)[-f-1]:(*voffs)[-f]]...)
+		}
+	}
+	return buf, true
 }
 
 // fieldOffsets appends to offs where each binary field of d.enc starts,
