@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -84,6 +85,7 @@ type tableState struct {
 	schema, name, nested string
 	exists               bool
 	cols                 map[string]string   // column name -> data type
+	uniques              map[string]bool     // column sets of unique indexes, sorted, joined by NUL
 	ensured              map[[2]*column]bool // (key columns, value columns) already in the table
 	layouts              map[[2]*column]*layout
 	stages               map[string]string // column set -> staging table
@@ -128,7 +130,36 @@ func (t *tableState) load(ctx context.Context, q querier) error {
 		return err
 	}
 	t.exists = len(t.cols) > 0
-	return nil
+	t.uniques = map[string]bool{}
+	if !t.exists {
+		return nil
+	}
+	// The column sets of the table's unique indexes (no expression, no
+	// predicate): an upsert may COPY straight into the table only when
+	// its key is one of them (copyUpsert).
+	rows, err = q.Query(ctx, `SELECT array_agg(a.attname::text ORDER BY a.attname)
+		FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL
+		GROUP BY i.indexrelid`, t.ident())
+	if err != nil {
+		return fmt.Errorf("read the unique indexes of %s: %w", t.ident(), err)
+	}
+	for rows.Next() {
+		var cols []string
+		if err := rows.Scan(&cols); err != nil {
+			return err
+		}
+		t.uniques[strings.Join(cols, "\x00")] = true
+	}
+	return rows.Err()
+}
+
+// uniqueKey reports whether the table has a unique index on exactly the
+// columns key.
+func (t *tableState) uniqueKey(key []string) bool {
+	sorted := slices.Clone(key)
+	slices.Sort(sorted)
+	return t.uniques[strings.Join(sorted, "\x00")]
 }
 
 // colsID identifies a datum's column list: the decoders build one list per
@@ -468,7 +499,10 @@ func (t *tableState) valuesWrite(ctx context.Context, tx pgx.Tx, g *group, mode 
 // the COPY would save the second transaction, but puts every upserted row
 // in a subtransaction.)
 func (t *tableState) copyUpsert(ctx context.Context, tx pgx.Tx, g *group) error {
-	if t.stageOnly {
+	// Without a unique index on the key a COPY would add a second row of
+	// a key rather than fail (and ON CONFLICT names no constraint: the
+	// staging path reports it).
+	if t.stageOnly || len(g.key) == 0 || !t.uniqueKey(g.key) {
 		return t.stageUpsert(ctx, tx, g)
 	}
 	err := t.copyRows(ctx, tx, t.ident(), g, t.cols)

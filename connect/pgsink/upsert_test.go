@@ -3,6 +3,7 @@ package pgsink_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,44 @@ func TestSinkUpsertNewThenExistingKeys(t *testing.T) {
 		if got[id] != w {
 			t.Fatalf("row %s = %+v, want %+v", id, got[id], w)
 		}
+	}
+}
+
+// TestSinkUpsertTableWithoutUniqueKey: upserting into an existing table
+// with no unique index on the key stops the connector (ON CONFLICT names
+// no constraint) and writes nothing, rather than COPYing a second row of
+// a key.
+func TestSinkUpsertTableWithoutUniqueKey(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.DB(t)
+	srv := sluicetest.Start(t)
+	srv.CreateTopic(t, "rows", 1, nil)
+	pg := pgConn(t, dbURL)
+	if _, err := pg.Exec(ctx, `CREATE TABLE rows (id text, customer text, total double precision, qty bigint, city text)`); err != nil {
+		t.Fatal(err)
+	}
+	p, err := client.NewProducer(ctx, srv.Conn, "rows", primitive.String(), avro.Must[benchRow](benchSchema), client.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "a"} {
+		if _, err := p.Produce(ctx, id, benchRow{ID: id, Customer: "c", City: "Lyon"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := pgsink.New(pgsink.Config{Name: "rows-sink", Postgres: dbURL, Topic: "rows", Table: "rows", KeyColumn: "id",
+		Mode: pgsink.ModeUpsert, BatchInterval: 20 * time.Millisecond}, srv.Conn, logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = s.Run(rctx)
+	if err == nil || !strings.Contains(err.Error(), "ON CONFLICT") {
+		t.Fatalf("Run = %v, want an error about ON CONFLICT", err)
+	}
+	var n int
+	if err := pg.QueryRow(ctx, `SELECT count(*) FROM rows`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d rows (err %v), want none", n, err)
 	}
 }
