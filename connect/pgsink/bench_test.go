@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,8 +35,18 @@ const benchSchema = `{"type":"record","name":"Row","fields":[{"name":"id","type"
 
 // benchRows is enough rows that the sink's start (connecting, creating
 // its tables, the consumer's first fetch: 0.2-0.3 s on a loaded machine)
-// does not hide its throughput.
-const benchRows = 200000
+// does not hide its throughput: 200,000, or SLUICE_BENCH_SINK_ROWS (more
+// rows weigh the start less, on both sides).
+var benchRows = func() int {
+	if v := os.Getenv("SLUICE_BENCH_SINK_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			panic(fmt.Sprintf("SLUICE_BENCH_SINK_ROWS=%q: want a positive number of rows", v))
+		}
+		return n
+	}
+	return 200000
+}()
 
 func benchData(i int) benchRow {
 	return benchRow{ID: fmt.Sprintf("id-%07d", i), Customer: fmt.Sprintf("customer-%d", i%977), Total: float64(i) * 1.25, Qty: int64(i % 13), City: "Lyon"}
@@ -112,7 +123,7 @@ func BenchmarkSink(b *testing.B) {
 				// committed batches, not by asking PostgreSQL: a poll or
 				// a LISTEN would take PostgreSQL's time from the sink
 				// being measured.
-				committed := &commitCounter{target: benchRows, done: make(chan struct{})}
+				committed := &commitCounter{target: int64(benchRows), done: make(chan struct{})}
 				if os.Getenv("SLUICE_BENCH_LOG") != "" {
 					committed.next = logger(b).Handler()
 				}
