@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 
 	"connectrpc.com/connect"
 
@@ -378,6 +379,11 @@ func tlsHint(err error) string {
 	case strings.Contains(err.Error(), "tls: unknown certificate authority"), strings.Contains(err.Error(), "tls: bad certificate"),
 		strings.Contains(err.Error(), "tls: certificate expired"):
 		return "the server did not accept the client certificate (--tls-cert): it must be signed by a CA the server trusts (its --tls-client-ca) and be valid now"
+	case (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) && strings.Contains(err.Error(), "https://"):
+		// Under TLS 1.3 a client may be sending its request when the server
+		// refuses its certificate and closes: it then sees the reset, not
+		// the server's alert.
+		return "the server closed the connection: a server that requires client certificates (--tls-client-ca) does so when it refuses yours (--tls-cert), which must be signed by a CA it trusts and be valid now"
 	case strings.Contains(err.Error(), "tls: certificate required"):
 		return "the server wants a client certificate: give --tls-cert FILE and --tls-key FILE"
 	case connect.CodeOf(err) == connect.CodeInternal && strings.HasSuffix(err.Error(), ": 400 Bad Request"):
