@@ -266,9 +266,11 @@ func (s *Server) url(db string) string {
 // Port is the server's TCP port on 127.0.0.1.
 func (s *Server) Port() int { return s.port }
 
-// Kill kills the server with SIGKILL (a crash: no shutdown checkpoint) and
-// waits until the postmaster is reaped. Its backends exit on their own
-// once they notice; Restart waits for them.
+// Kill kills the server with SIGKILL (a crash: no shutdown checkpoint),
+// the postmaster and its backends, and waits until they are gone. (A
+// backend left to notice its postmaster's death on its own could still
+// answer a query or commit a transaction meanwhile: a test that kills the
+// server and expects the next call to fail would see it succeed.)
 func (s *Server) Kill() { s.kill() }
 
 func (s *Server) kill() {
@@ -279,8 +281,50 @@ func (s *Server) kill() {
 	if cmd == nil {
 		return
 	}
+	backends := childPIDs(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGKILL)
+	for _, pid := range backends {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 	<-exited
+	// The backends are reparented now, not ours to reap: wait until each
+	// is a zombie or gone (its sockets then closed), for a few seconds.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range backends {
+		for time.Now().Before(deadline) && processAlive(pid) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// childPIDs lists the processes whose parent is ppid (Linux /proc; none
+// elsewhere).
+func childPIDs(ppid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, parent, err := procTicks(pid, false); err == nil && parent == ppid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// processAlive says whether pid runs: it exists and is not a zombie.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
 // Restart starts the server again on the same data directory and port
