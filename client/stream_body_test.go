@@ -123,7 +123,7 @@ func TestWholeMessagesWrapsOnlyStreams(t *testing.T) {
 		{"application/connect+proto", -1, true},
 		{"application/grpc", -1, true},
 		{"application/grpc-web+proto", -1, true},
-		{"application/proto", 12, false},        // Connect unary
+		{"application/proto", 12, false},         // Connect unary
 		{"application/connect+proto", 12, false}, // a known length: sent as it is
 		{"application/json", -1, false},
 	} {
