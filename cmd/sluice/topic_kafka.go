@@ -36,8 +36,9 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 
 // alterPartitions raises topic name's partition count to n.
 func alterPartitions(ctx context.Context, topics brokerv1connect.TopicServiceClient, name string, n int) (*brokerv1.TopicDescription, error) {
-	if n < 1 || n > maxPartitions {
-		return nil, fmt.Errorf("--partitions %d: want 2 to %d", n, maxPartitions)
+	// A topic has at least one partition, so raising it means two or more.
+	if n < 2 || n > maxPartitions {
+		return nil, fmt.Errorf("--partitions %d: want 2 to %d (alter only raises the count)", n, maxPartitions)
 	}
 	res, err := topics.CreatePartitions(ctx, connect.NewRequest(&brokerv1.CreatePartitionsRequest{Name: name, Partitions: int32(n)}))
 	if err != nil {

@@ -32,6 +32,11 @@ func TestAlterPartitions(t *testing.T) {
 	if _, err := alterPartitions(ctx, topics, "grow", 5000); err == nil || !strings.Contains(err.Error(), "--partitions 5000") {
 		t.Fatalf("too many: %v", err)
 	}
+	for _, n := range []int{1, 0, -3} {
+		if _, err := alterPartitions(ctx, topics, "grow", n); err == nil || connect.CodeOf(err) != connect.CodeUnknown || !strings.Contains(err.Error(), "want 2 to") {
+			t.Fatalf("--partitions %d: want the local refusal, got %v", n, err)
+		}
+	}
 }
 
 func TestFlagGiven(t *testing.T) {
