@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/serde"
 )
 
@@ -36,7 +38,9 @@ type Message[K, V any] struct {
 	// KeySchemaID is the id of the schema the key was written with.
 	KeySchemaID int32
 	// RawKey and RawValue are the record's bytes as stored (envelope
-	// included); nil for a null key or value.
+	// included); nil for a null key or value. The bytes of the records of
+	// one broker response (up to MaxBytes) share one allocation: keeping a
+	// record's bytes keeps that response's. Copy them to keep a few.
 	RawKey, RawValue []byte
 	// Err is the decoding error of a record handed over raw (DecodeRaw);
 	// Key and Value are then zero or partly decoded.
@@ -196,6 +200,9 @@ type Consumer[K, V any] struct {
 	opts  consumerOptions
 	key   *sideDecoder[K]
 	value *sideDecoder[V]
+	// subscriber makes the Subscribe calls: through subscribeCodec, whose
+	// responses the consumer decodes itself (subscribe_decode.go).
+	subscriber brokerv1connect.BrokerServiceClient
 
 	mu       sync.Mutex
 	memberID string
@@ -227,6 +234,10 @@ func NewConsumer[K, V any](conn *Conn, topic string, key Codec[K], value Codec[V
 	c := &Consumer[K, V]{conn: conn, topic: topic, opts: o, marked: map[int32]int64{}}
 	c.key = newSideDecoder(conn, topic, serde.Key, o.keyStrategy, key)
 	c.value = newSideDecoder(conn, topic, serde.Value, o.valueStrategy, value)
+	if conn != nil {
+		c.subscriber = brokerv1connect.NewBrokerServiceClient(conn.hc, conn.baseURL,
+			slices.Concat(conn.brokerOpts, []connect.ClientOption{connect.WithCodec(subscribeCodec{})})...)
+	}
 	return c, nil
 }
 
@@ -275,7 +286,7 @@ func newSideDecoder[T any](conn *Conn, topic string, side serde.Side, st serde.S
 // last one) when it is present and not empty, and then the whole payload is
 // the datum; from the payload prefix otherwise. Either place may hold an
 // integer id (magic 0) or a GUID (magic 1).
-func (d *sideDecoder[T]) decode(ctx context.Context, b []byte, headers []*brokerv1.Header, v *T) (id, version int32, err error) {
+func (d *sideDecoder[T]) decode(ctx context.Context, b []byte, headers []Header, v *T) (id, version int32, err error) {
 	schemaless := d.raw != nil || d.rawErr != nil
 	if b == nil || len(b) == 0 && !schemaless {
 		return 0, 0, nil // null (§5: an empty enveloped payload too): the zero T
@@ -327,10 +338,10 @@ func (d *sideDecoder[T]) decode(ctx context.Context, b []byte, headers []*broker
 }
 
 // lastHeader returns the value of the last header with key, nil if none.
-func lastHeader(hs []*brokerv1.Header, key string) []byte {
+func lastHeader(hs []Header, key string) []byte {
 	for i := len(hs) - 1; i >= 0; i-- {
-		if hs[i].GetKey() == key {
-			return hs[i].GetValue()
+		if hs[i].Key == key {
+			return hs[i].Value
 		}
 	}
 	return nil
@@ -431,7 +442,7 @@ func (c *Consumer[K, V]) Topic() string { return c.topic }
 // batch is records of one partition, or the end of a stream.
 type batch struct {
 	partition  int32
-	records    []*brokerv1.Record
+	records    []wireRecord
 	assignment *brokerv1.ConsumeAssignment
 	err        error
 }
@@ -457,7 +468,7 @@ func (c *Consumer[K, V]) All(ctx context.Context) iter.Seq2[Message[K, V], error
 				return false, nil
 			}
 			return true, nil
-		})
+		}, nil)
 		if err != nil && ctx.Err() == nil {
 			yield(Message[K, V]{}, err)
 		}
@@ -484,6 +495,39 @@ func (c *Consumer[K, V]) Run(ctx context.Context, handler func(context.Context, 
 			return false, nil
 		}
 		return true, nil
+	}, nil)
+	if herr != nil {
+		return herr
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// RunBatches is Run for a handler that takes records a broker response at a
+// time: handler gets the decoded records of one partition in offset order
+// (what one message of the stream holds, up to MaxBytes), which costs less
+// per record than a call each. The slice is reused once handler returns:
+// keep the Messages (copies of them), not the slice.
+//
+// Decode policies apply as in Run: under DecodeFail the records before the
+// one that cannot be decoded are handed over, then RunBatches returns its
+// *DecodeError; under DecodeRaw it is in the slice with Message.Err set;
+// DecodeSkip leaves it out; DecodeDeadLetter sends it to the dead-letter
+// topic as it is met, before handler gets the records around it. A group
+// member without ManualCommit commits a batch's records (skipped ones
+// included) after handler returns nil for it. A registry that keeps failing
+// ends RunBatches with a *LookupError, after handler got the records
+// before the one whose lookup failed.
+func (c *Consumer[K, V]) RunBatches(ctx context.Context, handler func(context.Context, []Message[K, V]) error) error {
+	var herr error
+	err := c.consume(ctx, nil, func(ms []Message[K, V]) bool {
+		if err := handler(ctx, ms); err != nil {
+			herr = err
+			return false
+		}
+		return true
 	})
 	if herr != nil {
 		return herr
@@ -495,17 +539,22 @@ func (c *Consumer[K, V]) Run(ctx context.Context, handler func(context.Context, 
 }
 
 // consume streams records into handle, which reports whether the record
-// was handled and the consumer should go on. It commits as configured.
+// was handled and the consumer should go on, or, when handle is nil, into
+// handleBatch a response at a time (RunBatches), which reports whether the
+// consumer should go on. It commits as configured.
 //
 // The streams run on a context of their own, not ctx: when ctx is done the
 // consumer first commits what was handled, as the member it still is, and
 // only then closes the streams (which, for a group member, leaves the
 // group).
-func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V]) (bool, error)) (err error) {
+func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V]) (bool, error), handleBatch func([]Message[K, V]) bool) (err error) {
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	batches := make(chan batch)
+	// free takes back the record slices of handled batches, for the
+	// streams to decode the next responses into.
+	free := make(chan []wireRecord, 2)
 	var wg sync.WaitGroup
-	c.open(sctx, batches, &wg)
+	c.open(sctx, batches, free, &wg)
 	auto := c.opts.group != "" && !c.opts.manual
 	defer func() {
 		if auto {
@@ -518,6 +567,24 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 		stop()
 		wg.Wait()
 	}()
+	var (
+		actx attemptContext // each record's lookups, reused
+		one  = new(Message[K, V])
+		msgs []Message[K, V] // the batch for handleBatch
+	)
+	// flush hands msgs over and marks recs, the records they come from
+	// (and the ones left out), as handled.
+	flush := func(recs []wireRecord) bool {
+		if len(msgs) > 0 && !handleBatch(msgs) {
+			return false
+		}
+		clear(msgs)
+		msgs = msgs[:0]
+		if auto {
+			c.markAll(recs)
+		}
+		return true
+	}
 	for {
 		var b batch
 		select {
@@ -534,11 +601,19 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 			c.mu.Unlock()
 			continue
 		}
-		for _, r := range b.records {
+		for i := range b.records {
+			r := &b.records[i]
 			if ctx.Err() != nil {
 				return nil
 			}
-			m, derr := c.decodeRetrying(ctx, r)
+			m := one
+			if handleBatch != nil {
+				msgs = append(msgs, Message[K, V]{})
+				m = &msgs[len(msgs)-1]
+			} else {
+				*m = Message[K, V]{}
+			}
+			derr := c.decodeRetrying(ctx, &actx, r, m)
 			if derr != nil && ctx.Err() != nil {
 				// The writer schema's lookup was cut short by the end of
 				// Run, not by the record: stop without applying the policy.
@@ -548,27 +623,43 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 				// The registry failed, not the record: the decode policy
 				// does not apply, and the record stays unhandled (and,
 				// for a group member, uncommitted).
+				if handleBatch != nil {
+					msgs = msgs[:len(msgs)-1]
+					if !flush(b.records[:i]) {
+						return nil
+					}
+				}
 				return le
 			}
 			if derr != nil {
 				switch c.opts.policy {
-				case DecodeSkip:
-					if auto {
-						c.mark(r.GetPartition(), r.GetOffset())
+				case DecodeSkip, DecodeDeadLetter:
+					if c.opts.policy == DecodeDeadLetter {
+						if err := c.deadLetter(ctx, r, derr); err != nil {
+							return err
+						}
+					}
+					if handleBatch != nil {
+						msgs = msgs[:len(msgs)-1] // marked with the batch
+					} else if auto {
+						c.mark(r.partition, r.offset)
 					}
 					continue
-				case DecodeDeadLetter:
-					if err := c.deadLetter(ctx, r, derr); err != nil {
-						return err
+				case DecodeFail:
+					if handleBatch != nil {
+						msgs = msgs[:len(msgs)-1]
+						if !flush(b.records[:i]) {
+							return nil
+						}
+						return derr
 					}
-					if auto {
-						c.mark(r.GetPartition(), r.GetOffset())
-					}
-					continue
 				}
 				m.Err = derr
 			}
-			more, err := handle(m)
+			if handleBatch != nil {
+				continue
+			}
+			more, err := handle(*m)
 			if err != nil {
 				return err
 			}
@@ -576,8 +667,16 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 				return nil
 			}
 			if auto {
-				c.mark(r.GetPartition(), r.GetOffset())
+				c.mark(r.partition, r.offset)
 			}
+		}
+		if handleBatch != nil && !flush(b.records) {
+			return nil
+		}
+		clear(b.records)
+		select {
+		case free <- b.records[:0]:
+		default:
 		}
 		if auto {
 			if err := c.commitMarked(ctx); err != nil {
@@ -590,36 +689,41 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 	}
 }
 
+// decode decodes r (a record decoded by the generated code: RecordDecoder).
 func (c *Consumer[K, V]) decode(ctx context.Context, r *brokerv1.Record) (Message[K, V], error) {
-	m := Message[K, V]{
-		Topic: c.topic, Partition: r.GetPartition(), Offset: r.GetOffset(),
-		RawKey: r.Key, RawValue: r.Value,
-	}
-	if ts := r.GetTimestamp(); ts != nil {
-		m.Timestamp = ts.AsTime()
-	}
-	for _, h := range r.GetHeaders() {
-		m.Headers = append(m.Headers, Header{Key: h.GetKey(), Value: h.GetValue()})
-	}
-	var err error
-	m.KeySchemaID, _, err = c.key.decode(ctx, r.Key, r.GetHeaders(), &m.Key)
-	if err != nil {
-		return m, &DecodeError{Topic: c.topic, Partition: m.Partition, Offset: m.Offset, Side: "key", SchemaID: m.KeySchemaID, Err: err}
-	}
-	m.SchemaID, m.Version, err = c.value.decode(ctx, r.Value, r.GetHeaders(), &m.Value)
-	if err != nil {
-		return m, &DecodeError{Topic: c.topic, Partition: m.Partition, Offset: m.Offset, Side: "value", SchemaID: m.SchemaID, Err: err}
-	}
-	return m, nil
+	var m Message[K, V]
+	w := appendProtoRecords(nil, []*brokerv1.Record{r})
+	err := c.decodeInto(ctx, &w[0], &m)
+	return m, err
 }
 
-func (c *Consumer[K, V]) deadLetter(ctx context.Context, r *brokerv1.Record, derr error) error {
-	rec := &brokerv1.ProduceRecord{Key: r.Key, Value: r.Value, Headers: append([]*brokerv1.Header(nil), r.GetHeaders()...)}
+// decodeInto decodes r into m, which is zero.
+func (c *Consumer[K, V]) decodeInto(ctx context.Context, r *wireRecord, m *Message[K, V]) error {
+	m.Topic, m.Partition, m.Offset = c.topic, r.partition, r.offset
+	m.Timestamp, m.Headers = r.timestamp, r.headers
+	m.RawKey, m.RawValue = r.key, r.value
+	var err error
+	m.KeySchemaID, _, err = c.key.decode(ctx, r.key, r.headers, &m.Key)
+	if err != nil {
+		return &DecodeError{Topic: c.topic, Partition: m.Partition, Offset: m.Offset, Side: "key", SchemaID: m.KeySchemaID, Err: err}
+	}
+	m.SchemaID, m.Version, err = c.value.decode(ctx, r.value, r.headers, &m.Value)
+	if err != nil {
+		return &DecodeError{Topic: c.topic, Partition: m.Partition, Offset: m.Offset, Side: "value", SchemaID: m.SchemaID, Err: err}
+	}
+	return nil
+}
+
+func (c *Consumer[K, V]) deadLetter(ctx context.Context, r *wireRecord, derr error) error {
+	rec := &brokerv1.ProduceRecord{Key: r.key, Value: r.value}
+	for _, h := range r.headers {
+		rec.Headers = append(rec.Headers, &brokerv1.Header{Key: h.Key, Value: h.Value})
+	}
 	rec.Headers = append(rec.Headers,
 		&brokerv1.Header{Key: DeadLetterErrorHeader, Value: []byte(derr.Error())},
 		&brokerv1.Header{Key: DeadLetterTopicHeader, Value: []byte(c.topic)},
-		&brokerv1.Header{Key: DeadLetterPartitionHeader, Value: []byte(strconv.Itoa(int(r.GetPartition())))},
-		&brokerv1.Header{Key: DeadLetterOffsetHeader, Value: []byte(strconv.FormatInt(r.GetOffset(), 10))},
+		&brokerv1.Header{Key: DeadLetterPartitionHeader, Value: []byte(strconv.Itoa(int(r.partition)))},
+		&brokerv1.Header{Key: DeadLetterOffsetHeader, Value: []byte(strconv.FormatInt(r.offset, 10))},
 	)
 	_, err := c.conn.broker.Produce(ctx, connect.NewRequest(&brokerv1.ProduceRequest{Topic: c.opts.deadLetter, Records: []*brokerv1.ProduceRecord{rec}}))
 	if err != nil {
@@ -631,7 +735,7 @@ func (c *Consumer[K, V]) deadLetter(ctx context.Context, r *brokerv1.Record, der
 // open starts the streams feeding batches: one Consume stream for a group
 // member; for a standalone consumer one Subscribe stream for all
 // partitions, or one per listed partition.
-func (c *Consumer[K, V]) open(ctx context.Context, out chan<- batch, wg *sync.WaitGroup) {
+func (c *Consumer[K, V]) open(ctx context.Context, out chan<- batch, free <-chan []wireRecord, wg *sync.WaitGroup) {
 	send := func(b batch) bool {
 		select {
 		case out <- b:
@@ -644,7 +748,7 @@ func (c *Consumer[K, V]) open(ctx context.Context, out chan<- batch, wg *sync.Wa
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.streamGroup(ctx, send)
+			c.streamGroup(ctx, send, free)
 		}()
 		return
 	}
@@ -659,12 +763,12 @@ func (c *Consumer[K, V]) open(ctx context.Context, out chan<- batch, wg *sync.Wa
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.streamPartitions(ctx, p, send)
+			c.streamPartitions(ctx, p, send, free)
 		}()
 	}
 }
 
-func (c *Consumer[K, V]) streamPartitions(ctx context.Context, partition *int32, send func(batch) bool) {
+func (c *Consumer[K, V]) streamPartitions(ctx context.Context, partition *int32, send func(batch) bool, free <-chan []wireRecord) {
 	req := &brokerv1.SubscribeRequest{Topic: c.topic, Partition: partition, MaxBytes: c.opts.maxBytes}
 	switch c.opts.start {
 	case startEarliest:
@@ -674,15 +778,19 @@ func (c *Consumer[K, V]) streamPartitions(ctx context.Context, partition *int32,
 	default:
 		req.Start = &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_LATEST}
 	}
-	stream, err := c.conn.broker.Subscribe(ctx, connect.NewRequest(req))
+	stream, err := c.subscriber.Subscribe(ctx, connect.NewRequest(req))
 	if err != nil {
 		send(batch{err: fmt.Errorf("consumer %s: subscribe: %w", c.topic, err)})
 		return
 	}
 	defer stream.Close()
 	for stream.Receive() {
-		msg := stream.Msg()
-		if !send(batch{partition: msg.GetPartition(), records: msg.GetRecords()}) {
+		res, err := decodeSubscribeMessage(stream.Msg(), reuse(free))
+		if err != nil {
+			send(batch{err: fmt.Errorf("consumer %s: subscribe: a response the consumer cannot read: %w", c.topic, err)})
+			return
+		}
+		if !send(batch{partition: res.partition, records: res.records}) {
 			return
 		}
 	}
@@ -693,7 +801,7 @@ func (c *Consumer[K, V]) streamPartitions(ctx context.Context, partition *int32,
 	send(batch{err: fmt.Errorf("consumer %s: subscribe: %w", c.topic, err)})
 }
 
-func (c *Consumer[K, V]) streamGroup(ctx context.Context, send func(batch) bool) {
+func (c *Consumer[K, V]) streamGroup(ctx context.Context, send func(batch) bool, free <-chan []wireRecord) {
 	sub := &brokerv1.Subscription{Topics: []string{c.topic}, InstanceId: c.opts.instanceID}
 	if c.opts.sessionTimeout > 0 {
 		sub.SessionTimeout = durationpb.New(c.opts.sessionTimeout)
@@ -721,7 +829,7 @@ func (c *Consumer[K, V]) streamGroup(ctx context.Context, send func(batch) bool)
 			if ev.Records.GetTopic() != c.topic {
 				continue
 			}
-			b.partition, b.records = ev.Records.GetPartition(), ev.Records.GetRecords()
+			b.partition, b.records = ev.Records.GetPartition(), appendProtoRecords(reuse(free), ev.Records.GetRecords())
 		default:
 			continue
 		}
@@ -734,6 +842,29 @@ func (c *Consumer[K, V]) streamGroup(ctx context.Context, send func(batch) bool)
 		err = errors.New("stream ended")
 	}
 	send(batch{err: fmt.Errorf("consumer %s: group %s: %w", c.topic, c.opts.group, err)})
+}
+
+// reuse returns a record slice handed back through free, or nil.
+func reuse(free <-chan []wireRecord) []wireRecord {
+	select {
+	case recs := <-free:
+		return recs
+	default:
+		return nil
+	}
+}
+
+// markAll marks recs as handled: the highest offset of each partition's
+// run of records.
+func (c *Consumer[K, V]) markAll(recs []wireRecord) {
+	for i := 0; i < len(recs); {
+		p, hi, j := recs[i].partition, recs[i].offset, i+1
+		for ; j < len(recs) && recs[j].partition == p; j++ {
+			hi = max(hi, recs[j].offset)
+		}
+		c.mark(p, hi)
+		i = j
+	}
 }
 
 func (c *Consumer[K, V]) mark(partition int32, offset int64) {

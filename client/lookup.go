@@ -9,7 +9,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/serde"
 )
 
@@ -119,38 +118,48 @@ func (c *Conn) lookupError(ident serde.Identity, err error) error {
 	return &LookupError{Registry: c.registryURL, Schema: ident, Err: err}
 }
 
-// decodeRetrying decodes r, trying again while the registry lookups it
-// needs fail with a retryable *LookupError, for at most the LookupRetry
-// limit. It returns a *LookupError (with the record's place) when they keep
-// failing, the record's *DecodeError when the record is bad, and whatever
-// decode returned once ctx is done.
-func (c *Consumer[K, V]) decodeRetrying(ctx context.Context, r *brokerv1.Record) (Message[K, V], error) {
-	start := time.Now()
+// decodeRetrying decodes r into m (zero), trying again while the registry
+// lookups it needs fail with a retryable *LookupError, for at most the
+// LookupRetry limit. It returns a *LookupError (with the record's place)
+// when they keep failing, the record's *DecodeError when the record is bad,
+// and whatever decode returned once ctx is done. actx is the consumer's
+// attempt context, armed again for each attempt.
+func (c *Consumer[K, V]) decodeRetrying(ctx context.Context, actx *attemptContext, r *wireRecord, m *Message[K, V]) error {
+	var start time.Time
 	wait := lookupFirstWait
 	for attempt := 1; ; attempt++ {
-		actx := &attemptContext{parent: ctx, timeout: c.opts.lookupAttemptTimeout()}
-		m, err := c.decode(actx, r)
-		actx.stop()
+		actx.arm(ctx, c.opts.lookupAttemptTimeout())
+		*m = Message[K, V]{}
+		err := c.decodeInto(actx, r, m)
+		began := actx.stop()
 		var le *LookupError
 		if err == nil || ctx.Err() != nil || !errors.As(err, &le) {
-			return m, err
+			return err
+		}
+		if start.IsZero() {
+			// From the first lookup of the first attempt (a record whose
+			// schemas are cached reads no clock).
+			start = began
+			if start.IsZero() {
+				start = time.Now()
+			}
 		}
 		elapsed := time.Since(start)
 		if !le.Retryable() || elapsed+wait > c.opts.lookupLimit {
-			le.Topic, le.Partition, le.Offset = c.topic, r.GetPartition(), r.GetOffset()
+			le.Topic, le.Partition, le.Offset = c.topic, r.partition, r.offset
 			var de *DecodeError
 			if errors.As(err, &de) {
 				le.Side = de.Side
 			}
 			le.Attempts, le.Elapsed = attempt, elapsed
-			return m, le
+			return le
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return m, err
+			return err
 		}
 		wait = min(2*wait, lookupMaxWait)
 	}
@@ -160,20 +169,30 @@ func (c *Consumer[K, V]) decodeRetrying(ctx context.Context, r *brokerv1.Record)
 // the attempt's timeout, made only when a lookup first asks for it. A
 // record whose schemas are cached (nearly every record) then costs no
 // timer: context.WithTimeout per record was a seventh of a PostgreSQL
-// sink's CPU time.
+// sink's CPU time. A consumer keeps one and arms it for each attempt.
 type attemptContext struct {
 	parent  context.Context
 	timeout time.Duration
 
-	mu     sync.Mutex
-	timed  context.Context
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	timed   context.Context
+	cancel  context.CancelFunc
+	started time.Time // when a lookup first asked for it
+}
+
+// arm readies a for an attempt under parent.
+func (a *attemptContext) arm(parent context.Context, timeout time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.parent, a.timeout = parent, timeout
+	a.timed, a.cancel, a.started = nil, nil, time.Time{}
 }
 
 func (a *attemptContext) get() context.Context {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.timed == nil {
+		a.started = time.Now()
 		a.timed, a.cancel = context.WithTimeout(a.parent, a.timeout)
 	}
 	return a.timed
@@ -184,13 +203,15 @@ func (a *attemptContext) Done() <-chan struct{}       { return a.get().Done() }
 func (a *attemptContext) Err() error                  { return a.get().Err() }
 func (a *attemptContext) Value(key any) any           { return a.get().Value(key) }
 
-// stop releases the attempt's timer, if a lookup started it.
-func (a *attemptContext) stop() {
+// stop releases the attempt's timer, if a lookup started it, and returns
+// when that was (zero if none did).
+func (a *attemptContext) stop() time.Time {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.cancel != nil {
 		a.cancel()
 	}
+	return a.started
 }
 
 // lookupAttemptTimeout is how long one attempt of a record's lookups may

@@ -6,10 +6,11 @@ import (
 )
 
 // intake is where the sink's consumers put the records they read: the
-// batch being filled, under a mutex. A record costs an append (one copy of
-// the message) and an uncontended lock, where a channel between the
-// consumers and the batch filler cost a send, a receive and two copies.
-// The filler (Sink.Run) is woken through ready at a batch's first record,
+// batch being filled, under a mutex. The records of a broker response cost
+// one append (a copy of the messages) and an uncontended lock, where a
+// channel between the consumers and the batch filler cost a send, a
+// receive and two copies per record.
+// The filler (Sink.Run) is woken through ready at a batch's first records,
 // every readyEvery records and when the batch is full; it takes the batch
 // whole. Batches come back through recycle once written, so a running sink
 // reuses the same few slices instead of allocating (and having the garbage
@@ -55,27 +56,33 @@ func (in *intake) fresh() *batchBufs {
 	return &batchBufs{msgs: make([]message, 0, min(in.max, 1<<15))}
 }
 
-// put appends m to the batch being filled, waiting while that batch is
-// full, until ctx is done.
-func (in *intake) put(ctx context.Context, m *message) error {
-	in.mu.Lock()
-	for len(in.cur.msgs) >= in.max {
-		space := in.space
-		in.mu.Unlock()
-		select {
-		case <-space:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+// put appends ms to the batch being filled, waiting while that batch is
+// full, until ctx is done. A batch that fills up ends there: the rest of
+// ms goes to the next one.
+func (in *intake) put(ctx context.Context, ms []message) error {
+	for len(ms) > 0 {
 		in.mu.Lock()
-	}
-	in.cur.msgs = append(in.cur.msgs, *m)
-	n := len(in.cur.msgs)
-	in.mu.Unlock()
-	if n == 1 || n%readyEvery == 0 || n == in.max {
-		select {
-		case in.ready <- struct{}{}:
-		default: // a wake-up is pending already
+		for len(in.cur.msgs) >= in.max {
+			space := in.space
+			in.mu.Unlock()
+			select {
+			case <-space:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			in.mu.Lock()
+		}
+		before := len(in.cur.msgs)
+		k := min(len(ms), in.max-before)
+		in.cur.msgs = append(in.cur.msgs, ms[:k]...)
+		n := len(in.cur.msgs)
+		in.mu.Unlock()
+		ms = ms[k:]
+		if before == 0 || n/readyEvery != before/readyEvery || n == in.max {
+			select {
+			case in.ready <- struct{}{}:
+			default: // a wake-up is pending already
+			}
 		}
 	}
 	return nil

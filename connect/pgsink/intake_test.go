@@ -14,7 +14,7 @@ func TestIntakeFullBatchWaits(t *testing.T) {
 	in := newIntake(4)
 	ctx := context.Background()
 	for i := range 4 {
-		if err := in.put(ctx, &message{Offset: int64(i)}); err != nil {
+		if err := in.put(ctx, []message{{Offset: int64(i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -23,7 +23,7 @@ func TestIntakeFullBatchWaits(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := in.put(ctx, &message{Partition: int32(p + 1), Offset: 10}); err != nil {
+			if err := in.put(ctx, []message{{Partition: int32(p + 1), Offset: 10}}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -46,11 +46,11 @@ func TestIntakeFullBatchWaits(t *testing.T) {
 
 	// A consumer waiting on a full batch stops with its context.
 	for in.len() < 4 {
-		in.put(ctx, &message{})
+		in.put(ctx, []message{{}})
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- in.put(cctx, &message{}) }()
+	go func() { done <- in.put(cctx, []message{{}}) }()
 	time.Sleep(10 * time.Millisecond)
 	cancel()
 	select {
@@ -71,7 +71,7 @@ func TestIntakeFullBatchWaits(t *testing.T) {
 func TestIntakeRecycle(t *testing.T) {
 	in := newIntake(8)
 	ctx := context.Background()
-	in.put(ctx, &message{RawValue: []byte("x")})
+	in.put(ctx, []message{{RawValue: []byte("x")}})
 	b := in.take()
 	b.ops = append(b.ops, op{m: &b.msgs[0], keyID: "k"})
 	b.arenas = append(b.arenas, append(make([]byte, 0, arenaSize), "enc"...))
@@ -80,8 +80,56 @@ func TestIntakeRecycle(t *testing.T) {
 		t.Fatalf("recycled buffers keep the batch: %+v", b)
 	}
 	in.take() // the batch filled meanwhile (empty), replaced by the recycled one
-	in.put(ctx, &message{Offset: 7})
+	in.put(ctx, []message{{Offset: 7}})
 	if got := in.take(); got != b || got.msgs[0].Offset != 7 {
 		t.Fatalf("the recycled buffers were not reused")
+	}
+}
+
+// TestIntakePutSplits: the records of one put that do not fit in the batch
+// being filled go, in order, to the next one (the put waits for it), and
+// the filler is woken when a put crosses a multiple of readyEvery.
+func TestIntakePutSplits(t *testing.T) {
+	in := newIntake(5)
+	ctx := context.Background()
+	ms := make([]message, 12)
+	for i := range ms {
+		ms[i].Offset = int64(i)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.put(ctx, ms) }()
+	var got []int64
+	for len(got) < len(ms) {
+		<-in.ready
+		if in.len() < 5 && len(got)+in.len() < len(ms) {
+			continue // not full yet: the put goes on
+		}
+		for _, m := range in.take().msgs {
+			got = append(got, m.Offset)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range got {
+		if o != int64(i) {
+			t.Fatalf("records taken in the order %v", got)
+		}
+	}
+
+	big := newIntake(4 * readyEvery)
+	big.put(ctx, make([]message, readyEvery-1)) // the first records wake
+	<-big.ready
+	big.put(ctx, make([]message, 1)) // 255 -> 256: crosses readyEvery
+	select {
+	case <-big.ready:
+	default:
+		t.Fatal("no wake-up at readyEvery records")
+	}
+	big.put(ctx, make([]message, 10)) // 256 -> 266: no wake-up
+	select {
+	case <-big.ready:
+		t.Fatal("a wake-up between two multiples of readyEvery")
+	default:
 	}
 }

@@ -157,7 +157,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := c.Run(cctx, func(ctx context.Context, m message) error { return in.put(ctx, &m) })
+			err := c.RunBatches(cctx, func(ctx context.Context, ms []message) error { return in.put(ctx, ms) })
 			if err != nil && cctx.Err() == nil {
 				select {
 				case errc <- fmt.Errorf("partition %d: %w", part, err):

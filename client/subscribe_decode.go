@@ -1,0 +1,355 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+)
+
+// wireRecord is one record of a Subscribe or group Consume response as the
+// consumer reads it. key and value alias the response's bytes (nil when the
+// record has none); headers share one slice per response.
+type wireRecord struct {
+	partition  int32
+	offset     int64
+	timestamp  time.Time // zero when the record has none
+	key, value []byte
+	headers    []Header
+}
+
+// Field numbers of sluice.broker.v1.SubscribeResponse, Record, Header and
+// google.protobuf.Timestamp (proto/sluice/broker/v1/broker.proto).
+const (
+	subRecordsField       = 1
+	subPartitionField     = 2
+	subHighWatermarkField = 3
+
+	recPartitionField = 1
+	recOffsetField    = 2
+	recTimestampField = 3
+	recKeyField       = 4
+	recValueField     = 5
+	recHeadersField   = 6
+
+	hdrKeyField   = 1
+	hdrValueField = 2
+
+	tsSecondsField = 1
+	tsNanosField   = 2
+)
+
+// subscribeResponse is a SubscribeResponse decoded by decodeSubscribeResponse.
+type subscribeResponse struct {
+	records       []wireRecord
+	partition     int32
+	highWatermark int64
+}
+
+// decodeSubscribeResponse decodes b, the wire bytes of a
+// sluice.broker.v1.SubscribeResponse, as proto.Unmarshal would (unknown
+// fields and fields of an unexpected wire type skipped, the last of a
+// repeated scalar wins, a repeated Timestamp merged), without reflection and
+// without copying: the records' keys, values and header values alias b.
+// Records are appended to recs[:0] (recs is reused when large enough) and
+// header slices to one slice shared by the response.
+func decodeSubscribeResponse(b []byte, recs []wireRecord) (subscribeResponse, error) {
+	res := subscribeResponse{records: recs[:0]}
+	var hdrs []Header
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 {
+			return res, wireError("SubscribeResponse", n)
+		}
+		b = b[n:]
+		switch {
+		case num == subRecordsField && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return res, wireError("SubscribeResponse.records", n)
+			}
+			var r wireRecord
+			var err error
+			if hdrs, err = decodeWireRecord(v, &r, hdrs); err != nil {
+				return res, fmt.Errorf("SubscribeResponse.records[%d]: %w", len(res.records), err)
+			}
+			res.records = append(res.records, r)
+			b = b[n:]
+		case num == subPartitionField && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return res, wireError("SubscribeResponse.partition", n)
+			}
+			res.partition = int32(v)
+			b = b[n:]
+		case num == subHighWatermarkField && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return res, wireError("SubscribeResponse.high_watermark", n)
+			}
+			res.highWatermark = int64(v)
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return res, wireError(fmt.Sprintf("SubscribeResponse field %d", num), n)
+			}
+			b = b[n:]
+		}
+	}
+	return res, nil
+}
+
+// decodeWireRecord decodes a sluice.broker.v1.Record into r, its headers
+// appended to hdrs (returned).
+func decodeWireRecord(b []byte, r *wireRecord, hdrs []Header) ([]Header, error) {
+	first := len(hdrs)
+	var (
+		hasTS bool
+		sec   int64
+		nanos int32
+	)
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 {
+			return hdrs, wireError("Record", n)
+		}
+		b = b[n:]
+		switch {
+		case num == recPartitionField && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return hdrs, wireError("Record.partition", n)
+			}
+			r.partition = int32(v)
+			b = b[n:]
+		case num == recOffsetField && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return hdrs, wireError("Record.offset", n)
+			}
+			r.offset = int64(v)
+			b = b[n:]
+		case num == recTimestampField && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return hdrs, wireError("Record.timestamp", n)
+			}
+			// Occurrences of a message field merge: each one's fields
+			// overwrite the ones before.
+			var err error
+			if sec, nanos, err = decodeTimestamp(v, sec, nanos); err != nil {
+				return hdrs, fmt.Errorf("Record.timestamp: %w", err)
+			}
+			hasTS = true
+			b = b[n:]
+		case (num == recKeyField || num == recValueField) && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return hdrs, wireError("Record.key/value", n)
+			}
+			// A present field is non-nil, empty or not (the fields have
+			// explicit presence): v is a slice of b, never nil.
+			v = v[:len(v):len(v)]
+			if num == recKeyField {
+				r.key = v
+			} else {
+				r.value = v
+			}
+			b = b[n:]
+		case num == recHeadersField && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return hdrs, wireError("Record.headers", n)
+			}
+			h, err := decodeHeader(v)
+			if err != nil {
+				return hdrs, fmt.Errorf("Record.headers[%d]: %w", len(hdrs)-first, err)
+			}
+			hdrs = append(hdrs, h)
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return hdrs, wireError(fmt.Sprintf("Record field %d", num), n)
+			}
+			b = b[n:]
+		}
+	}
+	if hasTS {
+		r.timestamp = time.Unix(sec, int64(nanos)).UTC()
+	}
+	if len(hdrs) > first {
+		r.headers = hdrs[first:len(hdrs):len(hdrs)]
+	}
+	return hdrs, nil
+}
+
+// decodeTimestamp decodes a google.protobuf.Timestamp over sec and nanos.
+func decodeTimestamp(b []byte, sec int64, nanos int32) (int64, int32, error) {
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 {
+			return sec, nanos, wireError("Timestamp", n)
+		}
+		b = b[n:]
+		switch {
+		case (num == tsSecondsField || num == tsNanosField) && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return sec, nanos, wireError("Timestamp", n)
+			}
+			if num == tsSecondsField {
+				sec = int64(v)
+			} else {
+				nanos = int32(v)
+			}
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return sec, nanos, wireError(fmt.Sprintf("Timestamp field %d", num), n)
+			}
+			b = b[n:]
+		}
+	}
+	return sec, nanos, nil
+}
+
+// decodeHeader decodes a sluice.broker.v1.Header. Its key is a proto3
+// string: invalid UTF-8 is an error, as proto.Unmarshal says. An empty
+// value is nil (the field has no presence).
+func decodeHeader(b []byte) (Header, error) {
+	var h Header
+	var key []byte
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 {
+			return h, wireError("Header", n)
+		}
+		b = b[n:]
+		switch {
+		case (num == hdrKeyField || num == hdrValueField) && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return h, wireError("Header", n)
+			}
+			if num == hdrKeyField {
+				key = v
+			} else {
+				h.Value = nil
+				if len(v) > 0 {
+					h.Value = v[:len(v):len(v)]
+				}
+			}
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return h, wireError(fmt.Sprintf("Header field %d", num), n)
+			}
+			b = b[n:]
+		}
+	}
+	if !utf8.Valid(key) {
+		return h, errors.New("key: invalid UTF-8")
+	}
+	h.Key = string(key)
+	return h, nil
+}
+
+// consumeTag is protowire.ConsumeTag that also refuses field numbers
+// above protowire.MaxValidNumber, as proto.Unmarshal does.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n >= 0 && num > protowire.MaxValidNumber {
+		return 0, 0, -2 // protowire's code of "invalid field number" (ParseError)
+	}
+	return num, typ, n
+}
+
+// wireError names where the protowire error of code n was met.
+func wireError(where string, n int) error {
+	return fmt.Errorf("%s: %w", where, protowire.ParseError(n))
+}
+
+// appendProtoRecords appends records decoded by the generated code (a
+// group's Consume stream) as wireRecords; their bytes are shared, not
+// copied.
+func appendProtoRecords(dst []wireRecord, rs []*brokerv1.Record) []wireRecord {
+	for _, r := range rs {
+		w := wireRecord{partition: r.GetPartition(), offset: r.GetOffset(), key: r.Key, value: r.Value}
+		if ts := r.GetTimestamp(); ts != nil {
+			w.timestamp = ts.AsTime()
+		}
+		for _, h := range r.GetHeaders() {
+			w.headers = append(w.headers, Header{Key: h.GetKey(), Value: h.GetValue()})
+		}
+		dst = append(dst, w)
+	}
+	return dst
+}
+
+// subscribeCodec is the "proto" codec of a consumer's Subscribe calls. A
+// SubscribeResponse is not decoded by it: its bytes, copied out of the
+// codec's reused buffer, are kept whole as the message's unknown fields,
+// which the consumer decodes with decodeSubscribeResponse (records then
+// alias that one copy instead of being allocated field by field). Every
+// other message, requests included, goes through proto as with connect's
+// own codec.
+type subscribeCodec struct{}
+
+// Name is the name of connect's binary protobuf codec, which this one
+// stands in for.
+func (subscribeCodec) Name() string { return "proto" }
+
+// Marshal marshals a protobuf message.
+func (subscribeCodec) Marshal(v any) ([]byte, error) {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("marshal %T: not a protobuf message", v)
+	}
+	return proto.Marshal(m)
+}
+
+// Unmarshal keeps a SubscribeResponse's bytes for the consumer and
+// unmarshals any other protobuf message.
+func (subscribeCodec) Unmarshal(data []byte, v any) error {
+	if m, ok := v.(*brokerv1.SubscribeResponse); ok {
+		m.Reset()
+		if len(data) > 0 {
+			m.ProtoReflect().SetUnknown(append([]byte(nil), data...))
+		}
+		return nil
+	}
+	m, ok := v.(proto.Message)
+	if !ok {
+		return fmt.Errorf("unmarshal into %T: not a protobuf message", v)
+	}
+	return proto.Unmarshal(data, m)
+}
+
+// decodeSubscribeMessage decodes the records of msg, a SubscribeResponse
+// received through subscribeCodec (its bytes in the unknown fields), or
+// decoded by proto, or both, into recs[:0].
+func decodeSubscribeMessage(msg *brokerv1.SubscribeResponse, recs []wireRecord) (subscribeResponse, error) {
+	res, err := decodeSubscribeResponse(msg.ProtoReflect().GetUnknown(), recs)
+	if err != nil {
+		return res, err
+	}
+	if rs := msg.GetRecords(); len(rs) > 0 {
+		res.records = appendProtoRecords(res.records, rs)
+	}
+	if msg.GetPartition() != 0 {
+		res.partition = msg.GetPartition()
+	}
+	if msg.GetHighWatermark() != 0 {
+		res.highWatermark = msg.GetHighWatermark()
+	}
+	return res, nil
+}
