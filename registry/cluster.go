@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/registry/internal/store"
@@ -43,6 +44,16 @@ type Cluster struct {
 	// PollInterval is the safety poll for other nodes' writes, which
 	// notifications normally announce at once; 0 means 2 seconds.
 	PollInterval time.Duration
+	// Node names this node among those sharing the registry (the server's
+	// --node-id); empty means a random name per OpenCluster. It appears in
+	// the warning about nodes that lag behind a write.
+	Node string
+}
+
+// clusterNode is what a registry in a cluster knows of its node.
+type clusterNode struct {
+	name string
+	poll time.Duration // the safety poll; also how often the node says it is alive
 }
 
 // OpenCluster opens the registry on the cluster's PostgreSQL database,
@@ -64,7 +75,14 @@ func OpenCluster(ctx context.Context, cfg Config, cl Cluster) (*Registry, error)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w: %w", ErrStore, err)
 	}
-	r, err := openStore(ctx, cfg, s)
+	node := clusterNode{name: cl.Node, poll: cl.PollInterval}
+	if node.name == "" {
+		node.name = "registry-" + uuid.NewString()
+	}
+	if node.poll <= 0 {
+		node.poll = store.DefaultPollInterval
+	}
+	r, err := openStoreAs(ctx, cfg, s, node)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -75,6 +93,10 @@ func OpenCluster(ctx context.Context, cfg Config, cl Cluster) (*Registry, error)
 // cluster is a Registry's cluster-mode state; nil on a store of its own.
 type cluster struct {
 	shared store.Shared
+	node   clusterNode
+	// written is the version of this node's last write, for Unlock to wait
+	// until every live node has it (awaitNodes). Guarded by writeMu.
+	written int64
 	// version is the store version that memory reflects; -1 forces a full
 	// reload. Guarded by writeMu.
 	version int64
@@ -102,15 +124,78 @@ type flight struct {
 
 // startCluster turns on cluster mode when s is shared; version is the
 // version of the state r was loaded from.
-func (r *Registry) startCluster(s store.Store, version int64) {
+func (r *Registry) startCluster(s store.Store, version int64, node clusterNode) {
 	sh, ok := s.(store.Shared)
 	if !ok {
 		return
 	}
-	c := &cluster{shared: sh, version: version, quit: make(chan struct{}), done: make(chan struct{})}
+	if node.name == "" {
+		node.name = "registry-" + uuid.NewString()
+	}
+	if node.poll <= 0 {
+		node.poll = store.DefaultPollInterval
+	}
+	c := &cluster{shared: sh, node: node, version: version, quit: make(chan struct{}), done: make(chan struct{})}
 	r.cluster = c
 	r.writeMu.r = r
+	r.reportApplied(version)
 	go r.follow(c)
+}
+
+// Every node records in the store which version its memory reflects
+// (after loading, after each catch-up, and at every safety poll, which also
+// says it is alive). A write returns only once every live node has it, so
+// that what a client does next on any node sees it: a schema registered
+// through one node is enforced on every other node as soon as the
+// registration returns, and a deleted version stops validating everywhere
+// as soon as the delete returns. A node is live while it reported within
+// nodeLiveFor poll intervals; it leaves the table when it closes. The wait
+// is bounded by one poll interval and a margin (every live node catches up
+// at its safety poll at the latest); past it the write returns anyway (it
+// is committed) and the laggards are named in a warning.
+
+// nodeLiveFor is how many poll intervals a node's last report keeps it live.
+const nodeLiveFor = 3
+
+// reportApplied records that memory reflects version; failures are left to
+// the next report (the safety poll), as they only delay other nodes' writes.
+func (r *Registry) reportApplied(version int64) {
+	c := r.cluster
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.shared.Applied(ctx, c.node.name, version); err != nil {
+		r.log.Debug("registry: could not record this node's version", "err", err)
+	}
+}
+
+// awaitNodesMax bounds awaitNodes' wait whatever the poll interval.
+const awaitNodesMax = 5 * time.Second
+
+// awaitNodes waits until every live node's memory reflects version, at most
+// one poll interval and a second (awaitNodesMax at most).
+func (r *Registry) awaitNodes(version int64) {
+	c := r.cluster
+	r.reportApplied(version)
+	live := nodeLiveFor * c.node.poll
+	deadline := time.Now().Add(min(c.node.poll+time.Second, awaitNodesMax))
+	pause := time.Millisecond
+	for {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		behind, err := c.shared.Behind(ctx, version, live)
+		cancel()
+		switch {
+		case err == nil && len(behind) == 0:
+			return
+		case err != nil:
+			r.log.Warn("registry: could not check that other nodes have this write; they will catch up at their next poll", "version", version, "err", err)
+			return
+		case time.Now().After(deadline):
+			r.log.Warn("registry: write committed, but some nodes do not have it yet; they will catch up when they reach PostgreSQL again", "version", version, "nodes", behind)
+			return
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }
 
 // closeCluster stops the follower and the store's change feed.
@@ -122,6 +207,11 @@ func (r *Registry) closeCluster() {
 	c.stop.Do(func() {
 		close(c.quit)
 		<-c.done
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := c.shared.Leave(ctx, c.node.name); err != nil {
+			r.log.Debug("registry: could not leave the node table", "err", err)
+		}
+		cancel()
 		c.shared.Close()
 	})
 }
@@ -141,6 +231,14 @@ func (r *Registry) follow(c *cluster) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := r.refresh(ctx)
 		cancel()
+		if err == nil {
+			r.writeMu.mu.Lock()
+			v := c.version
+			r.writeMu.mu.Unlock()
+			if v >= 0 {
+				r.reportApplied(v)
+			}
+		}
 		switch {
 		case err != nil && failingSince.IsZero():
 			failingSince = time.Now()
@@ -250,16 +348,22 @@ func (l *writeLock) Lock() {
 }
 
 // Unlock releases the lock, and the cluster-wide lock unless the write
-// committed.
+// committed. After a write it waits, without the locks, until every live
+// node has the write (awaitNodes).
 func (l *writeLock) Unlock() {
+	var written int64
 	if l.r != nil {
 		c := l.r.cluster
 		if c.tx != nil {
 			c.tx.Rollback() // a no-op after Commit
 		}
 		c.tx, c.txErr = nil, nil
+		written, c.written = c.written, 0
 	}
 	l.mu.Unlock()
+	if written > 0 {
+		l.r.awaitNodes(written)
+	}
 }
 
 // storeWrite persists w: through the transaction writeMu holds in cluster
@@ -281,6 +385,7 @@ func (r *Registry) storeWrite(ctx context.Context, w *store.Write) error {
 		return err
 	}
 	c.version = v
+	c.written = v
 	return nil
 }
 

@@ -106,6 +106,65 @@ func TestClusterFollowsNotifications(t *testing.T) {
 	wantErr(t, err, new(*registry.IncompatibleError))
 }
 
+// A write returns only once every live node has it: right after Register
+// returns on A, B (whose catch-up was held up meanwhile) lists the subject
+// from memory, which is what B's broker asks before enforcing a topic. This
+// is what makes a schema registered on one node enforced on the others at
+// once.
+func TestClusterWriteWaitsForLiveNodes(t *testing.T) {
+	nodes := clusterNodes(t, 3, time.Hour)
+	a, b := nodes[0], nodes[1]
+	for i := 0; i < 3; i++ {
+		subj := fmt.Sprintf("held%d-value", i)
+		release := registry.HoldCatchUp(b)
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			release()
+		}()
+		if _, err := a.Register(ctx, subj, avroSchema(orderV1), registry.RegisterOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			vs, err := n.Versions(ctx, subj, registry.ListOptions{})
+			if err != nil || len(vs) != 1 {
+				t.Fatalf("round %d: Versions(%s) on a node right after Register returned = %v, %v; want one version", i, subj, vs, err)
+			}
+		}
+		release()
+		// A delete too: the version stops counting everywhere once it returns.
+		release = registry.HoldCatchUp(b)
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			release()
+		}()
+		if _, err := a.DeleteSubject(ctx, subj, false); err != nil {
+			t.Fatal(err)
+		}
+		if vs, err := b.Versions(ctx, subj, registry.ListOptions{}); err == nil && len(vs) > 0 {
+			t.Fatalf("round %d: Versions(%s) on the other node right after the delete returned = %v", i, subj, vs)
+		}
+		release()
+	}
+}
+
+// A node that stops catching up (frozen, or cut from PostgreSQL) delays
+// writes elsewhere by at most about its poll interval: it stops counting as
+// live, and the write returns.
+func TestClusterWriteDoesNotWaitForStuckNode(t *testing.T) {
+	nodes := clusterNodes(t, 2, 200*time.Millisecond)
+	a, b := nodes[0], nodes[1]
+	release := registry.HoldCatchUp(b)
+	defer release()
+	for i := 0; i < 3; i++ {
+		if _, err := a.Register(ctx, fmt.Sprintf("stuck%d-value", i), avroSchema(orderV1), registry.RegisterOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vs, _ := b.Versions(ctx, "stuck0-value", registry.ListOptions{}); len(vs) != 0 {
+		t.Fatalf("the held node applied a write: %v", vs)
+	}
+}
+
 // Two nodes registering at once never reuse an id, keep versions dense,
 // and check compatibility against the latest state of the cluster: of two
 // schemas each compatible with v1 but not with each other, exactly one is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/sluicehq/sluice/registry/internal/store"
 )
@@ -90,4 +91,12 @@ func modeStrings(ms map[string]Mode) map[string]string {
 		out[k+"\x00mode"] = "mode " + string(m)
 	}
 	return out
+}
+
+// HoldCatchUp stops r from applying other nodes' writes (and from
+// reporting its version) until release is called: it holds the mutex that
+// catching up takes.
+func HoldCatchUp(r *Registry) (release func()) {
+	r.writeMu.mu.Lock()
+	return sync.OnceFunc(r.writeMu.mu.Unlock)
 }

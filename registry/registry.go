@@ -204,6 +204,12 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 
 // openStore loads a registry from any store (tests use it to inject one).
 func openStore(ctx context.Context, cfg Config, s store.Store) (*Registry, error) {
+	return openStoreAs(ctx, cfg, s, clusterNode{})
+}
+
+// openStoreAs is openStore naming the node in a cluster (for a shared
+// store; ignored otherwise).
+func openStoreAs(ctx context.Context, cfg Config, s store.Store, node clusterNode) (*Registry, error) {
 	data, err := s.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w: %w", ErrStore, err)
@@ -220,7 +226,7 @@ func openStore(ctx context.Context, cfg Config, s store.Store) (*Registry, error
 		watch: make(chan struct{}),
 		canon: map[canonKey][32]byte{},
 	}
-	r.startCluster(s, data.Version)
+	r.startCluster(s, data.Version, node)
 	r.log.Info("registry loaded", "subjects", len(st.subjects), "schemas", len(st.schemas), "max_id", st.maxID)
 	return r, nil
 }

@@ -118,7 +118,7 @@ func (s *Server) openRegistry(ctx context.Context, db *sql.DB) (*registry.Regist
 				"data_node", c.member.DataNode)
 		}
 	}
-	reg, err := registry.OpenCluster(ctx, rcfg, registry.Cluster{Pool: c.pool})
+	reg, err := registry.OpenCluster(ctx, rcfg, registry.Cluster{Pool: c.pool, Node: s.cfg.NodeID})
 	if err != nil {
 		c.close()
 		return nil, err

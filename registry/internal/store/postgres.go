@@ -67,6 +67,13 @@ var pgMigrations = []string{
 		write        TEXT        NOT NULL,
 		committed_at TIMESTAMPTZ NOT NULL DEFAULT now()
 	);`,
+	// 2: which version each node's memory reflects (Shared.Applied), so
+	// that a write returns once every live node has it.
+	`CREATE TABLE registry_nodes (
+		node    TEXT        PRIMARY KEY,
+		applied BIGINT      NOT NULL,
+		seen    TIMESTAMPTZ NOT NULL DEFAULT now()
+	);`,
 }
 
 // pgChannel is the LISTEN/NOTIFY channel of registry writes; the payload is
@@ -233,6 +240,45 @@ func (s *Postgres) listenOnce(ctx context.Context, connected func()) error {
 		}
 		s.signal()
 	}
+}
+
+// Applied implements Shared: an upsert of the node's row, which also
+// prunes rows of nodes gone for a day (a node started without a fixed name
+// leaves one row per run).
+func (s *Postgres) Applied(ctx context.Context, node string, version int64) error {
+	_, err := s.pool.Exec(ctx, `
+		WITH gone AS (DELETE FROM registry_nodes WHERE seen < now() - interval '1 day' AND node <> $1)
+		INSERT INTO registry_nodes (node, applied, seen) VALUES ($1, $2, now())
+		ON CONFLICT (node) DO UPDATE SET applied = GREATEST(registry_nodes.applied, EXCLUDED.applied), seen = now()`,
+		node, version)
+	if err != nil {
+		return fmt.Errorf("registry store: record node %s at version %d: %w", node, version, err)
+	}
+	return nil
+}
+
+// Behind implements Shared.
+func (s *Postgres) Behind(ctx context.Context, version int64, live time.Duration) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT node FROM registry_nodes
+		WHERE applied < $1 AND seen > now() - make_interval(secs => $2)
+		ORDER BY node`, version, live.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("registry store: nodes behind version %d: %w", version, err)
+	}
+	nodes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("registry store: nodes behind version %d: %w", version, err)
+	}
+	return nodes, nil
+}
+
+// Leave implements Shared.
+func (s *Postgres) Leave(ctx context.Context, node string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM registry_nodes WHERE node = $1`, node); err != nil {
+		return fmt.Errorf("registry store: remove node %s: %w", node, err)
+	}
+	return nil
 }
 
 // querier is what pgx.Tx and the pool have in common.

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Shared is a Store that several Sluice nodes use at once (PostgreSQL in
 // cluster mode). Each node keeps the whole registry in memory, as with
@@ -30,6 +33,14 @@ type Shared interface {
 	// Changed receives a value when other nodes may have committed writes;
 	// values coalesce (the channel has a buffer of one).
 	Changed() <-chan struct{}
+	// Applied records that node's memory reflects version (never lowering
+	// it) and that the node is alive now.
+	Applied(ctx context.Context, node string, version int64) error
+	// Behind lists the nodes seen alive within live whose memory is older
+	// than version.
+	Behind(ctx context.Context, version int64, live time.Duration) ([]string, error)
+	// Leave forgets node (a clean shutdown): writes stop waiting for it.
+	Leave(ctx context.Context, node string) error
 	// Close stops the change feed; the caller still owns the database.
 	Close() error
 }
