@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -254,9 +255,13 @@ type sideDecoder[T any] struct {
 
 	mu  sync.Mutex
 	ids map[int32]*decoderEntry[T]
+	// last is the entry entry returned last: the records of a topic
+	// mostly share one writer schema, found then without the lock.
+	last atomic.Pointer[decoderEntry[T]]
 }
 
 type decoderEntry[T any] struct {
+	id      int32
 	dec     Decoder[T]
 	format  serde.Format
 	version int32
@@ -395,10 +400,14 @@ func (d *sideDecoder[T]) recordVersion(ctx context.Context, e *decoderEntry[T], 
 }
 
 func (d *sideDecoder[T]) entry(ctx context.Context, id int32) (*decoderEntry[T], error) {
+	if e := d.last.Load(); e != nil && e.id == id {
+		return e, nil
+	}
 	d.mu.Lock()
 	e, ok := d.ids[id]
 	d.mu.Unlock()
 	if ok {
+		d.last.Store(e)
 		return e, nil
 	}
 	ws, err := d.conn.writerSchema(ctx, id)
@@ -409,7 +418,7 @@ func (d *sideDecoder[T]) entry(ctx context.Context, id int32) (*decoderEntry[T],
 	if err != nil {
 		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
-	e = &decoderEntry[T]{dec: dec, format: ws.Format}
+	e = &decoderEntry[T]{id: id, dec: dec, format: ws.Format}
 	recordName := d.codec.Schema().RecordName
 	if namer, ok := d.codec.(RecordNamer); ok && d.strategy.NeedsRecordName() {
 		// The writer's record (a union reads several); Avro and JSON Schema
@@ -433,6 +442,7 @@ func (d *sideDecoder[T]) entry(ctx context.Context, id int32) (*decoderEntry[T],
 	d.mu.Lock()
 	d.ids[id] = e
 	d.mu.Unlock()
+	d.last.Store(e)
 	return e, nil
 }
 

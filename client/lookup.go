@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -174,24 +175,35 @@ type attemptContext struct {
 	parent  context.Context
 	timeout time.Duration
 
+	// used is set once a lookup has asked for the context since the last
+	// arm: an attempt without lookups (the schemas cached) then arms and
+	// stops without the lock.
+	used atomic.Bool
+
 	mu      sync.Mutex
 	timed   context.Context
 	cancel  context.CancelFunc
 	started time.Time // when a lookup first asked for it
 }
 
-// arm readies a for an attempt under parent.
+// arm readies a for an attempt under parent. parent and timeout are only
+// written under the lock (a lookup's goroutine may still read them).
 func (a *attemptContext) arm(parent context.Context, timeout time.Duration) {
+	if !a.used.Load() && a.parent == parent && a.timeout == timeout {
+		return // as the last attempt left it: nothing started
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.parent, a.timeout = parent, timeout
 	a.timed, a.cancel, a.started = nil, nil, time.Time{}
+	a.used.Store(false)
 }
 
 func (a *attemptContext) get() context.Context {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.timed == nil {
+		a.used.Store(true)
 		a.started = time.Now()
 		a.timed, a.cancel = context.WithTimeout(a.parent, a.timeout)
 	}
@@ -206,6 +218,9 @@ func (a *attemptContext) Value(key any) any           { return a.get().Value(key
 // stop releases the attempt's timer, if a lookup started it, and returns
 // when that was (zero if none did).
 func (a *attemptContext) stop() time.Time {
+	if !a.used.Load() {
+		return time.Time{}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.cancel != nil {

@@ -19,11 +19,15 @@ type intake struct {
 	max   int
 	ready chan struct{} // capacity 1: a wake-up for the filler
 
-	mu    sync.Mutex
-	cur   *batchBufs
-	space chan struct{} // closed when a full batch is taken (consumers wait on it)
-	free  []*batchBufs
+	mu     sync.Mutex
+	cur    *batchBufs
+	space  chan struct{} // closed when a full batch is taken (consumers wait on it)
+	free   []*batchBufs
+	chunks [][]byte // arena chunks of written batches, empty, for reuse
 }
+
+// maxFreeChunks is how many empty arena chunks the intake keeps (4 MiB).
+const maxFreeChunks = 64
 
 // readyEvery is how many records a consumer appends between two wake-ups
 // of the filler.
@@ -32,9 +36,14 @@ const readyEvery = 256
 // batchBufs are a batch's records and the buffers planning it uses,
 // recycled together once the batch is written.
 type batchBufs struct {
-	msgs   []message
-	ops    []op
-	arenas [][]byte // encoded columns (resolveAll), full arenaSize chunks only
+	msgs []message
+	// resolved is set when the consumers converted the records before
+	// putting them (resolver.put); errs[i] is then record i's conversion
+	// error, nil when errs is shorter.
+	resolved bool
+	errs     []error
+	ops      []op
+	arenas   [][]byte // encoded columns, arenaSize chunks only
 }
 
 func newIntake(max int) *intake {
@@ -56,10 +65,25 @@ func (in *intake) fresh() *batchBufs {
 	return &batchBufs{msgs: make([]message, 0, min(in.max, 1<<15))}
 }
 
+// converted is what a resolver did to the records it puts: errs, when not
+// nil, are their conversion errors (parallel to the records); chunks are
+// arena chunks that hold encoded columns of these records and of records
+// put before, none after: they go with the batch that takes the last
+// record, and are reused once it is written.
+type converted struct {
+	errs   []error
+	chunks [][]byte
+}
+
 // put appends ms to the batch being filled, waiting while that batch is
 // full, until ctx is done. A batch that fills up ends there: the rest of
-// ms goes to the next one.
-func (in *intake) put(ctx context.Context, ms []message) error {
+// ms goes to the next one. conv is nil for records not converted yet (plan
+// converts them).
+func (in *intake) put(ctx context.Context, ms []message, conv *converted) error {
+	var errs []error
+	if conv != nil {
+		errs = conv.errs
+	}
 	for len(ms) > 0 {
 		in.mu.Lock()
 		for len(in.cur.msgs) >= in.max {
@@ -72,10 +96,22 @@ func (in *intake) put(ctx context.Context, ms []message) error {
 			}
 			in.mu.Lock()
 		}
-		before := len(in.cur.msgs)
+		b := in.cur
+		before := len(b.msgs)
 		k := min(len(ms), in.max-before)
-		in.cur.msgs = append(in.cur.msgs, ms[:k]...)
-		n := len(in.cur.msgs)
+		b.msgs = append(b.msgs, ms[:k]...)
+		b.resolved = b.resolved || conv != nil
+		if errs != nil {
+			if len(b.errs) < before {
+				b.errs = append(b.errs, make([]error, before-len(b.errs))...)
+			}
+			b.errs = append(b.errs, errs[:k]...)
+			errs = errs[k:]
+		}
+		if k == len(ms) && conv != nil {
+			b.arenas = append(b.arenas, conv.chunks...)
+		}
+		n := len(b.msgs)
 		in.mu.Unlock()
 		ms = ms[k:]
 		if before == 0 || n/readyEvery != before/readyEvery || n == in.max {
@@ -86,6 +122,19 @@ func (in *intake) put(ctx context.Context, ms []message) error {
 		}
 	}
 	return nil
+}
+
+// chunk returns an empty arena chunk of arenaSize bytes' capacity, a
+// reused one when there is one.
+func (in *intake) chunk() []byte {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if n := len(in.chunks); n > 0 {
+		c := in.chunks[n-1]
+		in.chunks = in.chunks[:n-1]
+		return c
+	}
+	return make([]byte, 0, arenaSize)
 }
 
 // len is the number of records in the batch being filled.
@@ -119,11 +168,17 @@ func (in *intake) recycle(b *batchBufs) {
 	b.msgs = b.msgs[:0]
 	clear(b.ops)
 	b.ops = b.ops[:0]
-	for i := range b.arenas {
-		b.arenas[i] = b.arenas[i][:0]
-	}
+	clear(b.errs)
+	b.errs, b.resolved = b.errs[:0], false
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	for _, c := range b.arenas {
+		if cap(c) == arenaSize && len(in.chunks) < maxFreeChunks {
+			in.chunks = append(in.chunks, c[:0])
+		}
+	}
+	clear(b.arenas)
+	b.arenas = b.arenas[:0]
 	if len(in.free) < 2 {
 		in.free = append(in.free, b)
 	}

@@ -2,6 +2,7 @@ package pgsink
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ func TestIntakeFullBatchWaits(t *testing.T) {
 	in := newIntake(4)
 	ctx := context.Background()
 	for i := range 4 {
-		if err := in.put(ctx, []message{{Offset: int64(i)}}); err != nil {
+		if err := in.put(ctx, []message{{Offset: int64(i)}}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -23,7 +24,7 @@ func TestIntakeFullBatchWaits(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := in.put(ctx, []message{{Partition: int32(p + 1), Offset: 10}}); err != nil {
+			if err := in.put(ctx, []message{{Partition: int32(p + 1), Offset: 10}}, nil); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -46,11 +47,11 @@ func TestIntakeFullBatchWaits(t *testing.T) {
 
 	// A consumer waiting on a full batch stops with its context.
 	for in.len() < 4 {
-		in.put(ctx, []message{{}})
+		in.put(ctx, []message{{}}, nil)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- in.put(cctx, []message{{}}) }()
+	go func() { done <- in.put(cctx, []message{{}}, nil) }()
 	time.Sleep(10 * time.Millisecond)
 	cancel()
 	select {
@@ -71,16 +72,23 @@ func TestIntakeFullBatchWaits(t *testing.T) {
 func TestIntakeRecycle(t *testing.T) {
 	in := newIntake(8)
 	ctx := context.Background()
-	in.put(ctx, []message{{RawValue: []byte("x")}})
+	in.put(ctx, []message{{RawValue: []byte("x")}}, nil)
 	b := in.take()
 	b.ops = append(b.ops, op{m: &b.msgs[0], keyID: "k"})
-	b.arenas = append(b.arenas, append(make([]byte, 0, arenaSize), "enc"...))
+	chunk := append(make([]byte, 0, arenaSize), "enc"...)
+	b.arenas = append(b.arenas, chunk)
+	b.errs, b.resolved = append(b.errs, errors.New("bad")), true
 	in.recycle(b)
-	if len(b.msgs) != 0 || b.msgs[:1][0].RawValue != nil || b.ops[:1][0].m != nil || len(b.arenas[0]) != 0 {
+	if len(b.msgs) != 0 || b.msgs[:1][0].RawValue != nil || b.ops[:1][0].m != nil || len(b.arenas) != 0 ||
+		b.arenas[:1][0] != nil || b.errs[:1][0] != nil || b.resolved {
 		t.Fatalf("recycled buffers keep the batch: %+v", b)
 	}
+	// Its arena chunk is handed out again, empty.
+	if c := in.chunk(); len(c) != 0 || cap(c) != arenaSize || &c[:1][0] != &chunk[0] {
+		t.Fatalf("the recycled chunk was not reused")
+	}
 	in.take() // the batch filled meanwhile (empty), replaced by the recycled one
-	in.put(ctx, []message{{Offset: 7}})
+	in.put(ctx, []message{{Offset: 7}}, nil)
 	if got := in.take(); got != b || got.msgs[0].Offset != 7 {
 		t.Fatalf("the recycled buffers were not reused")
 	}
@@ -97,7 +105,7 @@ func TestIntakePutSplits(t *testing.T) {
 		ms[i].Offset = int64(i)
 	}
 	done := make(chan error, 1)
-	go func() { done <- in.put(ctx, ms) }()
+	go func() { done <- in.put(ctx, ms, nil) }()
 	var got []int64
 	for len(got) < len(ms) {
 		<-in.ready
@@ -118,15 +126,15 @@ func TestIntakePutSplits(t *testing.T) {
 	}
 
 	big := newIntake(4 * readyEvery)
-	big.put(ctx, make([]message, readyEvery-1)) // the first records wake
+	big.put(ctx, make([]message, readyEvery-1), nil) // the first records wake
 	<-big.ready
-	big.put(ctx, make([]message, 1)) // 255 -> 256: crosses readyEvery
+	big.put(ctx, make([]message, 1), nil) // 255 -> 256: crosses readyEvery
 	select {
 	case <-big.ready:
 	default:
 		t.Fatal("no wake-up at readyEvery records")
 	}
-	big.put(ctx, make([]message, 10)) // 256 -> 266: no wake-up
+	big.put(ctx, make([]message, 10), nil) // 256 -> 266: no wake-up
 	select {
 	case <-big.ready:
 		t.Fatal("a wake-up between two multiples of readyEvery")

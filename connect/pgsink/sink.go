@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,10 +153,11 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
+		res := newResolver(in, s.cfg.Mode == ModeUpsert)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := c.RunBatches(cctx, func(ctx context.Context, ms []message) error { return in.put(ctx, ms) })
+			err := c.RunBatches(cctx, res.put)
 			if err != nil && cctx.Err() == nil {
 				select {
 				case errc <- fmt.Errorf("partition %d: %w", part, err):
@@ -351,11 +351,20 @@ func (s *Sink) write(ctx context.Context, p planned) error {
 }
 
 // plan turns a batch into ops, last op per key wins (upsert mode), and
-// lists records that cannot be written at all. The ops and the records'
-// encoded columns use b's buffers.
+// lists records that cannot be written at all. The records are converted
+// already (resolver), or here when they were put without conversion. The
+// ops use b's buffers.
 func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 	batch := b.msgs
-	convErrs := resolveAll(b, s.cfg.Mode == ModeUpsert)
+	convErrs := b.errs
+	if !b.resolved {
+		// Records put without a resolver's conversion: converted here.
+		var a arena
+		convErrs = make([]error, len(batch))
+		for i := range batch {
+			convErrs[i] = resolveMsg(&batch[i], &a, s.cfg.Mode == ModeUpsert)
+		}
+	}
 	var byKey map[string]int // the op of each key, in upsert mode and for deletes
 	ops = b.ops[:0]
 	if cap(ops) < len(batch) {
@@ -368,7 +377,7 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 			bad = append(bad, &badRecordError{m: m, reason: m.Err.Error()})
 			continue
 		}
-		if convErrs[i] != nil {
+		if i < len(convErrs) && convErrs[i] != nil {
 			bad = append(bad, &badRecordError{m: m, reason: convErrs[i].Error()})
 			continue
 		}
@@ -408,61 +417,74 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 	return out, bad
 }
 
-// resolveAll converts the keys and values of b's records on GOMAXPROCS
-// goroutines; errs[i] is record i's failure, prefixed by its side. Keys
-// are also decoded into values when keys is set (upsert mode: plan reads
-// them); a tombstone's key is decoded by plan itself. Encoded columns go to
-// arena chunks of b, recycled ones first.
-func resolveAll(b *batchBufs, keys bool) []error {
-	batch := b.msgs
-	errs := make([]error, len(batch))
-	workers := runtime.GOMAXPROCS(0)
-	var mu sync.Mutex
-	spare := b.arenas
-	b.arenas = nil
-	chunk := func() []byte {
-		mu.Lock()
-		defer mu.Unlock()
-		var c []byte
-		if n := len(spare); n > 0 {
-			c, spare = spare[n-1], spare[:n-1]
-		} else {
-			c = make([]byte, 0, arenaSize)
+// resolveMsg converts m's key and value (their encoded columns appended
+// to a), and decodes the key into values too when keys is set. The error
+// names the side that failed.
+func resolveMsg(m *message, a *arena, keys bool) error {
+	if m.Err != nil {
+		return nil // plan reports it
+	}
+	if m.Key != nil {
+		err := m.Key.resolve(a)
+		if err == nil && keys {
+			_, err = m.Key.values()
 		}
-		b.arenas = append(b.arenas, c)
-		return c
+		if err != nil {
+			return fmt.Errorf("key: %w", err)
+		}
 	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a := arena{chunk: chunk}
-			for i := w; i < len(batch); i += workers {
-				m := &batch[i]
-				if m.Err != nil {
-					continue
-				}
-				if m.Key != nil {
-					err := m.Key.resolve(&a)
-					if err == nil && keys {
-						_, err = m.Key.values()
-					}
-					if err != nil {
-						errs[i] = fmt.Errorf("key: %w", err)
-						continue
-					}
-				}
-				if m.Value != nil {
-					if err := m.Value.resolve(&a); err != nil {
-						errs[i] = fmt.Errorf("value: %w", err)
-					}
-				}
-			}
-		}()
+	if m.Value != nil {
+		if err := m.Value.resolve(a); err != nil {
+			return fmt.Errorf("value: %w", err)
+		}
 	}
-	wg.Wait()
-	return errs
+	return nil
+}
+
+// resolver converts the records one consumer reads, a broker response at
+// a time, on the consumer's goroutine, before they join the batch being
+// filled: a response's datums and bytes are still in the CPU's caches
+// then, where converting whole batches later (resolveAll) found them in
+// memory again. Encoded columns go to arena chunks of the intake, handed
+// back to it with the records that use them.
+type resolver struct {
+	in   *intake
+	keys bool // upsert mode: keys are decoded into values too
+	a    arena
+	conv converted
+}
+
+func newResolver(in *intake, keys bool) *resolver {
+	r := &resolver{in: in, keys: keys}
+	r.a.chunk = func() []byte {
+		// The chunk being replaced is full: it goes with the records
+		// of this put (or a later one), the last that use it.
+		if cap(r.a.buf) == arenaSize {
+			r.conv.chunks = append(r.conv.chunks, r.a.buf)
+		}
+		return in.chunk()
+	}
+	return r
+}
+
+// put converts ms and puts them into the intake (a Consumer.RunBatches
+// handler).
+func (r *resolver) put(ctx context.Context, ms []message) error {
+	r.conv.errs = r.conv.errs[:0]
+	failed := false
+	for i := range ms {
+		err := resolveMsg(&ms[i], &r.a, r.keys)
+		r.conv.errs = append(r.conv.errs, err)
+		failed = failed || err != nil
+	}
+	conv := converted{chunks: r.conv.chunks}
+	if failed {
+		conv.errs = r.conv.errs
+	}
+	err := r.in.put(ctx, ms, &conv)
+	clear(r.conv.chunks)
+	r.conv.chunks = r.conv.chunks[:0]
+	return err
 }
 
 // keyIdentity renders a key's column values as a map key: values of

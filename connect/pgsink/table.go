@@ -90,6 +90,14 @@ type tableState struct {
 	layouts              map[[2]*column]*layout
 	stages               map[string]string // column set -> staging table
 
+	// The last pair ensure and layoutOf were asked about (the rows of a
+	// batch nearly always share one): asked again, they answer without a
+	// map lookup per row.
+	lastEnsured   [2]*column
+	lastEnsuredOK bool
+	lastLayoutID  [2]*column
+	lastLayout    *layout
+
 	// copyBuf and rowBuf are memory the writer reuses from batch to
 	// batch: the binary COPY stream, the rows of a batch's first group.
 	copyBuf []byte
@@ -108,6 +116,7 @@ func (t *tableState) ident() string { return pgx.Identifier{t.schema, t.name}.Sa
 // load reads the table's columns, if it exists.
 func (t *tableState) load(ctx context.Context, q querier) error {
 	t.cols, t.ensured, t.stages = map[string]string{}, map[[2]*column]bool{}, map[string]string{}
+	t.lastEnsuredOK = false
 	if t.layouts == nil {
 		t.layouts = map[[2]*column]*layout{}
 	}
@@ -188,7 +197,11 @@ type layout struct {
 // per pair of column lists.
 func (t *tableState) layoutOf(key, val *datum) *layout {
 	id := [2]*column{colsID(key), colsID(val)}
+	if t.lastLayout != nil && id == t.lastLayoutID {
+		return t.lastLayout
+	}
 	if l, ok := t.layouts[id]; ok {
+		t.lastLayoutID, t.lastLayout = id, l
 		return l
 	}
 	l := &layout{}
@@ -254,7 +267,11 @@ func (l *layout) values(dst []any, key, val *datum) ([]any, error) {
 // take, which makes the record bad).
 func (t *tableState) ensure(ctx context.Context, q querier, key, val *datum) error {
 	id := [2]*column{colsID(key), colsID(val)}
+	if t.lastEnsuredOK && id == t.lastEnsured {
+		return nil
+	}
 	if t.ensured[id] {
+		t.lastEnsured, t.lastEnsuredOK = id, true
 		return nil
 	}
 	cols := t.layoutOf(key, val).cols
