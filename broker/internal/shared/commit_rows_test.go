@@ -149,3 +149,122 @@ func TestCommitRowPerRun(t *testing.T) {
 		}
 	}
 }
+
+// An object's batches reach sharedlog_commit as one entry per run of a
+// partition's batches from producers that are not idempotent; an
+// idempotent producer's batch is an entry of its own. The answers are
+// spread back over the batches: consecutive offsets within an entry.
+func TestCommitRuns(t *testing.T) {
+	plain := func(topic string, part int32, off, n int64, count int32) objectBatch {
+		return objectBatch{Topic: topic, Partition: part, Off: off, Len: n, Count: count, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	}
+	idem := func(part int32, off, n int64, count int32) objectBatch {
+		return objectBatch{Topic: "t", Partition: part, Off: off, Len: n, Count: count, ProducerID: 7, BaseSequence: 0}
+	}
+	for _, tc := range []struct {
+		name string
+		bs   []objectBatch
+		want []commitRun
+	}{
+		{"one batch", []objectBatch{plain("t", 0, 8, 70, 1)}, []commitRun{{0, 1}}},
+		{"a section of plain batches", []objectBatch{plain("t", 0, 8, 70, 2), plain("t", 0, 78, 80, 3), plain("t", 0, 158, 70, 1)}, []commitRun{{0, 3}}},
+		{"partitions and topics split", []objectBatch{plain("t", 0, 8, 70, 1), plain("t", 1, 78, 70, 1), plain("t", 1, 148, 70, 1), plain("u", 1, 218, 70, 1)},
+			[]commitRun{{0, 1}, {1, 2}, {3, 1}}},
+		{"an idempotent batch stands alone", []objectBatch{plain("t", 0, 8, 70, 1), idem(0, 78, 70, 2), idem(0, 148, 70, 2), plain("t", 0, 218, 70, 1), plain("t", 0, 288, 70, 1)},
+			[]commitRun{{0, 1}, {1, 1}, {2, 1}, {3, 2}}},
+		{"a producer id without a sequence is not checked", []objectBatch{plain("t", 0, 8, 70, 1), {Topic: "t", Off: 78, Len: 70, Count: 1, ProducerID: 3, BaseSequence: -1}},
+			[]commitRun{{0, 2}}},
+		{"a gap in the bytes splits", []objectBatch{plain("t", 0, 8, 70, 1), plain("t", 0, 80, 70, 1)}, []commitRun{{0, 1}, {1, 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := commitRuns(tc.bs)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("runs %v, want %v", got, tc.want)
+			}
+			// Entry i appended at base 100*i (or was refused when odd
+			// and of one batch, as a duplicate at 5).
+			answers := make([]answer, len(got))
+			for i, r := range got {
+				answers[i] = answer{base: int64(100 * i), status: statusAppended, next: int64(1000 + i), start: 0, bytes: 1}
+				if r.n == 1 && i%2 == 1 {
+					answers[i] = answer{base: 5, status: statusDuplicate, next: -1, start: -1, bytes: -1}
+				}
+			}
+			per := perBatch(tc.bs, got, answers)
+			if len(per) != len(tc.bs) {
+				t.Fatalf("%d answers for %d batches", len(per), len(tc.bs))
+			}
+			for i, r := range got {
+				base := answers[i].base
+				for k := r.first; k < r.first+r.n; k++ {
+					want := answers[i]
+					want.base = base
+					if per[k] != want {
+						t.Fatalf("batch %d: %+v, want %+v", k, per[k], want)
+					}
+					if want.status == statusAppended {
+						base += int64(tc.bs[k].Count)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The commit of an object holding many requests' batches of a few
+// partitions passes the function one entry per partition run, however many
+// batches: the stored answer has that many elements, and every batch
+// still gets its own offsets.
+func TestCommitEntriesPerRun(t *testing.T) {
+	c := newCluster(t)
+	a := c.node("a", func(cfg *Config) { cfg.Window = 200 * time.Millisecond })
+	ctx := context.Background()
+	p0, p1 := openPart(t, a, "entries", 0), openPart(t, a, "entries", 1)
+	objects := a.Stats().Objects
+	var ws []*Pending
+	var wantBase []int64
+	next := [2]int64{}
+	for i := range 20 {
+		p, part := p0, 0
+		if i%3 == 0 {
+			p, part = p1, 1
+		}
+		bt, err := log.EncodeBatch(recs("e", i, 1+i%4), 1, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := p.EnqueueBatch(bt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+		wantBase = append(wantBase, next[part])
+		next[part] += int64(1 + i%4)
+	}
+	for i, w := range ws {
+		if got, err := w.Wait(ctx); err != nil || got != wantBase[i] {
+			t.Fatalf("batch %d: base %d, %v; want %d", i, got, err, wantBase[i])
+		}
+	}
+	if n := a.Stats().Objects - objects; n != 1 {
+		t.Fatalf("the batches went into %d objects, want 1", n)
+	}
+	var entries int
+	if err := c.pool.QueryRow(ctx, `SELECT cardinality(answer_base) FROM sharedlog_objects ORDER BY object_id DESC LIMIT 1`).Scan(&entries); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 2 {
+		t.Fatalf("the commit passed %d entries, want 2 (one per partition)", entries)
+	}
+	for part, p := range []*Partition{p0, p1} {
+		got, err := p.Read(0, 0, 0)
+		if err != nil || int64(len(got)) != next[part] || p.HighWatermark() != next[part] {
+			t.Fatalf("partition %d: read %d records, %v; high watermark %d; want %d", part, len(got), err, p.HighWatermark(), next[part])
+		}
+		for i, r := range got {
+			if r.Offset != int64(i) {
+				t.Fatalf("partition %d: record %d has offset %d", part, i, r.Offset)
+			}
+		}
+	}
+}

@@ -12,13 +12,18 @@
 // EnqueueBatch adds a batch to the buffer; the buffer is sealed when its
 // window (Config.Window, 5 ms by default) has passed since its first batch,
 // or when it holds Config.MaxObjectBytes (8 MiB). A sealed buffer becomes
-// one object, wal/<node>/<time-ordered id> (object.go), which is announced
-// in sharedlog_uploads (while the window fills: off the ack's path), built
-// and PUT outside the intake lock, and then committed by one call of the
-// PostgreSQL function sharedlog_commit (schema.go): it locks the touched
-// partition rows in (topic id, partition) order, assigns offsets, records
-// the batches' coordinates (one row per partition's run of batches in the
-// object) and the object, deletes the upload row and NOTIFYs. Only then does each waiting append learn its offsets: an ack
+// one object, wal/<node>/<time-ordered id> (object.go), whose key is
+// announced in sharedlog_uploads ahead (keys.go: one statement writes the
+// rows of the next 16 keys, off the ack's path), built and PUT outside the
+// intake lock, and then committed by one call of the PostgreSQL function
+// sharedlog_commit (schema.go): it locks the touched partition rows in
+// (topic id, partition) order, assigns offsets, records the batches'
+// coordinates (one row per partition's run of batches in the object) and
+// the object, deletes the upload row and NOTIFYs. The call gets one entry
+// per run of a partition's batches that are not an idempotent producer's
+// (their byte ranges and counts summed), not one per batch: its work grows
+// with its entries, and the node spreads the run's offsets over its
+// batches. Only then does each waiting append learn its offsets: an ack
 // means the object is stored and its offsets are committed. A node commits
 // its objects one at a time in seal order, so one producer's batches to
 // one node keep their order within a partition. Their PUTs overlap, as

@@ -294,14 +294,24 @@ type announcement struct {
 	err  error
 }
 
-// announce starts writing a new object key's row in sharedlog_uploads.
+// announced is the done channel of an announcement made ahead (keys.go).
+var announced = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// announce returns a key for a new object whose row in sharedlog_uploads
+// is written: one of the pool's (keys.go), or a new one whose row is being
+// written, with the pool's next keys in the same statement.
 func (l *Log) announce() *announcement {
+	if key, ok := l.takeKey(); ok {
+		return &announcement{key: key, done: announced}
+	}
 	a := &announcement{key: l.newObjectKey(), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.PutTimeout)
-		defer cancel()
-		_, a.err = l.pool.Exec(ctx, `INSERT INTO sharedlog_uploads (key, node) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, a.key, l.cfg.Node)
+		a.err = l.announceKeys(a.key)
 	}()
 	return a
 }
@@ -315,7 +325,14 @@ func (f *flush) build() {
 		}
 		return cmp.Compare(a.p.key.part, b.p.key.part)
 	})
-	w := newObjectWriter(f.bytes)
+	// Room for the footer too (a batch's entry, and per batch at most
+	// one section header): appending it must not copy the object.
+	footer := 0
+	for _, r := range f.reqs {
+		footer += footerBatch + footerSection + len(r.p.key.topic)
+	}
+	w := newObjectWriter(f.bytes + footer)
+	w.batches = make([]objectBatch, 0, len(f.reqs))
 	for _, r := range f.reqs {
 		w.add(r.p.key.topic, r.p.key.part, r.batch)
 		r.batch = nil // copied into the object: let it go
@@ -483,17 +500,26 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 // commit calls sharedlog_commit for f until it answers or CommitTimeout
 // passes. The function is idempotent per key, so every failure is retried
 // (a connection cut during COMMIT included: the retry returns the offsets
-// the first attempt stored), except its refusals.
+// the first attempt stored), except its refusals. It passes the function
+// one entry per run of batches (commitRuns), and answers per batch.
 func (l *Log) commit(f *flush) ([]answer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
 	defer cancel()
-	n := len(f.batches)
+	runs := commitRuns(f.batches)
+	n := len(runs)
 	topics, parts := make([]string, n), make([]int32, n)
 	offs, lens, counts, maxts := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	pids, epochs, seqs := make([]int64, n), make([]int16, n), make([]int32, n)
-	for i, b := range f.batches {
-		topics[i], parts[i], offs[i], lens[i], counts[i], maxts[i] = b.Topic, b.Partition, b.Off, b.Len, int64(b.Count), b.MaxTimestamp
+	for i, r := range runs {
+		b := f.batches[r.first]
+		topics[i], parts[i], offs[i] = b.Topic, b.Partition, b.Off
 		pids[i], epochs[i], seqs[i] = b.ProducerID, b.ProducerEpoch, b.BaseSequence
+		maxts[i] = b.MaxTimestamp
+		for _, x := range f.batches[r.first : r.first+r.n] {
+			lens[i] += x.Len
+			counts[i] += int64(x.Count)
+			maxts[i] = max(maxts[i], x.MaxTimestamp)
+		}
 	}
 	args := commitArgs{topics, parts, offs, lens, counts, maxts, pids, epochs, seqs}
 	var last error
@@ -508,7 +534,7 @@ func (l *Log) commit(f *flush) ([]answer, error) {
 		answers, err := l.commitOnce(ctx, f.key, int64(len(f.data)), args)
 		if err == nil {
 			if len(answers) != n {
-				return nil, fmt.Errorf("commit of %s: %d answers for %d batches", f.key, len(answers), n)
+				return nil, fmt.Errorf("commit of %s: %d answers for %d entries", f.key, len(answers), n)
 			}
 			took := time.Since(t0)
 			l.stats.Commits.Add(1)
@@ -516,7 +542,7 @@ func (l *Log) commit(f *flush) ([]answer, error) {
 			l.in.mu.Lock()
 			average(&l.in.commitAvg, took)
 			l.in.mu.Unlock()
-			return answers, nil
+			return perBatch(f.batches, runs, answers), nil
 		}
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "P0002" || pe.Code == "P0001" || pe.Code[:2] == "22" || pe.Code[:2] == "42") {
@@ -526,6 +552,58 @@ func (l *Log) commit(f *flush) ([]answer, error) {
 		last = err
 		l.log.Warn("shared log: commit failed; retrying (it is idempotent)", "key", f.key, "attempt", attempt+1, "err", err)
 	}
+}
+
+// commitRun is one entry of a sharedlog_commit call: batches first to
+// first+n-1 of an object.
+type commitRun struct{ first, n int }
+
+// commitRuns groups an object's batches (in object order) into
+// sharedlog_commit's entries: consecutive batches of one partition, lying
+// back to back, none of them an idempotent producer's, make one entry
+// (their byte ranges, record counts and timestamps summed up as one
+// batch's); an idempotent producer's batch is an entry of its own, since
+// its sequence is checked on its own. The function's work grows with its
+// entries, and its coordinate rows are per run anyway: an object of many
+// small requests costs it about as much as one request per partition.
+func commitRuns(bs []objectBatch) []commitRun {
+	runs := make([]commitRun, 0, 8)
+	for i, b := range bs {
+		if k := len(runs) - 1; k >= 0 && !idempotent(b) {
+			r := &runs[k]
+			prev := bs[r.first+r.n-1]
+			if !idempotent(prev) && prev.Topic == b.Topic && prev.Partition == b.Partition && prev.Off+prev.Len == b.Off {
+				r.n++
+				continue
+			}
+		}
+		runs = append(runs, commitRun{first: i, n: 1})
+	}
+	return runs
+}
+
+// idempotent reports whether sharedlog_commit checks b's producer
+// sequence (it does when both the producer id and the sequence are set).
+func idempotent(b objectBatch) bool { return b.ProducerID >= 0 && b.BaseSequence >= 0 }
+
+// perBatch spreads the commit's answers, one per entry, over the batches:
+// an entry's batches share its status and partition row, and take
+// consecutive offsets from its base in object order.
+func perBatch(bs []objectBatch, runs []commitRun, answers []answer) []answer {
+	if len(runs) == len(bs) {
+		return answers
+	}
+	out := make([]answer, len(bs))
+	for i, r := range runs {
+		a := answers[i]
+		for k := r.first; k < r.first+r.n; k++ {
+			out[k] = a
+			if a.status == statusAppended {
+				a.base += int64(bs[k].Count)
+			}
+		}
+	}
+	return out
 }
 
 // commitArgs are sharedlog_commit's arrays, one element per batch.

@@ -64,6 +64,7 @@ func (l *Log) listenOnce(tick func()) error {
 		if err := l.pollAll(l.ctx); err != nil && l.ctx.Err() == nil {
 			l.log.Warn("shared log: high watermark poll failed", "err", err)
 		}
+		l.pruneKeys()
 		tick()
 	}
 	for {

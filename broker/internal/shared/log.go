@@ -212,7 +212,8 @@ type Log struct {
 	parts  map[pkey]*Partition
 	closed bool
 
-	in intake
+	in   intake
+	keys keyPool // object keys announced ahead (keys.go)
 
 	stats Stats
 
@@ -299,6 +300,7 @@ func (l *Log) Close() error {
 	}
 	l.mu.Unlock()
 	l.in.close()
+	l.closeKeys()
 	l.cancel()
 	l.wg.Wait()
 	for _, p := range parts {

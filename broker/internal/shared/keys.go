@@ -1,0 +1,157 @@
+package shared
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// announceAhead is how many object keys one statement announces in
+// sharedlog_uploads: the key an intake window needs now and the next
+// ones, kept ready in the Log's key pool. An object then costs PostgreSQL
+// one transaction (its commit) instead of two.
+const announceAhead = 16
+
+// keyPool holds object keys whose upload rows are written and that no
+// object uses yet. A key is used only while its row is younger than
+// keyMaxAge, so that the orphan collector (which takes rows older than
+// OrphanAge) cannot take it before its object is committed; older ones
+// are dropped and their rows deleted (prune), as are the pool's rows when
+// the Log closes. A node that dies leaves them as orphans, which GC
+// collects like any upload never committed.
+type keyPool struct {
+	mu      sync.Mutex
+	ready   []pooledKey // oldest first
+	filling bool        // a refill is running
+	closed  bool
+	wg      sync.WaitGroup // refills
+}
+
+type pooledKey struct {
+	key string
+	at  time.Time // before its row was written: the row is younger
+}
+
+// keyMaxAge is how long a pooled key may wait for an object: half of what
+// OrphanAge leaves after a PUT's and a commit's deadlines, for the window
+// and the wait for the pipeline.
+func (l *Log) keyMaxAge() time.Duration {
+	return (l.cfg.OrphanAge - l.cfg.PutTimeout - l.cfg.CommitTimeout) / 2
+}
+
+// takeKey returns a pooled key young enough to use, starting a refill
+// when few are left; ok is false when the pool has none.
+func (l *Log) takeKey() (key string, ok bool) {
+	kp := &l.keys
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	maxAge := l.keyMaxAge()
+	for len(kp.ready) > 0 {
+		k := kp.ready[0]
+		kp.ready = kp.ready[1:]
+		if time.Since(k.at) < maxAge {
+			key, ok = k.key, true
+			break
+		}
+		// Too old to use: its row goes.
+		kp.wg.Add(1)
+		go func() {
+			defer kp.wg.Done()
+			l.forgetKeys([]string{k.key})
+		}()
+	}
+	if ok && len(kp.ready) < announceAhead/4 && !kp.filling && !kp.closed {
+		kp.filling = true
+		kp.wg.Add(1)
+		go func() {
+			defer kp.wg.Done()
+			_ = l.announceKeys("")
+			kp.mu.Lock()
+			kp.filling = false
+			kp.mu.Unlock()
+		}()
+	}
+	return key, ok
+}
+
+// announceKeys writes the upload rows of first (unless empty) and of new
+// keys, announceAhead in all, in one statement; the new keys join the
+// pool when it succeeds. When it fails, rows it may have written are
+// orphans to GC.
+func (l *Log) announceKeys(first string) error {
+	keys := make([]string, 0, announceAhead)
+	if first != "" {
+		keys = append(keys, first)
+	}
+	for len(keys) < announceAhead {
+		keys = append(keys, l.newObjectKey())
+	}
+	at := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.PutTimeout)
+	defer cancel()
+	_, err := l.pool.Exec(ctx, `INSERT INTO sharedlog_uploads (key, node) SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT (key) DO NOTHING`, keys, l.cfg.Node)
+	if err != nil {
+		return err
+	}
+	extra := keys
+	if first != "" {
+		extra = keys[1:]
+	}
+	kp := &l.keys
+	kp.mu.Lock()
+	if kp.closed {
+		kp.mu.Unlock()
+		l.forgetKeys(extra)
+		return nil
+	}
+	for _, k := range extra {
+		kp.ready = append(kp.ready, pooledKey{k, at})
+	}
+	kp.mu.Unlock()
+	return nil
+}
+
+// pruneKeys deletes the rows of pooled keys too old to use.
+func (l *Log) pruneKeys() {
+	kp := &l.keys
+	maxAge := l.keyMaxAge()
+	kp.mu.Lock()
+	var old []string
+	for len(kp.ready) > 0 && time.Since(kp.ready[0].at) >= maxAge {
+		old = append(old, kp.ready[0].key)
+		kp.ready = kp.ready[1:]
+	}
+	kp.mu.Unlock()
+	if len(old) > 0 {
+		l.forgetKeys(old)
+	}
+}
+
+// closeKeys stops refills and deletes the rows of the keys left unused.
+func (l *Log) closeKeys() {
+	kp := &l.keys
+	kp.mu.Lock()
+	kp.closed = true
+	kp.mu.Unlock()
+	kp.wg.Wait()
+	kp.mu.Lock()
+	left := make([]string, 0, len(kp.ready))
+	for _, k := range kp.ready {
+		left = append(left, k.key)
+	}
+	kp.ready = nil
+	kp.mu.Unlock()
+	if len(left) > 0 {
+		l.forgetKeys(left)
+	}
+}
+
+// forgetKeys deletes the upload rows of keys no object was PUT under.
+// When it fails the rows stay as orphans, which GC collects.
+func (l *Log) forgetKeys(keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.PutTimeout)
+	defer cancel()
+	if _, err := l.pool.Exec(ctx, `DELETE FROM sharedlog_uploads WHERE key = ANY($1)`, keys); err != nil {
+		l.log.Warn("shared log: unused upload rows not deleted; garbage collection takes them later", "keys", len(keys), "err", err)
+	}
+}
