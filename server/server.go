@@ -349,7 +349,7 @@ func (s *Server) HTTPServer() *http.Server {
 		p.SetHTTP2(true)
 	}
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler:           newWorkers(s.handler), // workers.go
 		Protocols:         &p,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
