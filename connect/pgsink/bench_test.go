@@ -135,7 +135,7 @@ func BenchmarkSink(b *testing.B) {
 					committed.next = logger(b).Handler()
 				}
 				s, err := pgsink.New(pgsink.Config{Name: name, Postgres: dbURL, Topic: "bench", Table: name, KeyColumn: "id",
-					Mode: mode.mode, Write: mode.write, BatchRecords: 20000, BatchInterval: 100 * time.Millisecond}, srv.Conn, slog.New(committed))
+					Mode: mode.mode, Write: mode.write, BatchRecords: benchBatch(), BatchInterval: 100 * time.Millisecond}, srv.Conn, slog.New(committed))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -292,3 +292,16 @@ func (c *commitCounter) Handle(ctx context.Context, r slog.Record) error {
 
 func (c *commitCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
 func (c *commitCounter) WithGroup(string) slog.Handler      { return c }
+
+// benchBatch is BenchmarkSink's batch_records: 20,000, or
+// SLUICE_BENCH_SINK_BATCH.
+func benchBatch() int {
+	if v := os.Getenv("SLUICE_BENCH_SINK_BATCH"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			panic(fmt.Sprintf("SLUICE_BENCH_SINK_BATCH=%q: want a positive number of records", v))
+		}
+		return n
+	}
+	return 20000
+}

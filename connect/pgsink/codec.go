@@ -18,16 +18,12 @@ import (
 )
 
 // datum is one decoded key or value: its columns and their values. The
-// consumer's decoder only copies the bytes and names the conversion
-// (cheap, on the consumer's goroutine); resolve converts them, which the
-// sink does for a whole batch on several goroutines.
+// consumer's decoder only keeps the bytes and names the conversion;
+// resolve converts them, which each consumer's resolver does for the
+// records of a broker response at a time. A datum is kept small (88
+// bytes, two per record): what only the slower paths need is in slow.
 type datum struct {
 	cols []column
-	rec  any // a map[string]any for records, else the one value
-
-	// vals, when set, are the column values (the direct Avro decoder
-	// gives them without a record map).
-	vals rowVals
 
 	// enc, when set, is the columns' values in PostgreSQL's binary COPY
 	// encoding (fastavro.go), which the sink COPYs as they are.
@@ -37,7 +33,30 @@ type datum struct {
 	avro *shape
 
 	raw  []byte
+	slow *slowDatum
+}
+
+// slowDatum is the part of a datum that is not transcoded straight into
+// COPY fields: converted values, or the conversion still to do.
+type slowDatum struct {
+	rec any // a map[string]any for records, else the one value
+
+	// vals, when set, are the column values (the direct Avro decoder
+	// gives them without a record map).
+	vals rowVals
+
 	conv func([]byte) (any, error)
+}
+
+// hasVals reports whether the datum's column values are decoded.
+func (d *datum) hasVals() bool { return d.slow != nil && d.slow.vals != nil }
+
+// setVals sets the datum's decoded column values.
+func (d *datum) setVals(vals rowVals) {
+	if d.slow == nil {
+		d.slow = &slowDatum{}
+	}
+	d.slow.vals = vals
 }
 
 // arena is the memory that resolve appends encoded columns to: chunks
@@ -53,7 +72,7 @@ type arena struct {
 // to a's chunk.
 func (d *datum) resolve(a *arena) error {
 	if d.avro != nil {
-		if d.enc != nil || d.vals != nil {
+		if d.enc != nil || d.hasVals() {
 			return nil
 		}
 		if need := len(d.raw) + 12*len(d.cols); cap(a.buf)-len(a.buf) < need {
@@ -66,7 +85,10 @@ func (d *datum) resolve(a *arena) error {
 		start := len(a.buf)
 		enc, err := encodeAvroCopy(d.avro, d.raw, a.buf)
 		if errors.Is(err, errNoBinary) {
-			d.vals, err = decodeAvroFast(d.avro, d.raw, len(d.cols))
+			vals, err := decodeAvroFast(d.avro, d.raw, len(d.cols))
+			if err == nil {
+				d.setVals(vals)
+			}
 			return err
 		}
 		if err != nil {
@@ -76,39 +98,43 @@ func (d *datum) resolve(a *arena) error {
 		d.enc = enc[start:len(enc):len(enc)]
 		return nil
 	}
-	if d.conv == nil {
+	if d.slow == nil || d.slow.conv == nil {
 		return nil
 	}
-	rec, err := d.conv(d.raw)
-	d.conv, d.raw = nil, nil
+	rec, err := d.slow.conv(d.raw)
+	d.slow.conv, d.raw = nil, nil
 	if err != nil {
 		return err
 	}
-	d.rec = rec
+	d.slow.rec = rec
 	return nil
 }
 
 // values returns the datum's column values in cols order (after
 // resolve).
 func (d *datum) values() ([]any, error) {
-	if d.vals != nil {
-		return d.vals, nil
+	if d.hasVals() {
+		return d.slow.vals, nil
 	}
 	if d.avro != nil {
 		vals, err := decodeAvroFast(d.avro, d.raw, len(d.cols))
 		if err != nil {
 			return nil, err
 		}
-		d.vals = vals
+		d.setVals(vals)
 		return vals, nil
 	}
 	out := make([]any, len(d.cols))
+	var rec any
+	if d.slow != nil {
+		rec = d.slow.rec
+	}
 	if len(d.cols) == 1 && d.cols[0].path == nil {
-		out[0] = d.rec
+		out[0] = rec
 		return out, nil
 	}
 	for i, c := range d.cols {
-		out[i] = valueAt(d.rec, c)
+		out[i] = valueAt(rec, c)
 	}
 	return out, nil
 }
@@ -170,7 +196,12 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		cols := []column{{name: c.single, pgType: "text"}} // shared: its address names the layout
 		return func(b []byte, v **datum) error {
 			enc := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), uint32(len(b)))
-			*v = &datum{cols: cols, rec: string(b), enc: append(enc, b...)}
+			kd := &struct { // one allocation for both
+				d datum
+				s slowDatum
+			}{d: datum{cols: cols, enc: append(enc, b...)}, s: slowDatum{rec: string(b)}}
+			kd.d.slow = &kd.s
+			*v = &kd.d
 			return nil
 		}, nil
 	}
@@ -204,7 +235,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return fromAvroNative(sh, v)
 		}
 		return func(b []byte, v **datum) error {
-			*v = &datum{cols: cols, raw: b, conv: conv}
+			*v = &datum{cols: cols, raw: b, slow: &slowDatum{conv: conv}}
 			return nil
 		}, nil
 	case *jsonschema.Schema:
@@ -224,7 +255,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return fromJSON(sh, doc)
 		}
 		return func(b []byte, v **datum) error {
-			*v = &datum{cols: cols, raw: b, conv: conv}
+			*v = &datum{cols: cols, raw: b, slow: &slowDatum{conv: conv}}
 			return nil
 		}, nil
 	case *protobuf.Schema:
@@ -265,7 +296,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 				}
 				return fromProto(e.sh, m)
 			}
-			*v = &datum{cols: e.cols, raw: msg, conv: conv}
+			*v = &datum{cols: e.cols, raw: msg, slow: &slowDatum{conv: conv}}
 			return nil
 		}, nil
 	}

@@ -74,7 +74,7 @@ func TestAvroFastMatchesHamba(t *testing.T) {
 			t.Fatal(err)
 		}
 		cols, _ := columnsOf(sh, NestedFlatten, "value")
-		viaHamba := show(&datum{cols: cols, rec: rec})
+		viaHamba := show(&datum{cols: cols, slow: &slowDatum{rec: rec}})
 		if fast != viaHamba {
 			t.Errorf("direct:\n%s\nhamba:\n%s", fast, viaHamba)
 		}
@@ -116,7 +116,7 @@ func FuzzAvroFast(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a, b := show(&datum{cols: cols, vals: vals}), show(&datum{cols: cols, rec: rec}); a != b {
+		if a, b := show(&datum{cols: cols, slow: &slowDatum{vals: vals}}), show(&datum{cols: cols, slow: &slowDatum{rec: rec}}); a != b {
 			t.Fatalf("direct:\n%s\nhamba:\n%s", a, b)
 		}
 	})

@@ -113,3 +113,11 @@ func TestResolverConvertsAndHandsChunksBack(t *testing.T) {
 		t.Fatalf("%d chunks went with the batches, %d came back", chunks, len(in.chunks))
 	}
 }
+
+// TestDatumSize: two datums per record are allocated; what only the slower
+// paths need stays out of them.
+func TestDatumSize(t *testing.T) {
+	if n := unsafe.Sizeof(datum{}); n > 88 {
+		t.Errorf("a datum takes %d bytes, want at most 88", n)
+	}
+}
