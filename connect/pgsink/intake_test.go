@@ -74,7 +74,7 @@ func TestIntakeRecycle(t *testing.T) {
 	ctx := context.Background()
 	in.put(ctx, []message{{RawValue: []byte("x")}}, nil)
 	b := in.take()
-	b.ops = append(b.ops, op{m: &b.msgs[0], keyID: "k"})
+	b.ops = append(b.ops, op{m: &b.msgs[0]})
 	chunk := append(make([]byte, 0, arenaSize), "enc"...)
 	b.arenas = append(b.arenas, chunk)
 	b.errs, b.resolved = append(b.errs, errors.New("bad")), true

@@ -2,6 +2,7 @@ package pgsink
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func TestResolverConvertsAndHandsChunksBack(t *testing.T) {
 	}
 	kdec, _ := (&codec{single: "id", raw: true}).Decoder(nil)
 	in := newIntake(2000)
-	r := newResolver(in, false)
+	r := newResolver(in)
 	ctx := context.Background()
 	const perPut, puts = 700, 5 // 3500 records of about 70 encoded bytes: several chunks
 	taken := make(chan *batchBufs, 10)
@@ -119,5 +120,45 @@ func TestResolverConvertsAndHandsChunksBack(t *testing.T) {
 func TestDatumSize(t *testing.T) {
 	if n := unsafe.Sizeof(datum{}); n > 88 {
 		t.Errorf("a datum takes %d bytes, want at most 88", n)
+	}
+}
+
+// TestKeyIdentity: plan tells rows apart by appendKeyIdentity: the same
+// key (under any schema version with the same columns) renders alike;
+// another value, column type or column name, or a key of values rather
+// than encoded fields, renders differently.
+func TestKeyIdentity(t *testing.T) {
+	field := func(b []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...) }
+	text := []column{{name: "id", pgType: "text"}}
+	seven := []byte{0, 0, 0, 0, 0, 0, 0, 7}
+	keys := map[string]*datum{
+		"text 7":                 {cols: text, enc: field([]byte("7"))},
+		"text 8":                 {cols: text, enc: field([]byte("8"))},
+		"text of bigint 7 bytes": {cols: text, enc: field(seven)},
+		"bigint 7":               {cols: []column{{name: "id", pgType: "bigint"}}, enc: field(seven)},
+		"other column":           {cols: []column{{name: "k", pgType: "text"}}, enc: field([]byte("7"))},
+		"two columns":            {cols: []column{{name: "id", pgType: "text"}, {name: "n", pgType: "text"}}, enc: append(field([]byte("7")), field(nil)...)},
+		"values 7":               {cols: text, slow: &slowDatum{vals: rowVals{"7"}}},
+		"values 8":               {cols: text, slow: &slowDatum{vals: rowVals{"8"}}},
+		"values int64 7":         {cols: text, slow: &slowDatum{vals: rowVals{int64(7)}}},
+	}
+	s := &Sink{}
+	seen := map[string]string{}
+	for name, k := range keys {
+		id, err := s.appendKeyIdentity(nil, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other, ok := seen[string(id)]; ok {
+			t.Errorf("%s and %s render alike", name, other)
+		}
+		seen[string(id)] = name
+	}
+	// The same key under another schema version's columns (equal, not the
+	// same slice), and again into a used buffer.
+	a, _ := s.appendKeyIdentity(nil, keys["text 7"])
+	b, _ := s.appendKeyIdentity([]byte("junk")[:0], &datum{cols: []column{{name: "id", pgType: "text"}}, enc: field([]byte("7"))})
+	if string(a) != string(b) {
+		t.Errorf("the same key renders %q and %q", a, b)
 	}
 }

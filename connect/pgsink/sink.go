@@ -64,6 +64,13 @@ type Sink struct {
 
 	table tableState
 
+	// The planner's memory, reused from batch to batch: the op of each
+	// key, a key's identity being rendered, and the rendered names and
+	// types of each key column list met.
+	byKey   map[string]int
+	idBuf   []byte
+	keySigs map[*column]string
+
 	lastStatus time.Time
 }
 
@@ -153,7 +160,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		res := newResolver(in, s.cfg.Mode == ModeUpsert)
+		res := newResolver(in)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -318,8 +325,6 @@ func (s *Sink) setStatus(ctx context.Context, q querier, state, detail string) e
 type op struct {
 	m      *message
 	delete bool
-	// keyID identifies the row: the key's column values, rendered.
-	keyID string
 }
 
 // badRecordError is a record the sink cannot write.
@@ -362,10 +367,14 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 		var a arena
 		convErrs = make([]error, len(batch))
 		for i := range batch {
-			convErrs[i] = resolveMsg(&batch[i], &a, s.cfg.Mode == ModeUpsert)
+			convErrs[i] = resolveMsg(&batch[i], &a)
 		}
 	}
-	var byKey map[string]int // the op of each key, in upsert mode and for deletes
+	if s.byKey == nil {
+		s.byKey = map[string]int{}
+	}
+	byKey := s.byKey // the op of each key, in upsert mode and for deletes
+	defer clear(byKey)
 	ops = b.ops[:0]
 	if cap(ops) < len(batch) {
 		ops = make([]op, 0, len(batch))
@@ -382,13 +391,12 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 			continue
 		}
 		o := op{m: m, delete: m.Value == nil}
+		var err error
 		if m.Key != nil && (s.cfg.Mode == ModeUpsert || o.delete) {
-			id, err := keyIdentity(m.Key)
-			if err != nil {
+			if s.idBuf, err = s.appendKeyIdentity(s.idBuf[:0], m.Key); err != nil {
 				bad = append(bad, &badRecordError{m: m, reason: "key: " + err.Error()})
 				continue
 			}
-			o.keyID = id
 		}
 		switch {
 		case o.delete && m.Key == nil:
@@ -398,13 +406,10 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 			continue
 		}
 		if s.cfg.Mode == ModeUpsert || o.delete {
-			if byKey == nil {
-				byKey = map[string]int{}
-			}
-			if j, ok := byKey[o.keyID]; ok && o.keyID != "" {
+			if j, ok := byKey[string(s.idBuf)]; ok {
 				ops[j].m = nil // superseded
 			}
-			byKey[o.keyID] = len(ops)
+			byKey[string(s.idBuf)] = len(ops)
 		}
 		ops = append(ops, o)
 	}
@@ -418,18 +423,13 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 }
 
 // resolveMsg converts m's key and value (their encoded columns appended
-// to a), and decodes the key into values too when keys is set. The error
-// names the side that failed.
-func resolveMsg(m *message, a *arena, keys bool) error {
+// to a). The error names the side that failed.
+func resolveMsg(m *message, a *arena) error {
 	if m.Err != nil {
 		return nil // plan reports it
 	}
 	if m.Key != nil {
-		err := m.Key.resolve(a)
-		if err == nil && keys {
-			_, err = m.Key.values()
-		}
-		if err != nil {
+		if err := m.Key.resolve(a); err != nil {
 			return fmt.Errorf("key: %w", err)
 		}
 	}
@@ -449,13 +449,12 @@ func resolveMsg(m *message, a *arena, keys bool) error {
 // back to it with the records that use them.
 type resolver struct {
 	in   *intake
-	keys bool // upsert mode: keys are decoded into values too
 	a    arena
 	conv converted
 }
 
-func newResolver(in *intake, keys bool) *resolver {
-	r := &resolver{in: in, keys: keys}
+func newResolver(in *intake) *resolver {
+	r := &resolver{in: in}
 	r.a.chunk = func() []byte {
 		// The chunk being replaced is full: it goes with the records
 		// of this put (or a later one), the last that use it.
@@ -473,7 +472,7 @@ func (r *resolver) put(ctx context.Context, ms []message) error {
 	r.conv.errs = r.conv.errs[:0]
 	failed := false
 	for i := range ms {
-		err := resolveMsg(&ms[i], &r.a, r.keys)
+		err := resolveMsg(&ms[i], &r.a)
 		r.conv.errs = append(r.conv.errs, err)
 		failed = failed || err != nil
 	}
@@ -487,28 +486,36 @@ func (r *resolver) put(ctx context.Context, ms []message) error {
 	return err
 }
 
-// keyIdentity renders a key's column values as a map key: values of
-// different types or columns never render alike.
-func keyIdentity(k *datum) (string, error) {
+// appendKeyIdentity appends to dst what tells k's row apart from others:
+// the names and types of its columns, then their binary COPY fields (each
+// with its length) when k is encoded, else its values rendered with their
+// types. Keys of different values, types or columns never render alike.
+func (s *Sink) appendKeyIdentity(dst []byte, k *datum) ([]byte, error) {
+	sig, ok := s.keySigs[colsID(k)]
+	if !ok {
+		var b strings.Builder
+		for _, c := range k.cols {
+			fmt.Fprintf(&b, "%s\x00%s\x00", c.name, c.pgType)
+		}
+		sig = b.String()
+		if s.keySigs == nil {
+			s.keySigs = map[*column]string{}
+		}
+		s.keySigs[colsID(k)] = sig
+	}
+	dst = append(dst, sig...)
+	if k.enc != nil {
+		return append(append(dst, 'e'), k.enc...), nil
+	}
 	vals, err := k.values()
 	if err != nil {
-		return "", err
+		return dst, err
 	}
-	if len(vals) == 1 {
-		switch v := vals[0].(type) {
-		case string:
-			return "s" + v, nil
-		case int64:
-			return "l" + strconv.FormatInt(v, 10), nil
-		case int32:
-			return "i" + strconv.FormatInt(int64(v), 10), nil
-		}
-	}
-	var b strings.Builder
+	dst = append(dst, 'v')
 	for _, v := range vals {
-		fmt.Fprintf(&b, "%T:%q\x00", v, fmt.Sprint(v))
+		dst = fmt.Appendf(dst, "%T:%q\x00", v, fmt.Sprint(v))
 	}
-	return b.String(), nil
+	return dst, nil
 }
 
 // writeTx writes ops (already planned) and the batch's offsets in one
