@@ -8,7 +8,10 @@ package broker
 // Records stored at subscription time are streamed first (catch-up), then
 // records as they are appended. Each message carries records of one
 // partition in offset order, at most max_bytes (default 1 MiB, at most
-// 16 MiB) unless a single record is larger.
+// 16 MiB) unless a single record is larger. The first message of each
+// partition holds at most FirstSubscribeChunkBytes: the subscriber starts
+// on the first records while the next chunk is read, rather than waiting
+// for a whole max_bytes (10,000 records) to be read and encoded.
 //
 // Once the response headers reach the client the start positions are fixed:
 // a record produced after that is delivered.
@@ -45,6 +48,9 @@ import (
 const (
 	DefaultSubscribeMaxBytes = 1 << 20
 	MaxSubscribeMaxBytes     = 16 << 20
+	// FirstSubscribeChunkBytes caps the first chunk of each subscribed
+	// partition (and max_bytes, when larger).
+	FirstSubscribeChunkBytes = 64 << 10
 )
 
 // StartPosition says where a subscription starts.
@@ -183,6 +189,7 @@ func (b *Broker) subscribe(ctx context.Context, req SubscribeRequest, ready func
 		}
 	}
 	pos := make([]int64, len(parts))
+	sent := make([]bool, len(parts)) // whether a partition's first chunk went
 	for i, pi := range parts {
 		p := t.parts[pi]
 		switch req.Start {
@@ -234,7 +241,11 @@ func (b *Broker) subscribe(ctx context.Context, req SubscribeRequest, ready func
 			if pos[i] >= p.HighWatermark() {
 				continue
 			}
-			next, n, err := src.read(t, parts[i], pos[i], req.MaxBytes)
+			maxBytes := req.MaxBytes
+			if !sent[i] {
+				maxBytes = min(maxBytes, FirstSubscribeChunkBytes)
+			}
+			next, n, err := src.read(t, parts[i], pos[i], maxBytes)
 			if err != nil {
 				if lerr := b.stillLive(t); lerr != nil {
 					return fmt.Errorf("subscribe: %w", lerr)
@@ -248,6 +259,7 @@ func (b *Broker) subscribe(ctx context.Context, req SubscribeRequest, ready func
 			if err := src.deliver(parts[i]); err != nil {
 				return err
 			}
+			sent[i] = true
 			progressed = true
 		}
 		cursor = (cursor + 1) % len(parts)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sluicehq/sluice/broker"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
@@ -315,6 +316,39 @@ func sameRecords(t *testing.T, what string, got, want []*brokerv1.Record) {
 	for i := range got {
 		if !proto.Equal(got[i], want[i]) {
 			t.Fatalf("%s: record %d is %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+// TestSubscribeFirstChunkIsSmall: with more stored than one message holds,
+// each partition's first message holds at most FirstSubscribeChunkBytes
+// (the subscriber starts sooner), the next ones up to max_bytes.
+func TestSubscribeFirstChunkIsSmall(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("t", 2, nil)
+	for p := range int32(2) {
+		var recs []*brokerv1.ProduceRecord
+		for range 200 {
+			recs = append(recs, &brokerv1.ProduceRecord{Value: make([]byte, 1000), Partition: ptr(p)})
+		}
+		e.produce("t", recs...)
+	}
+	s := subscribe(t, e.client, &brokerv1.SubscribeRequest{
+		Topic: "t", MaxBytes: 1 << 20,
+		Start: &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_EARLIEST},
+	})
+	var sizes [2][]int
+	for got := 0; got < 400; {
+		if !s.stream.Receive() {
+			t.Fatal(s.stream.Err())
+		}
+		m := s.stream.Msg()
+		sizes[m.GetPartition()] = append(sizes[m.GetPartition()], proto.Size(m))
+		got += len(m.GetRecords())
+	}
+	for p, ss := range sizes {
+		if len(ss) != 2 || ss[0] > broker.FirstSubscribeChunkBytes+2000 || ss[1] < 100_000 {
+			t.Errorf("partition %d: messages of %v bytes, want a first of at most about %d, then the rest in one", p, ss, broker.FirstSubscribeChunkBytes)
 		}
 	}
 }

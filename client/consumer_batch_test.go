@@ -185,3 +185,50 @@ func TestRunBatchesGroupCommits(t *testing.T) {
 		t.Errorf("committed %d after the second member, want 5", after)
 	}
 }
+
+// TestRunBatchesSplitsLargeResponses: a response of more records than
+// RunBatches hands over at once comes in several calls, in order.
+func TestRunBatchesSplitsLargeResponses(t *testing.T) {
+	ctx := testCtx(t)
+	srv := sluicetest.Start(t)
+	srv.CreateTopic(t, "orders", 1, nil)
+	p := mustProducer(t, ctx, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1), client.AutoRegister(), client.MaxInFlight(4), client.Pipelined())
+	const n = 3000
+	for i := range n {
+		id := strconv.Itoa(i)
+		p.ProduceAsync(ctx, id, avroOrderV1{ID: id}, func(_ client.Ack, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := mustConsumer(t, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1), client.FromEarliest(), client.MaxBytes(16<<20))
+	var sizes []int
+	next := int64(0)
+	err := c.RunBatches(ctx, func(_ context.Context, ms []client.Message[string, avroOrderV1]) error {
+		sizes = append(sizes, len(ms))
+		for _, m := range ms {
+			if m.Offset != next || m.Value.ID != strconv.FormatInt(next, 10) {
+				t.Fatalf("record %d: offset %d, id %s", next, m.Offset, m.Value.ID)
+			}
+			next++
+		}
+		if next == n {
+			return errEnough
+		}
+		return nil
+	})
+	if !errors.Is(err, errEnough) {
+		t.Fatal(err)
+	}
+	most := 0
+	for _, s := range sizes {
+		most = max(most, s)
+	}
+	if most != 1024 || len(sizes) < 3 {
+		t.Errorf("calls of %v records: want at most 1024 each, a response split", sizes)
+	}
+}
