@@ -163,13 +163,13 @@ type datumSlab struct {
 }
 
 func (s *datumSlab) new() *datum {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.Lock() // no defer: this is per record
 	if len(s.free) == 0 {
 		s.free = make([]datum, 256)
 	}
 	d := &s.free[0]
 	s.free = s.free[1:]
+	s.mu.Unlock()
 	return d
 }
 
