@@ -12,6 +12,11 @@ import (
 // one transaction (its commit) instead of two.
 const announceAhead = 16
 
+// minKeyAge is the shortest keyMaxAge for which keys are announced ahead:
+// with less (an OrphanAge barely above PutTimeout + CommitTimeout), most
+// would go stale unused.
+const minKeyAge = 100 * time.Millisecond
+
 // keyPool holds object keys whose upload rows are written and that no
 // object uses yet. A key is used only while its row is younger than
 // keyMaxAge, so that the orphan collector (which takes rows older than
@@ -79,11 +84,15 @@ func (l *Log) takeKey() (key string, ok bool) {
 // pool when it succeeds. When it fails, rows it may have written are
 // orphans to GC.
 func (l *Log) announceKeys(first string) error {
-	keys := make([]string, 0, announceAhead)
+	n := announceAhead
+	if l.keyMaxAge() < minKeyAge {
+		n = 1 // keys would go stale before use: announce each alone
+	}
+	keys := make([]string, 0, n)
 	if first != "" {
 		keys = append(keys, first)
 	}
-	for len(keys) < announceAhead {
+	for len(keys) < n {
 		keys = append(keys, l.newObjectKey())
 	}
 	at := time.Now()

@@ -66,3 +66,23 @@ func TestKeysAnnouncedAhead(t *testing.T) {
 		t.Fatalf("%d objects committed (%v), want 5", objects, err)
 	}
 }
+
+// With an OrphanAge that leaves keys almost no time to wait for an object,
+// each object's key is announced alone: none would be used in time.
+func TestKeysNotAnnouncedAheadWhenTheyWouldGoStale(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	a := c.node("a", func(cfg *Config) {
+		cfg.PutTimeout = time.Second
+		cfg.CommitTimeout = time.Second
+		cfg.OrphanAge = 2*time.Second + 100*time.Millisecond // keys usable for 50 ms
+	})
+	p := openPart(t, a, "alone", 0)
+	if _, err := p.Append(ctx, recs("alone", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_uploads`).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("%d upload rows after an object (%v), want none announced ahead", rows, err)
+	}
+}
