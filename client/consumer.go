@@ -517,7 +517,7 @@ func (c *Consumer[K, V]) Run(ctx context.Context, handler func(context.Context, 
 
 // RunBatches is Run for a handler that takes records a batch at a time:
 // handler gets decoded records of one partition in offset order (from one
-// message of the stream, up to maxBatchMessages at a time), which costs
+// message of the stream, up to 1,024 at a time), which costs
 // less per record than a call each. The slice is reused once handler
 // returns: keep the Messages (copies of them), not the slice.
 //
