@@ -124,12 +124,12 @@ func (c *Conn) lookupError(ident serde.Identity, err error) error {
 // LookupRetry limit. It returns a *LookupError (with the record's place)
 // when they keep failing, the record's *DecodeError when the record is bad,
 // and whatever decode returned once ctx is done. actx is the consumer's
-// attempt context, armed again for each attempt.
+// attempt context (under ctx), armed again for each attempt.
 func (c *Consumer[K, V]) decodeRetrying(ctx context.Context, actx *attemptContext, r *wireRecord, m *Message[K, V]) error {
 	var start time.Time
 	wait := lookupFirstWait
 	for attempt := 1; ; attempt++ {
-		actx.arm(ctx, c.opts.lookupAttemptTimeout())
+		actx.arm(c.opts.lookupAttemptTimeout())
 		*m = Message[K, V]{}
 		err := c.decodeInto(actx, r, m)
 		began := actx.stop()
@@ -186,15 +186,16 @@ type attemptContext struct {
 	started time.Time // when a lookup first asked for it
 }
 
-// arm readies a for an attempt under parent. parent and timeout are only
-// written under the lock (a lookup's goroutine may still read them).
-func (a *attemptContext) arm(parent context.Context, timeout time.Duration) {
-	if !a.used.Load() && a.parent == parent && a.timeout == timeout {
+// arm readies a for an attempt. timeout is only written under the lock (a
+// lookup's goroutine may still read it); parent is set once, when a is
+// made.
+func (a *attemptContext) arm(timeout time.Duration) {
+	if !a.used.Load() && a.timeout == timeout {
 		return // as the last attempt left it: nothing started
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.parent, a.timeout = parent, timeout
+	a.timeout = timeout
 	a.timed, a.cancel, a.started = nil, nil, time.Time{}
 	a.used.Store(false)
 }
