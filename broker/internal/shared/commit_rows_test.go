@@ -3,6 +3,7 @@ package shared
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -266,5 +267,82 @@ func TestCommitEntriesPerRun(t *testing.T) {
 				t.Fatalf("partition %d: record %d has offset %d", part, i, r.Offset)
 			}
 		}
+	}
+}
+
+// A commit whose successor, already sealed, holds batches of every
+// partition it touches sends no notification: the successor's carries the
+// later high watermark. Another node, which learns high watermarks only
+// from notifications here (its poll is a minute away), still sees all.
+func TestCommitNotifySkippedWhenNextCovers(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	var commits atomic.Int32
+	a := c.node("a", func(cfg *Config) { cfg.Window = 30 * time.Millisecond })
+	a.testAfterCommit = func() {
+		if commits.Add(1) == 1 {
+			<-release // the first object's publication waits
+		}
+	}
+	r := c.node("r", func(cfg *Config) { cfg.PollInterval = time.Minute })
+	p0, p1 := openPart(t, a, "cover", 0), openPart(t, a, "cover", 1)
+	r0, r1 := openPart(t, r, "cover", 0), openPart(t, r, "cover", 1)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			a.in.mu.Lock()
+			ok := cond()
+			a.in.mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 20 s for %s", what)
+			}
+		}
+	}
+	enqueue := func(p *Partition, from int) *Pending {
+		t.Helper()
+		bt, err := log.EncodeBatch(recs("cover", from, 2), 1, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := p.EnqueueBatch(bt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	// r listens (its first poll follows its LISTEN) before anything is
+	// committed.
+	for deadline := time.Now().Add(20 * time.Second); r.Stats().Polls == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("node r has not polled in 20 s")
+		}
+	}
+	// Object 1 (partition 0) is committed and held; object 2 (partitions 0
+	// and 1) is stored and waits for the committer; object 3 (partitions
+	// 0 and 1 again) is due when the first is released.
+	w1 := enqueue(p0, 0)
+	waitFor("object 1 to be committed", func() bool { return commits.Load() == 1 })
+	w2, w2b := enqueue(p0, 2), enqueue(p1, 0)
+	waitFor("object 2 to be stored", func() bool { return len(a.in.queue) == 1 && a.in.putting == 0 })
+	w3, w3b := enqueue(p0, 4), enqueue(p1, 2)
+	waitFor("object 3 to be due", func() bool { return a.in.due })
+	close(release)
+	for _, w := range []*Pending{w1, w2, w2b, w3, w3b} {
+		if _, err := w.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := a.Stats()
+	if st.Objects != 3 || st.NotifySkips != 1 {
+		t.Fatalf("%d objects, %d commits without a notification; want 3 and 1 (object 2's)", st.Objects, st.NotifySkips)
+	}
+	waitHW(t, r0, 6)
+	waitHW(t, r1, 4)
+	if n := r.Stats().Polls; n != 1 {
+		t.Fatalf("node r polled %d times; want only its first poll, so that the high watermarks came by notification", n)
 	}
 }

@@ -19,7 +19,10 @@
 // sharedlog_commit (schema.go): it locks the touched partition rows in
 // (topic id, partition) order, assigns offsets, records the batches'
 // coordinates (one row per partition's run of batches in the object) and
-// the object, deletes the upload row and NOTIFYs. The call gets one entry
+// the object, deletes the upload row and NOTIFYs (unless the object the
+// node commits next, already sealed, touches every partition this one
+// does: its notification carries the later high watermarks, and each
+// NOTIFY wakes every listening connection). The call gets one entry
 // per run of a partition's batches that are not an idempotent producer's
 // (their byte ranges and counts summed), not one per batch: its work grows
 // with its entries, and the node spreads the run's offsets over its

@@ -73,9 +73,10 @@ func (w *Pending) Wait(ctx context.Context) (int64, error) {
 // flush is one sealed buffer: one object.
 type flush struct {
 	key     string
-	ann     *announcement // of key, started when its window opened
-	reqs    []*request    // arrival order until put sorts them into object order
-	bytes   int           // the batches' bytes (the buffer budget they hold)
+	ann     *announcement           // of key, started when its window opened
+	reqs    []*request              // arrival order until put sorts them into object order
+	parts   map[*Partition]struct{} // the partitions of reqs, set at seal
+	bytes   int                     // the batches' bytes (the buffer budget they hold)
 	data    []byte
 	batches []objectBatch
 	putDone chan struct{}
@@ -168,7 +169,11 @@ func (in *intake) sealLocked() {
 	}
 	in.unanswered++
 	in.putting++
-	f := &flush{key: in.ann.key, ann: in.ann, reqs: in.cur, bytes: in.curB, putDone: make(chan struct{})}
+	f := &flush{key: in.ann.key, ann: in.ann, reqs: in.cur, bytes: in.curB, putDone: make(chan struct{}),
+		parts: make(map[*Partition]struct{}, 8)}
+	for _, r := range in.cur {
+		f.parts[r.p] = struct{}{}
+	}
 	in.cur, in.curB, in.ann = nil, 0, nil
 	in.queue = append(in.queue, f)
 	go in.l.put(f)
@@ -411,7 +416,7 @@ func (l *Log) commitLoop() {
 		var answers []answer
 		err := f.putErr
 		if err == nil {
-			answers, err = l.commit(f)
+			answers, err = l.commit(f, !l.in.coveredByNext(f))
 		}
 		if err != nil {
 			l.stats.Failed.Add(1)
@@ -497,12 +502,39 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 	}
 }
 
+// coveredByNext reports whether the flush sealed after f (the committer
+// takes it next) holds batches of every partition f touches: its commit's
+// notification then carries those partitions' later high watermarks, so
+// f's commit need not send one. Each NOTIFY wakes every listening
+// connection of the database, so under load this halves the wake-ups.
+// Should that commit append nothing to one of them (its batches refused,
+// or the commit failed), other nodes learn f's high watermark from their
+// poll (Config.PollInterval) instead.
+func (in *intake) coveredByNext(f *flush) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.queue) == 0 {
+		return false
+	}
+	next := in.queue[0].parts
+	if len(next) < len(f.parts) {
+		return false
+	}
+	for p := range f.parts {
+		if _, ok := next[p]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // commit calls sharedlog_commit for f until it answers or CommitTimeout
 // passes. The function is idempotent per key, so every failure is retried
 // (a connection cut during COMMIT included: the retry returns the offsets
 // the first attempt stored), except its refusals. It passes the function
-// one entry per run of batches (commitRuns), and answers per batch.
-func (l *Log) commit(f *flush) ([]answer, error) {
+// one entry per run of batches (commitRuns), and answers per batch. The
+// commit NOTIFYs the new high watermarks when notify is set.
+func (l *Log) commit(f *flush, notify bool) ([]answer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
 	defer cancel()
 	runs := commitRuns(f.batches)
@@ -531,13 +563,16 @@ func (l *Log) commit(f *flush) ([]answer, error) {
 			}
 		}
 		t0 := time.Now()
-		answers, err := l.commitOnce(ctx, f.key, int64(len(f.data)), args)
+		answers, err := l.commitOnce(ctx, f.key, int64(len(f.data)), args, notify)
 		if err == nil {
 			if len(answers) != n {
 				return nil, fmt.Errorf("commit of %s: %d answers for %d entries", f.key, len(answers), n)
 			}
 			took := time.Since(t0)
 			l.stats.Commits.Add(1)
+			if !notify {
+				l.stats.NotifySkips.Add(1)
+			}
 			l.stats.CommitNanos.Add(int64(took))
 			l.in.mu.Lock()
 			average(&l.in.commitAvg, took)
@@ -619,9 +654,9 @@ type commitArgs struct {
 // commitOnce makes one call of sharedlog_commit. It sends the statement's
 // text each time (QueryExecModeExec: no prepared statement), which costs a
 // parse on the server and lets fault tests recognise the call on the wire.
-func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitArgs) ([]answer, error) {
-	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset, status, replayed, hw_after, start_after, bytes_after FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		pgx.QueryExecModeExec, key, l.cfg.Node, size, a.topics, a.parts, a.offs, a.lens, a.counts, a.maxts, a.pids, a.epochs, a.seqs)
+func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitArgs, notify bool) ([]answer, error) {
+	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset, status, replayed, hw_after, start_after, bytes_after FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		pgx.QueryExecModeExec, key, l.cfg.Node, size, a.topics, a.parts, a.offs, a.lens, a.counts, a.maxts, a.pids, a.epochs, a.seqs, notify)
 	if err != nil {
 		return nil, err
 	}

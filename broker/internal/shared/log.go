@@ -247,12 +247,16 @@ type Stats struct {
 	ColdReads     atomic.Int64 // reads of merged segments, around the cache
 	PutNanos      atomic.Int64 // time in successful uploads (announce + PUT)
 	CommitNanos   atomic.Int64 // time in successful commits
+	// NotifySkips counts commits that sent no notification because the
+	// next object, already sealed, covered their partitions.
+	NotifySkips atomic.Int64
 }
 
 // StatsSnapshot is a copy of Stats.
 type StatsSnapshot struct {
 	Objects, CommitRetry, CommitReplays, PutRetry, Failed, Batches, Records, Bytes, CacheHits, CacheMisses, Notifications, Polls, Merges, ColdReads int64
 	PutTime, CommitTime                                                                                                                             time.Duration
+	NotifySkips                                                                                                                                     int64
 }
 
 // Stats returns the counters.
@@ -260,7 +264,7 @@ func (l *Log) Stats() StatsSnapshot {
 	s := &l.stats
 	return StatsSnapshot{s.Objects.Load(), s.CommitRetry.Load(), s.CommitReplays.Load(), s.PutRetry.Load(), s.Failed.Load(), s.Batches.Load(),
 		s.Records.Load(), s.Bytes.Load(), s.CacheHits.Load(), s.CacheMisses.Load(), s.Notification.Load(), s.Polls.Load(), s.Merges.Load(), s.ColdReads.Load(),
-		time.Duration(s.PutNanos.Load()), time.Duration(s.CommitNanos.Load())}
+		time.Duration(s.PutNanos.Load()), time.Duration(s.CommitNanos.Load()), s.NotifySkips.Load()}
 }
 
 // Open starts a node's shared log: it applies the migrations, then starts
