@@ -29,6 +29,7 @@ func RunShared(t *testing.T, open SharedOpener) {
 		{"RollbackWritesNothing", testRollback},
 		{"ChangedAfterOtherNodeCommits", testChanged},
 		{"ConflictUnderLockRollsBack", testConflictUnderLock},
+		{"NodesBehind", testNodesBehind},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -299,4 +300,55 @@ func testConflictUnderLock(t *testing.T, open SharedOpener) {
 		t.Fatal(err)
 	}
 	ta.Rollback()
+}
+
+// testNodesBehind: Applied records each node's version (never lowering it),
+// Behind lists the live nodes older than a version, and Leave forgets a node.
+func testNodesBehind(t *testing.T, open SharedOpener) {
+	a, b := open(t)
+	ctx := context.Background()
+	behind := func(version int64, live time.Duration) []string {
+		t.Helper()
+		got, err := a.Behind(ctx, version, live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := behind(1, time.Minute); len(got) != 0 {
+		t.Fatalf("Behind on an empty table = %v", got)
+	}
+	for _, c := range []struct {
+		s       store.Shared
+		node    string
+		version int64
+	}{{a, "node-a", 5}, {b, "node-b", 3}, {b, "node-c", 7}, {a, "node-b", 2}} {
+		if err := c.s.Applied(ctx, c.node, c.version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// node-b's later report of 2 did not lower its 3.
+	if got := behind(4, time.Minute); !cmp.Equal(got, []string{"node-b"}) {
+		t.Fatalf("Behind(4) = %v, want [node-b]", got)
+	}
+	if got := behind(6, time.Minute); !cmp.Equal(got, []string{"node-a", "node-b"}) {
+		t.Fatalf("Behind(6) = %v, want [node-a node-b]", got)
+	}
+	if got := behind(3, time.Minute); len(got) != 0 {
+		t.Fatalf("Behind(3) = %v, want none", got)
+	}
+	// Nodes not seen within the live window do not count.
+	time.Sleep(1500 * time.Millisecond)
+	if err := a.Applied(ctx, "node-a", 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := behind(6, time.Second); !cmp.Equal(got, []string{"node-a"}) {
+		t.Fatalf("Behind(6) within 1s = %v, want [node-a]", got)
+	}
+	if err := b.Leave(ctx, "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := behind(6, time.Minute); !cmp.Equal(got, []string{"node-b"}) {
+		t.Fatalf("Behind(6) after node-a left = %v, want [node-b]", got)
+	}
 }
