@@ -29,7 +29,8 @@ package shared
 //	                      deletes the row, then the object.
 //
 // sharedlog_commit is the commit of one object, one round trip: see the
-// function's comments. Every commit NOTIFYs channel sluice_sharedlog with
+// function's comments. Every commit (with p_notify, migration 4) NOTIFYs
+// channel sluice_sharedlog with
 // one line per touched partition, "<partition> <next_offset> <topic_id>",
 // or "*" when that would not fit a notification (readers then poll every
 // partition they serve).
