@@ -39,8 +39,9 @@ type Message[K, V any] struct {
 	// KeySchemaID is the id of the schema the key was written with.
 	KeySchemaID int32
 	// RawKey and RawValue are the record's bytes as stored (envelope
-	// included); nil for a null key or value. The bytes of the records of
-	// one broker response (up to MaxBytes) share one allocation: keeping a
+	// included); nil for a null key or value. For a consumer outside a
+	// group, the bytes of the records of one broker response (up to
+	// MaxBytes), header values included, share one allocation: keeping a
 	// record's bytes keeps that response's. Copy them to keep a few.
 	RawKey, RawValue []byte
 	// Err is the decoding error of a record handed over raw (DecodeRaw);
@@ -193,8 +194,8 @@ func MaxBytes(n int32) ConsumerOption { return func(o *consumerOptions) { o.maxB
 // (Avro schema resolution; Protobuf keeps unknown fields; JSON ignores
 // them).
 //
-// Consume with All or Run, one at a time. Commit is safe to call from any
-// goroutine.
+// Consume with All, Run or RunBatches, one at a time. Commit is safe to
+// call from any goroutine.
 type Consumer[K, V any] struct {
 	conn  *Conn
 	topic string
@@ -212,7 +213,7 @@ type Consumer[K, V any] struct {
 }
 
 // NewConsumer returns a consumer of topic with the key and value codecs.
-// Nothing is sent until All or Run.
+// Nothing is sent until All, Run or RunBatches.
 func NewConsumer[K, V any](conn *Conn, topic string, key Codec[K], value Codec[V], opts ...ConsumerOption) (*Consumer[K, V], error) {
 	o := consumerOptions{keyStrategy: serde.TopicName, valueStrategy: serde.TopicName, lookupLimit: DefaultLookupRetry}
 	for _, opt := range opts {

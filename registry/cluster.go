@@ -75,14 +75,7 @@ func OpenCluster(ctx context.Context, cfg Config, cl Cluster) (*Registry, error)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w: %w", ErrStore, err)
 	}
-	node := clusterNode{name: cl.Node, poll: cl.PollInterval}
-	if node.name == "" {
-		node.name = "registry-" + uuid.NewString()
-	}
-	if node.poll <= 0 {
-		node.poll = store.DefaultPollInterval
-	}
-	r, err := openStoreAs(ctx, cfg, s, node)
+	r, err := openStoreAs(ctx, cfg, s, clusterNode{name: cl.Node, poll: cl.PollInterval}) // startCluster fills in defaults
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -180,7 +173,7 @@ func (r *Registry) awaitNodes(version int64) {
 	deadline := time.Now().Add(min(c.node.poll+time.Second, awaitNodesMax))
 	pause := time.Millisecond
 	for {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		ctx, cancel := context.WithTimeout(context.Background(), awaitNodesMax)
 		behind, err := c.shared.Behind(ctx, version, live)
 		cancel()
 		switch {
@@ -189,11 +182,14 @@ func (r *Registry) awaitNodes(version int64) {
 		case err != nil:
 			r.log.Warn("registry: could not check that other nodes have this write; they will catch up at their next poll", "version", version, "err", err)
 			return
-		case time.Now().After(deadline):
+		}
+		// The last check runs at the deadline.
+		wait := min(pause, time.Until(deadline))
+		if wait <= 0 {
 			r.log.Warn("registry: write committed, but some nodes do not have it yet; they will catch up when they reach PostgreSQL again", "version", version, "nodes", behind)
 			return
 		}
-		time.Sleep(pause)
+		time.Sleep(wait)
 		pause = min(2*pause, 50*time.Millisecond)
 	}
 }

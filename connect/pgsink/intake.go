@@ -157,7 +157,7 @@ func (in *intake) take() *batchBufs {
 	return b
 }
 
-// arenaSize is the size of the chunks resolveAll appends encoded columns
+// arenaSize is the size of the chunks the resolver appends encoded columns
 // to.
 const arenaSize = 64 << 10
 

@@ -174,9 +174,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}()
 	}
 
-	// Batches are planned here (bytes converted, last op per key) while
-	// the writer goroutine writes the previous one: PostgreSQL works on
-	// batch N while this process converts batch N+1.
+	// Batches are planned here (last op per key; the consumers' resolvers
+	// converted the bytes) while the writer goroutine writes the previous
+	// one: PostgreSQL works on batch N while this process prepares N+1.
 	heartbeat := time.NewTicker(HeartbeatInterval)
 	defer heartbeat.Stop()
 	work := make(chan planned, 1)
@@ -444,7 +444,7 @@ func resolveMsg(m *message, a *arena) error {
 // resolver converts the records one consumer reads, a broker response at
 // a time, on the consumer's goroutine, before they join the batch being
 // filled: a response's datums and bytes are still in the CPU's caches
-// then, where converting whole batches later (resolveAll) found them in
+// then, where converting whole batches later (as the sink once did) found them in
 // memory again. Encoded columns go to arena chunks of the intake, handed
 // back to it with the records that use them.
 type resolver struct {

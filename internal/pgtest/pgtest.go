@@ -281,6 +281,9 @@ func (s *Server) kill() {
 	if cmd == nil {
 		return
 	}
+	// Stopped, the postmaster cannot fork a backend between the scan of
+	// its children and its death.
+	cmd.Process.Signal(syscall.SIGSTOP)
 	backends := childPIDs(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGKILL)
 	for _, pid := range backends {

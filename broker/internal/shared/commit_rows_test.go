@@ -345,4 +345,8 @@ func TestCommitNotifySkippedWhenNextCovers(t *testing.T) {
 	if n := r.Stats().Polls; n != 1 {
 		t.Fatalf("node r polled %d times; want only its first poll, so that the high watermarks came by notification", n)
 	}
+	// And object 2's commit sent none: r heard objects 1 and 3 only.
+	if n := r.Stats().Notifications; n != 2 {
+		t.Fatalf("node r received %d notifications; want 2 (objects 1 and 3)", n)
+	}
 }

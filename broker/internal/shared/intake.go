@@ -136,8 +136,8 @@ func (in *intake) enqueue(r *request) error {
 	in.curB += n
 	in.held += n
 	if len(in.cur) == 1 {
-		// The object's upload row is written while the window fills, off
-		// the path from seal to ack.
+		// The object's upload row: usually a key announced ahead (keys.go),
+		// else written while the window fills, off the path from seal to ack.
 		in.ann = in.l.announce()
 		gen := in.gen
 		time.AfterFunc(in.l.cfg.Window, func() {
@@ -291,8 +291,9 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// announcement is the upload row of an object key, written in the
-// background when the key's window opens.
+// announcement is the upload row of an object key: taken from the keys
+// announced ahead (keys.go), or written in the background when the key's
+// window opens.
 type announcement struct {
 	key  string
 	done chan struct{}
@@ -407,6 +408,10 @@ func (l *Log) put(f *flush) {
 func (l *Log) commitLoop() {
 	defer l.wg.Done()
 	defer close(l.in.idle)
+	// skipped is whether the last commit left its NOTIFY to the next one:
+	// never two in a row, so that under sustained load other nodes still
+	// hear of every other commit instead of waiting for their poll.
+	skipped := false
 	for {
 		f := l.in.next()
 		if f == nil {
@@ -416,7 +421,9 @@ func (l *Log) commitLoop() {
 		var answers []answer
 		err := f.putErr
 		if err == nil {
-			answers, err = l.commit(f, !l.in.coveredByNext(f))
+			notify := skipped || !l.in.coveredByNext(f)
+			answers, err = l.commit(f, notify)
+			skipped = err == nil && !notify
 		}
 		if err != nil {
 			l.stats.Failed.Add(1)
@@ -506,7 +513,8 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 // takes it next) holds batches of every partition f touches: its commit's
 // notification then carries those partitions' later high watermarks, so
 // f's commit need not send one. Each NOTIFY wakes every listening
-// connection of the database, so under load this halves the wake-ups.
+// connection of the database, so under load this saves wake-ups (the
+// committer never skips two in a row, see commitLoop).
 // Should that commit append nothing to one of them (its batches refused,
 // or the commit failed), other nodes learn f's high watermark from their
 // poll (Config.PollInterval) instead.
@@ -641,7 +649,8 @@ func perBatch(bs []objectBatch, runs []commitRun, answers []answer) []answer {
 	return out
 }
 
-// commitArgs are sharedlog_commit's arrays, one element per batch.
+// commitArgs are sharedlog_commit's arrays, one element per entry (a run
+// of batches, commitRuns).
 type commitArgs struct {
 	topics             []string
 	parts              []int32
@@ -673,10 +682,10 @@ func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitAr
 			return nil, err
 		}
 		if ord < 0 || int(ord) >= len(answers) {
-			return nil, fmt.Errorf("commit of %s: answer names batch %d of %d", key, ord, len(answers))
+			return nil, fmt.Errorf("commit of %s: answer names entry %d of %d", key, ord, len(answers))
 		}
 		if base == nil && (status == statusAppended || status == statusDuplicate) {
-			return nil, fmt.Errorf("commit of %s: batch %d has status %d and no offset", key, ord, status)
+			return nil, fmt.Errorf("commit of %s: entry %d has status %d and no offset", key, ord, status)
 		}
 		answers[ord].status = status
 		if base != nil {

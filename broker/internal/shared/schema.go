@@ -800,17 +800,20 @@ var migrations = []string{
 			ORDER BY u.i;
 	END
 	$fn$;`,
-	// 4: sharedlog_commit with a last argument p_notify (an overload; the
-	// 12-argument function of migration 3 stays for older binaries): the
-	// same commit, which NOTIFYs only when p_notify is true. A node passes
-	// false when the object it commits next, already sealed, holds batches
-	// of every partition this one touches: that commit's notification
-	// carries the later high watermarks, and each NOTIFY wakes every
-	// listening connection of the database. The body is migration 3's
-	// but for the signature and the notify condition.
-	`	CREATE FUNCTION sharedlog_commit(p_key TEXT, p_node TEXT, p_size BIGINT,
+	// 4: sharedlog_commit with a last argument p_notify: the same commit,
+	// which NOTIFYs only when p_notify is true. A node passes false when the
+	// object it commits next, already sealed, holds batches of every
+	// partition this one touches: that commit's notification carries the
+	// later high watermarks, and each NOTIFY wakes every listening
+	// connection of the database. The 12-argument function of migration 3
+	// is replaced, not kept beside it (one body to maintain): p_notify
+	// defaults to true, so older binaries' 12-argument calls still resolve.
+	// The body is migration 3's but for the signature and the notify
+	// condition.
+	`	DROP FUNCTION sharedlog_commit(TEXT, TEXT, BIGINT, TEXT[], INTEGER[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], BIGINT[], SMALLINT[], INTEGER[]);
+	CREATE FUNCTION sharedlog_commit(p_key TEXT, p_node TEXT, p_size BIGINT,
 		b_topic TEXT[], b_part INTEGER[], b_off BIGINT[], b_len BIGINT[], b_count BIGINT[], b_maxts BIGINT[],
-		b_pid BIGINT[], b_epoch SMALLINT[], b_seq INTEGER[], p_notify BOOLEAN)
+		b_pid BIGINT[], b_epoch SMALLINT[], b_seq INTEGER[], p_notify BOOLEAN DEFAULT true)
 	RETURNS TABLE (ord INTEGER, base_offset BIGINT, status SMALLINT, replayed BOOLEAN,
 		hw_after BIGINT, start_after BIGINT, bytes_after BIGINT)
 	LANGUAGE plpgsql AS $fn$
