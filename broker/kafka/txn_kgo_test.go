@@ -40,18 +40,24 @@ func consumeValues(t *testing.T, addr, topic string, want int, opts ...kgo.Opt) 
 	return got
 }
 
-// noMore polls a consumer for two seconds and checks that it sees exactly
-// have records: nothing beyond what consumeAll waited for.
+// noMore reads the topic again with a fresh consumer and checks that it
+// sees exactly have records: it waits (up to a minute, a bound and not a
+// speed) for the have records consumeValues saw, then polls two seconds
+// more for anything beyond them.
 func noMore(t *testing.T, addr, topic string, have int, opts ...kgo.Opt) {
 	t.Helper()
 	cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
+	bound, cancelBound := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelBound()
 	n := 0
-	for ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		n += fs.NumRecords()
+	for n < have && bound.Err() == nil {
+		n += cl.PollFetches(bound).NumRecords()
+	}
+	extra, cancelExtra := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelExtra()
+	for extra.Err() == nil {
+		n += cl.PollFetches(extra).NumRecords()
 	}
 	if n != have {
 		t.Fatalf("%s: %d records visible, want %d", topic, n, have)
