@@ -65,11 +65,15 @@ type Sink struct {
 	table tableState
 
 	// The planner's memory, reused from batch to batch: the op of each
-	// key, a key's identity being rendered, and the rendered names and
-	// types of each key column list met.
-	byKey   map[string]int
-	idBuf   []byte
-	keySigs map[*column]string
+	// key, a key's identity being rendered (keyid.go) and the offsets of
+	// its fields, and the form of each key column list met (the last one
+	// at hand).
+	byKey      map[string]int
+	idBuf      []byte
+	idOffs     []int
+	keyForms   map[*column]*keyForm
+	lastFormID *column
+	lastForm   *keyForm
 
 	lastStatus time.Time
 }
@@ -484,38 +488,6 @@ func (r *resolver) put(ctx context.Context, ms []message) error {
 	clear(r.conv.chunks)
 	r.conv.chunks = r.conv.chunks[:0]
 	return err
-}
-
-// appendKeyIdentity appends to dst what tells k's row apart from others:
-// the names and types of its columns, then their binary COPY fields (each
-// with its length) when k is encoded, else its values rendered with their
-// types. Keys of different values, types or columns never render alike.
-func (s *Sink) appendKeyIdentity(dst []byte, k *datum) ([]byte, error) {
-	sig, ok := s.keySigs[colsID(k)]
-	if !ok {
-		var b strings.Builder
-		for _, c := range k.cols {
-			fmt.Fprintf(&b, "%s\x00%s\x00", c.name, c.pgType)
-		}
-		sig = b.String()
-		if s.keySigs == nil {
-			s.keySigs = map[*column]string{}
-		}
-		s.keySigs[colsID(k)] = sig
-	}
-	dst = append(dst, sig...)
-	if k.enc != nil {
-		return append(append(dst, 'e'), k.enc...), nil
-	}
-	vals, err := k.values()
-	if err != nil {
-		return dst, err
-	}
-	dst = append(dst, 'v')
-	for _, v := range vals {
-		dst = fmt.Appendf(dst, "%T:%q\x00", v, fmt.Sprint(v))
-	}
-	return dst, nil
 }
 
 // writeTx writes ops (already planned) and the batch's offsets in one
