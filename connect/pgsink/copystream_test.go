@@ -37,6 +37,7 @@ func TestCopyStreamMatchesWholeStream(t *testing.T) {
 			vdec(raw, &batch[i].Value)
 		}
 		sink := &Sink{cfg: Config{Mode: ModeInsert}}
+		newResolver(newIntake(len(batch))).convert(batch)
 		ops, bad := sink.plan(&batchBufs{msgs: batch})
 		if len(bad) > 0 {
 			t.Fatal(bad[0])

@@ -36,14 +36,9 @@ const readyEvery = 256
 // batchBufs are a batch's records and the buffers planning it uses,
 // recycled together once the batch is written.
 type batchBufs struct {
-	msgs []message
-	// resolved is set when the consumers converted the records before
-	// putting them (resolver.put); errs[i] is then record i's conversion
-	// error, nil when errs is shorter.
-	resolved bool
-	errs     []error
-	ops      []op
-	arenas   [][]byte // encoded columns, arenaSize chunks only
+	msgs   []message
+	ops    []op
+	arenas [][]byte // encoded columns, arenaSize chunks only
 }
 
 func newIntake(max int) *intake {
@@ -65,25 +60,13 @@ func (in *intake) fresh() *batchBufs {
 	return &batchBufs{msgs: make([]message, 0, min(in.max, 1<<15))}
 }
 
-// converted is what a resolver did to the records it puts: errs, when not
-// nil, are their conversion errors (parallel to the records); chunks are
-// arena chunks that hold encoded columns of these records and of records
-// put before, none after: they go with the batch that takes the last
-// record, and are reused once it is written.
-type converted struct {
-	errs   []error
-	chunks [][]byte
-}
-
-// put appends ms to the batch being filled, waiting while that batch is
-// full, until ctx is done. A batch that fills up ends there: the rest of
-// ms goes to the next one. conv is nil for records not converted yet (plan
-// converts them).
-func (in *intake) put(ctx context.Context, ms []message, conv *converted) error {
-	var errs []error
-	if conv != nil {
-		errs = conv.errs
-	}
+// put appends ms (converted: see resolver) to the batch being filled,
+// waiting while that batch is full, until ctx is done. A batch that fills
+// up ends there: the rest of ms goes to the next one. chunks are arena
+// chunks that hold encoded columns of ms and of records put before, none
+// after: they go with the batch that takes the last record of ms, and are
+// reused once it is written.
+func (in *intake) put(ctx context.Context, ms []message, chunks [][]byte) error {
 	for len(ms) > 0 {
 		in.mu.Lock()
 		for len(in.cur.msgs) >= in.max {
@@ -100,16 +83,8 @@ func (in *intake) put(ctx context.Context, ms []message, conv *converted) error 
 		before := len(b.msgs)
 		k := min(len(ms), in.max-before)
 		b.msgs = append(b.msgs, ms[:k]...)
-		b.resolved = b.resolved || conv != nil
-		if errs != nil {
-			if len(b.errs) < before {
-				b.errs = append(b.errs, make([]error, before-len(b.errs))...)
-			}
-			b.errs = append(b.errs, errs[:k]...)
-			errs = errs[k:]
-		}
-		if k == len(ms) && conv != nil {
-			b.arenas = append(b.arenas, conv.chunks...)
+		if k == len(ms) {
+			b.arenas = append(b.arenas, chunks...)
 		}
 		n := len(b.msgs)
 		in.mu.Unlock()
@@ -168,8 +143,6 @@ func (in *intake) recycle(b *batchBufs) {
 	b.msgs = b.msgs[:0]
 	clear(b.ops)
 	b.ops = b.ops[:0]
-	clear(b.errs)
-	b.errs, b.resolved = b.errs[:0], false
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, c := range b.arenas {

@@ -36,6 +36,7 @@ func BenchmarkPlan(b *testing.B) {
 			kdec([]byte(fmt.Sprint(i)), &batch[i].Key)
 			vdec(raws[i], &batch[i].Value)
 		}
+		newResolver(newIntake(len(batch))).convert(batch)
 		ops, _ := sink.plan(&batchBufs{msgs: batch})
 		g := &group{}
 		for _, o := range ops {

@@ -360,20 +360,11 @@ func (s *Sink) write(ctx context.Context, p planned) error {
 }
 
 // plan turns a batch into ops, last op per key wins (upsert mode), and
-// lists records that cannot be written at all. The records are converted
-// already (resolver), or here when they were put without conversion. The
+// lists records that cannot be written at all (the consumers' resolvers
+// converted the records, and set Message.Err of those that failed). The
 // ops use b's buffers.
 func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 	batch := b.msgs
-	convErrs := b.errs
-	if !b.resolved {
-		// Records put without a resolver's conversion: converted here.
-		var a arena
-		convErrs = make([]error, len(batch))
-		for i := range batch {
-			convErrs[i] = resolveMsg(&batch[i], &a)
-		}
-	}
 	if s.byKey == nil {
 		s.byKey = map[string]int{}
 	}
@@ -388,10 +379,6 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 		m := &batch[i]
 		if m.Err != nil {
 			bad = append(bad, &badRecordError{m: m, reason: m.Err.Error()})
-			continue
-		}
-		if i < len(convErrs) && convErrs[i] != nil {
-			bad = append(bad, &badRecordError{m: m, reason: convErrs[i].Error()})
 			continue
 		}
 		o := op{m: m, delete: m.Value == nil}
@@ -429,9 +416,6 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 // resolveMsg converts m's key and value (their encoded columns appended
 // to a). The error names the side that failed.
 func resolveMsg(m *message, a *arena) error {
-	if m.Err != nil {
-		return nil // plan reports it
-	}
 	if m.Key != nil {
 		if err := m.Key.resolve(a); err != nil {
 			return fmt.Errorf("key: %w", err)
@@ -452,9 +436,9 @@ func resolveMsg(m *message, a *arena) error {
 // memory again. Encoded columns go to arena chunks of the intake, handed
 // back to it with the records that use them.
 type resolver struct {
-	in   *intake
-	a    arena
-	conv converted
+	in     *intake
+	a      arena
+	chunks [][]byte // full chunks, to go with the next put
 }
 
 func newResolver(in *intake) *resolver {
@@ -463,30 +447,34 @@ func newResolver(in *intake) *resolver {
 		// The chunk being replaced is full: it goes with the records
 		// of this put (or a later one), the last that use it.
 		if cap(r.a.buf) == arenaSize {
-			r.conv.chunks = append(r.conv.chunks, r.a.buf)
+			r.chunks = append(r.chunks, r.a.buf)
 		}
 		return in.chunk()
 	}
 	return r
 }
 
+// convert converts ms; a record that fails gets the error in its Err
+// (plan makes it a bad record).
+func (r *resolver) convert(ms []message) {
+	for i := range ms {
+		m := &ms[i]
+		if m.Err != nil {
+			continue // not decoded: plan reports it
+		}
+		if err := resolveMsg(m, &r.a); err != nil {
+			m.Err = err
+		}
+	}
+}
+
 // put converts ms and puts them into the intake (a Consumer.RunBatches
 // handler).
 func (r *resolver) put(ctx context.Context, ms []message) error {
-	r.conv.errs = r.conv.errs[:0]
-	failed := false
-	for i := range ms {
-		err := resolveMsg(&ms[i], &r.a)
-		r.conv.errs = append(r.conv.errs, err)
-		failed = failed || err != nil
-	}
-	conv := converted{chunks: r.conv.chunks}
-	if failed {
-		conv.errs = r.conv.errs
-	}
-	err := r.in.put(ctx, ms, &conv)
-	clear(r.conv.chunks)
-	r.conv.chunks = r.conv.chunks[:0]
+	r.convert(ms)
+	err := r.in.put(ctx, ms, r.chunks)
+	clear(r.chunks)
+	r.chunks = r.chunks[:0]
 	return err
 }
 
