@@ -82,6 +82,47 @@ func TestRunBatchesPolicies(t *testing.T) {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
+	t.Run("dead letter", func(t *testing.T) {
+		// A group member: the dead-lettered record's offset is committed
+		// with the batch around it.
+		c := consumer(client.DeadLetterTopic("mixed.dlq"), client.Group("dlq-policy"))
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var calls [][]string
+		n := 0
+		err := c.RunBatches(rctx, func(_ context.Context, ms []client.Message[string, avroOrderV1]) error {
+			var got []string
+			for _, m := range ms {
+				if m.Err != nil {
+					t.Errorf("the handler got the record at offset %d that cannot be decoded: %v", m.Offset, m.Err)
+				}
+				got = append(got, m.Key+"="+m.Value.ID+"@"+strconv.FormatInt(m.Offset, 10))
+			}
+			calls = append(calls, got)
+			if n += len(ms); n >= 2 {
+				cancel() // returns nil: the batch is handled, and committed
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([][]string{{"1=1@0", "3=3@2"}}, calls); diff != "" {
+			t.Errorf("the handler's records (-want +got):\n%s", diff)
+		}
+		dl := readN(t, ctx, mustConsumer(t, srv.Conn, "mixed.dlq", primitive.RawString(), primitive.RawBytes(), client.FromEarliest()), 1)
+		hs := map[string]string{}
+		for _, h := range dl[0].Headers {
+			hs[h.Key] = string(h.Value)
+		}
+		if dl[0].Key != "2" || string(dl[0].Value) != "garbage" || hs["h"] != "v" || hs[client.DeadLetterTopicHeader] != "mixed" ||
+			hs[client.DeadLetterPartitionHeader] != "0" || hs[client.DeadLetterOffsetHeader] != "1" || hs[client.DeadLetterErrorHeader] == "" {
+			t.Errorf("dead letter: key %q value %q headers %v", dl[0].Key, dl[0].Value, hs)
+		}
+		if got := committed(t, ctx, srv.Conn, "dlq-policy")[0]; got != 3 {
+			t.Errorf("committed %d, want 3 (the dead-lettered offset 1 and the records around it)", got)
+		}
+	})
 	t.Run("handler error", func(t *testing.T) {
 		boom := errors.New("boom")
 		err := consumer(client.OnDecodeError(client.DecodeSkip)).RunBatches(ctx, func(context.Context, []client.Message[string, avroOrderV1]) error { return boom })
@@ -145,22 +186,30 @@ func TestRunBatchesGroupCommits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	member := func() *client.Consumer[string, avroOrderV1] {
-		return mustConsumer(t, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1), client.Group("g"), client.FromEarliest())
+	member := func(opts ...client.ConsumerOption) *client.Consumer[string, avroOrderV1] {
+		return mustConsumer(t, srv.Conn, "orders", primitive.String(), avro.Must[avroOrderV1](orderV1), append(opts, client.Group("g"), client.FromEarliest())...)
 	}
-	seen := 0
-	err := member().RunBatches(ctx, func(_ context.Context, ms []client.Message[string, avroOrderV1]) error {
-		if seen += len(ms); seen >= 5 {
+	// Responses of one record or so: several batches, the last of which
+	// fails.
+	var sizes []int
+	handled := int64(0) // the records of the batches whose handler returned nil
+	err := member(client.MaxBytes(1)).RunBatches(ctx, func(_ context.Context, ms []client.Message[string, avroOrderV1]) error {
+		sizes = append(sizes, len(ms))
+		if handled+int64(len(ms)) >= 5 {
 			return errEnough // this batch is not committed
 		}
+		handled += int64(len(ms))
 		return nil
 	})
 	if !errors.Is(err, errEnough) {
 		t.Fatal(err)
 	}
+	if len(sizes) < 2 {
+		t.Fatalf("batches of %v records: the test needs several", sizes)
+	}
 	before := committed(t, ctx, srv.Conn, "g")[0]
-	if before >= 5 {
-		t.Fatalf("committed %d: the batch whose handler failed was committed", before)
+	if before != handled {
+		t.Fatalf("committed %d after batches of %v records whose last failed, want %d (the batches handled)", before, sizes, handled)
 	}
 	// The next member reads from there and commits all it handles.
 	rctx, cancel := context.WithCancel(ctx)
