@@ -28,6 +28,7 @@ import (
 
 	"github.com/sluicehq/sluice/broker/internal/log"
 	"github.com/sluicehq/sluice/broker/internal/shared"
+	"github.com/sluicehq/sluice/internal/pgnotify"
 	"github.com/sluicehq/sluice/objstore"
 )
 
@@ -37,6 +38,10 @@ type SharedConfig struct {
 	// Pool is the cluster's PostgreSQL; required. The shared log's tables
 	// are created there (shared.Migrate) when missing.
 	Pool *pgxpool.Pool
+	// Notify is the node's PostgreSQL notification hub (internal/pgnotify),
+	// shared with its other components; nil: the shared log opens its own
+	// on Pool.
+	Notify *pgnotify.Hub
 	// Objects is the object store every node shares; required.
 	Objects objstore.Store
 	// Node is this node's id (it names the node's objects); required.
@@ -83,7 +88,7 @@ func (b *Broker) openShared(ctx context.Context) error {
 		return fmt.Errorf("broker: %w", err)
 	}
 	l, err := shared.Open(ctx, shared.Config{
-		Pool: sc.Pool, Objects: sc.Objects, Node: sc.Node, Window: sc.Window, GCInterval: sc.GCInterval,
+		Pool: sc.Pool, Notify: sc.Notify, Objects: sc.Objects, Node: sc.Node, Window: sc.Window, GCInterval: sc.GCInterval,
 		Logger: b.log.With("component", "shared_log"), Now: b.cfg.Now,
 	})
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicehq/sluice/internal/pgnotify"
 	"github.com/sluicehq/sluice/registry/internal/store"
 )
 
@@ -41,6 +42,10 @@ type Cluster struct {
 	// Pool is the cluster's metadata database (internal/pgmeta.Open).
 	// Required; the caller closes it after the registry.
 	Pool *pgxpool.Pool
+	// Notify is the node's PostgreSQL notification hub (internal/pgnotify),
+	// shared with its other components; nil: the registry opens its own on
+	// Pool.
+	Notify *pgnotify.Hub
 	// PollInterval is the safety poll for other nodes' writes, which
 	// notifications normally announce at once; 0 means 2 seconds.
 	PollInterval time.Duration
@@ -71,7 +76,7 @@ func OpenCluster(ctx context.Context, cfg Config, cl Cluster) (*Registry, error)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s, err := store.NewPostgres(ctx, store.PostgresConfig{Pool: cl.Pool, Logger: cfg.Logger, PollInterval: cl.PollInterval})
+	s, err := store.NewPostgres(ctx, store.PostgresConfig{Pool: cl.Pool, Notify: cl.Notify, Logger: cfg.Logger, PollInterval: cl.PollInterval})
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w: %w", ErrStore, err)
 	}

@@ -33,13 +33,18 @@ import (
 	"github.com/sluicehq/sluice/clusterstatus"
 	"github.com/sluicehq/sluice/internal/metastore"
 	"github.com/sluicehq/sluice/internal/pgmeta"
+	"github.com/sluicehq/sluice/internal/pgnotify"
 	"github.com/sluicehq/sluice/objstore"
 	"github.com/sluicehq/sluice/registry"
 )
 
 // clusterNode holds a node's cluster-mode resources.
 type clusterNode struct {
-	pool   *pgxpool.Pool
+	pool *pgxpool.Pool
+	// notify is the node's one listening connection (LISTEN/NOTIFY), shared
+	// by the registry, the ACL store and the shared log: PostgreSQL wakes
+	// every listening connection at each NOTIFY.
+	notify *pgnotify.Hub
 	member *metastore.Membership
 	meta   metastore.Store
 	// objects is the object store (Config.Objects, cluster_status.go),
@@ -97,9 +102,14 @@ func (s *Server) openRegistry(ctx context.Context, db *sql.DB) (*registry.Regist
 	if c.pool, err = pgmeta.Open(ctx, s.cfg.Meta); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	if c.notify, err = pgnotify.New(pgnotify.Config{ConnConfig: c.pool.Config().ConnConfig, Logger: s.cfg.Logger.With("component", "pgnotify")}); err != nil {
+		c.pool.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	// With the shared log no node is the data node.
 	claimData := s.cfg.Objects == ""
 	if c.member, err = metastore.Join(ctx, c.pool, s.cfg.NodeID, strings.Join(s.cfg.Addrs, ","), claimData); err != nil {
+		c.notify.Close()
 		c.pool.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -118,7 +128,7 @@ func (s *Server) openRegistry(ctx context.Context, db *sql.DB) (*registry.Regist
 				"data_node", c.member.DataNode)
 		}
 	}
-	reg, err := registry.OpenCluster(ctx, rcfg, registry.Cluster{Pool: c.pool, Node: s.cfg.NodeID})
+	reg, err := registry.OpenCluster(ctx, rcfg, registry.Cluster{Pool: c.pool, Notify: c.notify, Node: s.cfg.NodeID})
 	if err != nil {
 		c.close()
 		return nil, err
@@ -154,7 +164,7 @@ func (s *Server) brokerShared() *broker.SharedConfig {
 	if s.cluster == nil || s.cluster.objects == nil {
 		return nil
 	}
-	return &broker.SharedConfig{Pool: s.cluster.pool, Objects: s.cluster.objects, Node: s.cfg.NodeID, Window: s.cfg.SharedWindow}
+	return &broker.SharedConfig{Pool: s.cluster.pool, Notify: s.cluster.notify, Objects: s.cluster.objects, Node: s.cfg.NodeID, Window: s.cfg.SharedWindow}
 }
 
 // sharedLogStatus reports the shared log's partitions to the
@@ -193,6 +203,9 @@ func (c *clusterNode) close() error {
 	var err error
 	if c.member != nil {
 		err = c.member.Close()
+	}
+	if c.notify != nil {
+		c.notify.Close()
 	}
 	c.pool.Close()
 	return err

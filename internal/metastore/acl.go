@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/metadb"
 	"github.com/sluicehq/sluice/internal/pgmeta"
+	"github.com/sluicehq/sluice/internal/pgnotify"
 )
 
 // ACLRule is one stored rule, its fields as the text package acl writes
@@ -160,7 +160,19 @@ const aclChannel = "sluice_acl"
 const DefaultACLPollInterval = 5 * time.Second
 
 // PostgresACLs is the ACLStore on the cluster's PostgreSQL database.
-type PostgresACLs struct{ pool *pgxpool.Pool }
+type PostgresACLs struct {
+	pool   *pgxpool.Pool
+	notify *pgnotify.Hub // WithNotify; nil: WatchACLs opens its own
+}
+
+// WithNotify makes WatchACLs follow writes through the node's PostgreSQL
+// notification hub, shared with its other components (each listening
+// connection is woken by every NOTIFY of the database), instead of a
+// connection of its own. It returns s.
+func (s *PostgresACLs) WithNotify(h *pgnotify.Hub) *PostgresACLs {
+	s.notify = h
+	return s
+}
 
 var _ ACLStore = (*PostgresACLs)(nil)
 
@@ -214,29 +226,41 @@ func (s *PostgresACLs) inTx(ctx context.Context, rules []ACLRule, stmt string) e
 
 // WatchACLs calls changed whenever the rules may have changed, until ctx
 // ends: on each notification of a write (from any node, this one
-// included), after each (re)connection of its listening connection (a
-// notification may have been missed while it was away: listen first, then
-// signal, so that nothing falls in between), and every poll (0 means
-// DefaultACLPollInterval) as a safety net. changed runs on one goroutine,
-// never concurrently with itself; WatchACLs returns once its listening
-// connection is closed. Lost connections are logged through
-// warn (nil: not logged) and retried with a growing pause (up to 5 s).
+// included), once its channel is listened on and after each reconnection
+// of the listening connection (a notification may have been missed while
+// it was away: listen first, then signal, so that nothing falls in
+// between), and every poll (0 means DefaultACLPollInterval) as a safety
+// net. changed runs on one goroutine, never concurrently with itself.
+// Without a hub (WithNotify) WatchACLs opens a listening connection of
+// its own and returns once it is closed; its lost connections are logged
+// through warn (nil: not logged) and retried with a growing pause (up to
+// 5 s). With one, the hub reports them.
 func (s *PostgresACLs) WatchACLs(ctx context.Context, poll time.Duration, changed func(), warn func(msg string, err error)) {
 	if poll <= 0 {
 		poll = DefaultACLPollInterval
 	}
-	signals := make(chan struct{}, 1)
-	signal := func() {
-		select {
-		case signals <- struct{}{}:
-		default:
+	hub := s.notify
+	if hub == nil {
+		var err error
+		hub, err = pgnotify.New(pgnotify.Config{ConnConfig: s.pool.Config().ConnConfig, Warn: warn})
+		if err != nil {
+			if warn != nil {
+				warn("ACL change feed: no listener", err)
+			}
+			return
 		}
+		// The listener is this call's: WatchACLs returns after it has
+		// closed its connection.
+		defer hub.Close()
 	}
-	// The listener is this call's: WatchACLs returns after it has closed
-	// its connection.
-	var listening sync.WaitGroup
-	listening.Go(func() { s.listenACLs(ctx, signal, warn) })
-	defer listening.Wait()
+	sub, err := hub.Subscribe(aclChannel)
+	if err != nil {
+		if warn != nil {
+			warn("ACL change feed: no listener", err)
+		}
+		return
+	}
+	defer sub.Close()
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -245,46 +269,9 @@ func (s *PostgresACLs) WatchACLs(ctx context.Context, poll time.Duration, change
 			return
 		case <-t.C:
 			changed()
-		case <-signals:
+		case <-sub.Ready():
+			sub.Take(nil)
 			changed()
 		}
-	}
-}
-
-func (s *PostgresACLs) listenACLs(ctx context.Context, signal func(), warn func(string, error)) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := s.listenACLsOnce(ctx, signal, func() { backoff = 100 * time.Millisecond })
-		if ctx.Err() != nil {
-			return
-		}
-		if warn != nil {
-			warn("ACL change feed: connection lost; reconnecting in "+backoff.String(), err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-func (s *PostgresACLs) listenACLsOnce(ctx context.Context, signal, connected func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+aclChannel); err != nil {
-		return err
-	}
-	connected()
-	signal()
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		signal()
 	}
 }

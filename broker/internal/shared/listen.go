@@ -9,83 +9,63 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sluicehq/sluice/internal/pgnotify"
 	"github.com/sluicehq/sluice/objstore"
 )
 
 func isNotFound(err error) bool { return errors.Is(err, objstore.ErrNotFound) }
 
-// listenLoop keeps the node's high watermarks current: LISTEN on a
-// connection of its own, a poll of every open partition after each
-// (re)connection (notifications sent while it was down are lost) and
-// every PollInterval, and the commits' notifications in between. It also
+// listenLoop keeps the node's high watermarks current: the commits'
+// notifications (sub, on the node's notification hub), a poll of every
+// open partition whenever notifications may have been missed (the hub
+// (re)connected or the queue overflowed) and every PollInterval. It also
 // runs the garbage collector now and then.
-func (l *Log) listenLoop() {
+func (l *Log) listenLoop(sub *pgnotify.Subscription) {
 	defer l.wg.Done()
+	defer sub.Close()
 	gcEvery := l.cfg.GCInterval
 	lastGC := time.Now()
-	for l.ctx.Err() == nil {
-		err := l.listenOnce(func() {
-			if gcEvery > 0 && time.Since(lastGC) >= gcEvery {
-				lastGC = time.Now()
-				if _, _, err := l.CollectGarbage(l.ctx); err != nil && l.ctx.Err() == nil {
-					l.log.Warn("shared log: garbage collection failed; retried later", "err", err)
-				}
-			}
-		})
-		if l.ctx.Err() != nil {
-			return
-		}
-		l.log.Warn("shared log: high watermark listener lost its connection; reconnecting", "err", err)
-		select {
-		case <-time.After(l.cfg.PollInterval):
-		case <-l.ctx.Done():
-			return
-		}
-	}
-}
-
-// listenOnce runs one connection's life.
-func (l *Log) listenOnce(tick func()) error {
-	pc, err := l.pool.Acquire(l.ctx)
-	if err != nil {
-		return err
-	}
-	conn := pc.Hijack() // LISTEN state must not return to the pool
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(l.ctx, "LISTEN "+notifyChannel); err != nil {
-		return err
-	}
-	if err := l.pollAll(l.ctx); err != nil {
-		return err
-	}
-	lastPoll := time.Now()
+	var lastPoll time.Time
 	poll := func() {
 		lastPoll = time.Now()
 		if err := l.pollAll(l.ctx); err != nil && l.ctx.Err() == nil {
 			l.log.Warn("shared log: high watermark poll failed", "err", err)
 		}
 		l.pruneKeys()
-		tick()
-	}
-	for {
-		ctx, cancel := context.WithTimeout(l.ctx, l.cfg.PollInterval)
-		n, err := conn.WaitForNotification(ctx)
-		cancel()
-		if l.ctx.Err() != nil {
-			return l.ctx.Err()
-		}
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed() {
-				poll()
-				continue
+		if gcEvery > 0 && time.Since(lastGC) >= gcEvery {
+			lastGC = time.Now()
+			if _, _, err := l.CollectGarbage(l.ctx); err != nil && l.ctx.Err() == nil {
+				l.log.Warn("shared log: garbage collection failed; retried later", "err", err)
 			}
-			return err
 		}
-		l.stats.Notification.Add(1)
-		// Poll on schedule under a steady stream of notifications too:
-		// sizes and start offsets come with polls, and so does GC.
-		if !l.applyNotification(n.Payload) || time.Since(lastPoll) >= l.cfg.PollInterval {
-			poll()
+	}
+	tick := time.NewTicker(l.cfg.PollInterval)
+	defer tick.Stop()
+	var buf []string
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-tick.C:
+			// Under a steady stream of notifications too: sizes and
+			// start offsets come with polls, and so does GC.
+			if time.Since(lastPoll) >= l.cfg.PollInterval/2 {
+				poll()
+			}
+		case <-sub.Ready():
+			payloads, missed := sub.Take(buf[:0])
+			l.stats.Notification.Add(int64(len(payloads)))
+			again := missed
+			for _, p := range payloads {
+				if !l.applyNotification(p) {
+					again = true
+				}
+			}
+			clear(payloads)
+			buf = payloads
+			if again {
+				poll()
+			}
 		}
 	}
 }

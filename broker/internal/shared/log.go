@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/internal/pgmeta"
+	"github.com/sluicehq/sluice/internal/pgnotify"
 	"github.com/sluicehq/sluice/objstore"
 )
 
@@ -42,6 +43,11 @@ var ErrClosed = errors.New("shared log: closed")
 type Config struct {
 	// Pool is the cluster's PostgreSQL (pgmeta.Open); required.
 	Pool *pgxpool.Pool
+	// Notify is the node's PostgreSQL notification hub, shared with its
+	// other components (each listening connection is woken by every
+	// NOTIFY of the database); nil: the Log opens its own on Pool and
+	// closes it with the Log.
+	Notify *pgnotify.Hub
 	// Objects is the object store shared by the nodes; required.
 	Objects objstore.Store
 	// Node is this node's id (1-64 of [A-Za-z0-9._-]); required. It names
@@ -221,6 +227,9 @@ type Log struct {
 	// between a commit and its publication.
 	testAfterCommit func()
 
+	// ownHub is the notification hub the Log opened (Config.Notify nil).
+	ownHub *pgnotify.Hub
+
 	ctx    context.Context // cancelled by Close after the intake drained
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -279,11 +288,25 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l := &Log{cfg: c, pool: c.Pool, objs: c.Objects, log: c.Logger, parts: map[pkey]*Partition{},
 		cache: newCache(c.CacheBytes, c.CacheBlockBytes)}
+	hub := c.Notify
+	if hub == nil {
+		if hub, err = pgnotify.New(pgnotify.Config{ConnConfig: c.Pool.Config().ConnConfig, Logger: c.Logger}); err != nil {
+			return nil, fmt.Errorf("shared log: %w", err)
+		}
+		l.ownHub = hub
+	}
+	sub, err := hub.Subscribe(notifyChannel)
+	if err != nil {
+		if l.ownHub != nil {
+			l.ownHub.Close()
+		}
+		return nil, fmt.Errorf("shared log: %w", err)
+	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.in.init(l)
 	l.wg.Add(2)
 	go l.commitLoop()
-	go l.listenLoop()
+	go l.listenLoop(sub)
 	return l, nil
 }
 
@@ -307,6 +330,9 @@ func (l *Log) Close() error {
 	l.closeKeys()
 	l.cancel()
 	l.wg.Wait()
+	if l.ownHub != nil {
+		l.ownHub.Close()
+	}
 	for _, p := range parts {
 		p.closeLocal()
 	}

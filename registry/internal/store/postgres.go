@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/internal/pgmeta"
+	"github.com/sluicehq/sluice/internal/pgnotify"
 )
 
 // pgMigrations are the registry's tables in the cluster's PostgreSQL
@@ -95,6 +96,11 @@ type PostgresConfig struct {
 	// Pool is the cluster's metadata database (internal/pgmeta.Open).
 	// Required; the caller closes it after the store.
 	Pool *pgxpool.Pool
+	// Notify is the node's PostgreSQL notification hub (internal/pgnotify),
+	// shared with its other components: each listening connection is woken
+	// by every NOTIFY of the database. Nil: the store opens its own on Pool
+	// and closes it with the store.
+	Notify *pgnotify.Hub
 	// Logger receives change-feed problems; nil discards.
 	Logger *slog.Logger
 	// PollInterval is the safety poll of the change feed (notifications are
@@ -115,8 +121,9 @@ type PostgresConfig struct {
 // changelog past its own version, so the registry decides against the
 // latest state. The commit bumps the version, appends the write to the
 // changelog and NOTIFYs; PostgreSQL delivers the notification only after
-// the commit. Readers keep their memory current by LISTENing (on a
-// connection of their own, reconnecting with back-off) plus a safety poll.
+// the commit. Readers keep their memory current by LISTENing (through the
+// node's notification hub, which reconnects with back-off) plus a safety
+// poll.
 type Postgres struct {
 	pool  *pgxpool.Pool
 	log   *slog.Logger
@@ -125,6 +132,7 @@ type Postgres struct {
 	lockT string
 
 	changed chan struct{}
+	ownHub  *pgnotify.Hub // opened by the store (PostgresConfig.Notify nil)
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -152,8 +160,24 @@ func NewPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 	if err := pgmeta.Migrate(ctx, cfg.Pool, "registry", pgMigrations); err != nil {
 		return nil, fmt.Errorf("registry store: %w", err)
 	}
+	hub, own := cfg.Notify, (*pgnotify.Hub)(nil)
+	if hub == nil {
+		var err error
+		if hub, err = pgnotify.New(pgnotify.Config{ConnConfig: cfg.Pool.Config().ConnConfig, Logger: cfg.Logger}); err != nil {
+			return nil, fmt.Errorf("registry store: %w", err)
+		}
+		own = hub
+	}
+	sub, err := hub.Subscribe(pgChannel)
+	if err != nil {
+		if own != nil {
+			own.Close()
+		}
+		return nil, fmt.Errorf("registry store: %w", err)
+	}
 	fctx, cancel := context.WithCancel(context.Background())
 	s := &Postgres{
+		ownHub:  own,
 		pool:    cfg.Pool,
 		log:     cfg.Logger,
 		cfg:     cfg,
@@ -163,7 +187,7 @@ func NewPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 		cancel:  cancel,
 	}
 	s.wg.Add(2)
-	go s.listen(fctx)
+	go s.listen(fctx, sub)
 	go s.poll(fctx)
 	return s, nil
 }
@@ -173,6 +197,9 @@ func (s *Postgres) Close() error {
 	s.once.Do(func() {
 		s.cancel()
 		s.wg.Wait()
+		if s.ownHub != nil {
+			s.ownHub.Close()
+		}
 	})
 	return nil
 }
@@ -201,44 +228,23 @@ func (s *Postgres) poll(ctx context.Context) {
 	}
 }
 
-// listen holds a connection of its own that LISTENs, and signals on every
-// notification. After each (re)connection it signals too: notifications
-// sent while it was disconnected are lost, so the node must read the
-// changelog (listen first, then read, so nothing falls in between).
-func (s *Postgres) listen(ctx context.Context) {
+// listen signals on every notification of a write, and when the hub
+// says some may have been missed (its first LISTEN, each reconnection):
+// the node then reads the changelog (the hub listens first, so nothing
+// falls in between).
+func (s *Postgres) listen(ctx context.Context, sub *pgnotify.Subscription) {
 	defer s.wg.Done()
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, func() { backoff = 100 * time.Millisecond })
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("registry change feed: connection lost; reconnecting", "err", err, "in", backoff)
+	defer sub.Close()
+	var buf []string
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-sub.Ready():
+			buf, _ = sub.Take(buf[:0])
+			clear(buf)
+			s.signal()
 		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-func (s *Postgres) listenOnce(ctx context.Context, connected func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+pgChannel); err != nil {
-		return err
-	}
-	connected()
-	s.signal()
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		s.signal()
 	}
 }
 
