@@ -716,8 +716,8 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 // decode decodes r (a record decoded by the generated code: RecordDecoder).
 func (c *Consumer[K, V]) decode(ctx context.Context, r *brokerv1.Record) (Message[K, V], error) {
 	var m Message[K, V]
-	w := appendProtoRecords(nil, []*brokerv1.Record{r})
-	err := c.decodeInto(ctx, &w[0], &m)
+	w := wireFromProto(r)
+	err := c.decodeInto(ctx, &w, &m)
 	return m, err
 }
 

@@ -278,21 +278,28 @@ func wireError(where string, n int) error {
 	return fmt.Errorf("%s: %w", where, protowire.ParseError(n))
 }
 
-// appendProtoRecords appends records decoded by the generated code (a
-// group's Consume stream) as wireRecords; their bytes are shared, not
-// copied.
+// appendProtoRecords appends records decoded by the generated code as
+// wireRecords; their bytes are shared, not copied.
 func appendProtoRecords(dst []wireRecord, rs []*brokerv1.Record) []wireRecord {
 	for _, r := range rs {
-		w := wireRecord{partition: r.GetPartition(), offset: r.GetOffset(), key: r.Key, value: r.Value}
-		if ts := r.GetTimestamp(); ts != nil {
-			w.timestamp = ts.AsTime()
-		}
-		for _, h := range r.GetHeaders() {
-			w.headers = append(w.headers, Header{Key: h.GetKey(), Value: h.GetValue()})
-		}
-		dst = append(dst, w)
+		dst = append(dst, wireFromProto(r))
 	}
 	return dst
+}
+
+// wireFromProto is r as a wireRecord, its bytes shared, not copied.
+func wireFromProto(r *brokerv1.Record) wireRecord {
+	w := wireRecord{partition: r.GetPartition(), offset: r.GetOffset(), key: r.Key, value: r.Value}
+	if ts := r.GetTimestamp(); ts != nil {
+		w.timestamp = ts.AsTime()
+	}
+	if hs := r.GetHeaders(); len(hs) > 0 {
+		w.headers = make([]Header, len(hs))
+		for i, h := range hs {
+			w.headers[i] = Header{Key: h.GetKey(), Value: h.GetValue()}
+		}
+	}
+	return w
 }
 
 // subscribeCodec is the "proto" codec of a consumer's Subscribe calls. A

@@ -137,10 +137,40 @@ func (a *App) ensureTopic(ctx context.Context, name string, n int32, configs map
 	return nil
 }
 
-// event is what the Consume stream delivered.
+// event is what the Consume stream delivered: an assignment, records of
+// one partition (decoded), or the stream's end.
 type event struct {
-	msg *brokerv1.ConsumeResponse
-	err error
+	assignment *brokerv1.ConsumeAssignment
+	records    *arrived
+	err        error
+}
+
+// arrived is one response's records of a topic partition, decoded by the
+// goroutine that receives the stream: decoding runs beside processing.
+type arrived struct {
+	k    tpKey
+	hwm  int64
+	recs []queued
+}
+
+// queued is a record waiting for its task: decoded, or the decode error to
+// raise when its turn comes.
+type queued struct {
+	offset int64
+	ts     int64 // the record's timestamp in ms, the order across inputs
+	rec    record
+	err    error
+}
+
+// decodeAll decodes records of the source's topic.
+func (s *source) decodeAll(ctx context.Context, rs []*brokerv1.Record) []queued {
+	q := make([]queued, len(rs))
+	for i, r := range rs {
+		q[i].offset = r.GetOffset()
+		q[i].ts = r.GetTimestamp().AsTime().UnixMilli()
+		q[i].rec, q[i].err = s.decode(ctx, r)
+	}
+	return q
 }
 
 // runMember is one membership of the group: it returns when ctx is done
@@ -169,8 +199,22 @@ func (a *App) runMember(parent context.Context, n int32) error {
 	events := make(chan event, 64)
 	go func() {
 		for stream.Receive() {
+			var ev event
+			switch e := stream.Msg().GetEvent().(type) {
+			case *brokerv1.ConsumeResponse_Assignment:
+				ev.assignment = e.Assignment
+			case *brokerv1.ConsumeResponse_Records:
+				r := e.Records
+				src := inputs[r.GetTopic()]
+				if src == nil {
+					continue // not subscribed: never owned
+				}
+				ev.records = &arrived{k: tpKey{r.GetTopic(), r.GetPartition()}, hwm: r.GetHighWatermark(), recs: src.decodeAll(ctx, r.GetRecords())}
+			default:
+				continue
+			}
 			select {
-			case events <- event{msg: stream.Msg()}:
+			case events <- ev:
 			case <-ctx.Done():
 				return
 			}
@@ -328,13 +372,13 @@ func (a *App) runMember(parent context.Context, n int32) error {
 				}
 				return fmt.Errorf("group %s: %w", a.id, ev.err)
 			}
-			switch e := ev.msg.GetEvent().(type) {
-			case *brokerv1.ConsumeResponse_Assignment:
+			switch {
+			case ev.assignment != nil:
 				if err := commitAll(); err != nil {
 					return err
 				}
 				clear(owned)
-				for _, tp := range e.Assignment.GetPartitions() {
+				for _, tp := range ev.assignment.GetPartitions() {
 					for _, p := range tp.GetPartitions() {
 						owned[tpKey{tp.GetTopic(), p}] = true
 					}
@@ -357,16 +401,16 @@ func (a *App) runMember(parent context.Context, n int32) error {
 						}
 					}
 				}
-			case *brokerv1.ConsumeResponse_Records:
-				r := e.Records
-				k := tpKey{r.GetTopic(), r.GetPartition()}
+			case ev.records != nil:
+				r := ev.records
+				k := r.k
 				if !owned[k] {
 					continue
 				}
-				t := tasks[r.GetPartition()]
+				t := tasks[k.partition]
 				var in *input
 				if t != nil {
-					in = t.inputs[r.GetTopic()]
+					in = t.inputs[k.topic]
 				}
 				if in == nil {
 					in = pending[k]
@@ -375,8 +419,8 @@ func (a *App) runMember(parent context.Context, n int32) error {
 						pending[k] = in
 					}
 				}
-				in.queue = append(in.queue, r.GetRecords()...)
-				in.hwm = max(in.hwm, r.GetHighWatermark())
+				in.queue = append(in.queue, r.recs...)
+				in.hwm = max(in.hwm, r.hwm)
 				if t != nil {
 					if err := t.drain(ctx); err != nil {
 						return err
@@ -419,7 +463,7 @@ type task struct {
 // input is one input partition of a task.
 type input struct {
 	src       *source
-	queue     []*brokerv1.Record
+	queue     []queued
 	pos       int64 // the next offset to process
 	committed int64
 	hwm       int64 // what the broker holds, as last heard
@@ -528,7 +572,7 @@ func (t *task) step(ctx context.Context, g int) (bool, error) {
 			}
 			continue
 		}
-		if best == nil || recordTime(in.queue[0]) < recordTime(best.queue[0]) {
+		if best == nil || in.queue[0].ts < best.queue[0].ts {
 			best = in
 		}
 	}
@@ -546,23 +590,23 @@ func (t *task) step(ctx context.Context, g int) (bool, error) {
 		delete(t.blocked, g)
 	}
 	r := best.queue[0]
-	best.queue[0] = nil
+	best.queue[0] = queued{}
 	best.queue = best.queue[1:]
-	if r.GetOffset() < best.pos {
+	if r.offset < best.pos {
 		return true, nil // processed before this task was taken over
 	}
-	rec, err := best.src.decode(ctx, r)
+	rec, err := r.rec, r.err
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		return false, &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
+		return false, &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.offset, err)}
 	}
 	best.streamTime = max(best.streamTime, rec.ts)
 	if err := best.src.n.process(t, rec); err != nil {
-		return false, &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.GetOffset(), err)}
+		return false, &permanentError{fmt.Errorf("%s/%d at offset %d: %w", best.src.topic, t.id, r.offset, err)}
 	}
-	best.pos = r.GetOffset() + 1
+	best.pos = r.offset + 1
 	t.dirty = true
 	for _, wn := range a.closers {
 		if err := wn.close(t); err != nil {
@@ -577,8 +621,6 @@ func (t *task) step(ctx context.Context, g int) (bool, error) {
 	}
 	return true, nil
 }
-
-func recordTime(r *brokerv1.Record) int64 { return r.GetTimestamp().AsTime().UnixMilli() }
 
 // commitRun is a task's commit under way: done is closed when err is set.
 type commitRun struct {

@@ -2,6 +2,7 @@ package primitive
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"testing"
 
@@ -96,4 +97,69 @@ func TestRawAndNull(t *testing.T) {
 	if n, ok := Null().(client.NullableCodec[struct{}]); !ok || !n.IsNull(struct{}{}) {
 		t.Error("Null is not a nullable codec")
 	}
+}
+
+// generalDecoder is the decoder a codec gives when the writer schema is not
+// its own (a logical type makes the text differ, not the canonical form):
+// through serde/avro's schema resolution, as every other pair is read.
+func generalDecoder[T any](t testing.TB, c client.Codec[T], typ string) client.Decoder[T] {
+	t.Helper()
+	ac := c.(*avroCodec[T])
+	general := *ac
+	general.decode = nil
+	dec, err := general.Decoder(&client.WriterSchema{ID: 1, Format: serde.Avro, Text: typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dec
+}
+
+// agree decodes b with the codec's direct decoder (its own writer schema)
+// and with the general one, and reports a difference.
+func agree[T comparable](t testing.TB, c client.Codec[T], typ string, b []byte) {
+	t.Helper()
+	fast, err := c.Decoder(&client.WriterSchema{ID: 1, Format: serde.Avro, Text: typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want T
+	gerr := fast(b, &got)
+	werr := generalDecoder(t, c, typ)(b, &want)
+	// Compared as their bits (fmt's %#v): a NaN equals itself here.
+	if (gerr == nil) != (werr == nil) || gerr == nil && fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", want) {
+		t.Fatalf("%s datum %x: direct decode %v (%v), general %v (%v)", typ, b, got, gerr, want, werr)
+	}
+}
+
+// TestDirectDecoders: the direct decoders of long, int, string and double
+// read what schema resolution reads, and refuse what it refuses, including
+// a writer with a logical type (same canonical form, same bytes).
+func TestDirectDecoders(t *testing.T) {
+	for _, b := range [][]byte{{0}, {1}, {0x80, 1}, {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, {0x80}, {}, {0, 0},
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}} {
+		agree(t, Int64(), `"long"`, b)
+		agree(t, Int64(), `{"type":"long","logicalType":"timestamp-millis"}`, b)
+		agree(t, Int32(), `"int"`, b)
+	}
+	for _, b := range [][]byte{{0}, {2, 'a'}, {4, 'a'}, {1}, {6, 0xff, 0xfe, 0xfd}, {2, 'a', 'b'}} {
+		agree(t, String(), `"string"`, b)
+		agree(t, String(), `{"type":"string","logicalType":"uuid"}`, b)
+	}
+	for _, b := range [][]byte{{0, 0, 0, 0, 0, 0, 0xf8, 0x3f}, {1, 2, 3}, make([]byte, 9)} {
+		agree(t, Float64(), `"double"`, b)
+	}
+}
+
+// FuzzDirectDecoders: for any bytes, a direct decoder and schema
+// resolution agree on the value or on refusing it.
+func FuzzDirectDecoders(f *testing.F) {
+	f.Add([]byte{0})
+	f.Add([]byte{4, 'h', 'i'})
+	f.Add([]byte{0x80, 0x80, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		agree(t, Int64(), `"long"`, b)
+		agree(t, Int32(), `"int"`, b)
+		agree(t, String(), `"string"`, b)
+		agree(t, Float64(), `"double"`, b)
+	})
 }
