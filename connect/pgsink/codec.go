@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -46,6 +47,17 @@ type slowDatum struct {
 	vals rowVals
 
 	conv func([]byte) (any, error)
+}
+
+// newSlowDatum returns a datum of cols read from raw by conv, allocated
+// with its slowDatum (one allocation per datum).
+func newSlowDatum(cols []column, raw []byte, conv func([]byte) (any, error)) *datum {
+	ds := &struct {
+		d datum
+		s slowDatum
+	}{d: datum{cols: cols, raw: raw}, s: slowDatum{conv: conv}}
+	ds.d.slow = &ds.s
+	return &ds.d
 }
 
 // hasVals reports whether the datum's column values are decoded.
@@ -235,7 +247,7 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return fromAvroNative(sh, v)
 		}
 		return func(b []byte, v **datum) error {
-			*v = &datum{cols: cols, raw: b, slow: &slowDatum{conv: conv}}
+			*v = newSlowDatum(cols, b, conv)
 			return nil
 		}, nil
 	case *jsonschema.Schema:
@@ -255,48 +267,53 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			return fromJSON(sh, doc)
 		}
 		return func(b []byte, v **datum) error {
-			*v = &datum{cols: cols, raw: b, slow: &slowDatum{conv: conv}}
+			*v = newSlowDatum(cols, b, conv)
 			return nil
 		}, nil
 	case *protobuf.Schema:
+		// The message of each message-index path met, by the path's
+		// bytes (no allocation to find it).
 		type entry struct {
-			sh   *shape
 			cols []column
+			conv func([]byte) (any, error)
 		}
 		var (
-			mu     sync.Mutex
-			byPath = map[string]entry{}
+			mu       sync.Mutex
+			byPrefix = map[string]*entry{}
 		)
 		return func(b []byte, v **datum) error {
-			path, msg, err := serde.ReadIndexes(nil, b)
+			var pathBuf [4]int
+			path, msg, err := serde.ReadIndexes(pathBuf[:0], b)
 			if err != nil {
 				return fmt.Errorf("message-index path: %w", err)
 			}
-			key := fmt.Sprint(path)
+			prefix := b[:len(b)-len(msg)]
 			mu.Lock()
-			e, ok := byPath[key]
+			e := byPrefix[string(prefix)]
 			mu.Unlock()
-			if !ok {
+			if e == nil {
+				path := slices.Clone(path)
 				md, err := p.MessageByIndexes(path)
 				if err != nil {
 					return err
 				}
-				e.sh = protoShape(md)
-				if e.cols, err = columnsOf(e.sh, c.nested, c.single); err != nil {
+				sh := protoShape(md)
+				cols, err := columnsOf(sh, c.nested, c.single)
+				if err != nil {
 					return err
 				}
+				e = &entry{cols: cols, conv: func(msg []byte) (any, error) {
+					m, err := p.Decode(path, msg)
+					if err != nil {
+						return nil, err
+					}
+					return fromProto(sh, m)
+				}}
 				mu.Lock()
-				byPath[key] = e
+				byPrefix[string(prefix)] = e
 				mu.Unlock()
 			}
-			conv := func(msg []byte) (any, error) {
-				m, err := p.Decode(path, msg)
-				if err != nil {
-					return nil, err
-				}
-				return fromProto(e.sh, m)
-			}
-			*v = &datum{cols: e.cols, raw: msg, slow: &slowDatum{conv: conv}}
+			*v = newSlowDatum(e.cols, msg, e.conv)
 			return nil
 		}, nil
 	}

@@ -1,0 +1,102 @@
+package pgsink
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/serde"
+	"github.com/sluicehq/sluice/serde/protobuf"
+)
+
+// TestDecoderAllocs: the consumer's decoding of a JSON Schema or Protobuf
+// datum (before its conversion) costs one allocation: the datum with its
+// slowDatum; a Protobuf message-index path is found without allocating.
+// Each decoded datum still converts to its own message's columns.
+func TestDecoderAllocs(t *testing.T) {
+	jdec, err := (&codec{nested: NestedFlatten, single: "value"}).Decoder(&client.WriterSchema{ID: 3, Format: serde.JSON, Text: jsonAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := protobuf.Parse(protoAll, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdec, err := (&codec{nested: NestedFlatten, single: "value"}).Decoder(&client.WriterSchema{ID: 4, Format: serde.Protobuf, Text: protoAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	protoRaw := func(path []int, set func(*dynamicpb.Message)) []byte {
+		md, err := s.MessageByIndexes(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := dynamicpb.NewMessage(md)
+		set(m)
+		body, err := protobuf.AppendEncode(nil, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(serde.AppendIndexes(nil, path), body...)
+	}
+	order := protoRaw([]int{1}, func(m *dynamicpb.Message) { m.Set(m.Descriptor().Fields().ByName("id"), protoValue(nil, "o-1")) })
+	other := protoRaw([]int{0}, func(m *dynamicpb.Message) { m.Set(m.Descriptor().Fields().ByName("x"), protoValue(nil, "x-1")) })
+	for _, tc := range []struct {
+		name string
+		dec  client.Decoder[*datum]
+		raw  []byte
+		col  string // the first column
+		val  any    // its value once converted
+	}{
+		{"json", jdec, []byte(`{"n":7,"s":"a"}`), "n", int64(7)},
+		{"protobuf", pdec, order, "id", "o-1"},
+		{"protobuf, path [0]", pdec, other, "x", "x-1"},
+	} {
+		var d *datum
+		if err := tc.dec(tc.raw, &d); err != nil { // the first, which may fill caches
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n := testing.AllocsPerRun(100, func() { tc.dec(tc.raw, &d) }); n > 1 {
+			t.Errorf("%s: %v allocations per datum, want 1", tc.name, n)
+		}
+		if err := d.resolve(nil); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		vals, err := d.values()
+		if err != nil || d.cols[0].name != tc.col || vals[0] != tc.val {
+			t.Errorf("%s: column %s = %v (%v), want %s = %v", tc.name, d.cols[0].name, vals[0], err, tc.col, tc.val)
+		}
+	}
+}
+
+// BenchmarkDecoder: the consumer's decoding of a Protobuf datum (message
+// path [1]) and of a JSON Schema one, before conversion.
+func BenchmarkDecoder(b *testing.B) {
+	jdec, err := (&codec{nested: NestedFlatten, single: "value"}).Decoder(&client.WriterSchema{ID: 3, Format: serde.JSON, Text: jsonAll})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pdec, err := (&codec{nested: NestedFlatten, single: "value"}).Decoder(&client.WriterSchema{ID: 4, Format: serde.Protobuf, Text: protoAll})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		dec  client.Decoder[*datum]
+		raw  []byte
+	}{
+		{"protobuf", pdec, append(serde.AppendIndexes(nil, []int{1}), 0x0a, 0x03, 'o', '-', '1')},
+		{"json", jdec, []byte(`{"n":7,"s":"a"}`)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var d *datum
+			for b.Loop() {
+				if err := bc.dec(bc.raw, &d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
