@@ -65,11 +65,12 @@ type Sink struct {
 	table tableState
 
 	// The planner's memory, reused from batch to batch: the op of each
-	// key, a key's identity being rendered (keyid.go) and the offsets of
-	// its fields, and the form of each key column list met (the last one
-	// at hand).
+	// key, the batch's key identities (keyid.go) and the ops they are
+	// of, the offsets of a key's fields, and the form of each key column
+	// list met (the last one at hand).
 	byKey      map[string]int
 	idBuf      []byte
+	keyed      []keyedOp
 	idOffs     []int
 	keyForms   map[*column]*keyForm
 	lastFormID *column
@@ -365,16 +366,15 @@ func (s *Sink) write(ctx context.Context, p planned) error {
 // ops use b's buffers.
 func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 	batch := b.msgs
-	if s.byKey == nil {
-		s.byKey = map[string]int{}
-	}
-	byKey := s.byKey // the op of each key, in upsert mode and for deletes
-	defer clear(byKey)
 	ops = b.ops[:0]
 	if cap(ops) < len(batch) {
 		ops = make([]op, 0, len(batch))
 	}
 	defer func() { b.ops = ops }()
+	// The identities of the keyed ops (upsert mode, deletes) go end to
+	// end into ids; keyed[k] is the k-th keyed op and where its identity
+	// ends.
+	ids, keyed := s.idBuf[:0], s.keyed[:0]
 	for i := range batch {
 		m := &batch[i]
 		if m.Err != nil {
@@ -382,13 +382,6 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 			continue
 		}
 		o := op{m: m, delete: m.Value == nil}
-		var err error
-		if m.Key != nil && (s.cfg.Mode == ModeUpsert || o.delete) {
-			if s.idBuf, err = s.appendKeyIdentity(s.idBuf[:0], m.Key); err != nil {
-				bad = append(bad, &badRecordError{m: m, reason: "key: " + err.Error()})
-				continue
-			}
-		}
 		switch {
 		case o.delete && m.Key == nil:
 			continue // a tombstone without a key deletes nothing
@@ -397,12 +390,45 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 			continue
 		}
 		if s.cfg.Mode == ModeUpsert || o.delete {
-			if j, ok := byKey[string(s.idBuf)]; ok {
-				ops[j].m = nil // superseded
+			at := len(ids)
+			var err error
+			if ids, err = s.appendKeyIdentity(ids, m.Key); err != nil {
+				ids = ids[:at]
+				bad = append(bad, &badRecordError{m: m, reason: "key: " + err.Error()})
+				continue
 			}
-			byKey[string(s.idBuf)] = len(ops)
+			keyed = append(keyed, keyedOp{op: len(ops), end: len(ids)})
 		}
 		ops = append(ops, o)
+	}
+	s.idBuf, s.keyed = ids, keyed
+	if len(keyed) < 2 {
+		return ops, bad
+	}
+	// Last op per key: each keyed op's identity is put in a map, one
+	// operation per op (the keys are substrings of one string: no
+	// allocation each); a map with fewer keys than ops met a key twice,
+	// and only then are the ops looked up again to drop the superseded.
+	if s.byKey == nil {
+		s.byKey = map[string]int{}
+	}
+	byKey := s.byKey
+	defer clear(byKey)
+	all := string(ids)
+	start := 0
+	for _, k := range keyed {
+		byKey[all[start:k.end]] = k.op
+		start = k.end
+	}
+	if len(byKey) == len(keyed) {
+		return ops, bad
+	}
+	start = 0
+	for _, k := range keyed {
+		if byKey[all[start:k.end]] != k.op {
+			ops[k.op].m = nil // superseded
+		}
+		start = k.end
 	}
 	out := ops[:0]
 	for _, o := range ops {
@@ -412,6 +438,10 @@ func (s *Sink) plan(b *batchBufs) (ops []op, bad []*badRecordError) {
 	}
 	return out, bad
 }
+
+// keyedOp is an op of plan that has a key identity: its index, and where
+// its identity ends in the batch's identities.
+type keyedOp struct{ op, end int }
 
 // resolveMsg converts m's key and value (their encoded columns appended
 // to a). The error names the side that failed.
