@@ -165,11 +165,10 @@ func decodeRecordInto(b []byte, r *brokerv1.Record, ts *timestamppb.Timestamp) b
 			if n < 0 || hasTS {
 				return false
 			}
-			sec, nanos, err := decodeTimestamp(v, 0, 0)
-			if err != nil || !plainTimestamp(v) {
+			if !decodePlainTimestamp(v, ts) {
 				return false
 			}
-			ts.Seconds, ts.Nanos, hasTS = sec, nanos, true
+			hasTS = true
 			b = b[n:]
 		case (num == recKeyField || num == recValueField) && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
@@ -204,12 +203,27 @@ func decodeRecordInto(b []byte, r *brokerv1.Record, ts *timestamppb.Timestamp) b
 	return true
 }
 
-// plainTimestamp reports whether b, a valid Timestamp, holds only its two
-// fields (decodeTimestamp skips others, which proto keeps as unknown).
-func plainTimestamp(b []byte) bool {
-	return onlyFields(b, func(num protowire.Number, typ protowire.Type) bool {
-		return (num == tsSecondsField || num == tsNanosField) && typ == protowire.VarintType
-	})
+// decodePlainTimestamp decodes a google.protobuf.Timestamp holding only
+// its two fields into ts (decodeTimestamp skips other fields, which proto
+// keeps as unknown), or reports false.
+func decodePlainTimestamp(b []byte, ts *timestamppb.Timestamp) bool {
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 || typ != protowire.VarintType || num != tsSecondsField && num != tsNanosField {
+			return false
+		}
+		v, m := protowire.ConsumeVarint(b[n:])
+		if m < 0 {
+			return false
+		}
+		if num == tsSecondsField {
+			ts.Seconds = int64(v)
+		} else {
+			ts.Nanos = int32(v)
+		}
+		b = b[n+m:]
+	}
+	return true
 }
 
 // plainHeader reports whether b holds only a Header's two fields.

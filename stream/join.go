@@ -26,9 +26,9 @@ func TableFrom[K, V any](app *App, topic string, kc client.Codec[K], vc client.C
 		if err != nil {
 			return nil, err
 		}
+		var m client.Message[K, V] // reused: a decodeFunc serves one goroutine
 		return func(ctx context.Context, r *brokerv1.Record) (record, error) {
-			m, err := d.Decode(ctx, r)
-			if err != nil {
+			if err := d.DecodeInto(ctx, r, &m); err != nil {
 				return record{}, err
 			}
 			rec := record{key: m.Key, value: m.Value, ts: m.Timestamp.UnixMilli()}

@@ -162,13 +162,13 @@ type queued struct {
 	err    error
 }
 
-// decodeAll decodes records of the source's topic.
-func (s *source) decodeAll(ctx context.Context, rs []*brokerv1.Record) []queued {
+// decodeAll decodes records with decode.
+func decodeAll(ctx context.Context, decode decodeFunc, rs []*brokerv1.Record) []queued {
 	q := make([]queued, len(rs))
 	for i, r := range rs {
 		q[i].offset = r.GetOffset()
 		q[i].ts = r.GetTimestamp().AsTime().UnixMilli()
-		q[i].rec, q[i].err = s.decode(ctx, r)
+		q[i].rec, q[i].err = decode(ctx, r)
 	}
 	return q
 }
@@ -179,10 +179,15 @@ func (a *App) runMember(parent context.Context, n int32) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	var topics []string
-	inputs := map[string]*source{}
+	// The receiving goroutine's decoders, one per input topic.
+	decoders := map[string]decodeFunc{}
 	for _, s := range a.sources {
 		topics = append(topics, s.topic)
-		inputs[s.topic] = s
+		d, err := s.mkDecode(a.conn)
+		if err != nil {
+			return fmt.Errorf("stream %s: input %s: %w", a.id, s.topic, err)
+		}
+		decoders[s.topic] = d
 	}
 	stream, err := a.conn.Groups().Consume(ctx, connect.NewRequest(&brokerv1.ConsumeRequest{
 		Group: a.id,
@@ -205,11 +210,11 @@ func (a *App) runMember(parent context.Context, n int32) error {
 				ev.assignment = e.Assignment
 			case *brokerv1.ConsumeResponse_Records:
 				r := e.Records
-				src := inputs[r.GetTopic()]
-				if src == nil {
+				decode := decoders[r.GetTopic()]
+				if decode == nil {
 					continue // not subscribed: never owned
 				}
-				ev.records = &arrived{k: tpKey{r.GetTopic(), r.GetPartition()}, hwm: r.GetHighWatermark(), recs: src.decodeAll(ctx, r.GetRecords())}
+				ev.records = &arrived{k: tpKey{r.GetTopic(), r.GetPartition()}, hwm: r.GetHighWatermark(), recs: decodeAll(ctx, decode, r.GetRecords())}
 			default:
 				continue
 			}

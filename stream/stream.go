@@ -178,7 +178,9 @@ type source struct {
 	topic string
 	n     *node
 	table *storeDef // a table's topic: restored from the topic itself
-	// mkDecode builds the decoder at Run.
+	// mkDecode builds a decoder; decode is the one Run built for the
+	// task's own goroutine (restoring tables), and each member's stream
+	// receiver builds another.
 	mkDecode func(conn *client.Conn) (decodeFunc, error)
 	decode   decodeFunc
 	internal bool // a repartition topic, created by Run
@@ -187,6 +189,9 @@ type source struct {
 	group int
 }
 
+// decodeFunc decodes a record of a source. It is not safe for concurrent
+// use: each goroutine that decodes makes its own with the source's
+// mkDecode.
 type decodeFunc func(ctx context.Context, r *brokerv1.Record) (record, error)
 
 func (a *App) addSource(topic string, internal bool, mk func(conn *client.Conn) (decodeFunc, error)) *source {
@@ -209,9 +214,9 @@ func From[K, V any](app *App, topic string, kc client.Codec[K], vc client.Codec[
 		if err != nil {
 			return nil, err
 		}
+		var m client.Message[K, V] // reused: a decodeFunc serves one goroutine
 		return func(ctx context.Context, r *brokerv1.Record) (record, error) {
-			m, err := d.Decode(ctx, r)
-			if err != nil {
+			if err := d.DecodeInto(ctx, r, &m); err != nil {
 				return record{}, err
 			}
 			return record{key: m.Key, value: m.Value, ts: m.Timestamp.UnixMilli()}, nil
