@@ -303,21 +303,39 @@ func (s *Server) kill() {
 // childPIDs lists the processes whose parent is ppid (Linux /proc; none
 // elsewhere).
 func childPIDs(ppid int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if _, parent, err := procTicks(pid, false); err == nil && parent == ppid {
-			pids = append(pids, pid)
-		}
+	children, _ := eachChild(ppid)
+	pids := make([]int, len(children))
+	for i, c := range children {
+		pids[i] = c.pid
 	}
 	return pids
+}
+
+// child is a process and the CPU time it used (procTicks, its own).
+type child struct {
+	pid   int
+	ticks int64
+}
+
+// eachChild lists the live processes whose parent is ppid, from /proc.
+func eachChild(ppid int) ([]child, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []child
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == ppid {
+			continue
+		}
+		t, parent, err := procTicks(pid, false)
+		if err != nil || parent != ppid {
+			continue // exited meanwhile, or not a child
+		}
+		out = append(out, child{pid, t})
+	}
+	return out, nil
 }
 
 // processAlive says whether pid runs: it exists and is not a zombie.
@@ -507,20 +525,12 @@ func (s *Server) CPUTime() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	ents, err := os.ReadDir("/proc")
+	children, err := eachChild(pm)
 	if err != nil {
 		return 0, fmt.Errorf("pgtest: CPUTime: %w", err)
 	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == pm {
-			continue
-		}
-		t, parent, err := procTicks(pid, false)
-		if err != nil || parent != pm {
-			continue // exited meanwhile, or not the server's
-		}
-		ticks += t
+	for _, c := range children {
+		ticks += c.ticks
 	}
 	// USER_HZ is 100 on every Linux this runs on.
 	return time.Duration(ticks) * 10 * time.Millisecond, nil

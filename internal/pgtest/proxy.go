@@ -1,7 +1,6 @@
 package pgtest
 
 import (
-	"bytes"
 	"net"
 	"net/url"
 	"sync"
@@ -12,7 +11,9 @@ import (
 
 // Proxy forwards TCP connections to a PostgreSQL server and cuts them on
 // demand, for fault tests: all of them at once (SetCut), or the one that
-// sends a given call (CutBefore, CutAfter). Clients connect to it through
+// sends a given call (CutBefore, CutAfter). A call is recognised by its
+// text in a simple query or, for a prepared statement (whose text goes
+// over the wire once, in its Parse), at each Bind of it (wire.go). Clients connect to it through
 // the URL that Via returns. It is stopped, every connection closed, when
 // the test ends. Safe for concurrent use.
 type Proxy struct {
@@ -91,16 +92,16 @@ func (p *Proxy) SetCut(cut bool) {
 	}
 }
 
-// CutBefore arms n cuts: each of the next n connections that sends bytes
-// containing marker (say "sharedlog_commit(") is closed without
-// forwarding them, so that the server never runs the call.
+// CutBefore arms n cuts: each of the next n connections that sends a call
+// whose text contains marker (say "sharedlog_commit(") is closed without
+// forwarding it, so that the server never runs the call.
 func (p *Proxy) CutBefore(marker string, n int) {
 	p.setMarker(marker)
 	p.before.Store(int32(n))
 }
 
-// CutAfter arms n cuts: each of the next n connections that sends bytes
-// containing marker has them forwarded, then stops getting the server's
+// CutAfter arms n cuts: each of the next n connections that sends a call
+// whose text contains marker has it forwarded, then stops getting the server's
 // answers and is closed HoldAfter later: the server runs the call (and
 // commits it), the client never hears how it went.
 func (p *Proxy) CutAfter(marker string, n int) {
@@ -173,6 +174,7 @@ func (p *Proxy) serve(client net.Conn) {
 		p.untrack(client, server)
 		<-done
 	}()
+	var scan wireScanner
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := client.Read(buf)
@@ -181,7 +183,7 @@ func (p *Proxy) serve(client net.Conn) {
 			p.mu.Lock()
 			marker := p.marker
 			p.mu.Unlock()
-			if len(marker) > 0 && bytes.Contains(chunk, marker) {
+			if scan.feed(chunk, marker) {
 				if p.before.Load() > 0 && p.before.Add(-1) >= 0 {
 					p.cuts.Add(1)
 					return
@@ -189,7 +191,18 @@ func (p *Proxy) serve(client net.Conn) {
 				if p.after.Load() > 0 && p.after.Add(-1) >= 0 {
 					drop.Store(true)
 					server.Write(chunk)
-					time.Sleep(HoldAfter)
+					// The rest of the call (its Execute, Sync) may
+					// come in the next writes: forward them too.
+					client.SetReadDeadline(time.Now().Add(HoldAfter))
+					for {
+						n, err := client.Read(buf)
+						if n > 0 {
+							server.Write(buf[:n])
+						}
+						if err != nil {
+							break
+						}
+					}
 					p.cuts.Add(1)
 					return
 				}

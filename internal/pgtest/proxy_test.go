@@ -92,6 +92,51 @@ func TestProxyCutCall(t *testing.T) {
 	}
 }
 
+// A prepared statement's text goes over the wire once per connection, in
+// its Parse; each later call is a Bind of its name. The proxy still cuts
+// the call (pgx's statement cache, its default).
+func TestProxyCutPreparedCall(t *testing.T) {
+	url := pgtest.DB(t)
+	exec1(t, url, "CREATE TABLE cut (v int)")
+	p := pgtest.NewProxy(t, hostOf(t, url))
+	via := p.Via(t, url)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		arm  func(marker string, n int)
+		rows int // rows in the table after the cut call
+	}{
+		{"before", p.CutBefore, 2},
+		{"after", p.CutAfter, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exec1(t, url, "TRUNCATE cut")
+			conn := connect(t, via)
+			// Prepared and run twice before the marker is armed.
+			for i := range 2 {
+				if _, err := conn.Exec(ctx, "INSERT INTO cut VALUES ($1) /* cut_me */", i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cuts := p.Cuts()
+			tc.arm("cut_me", 1)
+			// An unmarked statement on the same connection passes.
+			if _, err := conn.Exec(ctx, "SELECT $1::int /* unmarked */", 1); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Exec(ctx, "INSERT INTO cut VALUES ($1) /* cut_me */", 9); err == nil {
+				t.Fatal("the marked call was answered")
+			}
+			if got := p.Cuts(); got != cuts+1 {
+				t.Fatalf("Cuts() = %d, want %d", got, cuts+1)
+			}
+			if n := count(t, url, "cut"); n != tc.rows {
+				t.Fatalf("%d rows after the cut call, want %d", n, tc.rows)
+			}
+		})
+	}
+}
+
 func hostOf(t *testing.T, url string) string {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(url)

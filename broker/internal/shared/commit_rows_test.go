@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sluicehq/sluice/broker/internal/log"
 )
 
@@ -348,5 +350,35 @@ func TestCommitNotifySkippedWhenNextCovers(t *testing.T) {
 	// And object 2's commit sent none: r heard objects 1 and 3 only.
 	if n := r.Stats().Notifications; n != 2 {
 		t.Fatalf("node r received %d notifications; want 2 (objects 1 and 3)", n)
+	}
+}
+
+// The commit call is a prepared statement of the connection (pgx's
+// statement cache): parsed and planned once, not at every commit.
+func TestCommitIsPrepared(t *testing.T) {
+	c := newCluster(t)
+	pc, err := pgxpool.ParseConfig(c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.MaxConns = 1 // the commits' connection is the one asked below
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	a := c.node("a", func(cfg *Config) { cfg.Pool = pool })
+	p := openPart(t, a, "t", 0)
+	for i := range 3 {
+		if _, err := p.Append(context.Background(), recs("a", i, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_prepared_statements WHERE strpos(statement, 'sharedlog' || '_commit(') > 0`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d prepared statements call sharedlog_commit on the commits' connection, want 1", n)
 	}
 }

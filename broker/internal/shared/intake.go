@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
@@ -72,11 +71,15 @@ func (w *Pending) Wait(ctx context.Context) (int64, error) {
 
 // flush is one sealed buffer: one object.
 type flush struct {
-	key     string
-	ann     *announcement           // of key, started when its window opened
-	reqs    []*request              // arrival order until put sorts them into object order
-	parts   map[*Partition]struct{} // the partitions of reqs, set at seal
-	bytes   int                     // the batches' bytes (the buffer budget they hold)
+	key  string
+	ann  *announcement // of key, started when its window opened
+	reqs []*request    // arrival order until put sorts them into object order
+	// parts are the partitions of reqs in (topic id, partition) order, set
+	// by build (in the PUT's goroutine, off the intake lock) before built
+	// is closed.
+	parts   []pkey
+	built   chan struct{}
+	bytes   int // the batches' bytes (the buffer budget they hold)
 	data    []byte
 	batches []objectBatch
 	putDone chan struct{}
@@ -169,11 +172,7 @@ func (in *intake) sealLocked() {
 	}
 	in.unanswered++
 	in.putting++
-	f := &flush{key: in.ann.key, ann: in.ann, reqs: in.cur, bytes: in.curB, putDone: make(chan struct{}),
-		parts: make(map[*Partition]struct{}, 8)}
-	for _, r := range in.cur {
-		f.parts[r.p] = struct{}{}
-	}
+	f := &flush{key: in.ann.key, ann: in.ann, reqs: in.cur, bytes: in.curB, putDone: make(chan struct{}), built: make(chan struct{})}
 	in.cur, in.curB, in.ann = nil, 0, nil
 	in.queue = append(in.queue, f)
 	go in.l.put(f)
@@ -309,15 +308,17 @@ var announced = func() chan struct{} {
 
 // announce returns a key for a new object whose row in sharedlog_uploads
 // is written: one of the pool's (keys.go), or a new one whose row is being
-// written, with the pool's next keys in the same statement.
+// written, with the pool's next keys in the same statement unless a
+// refill is running already.
 func (l *Log) announce() *announcement {
-	if key, ok := l.takeKey(); ok {
+	key, ok, refill := l.takeKey()
+	if ok {
 		return &announcement{key: key, done: announced}
 	}
 	a := &announcement{key: l.newObjectKey(), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		a.err = l.announceKeys(a.key)
+		a.err = l.announceKeys(a.key, refill)
 	}()
 	return a
 }
@@ -331,6 +332,12 @@ func (f *flush) build() {
 		}
 		return cmp.Compare(a.p.key.part, b.p.key.part)
 	})
+	for _, r := range f.reqs {
+		if n := len(f.parts); n == 0 || f.parts[n-1] != r.p.key {
+			f.parts = append(f.parts, r.p.key)
+		}
+	}
+	close(f.built)
 	// Room for the footer too (a batch's entry, and per batch at most
 	// one section header): appending it must not copy the object.
 	footer := 0
@@ -520,20 +527,35 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 // poll (Config.PollInterval) instead.
 func (in *intake) coveredByNext(f *flush) bool {
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	if len(in.queue) == 0 {
+	var next *flush
+	if len(in.queue) > 0 {
+		next = in.queue[0]
+	}
+	in.mu.Unlock()
+	if next == nil {
 		return false
 	}
-	next := in.queue[0].parts
-	if len(next) < len(f.parts) {
-		return false
-	}
-	for p := range f.parts {
-		if _, ok := next[p]; !ok {
+	<-next.built // soon: sorting is its PUT goroutine's first step
+	// Both sorted: every partition of f must appear in next.
+	j := 0
+	for _, k := range f.parts {
+		for j < len(next.parts) && pkeyLess(next.parts[j], k) {
+			j++
+		}
+		if j == len(next.parts) || next.parts[j] != k {
 			return false
 		}
+		j++
 	}
 	return true
+}
+
+// pkeyLess orders partitions by topic id, then partition (object order).
+func pkeyLess(a, b pkey) bool {
+	if a.topic != b.topic {
+		return a.topic < b.topic
+	}
+	return a.part < b.part
 }
 
 // commit calls sharedlog_commit for f until it answers or CommitTimeout
@@ -660,12 +682,16 @@ type commitArgs struct {
 	seqs               []int32
 }
 
-// commitOnce makes one call of sharedlog_commit. It sends the statement's
-// text each time (QueryExecModeExec: no prepared statement), which costs a
-// parse on the server and lets fault tests recognise the call on the wire.
+// commitSQL is the commit call. With pgx's default statement cache (the
+// metadata URL may choose another default_query_exec_mode) it is a
+// prepared statement on each connection: parsed and planned once per
+// connection, not at each commit. internal/pgtest's proxy recognises its
+// Binds.
+const commitSQL = `SELECT ord, base_offset, status, replayed, hw_after, start_after, bytes_after FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+
+// commitOnce makes one call of sharedlog_commit.
 func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitArgs, notify bool) ([]answer, error) {
-	rows, err := l.pool.Query(ctx, `SELECT ord, base_offset, status, replayed, hw_after, start_after, bytes_after FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		pgx.QueryExecModeExec, key, l.cfg.Node, size, a.topics, a.parts, a.offs, a.lens, a.counts, a.maxts, a.pids, a.epochs, a.seqs, notify)
+	rows, err := l.pool.Query(ctx, commitSQL, key, l.cfg.Node, size, a.topics, a.parts, a.offs, a.lens, a.counts, a.maxts, a.pids, a.epochs, a.seqs, notify)
 	if err != nil {
 		return nil, err
 	}

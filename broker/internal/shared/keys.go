@@ -3,6 +3,7 @@ package shared
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,7 +30,9 @@ type keyPool struct {
 	ready   []pooledKey // oldest first
 	filling bool        // a refill is running
 	closed  bool
-	wg      sync.WaitGroup // refills
+	wg      sync.WaitGroup // refills and deletions of stale keys
+	// announced counts the keys whose rows announceKeys wrote (tests).
+	announced atomic.Int64
 }
 
 type pooledKey struct {
@@ -44,49 +47,69 @@ func (l *Log) keyMaxAge() time.Duration {
 	return (l.cfg.OrphanAge - l.cfg.PutTimeout - l.cfg.CommitTimeout) / 2
 }
 
-// takeKey returns a pooled key young enough to use, starting a refill
-// when few are left; ok is false when the pool has none.
-func (l *Log) takeKey() (key string, ok bool) {
+// takeKey returns a pooled key young enough to use; ok is false when the
+// pool has none. When few are left and no refill runs, a refill starts:
+// in the background when a key was taken, else refill is set and the
+// caller's announceKeys(its key, true) is the refill, so that two
+// statements never fill the pool at once.
+func (l *Log) takeKey() (key string, ok, refill bool) {
 	kp := &l.keys
 	kp.mu.Lock()
 	defer kp.mu.Unlock()
-	maxAge := l.keyMaxAge()
-	for len(kp.ready) > 0 {
-		k := kp.ready[0]
+	stale := kp.takeStaleLocked(l.keyMaxAge())
+	if len(kp.ready) > 0 {
+		key, ok = kp.ready[0].key, true
 		kp.ready = kp.ready[1:]
-		if time.Since(k.at) < maxAge {
-			key, ok = k.key, true
-			break
-		}
-		// Too old to use: its row goes.
+	}
+	background := false
+	if len(kp.ready) < announceAhead/4 && !kp.filling && !kp.closed {
+		kp.filling = true
+		refill = !ok
+		background = ok
+	}
+	if len(stale) > 0 || background {
 		kp.wg.Add(1)
 		go func() {
 			defer kp.wg.Done()
-			l.forgetKeys([]string{k.key})
+			if len(stale) > 0 {
+				l.forgetKeys(stale) // too old to use: their rows go
+			}
+			if background {
+				_ = l.announceKeys("", true)
+			}
 		}()
 	}
-	if ok && len(kp.ready) < announceAhead/4 && !kp.filling && !kp.closed {
-		kp.filling = true
-		kp.wg.Add(1)
-		go func() {
-			defer kp.wg.Done()
-			_ = l.announceKeys("")
+	return key, ok, refill
+}
+
+// takeStaleLocked removes the pooled keys too old to use (the oldest
+// come first) and returns them.
+func (kp *keyPool) takeStaleLocked(maxAge time.Duration) []string {
+	var old []string
+	for len(kp.ready) > 0 && time.Since(kp.ready[0].at) >= maxAge {
+		old = append(old, kp.ready[0].key)
+		kp.ready = kp.ready[1:]
+	}
+	return old
+}
+
+// announceKeys writes the upload rows of first (unless empty) and, when
+// refill is set (the caller set keyPool.filling, which it clears), of new
+// keys for the pool, announceAhead in all, in one statement; the new keys
+// join the pool when it succeeds. When it fails, rows it may have written
+// are orphans to GC.
+func (l *Log) announceKeys(first string, refill bool) error {
+	kp := &l.keys
+	if refill {
+		defer func() {
 			kp.mu.Lock()
 			kp.filling = false
 			kp.mu.Unlock()
 		}()
 	}
-	return key, ok
-}
-
-// announceKeys writes the upload rows of first (unless empty) and of new
-// keys, announceAhead in all, in one statement; the new keys join the
-// pool when it succeeds. When it fails, rows it may have written are
-// orphans to GC.
-func (l *Log) announceKeys(first string) error {
-	n := announceAhead
-	if l.keyMaxAge() < minKeyAge {
-		n = 1 // keys would go stale before use: announce each alone
+	n := 1
+	if refill && l.keyMaxAge() >= minKeyAge {
+		n = announceAhead // else keys would go stale before use
 	}
 	keys := make([]string, 0, n)
 	if first != "" {
@@ -102,11 +125,14 @@ func (l *Log) announceKeys(first string) error {
 	if err != nil {
 		return err
 	}
+	kp.announced.Add(int64(len(keys)))
 	extra := keys
 	if first != "" {
 		extra = keys[1:]
 	}
-	kp := &l.keys
+	if len(extra) == 0 {
+		return nil
+	}
 	kp.mu.Lock()
 	if kp.closed {
 		kp.mu.Unlock()
@@ -123,13 +149,8 @@ func (l *Log) announceKeys(first string) error {
 // pruneKeys deletes the rows of pooled keys too old to use.
 func (l *Log) pruneKeys() {
 	kp := &l.keys
-	maxAge := l.keyMaxAge()
 	kp.mu.Lock()
-	var old []string
-	for len(kp.ready) > 0 && time.Since(kp.ready[0].at) >= maxAge {
-		old = append(old, kp.ready[0].key)
-		kp.ready = kp.ready[1:]
-	}
+	old := kp.takeStaleLocked(l.keyMaxAge())
 	kp.mu.Unlock()
 	if len(old) > 0 {
 		l.forgetKeys(old)

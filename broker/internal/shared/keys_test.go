@@ -81,8 +81,36 @@ func TestKeysNotAnnouncedAheadWhenTheyWouldGoStale(t *testing.T) {
 	if _, err := p.Append(ctx, recs("alone", 0, 1)); err != nil {
 		t.Fatal(err)
 	}
+	// Counted as written, so that a poll pruning stale keys in between
+	// cannot hide keys announced ahead.
+	if n := a.keys.announced.Load(); n != 1 {
+		t.Fatalf("%d keys announced for one object, want its own alone", n)
+	}
 	var rows int
 	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM sharedlog_uploads`).Scan(&rows); err != nil || rows != 0 {
 		t.Fatalf("%d upload rows after an object (%v), want none announced ahead", rows, err)
+	}
+}
+
+// Two windows that find the pool empty at once refill it once: the second
+// announces its own key alone while the first's statement fills the pool.
+func TestKeysRefilledOnce(t *testing.T) {
+	c := newCluster(t)
+	a := c.node("a", nil)
+	x, y := a.announce(), a.announce()
+	for _, an := range []*announcement{x, y} {
+		<-an.done
+		if an.err != nil {
+			t.Fatal(an.err)
+		}
+	}
+	if n := a.keys.announced.Load(); n != announceAhead+1 {
+		t.Fatalf("%d keys announced by two windows on an empty pool, want %d (one refill and a key alone)", n, announceAhead+1)
+	}
+	a.keys.mu.Lock()
+	ready := len(a.keys.ready)
+	a.keys.mu.Unlock()
+	if ready != announceAhead-1 {
+		t.Fatalf("%d keys in the pool, want %d", ready, announceAhead-1)
 	}
 }
