@@ -67,12 +67,8 @@ func (groupCodec) Unmarshal(data []byte, v any) error {
 // decodeConsumeRecords decodes data, a ConsumeResponse whose only field is
 // its records event, or returns nil for proto.Unmarshal to decode it.
 func decodeConsumeRecords(data []byte) *brokerv1.ConsumeRecords {
-	num, typ, n := consumeTag(data)
-	if n < 0 || num != consumeRecordsEventField || typ != protowire.BytesType {
-		return nil
-	}
-	body, m := protowire.ConsumeBytes(data[n:])
-	if m < 0 || n+m != len(data) {
+	body, ok := onlyRecordsEvent(data)
+	if !ok {
 		return nil
 	}
 	// The first walk checks the framing of the fields and counts the

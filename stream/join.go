@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/sluicehq/sluice/client"
-	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
 
 // TableFrom reads topic as a table: the latest value per key (a null value
@@ -27,12 +26,12 @@ func TableFrom[K, V any](app *App, topic string, kc client.Codec[K], vc client.C
 			return nil, err
 		}
 		var m client.Message[K, V] // reused: a decodeFunc serves one goroutine
-		return func(ctx context.Context, r *brokerv1.Record) (record, error) {
-			if err := d.DecodeInto(ctx, r, &m); err != nil {
+		return func(ctx context.Context, b *client.RecordBatch, i int) (record, error) {
+			if err := d.DecodeAt(ctx, b, i, &m); err != nil {
 				return record{}, err
 			}
 			rec := record{key: m.Key, value: m.Value, ts: m.Timestamp.UnixMilli()}
-			if r.Value == nil {
+			if b.Value(i) == nil {
 				rec.value = nil // a tombstone
 			}
 			return rec, nil

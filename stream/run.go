@@ -162,15 +162,23 @@ type queued struct {
 	err    error
 }
 
-// decodeAll decodes records with decode.
-func decodeAll(ctx context.Context, decode decodeFunc, rs []*brokerv1.Record) []queued {
-	q := make([]queued, len(rs))
-	for i, r := range rs {
-		q[i].offset = r.GetOffset()
-		q[i].ts = r.GetTimestamp().AsTime().UnixMilli()
-		q[i].rec, q[i].err = decode(ctx, r)
+// decodeAll decodes the records of b with decode.
+func decodeAll(ctx context.Context, decode decodeFunc, b *client.RecordBatch) []queued {
+	q := make([]queued, b.Len())
+	for i := range q {
+		q[i].offset = b.Offset(i)
+		q[i].ts = millis(b.Timestamp(i))
+		q[i].rec, q[i].err = decode(ctx, b, i)
 	}
 	return q
+}
+
+// millis is t in Unix milliseconds, 0 for a record without a timestamp.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 // runMember is one membership of the group: it returns when ctx is done
@@ -189,14 +197,14 @@ func (a *App) runMember(parent context.Context, n int32) error {
 		}
 		decoders[s.topic] = d
 	}
-	stream, err := a.conn.Groups().Consume(ctx, connect.NewRequest(&brokerv1.ConsumeRequest{
+	stream, err := a.conn.OpenGroupStream(ctx, &brokerv1.ConsumeRequest{
 		Group: a.id,
 		Subscription: &brokerv1.Subscription{
 			Topics: topics, Assignor: brokerv1.Assignor_ASSIGNOR_RANGE,
 			SessionTimeout: durationpb.New(a.opts.sessionTimeout),
 		},
 		AutoOffsetReset: brokerv1.OffsetReset_OFFSET_RESET_EARLIEST,
-	}))
+	})
 	if err != nil {
 		return fmt.Errorf("join group %s: %w", a.id, err)
 	}
@@ -205,18 +213,15 @@ func (a *App) runMember(parent context.Context, n int32) error {
 	go func() {
 		for stream.Receive() {
 			var ev event
-			switch e := stream.Msg().GetEvent().(type) {
-			case *brokerv1.ConsumeResponse_Assignment:
-				ev.assignment = e.Assignment
-			case *brokerv1.ConsumeResponse_Records:
-				r := e.Records
-				decode := decoders[r.GetTopic()]
+			if a := stream.Assignment(); a != nil {
+				ev.assignment = a
+			} else {
+				b := stream.Batch()
+				decode := decoders[b.Topic]
 				if decode == nil {
 					continue // not subscribed: never owned
 				}
-				ev.records = &arrived{k: tpKey{r.GetTopic(), r.GetPartition()}, hwm: r.GetHighWatermark(), recs: decodeAll(ctx, decode, r.GetRecords())}
-			default:
-				continue
+				ev.records = &arrived{k: tpKey{b.Topic, b.Partition}, hwm: b.HighWatermark, recs: decodeAll(ctx, decode, b)}
 			}
 			select {
 			case events <- ev:

@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/sluicehq/sluice/client"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
 
@@ -201,26 +202,26 @@ func (s *kvStore) restore(ctx context.Context, a *App, p int32, upTo int64) erro
 			}
 			return fmt.Errorf("restore store %s from %s/%d at %d: %w", s.def.name, topic, p, offset, err)
 		}
-		recs := res.Msg.GetRecords()
-		for _, r := range recs {
-			if s.def.changelog == "" && r.GetOffset() >= upTo {
+		b := client.NewRecordBatch(topic, p, res.Msg.GetRecords())
+		for i := range b.Len() {
+			if s.def.changelog == "" && b.Offset(i) >= upTo {
 				return nil
 			}
-			if err := s.apply(ctx, r); err != nil {
-				return fmt.Errorf("restore store %s from %s/%d at offset %d: %w", s.def.name, topic, p, r.GetOffset(), err)
+			if err := s.apply(ctx, b, i); err != nil {
+				return fmt.Errorf("restore store %s from %s/%d at offset %d: %w", s.def.name, topic, p, b.Offset(i), err)
 			}
-			offset = r.GetOffset() + 1
+			offset = b.Offset(i) + 1
 		}
-		if len(recs) == 0 || offset >= res.Msg.GetHighWatermark() {
+		if b.Len() == 0 || offset >= res.Msg.GetHighWatermark() {
 			return nil
 		}
 	}
 }
 
-// apply puts one changelog (or table) record into the map.
-func (s *kvStore) apply(ctx context.Context, r *brokerv1.Record) error {
+// apply puts record i of b, of the changelog (or table), into the map.
+func (s *kvStore) apply(ctx context.Context, b *client.RecordBatch, i int) error {
 	if s.def.table != nil {
-		rec, err := s.def.table.decode(ctx, r)
+		rec, err := s.def.table.decode(ctx, b, i)
 		if err != nil {
 			return err
 		}
@@ -228,15 +229,15 @@ func (s *kvStore) apply(ctx context.Context, r *brokerv1.Record) error {
 		if err != nil {
 			return err
 		}
-		if r.Value == nil {
+		if b.Value(i) == nil {
 			delete(s.m, string(kb))
 			return nil
 		}
 		s.insert(kb, &entry{key: rec.key, value: rec.value})
 		return nil
 	}
-	k := r.GetKey()
-	if r.Value == nil {
+	k := b.Key(i)
+	if b.Value(i) == nil {
 		delete(s.m, string(k))
 		return nil
 	}
@@ -253,7 +254,7 @@ func (s *kvStore) apply(ctx context.Context, r *brokerv1.Record) error {
 	if e.key, err = s.def.key.decode(kb); err != nil {
 		return errCodec("key", err)
 	}
-	if e.value, err = s.def.value.decode(r.GetValue()); err != nil {
+	if e.value, err = s.def.value.decode(b.Value(i)); err != nil {
 		return errCodec("value", err)
 	}
 	s.insert(k, e)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/sluicehq/sluice/client"
 	"github.com/sluicehq/sluice/client/primitive"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
@@ -28,7 +29,8 @@ func FuzzChangelogApply(f *testing.F) {
 	f.Add([]byte{1, 2}, []byte{}, true)
 	f.Fuzz(func(t *testing.T, key, value []byte, windowed bool) {
 		s := &kvStore{def: &storeDef{name: "fuzz", changelog: "fuzz-changelog", windowed: windowed, key: kd, value: vd}, m: map[string]*entry{}, minStart: noWindow}
-		if err := s.apply(context.Background(), &brokerv1.Record{Key: key, Value: value}); err != nil {
+		b := client.NewRecordBatch("fuzz-changelog", 0, []*brokerv1.Record{{Key: key, Value: value}})
+		if err := s.apply(context.Background(), b, 0); err != nil {
 			if len(s.m) != 0 {
 				t.Fatalf("a failed apply left %d entries", len(s.m))
 			}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/client"
-	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
 
 // App is a stream processing application: a topology and the consumer
@@ -192,7 +191,7 @@ type source struct {
 // decodeFunc decodes a record of a source. It is not safe for concurrent
 // use: each goroutine that decodes makes its own with the source's
 // mkDecode.
-type decodeFunc func(ctx context.Context, r *brokerv1.Record) (record, error)
+type decodeFunc func(ctx context.Context, b *client.RecordBatch, i int) (record, error)
 
 func (a *App) addSource(topic string, internal bool, mk func(conn *client.Conn) (decodeFunc, error)) *source {
 	for _, s := range a.sources {
@@ -215,8 +214,8 @@ func From[K, V any](app *App, topic string, kc client.Codec[K], vc client.Codec[
 			return nil, err
 		}
 		var m client.Message[K, V] // reused: a decodeFunc serves one goroutine
-		return func(ctx context.Context, r *brokerv1.Record) (record, error) {
-			if err := d.DecodeInto(ctx, r, &m); err != nil {
+		return func(ctx context.Context, b *client.RecordBatch, i int) (record, error) {
+			if err := d.DecodeAt(ctx, b, i, &m); err != nil {
 				return record{}, err
 			}
 			return record{key: m.Key, value: m.Value, ts: m.Timestamp.UnixMilli()}, nil
@@ -400,16 +399,16 @@ func Repartition[K, V any](s *Stream[K, V], kc client.Codec[K], vc client.Codec[
 		return nil
 	})
 	src := a.addSource(topic, true, func(*client.Conn) (decodeFunc, error) {
-		return func(_ context.Context, r *brokerv1.Record) (record, error) {
-			k, err := kd.decode(r.GetKey())
+		return func(_ context.Context, b *client.RecordBatch, i int) (record, error) {
+			k, err := kd.decode(b.Key(i))
 			if err != nil {
 				return record{}, fmt.Errorf("key: %w", err)
 			}
-			v, err := vd.decode(r.GetValue())
+			v, err := vd.decode(b.Value(i))
 			if err != nil {
 				return record{}, fmt.Errorf("value: %w", err)
 			}
-			return record{key: k, value: v, ts: r.GetTimestamp().AsTime().UnixMilli()}, nil
+			return record{key: k, value: v, ts: millis(b.Timestamp(i))}, nil
 		}, nil
 	})
 	return &Stream[K, V]{app: a, n: src.n, kc: kc, vc: vc}
