@@ -51,8 +51,10 @@
 //
 // A partition's high watermark is its committed next_offset. The node
 // learns new ones from its own commits at once, from other nodes' commits
-// by LISTEN sluice_sharedlog, and by a poll every Config.PollInterval
-// (notifications are lost while the listening connection is down). Reads
+// by LISTEN sluice_sharedlog (on the node's notification hub,
+// Config.Notify, one connection for all its components), and by a poll
+// every Config.PollInterval and whenever the hub says notifications may
+// have been missed (it reconnected). Reads
 // find batch coordinates (kept in memory per partition for the recent
 // tail, else queried by the index on (topic_id, partition, last_offset))
 // and read byte ranges through a read-through LRU cache of object blocks
