@@ -44,16 +44,32 @@ func (t *tableState) copyRows(ctx context.Context, tx pgx.Tx, ident string, g *g
 
 // binaryOK reports whether the rows of g can be COPYed in binary from
 // their encoded columns: every row has them and every column of the table
-// has the type they were encoded for.
+// has the type they were encoded for. The rows of a group share column
+// names, not types: a row of another schema version may have encoded a
+// column as a type it was promoted to (an Avro int become a long or a
+// float), which is checked against the table's, once per layout met.
 func binaryOK(g *group, target map[string]string) bool {
-	for _, c := range g.cols {
-		if target[c.name] != c.pgType || !binaryType(c.pgType) {
-			return false
+	fits := func(l *layout) bool {
+		for _, c := range l.cols {
+			if target[c.name] != c.pgType || !binaryType(c.pgType) {
+				return false
+			}
 		}
+		return true
 	}
+	if !fits(g.layout) {
+		return false
+	}
+	last := g.layout
 	for _, r := range g.rows {
 		if r.key != nil && r.key.enc == nil || r.val != nil && r.val.enc == nil {
 			return false
+		}
+		if r.l != last {
+			if !fits(r.l) {
+				return false
+			}
+			last = r.l
 		}
 	}
 	return true

@@ -187,3 +187,95 @@ func TestSinkUpsertKeyInTwoForms(t *testing.T) {
 		})
 	}
 }
+
+type Reading struct {
+	N int32 `avro:"n"`
+}
+
+type ReadingV2 struct {
+	N float32 `avro:"n"`
+}
+
+// TestSinkPromotedColumn: a value schema version that promotes a column
+// (Avro int to float: compatible) writes through the table's column type
+// (integer, from the first version), in one batch with rows of the first
+// version: the promoted rows' binary fields (a float's bits) are not
+// COPYed into the integer column as they are.
+func TestSinkPromotedColumn(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.DB(t)
+	srv := sluicetest.Start(t)
+	srv.CreateTopic(t, "readings", 1, nil)
+	v1, err := client.NewProducer(ctx, srv.Conn, "readings", primitive.String(), avro.Must[Reading](`{"type":"record","name":"Reading","fields":[{"name":"n","type":"int"}]}`), client.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := client.NewProducer(ctx, srv.Conn, "readings", primitive.String(), avro.Must[ReadingV2](`{"type":"record","name":"Reading","fields":[{"name":"n","type":"float"}]}`), client.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v1.Produce(ctx, "a", Reading{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v2.Produce(ctx, "b", ReadingV2{N: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v1.Produce(ctx, "c", Reading{N: 3}); err != nil {
+		t.Fatal(err)
+	}
+	var logs logTap
+	for _, mode := range []string{pgsink.ModeInsert, pgsink.ModeUpsert} {
+		table := "readings_" + mode
+		stop := runSinkWith(t, srv.Conn, pgsink.Config{Name: table, Postgres: dbURL, Topic: "readings", Table: table, KeyColumn: "id",
+			Mode: mode, BatchRecords: 3, BatchInterval: 10 * time.Second}, logs.logger(t))
+		pg := pgConn(t, dbURL)
+		waitOffsets(t, pg, table, 3)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		rows, err := pg.Query(ctx, `SELECT id || '=' || n FROM `+table+` ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, " ") != "a=1 b=2 c=3" {
+			t.Errorf("%s: rows %v, want a=1 b=2 c=3", mode, got)
+		}
+	}
+	if strings.Contains(logs.String(), "batch failed") {
+		t.Errorf("a batch failed and was written again record by record")
+	}
+}
+
+// runSinkWith is runSink with a logger of the test's choosing.
+func runSinkWith(t *testing.T, conn *client.Conn, cfg pgsink.Config, logger *slog.Logger) (stop func() error) {
+	t.Helper()
+	s, err := pgsink.New(cfg, conn, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var once sync.Once
+	var result error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			result = <-done
+		})
+		return result
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
