@@ -585,7 +585,7 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 		wg.Wait()
 	}()
 	var (
-		actx = &attemptContext{parent: ctx} // each record's lookups, reused
+		actx = &attemptContext{parent: ctx} // each record's lookups, renewed
 		one  = new(Message[K, V])
 		msgs []Message[K, V] // the batch for handleBatch
 	)
@@ -637,7 +637,7 @@ func (c *Consumer[K, V]) consume(ctx context.Context, handle func(Message[K, V])
 			} else {
 				*m = Message[K, V]{}
 			}
-			derr := c.decodeRetrying(ctx, actx, r, m)
+			derr := c.decodeRetrying(ctx, &actx, r, m)
 			if derr != nil && ctx.Err() != nil {
 				// The writer schema's lookup was cut short by the end of
 				// Run, not by the record: stop without applying the policy.

@@ -123,16 +123,16 @@ func (c *Conn) lookupError(ident serde.Identity, err error) error {
 // lookups it needs fail with a retryable *LookupError, for at most the
 // LookupRetry limit. It returns a *LookupError (with the record's place)
 // when they keep failing, the record's *DecodeError when the record is bad,
-// and whatever decode returned once ctx is done. actx is the consumer's
-// attempt context (under ctx), armed again for each attempt.
-func (c *Consumer[K, V]) decodeRetrying(ctx context.Context, actx *attemptContext, r *wireRecord, m *Message[K, V]) error {
+// and whatever decode returned once ctx is done. *actx is the consumer's
+// attempt context (under ctx), renewed for each attempt.
+func (c *Consumer[K, V]) decodeRetrying(ctx context.Context, actx **attemptContext, r *wireRecord, m *Message[K, V]) error {
 	var start time.Time
 	wait := lookupFirstWait
 	for attempt := 1; ; attempt++ {
-		actx.arm(c.opts.lookupAttemptTimeout())
+		*actx = (*actx).renew(c.opts.lookupAttemptTimeout())
 		*m = Message[K, V]{}
-		err := c.decodeInto(actx, r, m)
-		began := actx.stop()
+		err := c.decodeInto(*actx, r, m)
+		began := (*actx).stop()
 		var le *LookupError
 		if err == nil || ctx.Err() != nil || !errors.As(err, &le) {
 			return err
@@ -170,14 +170,14 @@ func (c *Consumer[K, V]) decodeRetrying(ctx context.Context, actx *attemptContex
 // the attempt's timeout, made only when a lookup first asks for it. A
 // record whose schemas are cached (nearly every record) then costs no
 // timer: context.WithTimeout per record was a seventh of a PostgreSQL
-// sink's CPU time. A consumer keeps one and arms it for each attempt.
+// sink's CPU time. A consumer keeps one and renews it for each attempt.
 type attemptContext struct {
 	parent  context.Context
 	timeout time.Duration
 
-	// used is set once a lookup has asked for the context since the last
-	// arm: an attempt without lookups (the schemas cached) then arms and
-	// stops without the lock.
+	// used is set once a lookup has asked for the context: an attempt
+	// without lookups (the schemas cached) then renews and stops without
+	// the lock.
 	used atomic.Bool
 
 	mu      sync.Mutex
@@ -186,18 +186,21 @@ type attemptContext struct {
 	started time.Time // when a lookup first asked for it
 }
 
-// arm readies a for an attempt. timeout is only written under the lock (a
-// lookup's goroutine may still read it); parent is set once, when a is
-// made.
-func (a *attemptContext) arm(timeout time.Duration) {
-	if !a.used.Load() && a.timeout == timeout {
-		return // as the last attempt left it: nothing started
+// renew returns the context of the next attempt, with timeout: a itself
+// when no lookup has asked for it (nothing started, nothing observed),
+// otherwise a new one. A lookup of an earlier attempt may still hold a
+// (a goroutine that outlives the attempt): it keeps seeing that attempt's
+// context, cancelled, not a fresh one that a reset would have given it.
+func (a *attemptContext) renew(timeout time.Duration) *attemptContext {
+	if !a.used.Load() {
+		if a.timeout != timeout {
+			a.mu.Lock()
+			a.timeout = timeout
+			a.mu.Unlock()
+		}
+		return a
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.timeout = timeout
-	a.timed, a.cancel, a.started = nil, nil, time.Time{}
-	a.used.Store(false)
+	return &attemptContext{parent: a.parent, timeout: timeout}
 }
 
 func (a *attemptContext) get() context.Context {
