@@ -272,7 +272,9 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		}, nil
 	case *protobuf.Schema:
 		// The message of each message-index path met, by the path's
-		// bytes (no allocation to find it).
+		// canonical bytes (no allocation to find it; a path written
+		// otherwise, as non-minimal varints, is looked up by its
+		// canonical bytes: the map holds one entry per path).
 		type entry struct {
 			cols []column
 			conv func([]byte) (any, error)
@@ -291,6 +293,12 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 			mu.Lock()
 			e := byPrefix[string(prefix)]
 			mu.Unlock()
+			if e == nil {
+				prefix = serde.AppendIndexes(nil, path)
+				mu.Lock()
+				e = byPrefix[string(prefix)]
+				mu.Unlock()
+			}
 			if e == nil {
 				path := slices.Clone(path)
 				md, err := p.MessageByIndexes(path)
