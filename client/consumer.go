@@ -837,25 +837,29 @@ func (c *Consumer[K, V]) streamGroup(ctx context.Context, send func(batch) bool,
 	case startLatest:
 		req.AutoOffsetReset = brokerv1.OffsetReset_OFFSET_RESET_LATEST
 	}
-	stream, err := c.conn.groups.Consume(ctx, connect.NewRequest(req))
+	stream, err := c.conn.OpenGroupStream(ctx, req)
 	if err != nil {
 		send(batch{err: fmt.Errorf("consumer %s: group %s: %w", c.topic, c.opts.group, err)})
 		return
 	}
 	defer stream.Close()
-	for stream.Receive() {
-		msg := stream.Msg()
+	for {
+		// Each response's records are decoded into a slice handed back
+		// through free, which the batch then takes along.
+		stream.ev.records = reuse(free)
+		if !stream.Receive() {
+			break
+		}
 		var b batch
-		switch ev := msg.GetEvent().(type) {
-		case *brokerv1.ConsumeResponse_Assignment:
-			b.assignment = ev.Assignment
-		case *brokerv1.ConsumeResponse_Records:
-			if ev.Records.GetTopic() != c.topic {
+		if a := stream.Assignment(); a != nil {
+			b.assignment = a
+		} else {
+			rb := stream.Batch()
+			if rb.Topic != c.topic {
 				continue
 			}
-			b.partition, b.records = ev.Records.GetPartition(), appendProtoRecords(reuse(free), ev.Records.GetRecords())
-		default:
-			continue
+			b.partition, b.records = rb.Partition, rb.recs
+			stream.ev.records = nil
 		}
 		if !send(b) {
 			return
