@@ -1,11 +1,9 @@
 package client
 
 import (
-	"fmt"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
@@ -32,20 +30,7 @@ const (
 // whole (an assignment, unknown fields, a message field given twice,
 // invalid UTF-8, malformed bytes) goes through proto.Unmarshal, as does
 // every other message: the result is always what proto.Unmarshal gives.
-type groupCodec struct{}
-
-// Name is the name of connect's binary protobuf codec, which this one
-// stands in for.
-func (groupCodec) Name() string { return "proto" }
-
-// Marshal marshals a protobuf message.
-func (groupCodec) Marshal(v any) ([]byte, error) {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("marshal %T: not a protobuf message", v)
-	}
-	return proto.Marshal(m)
-}
+type groupCodec struct{ protoCodec }
 
 // Unmarshal decodes a ConsumeResponse of records itself and unmarshals
 // anything else with proto.
@@ -57,11 +42,7 @@ func (groupCodec) Unmarshal(data []byte, v any) error {
 			return nil
 		}
 	}
-	m, ok := v.(proto.Message)
-	if !ok {
-		return fmt.Errorf("unmarshal into %T: not a protobuf message", v)
-	}
-	return proto.Unmarshal(data, m)
+	return protoCodec{}.Unmarshal(data, v)
 }
 
 // decodeConsumeRecords decodes data, a ConsumeResponse whose only field is

@@ -202,7 +202,7 @@ type Consumer[K, V any] struct {
 	opts  consumerOptions
 	key   *sideDecoder[K]
 	value *sideDecoder[V]
-	// subscriber makes the Subscribe calls: through subscribeCodec, whose
+	// subscriber makes the Subscribe calls: through wireCodec, whose
 	// responses the consumer decodes itself (subscribe_decode.go).
 	subscriber brokerv1connect.BrokerServiceClient
 
@@ -238,7 +238,7 @@ func NewConsumer[K, V any](conn *Conn, topic string, key Codec[K], value Codec[V
 	c.value = newSideDecoder(conn, topic, serde.Value, o.valueStrategy, value)
 	if conn != nil {
 		c.subscriber = brokerv1connect.NewBrokerServiceClient(conn.hc, conn.baseURL,
-			slices.Concat(conn.brokerOpts, []connect.ClientOption{connect.WithCodec(subscribeCodec{})})...)
+			slices.Concat(conn.brokerOpts, []connect.ClientOption{connect.WithCodec(wireCodec{})})...)
 	}
 	return c, nil
 }

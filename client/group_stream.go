@@ -32,7 +32,7 @@ type GroupStream struct {
 // OpenGroupStream joins req's group and opens its Consume stream.
 func (c *Conn) OpenGroupStream(ctx context.Context, req *brokerv1.ConsumeRequest) (*GroupStream, error) {
 	cl := brokerv1connect.NewGroupServiceClient(c.hc, c.baseURL,
-		slices.Concat(c.brokerOpts, []connect.ClientOption{connect.WithCodec(groupStreamCodec{})})...)
+		slices.Concat(c.brokerOpts, []connect.ClientOption{connect.WithCodec(wireCodec{})})...)
 	stream, err := cl.Consume(ctx, connect.NewRequest(req))
 	if err != nil {
 		return nil, err
@@ -118,42 +118,6 @@ func (d *RecordDecoder[K, V]) DecodeAt(ctx context.Context, b *RecordBatch, i in
 	return c.decodeInto(ctx, &b.recs[i], m)
 }
 
-// groupStreamCodec is the "proto" codec of a GroupStream. A
-// ConsumeResponse is not decoded by it: its bytes, copied out of connect's
-// reused buffer, are kept whole as the message's unknown fields for
-// decodeConsumeResponse. Every other message goes through proto.
-type groupStreamCodec struct{}
-
-// Name is the name of connect's binary protobuf codec, which this one
-// stands in for.
-func (groupStreamCodec) Name() string { return "proto" }
-
-// Marshal marshals a protobuf message.
-func (groupStreamCodec) Marshal(v any) ([]byte, error) {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("marshal %T: not a protobuf message", v)
-	}
-	return proto.Marshal(m)
-}
-
-// Unmarshal keeps a ConsumeResponse's bytes and unmarshals any other
-// protobuf message.
-func (groupStreamCodec) Unmarshal(data []byte, v any) error {
-	if m, ok := v.(*brokerv1.ConsumeResponse); ok {
-		m.Reset()
-		if len(data) > 0 {
-			m.ProtoReflect().SetUnknown(append([]byte(nil), data...))
-		}
-		return nil
-	}
-	m, ok := v.(proto.Message)
-	if !ok {
-		return fmt.Errorf("unmarshal into %T: not a protobuf message", v)
-	}
-	return proto.Unmarshal(data, m)
-}
-
 // consumeEvent is a ConsumeResponse as decodeConsumeResponse gives it.
 type consumeEvent struct {
 	assignment *brokerv1.ConsumeAssignment // an assignment event
@@ -163,7 +127,7 @@ type consumeEvent struct {
 	records    []wireRecord
 }
 
-// decodeConsumeResponse decodes msg, received through groupStreamCodec
+// decodeConsumeResponse decodes msg, received through wireCodec
 // (its bytes in its unknown fields), as proto.Unmarshal would, its
 // records appended to recs[:0]. A response whose only field is its
 // records event (every one the broker sends) is walked here without

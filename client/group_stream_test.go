@@ -32,7 +32,7 @@ func checkConsumeEvent(t *testing.T, b []byte) {
 	t.Helper()
 	want, werr := consumeEventViaProto(b)
 	msg := &brokerv1.ConsumeResponse{}
-	if err := (groupStreamCodec{}).Unmarshal(b, msg); err != nil {
+	if err := (wireCodec{}).Unmarshal(b, msg); err != nil {
 		t.Fatal(err)
 	}
 	// A batch left from an earlier response is reused, not kept.

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 )
@@ -302,47 +301,8 @@ func wireFromProto(r *brokerv1.Record) wireRecord {
 	return w
 }
 
-// subscribeCodec is the "proto" codec of a consumer's Subscribe calls. A
-// SubscribeResponse is not decoded by it: its bytes, copied out of the
-// codec's reused buffer, are kept whole as the message's unknown fields,
-// which the consumer decodes with decodeSubscribeResponse (records then
-// alias that one copy instead of being allocated field by field). Every
-// other message, requests included, goes through proto as with connect's
-// own codec.
-type subscribeCodec struct{}
-
-// Name is the name of connect's binary protobuf codec, which this one
-// stands in for.
-func (subscribeCodec) Name() string { return "proto" }
-
-// Marshal marshals a protobuf message.
-func (subscribeCodec) Marshal(v any) ([]byte, error) {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("marshal %T: not a protobuf message", v)
-	}
-	return proto.Marshal(m)
-}
-
-// Unmarshal keeps a SubscribeResponse's bytes for the consumer and
-// unmarshals any other protobuf message.
-func (subscribeCodec) Unmarshal(data []byte, v any) error {
-	if m, ok := v.(*brokerv1.SubscribeResponse); ok {
-		m.Reset()
-		if len(data) > 0 {
-			m.ProtoReflect().SetUnknown(append([]byte(nil), data...))
-		}
-		return nil
-	}
-	m, ok := v.(proto.Message)
-	if !ok {
-		return fmt.Errorf("unmarshal into %T: not a protobuf message", v)
-	}
-	return proto.Unmarshal(data, m)
-}
-
 // decodeSubscribeMessage decodes the records of msg, a SubscribeResponse
-// received through subscribeCodec (its bytes in the unknown fields), or
+// received through wireCodec (its bytes in the unknown fields), or
 // decoded by proto, or both, into recs[:0].
 func decodeSubscribeMessage(msg *brokerv1.SubscribeResponse, recs []wireRecord) (subscribeResponse, error) {
 	res, err := decodeSubscribeResponse(msg.ProtoReflect().GetUnknown(), recs)

@@ -159,7 +159,7 @@ func TestSubscribeCodecKeepsACopy(t *testing.T) {
 	b := subscribeSamples(t)[0]
 	buf := append([]byte(nil), b...)
 	var m brokerv1.SubscribeResponse
-	if err := (subscribeCodec{}).Unmarshal(buf, &m); err != nil {
+	if err := (wireCodec{}).Unmarshal(buf, &m); err != nil {
 		t.Fatal(err)
 	}
 	clear(buf) // connect reuses its buffer
@@ -173,15 +173,15 @@ func TestSubscribeCodecKeepsACopy(t *testing.T) {
 	}
 	// Other messages are plain protobuf.
 	req := &brokerv1.SubscribeRequest{Topic: "t", MaxBytes: 5}
-	out, err := (subscribeCodec{}).Marshal(req)
+	out, err := (wireCodec{}).Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var back brokerv1.SubscribeRequest
-	if err := (subscribeCodec{}).Unmarshal(out, &back); err != nil || !proto.Equal(req, &back) {
+	if err := (wireCodec{}).Unmarshal(out, &back); err != nil || !proto.Equal(req, &back) {
 		t.Fatalf("request round trip: %v, %v", &back, err)
 	}
-	if err := (subscribeCodec{}).Unmarshal(out, new(int)); err == nil {
+	if err := (wireCodec{}).Unmarshal(out, new(int)); err == nil {
 		t.Fatal("unmarshal into an int: no error")
 	}
 }
