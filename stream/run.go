@@ -429,7 +429,11 @@ func (a *App) runMember(parent context.Context, n int32) error {
 						pending[k] = in
 					}
 				}
-				in.queue = append(in.queue, r.recs...)
+				if len(in.queue) == 0 {
+					in.queue = r.recs // the usual case: no copy
+				} else {
+					in.queue = append(in.queue, r.recs...)
+				}
 				in.hwm = max(in.hwm, r.hwm)
 				if t != nil {
 					if err := t.drain(ctx); err != nil {
