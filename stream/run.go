@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -99,11 +101,11 @@ func (a *App) prepare(ctx context.Context) (int32, error) {
 		}
 	}
 	for _, s := range a.sources {
-		d, err := s.mkDecode(a.conn)
-		if err != nil {
+		// Each goroutine that decodes builds its own decoder; this one
+		// checks at the start that the codecs can decode the topic.
+		if _, err := s.mkDecode(a.conn); err != nil {
 			return 0, fmt.Errorf("stream %s: input %s: %w", a.id, s.topic, err)
 		}
-		s.decode = d
 	}
 	a.findFeeds()
 	a.groupInputs()
@@ -330,23 +332,44 @@ func (a *App) runMember(parent context.Context, n int32) error {
 		}
 		return true
 	}
-	// start takes task p over, with the records that waited for it.
-	start := func(p int32) error {
-		delete(retry, p)
-		t, err := a.newTask(ctx, p)
-		if err != nil {
+	// start takes tasks ps over, with the records that waited for them.
+	// Their transactional ids, offsets and stores are set up concurrently:
+	// a member that gets many partitions at once is not as slow to start
+	// as their sum.
+	start := func(ps []int32) error {
+		news := make([]*task, len(ps))
+		errs := make([]error, len(ps))
+		var wg sync.WaitGroup
+		for i, p := range ps {
+			delete(retry, p)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				news[i], errs[i] = a.newTask(ctx, p)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return err
 		}
-		for _, in := range t.order {
-			k := tpKey{in.src.topic, p}
-			if pd := pending[k]; pd != nil {
-				in.queue = append(pd.queue, in.queue...)
-				in.hwm = max(in.hwm, pd.hwm)
-				delete(pending, k)
+		for i, p := range ps {
+			t := news[i]
+			for _, in := range t.order {
+				k := tpKey{in.src.topic, p}
+				if pd := pending[k]; pd != nil {
+					in.queue = append(pd.queue, in.queue...)
+					in.hwm = max(in.hwm, pd.hwm)
+					delete(pending, k)
+				}
+			}
+			tasks[p] = t
+		}
+		for _, p := range ps {
+			if err := tasks[p].drain(ctx); err != nil {
+				return err
 			}
 		}
-		tasks[p] = t
-		return t.drain(ctx)
+		return nil
 	}
 	tick := time.NewTicker(min(a.opts.commitInterval, 50*time.Millisecond))
 	defer tick.Stop()
@@ -404,11 +427,16 @@ func (a *App) runMember(parent context.Context, n int32) error {
 						delete(tasks, p)
 					}
 				}
+				var ps []int32
 				for k := range owned {
-					if p := k.partition; tasks[p] == nil && complete(p) {
-						if err := start(p); err != nil {
-							return err
-						}
+					if p := k.partition; tasks[p] == nil && complete(p) && !slices.Contains(ps, p) {
+						ps = append(ps, p)
+					}
+				}
+				if len(ps) > 0 {
+					slices.Sort(ps)
+					if err := start(ps); err != nil {
+						return err
 					}
 				}
 			case ev.records != nil:

@@ -70,6 +70,8 @@ type kvStore struct {
 	// commit whose latest value is yet to be forwarded, in the order of
 	// their first change (so a flush is deterministic).
 	cache []*entry
+	// tableDecode decodes the records of a table's topic while restoring.
+	tableDecode decodeFunc
 }
 
 func (s *kvStore) get(k []byte) (*entry, bool) {
@@ -188,6 +190,13 @@ func (s *kvStore) restore(ctx context.Context, a *App, p int32, upTo int64) erro
 			return nil
 		}
 	}
+	if s.def.table != nil {
+		d, err := s.def.table.mkDecode(a.conn)
+		if err != nil {
+			return fmt.Errorf("restore store %s from %s/%d: %w", s.def.name, topic, p, err)
+		}
+		s.tableDecode = d
+	}
 	offset := int64(0)
 	for {
 		res, err := a.conn.Broker().Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: topic, Partition: p, Offset: offset, MaxRecords: 5000}))
@@ -221,7 +230,7 @@ func (s *kvStore) restore(ctx context.Context, a *App, p int32, upTo int64) erro
 // apply puts record i of b, of the changelog (or table), into the map.
 func (s *kvStore) apply(ctx context.Context, b *client.RecordBatch, i int) error {
 	if s.def.table != nil {
-		rec, err := s.def.table.decode(ctx, b, i)
+		rec, err := s.tableDecode(ctx, b, i)
 		if err != nil {
 			return err
 		}

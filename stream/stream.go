@@ -177,11 +177,9 @@ type source struct {
 	topic string
 	n     *node
 	table *storeDef // a table's topic: restored from the topic itself
-	// mkDecode builds a decoder; decode is the one Run built for the
-	// task's own goroutine (restoring tables), and each member's stream
-	// receiver builds another.
+	// mkDecode builds a decoder: each goroutine that decodes the topic
+	// (a member's stream receiver, a table's restore) builds its own.
 	mkDecode func(conn *client.Conn) (decodeFunc, error)
-	decode   decodeFunc
 	internal bool // a repartition topic, created by Run
 	// group numbers the inputs whose records meet in some node (Run sets
 	// it): a task takes a group's records in timestamp order.
