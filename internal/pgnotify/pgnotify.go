@@ -66,8 +66,6 @@ type Hub struct {
 	interrupt context.CancelFunc
 	wake      chan struct{}
 	closed    bool
-
-	connects int // connections made, for tests
 }
 
 // New starts a hub; it connects once it has a subscriber. Close stops it.
@@ -217,6 +215,11 @@ func (s *Subscription) signal() {
 
 func (h *Hub) run() {
 	defer close(h.done)
+	h.loop()
+}
+
+// loop connects, serves the connection, and reconnects until Close.
+func (h *Hub) loop() {
 	backoff := h.cfg.MinBackoff
 	for {
 		// Wait for a subscriber before connecting.
@@ -259,7 +262,6 @@ func (h *Hub) serve(connected func()) error {
 	}
 	defer conn.Close(context.Background())
 	h.mu.Lock()
-	h.connects++
 	clear(h.listening)
 	h.mu.Unlock()
 	defer func() {
