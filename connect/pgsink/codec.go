@@ -41,6 +41,9 @@ type datum struct {
 // COPY fields: converted values, or the conversion still to do.
 type slowDatum struct {
 	rec any // a map[string]any for records, else the one value
+	// text: the datum is a schemaless key, its one column's binary COPY
+	// field in enc; rec, its text, is made when values asks for it.
+	text bool
 
 	// vals, when set, are the column values (the direct Avro decoder
 	// gives them without a record map).
@@ -48,6 +51,10 @@ type slowDatum struct {
 
 	conv func([]byte) (any, error)
 }
+
+// rawKeyInline is the longest schemaless key whose binary COPY field is
+// allocated with its datum (UUIDs and most identifiers fit).
+const rawKeyInline = 36
 
 // newSlowDatum returns a datum of cols read from raw by conv, allocated
 // with its slowDatum (one allocation per datum).
@@ -139,6 +146,9 @@ func (d *datum) values() ([]any, error) {
 	out := make([]any, len(d.cols))
 	var rec any
 	if d.slow != nil {
+		if d.slow.text && d.slow.rec == nil {
+			d.slow.rec = string(d.enc[4:])
+		}
 		rec = d.slow.rec
 	}
 	if len(d.cols) == 1 && d.cols[0].path == nil {
@@ -207,12 +217,21 @@ func (c *codec) Decoder(ws *client.WriterSchema) (client.Decoder[*datum], error)
 		}
 		cols := []column{{name: c.single, pgType: "text"}} // shared: its address names the layout
 		return func(b []byte, v **datum) error {
-			enc := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), uint32(len(b)))
-			kd := &struct { // one allocation for both
-				d datum
-				s slowDatum
-			}{d: datum{cols: cols, enc: append(enc, b...)}, s: slowDatum{rec: string(b)}}
-			kd.d.slow = &kd.s
+			// One allocation for the datum, its slowDatum and, for a key
+			// of up to rawKeyInline bytes, its binary COPY field.
+			kd := &struct {
+				d   datum
+				s   slowDatum
+				enc [4 + rawKeyInline]byte
+			}{s: slowDatum{text: true}}
+			var enc []byte
+			if len(b) <= rawKeyInline {
+				enc = kd.enc[:0]
+			} else {
+				enc = make([]byte, 0, 4+len(b))
+			}
+			enc = append(binary.BigEndian.AppendUint32(enc, uint32(len(b))), b...)
+			kd.d = datum{cols: cols, enc: enc, slow: &kd.s}
 			*v = &kd.d
 			return nil
 		}, nil
