@@ -423,24 +423,34 @@ func (b *Broker) TxnOffsetCommit(ctx context.Context, txnID, groupID string, pid
 	if err != nil {
 		return err
 	}
-	pend := make([]txn.GroupOffset, len(offs))
-	for i, oc := range offs {
-		t, err := b.lookup(oc.Topic)
-		if err != nil {
-			return fmt.Errorf("transactional offset commit %s: %w", txnID, err)
-		}
-		if _, err := t.partition(oc.Partition); err != nil {
-			return fmt.Errorf("transactional offset commit %s: %w: %w", txnID, ErrPartitionNotFound, err)
-		}
-		if len(oc.Metadata) > MaxOffsetMetadataBytes {
-			return fmt.Errorf("transactional offset commit %s: %s/%d: metadata is %d bytes; the limit is %d: %w", txnID, oc.Topic, oc.Partition, len(oc.Metadata), MaxOffsetMetadataBytes, ErrOffsetMetadataTooLarge)
-		}
-		pend[i] = txn.GroupOffset{Partition: txn.Partition{Topic: oc.Topic, Partition: oc.Partition}, Offset: txn.Offset{Offset: oc.Offset, LeaderEpoch: -1, Metadata: oc.Metadata}}
+	pend, err := b.txnGroupOffsets(txnID, offs)
+	if err != nil {
+		return err
 	}
 	if err := tr.coord.CommitOffsets(txnID, pid, epoch, groupID, pend, b.persistTxn); err != nil {
 		return fmt.Errorf("transactional offset commit %s: %w", txnID, err)
 	}
 	return nil
+}
+
+// txnGroupOffsets checks offsets a transaction commits (their topics and
+// partitions exist, their metadata fits) and converts them.
+func (b *Broker) txnGroupOffsets(txnID string, offs []OffsetCommit) ([]txn.GroupOffset, error) {
+	pend := make([]txn.GroupOffset, len(offs))
+	for i, oc := range offs {
+		t, err := b.lookup(oc.Topic)
+		if err != nil {
+			return nil, fmt.Errorf("transactional offset commit %s: %w", txnID, err)
+		}
+		if _, err := t.partition(oc.Partition); err != nil {
+			return nil, fmt.Errorf("transactional offset commit %s: %w: %w", txnID, ErrPartitionNotFound, err)
+		}
+		if len(oc.Metadata) > MaxOffsetMetadataBytes {
+			return nil, fmt.Errorf("transactional offset commit %s: %s/%d: metadata is %d bytes; the limit is %d: %w", txnID, oc.Topic, oc.Partition, len(oc.Metadata), MaxOffsetMetadataBytes, ErrOffsetMetadataTooLarge)
+		}
+		pend[i] = txn.GroupOffset{Partition: txn.Partition{Topic: oc.Topic, Partition: oc.Partition}, Offset: txn.Offset{Offset: oc.Offset, LeaderEpoch: -1, Metadata: oc.Metadata}}
+	}
+	return pend, nil
 }
 
 // EndTxn commits or aborts the producer's transaction: markers on every

@@ -239,27 +239,22 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 		return cause
 	}
 
-	// 2. Partitions, group, offsets.
-	parts := make([]TopicPartition, 0, len(plan.batches))
+	// 2. Partitions, group, offsets: one state, stored once (the
+	// partitions are known, durably, before anything is written to them).
+	parts := make([]txn.Partition, 0, len(plan.batches))
 	for _, pb := range plan.batches {
-		parts = append(parts, TopicPartition{Topic: pb.topic.name, Partition: pb.partition})
+		parts = append(parts, txn.Partition{Topic: pb.topic.name, Partition: pb.partition})
 	}
-	if len(parts) > 0 {
-		errs, err := b.AddPartitionsToTxn(ctx, id, req.ProducerID, req.Epoch, parts)
-		if err == nil {
-			err = errors.Join(errs...)
-		}
-		if err != nil {
-			return nil, abort(fmt.Errorf("%s: %w", where, err))
-		}
-	}
+	var group string
+	var pend []txn.GroupOffset
 	if len(req.Offsets) > 0 {
-		if err := b.AddOffsetsToTxn(ctx, id, req.ProducerID, req.Epoch, req.Group); err != nil {
+		if pend, err = b.txnGroupOffsets(id, req.Offsets); err != nil {
 			return nil, abort(fmt.Errorf("%s: %w", where, err))
 		}
-		if err := b.TxnOffsetCommit(ctx, id, req.Group, req.ProducerID, req.Epoch, req.Offsets); err != nil {
-			return nil, abort(fmt.Errorf("%s: %w", where, err))
-		}
+		group = req.Group
+	}
+	if err := tr.coord.Add(id, req.ProducerID, req.Epoch, parts, group, pend, b.cfg.Now(), b.persistTxn); err != nil {
+		return nil, abort(fmt.Errorf("%s: %w", where, err))
 	}
 	txnStep(txnStepBegun)
 

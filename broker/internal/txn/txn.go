@@ -378,7 +378,13 @@ func (c *Coordinator) CommitOffsets(id string, pid int64, epoch int16, group str
 		return ErrInvalidState
 	}
 	n := t.Clone()
-	cur := n.Groups[group]
+	n.Groups[group] = mergeOffsets(n.Groups[group], offs)
+	return c.applyLocked(n, persist)
+}
+
+// mergeOffsets sets offs over cur (one offset per partition, the new one
+// winning), sorted by partition.
+func mergeOffsets(cur, offs []GroupOffset) []GroupOffset {
 	for _, o := range offs {
 		i := slices.IndexFunc(cur, func(g GroupOffset) bool { return g.Partition == o.Partition })
 		if i >= 0 {
@@ -388,7 +394,44 @@ func (c *Coordinator) CommitOffsets(id string, pid int64, epoch int16, group str
 		}
 	}
 	slices.SortFunc(cur, func(a, b GroupOffset) int { return comparePartitions(a.Partition, b.Partition) })
-	n.Groups[group] = cur
+	return cur
+}
+
+// Add is AddPartitions, AddGroup and CommitOffsets in one step, with one
+// persist: what a produce-and-commit adds to its transaction before it
+// writes. group is empty when it commits no offsets. The outcome is the
+// state the three calls would leave.
+func (c *Coordinator) Add(id string, pid int64, epoch int16, parts []Partition, group string, offs []GroupOffset, now time.Time, persist Persist) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.checkLocked(id, pid, epoch)
+	if err != nil {
+		return err
+	}
+	n, err := begin(t, now)
+	if err != nil {
+		return err
+	}
+	changed := t.State != Ongoing
+	for _, p := range parts {
+		if i, ok := slices.BinarySearchFunc(n.Partitions, p, comparePartitions); !ok {
+			n.Partitions = slices.Insert(n.Partitions, i, p)
+			changed = true
+		}
+	}
+	if group != "" {
+		if n.Groups == nil {
+			n.Groups = map[string][]GroupOffset{}
+		}
+		cur, ok := n.Groups[group]
+		if !ok || len(offs) > 0 {
+			n.Groups[group] = mergeOffsets(cur, offs)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
 	return c.applyLocked(n, persist)
 }
 

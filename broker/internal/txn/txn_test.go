@@ -2,6 +2,7 @@ package txn
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -170,3 +171,57 @@ func TestTimeoutAndReload(t *testing.T) {
 		t.Fatalf("produce after the timeout abort: %v", err)
 	}
 }
+
+// TestAddIsTheThreeSteps: Add leaves the state AddPartitions, AddGroup and
+// CommitOffsets leave, with one persist instead of three, and nothing
+// when it adds nothing new; a Prepare state refuses it.
+func TestAddIsTheThreeSteps(t *testing.T) {
+	p1 := Partition{Topic: "t", Partition: 1}
+	offs := []GroupOffset{{p1, Offset{Offset: 9, Metadata: "m"}}, {p0, Offset{Offset: 5}}}
+	setup := func() (*Coordinator, *countingStore, int64, int16) {
+		s := &countingStore{}
+		c := New(nil, time.Hour)
+		res, err := c.InitProducerID("a", time.Minute, -1, -1, newPIDs(), s.persist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.n = 0
+		return c, s, res.ProducerID, res.Epoch
+	}
+	c3, s3, pid, ep := setup()
+	if err := c3.AddPartitions("a", pid, ep, []Partition{p1, p0}, t0, s3.persist); err != nil {
+		t.Fatal(err)
+	}
+	if err := c3.AddGroup("a", pid, ep, "g", t0, s3.persist); err != nil {
+		t.Fatal(err)
+	}
+	if err := c3.CommitOffsets("a", pid, ep, "g", offs, s3.persist); err != nil {
+		t.Fatal(err)
+	}
+	c1, s1, pid1, ep1 := setup()
+	if err := c1.Add("a", pid1, ep1, []Partition{p1, p0}, "g", offs, t0, s1.persist); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := c3.Get("a")
+	got, _ := c1.Get("a")
+	if s3.n != 3 || s1.n != 1 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Add: %d persists, state %+v; the three steps: %d persists, state %+v", s1.n, got, s3.n, want)
+	}
+	if err := c1.Add("a", pid1, ep1, []Partition{p0}, "g", nil, t0, s1.persist); err != nil || s1.n != 1 {
+		t.Fatalf("adding what is there: %v, %d persists (want none)", err, s1.n-1)
+	}
+	if err := c1.Add("a", pid1, ep1+1, []Partition{p0}, "", nil, t0, s1.persist); !errors.Is(err, ErrFenced) {
+		t.Fatalf("an older epoch: %v, want ErrFenced", err)
+	}
+	if _, err := c1.End("a", pid1, ep1, true, s1.persist); err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.Add("a", pid1, ep1, []Partition{p0}, "", nil, t0, s1.persist); !errors.Is(err, ErrConcurrent) {
+		t.Fatalf("while committing: %v, want ErrConcurrent", err)
+	}
+}
+
+// countingStore is a Persist that counts its writes.
+type countingStore struct{ n int }
+
+func (s *countingStore) persist(*Txn) error { s.n++; return nil }
