@@ -262,10 +262,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// minCompressBytes is the size from which a Connect response is
+// compressed for a client that accepts gzip.
+const minCompressBytes = 1024
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(int(s.cfg.MaxRequestBytes)),
+		// A response is gzipped (for a client that accepts it) only from
+		// minCompressBytes on: compressing a produce acknowledgement or a
+		// commit's answer costs both sides CPU and saves nothing.
+		connect.WithCompressMinBytes(minCompressBytes),
 		connect.WithRecover(s.recovered),
 		// Authorization of every procedure (acl.go).
 		connect.WithInterceptors(&connectGuard{a: s.ACL, reg: s.Registry}),
