@@ -2,11 +2,9 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -53,7 +51,7 @@ func (s *GroupStream) Receive() bool {
 		return false
 	}
 	s.ev = ev
-	s.batch = RecordBatch{Topic: ev.topic, Partition: ev.partition, HighWatermark: ev.hwm, recs: ev.records}
+	s.batch = RecordBatch{Topic: ev.topic, Partition: ev.partition, HighWatermark: ev.highWatermark, recs: ev.records}
 	return true
 }
 
@@ -118,13 +116,11 @@ func (d *RecordDecoder[K, V]) DecodeAt(ctx context.Context, b *RecordBatch, i in
 	return c.decodeInto(ctx, &b.recs[i], m)
 }
 
-// consumeEvent is a ConsumeResponse as decodeConsumeResponse gives it.
+// consumeEvent is a ConsumeResponse as decodeConsumeResponse gives it: an
+// assignment, or records.
 type consumeEvent struct {
-	assignment *brokerv1.ConsumeAssignment // an assignment event
-	topic      string                      // a records event: the rest
-	partition  int32
-	hwm        int64
-	records    []wireRecord
+	assignment *brokerv1.ConsumeAssignment
+	partitionRecords
 }
 
 // decodeConsumeResponse decodes msg, received through wireCodec
@@ -135,7 +131,8 @@ type consumeEvent struct {
 func decodeConsumeResponse(msg *brokerv1.ConsumeResponse, recs []wireRecord) (consumeEvent, error) {
 	b := msg.ProtoReflect().GetUnknown()
 	if body, ok := onlyRecordsEvent(b); ok {
-		return decodeConsumeRecordsBody(body, recs)
+		pr, err := decodePartitionRecords(body, consumeRecordsFields, recs)
+		return consumeEvent{partitionRecords: pr}, err
 	}
 	full := &brokerv1.ConsumeResponse{}
 	if err := proto.Unmarshal(b, full); err != nil {
@@ -143,13 +140,13 @@ func decodeConsumeResponse(msg *brokerv1.ConsumeResponse, recs []wireRecord) (co
 	}
 	switch e := full.GetEvent().(type) {
 	case *brokerv1.ConsumeResponse_Assignment:
-		return consumeEvent{assignment: e.Assignment, records: recs[:0]}, nil
+		return consumeEvent{assignment: e.Assignment, partitionRecords: partitionRecords{records: recs[:0]}}, nil
 	case *brokerv1.ConsumeResponse_Records:
 		r := e.Records
-		return consumeEvent{topic: r.GetTopic(), partition: r.GetPartition(), hwm: r.GetHighWatermark(),
-			records: appendProtoRecords(recs[:0], r.GetRecords())}, nil
+		return consumeEvent{partitionRecords: partitionRecords{topic: r.GetTopic(), partition: r.GetPartition(),
+			highWatermark: r.GetHighWatermark(), records: appendProtoRecords(recs[:0], r.GetRecords())}}, nil
 	}
-	return consumeEvent{records: recs[:0]}, nil // no event: nothing to do
+	return consumeEvent{partitionRecords: partitionRecords{records: recs[:0]}}, nil // no event: nothing to do
 }
 
 // onlyRecordsEvent returns the body of b's records event when that is
@@ -164,59 +161,4 @@ func onlyRecordsEvent(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
-}
-
-// decodeConsumeRecordsBody decodes a sluice.broker.v1.ConsumeRecords as
-// proto.Unmarshal would (unknown fields and fields of another wire type
-// skipped, the last of a scalar wins), its records appended to recs[:0]
-// aliasing b, their headers sharing one slice.
-func decodeConsumeRecordsBody(b []byte, recs []wireRecord) (consumeEvent, error) {
-	ev := consumeEvent{records: recs[:0]}
-	var hdrs []Header
-	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return ev, wireError("ConsumeRecords", n)
-		}
-		b = b[n:]
-		switch {
-		case (num == crTopicField || num == crRecordsField) && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return ev, wireError(fmt.Sprintf("ConsumeRecords field %d", num), n)
-			}
-			if num == crTopicField {
-				if !utf8.Valid(v) {
-					return ev, errors.New("ConsumeRecords.topic: invalid UTF-8")
-				}
-				ev.topic = string(v)
-			} else {
-				var r wireRecord
-				var err error
-				if hdrs, err = decodeWireRecord(v, &r, hdrs); err != nil {
-					return ev, fmt.Errorf("ConsumeRecords.records[%d]: %w", len(ev.records), err)
-				}
-				ev.records = append(ev.records, r)
-			}
-			b = b[n:]
-		case (num == crPartitionField || num == crHighWatermarkField) && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return ev, wireError(fmt.Sprintf("ConsumeRecords field %d", num), n)
-			}
-			if num == crPartitionField {
-				ev.partition = int32(v)
-			} else {
-				ev.hwm = int64(v)
-			}
-			b = b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return ev, wireError(fmt.Sprintf("ConsumeRecords field %d", num), n)
-			}
-			b = b[n:]
-		}
-	}
-	return ev, nil
 }

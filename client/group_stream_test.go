@@ -20,8 +20,8 @@ func consumeEventViaProto(b []byte) (consumeEvent, error) {
 		return consumeEvent{assignment: e.Assignment}, nil
 	case *brokerv1.ConsumeResponse_Records:
 		r := e.Records
-		return consumeEvent{topic: r.GetTopic(), partition: r.GetPartition(), hwm: r.GetHighWatermark(),
-			records: appendProtoRecords(nil, r.GetRecords())}, nil
+		return consumeEvent{partitionRecords: partitionRecords{topic: r.GetTopic(), partition: r.GetPartition(),
+			highWatermark: r.GetHighWatermark(), records: appendProtoRecords(nil, r.GetRecords())}}, nil
 	}
 	return consumeEvent{}, nil
 }

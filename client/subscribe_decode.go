@@ -43,60 +43,101 @@ const (
 	tsNanosField   = 2
 )
 
-// subscribeResponse is a SubscribeResponse decoded by decodeSubscribeResponse.
-type subscribeResponse struct {
-	records       []wireRecord
+// recordsFields are the field numbers of a message that holds records of
+// one partition: a SubscribeResponse or a group's ConsumeRecords (0 where
+// the message has no such field).
+type recordsFields struct {
+	name                                     string
+	records, partition, highWatermark, topic protowire.Number
+}
+
+var (
+	subscribeResponseFields = recordsFields{name: "SubscribeResponse",
+		records: subRecordsField, partition: subPartitionField, highWatermark: subHighWatermarkField}
+	consumeRecordsFields = recordsFields{name: "ConsumeRecords",
+		records: crRecordsField, partition: crPartitionField, highWatermark: crHighWatermarkField, topic: crTopicField}
+)
+
+// where names field num of the message, for errors.
+func (f recordsFields) where(num protowire.Number) string {
+	switch num {
+	case f.records:
+		return f.name + ".records"
+	case f.partition:
+		return f.name + ".partition"
+	case f.highWatermark:
+		return f.name + ".high_watermark"
+	case f.topic:
+		return f.name + ".topic"
+	}
+	return fmt.Sprintf("%s field %d", f.name, num)
+}
+
+// partitionRecords is such a message decoded by decodePartitionRecords.
+type partitionRecords struct {
+	topic         string
 	partition     int32
 	highWatermark int64
+	records       []wireRecord
 }
 
 // decodeSubscribeResponse decodes b, the wire bytes of a
-// sluice.broker.v1.SubscribeResponse, as proto.Unmarshal would (unknown
-// fields and fields of an unexpected wire type skipped, the last of a
-// repeated scalar wins, a repeated Timestamp merged), without reflection and
-// without copying: the records' keys, values and header values alias b.
-// Records are appended to recs[:0] (recs is reused when large enough) and
-// header slices to one slice shared by the response.
-func decodeSubscribeResponse(b []byte, recs []wireRecord) (subscribeResponse, error) {
-	res := subscribeResponse{records: recs[:0]}
+// sluice.broker.v1.SubscribeResponse (see decodePartitionRecords).
+func decodeSubscribeResponse(b []byte, recs []wireRecord) (partitionRecords, error) {
+	return decodePartitionRecords(b, subscribeResponseFields, recs)
+}
+
+// decodePartitionRecords decodes b, the wire bytes of a message with
+// fields f, as proto.Unmarshal would (unknown fields and fields of an
+// unexpected wire type skipped, the last of a repeated scalar wins, a
+// repeated Timestamp merged, a string's UTF-8 checked), without reflection
+// and without copying: the records' keys, values and header values alias
+// b. Records are appended to recs[:0] (recs is reused when large enough)
+// and header slices to one slice shared by the message.
+func decodePartitionRecords(b []byte, f recordsFields, recs []wireRecord) (partitionRecords, error) {
+	res := partitionRecords{records: recs[:0]}
 	var hdrs []Header
 	for len(b) > 0 {
 		num, typ, n := consumeTag(b)
 		if n < 0 {
-			return res, wireError("SubscribeResponse", n)
+			return res, wireError(f.name, n)
 		}
 		b = b[n:]
 		switch {
-		case num == subRecordsField && typ == protowire.BytesType:
+		case (num == f.records || num == f.topic && f.topic != 0) && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return res, wireError("SubscribeResponse.records", n)
+				return res, wireError(f.where(num), n)
+			}
+			b = b[n:]
+			if num == f.topic {
+				if !utf8.Valid(v) {
+					return res, fmt.Errorf("%s: invalid UTF-8", f.where(num))
+				}
+				res.topic = string(v)
+				continue
 			}
 			var r wireRecord
 			var err error
 			if hdrs, err = decodeWireRecord(v, &r, hdrs); err != nil {
-				return res, fmt.Errorf("SubscribeResponse.records[%d]: %w", len(res.records), err)
+				return res, fmt.Errorf("%s.records[%d]: %w", f.name, len(res.records), err)
 			}
 			res.records = append(res.records, r)
-			b = b[n:]
-		case num == subPartitionField && typ == protowire.VarintType:
+		case (num == f.partition || num == f.highWatermark) && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return res, wireError("SubscribeResponse.partition", n)
+				return res, wireError(f.where(num), n)
 			}
-			res.partition = int32(v)
-			b = b[n:]
-		case num == subHighWatermarkField && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return res, wireError("SubscribeResponse.high_watermark", n)
+			if num == f.partition {
+				res.partition = int32(v)
+			} else {
+				res.highWatermark = int64(v)
 			}
-			res.highWatermark = int64(v)
 			b = b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return res, wireError(fmt.Sprintf("SubscribeResponse field %d", num), n)
+				return res, wireError(fmt.Sprintf("%s field %d", f.name, num), n)
 			}
 			b = b[n:]
 		}
@@ -304,7 +345,7 @@ func wireFromProto(r *brokerv1.Record) wireRecord {
 // decodeSubscribeMessage decodes the records of msg, a SubscribeResponse
 // received through wireCodec (its bytes in the unknown fields), or
 // decoded by proto, or both, into recs[:0].
-func decodeSubscribeMessage(msg *brokerv1.SubscribeResponse, recs []wireRecord) (subscribeResponse, error) {
+func decodeSubscribeMessage(msg *brokerv1.SubscribeResponse, recs []wireRecord) (partitionRecords, error) {
 	res, err := decodeSubscribeResponse(msg.ProtoReflect().GetUnknown(), recs)
 	if err != nil {
 		return res, err

@@ -15,12 +15,12 @@ import (
 
 // viaProto decodes b with the generated code, as the consumer did before
 // decodeSubscribeResponse.
-func viaProto(b []byte) (subscribeResponse, error) {
+func viaProto(b []byte) (partitionRecords, error) {
 	var m brokerv1.SubscribeResponse
 	if err := proto.Unmarshal(b, &m); err != nil {
-		return subscribeResponse{}, err
+		return partitionRecords{}, err
 	}
-	return subscribeResponse{records: appendProtoRecords(nil, m.GetRecords()), partition: m.GetPartition(), highWatermark: m.GetHighWatermark()}, nil
+	return partitionRecords{records: appendProtoRecords(nil, m.GetRecords()), partition: m.GetPartition(), highWatermark: m.GetHighWatermark()}, nil
 }
 
 // checkLikeProto says where decodeSubscribeResponse and proto.Unmarshal

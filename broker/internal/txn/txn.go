@@ -320,17 +320,24 @@ func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []P
 	if err != nil {
 		return err
 	}
-	changed := t.State != Ongoing
-	for _, p := range parts {
-		if i, ok := slices.BinarySearchFunc(n.Partitions, p, comparePartitions); !ok {
-			n.Partitions = slices.Insert(n.Partitions, i, p)
-			changed = true
-		}
-	}
+	changed := addPartitions(n, parts) || t.State != Ongoing
 	if !changed {
 		return nil
 	}
 	return c.applyLocked(n, persist)
+}
+
+// addPartitions adds parts to n's sorted partitions and reports whether
+// any was new.
+func addPartitions(n *Txn, parts []Partition) bool {
+	added := false
+	for _, p := range parts {
+		if i, ok := slices.BinarySearchFunc(n.Partitions, p, comparePartitions); !ok {
+			n.Partitions = slices.Insert(n.Partitions, i, p)
+			added = true
+		}
+	}
+	return added
 }
 
 // AddGroup adds a consumer group to id's transaction (AddOffsetsToTxn).
@@ -412,13 +419,7 @@ func (c *Coordinator) Add(id string, pid int64, epoch int16, parts []Partition, 
 	if err != nil {
 		return err
 	}
-	changed := t.State != Ongoing
-	for _, p := range parts {
-		if i, ok := slices.BinarySearchFunc(n.Partitions, p, comparePartitions); !ok {
-			n.Partitions = slices.Insert(n.Partitions, i, p)
-			changed = true
-		}
-	}
+	changed := addPartitions(n, parts) || t.State != Ongoing
 	if group != "" {
 		if n.Groups == nil {
 			n.Groups = map[string][]GroupOffset{}
