@@ -23,7 +23,7 @@ func openPostgres(t *testing.T, url string) *acl.MetaStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	s, err := acl.OpenPostgresStore(context.Background(), pool)
+	s, err := acl.OpenPostgresStore(context.Background(), pool, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

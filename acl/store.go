@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/internal/metastore"
+	"github.com/sluicehq/sluice/internal/pgnotify"
 )
 
 // MetaStore keeps rules in the node's meta store (internal/metastore, table
@@ -35,13 +36,15 @@ func OpenSQLiteStore(ctx context.Context, db *sql.DB) (*MetaStore, error) {
 
 // OpenPostgresStore applies the acl migrations on the cluster's PostgreSQL
 // database (internal/pgmeta.Open) and returns the store, whose Watch
-// follows the other nodes' writes. The caller closes the pool.
-func OpenPostgresStore(ctx context.Context, pool *pgxpool.Pool) (*MetaStore, error) {
+// follows the other nodes' writes through notify, the node's notification
+// hub (nil: a listening connection of its own). The caller closes the
+// pool and the hub.
+func OpenPostgresStore(ctx context.Context, pool *pgxpool.Pool, notify *pgnotify.Hub) (*MetaStore, error) {
 	s, err := metastore.NewPostgresACLs(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	return NewMetaStore(s), nil
+	return NewMetaStore(s.WithNotify(notify)), nil
 }
 
 // Load returns every stored rule. A row that does not parse (written by a

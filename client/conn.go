@@ -43,7 +43,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 
@@ -194,7 +193,7 @@ func New(httpClient connect.HTTPClient, baseURL string, opts ...Option) *Conn {
 		broker:      brokerv1connect.NewBrokerServiceClient(httpClient, base, copts...),
 		brokerOpts:  copts,
 		topics:      brokerv1connect.NewTopicServiceClient(httpClient, base, copts...),
-		groups:      brokerv1connect.NewGroupServiceClient(httpClient, base, slices.Concat(copts, []connect.ClientOption{connect.WithCodec(groupCodec{})})...),
+		groups:      brokerv1connect.NewGroupServiceClient(httpClient, base, copts...),
 		writers:     map[int32]*writerEntry{},
 		guids:       map[[16]byte]int32{},
 	}
@@ -247,8 +246,6 @@ func (c *Conn) Broker() brokerv1connect.BrokerServiceClient { return c.broker }
 // Topics is the generated TopicService client the Conn uses.
 func (c *Conn) Topics() brokerv1connect.TopicServiceClient { return c.topics }
 
-// Groups is the generated GroupService client the Conn uses. The
-// ConsumeResponse messages it receives are decoded without reflection (see
-// groupCodec): records of one response share one allocation, and their
-// keys, values and header values alias the response's bytes.
+// Groups is the generated GroupService client the Conn uses. To read a
+// group's records fast, open its stream with OpenGroupStream instead.
 func (c *Conn) Groups() brokerv1connect.GroupServiceClient { return c.groups }

@@ -105,8 +105,11 @@ func (b *RecordBatch) Key(i int) []byte { return b.recs[i].key }
 // batch's bytes: valid as long as the batch.
 func (b *RecordBatch) Value(i int) []byte { return b.recs[i].value }
 
-// DecodeAt decodes record i of b into *m, which it overwrites whole, as
-// DecodeInto does. b's topic must be the decoder's.
+// DecodeAt decodes record i of b into *m, which it overwrites whole; a
+// failure is a *DecodeError naming the record and side. A goroutine that
+// decodes many records into one Message saves an allocation per record
+// (a Message escapes to the heap when a codec decodes into it). b's topic
+// must be the decoder's.
 func (d *RecordDecoder[K, V]) DecodeAt(ctx context.Context, b *RecordBatch, i int, m *Message[K, V]) error {
 	if b.Topic != d.topic {
 		return fmt.Errorf("decode a record of %s with the decoder of %s", b.Topic, d.topic)

@@ -43,6 +43,17 @@ const (
 	tsNanosField   = 2
 )
 
+// Field numbers of sluice.broker.v1.ConsumeResponse and ConsumeRecords
+// (proto/sluice/broker/v1/group.proto).
+const (
+	consumeRecordsEventField = 2
+
+	crTopicField         = 1
+	crPartitionField     = 2
+	crRecordsField       = 3
+	crHighWatermarkField = 4
+)
+
 // recordsFields are the field numbers of a message that holds records of
 // one partition: a SubscribeResponse or a group's ConsumeRecords (0 where
 // the message has no such field).

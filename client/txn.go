@@ -227,13 +227,3 @@ func (d *RecordDecoder[K, V]) Decode(ctx context.Context, r *brokerv1.Record) (M
 	c := Consumer[K, V]{topic: d.topic, key: d.key, value: d.value}
 	return c.decode(ctx, r)
 }
-
-// DecodeInto is Decode into *m, which it overwrites whole. A goroutine
-// that decodes many records into one Message saves an allocation per
-// record (the Message escapes to the heap when a codec decodes into it).
-func (d *RecordDecoder[K, V]) DecodeInto(ctx context.Context, r *brokerv1.Record, m *Message[K, V]) error {
-	*m = Message[K, V]{}
-	c := Consumer[K, V]{topic: d.topic, key: d.key, value: d.value}
-	w := wireFromProto(r)
-	return c.decodeInto(ctx, &w, m)
-}

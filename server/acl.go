@@ -24,7 +24,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sluicehq/sluice/acl"
-	"github.com/sluicehq/sluice/internal/metastore"
 	"github.com/sluicehq/sluice/proto/gen/sluice/acl/v1/aclv1connect"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
@@ -44,10 +43,7 @@ func (s *Server) openACL(ctx context.Context, db *sql.DB, enforce bool) error {
 	var err error
 	if s.cluster != nil {
 		// The node's notification hub: one listening connection per node.
-		var ps *metastore.PostgresACLs
-		if ps, err = metastore.NewPostgresACLs(ctx, s.cluster.pool); err == nil {
-			store = acl.NewMetaStore(ps.WithNotify(s.cluster.notify))
-		}
+		store, err = acl.OpenPostgresStore(ctx, s.cluster.pool, s.cluster.notify)
 	} else {
 		store, err = acl.OpenSQLiteStore(ctx, db)
 	}
