@@ -56,6 +56,10 @@ type SharedConfig struct {
 	// (the shared log's Config.GCInterval); 0 means its default (1
 	// minute), < 0 never.
 	GCInterval time.Duration
+	// ObservePut, when set, is told how long each object's PUT took (its
+	// retries included) once it succeeded, and ObserveCommit how long each
+	// successful commit call took (metrics.Metrics has both).
+	ObservePut, ObserveCommit func(time.Duration)
 }
 
 // DefaultTopicPoll is SharedConfig.TopicPoll's default.
@@ -90,6 +94,7 @@ func (b *Broker) openShared(ctx context.Context) error {
 	l, err := shared.Open(ctx, shared.Config{
 		Pool: sc.Pool, Notify: sc.Notify, Objects: sc.Objects, Node: sc.Node, Window: sc.Window, GCInterval: sc.GCInterval,
 		Logger: b.log.With("component", "shared_log"), Now: b.cfg.Now,
+		ObservePut: sc.ObservePut, ObserveCommit: sc.ObserveCommit,
 	})
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)

@@ -74,10 +74,13 @@ type Metrics struct {
 	log *slog.Logger
 	reg *prometheus.Registry
 
-	fsync     prometheus.Histogram
-	requests  *prometheus.HistogramVec // transport, method
-	observers sync.Map                 // observerKey -> prometheus.Observer (http.go)
-	inFlight  *inFlightCollector
+	fsync    prometheus.Histogram
+	requests *prometheus.HistogramVec // transport, method
+	// sharedPut and sharedCommit are the shared log's histograms
+	// (shared_log.go), registered only on a node that has one.
+	sharedPut, sharedCommit prometheus.Histogram
+	observers               sync.Map // observerKey -> prometheus.Observer (http.go)
+	inFlight                *inFlightCollector
 
 	// kafkaObservers caches the request histogram per Kafka API key.
 	kafkaObservers sync.Map // int16 -> prometheus.Observer
@@ -122,6 +125,7 @@ func New(cfg Config) (*Metrics, error) {
 		// 100µs to ~26s.
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 	}, []string{"transport", "method"})
+	m.sharedPut, m.sharedCommit = newSharedLogHistograms()
 	m.inFlight = &inFlightCollector{}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -229,14 +233,17 @@ func (c *authCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Watch registers the collectors of a node's state: per-partition
-// counters, log sizes and offsets, refusals and group lag from b, schema
-// counts from r (either may be nil).
+// counters, log sizes and offsets, refusals, group lag and (on a cluster
+// node) the shared log from b, schema counts from r (either may be nil).
 func (m *Metrics) Watch(b *broker.Broker, r Registry) error {
 	if b != nil {
 		if err := m.reg.Register(&brokerCollector{m: m, b: b}); err != nil {
 			return err
 		}
 		if err := m.reg.Register(&groupCollector{m: m, g: b}); err != nil {
+			return err
+		}
+		if err := m.watchSharedLog(b); err != nil {
 			return err
 		}
 	}

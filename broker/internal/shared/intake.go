@@ -407,6 +407,9 @@ func (l *Log) put(f *flush) {
 	if err == nil {
 		took = time.Since(t1)
 		l.stats.PutNanos.Add(int64(time.Since(t0)))
+		if l.cfg.ObservePut != nil {
+			l.cfg.ObservePut(took)
+		}
 	}
 	l.in.putDone(took)
 }
@@ -604,6 +607,9 @@ func (l *Log) commit(f *flush, notify bool) ([]answer, error) {
 				l.stats.NotifySkips.Add(1)
 			}
 			l.stats.CommitNanos.Add(int64(took))
+			if l.cfg.ObserveCommit != nil {
+				l.cfg.ObserveCommit(took)
+			}
 			l.in.mu.Lock()
 			average(&l.in.commitAvg, took)
 			l.in.mu.Unlock()

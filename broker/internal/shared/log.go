@@ -106,6 +106,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// ObservePut, when set, is told how long each object's PUT to the
+	// object store took (its retries included) once it succeeded, and
+	// ObserveCommit how long each successful sharedlog_commit call took:
+	// the node's metrics histograms.
+	ObservePut, ObserveCommit func(time.Duration)
 }
 
 var nodeIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
