@@ -45,8 +45,8 @@ const (
 var configSpecs = []configSpec{
 	{
 		key: "cleanup.policy", def: "delete",
-		accepted: "delete or compact",
-		canon:    oneOf("delete", "compact"),
+		accepted: "delete, compact, or both (compact,delete)",
+		canon:    cleanupPolicy,
 	},
 	{
 		key: "delete.retention.ms", def: strconv.FormatInt(day.Milliseconds(), 10),
@@ -199,6 +199,32 @@ func oneOf(values ...string) func(string) (string, error) {
 	}
 }
 
+// cleanupPolicy canonicalises cleanup.policy, a list as in Kafka: delete
+// (retention), compact (the last record of each key), or both in either
+// order, which is "compact,delete" (a compacted topic whose old segments
+// also expire, as Kafka Streams makes windowed changelogs).
+func cleanupPolicy(v string) (string, error) {
+	var compact, del bool
+	for item := range strings.SplitSeq(v, ",") {
+		switch strings.TrimSpace(item) {
+		case "compact":
+			compact = true
+		case "delete":
+			del = true
+		default:
+			return "", fmt.Errorf("%q is not accepted", v)
+		}
+	}
+	switch {
+	case compact && del:
+		return "compact,delete", nil
+	case compact:
+		return "compact", nil
+	default:
+		return "delete", nil
+	}
+}
+
 func intRange(lo, hi int64) func(string) (string, error) {
 	return func(v string) (string, error) {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -277,13 +303,17 @@ type TopicConfig struct {
 	// Effective is every key with its override or default; read-only.
 	Effective map[string]string
 
-	RetentionMs       int64
-	RetentionBytes    int64
-	SegmentBytes      int64
-	SegmentMs         int64
-	Compact           bool
-	DeleteRetentionMs int64
-	MaxMessageBytes   int
+	RetentionMs    int64
+	RetentionBytes int64
+	SegmentBytes   int64
+	SegmentMs      int64
+	// Compact is cleanup.policy compact or compact,delete: the last record
+	// of each key is kept (and keyless records are refused); CompactDelete
+	// is compact,delete, where retention.ms and retention.bytes expire old
+	// records too.
+	Compact, CompactDelete bool
+	DeleteRetentionMs      int64
+	MaxMessageBytes        int
 	// LogAppendTime is message.timestamp.type=LogAppendTime: records take
 	// the broker's clock at append instead of the producer's timestamp.
 	LogAppendTime bool
@@ -312,7 +342,8 @@ func newTopicConfig(overrides map[string]string) *TopicConfig {
 		RetentionBytes:    num("retention.bytes"),
 		SegmentBytes:      num("segment.bytes"),
 		SegmentMs:         num("segment.ms"),
-		Compact:           eff["cleanup.policy"] == "compact",
+		Compact:           eff["cleanup.policy"] != "delete",
+		CompactDelete:     eff["cleanup.policy"] == "compact,delete",
 		DeleteRetentionMs: num("delete.retention.ms"),
 		MaxMessageBytes:   int(num("max.message.bytes")),
 		LogAppendTime:     eff["message.timestamp.type"] == "LogAppendTime",
@@ -337,6 +368,7 @@ func (c *TopicConfig) logConfig(b *Broker) log.Config {
 		RetentionAge:    retention,
 		RetentionBytes:  c.RetentionBytes,
 		Compact:         c.Compact,
+		CompactDelete:   c.CompactDelete,
 		DeleteRetention: msDuration(c.DeleteRetentionMs),
 		Fsync:           b.cfg.Fsync,
 		Now:             b.cfg.Now,

@@ -279,44 +279,63 @@ func TestErrorMessages(t *testing.T) {
 // topicErr drops a response, keeping the error.
 func topicErr[T any](_ *connect.Response[T], err error) error { return err }
 
+// TestRetentionThroughTheAPI: retention.ms deletes expired segments under
+// cleanup.policy delete and compact,delete, not under compact alone.
 func TestRetentionThroughTheAPI(t *testing.T) {
-	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	// The clock is read by the broker's background group ticker too.
-	var clock atomic.Int64
-	clock.Store(now.UnixNano())
-	e := newEnv(t, func(c *broker.Config) { c.Now = func() time.Time { return time.Unix(0, clock.Load()) } })
-	// 1 MiB segments, 64 KiB records: a segment rolls every ~16 records.
-	e.createTopic("t", 1, map[string]string{"segment.bytes": "1048576", "retention.ms": "3600000"})
-	rec := func() *brokerv1.ProduceRecord { return &brokerv1.ProduceRecord{Value: make([]byte, 64<<10)} }
-	for range 40 {
-		e.produce("t", rec())
-	}
-	if err := e.b.RunMaintenance(now); err != nil {
-		t.Fatal(err)
-	}
-	if lso := e.fetch("t", 0, 0).GetLogStartOffset(); lso != 0 {
-		t.Fatalf("retention deleted young segments: log start %d", lso)
-	}
-	now = now.Add(2 * time.Hour)
-	clock.Store(now.UnixNano())
-	e.produce("t", rec()) // a young record in the active segment
-	if err := e.b.RunMaintenance(now); err != nil {
-		t.Fatal(err)
-	}
-	res, err := e.client.Fetch(ctxT(t), connect.NewRequest(&brokerv1.FetchRequest{Topic: "t", Offset: 0}))
-	if connect.CodeOf(err) != connect.CodeOutOfRange {
-		t.Fatalf("fetch at 0 after retention: %v %v", res, err)
-	}
-	lo, err := e.client.ListOffsets(ctxT(t), connect.NewRequest(&brokerv1.ListOffsetsRequest{Topic: "t", Query: &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_EARLIEST}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lso := lo.Msg.GetOffsets()[0].GetOffset()
-	if lso == 0 || lso > 40 {
-		t.Fatalf("log start after retention: %d", lso)
-	}
-	if got := e.fetchAll("t", 0, lso); len(got) == 0 || got[len(got)-1].GetOffset() != 40 {
-		t.Fatalf("records after retention: %d", len(got))
+	for _, policy := range []string{"delete", "compact,delete", "compact"} {
+		t.Run(policy, func(t *testing.T) {
+			now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+			// The clock is read by the broker's background group ticker too.
+			var clock atomic.Int64
+			clock.Store(now.UnixNano())
+			e := newEnv(t, func(c *broker.Config) { c.Now = func() time.Time { return time.Unix(0, clock.Load()) } })
+			// 1 MiB segments, 64 KiB records: a segment rolls every ~16 records.
+			e.createTopic("t", 1, map[string]string{"segment.bytes": "1048576", "retention.ms": "3600000", "cleanup.policy": policy})
+			n := 0
+			rec := func() *brokerv1.ProduceRecord {
+				n++ // a key of its own: compaction keeps every record
+				return &brokerv1.ProduceRecord{Key: []byte(fmt.Sprint("k", n)), Value: make([]byte, 64<<10)}
+			}
+			for range 40 {
+				e.produce("t", rec())
+			}
+			if err := e.b.RunMaintenance(now); err != nil {
+				t.Fatal(err)
+			}
+			if lso := e.fetch("t", 0, 0).GetLogStartOffset(); lso != 0 {
+				t.Fatalf("retention deleted young segments: log start %d", lso)
+			}
+			now = now.Add(2 * time.Hour)
+			clock.Store(now.UnixNano())
+			e.produce("t", rec()) // a young record in the active segment
+			if err := e.b.RunMaintenance(now); err != nil {
+				t.Fatal(err)
+			}
+			lo, err := e.client.ListOffsets(ctxT(t), connect.NewRequest(&brokerv1.ListOffsetsRequest{Topic: "t", Query: &brokerv1.ListOffsetsRequest_Spec{Spec: brokerv1.OffsetSpec_OFFSET_SPEC_EARLIEST}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lso := lo.Msg.GetOffsets()[0].GetOffset()
+			if policy == "compact" {
+				if lso != 0 {
+					t.Fatalf("retention.ms deleted records of a compact topic: log start %d", lso)
+				}
+				if got := e.fetchAll("t", 0, 0); len(got) != 41 {
+					t.Fatalf("%d records left, want all 41", len(got))
+				}
+				return
+			}
+			res, err := e.client.Fetch(ctxT(t), connect.NewRequest(&brokerv1.FetchRequest{Topic: "t", Offset: 0}))
+			if connect.CodeOf(err) != connect.CodeOutOfRange {
+				t.Fatalf("fetch at 0 after retention: %v %v", res, err)
+			}
+			if lso == 0 || lso > 40 {
+				t.Fatalf("log start after retention: %d", lso)
+			}
+			if got := e.fetchAll("t", 0, lso); len(got) == 0 || got[len(got)-1].GetOffset() != 40 {
+				t.Fatalf("records after retention: %d", len(got))
+			}
+		})
 	}
 }
 
@@ -370,7 +389,12 @@ func TestConfigValidation(t *testing.T) {
 	}{
 		{"cleanup.policy", "delete", true, "delete"},
 		{"cleanup.policy", "compact", true, "compact"},
-		{"cleanup.policy", "compact,delete", false, ""},
+		{"cleanup.policy", "compact,delete", true, "compact,delete"},
+		{"cleanup.policy", "delete, compact", true, "compact,delete"},
+		{"cleanup.policy", "compact,compact", true, "compact"},
+		{"cleanup.policy", "compact,", false, ""},
+		{"cleanup.policy", "", false, ""},
+		{"cleanup.policy", "compact,archive", false, ""},
 		{"retention.ms", "-1", true, "-1"},
 		{"retention.ms", "0", false, ""},
 		{"retention.ms", " 42 ", true, "42"},

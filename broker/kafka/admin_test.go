@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -231,11 +232,29 @@ func TestDescribeAndAlterConfigs(t *testing.T) {
 	if !errors.Is(ar[0].Err, kerr.InvalidConfig) || !strings.Contains(ar[0].ErrMessage, "list configs only") {
 		t.Fatalf("append to a non-list: %+v", ar[0])
 	}
-	// Appending to the list cleanup.policy gives "compact,delete", which
-	// Sluice refuses with the reason (one policy at a time).
-	ar, _ = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: sp("delete")}}, "cfg")
-	if !errors.Is(ar[0].Err, kerr.InvalidConfig) || !strings.Contains(ar[0].ErrMessage, `"compact,delete" is not accepted`) {
-		t.Fatalf("append to cleanup.policy: %+v", ar[0])
+	// cleanup.policy is a list: appending delete to compact gives
+	// compact,delete, subtracting compact from that leaves delete, and
+	// subtracting the last policy is refused with the reason.
+	for _, step := range []struct {
+		op    kadm.IncrementalOp
+		value string
+		want  string
+	}{{kadm.AppendConfig, "delete", "compact,delete"}, {kadm.SubtractConfig, "compact", "delete"}, {kadm.AppendConfig, "compact", "compact,delete"}} {
+		ar, _ = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: step.op, Name: "cleanup.policy", Value: sp(step.value)}}, "cfg")
+		if ar[0].Err != nil {
+			t.Fatalf("%v %s to cleanup.policy: %+v", step.op, step.value, ar[0])
+		}
+		if ti, _ := srv.Broker.DescribeTopic("cfg"); ti.Config.Effective["cleanup.policy"] != step.want || !ti.Config.Compact != (step.want == "delete") {
+			t.Fatalf("%v %s: cleanup.policy %q (compact %v), want %q", step.op, step.value, ti.Config.Effective["cleanup.policy"], ti.Config.Compact, step.want)
+		}
+	}
+	ar, _ = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: sp("compact,delete")}}, "cfg")
+	if !errors.Is(ar[0].Err, kerr.InvalidConfig) || !strings.Contains(ar[0].ErrMessage, "cleanup.policy") {
+		t.Fatalf("subtracting every policy: %+v", ar[0])
+	}
+	ar, _ = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "cleanup.policy", Value: sp("compact")}}, "cfg")
+	if ar[0].Err != nil {
+		t.Fatalf("set cleanup.policy back to compact: %+v", ar[0])
 	}
 	ar, _ = adm.ValidateAlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "segment.ms", Value: sp("5000")}}, "cfg")
 	if ar[0].Err != nil {
@@ -292,8 +311,8 @@ func TestTopicIDsSurviveRestart(t *testing.T) {
 // cluster before it starts: the cluster id (DescribeCluster), its three
 // compacted internal topics with replication factor 1 (config 1 partition,
 // offsets 25, status 5; -1 for the defaults as the Java AdminClient sends),
-// then DescribeConfigs to verify cleanup.policy=compact only. A Kafka
-// Streams windowed changelog's compact,delete is refused with the reason.
+// then DescribeConfigs to verify cleanup.policy=compact only; then a Kafka
+// Streams windowed changelog, cleanup.policy=compact,delete.
 func TestConnectBootstrapAdmin(t *testing.T) {
 	addr, _, srv := startServer(t)
 	adm := newAdmin(t, addr)
@@ -331,8 +350,16 @@ func TestConnectBootstrapAdmin(t *testing.T) {
 			t.Fatalf("%s: cleanup.policy is not compact: %+v", r.Name, r)
 		}
 	}
-	res, _ := adm.CreateTopics(ctx, 1, 1, map[string]*string{"cleanup.policy": sp("compact,delete")}, "streams-changelog")
-	if r := res["streams-changelog"]; !errors.Is(r.Err, kerr.InvalidConfig) || !strings.Contains(r.ErrMessage, "cleanup.policy") {
-		t.Fatalf("compact,delete: %+v", r)
+	// A Kafka Streams windowed store's changelog: compacted, with retention.
+	res, _ := adm.CreateTopics(ctx, 1, 1, map[string]*string{"cleanup.policy": sp("compact,delete"), "retention.ms": sp("86400000")}, "streams-changelog")
+	if r := res["streams-changelog"]; r.Err != nil {
+		t.Fatalf("create a compact,delete topic: %+v", r)
+	}
+	rc, err = adm.DescribeTopicConfigs(ctx, "streams-changelog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := rc.On("streams-changelog", nil); err != nil || !slices.ContainsFunc(v.Configs, func(c kadm.Config) bool { return c.Key == "cleanup.policy" && c.MaybeValue() == "compact,delete" }) {
+		t.Fatalf("streams-changelog configs: %+v, %v", v, err)
 	}
 }

@@ -118,7 +118,8 @@ type Config struct {
 	IndexIntervalBytes int           // bytes between index entries; default 4096
 	RetentionAge       time.Duration // retention.ms; default 7 days; <0 unlimited
 	RetentionBytes     int64         // retention.bytes; default <=0 unlimited
-	Compact            bool          // cleanup.policy=compact (then no age or size retention)
+	Compact            bool          // cleanup.policy=compact: closed segments keep the last record of each key
+	CompactDelete      bool          // with Compact, cleanup.policy=compact,delete: RetentionAge and RetentionBytes apply too
 	DeleteRetention    time.Duration // delete.retention.ms for tombstones; default 1 day
 	Fsync              FsyncPolicy
 	Logger             *slog.Logger     // nil discards
@@ -144,6 +145,10 @@ type Config struct {
 	// producerScanBytes overrides producerScanBytes (tests).
 	producerScanBytes int64
 }
+
+// Retains says whether RetentionAge and RetentionBytes apply: under
+// cleanup.policy delete or compact,delete, not compact alone.
+func (c *Config) Retains() bool { return !c.Compact || c.CompactDelete }
 
 // Defaults.
 const (

@@ -30,11 +30,11 @@ func (p *Partition) maintainLoop(every time.Duration) {
 // RunMaintenance does the partition's background work as of now, and is what
 // the background goroutine calls every MaintenanceInterval: it rolls an
 // active segment older than SegmentAge (so that retention and compaction can
-// reach its records), then either compacts (Compact set, and a segment was
-// closed since the last pass or a kept tombstone has expired) or deletes the
-// oldest closed segments past RetentionAge (by their largest record
-// timestamp) or beyond RetentionBytes. The active segment is never deleted
-// or compacted. Safe to call concurrently with everything else.
+// reach its records), then deletes the oldest closed segments past
+// RetentionAge (by their largest record timestamp) or beyond RetentionBytes
+// (Config.Retains: not under compact alone), then compacts (Compact set, and
+// a segment was closed since the last pass or a kept tombstone has expired).
+// The active segment is never deleted or compacted. Safe to call concurrently with everything else.
 func (p *Partition) RunMaintenance(now time.Time) error {
 	p.maintMu.Lock()
 	defer p.maintMu.Unlock()
@@ -47,13 +47,14 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	if err := p.rollIfOld(cfg, nowMs); err != nil {
 		errs = append(errs, err)
 	}
+	if cfg.Retains() {
+		errs = append(errs, p.retainLocked(cfg, nowMs))
+	}
 	if cfg.Compact {
 		segs := *p.segs.Load()
 		if len(segs) > 1 && (segs[len(segs)-2].base >= p.cleanedTo || nowMs >= p.tombstoneDue) {
 			errs = append(errs, p.compactLocked(cfg, nowMs))
 		}
-	} else {
-		errs = append(errs, p.retainLocked(cfg, nowMs))
 	}
 	errs = append(errs, p.dropBelowStartLocked()) // log_start.go
 	p.pruneAborted()                              // txn.go

@@ -513,3 +513,85 @@ func TestMaintenanceUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestCompactDelete: under cleanup.policy=compact,delete retention deletes
+// the closed segments past RetentionAge, keys and all, and compaction then
+// keeps the last record of each key in the rest; under compact alone the
+// expired segments stay and only compaction applies.
+func TestCompactDelete(t *testing.T) {
+	t.Parallel()
+	for _, compactDelete := range []bool{true, false} {
+		t.Run(fmt.Sprint("compact-delete=", compactDelete), func(t *testing.T) {
+			t.Parallel()
+			fs := vfs.NewMem()
+			clock := newFakeClock()
+			cfg := testConfig(t, fs, clock)
+			cfg.SegmentBytes = 400
+			cfg.IndexIntervalBytes = 100
+			cfg.Compact = true
+			cfg.CompactDelete = compactDelete
+			cfg.RetentionAge = time.Hour
+			cfg.SegmentAge = 20 * time.Minute // the pass at t1 rolls the old records' last segment
+			cfg.DeleteRetention = 24 * time.Hour
+			p := mustOpen(t, "/p", cfg)
+			t0 := clock.Now().UnixMilli()
+			var all []Record
+			add := func(ts int64, recs ...Record) {
+				for i := range recs {
+					recs[i].Timestamp = ts
+				}
+				off := mustAppend(t, p, recs...)
+				all = append(all, withOffsets(off, recs)...)
+			}
+			// Old: a key written once, then two rounds of five keys.
+			add(t0, kv("solo", "only"))
+			for round := range 2 {
+				for k := range 5 {
+					add(t0, kv(fmt.Sprint("key", k), fmt.Sprint("old", round)))
+				}
+			}
+			// Half an hour later: two more rounds, in segments of their own.
+			t1 := t0 + (30 * time.Minute).Milliseconds()
+			clock.Advance(30 * time.Minute)
+			if err := p.RunMaintenance(time.UnixMilli(t1)); err != nil { // nothing expires yet
+				t.Fatal(err)
+			}
+			if p.LogStartOffset() != 0 || p.active().base != int64(len(all)) {
+				t.Fatalf("test setup: after the pass at t1, log start %d and active base %d, want 0 and %d", p.LogStartOffset(), p.active().base, len(all))
+			}
+			for round := range 2 {
+				for k := range 5 {
+					add(t1, kv(fmt.Sprint("key", k), fmt.Sprint("new", round)))
+				}
+			}
+			firstNew := int64(11) // solo, then 10 old records
+
+			// An hour after the old records: they expire under
+			// compact,delete, and compaction keeps each key's last record.
+			now := time.UnixMilli(t0).Add(time.Hour + time.Second)
+			clock.Advance(now.Sub(clock.Now()))
+			if err := p.RunMaintenance(now); err != nil {
+				t.Fatal(err)
+			}
+			activeBase := p.active().base
+			want := compactModel(all, activeBase, now.Add(-cfg.DeleteRetention).UnixMilli())
+			if compactDelete {
+				if got := p.LogStartOffset(); got != firstNew {
+					t.Fatalf("LogStartOffset = %d, want %d (the old records expired)", got, firstNew)
+				}
+				want = slices.DeleteFunc(want, func(r Record) bool { return r.Offset < firstNew })
+			} else if got := p.LogStartOffset(); got != 0 {
+				t.Fatalf("LogStartOffset = %d under compact alone, want 0", got)
+			}
+			got := readAll(t, p, p.LogStartOffset())
+			sameRecords(t, got, want)
+			solo := slices.ContainsFunc(got, func(r Record) bool { return string(r.Key) == "solo" })
+			if solo == compactDelete {
+				t.Fatalf("key solo present %v, want %v", solo, !compactDelete)
+			}
+			p.Close()
+			p2 := mustOpen(t, "/p", cfg)
+			sameRecords(t, readAll(t, p2, p2.LogStartOffset()), want)
+		})
+	}
+}

@@ -307,8 +307,9 @@ func (p *Partition) refresh(ctx context.Context) error {
 // RetentionAge, and past the oldest batches while what remains is at
 // least RetentionBytes (Kafka's rules, per batch instead of per segment).
 // Then it runs the merge compactor (compact.go) until nothing is left to
-// merge (at most 16 passes), and on a compacted partition (Config.Compact:
-// no retention) key compaction (compact_keys.go). Objects left
+// merge (at most 16 passes), and on a compacted partition (Config.Compact)
+// key compaction (compact_keys.go). Retention applies unless the policy is
+// compact alone (Config.Retains). Objects left
 // without live bytes are deleted later by Log.CollectGarbage.
 func (p *Partition) RunMaintenance(now time.Time) error {
 	if p.isClosed() {
@@ -318,7 +319,7 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
 	defer cancel()
 	target := int64(-1)
-	if cfg.RetentionAge > 0 && !cfg.Compact {
+	if cfg.RetentionAge > 0 && cfg.Retains() {
 		// The first batch (from the start) that is not expired: everything
 		// before it goes.
 		limit := now.UnixMilli() - cfg.RetentionAge.Milliseconds()
@@ -337,7 +338,7 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 			target = *first
 		}
 	}
-	if cfg.RetentionBytes > 0 && !cfg.Compact {
+	if cfg.RetentionBytes > 0 && cfg.Retains() {
 		// Drop the oldest batches while what remains is at least
 		// RetentionBytes.
 		var cut *int64

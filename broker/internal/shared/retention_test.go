@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,39 @@ func TestNoBackgroundGC(t *testing.T) {
 	}
 	if dead, _, err := a.CollectGarbage(ctx); err != nil || dead != 3 {
 		t.Fatalf("CollectGarbage: %d, %v", dead, err)
+	}
+}
+
+// TestRetentionCompactDelete: retention.ms applies to a compacted
+// partition under cleanup.policy=compact,delete, and not under compact
+// alone.
+func TestRetentionCompactDelete(t *testing.T) {
+	c := newCluster(t)
+	a := c.node("a", nil)
+	ctx := context.Background()
+	p := openPart(t, a, "cd", 0)
+	for i := range 10 {
+		if _, err := p.Append(ctx, []log.Record{{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v"), Timestamp: int64(1000 + i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.UnixMilli(1009 + 1000) // everything older than ts 1009 has expired
+	for _, tc := range []struct {
+		compactDelete bool
+		start         int64
+	}{{false, 0}, {true, 9}} {
+		if err := p.Reconfigure(log.Config{Compact: true, CompactDelete: tc.compactDelete, RetentionAge: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.RunMaintenance(now); err != nil {
+			t.Fatal(err)
+		}
+		if s := p.LogStartOffset(); s != tc.start {
+			t.Fatalf("compact-delete=%v: log start %d, want %d", tc.compactDelete, s, tc.start)
+		}
+	}
+	got, err := p.Read(9, 0, 0)
+	if err != nil || len(got) != 1 || string(got[0].Key) != "k9" {
+		t.Fatalf("read from the new start: %v, %v", got, err)
 	}
 }
