@@ -36,7 +36,7 @@ const topicUsage = `Usage:
   sluice topic alter NAME [--set key=value ...] [--delete key ...] [--partitions N]
   sluice topic delete NAME
 
-Topic configs: cleanup.policy (delete|compact), delete.retention.ms,
+Topic configs: cleanup.policy (delete|compact|compact,delete), delete.retention.ms,
 max.message.bytes, retention.bytes, retention.ms, segment.bytes, segment.ms.
 Schema configs: key.schema.validation and value.schema.validation
 (auto|none|id|payload), key.subject.name.strategy and
