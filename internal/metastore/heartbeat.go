@@ -2,10 +2,12 @@ package metastore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/internal/pgmeta"
@@ -47,6 +49,14 @@ type heartbeats struct {
 // dropped connection is replaced. A failed heartbeat is logged (once per
 // run of failures) and retried at the next tick. Calling it again does
 // nothing.
+//
+// Each tick also checks the lease's own connection: the lease is a
+// session lock, so when PostgreSQL restarts or the connection is cut the
+// node no longer holds it, and a second process could start under the
+// same node id. The node then takes its lease again on a new connection.
+// Should another process have taken it meanwhile, the node logs an error
+// at every tick, LeaseHeld reports false (cluster status shows the lease
+// held by the other process), and it tries again each tick.
 func (m *Membership) StartHeartbeats(interval time.Duration, logger *slog.Logger) {
 	if m.hb != nil {
 		return
@@ -71,7 +81,11 @@ func (m *Membership) StartHeartbeats(interval time.Duration, logger *slog.Logger
 			case <-t.C:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
-			err := m.Heartbeat(ctx)
+			m.keepLease(ctx, logger)
+			var err error
+			if m.LeaseHeld() {
+				err = m.Heartbeat(ctx) // the row is the other process's while it holds the lease
+			}
 			cancel()
 			switch {
 			case err != nil && !failing:
@@ -83,6 +97,52 @@ func (m *Membership) StartHeartbeats(interval time.Duration, logger *slog.Logger
 			}
 		}
 	}()
+}
+
+// keepLease checks the lease connection and, when it is dead, takes the
+// lease again on a new one (StartHeartbeats).
+func (m *Membership) keepLease(ctx context.Context, logger *slog.Logger) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.leaseLost.Load() && m.conn.Ping(ctx) == nil {
+		return
+	}
+	oldPID := m.conn.PgConn().PID() // its backend may outlive the connection for a while
+	conn, err := pgx.ConnectConfig(ctx, m.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		if !m.leaseLost.Load() {
+			logger.Warn("cluster node lease: its connection is gone and PostgreSQL cannot be reached; taking the lease again at the next heartbeat", "node_id", m.NodeID, "err", err)
+		}
+		return
+	}
+	if err := takeLease(ctx, conn, m.NodeID); err != nil {
+		var holder uint32
+		if errors.Is(err, ErrNodeRunning) {
+			_ = conn.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+				AND ((classid::bigint << 32) | objid::bigint) = $1`, leaseKey(m.NodeID)).Scan(&holder)
+		}
+		conn.Close(context.Background())
+		switch {
+		case holder != 0 && holder == oldPID:
+			// Our old session still holds it: PostgreSQL has not noticed
+			// the connection is gone yet. Nobody else can take it.
+			logger.Warn("cluster node lease: its connection is gone but PostgreSQL still holds the lease for the old session; taking it again at the next heartbeat", "node_id", m.NodeID)
+		case errors.Is(err, ErrNodeRunning):
+			m.leaseLost.Store(true)
+			logger.Error("cluster node lease lost: another process runs with this node id; stop one of them", "node_id", m.NodeID, "holder_pid", holder)
+		default:
+			logger.Warn("cluster node lease: could not take it again; retrying at the next heartbeat", "node_id", m.NodeID, "err", err)
+		}
+		return
+	}
+	m.conn.Close(context.Background())
+	m.conn = conn
+	if m.leaseLost.Swap(false) {
+		logger.Info("cluster node lease taken back", "node_id", m.NodeID)
+	} else {
+		logger.Info("cluster node lease: its connection was gone; lease taken again on a new one", "node_id", m.NodeID)
+	}
 }
 
 func (m *Membership) stopHeartbeats() {

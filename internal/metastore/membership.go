@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,7 +69,13 @@ type Membership struct {
 	// when equal to NodeID.
 	DataNode string
 
+	// mu guards conn, which holds the lease: the heartbeats replace it
+	// when it dies (heartbeat.go, keepLease).
+	mu   sync.Mutex
 	conn *pgx.Conn
+	// leaseLost is set while the node runs without its lease: its lease
+	// connection died and another process took the lease meanwhile.
+	leaseLost atomic.Bool
 	// pool carries the heartbeats (heartbeat.go); the lease stays on conn.
 	pool *pgxpool.Pool
 	// hb is set while heartbeats run (StartHeartbeats).
@@ -98,12 +106,8 @@ func Join(ctx context.Context, pool *pgxpool.Pool, nodeID string, addrs string, 
 		conn.Close(context.Background())
 		return nil, err
 	}
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaseKey(nodeID)).Scan(&got); err != nil {
-		return fail(fmt.Errorf("cluster membership: node lease: %w", err))
-	}
-	if !got {
-		return fail(fmt.Errorf("node %q: %w (another process holds its lease); give this node another --node-id", nodeID, ErrNodeRunning))
+	if err := takeLease(ctx, conn, nodeID); err != nil {
+		return fail(err)
 	}
 	if _, err := conn.Exec(ctx, `INSERT INTO cluster_nodes (node_id, started_at, addrs, heartbeat_at, stopped_at) VALUES ($1, now(), $2, now(), NULL)
 		ON CONFLICT (node_id) DO UPDATE SET started_at = excluded.started_at, addrs = excluded.addrs,
@@ -125,6 +129,24 @@ func Join(ctx context.Context, pool *pgxpool.Pool, nodeID string, addrs string, 
 	return m, nil
 }
 
+// takeLease takes nodeID's lease on conn: ErrNodeRunning when another
+// session holds it.
+func takeLease(ctx context.Context, conn *pgx.Conn, nodeID string) error {
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaseKey(nodeID)).Scan(&got); err != nil {
+		return fmt.Errorf("cluster membership: node lease: %w", err)
+	}
+	if !got {
+		return fmt.Errorf("node %q: %w (another process holds its lease); give this node another --node-id", nodeID, ErrNodeRunning)
+	}
+	return nil
+}
+
+// LeaseHeld reports whether the node holds its lease, as far as it knows:
+// false once it found its lease connection dead and another process
+// holding the lease, until it takes the lease back (see StartHeartbeats).
+func (m *Membership) LeaseHeld() bool { return !m.leaseLost.Load() }
+
 // Close stops the heartbeats, records that the node stopped (so that
 // ListNodes tells a clean stop from a lost node) and gives up the node's
 // lease.
@@ -132,6 +154,12 @@ func (m *Membership) Close() error {
 	m.stopHeartbeats()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.leaseLost.Load() {
+		// The row is the other process's now: leave it as it keeps it.
+		return m.conn.Close(context.Background())
+	}
 	// Best effort: a node whose database is gone stops all the same.
 	m.conn.Exec(ctx, `UPDATE cluster_nodes SET stopped_at = now() WHERE node_id = $1`, m.NodeID)
 	return m.conn.Close(context.Background())
