@@ -122,3 +122,18 @@ func (m *Metrics) watchSharedLog(s sharedLogState) error {
 	}
 	return nil
 }
+
+// WatchNodeLease exports a cluster node's hold on its node-id lease as
+// sluice_cluster_node_lease_held: 1, or 0 while another process runs under
+// the same node id (metastore.Membership.LeaseHeld).
+func (m *Metrics) WatchNodeLease(held func() bool) error {
+	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sluice_cluster_node_lease_held",
+		Help: "1 while this cluster node holds its node-id lease; 0 once it found another process running under the same node id (it logs an error at each heartbeat until it takes the lease back).",
+	}, func() float64 {
+		if held() {
+			return 1
+		}
+		return 0
+	}))
+}

@@ -93,6 +93,9 @@ func TestClusterSharedLogMetrics(t *testing.T) {
 			t.Errorf("a: %s = %v, want %v", name, v, want)
 		}
 	}
+	if v := ma["sluice_cluster_node_lease_held"].GetMetric(); len(v) != 1 || v[0].GetGauge().GetValue() != 1 {
+		t.Errorf("a: sluice_cluster_node_lease_held = %v, want 1", v)
+	}
 	if v := sharedValue(ma, "sluice_shared_log_bytes_committed_total"); v <= float64(values*len("record-0-0")) {
 		t.Errorf("a: sluice_shared_log_bytes_committed_total = %v, want more than the values' %d bytes", v, values*len("record-0-0"))
 	}
@@ -104,7 +107,7 @@ func TestClusterSharedLogMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name := range ma {
-		if rest, ok := strings.CutPrefix(name, "sluice_shared_log_"); ok &&
+		if rest, ok := strings.CutPrefix(name, "sluice_shared_log_"); (ok || name == "sluice_cluster_node_lease_held") &&
 			!strings.Contains(string(doc), "`"+name+"`") && !strings.Contains(string(doc), "`..._"+rest+"`") {
 			t.Errorf("docs/operations.md does not list %s", name)
 		}
@@ -127,7 +130,7 @@ func TestClusterSharedLogMetrics(t *testing.T) {
 	}
 	defer stop()
 	for name := range scrapeFamilies(t, url) {
-		if strings.HasPrefix(name, "sluice_shared_log_") {
+		if strings.HasPrefix(name, "sluice_shared_log_") || strings.HasPrefix(name, "sluice_cluster_") {
 			t.Errorf("an embedded node exports %s", name)
 		}
 	}

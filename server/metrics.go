@@ -38,5 +38,10 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 			s.cfg.Logger.Error("metrics: cannot watch the authenticator", "err", err)
 		}
 	}
+	if s.cluster != nil {
+		if err := s.Metrics.WatchNodeLease(s.cluster.member.LeaseHeld); err != nil {
+			s.cfg.Logger.Error("metrics: cannot watch the node lease", "err", err)
+		}
+	}
 	return s.Metrics.Instrument(h)
 }
