@@ -2,8 +2,10 @@ package broker
 
 // Producer ids for idempotent Kafka producers (InitProducerId): a
 // persistent counter in meta.db, so that an id is never handed out twice,
-// across restarts and kill -9. Per-partition sequence state lives in the
-// log (broker/internal/log producers.go).
+// across restarts and kill -9; on a cluster node the cluster's counter in
+// PostgreSQL (metastore.ProducerIDs), since every node serves the same
+// partitions. Per-partition sequence state lives in the log
+// (broker/internal/log producers.go, or the shared log's PostgreSQL).
 
 import (
 	"context"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice/broker/internal/log"
 	"github.com/sluicehq/sluice/internal/metadb"
+	"github.com/sluicehq/sluice/internal/metastore"
 )
 
 // producerMigrations are the meta.db schema of the producer id counter
@@ -41,8 +44,18 @@ var (
 // NewProducerID hands out a producer id that was never handed out before,
 // at epoch 0. As in Kafka, a producer without a transactional id gets a
 // new id each time it asks (also when it asks to bump its epoch after an
-// error). It writes meta.db, so it is durable when it returns.
+// error). It writes meta.db (a cluster node: PostgreSQL), so it is durable
+// when it returns.
 func (b *Broker) NewProducerID(ctx context.Context) (int64, int16, error) {
+	if ids, ok := b.cfg.Meta.(metastore.ProducerIDs); ok {
+		// A cluster node: the cluster's counter, so that producers that
+		// start on different nodes never share an id.
+		id, err := ids.NextProducerID(ctx)
+		if err != nil {
+			return -1, -1, err
+		}
+		return id, 0, nil
+	}
 	// Migrating here (a no-op once done: one SELECT) keeps the table out
 	// of meta.db until a Kafka producer needs it.
 	producerMigrateMu.Lock()

@@ -73,6 +73,9 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool) (*Postgres, error) {
 	if err := pgmeta.Migrate(ctx, pool, "broker_groups", pgGroupMigrations); err != nil {
 		return nil, err
 	}
+	if err := pgmeta.Migrate(ctx, pool, "broker_producers", pgProducerMigrations); err != nil {
+		return nil, err
+	}
 	return &Postgres{pool: pool}, nil
 }
 

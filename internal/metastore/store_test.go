@@ -87,3 +87,55 @@ func TestSQLiteRefusesFencedWrites(t *testing.T) {
 		t.Errorf("a refused commit wrote %+v", o)
 	}
 }
+
+// TestPostgresProducerIDs: two stores on one database (two nodes) hand
+// out distinct producer ids, concurrently, all from 2^40 up.
+func TestPostgresProducerIDs(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	var stores []*metastore.Postgres
+	for range 2 {
+		pool, err := pgmeta.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		s, err := metastore.NewPostgres(ctx, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, s)
+	}
+	const each = 50
+	ids := make(chan int64, 2*each)
+	errs := make(chan error, 2)
+	for _, s := range stores {
+		go func() {
+			for range each {
+				id, err := s.NextProducerID(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids <- id
+			}
+			errs <- nil
+		}()
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(ids)
+	seen := map[int64]bool{}
+	for id := range ids {
+		if seen[id] || id < 1<<40 {
+			t.Fatalf("producer id %d handed out twice, or below 2^40", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 2*each {
+		t.Fatalf("%d ids, want %d", len(seen), 2*each)
+	}
+}
