@@ -465,6 +465,19 @@ func (p *sharedPart) CheckSequence(b *log.Batch) (bool, error) {
 	return dup, sharedErr(err)
 }
 
+// noTxnOn says whether p refuses transactions (a shared partition): a
+// transaction must not take it in, since no marker could ever be written
+// there, and there is nothing of a transaction on it to mark.
+func noTxnOn(p partLog) bool {
+	_, ok := p.(*sharedPart)
+	return ok
+}
+
+// errNoTxnOn is the refusal of a transaction on topic's partition.
+func errNoTxnOn(topic string, partition int32) error {
+	return fmt.Errorf("%s/%d: %w (the cluster's shared log; an embedded node has them)", topic, partition, sharedErr(shared.ErrTransactionsUnsupported))
+}
+
 // NewTxnBatch refuses: shared partitions have no transactions yet.
 func (p *sharedPart) NewTxnBatch([]log.Record, int64, int16, int64) (*log.Batch, error) {
 	return nil, sharedErr(shared.ErrTransactionsUnsupported)

@@ -281,6 +281,12 @@ func (b *Broker) completeTxn(ctx context.Context, t *txn.Txn) error {
 			continue // deleted: nothing to mark
 		}
 		p := tpc.parts[tp.Partition]
+		if noTxnOn(p) {
+			// Nothing of the transaction is there (its batches were
+			// refused): a transaction stored before shared partitions
+			// were kept out of transactions completes all the same.
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -374,8 +380,12 @@ func (b *Broker) AddPartitionsToTxn(ctx context.Context, txnID string, pid int64
 	for i, tp := range parts {
 		tps[i] = txn.Partition{Topic: tp.Topic, Partition: tp.Partition}
 		t, err := b.lookup(tp.Topic)
-		if err == nil && (tp.Partition < 0 || int(tp.Partition) >= len(t.parts)) {
+		switch {
+		case err != nil:
+		case tp.Partition < 0 || int(tp.Partition) >= len(t.parts):
 			err = fmt.Errorf("add partitions to transaction %s: %s: %w", txnID, tp, ErrPartitionNotFound)
+		case noTxnOn(t.parts[tp.Partition]):
+			err = fmt.Errorf("add partitions to transaction %s: %w", txnID, errNoTxnOn(tp.Topic, tp.Partition))
 		}
 		if err != nil {
 			errs[i], bad = err, true

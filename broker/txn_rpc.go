@@ -174,6 +174,11 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 	if err != nil {
 		return nil, err
 	}
+	for _, pb := range plan.batches {
+		if noTxnOn(pb.part) {
+			return nil, fmt.Errorf("%s: %w", where, errNoTxnOn(pb.topic.name, pb.partition))
+		}
+	}
 	tps := make([]TopicPartition, len(req.Offsets))
 	seen := map[TopicPartition]bool{}
 	for i, oc := range req.Offsets {

@@ -31,7 +31,10 @@ func (e *permanentError) Unwrap() error { return e.err }
 // Then it joins the group and processes its tasks; a lost connection or a
 // broker error restarts the instance's membership (the tasks restore
 // their state again), while a record it cannot process (it does not
-// decode) stops Run with an error naming the record.
+// decode) stops Run with an error naming the record, and so does a commit
+// the broker refuses for what it holds (InvalidArgument: a record over
+// the topic's max.message.bytes, a partition of a cluster's shared log,
+// which has no transactions yet).
 func (a *App) Run(ctx context.Context) error {
 	if err := errors.Join(a.errs...); err != nil {
 		return err
@@ -269,6 +272,12 @@ func (a *App) runMember(parent context.Context, n int32) error {
 		if err != nil && errors.Is(err, client.ErrFenced) {
 			fenced(p, t)
 			return nil
+		}
+		if connect.CodeOf(err) == connect.CodeInvalidArgument {
+			// Refused for what it holds (a record over the topic's
+			// max.message.bytes, a partition without transactions):
+			// processing again would make the same transaction again.
+			return &permanentError{fmt.Errorf("commit of task %d: %w", p, err)}
 		}
 		return err
 	}
