@@ -310,21 +310,7 @@ func begin(t *Txn, now time.Time) (*Txn, error) {
 // AddPartitions adds partitions to id's transaction (AddPartitionsToTxn),
 // starting it at now if it is not open.
 func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []Partition, now time.Time, persist Persist) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, err := c.checkLocked(id, pid, epoch)
-	if err != nil {
-		return err
-	}
-	n, err := begin(t, now)
-	if err != nil {
-		return err
-	}
-	changed := addPartitions(n, parts) || t.State != Ongoing
-	if !changed {
-		return nil
-	}
-	return c.applyLocked(n, persist)
+	return c.Add(id, pid, epoch, parts, "", nil, now, persist)
 }
 
 // addPartitions adds parts to n's sorted partitions and reports whether
@@ -340,28 +326,10 @@ func addPartitions(n *Txn, parts []Partition) bool {
 	return added
 }
 
-// AddGroup adds a consumer group to id's transaction (AddOffsetsToTxn).
+// AddGroup adds a consumer group to id's transaction (AddOffsetsToTxn);
+// group is not empty.
 func (c *Coordinator) AddGroup(id string, pid int64, epoch int16, group string, now time.Time, persist Persist) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, err := c.checkLocked(id, pid, epoch)
-	if err != nil {
-		return err
-	}
-	n, err := begin(t, now)
-	if err != nil {
-		return err
-	}
-	if _, ok := n.Groups[group]; ok && t.State == Ongoing {
-		return nil
-	}
-	if n.Groups == nil {
-		n.Groups = map[string][]GroupOffset{}
-	}
-	if _, ok := n.Groups[group]; !ok {
-		n.Groups[group] = nil
-	}
-	return c.applyLocked(n, persist)
+	return c.Add(id, pid, epoch, nil, group, nil, now, persist)
 }
 
 // CommitOffsets keeps offsets pending in id's transaction for group
@@ -404,10 +372,12 @@ func mergeOffsets(cur, offs []GroupOffset) []GroupOffset {
 	return cur
 }
 
-// Add is AddPartitions, AddGroup and CommitOffsets in one step, with one
-// persist: what a produce-and-commit adds to its transaction before it
-// writes. group is empty when it commits no offsets. The outcome is the
-// state the three calls would leave.
+// Add adds partitions, a group and its pending offsets to id's
+// transaction in one step, with one persist (starting it at now if it is
+// not open): what a produce-and-commit adds before it writes, and, one
+// part each, AddPartitions and AddGroup. group is empty when none is
+// added. The outcome is the state AddPartitions, AddGroup and
+// CommitOffsets would leave.
 func (c *Coordinator) Add(id string, pid int64, epoch int16, parts []Partition, group string, offs []GroupOffset, now time.Time, persist Persist) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
