@@ -316,3 +316,24 @@ func slicesContains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestCanonicalCycle checks that an import cycle reads the same whichever
+// file of it the compiler reported it from.
+func TestCanonicalCycle(t *testing.T) {
+	tests := []struct{ reason, want string }{
+		{`cycle found in imports: "b.proto" -> "a.proto" -> "b.proto"`, `protobuf: a.proto: cycle found in imports: "a.proto" -> "b.proto" -> "a.proto"`},
+		{`cycle found in imports: "a.proto" -> "b.proto" -> "a.proto"`, `protobuf: a.proto: cycle found in imports: "a.proto" -> "b.proto" -> "a.proto"`},
+		{`cycle found in imports: "main.proto" -> "c.proto" -> "a.proto" -> "b.proto" -> "c.proto"`, `protobuf: a.proto: cycle found in imports: "a.proto" -> "b.proto" -> "c.proto" -> "a.proto"`},
+		{`cycle found in imports: "x.proto" -> "x.proto"`, `protobuf: x.proto: cycle found in imports: "x.proto" -> "x.proto"`},
+		{`cycle found in imports: "main.proto" -> "main.proto"`, `protobuf: cycle found in imports: "main.proto" -> "main.proto"`},
+	}
+	for _, tt := range tests {
+		got, ok := canonicalCycle(&ParseError{File: "z.proto", Line: 1, Col: 27, Reason: tt.reason}, "main.proto")
+		if !ok || got.Error() != tt.want {
+			t.Errorf("canonicalCycle(%s) = %v, %v; want %s", tt.reason, got, ok, tt.want)
+		}
+	}
+	if _, ok := canonicalCycle(&ParseError{Reason: "field A.x: unknown type B"}, "main.proto"); ok {
+		t.Error("canonicalCycle took an error that is not a cycle")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -242,11 +243,22 @@ func compile(in compileInput, refs map[string]string) ([]linker.File, error) {
 		mu   sync.Mutex // the compiler reports from several goroutines
 		errs []error
 	)
+	cycles := map[string]bool{} // canonical reasons of the import cycles reported
 	add := func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
+		pe := toParseError(err, in.main)
+		if canon, ok := canonicalCycle(pe, in.main); ok {
+			// Every file of a cycle may find it, concurrently and in any
+			// order: report it once, in one form.
+			if cycles[canon.Reason] {
+				return
+			}
+			cycles[canon.Reason] = true
+			pe = canon
+		}
 		if len(errs) < maxErrors {
-			errs = append(errs, toParseError(err, in.main))
+			errs = append(errs, pe)
 		}
 	}
 	c := protocompile.Compiler{
@@ -306,6 +318,43 @@ func toParseError(err error, main string) *ParseError {
 		}
 	}
 	return pe
+}
+
+// cyclePrefix starts the compiler's reason for an import cycle.
+const cyclePrefix = "cycle found in imports: "
+
+// canonicalCycle rewrites an import-cycle error in one form whichever file
+// found it: the loop alone, starting at its least file name, positioned at
+// that file (without a line: which import the compiler points at depends
+// on which file found the cycle). ok is false for other errors.
+func canonicalCycle(pe *ParseError, main string) (_ *ParseError, ok bool) {
+	rest, ok := strings.CutPrefix(pe.Reason, cyclePrefix)
+	if !ok {
+		return nil, false
+	}
+	files := strings.Split(rest, " -> ")
+	if len(files) < 2 {
+		return nil, false
+	}
+	last := files[len(files)-1]
+	start := slices.Index(files, last)
+	loop := files[start : len(files)-1] // each file once; last closes it
+	least := 0
+	for i, f := range loop {
+		if f < loop[least] {
+			least = i
+		}
+	}
+	rotated := append(slices.Clone(loop[least:]), loop[:least]...)
+	rotated = append(rotated, rotated[0])
+	file, err := strconv.Unquote(rotated[0])
+	if err != nil {
+		file = rotated[0]
+	}
+	if file == main {
+		file = "" // the schema text itself, as elsewhere
+	}
+	return &ParseError{File: file, Reason: cyclePrefix + strings.Join(rotated, " -> ")}, true
 }
 
 func indexMessages(into map[protoreflect.FullName][]int, msgs protoreflect.MessageDescriptors, prefix []int) {
