@@ -348,6 +348,71 @@ func processAlive(pid int) bool {
 	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
+// StartStandby makes a streaming replica of s (pg_basebackup, in a new
+// temporary directory, with s's options), starts it on a free loopback
+// port, and makes it s's synchronous standby (synchronous_standby_names):
+// from then on every commit on s that writes WAL waits until the standby
+// has flushed it, as production's synchronous standby makes it wait. The
+// caller stops the standby with Stop, before s (a primary waiting for a
+// stopped synchronous standby waits for ever).
+func (s *Server) StartStandby(ctx context.Context) (*Server, error) {
+	dir, err := os.MkdirTemp("", "sluice-pg-standby-")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	st := &Server{dir: dir, bin: s.bin, opts: s.opts, cred: s.cred}
+	fail := func(err error) (*Server, error) {
+		st.Stop()
+		return nil, err
+	}
+	if s.cred != nil {
+		if err := os.Chown(dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			return fail(fmt.Errorf("pgtest: %w", err))
+		}
+	}
+	// -R writes standby.signal and primary_conninfo; -X stream copies the
+	// WAL written meanwhile.
+	backup := exec.CommandContext(ctx, filepath.Join(s.bin, "pg_basebackup"), "-D", st.dataDir(), "-R", "-X", "stream",
+		"-c", "fast", "-d", fmt.Sprintf("host=127.0.0.1 port=%d user=%s application_name=standby", s.port, User))
+	backup.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	if out, err := backup.CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("pgtest: pg_basebackup: %w\n%s", err, out))
+	}
+	for attempt := 0; ; attempt++ {
+		if st.port, err = freePort(); err != nil {
+			return fail(err)
+		}
+		if err = st.start(ctx); err == nil {
+			break
+		}
+		if attempt == 2 {
+			return fail(err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, s.url("postgres"))
+	if err != nil {
+		return fail(fmt.Errorf("pgtest: %w", err))
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{`ALTER SYSTEM SET synchronous_standby_names = 'standby'`, `SELECT pg_reload_conf()`} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fail(fmt.Errorf("pgtest: %s: %w", q, err))
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var state string
+		err := conn.QueryRow(ctx, `SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby'`).Scan(&state)
+		if err == nil && state == "sync" {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("pgtest: the standby is not synchronous after 30 s (state %q, %v); its log: %s", state, err, st.logTail()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Restart starts the server again on the same data directory and port
 // after Kill or Stop (crash recovery runs if it was killed). Backends of a
 // killed postmaster may hold the shared memory for a moment; Restart retries

@@ -105,3 +105,27 @@ func TestCPUTime(t *testing.T) {
 	}
 	t.Logf("a 3M-row count cost the server %v of CPU", after-before)
 }
+
+// A standby is synchronous: a commit that waits for it to apply
+// (remote_apply) is visible there when it returns, and it refuses writes.
+func TestStandby(t *testing.T) {
+	srv := pgtest.NewServer(t, pgtest.Options{})
+	st, err := srv.StartStandby(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	exec1(t, srv.URL("postgres"), "SET synchronous_commit = remote_apply; CREATE TABLE x (v int); INSERT INTO x VALUES (1), (2)")
+	if n := count(t, st.URL("postgres"), "x"); n != 2 {
+		t.Fatalf("the standby has %d rows of the 2 committed", n)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, st.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "INSERT INTO x VALUES (3)"); err == nil {
+		t.Fatal("the standby took a write")
+	}
+}
