@@ -82,10 +82,11 @@ func (m *Membership) StartHeartbeats(interval time.Duration, logger *slog.Logger
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
 			m.keepLease(ctx, logger)
-			var err error
-			if m.LeaseHeld() {
-				err = m.Heartbeat(ctx) // the row is the other process's while it holds the lease
+			if !m.LeaseHeld() {
+				cancel()
+				continue // the row is the other process's while it holds the lease
 			}
+			err := m.Heartbeat(ctx)
 			cancel()
 			switch {
 			case err != nil && !failing:
@@ -118,9 +119,7 @@ func (m *Membership) keepLease(ctx context.Context, logger *slog.Logger) {
 	if err := takeLease(ctx, conn, m.NodeID); err != nil {
 		var holder uint32
 		if errors.Is(err, ErrNodeRunning) {
-			_ = conn.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-				AND ((classid::bigint << 32) | objid::bigint) = $1`, leaseKey(m.NodeID)).Scan(&holder)
+			_ = conn.QueryRow(ctx, `SELECT pid `+heldAdvisoryLocks+` AND `+advisoryLockKey+` = $1`, leaseKey(m.NodeID)).Scan(&holder)
 		}
 		conn.Close(context.Background())
 		switch {
@@ -241,10 +240,18 @@ func ListNodes(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration)
 	return nodes, nil
 }
 
+// heldAdvisoryLocks selects the granted session advisory locks of this
+// database, those of pg_advisory_lock(bigint) (objsubid 1), from pg_locks.
+const heldAdvisoryLocks = `FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+
+// advisoryLockKey is the bigint key of a pg_locks advisory-lock row: it is
+// split into classid (high 32 bits) and objid (low 32 bits).
+const advisoryLockKey = `((classid::bigint << 32) | objid::bigint)`
+
 // heldLeases returns the advisory-lock keys held now in this database.
 func heldLeases(ctx context.Context, pool *pgxpool.Pool) (map[int64]bool, error) {
-	rows, err := pool.Query(ctx, `SELECT ((classid::bigint << 32) | objid::bigint) FROM pg_locks
-		WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+	rows, err := pool.Query(ctx, `SELECT `+advisoryLockKey+` `+heldAdvisoryLocks)
 	if err != nil {
 		return nil, fmt.Errorf("cluster nodes: leases: %w", err)
 	}
