@@ -203,6 +203,18 @@ type BatchHead struct {
 	Control, Transactional, UnknownBits bool
 	// Count is the record count field.
 	Count int32
+	// BaseOffset and ProducerID are the header's fields of those names.
+	BaseOffset, ProducerID int64
+	// LastOffsetDelta is the header's lastOffsetDelta: the batch's last
+	// offset is BaseOffset + LastOffsetDelta.
+	LastOffsetDelta int32
+}
+
+// HiddenFromReaders reports whether a read_committed record reader skips
+// the batch: a control batch (a transaction marker), or a batch of one of
+// the aborted transactions (the entries overlapping the read).
+func (h BatchHead) HiddenFromReaders(aborted []AbortedTxn) bool {
+	return hiddenBatch(h.Control, h.Transactional, h.ProducerID, h.BaseOffset, aborted)
 }
 
 // PeekBatch reads the fixed header at the start of raw without checking
@@ -222,6 +234,9 @@ func PeekBatch(raw []byte) (h BatchHead, ok bool) {
 	h.Transactional = h.Attributes&attrTransactional != 0
 	h.UnknownBits = h.Attributes&^attrKnown != 0
 	h.Count = int32(be.Uint32(raw[57:]))
+	h.BaseOffset = int64(be.Uint64(raw[0:]))
+	h.ProducerID = int64(be.Uint64(raw[43:]))
+	h.LastOffsetDelta = int32(be.Uint32(raw[23:]))
 	if h.Size >= batchHeaderSize && h.Size <= int64(len(raw)) {
 		h.CRCOK = crc32.Checksum(raw[batchAttrOff:h.Size], crcTable) == be.Uint32(raw[batchCRCOff:])
 	}

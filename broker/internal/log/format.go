@@ -659,6 +659,11 @@ func EncodeBatch(recs []Record, nowMs int64, maxRecordBytes, maxBatchBytes int) 
 	if err != nil {
 		return nil, err
 	}
+	return batchOf(raw)
+}
+
+// batchOf wraps a batch this package encoded (raw) as a Batch.
+func batchOf(raw []byte) (*Batch, error) {
 	h, err := parseBatchHeader(raw, int64(len(raw)))
 	if err != nil {
 		return nil, err

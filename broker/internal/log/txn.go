@@ -204,16 +204,7 @@ func (p *Partition) AbortedTxns(from, to int64) []AbortedTxn {
 // marker's offset. Writing a marker for a producer with no transaction
 // open here is allowed (a repeated EndTxn); it changes nothing but the log.
 func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
-	typ := ControlAbort
-	if commit {
-		typ = ControlCommit
-	}
-	var key [4]byte
-	binary.BigEndian.PutUint16(key[2:], uint16(typ))
-	var val [6]byte
-	binary.BigEndian.PutUint32(val[2:], uint32(coordinatorEpoch))
-	like := batchHeader{Attributes: attrTransactional | attrControl, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1}
-	batch, info, err := appendBatchAs(nil, 0, []Record{{Key: key[:], Value: val[:]}}, true, 0, p.now().UnixMilli(), limits{}, &like)
+	batch, info, err := encodeTxnMarker(pid, epoch, commit, coordinatorEpoch, p.now().UnixMilli())
 	if err != nil {
 		return -1, err
 	}
@@ -229,6 +220,32 @@ func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, 
 		p.wake() // readers waiting at the LSO
 	}
 	return off, nil
+}
+
+// encodeTxnMarker encodes the control batch ending producer pid's
+// transaction (WriteTxnMarker has its layout), with base offset 0.
+func encodeTxnMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32, nowMs int64) ([]byte, batchInfo, error) {
+	typ := ControlAbort
+	if commit {
+		typ = ControlCommit
+	}
+	var key [4]byte
+	binary.BigEndian.PutUint16(key[2:], uint16(typ))
+	var val [6]byte
+	binary.BigEndian.PutUint32(val[2:], uint32(coordinatorEpoch))
+	like := batchHeader{Attributes: attrTransactional | attrControl, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1}
+	return appendBatchAs(nil, 0, []Record{{Key: key[:], Value: val[:]}}, true, 0, nowMs, limits{}, &like)
+}
+
+// EncodeTxnMarker returns the control batch that ends producer pid's
+// transaction (commit or abort), as Partition.WriteTxnMarker writes it,
+// ready for a log that stores batches as given (the shared log).
+func EncodeTxnMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32, nowMs int64) (*Batch, error) {
+	raw, _, err := encodeTxnMarker(pid, epoch, commit, coordinatorEpoch, nowMs)
+	if err != nil {
+		return nil, err
+	}
+	return batchOf(raw)
 }
 
 // ParseControlKey reads a control record's key: its type (ControlAbort or
@@ -316,14 +333,21 @@ func (p *Partition) filterFor(offset, hw int64) txnFilter {
 // skip reports whether a batch with header h is hidden from record
 // readers: a control batch, or a batch of an aborted transaction.
 func (f *txnFilter) skip(h *batchHeader) bool {
-	if h.control() {
+	return hiddenBatch(h.control(), h.Attributes&attrTransactional != 0, h.ProducerID, h.BaseOffset, f.aborted)
+}
+
+// hiddenBatch reports whether a record reader skips a batch: a control
+// batch, or a transactional batch of producer pid at base that one of the
+// aborted transactions covers.
+func hiddenBatch(control, transactional bool, pid, base int64, aborted []AbortedTxn) bool {
+	if control {
 		return true
 	}
-	if h.Attributes&attrTransactional == 0 || len(f.aborted) == 0 {
+	if !transactional || len(aborted) == 0 {
 		return false
 	}
-	for _, e := range f.aborted {
-		if e.ProducerID == h.ProducerID && e.FirstOffset <= h.BaseOffset && h.BaseOffset <= e.LastOffset {
+	for _, e := range aborted {
+		if e.ProducerID == pid && e.FirstOffset <= base && base <= e.LastOffset {
 			return true
 		}
 	}

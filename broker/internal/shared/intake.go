@@ -18,6 +18,7 @@ import (
 type request struct {
 	p     *Partition
 	batch *log.Batch
+	kind  int16 // what it is to transactions: kindPlain, kindTxn, kindCommit, kindAbort
 	done  chan struct{}
 	base  int64 // set before done is closed, when err is nil
 	dup   bool  // an idempotent producer's retry: base is the original's
@@ -33,13 +34,23 @@ const (
 	statusNoPartition = 4
 )
 
+// Kinds of batch, to transactions (sharedlog_commit's b_kind).
+const (
+	kindPlain  = 0 // not transactional
+	kindTxn    = 1 // a transactional batch: opens its producer's transaction unless open
+	kindCommit = 2 // a commit marker
+	kindAbort  = 3 // an abort marker
+)
+
 // answer is the commit's verdict on one batch, with its partition's row
 // as the commit left it (next, start, bytes; -1 when unknown: the batch
-// appended nothing, or the commit was replayed).
+// appended nothing, or the commit was replayed) and its transaction state
+// (openFirst, abortMax: -1 when none; meaningful when next is known).
 type answer struct {
-	base               int64
-	status             int16
-	next, start, bytes int64
+	base                int64
+	status              int16
+	next, start, bytes  int64
+	openFirst, abortMax int64
 }
 
 // Pending is a batch queued by EnqueueBatch. Safe for concurrent use.
@@ -347,7 +358,7 @@ func (f *flush) build() {
 	w := newObjectWriter(f.bytes + footer)
 	w.batches = make([]objectBatch, 0, len(f.reqs))
 	for _, r := range f.reqs {
-		w.add(r.p.key.topic, r.p.key.part, r.batch)
+		w.add(r.p.key.topic, r.p.key.part, r.batch, r.kind)
 		r.batch = nil // copied into the object: let it go
 	}
 	f.data = w.finish()
@@ -488,9 +499,13 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 				}
 			}
 			if a.next >= 0 {
+				p.advanceTxn(a.next, a.openFirst, a.abortMax) // before the high watermark
 				p.advance(a.next, a.start, a.bytes)
-			} else {
-				p.advance(cs[len(cs)-1].last+1, -1, -1)
+			} else if err := p.refresh(context.Background()); err != nil {
+				// A replayed commit answers no row, and the high watermark
+				// must come with the transaction state of the same commit:
+				// the row is read; failing that, the next poll reads it.
+				l.log.Warn("shared log: partition not read after a replayed commit; the next poll reads it", "partition", p.key, "err", err)
 			}
 		}
 		i = j
@@ -574,10 +589,10 @@ func (l *Log) commit(f *flush, notify bool) ([]answer, error) {
 	n := len(runs)
 	topics, parts := make([]string, n), make([]int32, n)
 	offs, lens, counts, maxts := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	pids, epochs, seqs := make([]int64, n), make([]int16, n), make([]int32, n)
+	pids, epochs, seqs, kinds := make([]int64, n), make([]int16, n), make([]int32, n), make([]int16, n)
 	for i, r := range runs {
 		b := f.batches[r.first]
-		topics[i], parts[i], offs[i] = b.Topic, b.Partition, b.Off
+		topics[i], parts[i], offs[i], kinds[i] = b.Topic, b.Partition, b.Off, b.Kind
 		pids[i], epochs[i], seqs[i] = b.ProducerID, b.ProducerEpoch, b.BaseSequence
 		maxts[i] = b.MaxTimestamp
 		for _, x := range f.batches[r.first : r.first+r.n] {
@@ -586,7 +601,7 @@ func (l *Log) commit(f *flush, notify bool) ([]answer, error) {
 			maxts[i] = max(maxts[i], x.MaxTimestamp)
 		}
 	}
-	args := commitArgs{topics, parts, offs, lens, counts, maxts, pids, epochs, seqs}
+	args := commitArgs{topics, parts, offs, lens, counts, maxts, pids, epochs, seqs, kinds}
 	var last error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -640,10 +655,10 @@ type commitRun struct{ first, n int }
 func commitRuns(bs []objectBatch) []commitRun {
 	runs := make([]commitRun, 0, 8)
 	for i, b := range bs {
-		if k := len(runs) - 1; k >= 0 && !idempotent(b) {
+		if k := len(runs) - 1; k >= 0 && !idempotent(b) && b.Kind == kindPlain {
 			r := &runs[k]
 			prev := bs[r.first+r.n-1]
-			if !idempotent(prev) && prev.Topic == b.Topic && prev.Partition == b.Partition && prev.Off+prev.Len == b.Off {
+			if !idempotent(prev) && prev.Kind == kindPlain && prev.Topic == b.Topic && prev.Partition == b.Partition && prev.Off+prev.Len == b.Off {
 				r.n++
 				continue
 			}
@@ -686,6 +701,15 @@ type commitArgs struct {
 	maxts, pids        []int64
 	epochs             []int16
 	seqs               []int32
+	kinds              []int16
+}
+
+// orNone is *v, or -1 when v is NULL (no transaction open, none aborted).
+func orNone(v *int64) int64 {
+	if v == nil {
+		return -1
+	}
+	return *v
 }
 
 // commitSQL is the commit call. With pgx's default statement cache (the
@@ -693,11 +717,12 @@ type commitArgs struct {
 // prepared statement on each connection: parsed and planned once per
 // connection, not at each commit. internal/pgtest's proxy recognises its
 // Binds.
-const commitSQL = `SELECT ord, base_offset, status, replayed, hw_after, start_after, bytes_after FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+const commitSQL = `SELECT ord, base_offset, status, replayed, hw_after, start_after, bytes_after, open_first_after, abort_max_after
+	FROM sharedlog_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
 // commitOnce makes one call of sharedlog_commit.
 func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitArgs, notify bool) ([]answer, error) {
-	rows, err := l.pool.Query(ctx, commitSQL, key, l.cfg.Node, size, a.topics, a.parts, a.offs, a.lens, a.counts, a.maxts, a.pids, a.epochs, a.seqs, notify)
+	rows, err := l.pool.Query(ctx, commitSQL, key, l.cfg.Node, size, a.topics, a.parts, a.offs, a.lens, a.counts, a.maxts, a.pids, a.epochs, a.seqs, a.kinds, notify)
 	if err != nil {
 		return nil, err
 	}
@@ -709,8 +734,8 @@ func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitAr
 		var base *int64
 		var status int16
 		var replayed bool
-		var next, start, bytes *int64
-		if err := rows.Scan(&ord, &base, &status, &replayed, &next, &start, &bytes); err != nil {
+		var next, start, bytes, openFirst, abortMax *int64
+		if err := rows.Scan(&ord, &base, &status, &replayed, &next, &start, &bytes, &openFirst, &abortMax); err != nil {
 			return nil, err
 		}
 		if ord < 0 || int(ord) >= len(answers) {
@@ -727,6 +752,7 @@ func (l *Log) commitOnce(ctx context.Context, key string, size int64, a commitAr
 		if next != nil && start != nil && bytes != nil {
 			answers[ord].next, answers[ord].start, answers[ord].bytes = *next, *start, *bytes
 		}
+		answers[ord].openFirst, answers[ord].abortMax = orNone(openFirst), orNone(abortMax)
 		seen++
 		if replayed && seen == 1 {
 			l.stats.CommitReplays.Add(1)

@@ -70,8 +70,11 @@ func (l *Log) listenLoop(sub *pgnotify.Subscription) {
 	}
 }
 
-// applyNotification applies "<partition> <next_offset> <topic_id>" lines
-// and key compaction's "compacted <partition> <topic_id>"; false means the payload asks for a poll ("*", or unreadable).
+// applyNotification applies "<partition> <next_offset> <topic_id>" lines,
+// transactional commits' "txn <partition> <next_offset> <open_first|-> <abort_max|-> <topic_id>"
+// (each before the plain line of its partition) and key compaction's
+// "compacted <partition> <topic_id>"; false means the payload asks for a
+// poll ("*", or unreadable).
 func (l *Log) applyNotification(payload string) bool {
 	if payload == "*" || payload == "" {
 		return false
@@ -79,6 +82,12 @@ func (l *Log) applyNotification(payload string) bool {
 	for line := range strings.SplitSeq(payload, "\n") {
 		if what, ok := strings.CutPrefix(line, compactedNotice); ok {
 			l.forgetCompacted(what) // compact_keys.go
+			continue
+		}
+		if what, ok := strings.CutPrefix(line, txnNotice); ok {
+			if !l.applyTxnNotice(what) {
+				return false
+			}
 			continue
 		}
 		ps, rest, ok1 := strings.Cut(line, " ")
@@ -98,6 +107,41 @@ func (l *Log) applyNotification(payload string) bool {
 	return true
 }
 
+// txnNotice starts a NOTIFY line of a partition's transaction state.
+const txnNotice = "txn "
+
+// applyTxnNotice applies "<partition> <next_offset> <open_first|-> <abort_max|-> <topic_id>";
+// false when it cannot be read.
+func (l *Log) applyTxnNotice(what string) bool {
+	f := strings.SplitN(what, " ", 5)
+	if len(f) != 5 {
+		return false
+	}
+	part, err1 := strconv.ParseInt(f[0], 10, 32)
+	next, err2 := strconv.ParseInt(f[1], 10, 64)
+	openFirst, ok3 := parseOrNone(f[2])
+	abortMax, ok4 := parseOrNone(f[3])
+	if err1 != nil || err2 != nil || !ok3 || !ok4 {
+		return false
+	}
+	l.mu.Lock()
+	p := l.parts[pkey{f[4], int32(part)}]
+	l.mu.Unlock()
+	if p != nil {
+		p.advanceTxn(next, openFirst, abortMax)
+	}
+	return true
+}
+
+// parseOrNone reads an offset, or "-" as -1 (none).
+func parseOrNone(s string) (int64, bool) {
+	if s == "-" {
+		return -1, true
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil && v >= 0
+}
+
 // pollAll reads the rows of every partition open on this node.
 func (l *Log) pollAll(ctx context.Context) error {
 	l.stats.Polls.Add(1)
@@ -112,7 +156,7 @@ func (l *Log) pollAll(ctx context.Context) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	rows, err := l.pool.Query(ctx, `SELECT p.topic_id, p.partition, p.next_offset, p.log_start_offset, p.bytes
+	rows, err := l.pool.Query(ctx, `SELECT p.topic_id, p.partition, p.next_offset, p.log_start_offset, p.bytes, p.open_first, p.abort_max
 		FROM sharedlog_partitions p JOIN unnest($1::text[], $2::int[]) AS x(t, q) ON p.topic_id = x.t AND p.partition = x.q`, topics, parts)
 	if err != nil {
 		return err
@@ -120,10 +164,11 @@ func (l *Log) pollAll(ctx context.Context) error {
 	type row struct {
 		k                   pkey
 		next, start, bytes_ int64
+		openFirst, abortMax *int64
 	}
 	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var x row
-		err := r.Scan(&x.k.topic, &x.k.part, &x.next, &x.start, &x.bytes_)
+		err := r.Scan(&x.k.topic, &x.k.part, &x.next, &x.start, &x.bytes_, &x.openFirst, &x.abortMax)
 		return x, err
 	})
 	if err != nil {
@@ -134,6 +179,7 @@ func (l *Log) pollAll(ctx context.Context) error {
 		p := l.parts[x.k]
 		l.mu.Unlock()
 		if p != nil {
+			p.advanceTxn(x.next, orNone(x.openFirst), orNone(x.abortMax))
 			p.advance(x.next, x.start, x.bytes_)
 		}
 	}

@@ -62,6 +62,9 @@ type objectBatch struct {
 	ProducerID    int64
 	ProducerEpoch int16
 	BaseSequence  int32
+	// Kind is what the batch is to transactions (kindPlain, ...); only the
+	// commit uses it, the object does not store it.
+	Kind int16
 }
 
 // objectWriter builds an object: the caller adds batches section by
@@ -80,13 +83,14 @@ func newObjectWriter(sizeHint int) *objectWriter {
 }
 
 // add appends one batch (its baseOffset is written as 0).
-func (w *objectWriter) add(topic string, partition int32, b *log.Batch) {
+func (w *objectWriter) add(topic string, partition int32, b *log.Batch, kind int16) {
 	off := len(w.buf)
 	w.buf = append(w.buf, b.Bytes()...)
 	binary.BigEndian.PutUint64(w.buf[off:], 0)
 	w.batches = append(w.batches, objectBatch{
 		Topic: topic, Partition: partition, Off: int64(off), Len: int64(b.Len()), Count: int32(b.Count()),
 		MaxTimestamp: b.MaxTimestamp(), ProducerID: b.ProducerID(), ProducerEpoch: b.ProducerEpoch(), BaseSequence: b.BaseSequence(),
+		Kind: kind,
 	})
 }
 

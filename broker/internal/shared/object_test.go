@@ -21,7 +21,7 @@ func testObject(t testing.TB) ([]byte, []objectBatch) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.add(s.topic, s.part, b)
+		w.add(s.topic, s.part, b, kindPlain)
 	}
 	return w.finish(), w.batches
 }

@@ -2,7 +2,6 @@ package shared
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -36,6 +35,8 @@ type Partition struct {
 	cmu    sync.Mutex
 	coords []coord // a contiguous run of recent batches (read.go)
 
+	txn txnState // transactions (txn.go)
+
 	kc keyCompaction // compact_keys.go
 }
 
@@ -64,19 +65,22 @@ func (l *Log) Partition(ctx context.Context, topicID string, part int32, cfg log
 		return nil, fmt.Errorf("shared log: partition %s is already open on this node", k)
 	}
 	p := &Partition{l: l, key: k, notify: make(chan struct{})}
+	p.txn.init()
 	p.cfg.Store(&c)
 	l.parts[k] = p
 	l.mu.Unlock()
 	var next, start, size int64
+	var openFirst, abortMax *int64
 	err = l.pool.QueryRow(ctx, `INSERT INTO sharedlog_partitions AS p (topic_id, partition) VALUES ($1, $2)
 		ON CONFLICT (topic_id, partition) DO UPDATE SET next_offset = p.next_offset
-		RETURNING next_offset, log_start_offset, bytes`, topicID, part).Scan(&next, &start, &size)
+		RETURNING next_offset, log_start_offset, bytes, open_first, abort_max`, topicID, part).Scan(&next, &start, &size, &openFirst, &abortMax)
 	if err != nil {
 		l.mu.Lock()
 		delete(l.parts, k)
 		l.mu.Unlock()
 		return nil, fmt.Errorf("%w: open partition %s: %w", ErrUnavailable, k, err)
 	}
+	p.advanceTxn(next, orNone(openFirst), orNone(abortMax))
 	p.advance(next, start, size)
 	return p, nil
 }
@@ -144,27 +148,6 @@ func (p *Partition) advance(next, start, size int64) {
 // notification or a poll.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
-// LastStableOffset is the high watermark: shared partitions hold no
-// transactions yet.
-func (p *Partition) LastStableOffset() int64 { return p.hw.Load() }
-
-// OpenTxns lists the open transactions: none, since shared partitions
-// refuse transactional batches (EnqueueBatch).
-func (p *Partition) OpenTxns() []log.OpenTxn { return nil }
-
-// AbortedTxns lists aborted transactions overlapping [from, to): none (see
-// OpenTxns).
-func (p *Partition) AbortedTxns(from, to int64) []log.AbortedTxn { return nil }
-
-// ErrTransactionsUnsupported is returned by WriteTxnMarker: shared
-// partitions hold no transactions yet.
-var ErrTransactionsUnsupported = errors.New("shared log: transactions are not supported on shared partitions yet")
-
-// WriteTxnMarker refuses: shared partitions hold no transactions yet.
-func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
-	return 0, fmt.Errorf("partition %s: %w", p.key, ErrTransactionsUnsupported)
-}
-
 // LogStartOffset is the first offset a read may ask for.
 func (p *Partition) LogStartOffset() int64 { return p.start.Load() }
 
@@ -186,9 +169,10 @@ func (p *Partition) Notify() <-chan struct{} {
 // EnqueueBatch queues b in the node's intake buffer and returns at once,
 // or after waiting for room when the buffer is full (back-pressure). Its
 // offsets are known once its object is committed: Pending.Wait. A batch
-// larger than MaxBatchBytes is refused with log.ErrBatchTooLarge;
-// transactional and control batches are refused (shared partitions have no
-// transactions yet). b must not be used after it is queued.
+// larger than MaxBatchBytes is refused with log.ErrBatchTooLarge; a
+// control batch is refused (only WriteTxnMarker writes markers). A
+// transactional batch opens its producer's transaction in the partition
+// unless one is open (txn.go). b must not be used after it is queued.
 func (p *Partition) EnqueueBatch(b *log.Batch) (*Pending, error) {
 	if b == nil || b.Len() == 0 {
 		return nil, log.ErrNoRecords
@@ -196,13 +180,22 @@ func (p *Partition) EnqueueBatch(b *log.Batch) (*Pending, error) {
 	if limit := p.cfg.Load().MaxBatchBytes; b.Len() > limit {
 		return nil, fmt.Errorf("shared log: batch of %d bytes exceeds the limit of %d: %w", b.Len(), limit, log.ErrBatchTooLarge)
 	}
-	if b.Transactional() || b.Control() {
-		return nil, fmt.Errorf("partition %s: %w", p.key, ErrTransactionsUnsupported)
+	if b.Control() {
+		return nil, fmt.Errorf("partition %s: %w", p.key, ErrControlBatch)
 	}
+	kind := int16(kindPlain)
+	if b.Transactional() {
+		kind = kindTxn
+	}
+	return p.enqueue(b, kind)
+}
+
+// enqueue queues b, of kind, in the node's intake buffer.
+func (p *Partition) enqueue(b *log.Batch, kind int16) (*Pending, error) {
 	if p.isClosed() {
 		return nil, ErrClosed
 	}
-	r := &request{p: p, batch: b, done: make(chan struct{})}
+	r := &request{p: p, batch: b, kind: kind, done: make(chan struct{})}
 	if err := p.l.in.enqueue(r); err != nil {
 		return nil, err
 	}
@@ -294,10 +287,12 @@ func (p *Partition) advanceStart(ctx context.Context, offset int64) (int64, erro
 // refresh reads the partition's row.
 func (p *Partition) refresh(ctx context.Context) error {
 	var next, start, size int64
-	if err := p.l.pool.QueryRow(ctx, `SELECT next_offset, log_start_offset, bytes FROM sharedlog_partitions WHERE topic_id = $1 AND partition = $2`,
-		p.key.topic, p.key.part).Scan(&next, &start, &size); err != nil {
+	var openFirst, abortMax *int64
+	if err := p.l.pool.QueryRow(ctx, `SELECT next_offset, log_start_offset, bytes, open_first, abort_max FROM sharedlog_partitions WHERE topic_id = $1 AND partition = $2`,
+		p.key.topic, p.key.part).Scan(&next, &start, &size, &openFirst, &abortMax); err != nil {
 		return fmt.Errorf("%w: partition %s: %w", ErrUnavailable, p.key, err)
 	}
+	p.advanceTxn(next, orNone(openFirst), orNone(abortMax))
 	p.advance(next, start, size)
 	return nil
 }
@@ -354,6 +349,9 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 			target = *cut
 		}
 	}
+	// An open transaction's records stay until it ends (the local log's
+	// rule): retention stops at the last stable offset.
+	target = min(target, p.LastStableOffset())
 	if target > p.start.Load() {
 		if _, err := p.advanceStart(ctx, target); err != nil {
 			return err

@@ -372,9 +372,16 @@ func recordSize(r *log.Record) int {
 // offset order, returning how many it visited; an error from visit ends
 // the read and is returned as is. rb is accepted for the signature of
 // log.Partition.ReadFunc and not used: records are valid until visit
-// returns.
+// returns. Like the local log's, it reads committed records only: it stops
+// at the last stable offset and skips control batches and the batches of
+// aborted transactions.
 func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.ReadBuffer, visit func(*log.Record) error) (int, error) {
 	_ = rb
+	lso := p.LastStableOffset()
+	var aborted []log.AbortedTxn
+	if offset < lso {
+		aborted = p.AbortedTxns(offset, lso)
+	}
 	n, used := 0, 0
 	full := func() bool {
 		return (maxRecords > 0 && n >= maxRecords) || (maxBytes > 0 && used >= maxBytes)
@@ -386,20 +393,27 @@ func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.Rea
 			chunk = min(max(maxBytes-used+log.BatchHeaderSize, 16<<10), 1<<20)
 		}
 		// A fresh buffer each time: Read keeps records that alias it.
-		raw, hw, err := p.ReadBatches(nil, off, chunk, true)
+		raw, hw, err := p.ReadBatchesBelow(nil, off, chunk, true, lso)
 		if err != nil {
 			if n > 0 && !errors.Is(err, log.ErrOffsetOutOfRange) {
 				return n, nil // serve what is good; the next read reports it
 			}
 			return n, err
 		}
-		if len(raw) == 0 || off >= hw {
+		if len(raw) == 0 || off >= min(hw, lso) {
 			return n, nil
 		}
 		for len(raw) > 0 {
 			h, ok := log.PeekBatch(raw)
 			if !ok || h.Size > int64(len(raw)) {
 				return n, fmt.Errorf("shared log: partition %s: a batch read back is cut short: %w", p.key, ErrCorruptObject)
+			}
+			if h.Control || (h.Transactional && len(aborted) > 0) {
+				if h.HiddenFromReaders(aborted) {
+					raw = raw[h.Size:]
+					off = max(off, h.BaseOffset+int64(h.LastOffsetDelta)+1)
+					continue
+				}
 			}
 			// Checks the CRC, as the local log's Read does; sparse batches
 			// (records left out by the Kafka listener's DLQ) decode too.

@@ -1,0 +1,203 @@
+package shared
+
+// Transactions (KIP-98) as a shared partition sees them, in PostgreSQL
+// (migration 5): the producers with a transaction open in the partition
+// (sharedlog_txn_open), the aborted index (sharedlog_txn_aborted), and
+// their summary on the partition's row, open_first and abort_max, which
+// sharedlog_commit keeps under the partition's lock and answers with the
+// high watermark. See TRANSACTIONS.md.
+//
+// The rule that keeps read_committed readers correct on every node: the
+// node never learns a high watermark without the transaction state of the
+// same commit. Each source of a high watermark (a commit's answers, a
+// NOTIFY, a poll, the partition's open, refresh) gives both, and
+// advanceTxn stores the state before advance stores the high watermark;
+// LastStableOffset loads the high watermark first. A state is taken only
+// when it is at least as new as the one held (by the next_offset it was
+// read with), so a stale poll never forgets an open transaction.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice/broker/internal/log"
+)
+
+// ErrTransactionsUnsupported: the broker does not run transactions on
+// shared partitions yet (their coordinator state is still per node;
+// TRANSACTIONS.md, slices 2 and 3).
+var ErrTransactionsUnsupported = errors.New("shared log: transactions are not supported on shared partitions yet")
+
+// ErrControlBatch refuses a control batch from a client: only the
+// transaction coordinator writes markers (WriteTxnMarker).
+var ErrControlBatch = errors.New("shared log: control batches are written by the transaction coordinator, not produced")
+
+// txnState is what the node knows of a partition's transactions.
+type txnState struct {
+	openFirst atomic.Int64 // first offset of the oldest open transaction, -1 when none
+	abortMax  atomic.Int64 // offset of the last abort marker, -1 when none
+	// next is the next_offset the state was read with (Partition.mu):
+	// an older state is not taken.
+	next int64
+
+	// The aborted index as loaded: every entry whose marker is below
+	// loadedTo, by marker offset. loadedTo only grows (amu).
+	amu      sync.Mutex
+	aborted  []log.AbortedTxn
+	loadedTo atomic.Int64
+}
+
+func (t *txnState) init() {
+	t.openFirst.Store(-1)
+	t.abortMax.Store(-1)
+	t.next = -1
+}
+
+// advanceTxn takes the transaction state read with next_offset next
+// (openFirst and abortMax -1 for none). Call it before advance(next, ...).
+func (p *Partition) advanceTxn(next, openFirst, abortMax int64) {
+	if next < 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := &p.txn
+	if next < t.next {
+		return // read before the state held
+	}
+	t.next = next
+	t.openFirst.Store(openFirst)
+	if abortMax > t.abortMax.Load() {
+		t.abortMax.Store(abortMax)
+	}
+}
+
+// LastStableOffset is the first offset of the oldest transaction open in
+// the partition, or the high watermark when none is: records below it are
+// decided (committed, aborted or not transactional). When an abort marker
+// is known whose entry is not loaded yet, it loads the aborted index
+// first; should that fail, it answers no more than what the loaded index
+// covers, so that a read_committed read never passes an aborted
+// transaction it cannot name.
+func (p *Partition) LastStableOffset() int64 {
+	hw := p.hw.Load() // before the state: see the package comment above
+	t := &p.txn
+	lso := hw
+	if first := t.openFirst.Load(); first >= 0 && first < lso {
+		lso = first
+	}
+	if t.abortMax.Load() >= t.loadedTo.Load() {
+		if err := p.loadAborted(); err != nil {
+			p.l.log.Warn("shared log: aborted transactions not read; read_committed reads wait", "partition", p.key, "err", err)
+			lso = min(lso, t.loadedTo.Load())
+		}
+	}
+	return lso
+}
+
+// loadAborted reads the aborted index's entries from loadedTo up to the
+// state's next_offset (markers below it never change).
+func (p *Partition) loadAborted() error {
+	t := &p.txn
+	t.amu.Lock()
+	defer t.amu.Unlock()
+	p.mu.Lock()
+	bound := t.next
+	p.mu.Unlock()
+	from := max(t.loadedTo.Load(), p.start.Load())
+	if bound <= from {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
+	defer cancel()
+	rows, err := p.l.pool.Query(ctx, `SELECT producer_id, first_offset, last_offset FROM sharedlog_txn_aborted
+		WHERE topic_id = $1 AND partition = $2 AND last_offset >= $3 AND last_offset < $4 ORDER BY last_offset`,
+		p.key.topic, p.key.part, from, bound)
+	if err != nil {
+		return fmt.Errorf("%w: partition %s: aborted transactions: %w", ErrUnavailable, p.key, err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (log.AbortedTxn, error) {
+		var e log.AbortedTxn
+		err := r.Scan(&e.ProducerID, &e.FirstOffset, &e.LastOffset)
+		return e, err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: partition %s: aborted transactions: %w", ErrUnavailable, p.key, err)
+	}
+	t.aborted = append(t.aborted, got...)
+	t.loadedTo.Store(bound)
+	return nil
+}
+
+// AbortedTxns returns the aborted index's entries that overlap offsets
+// [from, to): those whose marker is at or after from and whose first
+// offset is before to, what a read_committed Fetch answers with its
+// batches. It loads what the node knows exists and has not loaded; should
+// that fail, it answers what it has: to is at most a LastStableOffset
+// taken before, which answers no more than the loaded index covers.
+func (p *Partition) AbortedTxns(from, to int64) []log.AbortedTxn {
+	t := &p.txn
+	if t.abortMax.Load() >= t.loadedTo.Load() {
+		if err := p.loadAborted(); err != nil {
+			p.l.log.Warn("shared log: aborted transactions not read", "partition", p.key, "err", err)
+		}
+	}
+	t.amu.Lock()
+	defer t.amu.Unlock()
+	var out []log.AbortedTxn
+	for _, e := range t.aborted {
+		if e.LastOffset >= from && e.FirstOffset < to {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// OpenTxns lists the transactions open in the partition, oldest first, as
+// PostgreSQL has them now (nil when it cannot be read: logged).
+func (p *Partition) OpenTxns() []log.OpenTxn {
+	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
+	defer cancel()
+	rows, err := p.l.pool.Query(ctx, `SELECT producer_id, first_offset FROM sharedlog_txn_open
+		WHERE topic_id = $1 AND partition = $2 ORDER BY first_offset`, p.key.topic, p.key.part)
+	if err == nil {
+		var out []log.OpenTxn
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (log.OpenTxn, error) {
+			var o log.OpenTxn
+			err := r.Scan(&o.ProducerID, &o.FirstOffset)
+			return o, err
+		})
+		if err == nil {
+			return out
+		}
+	}
+	p.l.log.Warn("shared log: open transactions not read", "partition", p.key, "err", err)
+	return nil
+}
+
+// WriteTxnMarker appends the control batch that ends producer pid's
+// transaction in the partition (commit or abort; log.EncodeTxnMarker has
+// its layout), waits until it is committed, and returns its offset. The
+// same commit closes the transaction in PostgreSQL and, for an abort,
+// adds it to the aborted index. A marker for a producer with no
+// transaction open here changes nothing but the log (a repeated EndTxn).
+func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
+	b, err := log.EncodeTxnMarker(pid, epoch, commit, coordinatorEpoch, p.cfg.Load().Now().UnixMilli())
+	if err != nil {
+		return -1, err
+	}
+	kind := int16(kindAbort)
+	if commit {
+		kind = kindCommit
+	}
+	w, err := p.enqueue(b, kind)
+	if err != nil {
+		return -1, err
+	}
+	return w.Wait(ctx)
+}

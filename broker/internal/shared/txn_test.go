@@ -1,0 +1,211 @@
+package shared
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"testing"
+
+	"github.com/sluicehq/sluice/broker/internal/log"
+)
+
+// values reads p from offset from as a read_committed record reader does
+// (Read) and returns the values.
+func values(t *testing.T, p *Partition, from int64) []string {
+	t.Helper()
+	recs, err := p.Read(from, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = string(r.Value)
+	}
+	return out
+}
+
+// txnState checks p's high watermark and last stable offset.
+func checkOffsets(t *testing.T, who string, p *Partition, hw, lso int64) {
+	t.Helper()
+	if got := p.HighWatermark(); got != hw {
+		t.Fatalf("%s: high watermark %d, want %d", who, got, hw)
+	}
+	if got := p.LastStableOffset(); got != lso {
+		t.Fatalf("%s: last stable offset %d, want %d", who, got, lso)
+	}
+}
+
+// A transaction opened on one node is seen on the others with the high
+// watermark that covers it: read_committed reads stop at its first
+// offset; a commit marker written on another node releases its records,
+// an abort hides them (the aborted index), and a node that opens the
+// partition later learns all of it from PostgreSQL.
+func TestTransactionsAcrossNodes(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.node("a", nil), c.node("b", nil)
+	pa, pb := openPart(t, a, "t", 0), openPart(t, b, "t", 0)
+	ctx := context.Background()
+	if _, err := pa.Append(ctx, recs("plain", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	off, err := pa.AppendBatch(ctx, txnBatch(t, 7, 0, 2))
+	if err != nil || off != 1 {
+		t.Fatalf("transactional batch: offset %d, %v; want 1", off, err)
+	}
+	checkOffsets(t, "node a, producer 7's transaction open", pa, 3, 1)
+	waitHW(t, pb, 3)
+	checkOffsets(t, "node b, producer 7's transaction open", pb, 3, 1)
+	if got, want := values(t, pb, 0), []string{"plain-0"}; !slices.Equal(got, want) {
+		t.Fatalf("node b reads %q before the commit, want %q", got, want)
+	}
+	if open := pb.OpenTxns(); len(open) != 1 || open[0] != (log.OpenTxn{ProducerID: 7, FirstOffset: 1}) {
+		t.Fatalf("open transactions %v, want producer 7 from offset 1", open)
+	}
+
+	// The commit marker, written through node b.
+	m, err := pb.WriteTxnMarker(ctx, 7, 0, true, 0)
+	if err != nil || m != 3 {
+		t.Fatalf("commit marker: offset %d, %v; want 3", m, err)
+	}
+	checkOffsets(t, "node b, after the commit", pb, 4, 4)
+	committed := []string{"plain-0", "p7-0", "p7-1"}
+	if got := values(t, pb, 0); !slices.Equal(got, committed) {
+		t.Fatalf("node b reads %q after the commit, want %q", got, committed)
+	}
+	waitHW(t, pa, 4)
+	checkOffsets(t, "node a, after the commit", pa, 4, 4)
+
+	// Producer 8's transaction, aborted.
+	if off, err := pa.AppendBatch(ctx, txnBatch(t, 8, 0, 2)); err != nil || off != 4 {
+		t.Fatalf("transactional batch: offset %d, %v; want 4", off, err)
+	}
+	if m, err := pa.WriteTxnMarker(ctx, 8, 0, false, 0); err != nil || m != 6 {
+		t.Fatalf("abort marker: offset %d, %v; want 6", m, err)
+	}
+	waitHW(t, pb, 7)
+	checkOffsets(t, "node b, after the abort", pb, 7, 7)
+	wantAborted := []log.AbortedTxn{{ProducerID: 8, FirstOffset: 4, LastOffset: 6}}
+	for _, p := range []*Partition{pa, pb} {
+		if got := p.AbortedTxns(0, 7); !slices.Equal(got, wantAborted) {
+			t.Fatalf("aborted transactions %v, want %v", got, wantAborted)
+		}
+		if got := p.AbortedTxns(0, 4); len(got) != 0 {
+			t.Fatalf("aborted transactions before offset 4: %v, want none", got)
+		}
+		if got := values(t, p, 0); !slices.Equal(got, committed) {
+			t.Fatalf("reads %q after the abort, want %q", got, committed)
+		}
+	}
+
+	// Producer 9's transaction left open; a node opening the partition now.
+	if _, err := pa.AppendBatch(ctx, txnBatch(t, 9, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pa.Append(ctx, recs("after", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	pc := openPart(t, c.node("c", nil), "t", 0)
+	checkOffsets(t, "node c, opened with producer 9's transaction open", pc, 9, 7)
+	if got := pc.AbortedTxns(0, 7); !slices.Equal(got, wantAborted) {
+		t.Fatalf("node c: aborted transactions %v, want %v", got, wantAborted)
+	}
+	if got := values(t, pc, 0); !slices.Equal(got, committed) {
+		t.Fatalf("node c reads %q, want %q", got, committed)
+	}
+	if m, err := pc.WriteTxnMarker(ctx, 9, 0, true, 0); err != nil || m != 9 {
+		t.Fatalf("commit marker: offset %d, %v; want 9", m, err)
+	}
+	want := append(slices.Clone(committed), "p9-0", "after-0")
+	waitHW(t, pa, 10)
+	for _, p := range []*Partition{pa, pc} {
+		checkOffsets(t, "after producer 9's commit", p, 10, 10)
+		if got := values(t, p, 0); !slices.Equal(got, want) {
+			t.Fatalf("reads %q, want %q", got, want)
+		}
+	}
+}
+
+// A node's own commit answers the transaction state with the high
+// watermark: right after its append returns, before any notification of
+// the other node's commit could have reached it, its last stable offset
+// does not pass the transaction the other node opened first.
+func TestTransactionStateComesWithTheHighWatermark(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.node("a", nil), c.node("b", nil)
+	pa, pb := openPart(t, a, "t", 0), openPart(t, b, "t", 0)
+	ctx := context.Background()
+	for i := range 20 {
+		pid := int64(100 + i)
+		first, err := pa.AppendBatch(ctx, txnBatch(t, pid, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pb.Append(ctx, recs(fmt.Sprint("b", i), 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if lso := pb.LastStableOffset(); lso > first {
+			t.Fatalf("round %d: node b's last stable offset is %d, past producer %d's open transaction at %d", i, lso, pid, first)
+		}
+		if _, err := pa.WriteTxnMarker(ctx, pid, 0, i%2 == 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A control batch from a client is refused: only the coordinator writes
+// markers.
+func TestControlBatchRefused(t *testing.T) {
+	c := newCluster(t)
+	p := openPart(t, c.node("a", nil), "t", 0)
+	b := txnBatch(t, 5, -1, 1)
+	raw := append([]byte(nil), b.Bytes()...)
+	raw[22] |= 0x20 // control
+	raw = fixCRC(raw)
+	ctrl, _, err := log.ParseBatch(raw, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.EnqueueBatch(ctrl); !errors.Is(err, ErrControlBatch) {
+		t.Fatalf("control batch: %v, want ErrControlBatch", err)
+	}
+}
+
+// txnBatch is producer pid's transactional batch of n records from
+// sequence seq (epoch 0).
+func txnBatch(t *testing.T, pid int64, seq int32, n int) *log.Batch {
+	t.Helper()
+	raw := append([]byte(nil), producerBatch{pid, 0, seq, n}.encode(t).Bytes()...)
+	raw[22] |= 0x10 // attributes: transactional
+	b, _, err := log.ParseBatch(fixCRC(raw), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fixCRC recomputes a batch's CRC-32C after its header was edited.
+func fixCRC(raw []byte) []byte {
+	crc := crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli))
+	raw[17], raw[18], raw[19], raw[20] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
+	return raw
+}
+
+// A transaction state read before the one held (a poll that read the row
+// before a newer notification) is not taken.
+func TestStaleTransactionStateIgnored(t *testing.T) {
+	c := newCluster(t)
+	p := openPart(t, c.node("a", nil), "t", 0)
+	p.advanceTxn(10, 5, -1)
+	p.advance(10, -1, -1)
+	p.advanceTxn(8, -1, -1) // older: the transaction at 5 was not yet open
+	if lso := p.LastStableOffset(); lso != 5 {
+		t.Fatalf("last stable offset %d after a stale state, want 5", lso)
+	}
+	p.advanceTxn(12, -1, -1)
+	p.advance(12, -1, -1)
+	if lso := p.LastStableOffset(); lso != 12 {
+		t.Fatalf("last stable offset %d, want 12", lso)
+	}
+}
