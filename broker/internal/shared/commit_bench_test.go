@@ -72,6 +72,7 @@ func benchCommits(b *testing.B, c *cluster, conns int) {
 		pids:   []int64{-1, -1, -1, -1, -1, -1},
 		epochs: []int16{-1, -1, -1, -1, -1, -1},
 		seqs:   []int32{-1, -1, -1, -1, -1, -1},
+		kinds:  []int16{kindPlain, kindPlain, kindPlain, kindPlain, kindPlain, kindPlain},
 	}
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -87,7 +88,7 @@ func benchCommits(b *testing.B, c *cluster, conns int) {
 					break
 				}
 				t0 := time.Now()
-				_, err := c.pool.Exec(ctx, commitSQL, keys[i], "n0", int64(6000), args.topics, args.parts, args.offs, args.lens, args.counts, args.maxts, args.pids, args.epochs, args.seqs, true)
+				_, err := c.pool.Exec(ctx, commitSQL, keys[i], "n0", int64(6000), args.topics, args.parts, args.offs, args.lens, args.counts, args.maxts, args.pids, args.epochs, args.seqs, args.kinds, true)
 				if err != nil {
 					b.Error(err)
 					return
