@@ -35,8 +35,10 @@ import (
 // the tail, still being written and served from fresh objects, is never
 // compacted (the local log's active segment, rolled by age as of the
 // maintenance time too). Uncommitted batches are in no row, so no pass
-// can see them. Transactional and control batches cannot be in a
-// shared partition (EnqueueBatch refuses them).
+// can see them. Transactions as on the local log: the closed part ends at
+// the oldest open transaction's first offset (the last stable offset), an
+// aborted transaction's batches go, and markers stay as they are (their
+// records are no keys).
 //
 // A pass holds the partition's maintenance lock (the advisory lock the
 // merge compactor takes, so one node at a time works on a partition). It
@@ -139,15 +141,16 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, lock) //nolint:errcheck // the session ends the lock anyway
 
 	// The end of the closed part: the first batch still in a young intake
-	// object, or the high watermark.
-	var end *int64
+	// object, or the high watermark; no further than the oldest open
+	// transaction's first offset.
+	var end, openFirst *int64
 	var next, start int64
 	if err := conn.QueryRow(ctx, `SELECT (SELECT min(b.base_offset) FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
 			WHERE b.topic_id = $1 AND b.partition = $2 AND o.key NOT LIKE 'seg/%'
 			AND ($3::FLOAT8 < 0 OR o.created_at >= $4::TIMESTAMPTZ - make_interval(secs => $3::FLOAT8))),
-			p.next_offset, p.log_start_offset
+			p.next_offset, p.log_start_offset, p.open_first
 		FROM sharedlog_partitions p WHERE p.topic_id = $1 AND p.partition = $2`,
-		p.key.topic, p.key.part, l.cfg.MergeAge.Seconds(), now).Scan(&end, &next, &start); err != nil {
+		p.key.topic, p.key.part, l.cfg.MergeAge.Seconds(), now).Scan(&end, &next, &start, &openFirst); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // deleted
 		}
@@ -155,6 +158,9 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 	}
 	if end == nil {
 		end = &next
+	}
+	if openFirst != nil && *openFirst < *end {
+		end = openFirst
 	}
 	nowMs := now.UnixMilli()
 	kc := &p.kc
@@ -168,9 +174,12 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 	kc.passes++
 	kc.mu.Unlock()
 
+	// The rows wholly below the end: a row of a segment may run past an
+	// open transaction's first offset, and then waits for it to end (as a
+	// local segment holding one does).
 	rows, err := conn.Query(ctx, `SELECT b.base_offset, b.last_offset, o.key, o.size, b.byte_off, b.byte_len, b.max_ts, o.object_id
 		FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
-		WHERE b.topic_id = $1 AND b.partition = $2 AND b.base_offset < $3
+		WHERE b.topic_id = $1 AND b.partition = $2 AND b.last_offset < $3
 		ORDER BY b.base_offset`, p.key.topic, p.key.part, *end)
 	if err != nil {
 		return fmt.Errorf("%w: compact %s: %w", ErrUnavailable, p.key, err)
@@ -183,12 +192,37 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%w: compact %s: %w", ErrUnavailable, p.key, err)
 	}
+	// The aborted transactions with batches in the closed part (their
+	// markers may lie after it).
+	rows, err = conn.Query(ctx, `SELECT producer_id, first_offset, last_offset FROM sharedlog_txn_aborted
+		WHERE topic_id = $1 AND partition = $2 AND last_offset >= $3 AND first_offset < $4 ORDER BY last_offset`,
+		p.key.topic, p.key.part, start, *end)
+	if err != nil {
+		return fmt.Errorf("%w: compact %s: %w", ErrUnavailable, p.key, err)
+	}
+	aborted, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (log.AbortedTxn, error) {
+		var e log.AbortedTxn
+		err := r.Scan(&e.ProducerID, &e.FirstOffset, &e.LastOffset)
+		return e, err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: compact %s: %w", ErrUnavailable, p.key, err)
+	}
+	// txnBatch says what a batch is to compaction: a marker (kept as it
+	// is, its record no key), an aborted transaction's (dropped), or data.
+	txnBatch := func(raw []byte) (marker, abortedData bool) {
+		h, _ := log.PeekBatch(raw)
+		return h.Control, !h.Control && h.HiddenFromReaders(aborted)
+	}
 
 	// Pass 1: the latest offset of each key.
 	latest := map[string]int64{}
 	var recs []log.Record
 	for _, c := range closed {
-		err := p.eachBatch(ctx, c.coord, &recs, func(_ []byte, recs []log.Record) error {
+		err := p.eachBatch(ctx, c.coord, &recs, func(raw []byte, recs []log.Record) error {
+			if marker, abortedData := txnBatch(raw); marker || abortedData {
+				return nil
+			}
 			for i := range recs {
 				if recs[i].Key != nil {
 					latest[string(recs[i].Key)] = recs[i].Offset
@@ -232,14 +266,22 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 		var batches []kept
 		changed := false
 		err := p.eachBatch(ctx, c.coord, &recs, func(raw []byte, recs []log.Record) error {
+			base := int64(binary.BigEndian.Uint64(raw))
+			last := base + int64(lastOffsetDelta(raw))
+			switch marker, abortedData := txnBatch(raw); {
+			case marker:
+				batches = append(batches, kept{raw, base, last, int64(binary.BigEndian.Uint64(raw[35:]))})
+				return nil
+			case abortedData:
+				changed = true
+				return nil // an aborted transaction's batch goes
+			}
 			drop = drop[:0]
 			for i := range recs {
 				if !keep(&recs[i]) {
 					drop = append(drop, i)
 				}
 			}
-			base := int64(binary.BigEndian.Uint64(raw))
-			last := base + int64(lastOffsetDelta(raw))
 			if len(recs) == 0 {
 				// An empty batch (every record left out by the Kafka
 				// listener's DLQ diversion) goes, as the local log's
@@ -315,12 +357,6 @@ func (p *Partition) eachBatch(ctx context.Context, c coord, recs *[]log.Record, 
 		h, _ := log.PeekBatch(data) // readCoord checked the framing
 		raw := data[:h.Size]
 		data = data[h.Size:]
-		if h.Control || h.Transactional {
-			// EnqueueBatch refuses them; should a later version store
-			// them, the pass stops rather than compact without knowing
-			// which transactions aborted (the local log drops those).
-			return fmt.Errorf("compact %s: a transactional or control batch in %s at offsets from %d: key compaction of shared partitions does not handle transactions", p.key, c.key, int64(binary.BigEndian.Uint64(raw)))
-		}
 		if h.Codec != 0 {
 			return fmt.Errorf("compact %s: a compressed batch in %s (the shared log stores batches uncompressed): %w", p.key, c.key, ErrCorruptObject)
 		}

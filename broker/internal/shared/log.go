@@ -361,7 +361,11 @@ func (l *Log) newObjectKey() string {
 // returns how many partitions were deleted.
 func (l *Log) DeleteTopic(ctx context.Context, topicID string) (int, error) {
 	var n int
-	if err := l.pool.QueryRow(ctx, `SELECT sharedlog_delete_topic($1)`, topicID).Scan(&n); err != nil {
+	// The topic's transaction rows (migration 5) go in the same statement.
+	if err := l.pool.QueryRow(ctx, `WITH d AS (SELECT sharedlog_delete_topic($1) AS n),
+			o AS (DELETE FROM sharedlog_txn_open t USING d WHERE t.topic_id = $1),
+			a AS (DELETE FROM sharedlog_txn_aborted t USING d WHERE t.topic_id = $1)
+		SELECT n FROM d`, topicID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("%w: delete topic %s: %w", ErrUnavailable, topicID, err)
 	}
 	l.mu.Lock()

@@ -277,10 +277,15 @@ func (p *Partition) DeleteRecordsBefore(offset int64) (int64, error) {
 // advanceStart calls sharedlog_advance_start.
 func (p *Partition) advanceStart(ctx context.Context, offset int64) (int64, error) {
 	var start int64
-	if err := p.l.pool.QueryRow(ctx, `SELECT sharedlog_advance_start($1, $2, $3)`, p.key.topic, p.key.part, offset).Scan(&start); err != nil {
+	// Aborted transactions whose markers go below the new start go with
+	// them, in the same statement (the local log prunes them likewise).
+	if err := p.l.pool.QueryRow(ctx, `WITH s AS (SELECT sharedlog_advance_start($1, $2, $3) AS start),
+			a AS (DELETE FROM sharedlog_txn_aborted t USING s WHERE t.topic_id = $1 AND t.partition = $2 AND t.last_offset < s.start)
+		SELECT start FROM s`, p.key.topic, p.key.part, offset).Scan(&start); err != nil {
 		return p.start.Load(), fmt.Errorf("%w: partition %s: move the log start offset to %d: %w", ErrUnavailable, p.key, offset, err)
 	}
 	p.advance(-1, start, -1)
+	p.pruneAborted(start)
 	return start, p.refresh(ctx)
 }
 

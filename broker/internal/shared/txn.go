@@ -201,3 +201,16 @@ func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, 
 	}
 	return w.Wait(ctx)
 }
+
+// pruneAborted forgets the loaded aborted entries whose markers are below
+// start: no read can return them.
+func (p *Partition) pruneAborted(start int64) {
+	t := &p.txn
+	t.amu.Lock()
+	defer t.amu.Unlock()
+	i := 0
+	for i < len(t.aborted) && t.aborted[i].LastOffset < start {
+		i++
+	}
+	t.aborted = t.aborted[i:]
+}

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
 )
@@ -207,5 +208,80 @@ func TestStaleTransactionStateIgnored(t *testing.T) {
 	p.advance(12, -1, -1)
 	if lso := p.LastStableOffset(); lso != 12 {
 		t.Fatalf("last stable offset %d, want 12", lso)
+	}
+}
+
+// Key compaction of a partition holding transactions leaves what the local
+// log's leaves: an aborted transaction's records go, markers stay, keys
+// of committed transactions count, and nothing from the oldest open
+// transaction on is compacted.
+func TestKeyCompactionWithTransactionsLikeLocalLog(t *testing.T) {
+	c := newCluster(t)
+	l := c.node("kc", func(cfg *Config) {
+		cfg.MergeAge = time.Millisecond
+		cfg.GCGrace = time.Millisecond
+	})
+	ctx := context.Background()
+	now := func() time.Time { return time.UnixMilli(compactBase).Add(-time.Hour) }
+	local, err := log.Open(t.TempDir(), log.Config{Fsync: log.FsyncPolicy{Mode: log.FsyncNever}, MaintenanceInterval: -1,
+		Compact: true, DeleteRetention: time.Hour, SegmentAge: time.Millisecond, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	sh, err := l.Partition(ctx, "kc-txn", 0, log.Config{Compact: true, DeleteRetention: time.Hour, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	step := func(what string, lf func() (int64, error), sf func() (int64, error)) {
+		t.Helper()
+		lo, lerr := lf()
+		so, serr := sf()
+		if lerr != nil || serr != nil || lo != so {
+			t.Fatalf("%s: local %d %v, shared %d %v", what, lo, lerr, so, serr)
+		}
+	}
+	plain := func(who string, from, n int) {
+		step("append "+who, func() (int64, error) { return local.Append(ctx, recs(who, from, n)) },
+			func() (int64, error) { return sh.Append(ctx, recs(who, from, n)) })
+	}
+	txn := func(pid int64, n int) {
+		step(fmt.Sprint("transaction of ", pid), func() (int64, error) { return local.AppendBatch(ctx, txnBatch(t, pid, 0, n)) },
+			func() (int64, error) { return sh.AppendBatch(ctx, txnBatch(t, pid, 0, n)) })
+	}
+	marker := func(pid int64, commit bool) {
+		step(fmt.Sprint("marker of ", pid), func() (int64, error) { return local.WriteTxnMarker(ctx, pid, 0, commit, 0) },
+			func() (int64, error) { return sh.WriteTxnMarker(ctx, pid, 0, commit, 0) })
+	}
+	plain("a", 0, 4)                 // keys k0..k3
+	txn(7, 3)                        // k0..k2, committed: they replace a's
+	marker(7, true)                  //
+	txn(8, 2)                        // k0, k1, aborted: they must not replace p7's
+	plain("b", 3, 2)                 // k3, k4
+	marker(8, false)                 //
+	plain("c", 4, 1)                 // k4
+	txn(9, 2)                        // k0, k1, left open: nothing from here on is compacted
+	plain("d", 0, 2)                 // k0, k1
+	compact := func(what string) (before, after int) {
+		t.Helper()
+		time.Sleep(5 * time.Millisecond) // the intake objects pass MergeAge
+		at := time.UnixMilli(compactBase)
+		b, _, _ := sh.ReadBatches(nil, 0, 1<<20, true)
+		if err := local.RunMaintenance(at); err != nil {
+			t.Fatal(err)
+		}
+		if err := sh.RunMaintenance(at); err != nil {
+			t.Fatal(err)
+		}
+		a, _, _ := sh.ReadBatches(nil, 0, 1<<20, true)
+		compareLogs(t, what, local, sh)
+		return len(b), len(a)
+	}
+	compact("with producer 9's transaction open")
+	marker(9, true)
+	plain("e", 5, 1) // k5
+	if before, after := compact("after producer 9's commit"); after >= before {
+		t.Fatalf("compaction dropped nothing (%d bytes, then %d): the test tests nothing", before, after)
 	}
 }
