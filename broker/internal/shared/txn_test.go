@@ -254,15 +254,15 @@ func TestKeyCompactionWithTransactionsLikeLocalLog(t *testing.T) {
 		step(fmt.Sprint("marker of ", pid), func() (int64, error) { return local.WriteTxnMarker(ctx, pid, 0, commit, 0) },
 			func() (int64, error) { return sh.WriteTxnMarker(ctx, pid, 0, commit, 0) })
 	}
-	plain("a", 0, 4)                 // keys k0..k3
-	txn(7, 3)                        // k0..k2, committed: they replace a's
-	marker(7, true)                  //
-	txn(8, 2)                        // k0, k1, aborted: they must not replace p7's
-	plain("b", 3, 2)                 // k3, k4
-	marker(8, false)                 //
-	plain("c", 4, 1)                 // k4
-	txn(9, 2)                        // k0, k1, left open: nothing from here on is compacted
-	plain("d", 0, 2)                 // k0, k1
+	plain("a", 0, 4) // keys k0..k3
+	txn(7, 3)        // k0..k2, committed: they replace a's
+	marker(7, true)  //
+	txn(8, 2)        // k0, k1, aborted: they must not replace p7's
+	plain("b", 3, 2) // k3, k4
+	marker(8, false) //
+	plain("c", 4, 1) // k4
+	txn(9, 2)        // k0, k1, left open: nothing from here on is compacted
+	plain("d", 0, 2) // k0, k1
 	compact := func(what string) (before, after int) {
 		t.Helper()
 		time.Sleep(5 * time.Millisecond) // the intake objects pass MergeAge
