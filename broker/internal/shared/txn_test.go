@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
+	"github.com/sluicehq/sluice/internal/pgtest"
+	"github.com/sluicehq/sluice/objstore"
 )
 
 // values reads p from offset from as a read_committed record reader does
@@ -283,5 +285,61 @@ func TestKeyCompactionWithTransactionsLikeLocalLog(t *testing.T) {
 	plain("e", 5, 1) // k5
 	if before, after := compact("after producer 9's commit"); after >= before {
 		t.Fatalf("compaction dropped nothing (%d bytes, then %d): the test tests nothing", before, after)
+	}
+}
+
+// PostgreSQL killed with a transaction open and one aborted: the state
+// comes back with the log, on the node that wrote it and on a node that
+// opens the partition after the restart.
+func TestTransactionStateSurvivesPostgresKill(t *testing.T) {
+	srv := pgtest.NewServer(t, pgtest.Options{Settings: map[string]string{"synchronous_commit": "on"}})
+	url := srv.URL("postgres")
+	d, err := objstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, url: url, dir: d, pool: openPool(t, url)}
+	a := c.node("a", func(cfg *Config) { cfg.CommitTimeout = 20 * time.Second })
+	pa := openPart(t, a, "t", 0)
+	ctx := context.Background()
+	if _, err := pa.AppendBatch(ctx, txnBatch(t, 8, 0, 2)); err != nil { // 0-1
+		t.Fatal(err)
+	}
+	if _, err := pa.WriteTxnMarker(ctx, 8, 0, false, 0); err != nil { // 2
+		t.Fatal(err)
+	}
+	if _, err := pa.AppendBatch(ctx, txnBatch(t, 9, 0, 1)); err != nil { // 3, left open
+		t.Fatal(err)
+	}
+	if _, err := pa.Append(ctx, recs("plain", 0, 1)); err != nil { // 4
+		t.Fatal(err)
+	}
+	srv.Kill()
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantAborted := []log.AbortedTxn{{ProducerID: 8, FirstOffset: 0, LastOffset: 2}}
+	pb := openPart(t, c.node("b", func(cfg *Config) { cfg.Pool = openPool(t, url) }), "t", 0)
+	for _, p := range []*Partition{pa, pb} {
+		if err := p.refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkOffsets(t, "after the restart", p, 5, 3)
+		if got := p.AbortedTxns(0, 5); !slices.Equal(got, wantAborted) {
+			t.Fatalf("aborted transactions %v after the restart, want %v", got, wantAborted)
+		}
+		if got := values(t, p, 0); len(got) != 0 {
+			t.Fatalf("reads %q after the restart, want nothing (aborted, then open)", got)
+		}
+	}
+	if _, err := pb.WriteTxnMarker(ctx, 9, 0, true, 0); err != nil { // 5
+		t.Fatal(err)
+	}
+	waitHW(t, pa, 6)
+	for _, p := range []*Partition{pa, pb} {
+		checkOffsets(t, "after the commit", p, 6, 6)
+		if got, want := values(t, p, 0), []string{"p9-0", "plain-0"}; !slices.Equal(got, want) {
+			t.Fatalf("reads %q after the commit, want %q", got, want)
+		}
 	}
 }
