@@ -343,3 +343,32 @@ func TestTransactionStateSurvivesPostgresKill(t *testing.T) {
 		}
 	}
 }
+
+// FuzzApplyNotification feeds the listener's parser any payload: it never
+// panics, and a line it cannot read asks for a poll instead of being half
+// applied. (Payloads come from this package's SQL, but a listener must
+// survive another version's.)
+func FuzzApplyNotification(f *testing.F) {
+	for _, s := range []string{
+		"0 12 topic-a",
+		"txn 0 12 10 - topic-a\n0 12 topic-a",
+		"txn 0 12 - 9 topic-a",
+		"compacted 0 topic-a",
+		"*",
+		"",
+		"txn 0 x 1 2 t",
+		"txn -1 2 3 4",
+		"1 2",
+	} {
+		f.Add(s)
+	}
+	c := newCluster(f)
+	l := c.node("fuzz", nil)
+	p := openPart(f, l, "topic-a", 0)
+	f.Fuzz(func(t *testing.T, payload string) {
+		l.applyNotification(payload)
+		if lso, hw := p.LastStableOffset(), p.HighWatermark(); lso > hw {
+			t.Fatalf("last stable offset %d above the high watermark %d after %q", lso, hw, payload)
+		}
+	})
+}
