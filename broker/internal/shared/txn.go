@@ -111,6 +111,10 @@ func (p *Partition) loadAborted() error {
 	p.mu.Unlock()
 	from := max(t.loadedTo.Load(), p.start.Load())
 	if bound <= from {
+		// Retention took every marker below bound: nothing to read, and
+		// nothing below bound will be (markers below a known high
+		// watermark never change).
+		t.loadedTo.Store(max(t.loadedTo.Load(), bound))
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.l.cfg.ReadTimeout)
