@@ -196,6 +196,12 @@ func (b *Broker) recoverTxns(ctx context.Context) error {
 	b.mu.RUnlock()
 	for _, t := range topics {
 		for i, p := range t.parts {
+			if noTxnOn(p) {
+				// A shared partition's open transactions may be another
+				// node's: orphans there are the cluster coordinator's to
+				// find (broker/internal/shared/TRANSACTIONS.md, slice 2).
+				continue
+			}
 			for _, o := range p.OpenTxns() {
 				owner, ok := tr.coord.Owner(o.ProducerID)
 				epoch := int16(0)
