@@ -485,11 +485,21 @@ func TestMaintenanceUnderLoad(t *testing.T) {
 			}
 			// Maintenance passes interleave with the writers until they have
 			// appended everything, each pass after at least 10 new records.
+			// The wake-up channel is taken before the high watermark is
+			// looked at: taken after, the writers' last append could fall
+			// in between and never be heard of (the test then hung until
+			// its 20 s guard, about once in 600 runs).
 			for p.HighWatermark() < 3000 {
-				for hw := p.HighWatermark(); p.HighWatermark() < min(hw+10, 3000); {
+				for hw := p.HighWatermark(); ; {
+					wake := p.Notify()
+					if p.HighWatermark() >= min(hw+10, 3000) {
+						break
+					}
 					select {
-					case <-p.Notify():
+					case <-wake:
 					case <-time.After(20 * time.Second):
+						close(stop)
+						wg.Wait()
 						t.Fatal("writers stopped")
 					}
 				}
