@@ -29,7 +29,7 @@ func values(t *testing.T, p *Partition, from int64) []string {
 	return out
 }
 
-// txnState checks p's high watermark and last stable offset.
+// checkOffsets checks p's high watermark and last stable offset.
 func checkOffsets(t *testing.T, who string, p *Partition, hw, lso int64) {
 	t.Helper()
 	if got := p.HighWatermark(); got != hw {
@@ -263,7 +263,7 @@ func TestKeyCompactionWithTransactionsLikeLocalLog(t *testing.T) {
 	plain("b", 3, 2) // k3, k4
 	marker(8, false) //
 	plain("c", 4, 1) // k4
-	txn(9, 2)        // k0, k1, left open: nothing from here on is compacted
+	txn(9, 2)        // k0, k1, left open: no row holding it or after is compacted
 	plain("d", 0, 2) // k0, k1
 	compact := func(what string) (before, after int) {
 		t.Helper()
