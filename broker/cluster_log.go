@@ -478,7 +478,9 @@ func errNoTxnOn(topic string, partition int32) error {
 	return fmt.Errorf("%s/%d: %w (the cluster's shared log; an embedded node has them)", topic, partition, sharedErr(shared.ErrTransactionsUnsupported))
 }
 
-// NewTxnBatch refuses: shared partitions have no transactions yet.
+// NewTxnBatch refuses: the broker runs no transactions on shared
+// partitions yet (their coordinator is per node; the partition side is
+// built, broker/internal/shared/TRANSACTIONS.md).
 func (p *sharedPart) NewTxnBatch([]log.Record, int64, int16, int64) (*log.Batch, error) {
 	return nil, sharedErr(shared.ErrTransactionsUnsupported)
 }

@@ -37,8 +37,9 @@ package kafka
 //     (stage 1), and the response waits for durability concurrently
 //     (stage 2), so pipelined requests share one group commit.
 //
-// Not supported: transactional produce (no transactions yet), topic ids
-// (v13).
+// Transactional batches are checked against the transaction coordinator
+// by the broker (Broker.ProduceBatches); on a cluster's shared partitions
+// they are refused for now. Not supported: topic ids (v13).
 
 import (
 	"context"
