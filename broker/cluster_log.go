@@ -465,9 +465,10 @@ func (p *sharedPart) CheckSequence(b *log.Batch) (bool, error) {
 	return dup, sharedErr(err)
 }
 
-// noTxnOn says whether p refuses transactions (a shared partition): a
-// transaction must not take it in, since no marker could ever be written
-// there, and there is nothing of a transaction on it to mark.
+// noTxnOn says whether p refuses transactions (a shared partition): the
+// transaction coordinator's state is still per node, so two nodes could
+// hand one transactional id different producer ids and fence nothing
+// (broker/internal/shared/TRANSACTIONS.md, slice 2).
 func noTxnOn(p partLog) bool {
 	_, ok := p.(*sharedPart)
 	return ok

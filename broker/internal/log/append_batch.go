@@ -205,9 +205,6 @@ type BatchHead struct {
 	Count int32
 	// BaseOffset and ProducerID are the header's fields of those names.
 	BaseOffset, ProducerID int64
-	// LastOffsetDelta is the header's lastOffsetDelta: the batch's last
-	// offset is BaseOffset + LastOffsetDelta.
-	LastOffsetDelta int32
 }
 
 // HiddenFromReaders reports whether a read_committed record reader skips
@@ -236,7 +233,6 @@ func PeekBatch(raw []byte) (h BatchHead, ok bool) {
 	h.Count = int32(be.Uint32(raw[57:]))
 	h.BaseOffset = int64(be.Uint64(raw[0:]))
 	h.ProducerID = int64(be.Uint64(raw[43:]))
-	h.LastOffsetDelta = int32(be.Uint32(raw[23:]))
 	if h.Size >= batchHeaderSize && h.Size <= int64(len(raw)) {
 		h.CRCOK = crc32.Checksum(raw[batchAttrOff:h.Size], crcTable) == be.Uint32(raw[batchCRCOff:])
 	}

@@ -34,7 +34,8 @@ func (p *Partition) maintainLoop(every time.Duration) {
 // RetentionAge (by their largest record timestamp) or beyond RetentionBytes
 // (Config.Retains: not under compact alone), then compacts (Compact set, and
 // a segment was closed since the last pass or a kept tombstone has expired).
-// The active segment is never deleted or compacted. Safe to call concurrently with everything else.
+// The active segment is never deleted or compacted. Safe to call
+// concurrently with everything else.
 func (p *Partition) RunMaintenance(now time.Time) error {
 	p.maintMu.Lock()
 	defer p.maintMu.Unlock()

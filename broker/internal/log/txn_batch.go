@@ -13,14 +13,8 @@ package log
 // MaxBatchBytes are refused (ErrRecordTooLarge, ErrBatchTooLarge).
 func (p *Partition) NewTxnBatch(recs []Record, pid int64, epoch int16, nowMs int64) (*Batch, error) {
 	cfg := p.cfg.Load()
-	return EncodeTxnBatch(recs, pid, epoch, nowMs, cfg.MaxRecordBytes, cfg.MaxBatchBytes)
-}
-
-// EncodeTxnBatch is NewTxnBatch with the limits given (0 is no limit),
-// for a log that stores batches as given (the shared log).
-func EncodeTxnBatch(recs []Record, pid int64, epoch int16, nowMs int64, maxRecordBytes, maxBatchBytes int) (*Batch, error) {
 	like := batchHeader{Attributes: attrTransactional, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1}
-	raw, _, err := appendBatchAs(nil, 0, recs, true, 0, nowMs, limits{maxRecord: maxRecordBytes, maxBatch: maxBatchBytes}, &like)
+	raw, _, err := appendBatchAs(nil, 0, recs, true, 0, nowMs, limits{maxRecord: cfg.MaxRecordBytes, maxBatch: cfg.MaxBatchBytes}, &like)
 	if err != nil {
 		return nil, err
 	}

@@ -200,11 +200,7 @@ func (p *Partition) compactKeys(cfg *log.Config, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%w: compact %s: %w", ErrUnavailable, p.key, err)
 	}
-	aborted, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (log.AbortedTxn, error) {
-		var e log.AbortedTxn
-		err := r.Scan(&e.ProducerID, &e.FirstOffset, &e.LastOffset)
-		return e, err
-	})
+	aborted, err := scanAborted(rows)
 	if err != nil {
 		return fmt.Errorf("%w: compact %s: %w", ErrUnavailable, p.key, err)
 	}

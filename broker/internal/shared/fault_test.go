@@ -270,19 +270,9 @@ func TestBackPressure(t *testing.T) {
 // appends wait and retry, none acked is lost or moved, nothing unacked is
 // served, and the other node catches up by its listener's reconnection.
 func TestPostgresRestart(t *testing.T) {
-	// synchronous_commit on (pgtest turns it off by default): a commit is
-	// acknowledged only once its WAL is written, as the shared log requires
-	// of production; fsync stays off (the kernel keeps what a killed
-	// server wrote). With it off, this test sees acked records vanish.
-	srv := pgtest.NewServer(t, pgtest.Options{Settings: map[string]string{"synchronous_commit": "on"}})
-	url := srv.URL("postgres")
-	d, err := objstore.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, url: url, dir: d, pool: openPool(t, url)}
+	srv, c := newKillableCluster(t)
 	a := c.node("a", func(cfg *Config) { cfg.CommitTimeout = 20 * time.Second })
-	b := c.node("b", func(cfg *Config) { cfg.Pool = openPool(t, url) })
+	b := c.node("b", func(cfg *Config) { cfg.Pool = openPool(t, c.url) })
 	pa, pb := openPart(t, a, "restart", 0), openPart(t, b, "restart", 0)
 	h := newHistory()
 	stop := make(chan struct{})

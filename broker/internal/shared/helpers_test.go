@@ -38,6 +38,23 @@ func newCluster(t testing.TB) *cluster {
 	return &cluster{t: t, url: url, dir: d, pool: pool}
 }
 
+// newKillableCluster is newCluster on a PostgreSQL server of the test's own,
+// for tests that kill and restart it, with synchronous_commit on (pgtest
+// turns it off by default): a commit is acknowledged only once its WAL is
+// written, as the shared log requires of production; fsync stays off (the
+// kernel keeps what a killed server wrote). With it off, acked records
+// vanish when the server is killed.
+func newKillableCluster(t testing.TB) (*pgtest.Server, *cluster) {
+	t.Helper()
+	srv := pgtest.NewServer(t, pgtest.Options{Settings: map[string]string{"synchronous_commit": "on"}})
+	url := srv.URL("postgres")
+	d, err := objstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, &cluster{t: t, url: url, dir: d, pool: openPool(t, url)}
+}
+
 func openPool(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
 	pool, err := pgmeta.Open(context.Background(), url)

@@ -408,12 +408,10 @@ func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.Rea
 			if !ok || h.Size > int64(len(raw)) {
 				return n, fmt.Errorf("shared log: partition %s: a batch read back is cut short: %w", p.key, ErrCorruptObject)
 			}
-			if h.Control || (h.Transactional && len(aborted) > 0) {
-				if h.HiddenFromReaders(aborted) {
-					raw = raw[h.Size:]
-					off = max(off, h.BaseOffset+int64(h.LastOffsetDelta)+1)
-					continue
-				}
+			if h.HiddenFromReaders(aborted) {
+				off = max(off, h.BaseOffset+int64(lastOffsetDelta(raw))+1)
+				raw = raw[h.Size:]
+				continue
 			}
 			// Checks the CRC, as the local log's Read does; sparse batches
 			// (records left out by the Kafka listener's DLQ) decode too.

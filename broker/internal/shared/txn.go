@@ -125,17 +125,22 @@ func (p *Partition) loadAborted() error {
 	if err != nil {
 		return fmt.Errorf("%w: partition %s: aborted transactions: %w", ErrUnavailable, p.key, err)
 	}
-	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (log.AbortedTxn, error) {
-		var e log.AbortedTxn
-		err := r.Scan(&e.ProducerID, &e.FirstOffset, &e.LastOffset)
-		return e, err
-	})
+	got, err := scanAborted(rows)
 	if err != nil {
 		return fmt.Errorf("%w: partition %s: aborted transactions: %w", ErrUnavailable, p.key, err)
 	}
 	t.aborted = append(t.aborted, got...)
 	t.loadedTo.Store(bound)
 	return nil
+}
+
+// scanAborted collects rows of (producer_id, first_offset, last_offset).
+func scanAborted(rows pgx.Rows) ([]log.AbortedTxn, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (log.AbortedTxn, error) {
+		var e log.AbortedTxn
+		err := r.Scan(&e.ProducerID, &e.FirstOffset, &e.LastOffset)
+		return e, err
+	})
 }
 
 // AbortedTxns returns the aborted index's entries that overlap offsets

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
-	"github.com/sluicehq/sluice/internal/pgtest"
-	"github.com/sluicehq/sluice/objstore"
 )
 
 // values reads p from offset from as a read_committed record reader does
@@ -292,13 +290,7 @@ func TestKeyCompactionWithTransactionsLikeLocalLog(t *testing.T) {
 // comes back with the log, on the node that wrote it and on a node that
 // opens the partition after the restart.
 func TestTransactionStateSurvivesPostgresKill(t *testing.T) {
-	srv := pgtest.NewServer(t, pgtest.Options{Settings: map[string]string{"synchronous_commit": "on"}})
-	url := srv.URL("postgres")
-	d, err := objstore.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, url: url, dir: d, pool: openPool(t, url)}
+	srv, c := newKillableCluster(t)
 	a := c.node("a", func(cfg *Config) { cfg.CommitTimeout = 20 * time.Second })
 	pa := openPart(t, a, "t", 0)
 	ctx := context.Background()
@@ -319,7 +311,7 @@ func TestTransactionStateSurvivesPostgresKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantAborted := []log.AbortedTxn{{ProducerID: 8, FirstOffset: 0, LastOffset: 2}}
-	pb := openPart(t, c.node("b", func(cfg *Config) { cfg.Pool = openPool(t, url) }), "t", 0)
+	pb := openPart(t, c.node("b", func(cfg *Config) { cfg.Pool = openPool(t, c.url) }), "t", 0)
 	for _, p := range []*Partition{pa, pb} {
 		if err := p.refresh(ctx); err != nil {
 			t.Fatal(err)
@@ -345,9 +337,9 @@ func TestTransactionStateSurvivesPostgresKill(t *testing.T) {
 }
 
 // FuzzApplyNotification feeds the listener's parser any payload: it never
-// panics, and a line it cannot read asks for a poll instead of being half
-// applied. (Payloads come from this package's SQL, but a listener must
-// survive another version's.)
+// panics, and the partition's last stable offset stays at or below its
+// high watermark. (Payloads come from this package's SQL, but a listener
+// must survive another version's.)
 func FuzzApplyNotification(f *testing.F) {
 	for _, s := range []string{
 		"0 12 topic-a",
