@@ -32,6 +32,8 @@ const (
 	statusOutOfOrder  = 2
 	statusStaleEpoch  = 3
 	statusNoPartition = 4
+	statusNotInTxn    = 5 // the transaction gate refused it (migration 6)
+	statusTxnFenced   = 6 // the gate holds a newer epoch of its producer
 )
 
 // Kinds of batch, to transactions (sharedlog_commit's b_kind).
@@ -525,6 +527,10 @@ func (l *Log) applyCommit(f *flush, answers []answer) {
 			r.base, r.dup = a.base, true
 		case statusNoPartition:
 			r.err = fmt.Errorf("shared log: partition %s: %w", r.p.key, ErrPartitionDeleted)
+		case statusNotInTxn:
+			r.err = fmt.Errorf("shared log: partition %s: producer %d epoch %d: %w", r.p.key, f.batches[i].ProducerID, f.batches[i].ProducerEpoch, gateRefusal(r.kind))
+		case statusTxnFenced:
+			r.err = fmt.Errorf("shared log: partition %s: producer %d epoch %d: %w (a newer epoch of its transactional id exists)", r.p.key, f.batches[i].ProducerID, f.batches[i].ProducerEpoch, log.ErrInvalidProducerEpoch)
 		case statusStaleEpoch:
 			r.err = fmt.Errorf("shared log: partition %s: producer %d epoch %d: %w", r.p.key, f.batches[i].ProducerID, f.batches[i].ProducerEpoch, log.ErrInvalidProducerEpoch)
 		default:

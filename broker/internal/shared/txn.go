@@ -28,10 +28,88 @@ import (
 	"github.com/sluicehq/sluice/broker/internal/log"
 )
 
-// ErrTransactionsUnsupported: the broker does not run transactions on
-// shared partitions yet (their coordinator state is still per node;
-// TRANSACTIONS.md, slices 2 and 3).
-var ErrTransactionsUnsupported = errors.New("shared log: transactions are not supported on shared partitions yet")
+// ErrTransactionsUnsupported: the broker does not run this part of
+// transactions on shared partitions yet (TRANSACTIONS.md, slice 3).
+var ErrTransactionsUnsupported = errors.New("shared log: not supported on shared partitions yet")
+
+// ErrNotInTransaction: the transaction gate refused a transactional batch
+// (its producer has no transaction open with the partition added, at the
+// batch's epoch) or a marker (its transaction is not prepared with that
+// outcome: completed already, or never prepared).
+var ErrNotInTransaction = errors.New("shared log: the transaction gate refused it")
+
+// ErrMarkerRefused is ErrNotInTransaction for a marker.
+var ErrMarkerRefused = fmt.Errorf("%w: the transaction is not prepared with this outcome (completed already?)", ErrNotInTransaction)
+
+// ErrBatchNotInTransaction is ErrNotInTransaction for a transactional batch.
+var ErrBatchNotInTransaction = fmt.Errorf("%w: no open transaction of this producer and epoch has the partition added", ErrNotInTransaction)
+
+// gateRefusal is the error of an entry of kind k that the gate refused.
+func gateRefusal(k int16) error {
+	if k == kindTxn {
+		return ErrBatchNotInTransaction
+	}
+	return ErrMarkerRefused
+}
+
+// TxnGate is what a producer's transaction admits into shared partitions
+// (migration 6): the transaction coordinator sets it, in the PostgreSQL
+// transaction that stores its own state, and sharedlog_commit checks each
+// transactional batch and marker against it under the partition's row
+// lock, which every marker takes too. So a batch is appended before its
+// transaction's markers or refused, once the coordinator has stored the
+// Prepare state before writing them.
+type TxnGate int16
+
+// The gate's states; their values are sharedlog_commit's entry kinds.
+const (
+	// GateClosed admits nothing: no transaction open or completing.
+	GateClosed TxnGate = 0
+	// GateOngoing admits the producer's transactional batches for the
+	// member partitions (AddTxnMembers).
+	GateOngoing TxnGate = kindTxn
+	// GatePrepareCommit admits commit markers on the member partitions.
+	GatePrepareCommit TxnGate = kindCommit
+	// GatePrepareAbort admits abort markers on the member partitions.
+	GatePrepareAbort TxnGate = kindAbort
+)
+
+// SetTxnGate sets producer pid's gate to state at epoch, within tx (the
+// coordinator's transaction). GateClosed also forgets its members.
+func SetTxnGate(ctx context.Context, tx pgx.Tx, pid int64, epoch int16, state TxnGate) error {
+	if state == GateClosed {
+		if _, err := tx.Exec(ctx, `DELETE FROM sharedlog_txn_members WHERE producer_id = $1`, pid); err != nil {
+			return fmt.Errorf("shared log: close the transaction gate of producer %d: %w", pid, err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sharedlog_txn_producers WHERE producer_id = $1`, pid); err != nil {
+			return fmt.Errorf("shared log: close the transaction gate of producer %d: %w", pid, err)
+		}
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO sharedlog_txn_producers (producer_id, epoch, state) VALUES ($1, $2, $3)
+		ON CONFLICT (producer_id) DO UPDATE SET epoch = excluded.epoch, state = excluded.state`, pid, epoch, int16(state))
+	if err != nil {
+		return fmt.Errorf("shared log: set the transaction gate of producer %d: %w", pid, err)
+	}
+	return nil
+}
+
+// AddTxnMembers adds partitions to producer pid's gate, within tx.
+func AddTxnMembers(ctx context.Context, tx pgx.Tx, pid int64, parts []*Partition) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	topics, nums := make([]string, len(parts)), make([]int32, len(parts))
+	for i, p := range parts {
+		topics[i], nums[i] = p.key.topic, p.key.part
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO sharedlog_txn_members (producer_id, topic_id, partition)
+		SELECT $1, t, q FROM unnest($2::TEXT[], $3::INTEGER[]) AS x(t, q) ON CONFLICT DO NOTHING`, pid, topics, nums)
+	if err != nil {
+		return fmt.Errorf("shared log: add partitions to the transaction gate of producer %d: %w", pid, err)
+	}
+	return nil
+}
 
 // ErrControlBatch refuses a control batch from a client: only the
 // transaction coordinator writes markers (WriteTxnMarker).

@@ -9,8 +9,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sluicehq/sluice/broker/internal/log"
 )
+
+// setGate sets producer pid's transaction gate at epoch 0 to state, adding
+// parts as members: the coordinator's part, which these tests play.
+func setGate(t testing.TB, p *Partition, pid int64, state TxnGate, parts ...*Partition) {
+	t.Helper()
+	ctx := context.Background()
+	err := pgx.BeginFunc(ctx, p.l.pool, func(tx pgx.Tx) error {
+		if err := SetTxnGate(ctx, tx, pid, 0, state); err != nil {
+			return err
+		}
+		return AddTxnMembers(ctx, tx, pid, parts)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// beginTxn opens producer pid's transaction (epoch 0) on p.
+func beginTxn(t testing.TB, p *Partition, pid int64) { setGate(t, p, pid, GateOngoing, p) }
+
+// endTxn writes producer pid's marker on p as a coordinator does: the
+// gate prepared with the outcome, the marker, the gate closed.
+func endTxn(t testing.TB, p *Partition, pid int64, commit bool) (int64, error) {
+	t.Helper()
+	state := GatePrepareAbort
+	if commit {
+		state = GatePrepareCommit
+	}
+	setGate(t, p, pid, state)
+	off, err := p.WriteTxnMarker(context.Background(), pid, 0, commit, 0)
+	setGate(t, p, pid, GateClosed)
+	return off, err
+}
 
 // values reads p from offset from as a read_committed record reader does
 // (Read) and returns the values.
@@ -51,6 +86,7 @@ func TestTransactionsAcrossNodes(t *testing.T) {
 	if _, err := pa.Append(ctx, recs("plain", 0, 1)); err != nil {
 		t.Fatal(err)
 	}
+	beginTxn(t, pa, 7)
 	off, err := pa.AppendBatch(ctx, txnBatch(t, 7, 0, 2))
 	if err != nil || off != 1 {
 		t.Fatalf("transactional batch: offset %d, %v; want 1", off, err)
@@ -66,7 +102,7 @@ func TestTransactionsAcrossNodes(t *testing.T) {
 	}
 
 	// The commit marker, written through node b.
-	m, err := pb.WriteTxnMarker(ctx, 7, 0, true, 0)
+	m, err := endTxn(t, pb, 7, true)
 	if err != nil || m != 3 {
 		t.Fatalf("commit marker: offset %d, %v; want 3", m, err)
 	}
@@ -79,10 +115,11 @@ func TestTransactionsAcrossNodes(t *testing.T) {
 	checkOffsets(t, "node a, after the commit", pa, 4, 4)
 
 	// Producer 8's transaction, aborted.
+	beginTxn(t, pa, 8)
 	if off, err := pa.AppendBatch(ctx, txnBatch(t, 8, 0, 2)); err != nil || off != 4 {
 		t.Fatalf("transactional batch: offset %d, %v; want 4", off, err)
 	}
-	if m, err := pa.WriteTxnMarker(ctx, 8, 0, false, 0); err != nil || m != 6 {
+	if m, err := endTxn(t, pa, 8, false); err != nil || m != 6 {
 		t.Fatalf("abort marker: offset %d, %v; want 6", m, err)
 	}
 	waitHW(t, pb, 7)
@@ -101,6 +138,7 @@ func TestTransactionsAcrossNodes(t *testing.T) {
 	}
 
 	// Producer 9's transaction left open; a node opening the partition now.
+	beginTxn(t, pa, 9)
 	if _, err := pa.AppendBatch(ctx, txnBatch(t, 9, 0, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +153,7 @@ func TestTransactionsAcrossNodes(t *testing.T) {
 	if got := values(t, pc, 0); !slices.Equal(got, committed) {
 		t.Fatalf("node c reads %q, want %q", got, committed)
 	}
-	if m, err := pc.WriteTxnMarker(ctx, 9, 0, true, 0); err != nil || m != 9 {
+	if m, err := endTxn(t, pc, 9, true); err != nil || m != 9 {
 		t.Fatalf("commit marker: offset %d, %v; want 9", m, err)
 	}
 	want := append(slices.Clone(committed), "p9-0", "after-0")
@@ -139,6 +177,7 @@ func TestTransactionStateComesWithTheHighWatermark(t *testing.T) {
 	ctx := context.Background()
 	for i := range 20 {
 		pid := int64(100 + i)
+		beginTxn(t, pa, pid)
 		first, err := pa.AppendBatch(ctx, txnBatch(t, pid, 0, 1))
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +188,7 @@ func TestTransactionStateComesWithTheHighWatermark(t *testing.T) {
 		if lso := pb.LastStableOffset(); lso > first {
 			t.Fatalf("round %d: node b's last stable offset is %d, past producer %d's open transaction at %d", i, lso, pid, first)
 		}
-		if _, err := pa.WriteTxnMarker(ctx, pid, 0, i%2 == 0, 0); err != nil {
+		if _, err := endTxn(t, pa, pid, i%2 == 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,12 +286,13 @@ func TestKeyCompactionWithTransactionsLikeLocalLog(t *testing.T) {
 			func() (int64, error) { return sh.Append(ctx, recs(who, from, n)) })
 	}
 	txn := func(pid int64, n int) {
+		beginTxn(t, sh, pid)
 		step(fmt.Sprint("transaction of ", pid), func() (int64, error) { return local.AppendBatch(ctx, txnBatch(t, pid, 0, n)) },
 			func() (int64, error) { return sh.AppendBatch(ctx, txnBatch(t, pid, 0, n)) })
 	}
 	marker := func(pid int64, commit bool) {
 		step(fmt.Sprint("marker of ", pid), func() (int64, error) { return local.WriteTxnMarker(ctx, pid, 0, commit, 0) },
-			func() (int64, error) { return sh.WriteTxnMarker(ctx, pid, 0, commit, 0) })
+			func() (int64, error) { return endTxn(t, sh, pid, commit) })
 	}
 	plain("a", 0, 4) // keys k0..k3
 	txn(7, 3)        // k0..k2, committed: they replace a's
@@ -294,12 +334,14 @@ func TestTransactionStateSurvivesPostgresKill(t *testing.T) {
 	a := c.node("a", func(cfg *Config) { cfg.CommitTimeout = 20 * time.Second })
 	pa := openPart(t, a, "t", 0)
 	ctx := context.Background()
+	beginTxn(t, pa, 8)
 	if _, err := pa.AppendBatch(ctx, txnBatch(t, 8, 0, 2)); err != nil { // 0-1
 		t.Fatal(err)
 	}
-	if _, err := pa.WriteTxnMarker(ctx, 8, 0, false, 0); err != nil { // 2
+	if _, err := endTxn(t, pa, 8, false); err != nil { // 2
 		t.Fatal(err)
 	}
+	beginTxn(t, pa, 9)
 	if _, err := pa.AppendBatch(ctx, txnBatch(t, 9, 0, 1)); err != nil { // 3, left open
 		t.Fatal(err)
 	}
@@ -324,7 +366,7 @@ func TestTransactionStateSurvivesPostgresKill(t *testing.T) {
 			t.Fatalf("reads %q after the restart, want nothing (aborted, then open)", got)
 		}
 	}
-	if _, err := pb.WriteTxnMarker(ctx, 9, 0, true, 0); err != nil { // 5
+	if _, err := endTxn(t, pb, 9, true); err != nil { // 5
 		t.Fatal(err)
 	}
 	waitHW(t, pa, 6)
@@ -363,4 +405,104 @@ func FuzzApplyNotification(f *testing.F) {
 			t.Fatalf("last stable offset %d above the high watermark %d after %q", lso, hw, payload)
 		}
 	})
+}
+
+// The transaction gate admits a producer's transactional batches only
+// while its transaction is Ongoing with the partition added, at its epoch,
+// and a marker only while it is prepared with that outcome; what it
+// refuses is not written.
+func TestTransactionGate(t *testing.T) {
+	c := newCluster(t)
+	l := c.node("a", nil)
+	p, other := openPart(t, l, "t", 0), openPart(t, l, "t", 1)
+	ctx := context.Background()
+	refused := func(what string, err, want error) {
+		t.Helper()
+		if !errors.Is(err, want) {
+			t.Fatalf("%s: %v, want %v", what, err, want)
+		}
+		if hw := p.HighWatermark(); hw != 0 {
+			t.Fatalf("%s: the high watermark moved to %d", what, hw)
+		}
+	}
+	_, err := p.AppendBatch(ctx, txnBatch(t, 7, 0, 1))
+	refused("a batch before the transaction is open", err, ErrBatchNotInTransaction)
+	setGate(t, p, 7, GateOngoing, other)
+	_, err = p.AppendBatch(ctx, txnBatch(t, 7, 0, 1))
+	refused("a batch for a partition not added", err, ErrBatchNotInTransaction)
+	_, err = p.WriteTxnMarker(ctx, 7, 0, true, 0)
+	refused("a marker while the transaction is Ongoing", err, ErrMarkerRefused)
+	beginTxn(t, p, 7) // p added
+	err = pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error { return SetTxnGate(ctx, tx, 7, 1, GateOngoing) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.AppendBatch(ctx, txnBatch(t, 7, 0, 1))
+	refused("a batch of an older epoch", err, log.ErrInvalidProducerEpoch)
+	beginTxn(t, p, 7) // back to epoch 0
+	if off, err := p.AppendBatch(ctx, txnBatch(t, 7, 0, 1)); err != nil || off != 0 {
+		t.Fatalf("admitted batch: offset %d, %v", off, err)
+	}
+	setGate(t, p, 7, GatePrepareAbort)
+	if _, err := p.AppendBatch(ctx, txnBatch(t, 7, 1, 1)); !errors.Is(err, ErrBatchNotInTransaction) {
+		t.Fatalf("a batch after the transaction was prepared: %v", err)
+	}
+	if _, err := p.WriteTxnMarker(ctx, 7, 0, true, 0); !errors.Is(err, ErrMarkerRefused) {
+		t.Fatalf("a commit marker of a transaction preparing to abort: %v", err)
+	}
+	if off, err := p.WriteTxnMarker(ctx, 7, 0, false, 0); err != nil || off != 1 {
+		t.Fatalf("abort marker: offset %d, %v", off, err)
+	}
+	setGate(t, p, 7, GateClosed)
+	if _, err := p.WriteTxnMarker(ctx, 7, 0, false, 0); !errors.Is(err, ErrMarkerRefused) {
+		t.Fatalf("a marker after the transaction completed: %v", err)
+	}
+	checkOffsets(t, "after the abort", p, 2, 2)
+}
+
+// A producer's batches racing the coordinator's end of its transaction
+// (on two nodes) land before the marker or are refused: no batch of it is
+// left open after the marker. The partition's row lock orders them; the
+// race is not forced, so a broken gate may pass some runs.
+func TestTransactionGateOrdersBatchesBeforeTheMarker(t *testing.T) {
+	c := newCluster(t)
+	pa, pb := openPart(t, c.node("a", nil), "t", 0), openPart(t, c.node("b", nil), "t", 0)
+	ctx := context.Background()
+	for round := range 10 {
+		pid := int64(200 + round)
+		beginTxn(t, pa, pid)
+		stop := make(chan struct{})
+		done := make(chan int)
+		go func() {
+			n := 0
+			for seq := int32(0); ; seq++ {
+				select {
+				case <-stop:
+					done <- n
+					return
+				default:
+				}
+				if _, err := pa.AppendBatch(ctx, txnBatch(t, pid, seq, 1)); err != nil {
+					if !errors.Is(err, ErrBatchNotInTransaction) {
+						t.Errorf("round %d: batch %d: %v", round, seq, err)
+					}
+					done <- n
+					return
+				}
+				n++
+			}
+		}()
+		time.Sleep(time.Duration(round) * time.Millisecond)
+		if _, err := endTxn(t, pb, pid, true); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		<-done
+		if err := pb.refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if open := pb.OpenTxns(); len(open) != 0 {
+			t.Fatalf("round %d: transactions open after the marker: %v", round, open)
+		}
+	}
 }
