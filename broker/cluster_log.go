@@ -465,25 +465,20 @@ func (p *sharedPart) CheckSequence(b *log.Batch) (bool, error) {
 	return dup, sharedErr(err)
 }
 
-// noTxnOn says whether p refuses transactions (a shared partition): the
-// transaction coordinator's state is still per node, so two nodes could
-// hand one transactional id different producer ids and fence nothing
-// (broker/internal/shared/TRANSACTIONS.md, slice 2).
-func noTxnOn(p partLog) bool {
-	_, ok := p.(*sharedPart)
-	return ok
+// errNoProduceAndCommit refuses ProduceAndCommit on a cluster node: its
+// offsets and records are one transaction through the group's
+// coordinator, which is not built for shared partitions yet
+// (broker/internal/shared/TRANSACTIONS.md, slice 3). Kafka transactions
+// work there.
+var errNoProduceAndCommit = &sharedError{
+	errors.New("produce and commit is not supported on a cluster node yet (the Kafka transactional API is; an embedded node has both)"),
+	ErrInvalidArgument,
 }
 
-// errNoTxnOn is the refusal of a transaction on topic's partition.
-func errNoTxnOn(topic string, partition int32) error {
-	return fmt.Errorf("%s/%d: %w (the cluster's shared log; an embedded node has them)", topic, partition, sharedErr(shared.ErrTransactionsUnsupported))
-}
-
-// NewTxnBatch refuses: the broker runs no transactions on shared
-// partitions yet (their coordinator is per node; the partition side is
-// built, broker/internal/shared/TRANSACTIONS.md).
+// NewTxnBatch refuses: ProduceAndCommit, its only caller, is not served
+// on shared partitions yet.
 func (p *sharedPart) NewTxnBatch([]log.Record, int64, int16, int64) (*log.Batch, error) {
-	return nil, sharedErr(shared.ErrTransactionsUnsupported)
+	return nil, errNoProduceAndCommit
 }
 
 func (p *sharedPart) Append(ctx context.Context, recs []log.Record) (int64, error) {
@@ -569,8 +564,8 @@ func sharedErr(err error) error {
 		return &sharedError{err, errors.Join(log.ErrClosed, ErrStorage)}
 	case errors.Is(err, shared.ErrPartitionDeleted):
 		return &sharedError{err, ErrTopicNotFound}
-	case errors.Is(err, shared.ErrTransactionsUnsupported):
-		return &sharedError{err, ErrInvalidArgument}
+	case errors.Is(err, shared.ErrNotInTransaction):
+		return &sharedError{err, ErrInvalidTxnState}
 	case errors.Is(err, shared.ErrCorruptObject):
 		return &sharedError{err, ErrStorage}
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/sluicehq/sluice/broker/internal/log"
 	"github.com/sluicehq/sluice/broker/internal/txn"
 	"github.com/sluicehq/sluice/internal/metadb"
+	"github.com/sluicehq/sluice/internal/pgmeta"
 )
 
 // Transaction errors; the Kafka transport maps each to its code.
@@ -72,6 +73,10 @@ var txnMigrations = []string{
 
 // txnRuntime is the broker's transaction coordinator.
 type txnRuntime struct {
+	// coord holds every transactional id's state on an embedded node
+	// (stored in meta.db). It is nil on a cluster node, whose state is in
+	// PostgreSQL, one row per id, changed under the row's lock
+	// (txn_cluster.go).
 	coord *txn.Coordinator
 	// gate: produce of transactional batches holds it shared from the
 	// coordinator check until the batch is queued; a transition out of
@@ -91,17 +96,27 @@ type txnRuntime struct {
 // in a Prepare state, aborts partition transactions nothing explains, and
 // starts the timeout ticker.
 func (b *Broker) startTxns(ctx context.Context) error {
-	if err := metadb.Migrate(ctx, b.db, "broker_txn", txnMigrations); err != nil {
-		return fmt.Errorf("transactions: %w", err)
-	}
-	txns, err := b.loadTxns(ctx)
-	if err != nil {
-		return err
-	}
-	tr := &txnRuntime{coord: txn.New(txns, 0), completing: map[string]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
-	b.txns = tr
-	if err := b.recoverTxns(ctx); err != nil {
-		return err
+	tr := &txnRuntime{completing: map[string]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
+	if b.shared != nil {
+		// A cluster node: any node serves any transactional id; a Prepare
+		// state a node left is completed by the ticker of any node.
+		if err := pgmeta.Migrate(ctx, b.shared.cfg.Pool, "broker_txn", clusterTxnMigrations); err != nil {
+			return fmt.Errorf("transactions: %w", err)
+		}
+		b.txns = tr
+	} else {
+		if err := metadb.Migrate(ctx, b.db, "broker_txn", txnMigrations); err != nil {
+			return fmt.Errorf("transactions: %w", err)
+		}
+		txns, err := b.loadTxns(ctx)
+		if err != nil {
+			return err
+		}
+		tr.coord = txn.New(txns, 0)
+		b.txns = tr
+		if err := b.recoverTxns(ctx); err != nil {
+			return err
+		}
 	}
 	interval := b.cfg.GroupTickInterval
 	if interval == 0 {
@@ -172,9 +187,12 @@ func (b *Broker) persistTxn(t *txn.Txn) error {
 	return nil
 }
 
-// recoverTxns runs at Open: Prepare states are completed; then every open
-// partition transaction whose producer has no active transaction touching
-// that partition is aborted.
+// recoverTxns runs at an embedded node's Open: Prepare states are
+// completed; then every open partition transaction whose producer has no
+// active transaction touching that partition is aborted. (A cluster node
+// has neither: its ticker completes Prepare states any node left, and the
+// shared log's gate admits no transactional batch that its coordinator
+// state does not explain.)
 func (b *Broker) recoverTxns(ctx context.Context) error {
 	tr := b.txns
 	_, prepared := tr.coord.Expired(time.Time{})
@@ -196,12 +214,6 @@ func (b *Broker) recoverTxns(ctx context.Context) error {
 	b.mu.RUnlock()
 	for _, t := range topics {
 		for i, p := range t.parts {
-			if noTxnOn(p) {
-				// A shared partition's open transactions may be another
-				// node's: orphans there are the cluster coordinator's to
-				// find (broker/internal/shared/TRANSACTIONS.md, slice 2).
-				continue
-			}
 			for _, o := range p.OpenTxns() {
 				owner, ok := tr.coord.Owner(o.ProducerID)
 				epoch := int16(0)
@@ -230,12 +242,30 @@ func (b *Broker) TickTransactions() {
 		return
 	}
 	now := b.cfg.Now()
-	expired, prepared := tr.coord.Expired(now)
 	ctx := context.Background()
+	var expired []string
+	var prepared []*txn.Txn
+	if tr.coord == nil {
+		var err error
+		if expired, prepared, err = b.clusterTxnsDue(ctx, now); err != nil {
+			b.log.Warn("transactions: looking for timed-out and unfinished transactions", "err", err)
+			return
+		}
+	} else {
+		var ids []string
+		expired, ids = tr.coord.Expired(now)
+		for _, id := range ids {
+			if t, ok := tr.coord.Get(id); ok {
+				prepared = append(prepared, t)
+			}
+		}
+	}
 	for _, id := range expired {
-		tr.gate.Lock()
-		t, err := tr.coord.Abort(id, now, b.persistTxn)
-		tr.gate.Unlock()
+		var t *txn.Txn
+		err := b.txnUpdate(ctx, id, true, func(c *txn.Coordinator, persist txn.Persist) (err error) {
+			t, err = c.Abort(id, now, persist)
+			return err
+		})
 		if err != nil {
 			b.log.Error("aborting a timed-out transaction", "transactional_id", id, "err", err)
 			continue
@@ -248,12 +278,10 @@ func (b *Broker) TickTransactions() {
 			b.log.Error("aborting a timed-out transaction", "transactional_id", id, "err", err)
 		}
 	}
-	for _, id := range prepared {
-		if t, ok := tr.coord.Get(id); ok {
-			// ErrConcurrentTransactions: its EndTxn is completing it.
-			if err := b.completeTxn(ctx, t); err != nil && !errors.Is(err, ErrConcurrentTransactions) {
-				b.log.Error("completing a transaction", "transactional_id", id, "err", err)
-			}
+	for _, t := range prepared {
+		// ErrConcurrentTransactions: its EndTxn is completing it.
+		if err := b.completeTxn(ctx, t); err != nil && !errors.Is(err, ErrConcurrentTransactions) {
+			b.log.Error("completing a transaction", "transactional_id", t.ID, "err", err)
 		}
 	}
 }
@@ -287,12 +315,6 @@ func (b *Broker) completeTxn(ctx context.Context, t *txn.Txn) error {
 			continue // deleted: nothing to mark
 		}
 		p := tpc.parts[tp.Partition]
-		if noTxnOn(p) {
-			// Nothing of the transaction is there (its batches were
-			// refused): a transaction stored before shared partitions
-			// were kept out of transactions completes all the same.
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -322,7 +344,47 @@ func (b *Broker) completeTxn(ctx context.Context, t *txn.Txn) error {
 			}
 		}
 	}
-	return tr.coord.Complete(t.ID, b.persistTxn)
+	return b.txnUpdate(ctx, t.ID, false, func(c *txn.Coordinator, persist txn.Persist) error {
+		// Only the transaction completed here: on a cluster another node
+		// may have completed it, and the producer begun the next one.
+		if cur, ok := c.Get(t.ID); !ok || !samePrepared(cur, t) {
+			return nil
+		}
+		return c.Complete(t.ID, persist)
+	})
+}
+
+// samePrepared reports whether cur is the prepared transaction t (same
+// producer, epoch, state and start), not a later one of its id.
+func samePrepared(cur, t *txn.Txn) bool {
+	return cur.ProducerID == t.ProducerID && cur.Epoch == t.Epoch && cur.State == t.State && cur.Start.Equal(t.Start)
+}
+
+// txnUpdate runs fn on a coordinator holding id's state; fn stores each
+// change through persist. On an embedded node that is the coordinator
+// itself (with gate's write lock when exclusive: no transactional batch
+// is being queued meanwhile); on a cluster node a coordinator holding only
+// id's row, locked in a PostgreSQL transaction that stores the change and
+// the shared log's gate (txn_cluster.go).
+func (b *Broker) txnUpdate(ctx context.Context, id string, exclusive bool, fn func(*txn.Coordinator, txn.Persist) error) error {
+	tr := b.txns
+	if tr.coord == nil {
+		return b.clusterTxnUpdate(ctx, id, fn)
+	}
+	if exclusive {
+		tr.gate.Lock()
+		defer tr.gate.Unlock()
+	}
+	return fn(tr.coord, b.persistTxn)
+}
+
+// txnGet returns id's state.
+func (b *Broker) txnGet(ctx context.Context, id string) (*txn.Txn, bool, error) {
+	if b.txns.coord == nil {
+		return b.clusterTxnGet(ctx, id)
+	}
+	t, ok := b.txns.coord.Get(id)
+	return t, ok, nil
 }
 
 // txnCoord returns the coordinator, or an error while the broker has none
@@ -350,10 +412,22 @@ func (b *Broker) InitTxnProducer(ctx context.Context, txnID string, timeout time
 		id, _, err := b.NewProducerID(ctx)
 		return id, err
 	}
+	if tr.coord == nil {
+		// Taken before the row is locked, so that the transaction never
+		// waits for another connection of the pool; an id not used is
+		// never handed out (ids are 63 bits).
+		id, err := newPID()
+		if err != nil {
+			return -1, -1, fmt.Errorf("init producer id %s: %w", txnID, err)
+		}
+		newPID = func() (int64, error) { return id, nil }
+	}
 	for range 3 {
-		tr.gate.Lock()
-		res, err := tr.coord.InitProducerID(txnID, timeout, pid, epoch, newPID, b.persistTxn)
-		tr.gate.Unlock()
+		var res txn.InitResult
+		err := b.txnUpdate(ctx, txnID, true, func(c *txn.Coordinator, persist txn.Persist) (err error) {
+			res, err = c.InitProducerID(txnID, timeout, pid, epoch, newPID, persist)
+			return err
+		})
 		if err != nil {
 			return -1, -1, fmt.Errorf("init producer id %s: %w", txnID, err)
 		}
@@ -376,8 +450,7 @@ func (b *Broker) InitTxnProducer(ctx context.Context, txnID string, timeout time
 // partition refuses the whole request (the others answer
 // ErrOperationNotAttempted). A nil slice with an error refuses all.
 func (b *Broker) AddPartitionsToTxn(ctx context.Context, txnID string, pid int64, epoch int16, parts []TopicPartition) ([]error, error) {
-	tr, err := b.txnCoord()
-	if err != nil {
+	if _, err := b.txnCoord(); err != nil {
 		return nil, err
 	}
 	errs := make([]error, len(parts))
@@ -390,8 +463,6 @@ func (b *Broker) AddPartitionsToTxn(ctx context.Context, txnID string, pid int64
 		case err != nil:
 		case tp.Partition < 0 || int(tp.Partition) >= len(t.parts):
 			err = fmt.Errorf("add partitions to transaction %s: %s: %w", txnID, tp, ErrPartitionNotFound)
-		case noTxnOn(t.parts[tp.Partition]):
-			err = fmt.Errorf("add partitions to transaction %s: %w", txnID, errNoTxnOn(tp.Topic, tp.Partition))
 		}
 		if err != nil {
 			errs[i], bad = err, true
@@ -405,7 +476,10 @@ func (b *Broker) AddPartitionsToTxn(ctx context.Context, txnID string, pid int64
 		}
 		return errs, nil
 	}
-	if err := tr.coord.AddPartitions(txnID, pid, epoch, tps, b.cfg.Now(), b.persistTxn); err != nil {
+	err := b.txnUpdate(ctx, txnID, false, func(c *txn.Coordinator, persist txn.Persist) error {
+		return c.AddPartitions(txnID, pid, epoch, tps, b.cfg.Now(), persist)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("add partitions to transaction %s: %w", txnID, err)
 	}
 	return errs, nil
@@ -418,14 +492,16 @@ var ErrOperationNotAttempted = errors.New("operation not attempted: another part
 // AddOffsetsToTxn adds a consumer group to the producer's transaction, so
 // that TxnOffsetCommit may keep offsets for it.
 func (b *Broker) AddOffsetsToTxn(ctx context.Context, txnID string, pid int64, epoch int16, groupID string) error {
-	tr, err := b.txnCoord()
-	if err != nil {
+	if _, err := b.txnCoord(); err != nil {
 		return err
 	}
 	if err := ValidateGroupID(groupID); err != nil {
 		return fmt.Errorf("add offsets to transaction %s: %w", txnID, err)
 	}
-	if err := tr.coord.AddGroup(txnID, pid, epoch, groupID, b.cfg.Now(), b.persistTxn); err != nil {
+	err := b.txnUpdate(ctx, txnID, false, func(c *txn.Coordinator, persist txn.Persist) error {
+		return c.AddGroup(txnID, pid, epoch, groupID, b.cfg.Now(), persist)
+	})
+	if err != nil {
 		return fmt.Errorf("add offsets to transaction %s: %w", txnID, err)
 	}
 	return nil
@@ -435,15 +511,17 @@ func (b *Broker) AddOffsetsToTxn(ctx context.Context, txnID string, pid int64, e
 // transaction; they are committed with it. The topics and partitions must
 // exist.
 func (b *Broker) TxnOffsetCommit(ctx context.Context, txnID, groupID string, pid int64, epoch int16, offs []OffsetCommit) error {
-	tr, err := b.txnCoord()
-	if err != nil {
+	if _, err := b.txnCoord(); err != nil {
 		return err
 	}
 	pend, err := b.txnGroupOffsets(txnID, offs)
 	if err != nil {
 		return err
 	}
-	if err := tr.coord.CommitOffsets(txnID, pid, epoch, groupID, pend, b.persistTxn); err != nil {
+	err = b.txnUpdate(ctx, txnID, false, func(c *txn.Coordinator, persist txn.Persist) error {
+		return c.CommitOffsets(txnID, pid, epoch, groupID, pend, persist)
+	})
+	if err != nil {
 		return fmt.Errorf("transactional offset commit %s: %w", txnID, err)
 	}
 	return nil
@@ -474,13 +552,14 @@ func (b *Broker) txnGroupOffsets(txnID string, offs []OffsetCommit) ([]txn.Group
 // again for the outcome completed succeeds; while completing it is
 // ErrConcurrentTransactions.
 func (b *Broker) EndTxn(ctx context.Context, txnID string, pid int64, epoch int16, commit bool) error {
-	tr, err := b.txnCoord()
-	if err != nil {
+	if _, err := b.txnCoord(); err != nil {
 		return err
 	}
-	tr.gate.Lock()
-	t, err := tr.coord.End(txnID, pid, epoch, commit, b.persistTxn)
-	tr.gate.Unlock()
+	var t *txn.Txn
+	err := b.txnUpdate(ctx, txnID, true, func(c *txn.Coordinator, persist txn.Persist) (err error) {
+		t, err = c.End(txnID, pid, epoch, commit, persist)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("end transaction %s: %w", txnID, err)
 	}
@@ -506,7 +585,17 @@ func (b *Broker) PendingTxnOffset(groupID string, tp TopicPartition) bool {
 	if b.txns == nil {
 		return false
 	}
-	return b.txns.coord.Pending(groupID, txn.Partition{Topic: tp.Topic, Partition: tp.Partition})
+	p := txn.Partition{Topic: tp.Topic, Partition: tp.Partition}
+	if b.txns.coord == nil {
+		active, err := b.clusterTxnsActive(context.Background())
+		if err != nil {
+			// Unknown, so unstable: the client asks again.
+			b.log.Warn("transactions: looking for pending offsets", "group", groupID, "err", err)
+			return true
+		}
+		return txn.New(active, 0).Pending(groupID, p)
+	}
+	return b.txns.coord.Pending(groupID, p)
 }
 
 // txnProduceBegin checks a transactional batch of producer pid at epoch
@@ -517,6 +606,11 @@ func (b *Broker) txnProduceBegin(topicName string, partition int32, pid int64, e
 	tr := b.txns
 	if tr == nil {
 		return nil, fmt.Errorf("produce %s/%d: transactional batch: %w", topicName, partition, ErrInvalidTxnState)
+	}
+	if tr.coord == nil {
+		// A cluster node: the shared log's commit checks the batch
+		// against the transaction's gate (broker/internal/shared txn.go).
+		return func() {}, nil
 	}
 	tr.gate.RLock()
 	if err := tr.coord.CheckProduce(pid, epoch, txn.Partition{Topic: topicName, Partition: partition}); err != nil {
@@ -558,7 +652,10 @@ func (b *Broker) DescribeTransaction(txnID string) (TxnState, bool) {
 	if b.txns == nil {
 		return TxnState{}, false
 	}
-	t, ok := b.txns.coord.Get(txnID)
+	t, ok, err := b.txnGet(context.Background(), txnID)
+	if err != nil {
+		b.log.Warn("transactions: describing a transaction", "transactional_id", txnID, "err", err)
+	}
 	if !ok {
 		return TxnState{}, false
 	}
@@ -573,8 +670,17 @@ func (b *Broker) ListTransactions(runningFor time.Duration) []TxnState {
 		return nil
 	}
 	now := b.cfg.Now()
+	var all []*txn.Txn
+	if b.txns.coord == nil {
+		var err error
+		if all, err = b.clusterTxnsAll(context.Background()); err != nil {
+			b.log.Warn("transactions: listing transactions", "err", err)
+		}
+	} else {
+		all = b.txns.coord.All()
+	}
 	var out []TxnState
-	for _, t := range b.txns.coord.All() {
+	for _, t := range all {
 		if runningFor >= 0 && (!t.Active() || now.Sub(t.Start) < runningFor) {
 			continue
 		}

@@ -133,15 +133,18 @@ func (b *Broker) InitProducer(ctx context.Context, txnID string, timeout time.Du
 	if timeout == 0 {
 		timeout = DefaultTxnTimeout
 	}
-	tr, err := b.txnCoord()
-	if err != nil {
+	if _, err := b.txnCoord(); err != nil {
 		return -1, -1, err
 	}
 	unlock := b.lockTxnID(txnID)
 	defer unlock()
 	// A transaction the previous holder left in a Prepare state is
 	// finished here rather than answered with "retry".
-	if t, ok := tr.coord.Get(txnID); ok && (t.State == txn.PrepareCommit || t.State == txn.PrepareAbort) {
+	t, ok, err := b.txnGet(ctx, txnID)
+	if err != nil {
+		return -1, -1, fmt.Errorf("init producer %s: %w", txnID, err)
+	}
+	if ok && (t.State == txn.PrepareCommit || t.State == txn.PrepareAbort) {
 		if err := b.completeTxn(ctx, t); err != nil {
 			return -1, -1, fmt.Errorf("init producer %s: finish the previous transaction: %w", txnID, err)
 		}
@@ -174,11 +177,7 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 	if err != nil {
 		return nil, err
 	}
-	for _, pb := range plan.batches {
-		if noTxnOn(pb.part) {
-			return nil, fmt.Errorf("%s: %w", where, errNoTxnOn(pb.topic.name, pb.partition))
-		}
-	}
+
 	tps := make([]TopicPartition, len(req.Offsets))
 	seen := map[TopicPartition]bool{}
 	for i, oc := range req.Offsets {
@@ -203,6 +202,9 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 	tr, err := b.txnCoord()
 	if err != nil {
 		return nil, err
+	}
+	if tr.coord == nil {
+		return nil, fmt.Errorf("%s: %w", where, errNoProduceAndCommit)
 	}
 	unlock := b.lockTxnID(id)
 	defer unlock()

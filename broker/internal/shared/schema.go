@@ -1259,9 +1259,10 @@ var migrations = []string{
 	// PostgreSQL, kept by the broker) admits a producer's transactional
 	// batches and markers through two tables it writes in the transaction
 	// that changes its state (GateTxn, AddTxnMembers):
-	// sharedlog_txn_producers, a producer's epoch and gate state (1
-	// Ongoing: its transactional batches; 2 PrepareCommit: commit markers;
-	// 3 PrepareAbort: abort markers), and sharedlog_txn_members, the
+	// sharedlog_txn_producers, a producer's epoch and gate state (0
+	// closed: nothing, its epoch still fencing older ones; 1 Ongoing: its
+	// transactional batches; 2 PrepareCommit: commit markers; 3
+	// PrepareAbort: abort markers), and sharedlog_txn_members, the
 	// partitions added to its transaction. sharedlog_commit checks each
 	// transactional entry under its partition's lock and refuses what the
 	// gate does not admit (status 5, or 6 for an older epoch): a batch is

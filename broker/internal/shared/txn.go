@@ -28,10 +28,6 @@ import (
 	"github.com/sluicehq/sluice/broker/internal/log"
 )
 
-// ErrTransactionsUnsupported: the broker does not run this part of
-// transactions on shared partitions yet (TRANSACTIONS.md, slice 3).
-var ErrTransactionsUnsupported = errors.New("shared log: not supported on shared partitions yet")
-
 // ErrNotInTransaction: the transaction gate refused a transactional batch
 // (its producer has no transaction open with the partition added, at the
 // batch's epoch) or a marker (its transaction is not prepared with that
@@ -75,16 +71,14 @@ const (
 )
 
 // SetTxnGate sets producer pid's gate to state at epoch, within tx (the
-// coordinator's transaction). GateClosed also forgets its members.
+// coordinator's transaction). GateClosed also forgets its members; the
+// producer's row stays, with its epoch, so that a fenced producer's batch
+// is answered as fenced after its successor's transaction completed too.
 func SetTxnGate(ctx context.Context, tx pgx.Tx, pid int64, epoch int16, state TxnGate) error {
 	if state == GateClosed {
 		if _, err := tx.Exec(ctx, `DELETE FROM sharedlog_txn_members WHERE producer_id = $1`, pid); err != nil {
 			return fmt.Errorf("shared log: close the transaction gate of producer %d: %w", pid, err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM sharedlog_txn_producers WHERE producer_id = $1`, pid); err != nil {
-			return fmt.Errorf("shared log: close the transaction gate of producer %d: %w", pid, err)
-		}
-		return nil
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO sharedlog_txn_producers (producer_id, epoch, state) VALUES ($1, $2, $3)
 		ON CONFLICT (producer_id) DO UPDATE SET epoch = excluded.epoch, state = excluded.state`, pid, epoch, int16(state))

@@ -1,0 +1,265 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/client"
+	"github.com/sluicehq/sluice/client/primitive"
+	"github.com/sluicehq/sluice/internal/pgtest"
+	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// createSharedTopics creates topics of parts partitions through n.
+func createSharedTopics(t *testing.T, n *sharedNode, parts int32, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := n.topics.CreateTopic(context.Background(), connect.NewRequest(&brokerv1.CreateTopicRequest{Name: name, Partitions: parts})); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// kafkaClient is a franz-go client of addr, closed with the test.
+func kafkaClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// readCommittedValues consumes topic from the start through addr with
+// isolation read_committed until it has want records, then for another
+// settle period (more would be a duplicate or an aborted record), and
+// returns the values, sorted.
+func readCommittedValues(t *testing.T, ctx context.Context, addr, topic string, want int, settle time.Duration) []string {
+	t.Helper()
+	cl := kafkaClient(t, addr, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	var until time.Time
+	for {
+		pctx := ctx
+		if len(got) >= want {
+			if until.IsZero() {
+				until = time.Now().Add(settle)
+			}
+			var cancel context.CancelFunc
+			pctx, cancel = context.WithDeadline(ctx, until)
+			defer cancel()
+		}
+		fs := cl.PollFetches(pctx)
+		if pctx.Err() != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("read %d of %d records of %s under read_committed before the test's deadline", len(got), want, topic)
+			}
+			break
+		}
+		for _, e := range fs.Errors() {
+			t.Fatalf("consume %s: %v", topic, e.Err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	sort.Strings(got)
+	return got
+}
+
+// Kafka transactions across three nodes: consume-transform-produce with
+// franz-go's GroupTransactSession, one session on node a and one on node
+// b in one group (each transactional id served by the node its client
+// reached, the group by its lease holder), a third of the rounds aborted.
+// A read_committed consumer on node c reads each input exactly once, and
+// so does a Connect fetch there.
+func TestClusterKafkaTransactions(t *testing.T) {
+	meta := pgtest.DB(t)
+	objects := "file://" + t.TempDir()
+	nodes := []*sharedNode{startSharedNode(t, meta, objects, "a"), startSharedNode(t, meta, objects, "b"), startSharedNode(t, meta, objects, "c")}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	createSharedTopics(t, nodes[0], 3, "in", "out")
+	const total = 300
+	in := kafkaClient(t, nodes[0].s.KafkaAddr(), kgo.DefaultProduceTopic("in"))
+	var want []string
+	for i := range total {
+		if err := in.ProduceSync(ctx, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("out-v%d", i))
+	}
+	sort.Strings(want)
+
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i, n := range nodes[:2] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runTransactSession(t, sctx, n.s.KafkaAddr(), fmt.Sprint("eos-", i))
+		}()
+	}
+	got := readCommittedValues(t, ctx, nodes[2].s.KafkaAddr(), "out", total, time.Second)
+	stop()
+	wg.Wait()
+	if !slices.Equal(got, want) {
+		t.Fatalf("output under read_committed on node c: %d records, want each of %d inputs once", len(got), total)
+	}
+	var viaConnect []string
+	for p := range int32(3) {
+		for off := int64(0); ; {
+			res, err := nodes[2].broker.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: "out", Partition: p, Offset: off, MaxRecords: 1000}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res.Msg.GetRecords() {
+				viaConnect = append(viaConnect, string(r.GetValue()))
+				off = r.GetOffset() + 1
+			}
+			if len(res.Msg.GetRecords()) == 0 {
+				if off >= res.Msg.GetHighWatermark() {
+					break
+				}
+				off = res.Msg.GetHighWatermark() // past markers and aborted records
+			}
+		}
+	}
+	sort.Strings(viaConnect)
+	if !slices.Equal(viaConnect, want) {
+		t.Fatalf("Connect fetch on node c: %d records, want each of %d inputs once", len(viaConnect), total)
+	}
+}
+
+// runTransactSession copies "in" to "out" in transactions until ctx ends,
+// aborting every third round.
+func runTransactSession(t *testing.T, ctx context.Context, addr, txnID string) {
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(addr), kgo.TransactionalID(txnID),
+		kgo.ConsumerGroup("eos"), kgo.ConsumeTopics("in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DefaultProduceTopic("out"), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer sess.Close()
+	for round := 0; ctx.Err() == nil; round++ {
+		fs := sess.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		for _, e := range fs.Errors() {
+			t.Logf("%s: poll: %v", txnID, e.Err)
+		}
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			t.Errorf("%s: begin: %v", txnID, err)
+			return
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: append([]byte("out-"), r.Value...)}, nil)
+		})
+		if _, err := sess.End(ctx, kgo.TransactionEndTry(round%3 != 0)); err != nil && ctx.Err() == nil {
+			t.Logf("%s: end: %v", txnID, err)
+		}
+	}
+}
+
+// Across nodes, the transactional id is one: a producer initialising it on
+// node b fences the one on node a and aborts its open transaction; and a
+// transaction left open past its timeout is aborted by a node's ticker, so
+// read_committed readers move past it.
+func TestClusterKafkaTransactionFencingAndTimeout(t *testing.T) {
+	meta := pgtest.DB(t)
+	objects := "file://" + t.TempDir()
+	a, b, c := startSharedNode(t, meta, objects, "a"), startSharedNode(t, meta, objects, "b"), startSharedNode(t, meta, objects, "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	createSharedTopics(t, a, 1, "f")
+	txnClient := func(n *sharedNode, id string, opts ...kgo.Opt) *kgo.Client {
+		cl := kafkaClient(t, n.s.KafkaAddr(), append([]kgo.Opt{kgo.TransactionalID(id), kgo.DefaultProduceTopic("f")}, opts...)...)
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	old := txnClient(a, "fence")
+	if err := old.ProduceSync(ctx, &kgo.Record{Value: []byte("old")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	newer := txnClient(b, "fence")
+	if err := newer.ProduceSync(ctx, &kgo.Record{Value: []byte("new")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := newer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	err := old.ProduceSync(ctx, &kgo.Record{Value: []byte("zombie")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidProducerEpoch) && !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("the fenced producer's produce: %v, want INVALID_PRODUCER_EPOCH or PRODUCER_FENCED", err)
+	}
+	if st, ok := c.s.Broker.DescribeTransaction("fence"); !ok || st.State != "CompleteCommit" {
+		t.Fatalf("transaction fence as node c sees it: %+v %v, want CompleteCommit", st, ok)
+	}
+
+	stuck := txnClient(a, "stuck", kgo.TransactionTimeout(1500*time.Millisecond))
+	if err := stuck.ProduceSync(ctx, &kgo.Record{Value: []byte("stuck")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	plain := kafkaClient(t, b.s.KafkaAddr(), kgo.DefaultProduceTopic("f"))
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	got := readCommittedValues(t, ctx, c.s.KafkaAddr(), "f", 2, 500*time.Millisecond)
+	if want := []string{"after", "new"}; !slices.Equal(got, want) {
+		t.Fatalf("read_committed on node c: %q, want %q", got, want)
+	}
+	if st, ok := c.s.Broker.DescribeTransaction("stuck"); !ok || st.State != "CompleteAbort" {
+		t.Fatalf("the timed-out transaction: %+v %v, want CompleteAbort", st, ok)
+	}
+}
+
+// ProduceAndCommit (Connect; what stream applications commit with) is
+// refused on a cluster node before anything of it is stored: a stream
+// application's first commit ends Run with the reason.
+func TestClusterProduceAndCommitRefused(t *testing.T) {
+	meta := pgtest.DB(t)
+	a := startSharedNode(t, meta, "file://"+t.TempDir(), "a")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	createSharedTopics(t, a, 1, "in", "out")
+	conn := client.New(http.DefaultClient, a.url)
+	p, err := client.NewProducer(ctx, conn, "in", primitive.Null(), primitive.String(), client.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Produce(ctx, struct{}{}, "x"); err != nil {
+		t.Fatal(err)
+	}
+	app := stream.New(conn, "copier", stream.CommitInterval(50*time.Millisecond))
+	stream.To(stream.From(app, "in", primitive.Null(), primitive.String()), "out", primitive.Null(), primitive.String())
+	err = app.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("Run went on retrying a commit the cluster refuses")
+	}
+	if err == nil || !strings.Contains(err.Error(), "produce and commit is not supported on a cluster node yet") {
+		t.Fatalf("Run = %v, want the refusal of produce-and-commit on a cluster node", err)
+	}
+	if res, err := a.broker.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: "out", Partition: 0, Offset: 0})); err != nil || len(res.Msg.GetRecords()) != 0 {
+		t.Fatalf("out holds %d records, %v; want none", len(res.Msg.GetRecords()), err)
+	}
+}
