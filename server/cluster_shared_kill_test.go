@@ -21,10 +21,13 @@ import (
 )
 
 // sharedNodeEnv makes the test binary, re-executed, run a cluster node
-// with the shared log: "META|OBJECTS|DATADIR|NODEID", or
-// "META|OBJECTS|DATADIR|NODEID|maintain" to run the broker's maintenance
-// (retention, merges, key compaction) as of an hour on every 50 ms. It
-// prints its URL and runs until killed.
+// with the shared log: "META|OBJECTS|DATADIR|NODEID", then options:
+// "maintain" runs the broker's maintenance (retention, merges, key
+// compaction) as of an hour on every 50 ms; "kafka" starts a Kafka
+// listener, "kafka=HOST:PORT" one at that address (a node restarted where
+// it was, as in production: the other nodes' directories may name its old
+// address for a few seconds). It prints its URL (and the listener's address after a space)
+// and runs until killed.
 const sharedNodeEnv = "SLUICE_SERVER_TEST_SHARED_NODE"
 
 // TestHelperSharedNode is not a test: the kill -9 test runs it in another
@@ -35,17 +38,37 @@ func TestHelperSharedNode(t *testing.T) {
 		t.Skip("helper process for TestClusterSharedLogKill9")
 	}
 	f := strings.Split(spec, "|")
-	if len(f) != 4 && (len(f) != 5 || f[4] != "maintain") {
+	if len(f) < 4 {
 		fmt.Println("error: bad", sharedNodeEnv, spec)
 		os.Exit(1)
 	}
-	s, url, _, err := Start(context.Background(), Config{Meta: f[0], Objects: f[1], DataDir: f[2], NodeID: f[3], Fsync: neverFsync(t)}, "127.0.0.1:0")
+	cfg := Config{Meta: f[0], Objects: f[1], DataDir: f[2], NodeID: f[3], Fsync: neverFsync(t)}
+	maintain := false
+	for _, opt := range f[4:] {
+		switch opt {
+		case "maintain":
+			maintain = true
+		case "kafka":
+			cfg.KafkaAddr = "127.0.0.1:0"
+		default:
+			if addr, ok := strings.CutPrefix(opt, "kafka="); ok {
+				cfg.KafkaAddr = addr
+				continue
+			}
+			fmt.Println("error: bad", sharedNodeEnv, "option", opt)
+			os.Exit(1)
+		}
+	}
+	s, url, _, err := Start(context.Background(), cfg, "127.0.0.1:0")
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
+	if cfg.KafkaAddr != "" {
+		url += " " + s.KafkaAddr()
+	}
 	fmt.Println(url)
-	for len(f) == 5 {
+	for maintain {
 		time.Sleep(50 * time.Millisecond)
 		_ = s.Broker.RunMaintenance(time.Now().Add(time.Hour)) // errors: the next pass tries again
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"os/exec"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -261,5 +264,132 @@ func TestClusterProduceAndCommitRefused(t *testing.T) {
 	}
 	if res, err := a.broker.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: "out", Partition: 0, Offset: 0})); err != nil || len(res.Msg.GetRecords()) != 0 {
 		t.Fatalf("out holds %d records, %v; want none", len(res.Msg.GetRecords()), err)
+	}
+}
+
+// Kill -9 of the node coordinating a transaction, 20 rounds. Nodes a and
+// b run in processes of their own, c in the test. Each round a
+// transactional producer on the victim (a or b, at random) writes ten
+// records in a transaction, and the victim is killed before its EndTxn,
+// while it is in flight, or after it was answered; then a producer with
+// the same transactional id on the other node takes the id over and
+// commits a probe (its InitProducerId aborts an open transaction, or
+// waits until a node completes a prepared one). Under read_committed on
+// node c, each round is all or nothing, a round whose commit was
+// answered is all there, and every probe is there once.
+func TestClusterKafkaTransactionsKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 rounds: not in -short")
+	}
+	meta := pgtest.DB(t)
+	objects := "file://" + t.TempDir()
+	c := startSharedNode(t, meta, objects, "c")
+	createSharedTopics(t, c, 2, "tx")
+	type helper struct {
+		id         string
+		cmd        *exec.Cmd
+		url, kafka string
+	}
+	start := func(h *helper) {
+		opt := "kafka" // then the same address again
+		if h.kafka != "" {
+			opt = "kafka=" + h.kafka
+		}
+		var line string
+		h.cmd, line = startSharedHelper(t, meta, objects, h.id, opt)
+		h.url, h.kafka, _ = strings.Cut(line, " ")
+	}
+	helpers := []*helper{{id: "a"}, {id: "b"}}
+	for _, h := range helpers {
+		start(h)
+	}
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 98))
+	t.Logf("seed %d", seed)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const rounds, perRound = 20, 10
+	answered := map[int]bool{} // rounds whose commit was answered before the kill
+	for round := range rounds {
+		vi := rng.IntN(2)
+		victim, other := helpers[vi], helpers[1-vi]
+		cl, err := kgo.NewClient(kgo.SeedBrokers(victim.kafka), kgo.TransactionalID("kill"), kgo.DefaultProduceTopic("tx"),
+			kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range perRound {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "r%02d-%d", round, i)}).FirstErr(); err != nil {
+				t.Fatalf("round %d: transactional produce on node %s: %v", round, victim.id, err)
+			}
+		}
+		mode := rng.IntN(3) // 0: kill before EndTxn; 1: while in flight; 2: after its answer
+		ended := make(chan error, 1)
+		began := time.Now()
+		if mode > 0 {
+			ectx, ecancel := context.WithTimeout(ctx, 20*time.Second)
+			go func() { defer ecancel(); ended <- cl.EndTransaction(ectx, kgo.TryCommit) }()
+		}
+		switch mode {
+		case 1:
+			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+		case 2:
+			if err := <-ended; err != nil {
+				t.Fatalf("round %d: commit on node %s: %v", round, victim.id, err)
+			}
+			answered[round] = true
+		}
+		if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		victim.cmd.Wait()
+		if mode == 1 {
+			if err := <-ended; err == nil {
+				answered[round] = true
+			}
+		}
+		go cl.Close() // its node is gone: do not wait for it
+		t.Logf("round %d: node %s killed (mode %d; commit answered %v, after %v)", round, victim.id, mode, answered[round], time.Since(began).Round(time.Millisecond))
+
+		probe := kafkaClient(t, other.kafka, kgo.TransactionalID("kill"), kgo.DefaultProduceTopic("tx"))
+		if err := probe.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := probe.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "probe-%02d", round)}).FirstErr(); err != nil {
+			t.Fatalf("round %d: the take-over's produce on node %s: %v", round, other.id, err)
+		}
+		if err := probe.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatalf("round %d: the take-over's commit on node %s: %v", round, other.id, err)
+		}
+		probe.Close()
+		start(victim)
+	}
+
+	got := readCommittedValues(t, ctx, c.s.KafkaAddr(), "tx", rounds+perRound*len(answered), 2*time.Second)
+	perRoundSeen := map[string]int{}
+	seen := map[string]bool{}
+	for _, v := range got {
+		if seen[v] {
+			t.Errorf("%s read twice", v)
+		}
+		seen[v] = true
+		if r, _, ok := strings.Cut(v, "-"); ok && strings.HasPrefix(v, "r") {
+			perRoundSeen[r]++
+		}
+	}
+	for round := range rounds {
+		r := fmt.Sprintf("r%02d", round)
+		switch n := perRoundSeen[r]; {
+		case n != 0 && n != perRound:
+			t.Errorf("round %d: %d of its %d records read: a transaction is all or nothing", round, n, perRound)
+		case n == 0 && answered[round]:
+			t.Errorf("round %d: its commit was answered, and none of its records is read", round)
+		}
+		if p := fmt.Sprintf("probe-%02d", round); !seen[p] {
+			t.Errorf("%s, committed, is not read", p)
+		}
 	}
 }
