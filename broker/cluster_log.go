@@ -465,20 +465,11 @@ func (p *sharedPart) CheckSequence(b *log.Batch) (bool, error) {
 	return dup, sharedErr(err)
 }
 
-// errNoProduceAndCommit refuses ProduceAndCommit on a cluster node: its
-// offsets and records are one transaction through the group's
-// coordinator, which is not built for shared partitions yet
-// (broker/internal/shared/TRANSACTIONS.md, slice 3). Kafka transactions
-// work there.
-var errNoProduceAndCommit = &sharedError{
-	errors.New("produce and commit is not supported on a cluster node yet (the Kafka transactional API is; an embedded node has both)"),
-	ErrInvalidArgument,
-}
-
-// NewTxnBatch refuses: ProduceAndCommit, its only caller, is not served
-// on shared partitions yet.
-func (p *sharedPart) NewTxnBatch([]log.Record, int64, int16, int64) (*log.Batch, error) {
-	return nil, errNoProduceAndCommit
+// NewTxnBatch encodes a ProduceAndCommit's transactional batch; the
+// commit checks it against the transaction's gate.
+func (p *sharedPart) NewTxnBatch(recs []log.Record, pid int64, epoch int16, nowMs int64) (*log.Batch, error) {
+	c := p.cfg.Load()
+	return log.EncodeTxnBatch(recs, pid, epoch, nowMs, c.MaxRecordBytes, c.MaxBatchBytes)
 }
 
 func (p *sharedPart) Append(ctx context.Context, recs []log.Record) (int64, error) {

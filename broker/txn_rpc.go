@@ -10,7 +10,8 @@ package broker
 //  1. the id's leftover transaction (an interrupted earlier request) is
 //     aborted, or completed if it had reached Prepare;
 //  2. the partitions the records go to and the group are added to a new
-//     transaction (durable in meta.db), with the offsets pending in it;
+//     transaction (durable in meta.db, or PostgreSQL on a cluster node),
+//     with the offsets pending in it;
 //  3. each partition's records are appended as one transactional batch of
 //     the id's producer id and epoch (invisible to read_committed readers);
 //  4. PrepareCommit is stored, then a commit marker is written on every
@@ -19,8 +20,13 @@ package broker
 // A kill -9 anywhere before 4 leaves an Ongoing transaction: its records
 // stay invisible, the offsets uncommitted, and the next request or
 // InitProducer of the id (or its timeout) aborts it. After PrepareCommit is
-// stored, Open finishes the commit. Either way a read_committed reader sees
-// the records once and the offsets move with them.
+// stored, Open (on a cluster, any node's ticker) finishes the commit.
+// Either way a read_committed reader sees the records once and the offsets
+// move with them.
+//
+// On a cluster node a request naming a group runs on the group's
+// coordinator (forwarded there), which checks the member; the records go
+// through the shared log's gate (txn_cluster.go) like a Kafka client's.
 //
 // Fencing: InitProducer bumps the id's epoch; every step checks the epoch
 // against the coordinator (AddPartitions, the produce gate, End), so a
@@ -41,6 +47,7 @@ import (
 	"github.com/sluicehq/sluice/broker/internal/log"
 	"github.com/sluicehq/sluice/broker/internal/txn"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 )
 
 // DefaultTxnTimeout is InitProducer's transaction timeout when the request
@@ -199,12 +206,15 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 		}
 	}
 
-	tr, err := b.txnCoord()
-	if err != nil {
+	if _, err := b.txnCoord(); err != nil {
 		return nil, err
 	}
-	if tr.coord == nil {
-		return nil, fmt.Errorf("%s: %w", where, errNoProduceAndCommit)
+	if req.Group != "" {
+		// The group's coordinator runs it (the Connect handler forwards
+		// the call there): it checks the member against its group state.
+		if _, err := b.coordinate(ctx, req.Group); err != nil {
+			return nil, err
+		}
 	}
 	unlock := b.lockTxnID(id)
 	defer unlock()
@@ -213,8 +223,10 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 	ctx = context.WithoutCancel(ctx)
 
 	// 1. The id's leftover transaction.
-	t, ok := tr.coord.Get(id)
+	t, ok, err := b.txnGet(ctx, id)
 	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", where, err)
 	case !ok || t.ProducerID != req.ProducerID:
 		return nil, fmt.Errorf("%s: producer %d: %w (call InitProducer first)", where, req.ProducerID, ErrInvalidProducerIDMapping)
 	case t.Epoch != req.Epoch:
@@ -260,7 +272,10 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 		}
 		group = req.Group
 	}
-	if err := tr.coord.Add(id, req.ProducerID, req.Epoch, parts, group, pend, b.cfg.Now(), b.persistTxn); err != nil {
+	err = b.txnUpdate(ctx, id, false, func(c *txn.Coordinator, persist txn.Persist) error {
+		return c.Add(id, req.ProducerID, req.Epoch, parts, group, pend, b.cfg.Now(), persist)
+	})
+	if err != nil {
 		return nil, abort(fmt.Errorf("%s: %w", where, err))
 	}
 	txnStep(txnStepBegun)
@@ -297,9 +312,11 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 	txnStep(txnStepWritten)
 
 	// 4. Commit: PrepareCommit, markers, offsets.
-	tr.gate.Lock()
-	prepared, err := tr.coord.End(id, req.ProducerID, req.Epoch, true, b.persistTxn)
-	tr.gate.Unlock()
+	var prepared *txn.Txn
+	err = b.txnUpdate(ctx, id, true, func(c *txn.Coordinator, persist txn.Persist) (err error) {
+		prepared, err = c.End(id, req.ProducerID, req.Epoch, true, persist)
+		return err
+	})
 	if err != nil {
 		return nil, abort(fmt.Errorf("%s: commit: %w", where, err))
 	}
@@ -477,6 +494,13 @@ func (s groupService) ProduceAndCommit(ctx context.Context, req *connect.Request
 		r.Offsets = append(r.Offsets, OffsetCommit{Topic: oc.GetTopic(), Partition: oc.GetPartition(), Offset: oc.GetOffset(), Metadata: oc.GetMetadata()})
 	}
 	res, err := s.b.ProduceAndCommit(ctx, r)
+	if errors.Is(err, ErrNotCoordinator) {
+		// A cluster node that does not coordinate the group: its
+		// coordinator runs the whole request.
+		return forwardUnary(s, ctx, req, err, func(c brokerv1connect.GroupServiceClient) func(context.Context, *connect.Request[brokerv1.ProduceAndCommitRequest]) (*connect.Response[brokerv1.ProduceAndCommitResponse], error) {
+			return c.ProduceAndCommit
+		})
+	}
 	if err != nil {
 		return nil, s.b.txnRPCError(req.Spec().Procedure, err)
 	}

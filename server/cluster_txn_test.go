@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
@@ -236,34 +237,76 @@ func TestClusterKafkaTransactionFencingAndTimeout(t *testing.T) {
 	}
 }
 
-// ProduceAndCommit (Connect; what stream applications commit with) is
-// refused on a cluster node before anything of it is stored: a stream
-// application's first commit ends Run with the reason.
-func TestClusterProduceAndCommitRefused(t *testing.T) {
+// A stream application with exactly-once commits (ProduceAndCommit) on a
+// cluster: two instances, on nodes b and c, of a word count (a
+// repartition topic and a count table with its compacted, transactional
+// changelog), the group coordinated by node a, so that each commit is
+// forwarded there. Read on node a, every word's last count is exact.
+func TestClusterStreamExactlyOnce(t *testing.T) {
 	meta := pgtest.DB(t)
-	a := startSharedNode(t, meta, "file://"+t.TempDir(), "a")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	objects := "file://" + t.TempDir()
+	a, b, c := startSharedNode(t, meta, objects, "a"), startSharedNode(t, meta, objects, "b"), startSharedNode(t, meta, objects, "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	createSharedTopics(t, a, 1, "in", "out")
-	conn := client.New(http.DefaultClient, a.url)
-	p, err := client.NewProducer(ctx, conn, "in", primitive.Null(), primitive.String(), client.AutoRegister())
+	createSharedTopics(t, a, 3, "lines", "counts")
+	if holder, err := a.s.Broker.GroupCoordinator(ctx, "wc"); err != nil || holder != "a" {
+		t.Fatalf("group wc's coordinator: %q, %v; want node a", holder, err)
+	}
+	conn := func(n *sharedNode) *client.Conn { return client.New(http.DefaultClient, n.url) }
+	p, err := client.NewProducer(ctx, conn(a), "lines", primitive.Null(), primitive.String(), client.AutoRegister())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Produce(ctx, struct{}{}, "x"); err != nil {
+	want := map[string]int64{}
+	words := []string{"ant", "bee", "cat", "dog", "eel", "fox", "gnu"}
+	for i := range 200 {
+		line := fmt.Sprintf("%s %s", words[i%len(words)], words[(i*3)%len(words)])
+		for _, w := range strings.Fields(line) {
+			want[w]++
+		}
+		if _, err := p.Produce(ctx, struct{}{}, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	rctx, stop := context.WithCancel(ctx)
+	for _, n := range []*sharedNode{b, c} {
+		app := stream.New(conn(n), "wc", stream.CommitInterval(50*time.Millisecond), stream.Logger(testLogger(t)))
+		lines := stream.From(app, "lines", primitive.Null(), primitive.String())
+		ws := stream.FlatMap(lines, func(_ struct{}, line string) []stream.KV[string, string] {
+			var out []stream.KV[string, string]
+			for _, w := range strings.Fields(line) {
+				out = append(out, stream.KV[string, string]{Key: w, Value: w})
+			}
+			return out
+		})
+		counts := stream.Count(stream.GroupByKey(stream.Repartition(ws, primitive.String(), primitive.String())))
+		stream.To(counts.ToStream(), "counts", primitive.String(), primitive.Int64())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := app.Run(rctx); err != nil {
+				t.Errorf("stream on node %s: %v", n.s.cfg.NodeID, err)
+			}
+		}()
+	}
+	defer func() { stop(); wg.Wait() }()
+
+	cons, err := client.NewConsumer(conn(a), "counts", primitive.String(), primitive.Int64(), client.FromEarliest())
+	if err != nil {
 		t.Fatal(err)
 	}
-	app := stream.New(conn, "copier", stream.CommitInterval(50*time.Millisecond))
-	stream.To(stream.From(app, "in", primitive.Null(), primitive.String()), "out", primitive.Null(), primitive.String())
-	err = app.Run(ctx)
-	if ctx.Err() != nil {
-		t.Fatal("Run went on retrying a commit the cluster refuses")
-	}
-	if err == nil || !strings.Contains(err.Error(), "produce and commit is not supported on a cluster node yet") {
-		t.Fatalf("Run = %v, want the refusal of produce-and-commit on a cluster node", err)
-	}
-	if res, err := a.broker.Fetch(ctx, connect.NewRequest(&brokerv1.FetchRequest{Topic: "out", Partition: 0, Offset: 0})); err != nil || len(res.Msg.GetRecords()) != 0 {
-		t.Fatalf("out holds %d records, %v; want none", len(res.Msg.GetRecords()), err)
+	got := map[string]int64{}
+	for m, err := range cons.All(ctx) {
+		if err != nil {
+			t.Fatalf("counts so far %v, want %v: %v", got, want, err)
+		}
+		if m.Value > want[m.Key] {
+			t.Fatalf("%s counted %d, more than its %d: an input counted twice", m.Key, m.Value, want[m.Key])
+		}
+		if got[m.Key] = m.Value; maps.Equal(got, want) {
+			return
+		}
 	}
 }
 

@@ -33,8 +33,7 @@ func (e *permanentError) Unwrap() error { return e.err }
 // their state again), while a record it cannot process (it does not
 // decode) stops Run with an error naming the record, and so does a commit
 // the broker refuses for what it holds (InvalidArgument: a record over
-// the topic's max.message.bytes, a partition of a cluster's shared log,
-// where the broker runs no transactions yet).
+// the topic's max.message.bytes).
 func (a *App) Run(ctx context.Context) error {
 	if err := errors.Join(a.errs...); err != nil {
 		return err
