@@ -578,24 +578,28 @@ func (b *Broker) EndTxn(ctx context.Context, txnID string, pid int64, epoch int1
 	return nil
 }
 
-// PendingTxnOffset reports whether a transaction that is open or
-// completing holds an offset of group for tp, which OffsetFetch's
-// require_stable answers with UNSTABLE_OFFSET_COMMIT.
-func (b *Broker) PendingTxnOffset(groupID string, tp TopicPartition) bool {
+// PendingTxnOffsets returns a test of whether a transaction that is open
+// or completing holds an offset of group for a partition, which
+// OffsetFetch's require_stable answers with UNSTABLE_OFFSET_COMMIT. It
+// reads the coordinator's state once (on a cluster node, one query) for
+// all of a request's partitions; when that read fails every partition is
+// unstable, and the client asks again.
+func (b *Broker) PendingTxnOffsets(ctx context.Context, groupID string) func(TopicPartition) bool {
 	if b.txns == nil {
-		return false
+		return func(TopicPartition) bool { return false }
 	}
-	p := txn.Partition{Topic: tp.Topic, Partition: tp.Partition}
-	if b.txns.coord == nil {
-		active, err := b.clusterTxnsActive(context.Background())
+	c := b.txns.coord
+	if c == nil {
+		active, err := b.clusterTxnsActive(ctx)
 		if err != nil {
-			// Unknown, so unstable: the client asks again.
 			b.log.Warn("transactions: looking for pending offsets", "group", groupID, "err", err)
-			return true
+			return func(TopicPartition) bool { return true }
 		}
-		return txn.New(active, 0).Pending(groupID, p)
+		c = txn.New(active, 0)
 	}
-	return b.txns.coord.Pending(groupID, p)
+	return func(tp TopicPartition) bool {
+		return c.Pending(groupID, txn.Partition{Topic: tp.Topic, Partition: tp.Partition})
+	}
 }
 
 // txnProduceBegin checks a transactional batch of producer pid at epoch

@@ -53,11 +53,11 @@ func txnCode(c *Conn, err error, version, fencedFrom int16) int16 {
 // partition of fts whose offset in group an open transaction holds
 // pending (OffsetFetch's require_stable).
 func markUnstable(c *Conn, group string, fts []fetchedTopic) {
-	b := c.Server().Broker()
+	pending := c.Server().Broker().PendingTxnOffsets(c.Context(), group)
 	for _, ft := range fts {
 		for i := range ft.parts {
 			p := &ft.parts[i]
-			if p.ErrorCode == 0 && b.PendingTxnOffset(group, broker.TopicPartition{Topic: ft.topic, Partition: p.Partition}) {
+			if p.ErrorCode == 0 && pending(broker.TopicPartition{Topic: ft.topic, Partition: p.Partition}) {
 				p.ErrorCode, p.Offset = kerr.UnstableOffsetCommit.Code, -1
 			}
 		}
