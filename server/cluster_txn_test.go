@@ -27,6 +27,14 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
+// threeSharedNodes starts nodes a, b and c of a cluster with the shared
+// log, in this process.
+func threeSharedNodes(t *testing.T) (a, b, c *sharedNode) {
+	meta := pgtest.DB(t)
+	objects := "file://" + t.TempDir()
+	return startSharedNode(t, meta, objects, "a"), startSharedNode(t, meta, objects, "b"), startSharedNode(t, meta, objects, "c")
+}
+
 // createSharedTopics creates topics of parts partitions through n.
 func createSharedTopics(t *testing.T, n *sharedNode, parts int32, names ...string) {
 	t.Helper()
@@ -91,9 +99,8 @@ func readCommittedValues(t *testing.T, ctx context.Context, addr, topic string, 
 // A read_committed consumer on node c reads each input exactly once, and
 // so does a Connect fetch there.
 func TestClusterKafkaTransactions(t *testing.T) {
-	meta := pgtest.DB(t)
-	objects := "file://" + t.TempDir()
-	nodes := []*sharedNode{startSharedNode(t, meta, objects, "a"), startSharedNode(t, meta, objects, "b"), startSharedNode(t, meta, objects, "c")}
+	a, b, c := threeSharedNodes(t)
+	nodes := []*sharedNode{a, b, c}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	createSharedTopics(t, nodes[0], 3, "in", "out")
@@ -188,9 +195,7 @@ func runTransactSession(t *testing.T, ctx context.Context, addr, txnID string) {
 // transaction left open past its timeout is aborted by a node's ticker, so
 // read_committed readers move past it.
 func TestClusterKafkaTransactionFencingAndTimeout(t *testing.T) {
-	meta := pgtest.DB(t)
-	objects := "file://" + t.TempDir()
-	a, b, c := startSharedNode(t, meta, objects, "a"), startSharedNode(t, meta, objects, "b"), startSharedNode(t, meta, objects, "c")
+	a, b, c := threeSharedNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	createSharedTopics(t, a, 1, "f")
@@ -243,9 +248,7 @@ func TestClusterKafkaTransactionFencingAndTimeout(t *testing.T) {
 // changelog), the group coordinated by node a, so that each commit is
 // forwarded there. Read on node a, every word's last count is exact.
 func TestClusterStreamExactlyOnce(t *testing.T) {
-	meta := pgtest.DB(t)
-	objects := "file://" + t.TempDir()
-	a, b, c := startSharedNode(t, meta, objects, "a"), startSharedNode(t, meta, objects, "b"), startSharedNode(t, meta, objects, "c")
+	a, b, c := threeSharedNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	createSharedTopics(t, a, 3, "lines", "counts")
