@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -240,6 +241,47 @@ func TestClusterKafkaTransactionFencingAndTimeout(t *testing.T) {
 	if st, ok := c.s.Broker.DescribeTransaction("stuck"); !ok || st.State != "CompleteAbort" {
 		t.Fatalf("the timed-out transaction: %+v %v, want CompleteAbort", st, ok)
 	}
+
+	// librdkafka (kcat) on node b: read_committed skips the aborted
+	// transactions through the aborted index; read_uncommitted has all.
+	for _, c := range []struct {
+		isolation string
+		want      string
+	}{
+		{"read_committed", "new\nafter\n"},
+		{"read_uncommitted", "old\nnew\nstuck\nafter\n"},
+	} {
+		out := kcatConsume(t, b.s.KafkaAddr(), "f", "isolation.level="+c.isolation)
+		if out != c.want {
+			t.Errorf("kcat with %s on node b read %q, want %q", c.isolation, out, c.want)
+		}
+	}
+}
+
+// kcatConsume reads topic from the start to its end with kcat (librdkafka)
+// through addr, one value per line, with the extra librdkafka settings.
+// Without kcat the test skips, or fails under SLUICE_REQUIRE_KAFKA_CLIENTS
+// (.ci/run sets it).
+func kcatConsume(t *testing.T, addr, topic string, settings ...string) string {
+	t.Helper()
+	path, err := exec.LookPath("kcat")
+	if err != nil {
+		if os.Getenv("SLUICE_REQUIRE_KAFKA_CLIENTS") != "" {
+			t.Fatal("kcat is not installed (apt-get install kcat); failing, since SLUICE_REQUIRE_KAFKA_CLIENTS is set")
+		}
+		t.Skip("kcat is not installed (apt-get install kcat); skipping")
+	}
+	args := []string{"-b", addr, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\\n"}
+	for _, s := range settings {
+		args = append(args, "-X", s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, args...).Output()
+	if err != nil {
+		t.Fatalf("kcat %v: %v", args, err)
+	}
+	return string(out)
 }
 
 // A stream application with exactly-once commits (ProduceAndCommit) on a
