@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log"
@@ -87,6 +88,10 @@ type txnRuntime struct {
 	completing map[string]bool // ids whose completion is under way
 
 	ids txnLocks // serialise ProduceAndCommit per id (txn_rpc.go)
+
+	// scanFailing is set while the ticker cannot read a cluster node's
+	// transactions (PostgreSQL down): logged once, not every tick.
+	scanFailing atomic.Bool
 
 	quit chan struct{}
 	done chan struct{}
@@ -247,8 +252,15 @@ func (b *Broker) TickTransactions() {
 	var prepared []*txn.Txn
 	if tr.coord == nil {
 		var err error
-		if expired, prepared, err = b.clusterTxnsDue(ctx, now); err != nil {
-			b.log.Warn("transactions: looking for timed-out and unfinished transactions", "err", err)
+		expired, prepared, err = b.clusterTxnsDue(ctx, now)
+		if failing := err != nil; tr.scanFailing.Swap(failing) != failing {
+			if failing {
+				b.log.Warn("transactions: cannot look for timed-out and unfinished transactions; trying again every tick", "err", err)
+			} else {
+				b.log.Info("transactions: looking for timed-out and unfinished transactions again")
+			}
+		}
+		if err != nil {
 			return
 		}
 	} else {
