@@ -25,6 +25,7 @@ import (
 	"github.com/sluicehq/sluice/client/primitive"
 	"github.com/sluicehq/sluice/internal/pgtest"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
+	"github.com/sluicehq/sluice/proto/gen/sluice/broker/v1/brokerv1connect"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -297,14 +298,23 @@ func TestClusterStreamExactlyOnce(t *testing.T) {
 	if holder, err := a.s.Broker.GroupCoordinator(ctx, "wc"); err != nil || holder != "a" {
 		t.Fatalf("group wc's coordinator: %q, %v; want node a", holder, err)
 	}
-	conn := func(n *sharedNode) *client.Conn { return client.New(http.DefaultClient, n.url) }
-	p, err := client.NewProducer(ctx, conn(a), "lines", primitive.Null(), primitive.String(), client.AutoRegister())
+	want := produceLines(t, ctx, a.url, 200)
+	stop := runWordCounts(t, ctx, b.url, c.url)
+	defer stop()
+	checkCounts(t, ctx, a.url, want)
+}
+
+// produceLines writes n lines of two words to topic lines through url and
+// returns how often each word occurs.
+func produceLines(t *testing.T, ctx context.Context, url string, n int) map[string]int64 {
+	t.Helper()
+	p, err := client.NewProducer(ctx, client.New(http.DefaultClient, url), "lines", primitive.Null(), primitive.String(), client.AutoRegister())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int64{}
 	words := []string{"ant", "bee", "cat", "dog", "eel", "fox", "gnu"}
-	for i := range 200 {
+	for i := range n {
 		line := fmt.Sprintf("%s %s", words[i%len(words)], words[(i*3)%len(words)])
 		for _, w := range strings.Fields(line) {
 			want[w]++
@@ -313,10 +323,16 @@ func TestClusterStreamExactlyOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return want
+}
+
+// runWordCounts runs one instance of word count "wc" (lines to counts,
+// through a repartition topic and a count table) per URL until stop.
+func runWordCounts(t *testing.T, ctx context.Context, urls ...string) (stop func()) {
 	var wg sync.WaitGroup
-	rctx, stop := context.WithCancel(ctx)
-	for _, n := range []*sharedNode{b, c} {
-		app := stream.New(conn(n), "wc", stream.CommitInterval(50*time.Millisecond), stream.Logger(testLogger(t)))
+	rctx, cancel := context.WithCancel(ctx)
+	for _, url := range urls {
+		app := stream.New(client.New(http.DefaultClient, url), "wc", stream.CommitInterval(50*time.Millisecond), stream.Logger(testLogger(t)))
 		lines := stream.From(app, "lines", primitive.Null(), primitive.String())
 		ws := stream.FlatMap(lines, func(_ struct{}, line string) []stream.KV[string, string] {
 			var out []stream.KV[string, string]
@@ -331,13 +347,19 @@ func TestClusterStreamExactlyOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			if err := app.Run(rctx); err != nil {
-				t.Errorf("stream on node %s: %v", n.s.cfg.NodeID, err)
+				t.Errorf("stream through %s: %v", url, err)
 			}
 		}()
 	}
-	defer func() { stop(); wg.Wait() }()
+	return func() { cancel(); wg.Wait() }
+}
 
-	cons, err := client.NewConsumer(conn(a), "counts", primitive.String(), primitive.Int64(), client.FromEarliest())
+// checkCounts reads topic counts through url until every word's last
+// count is want's, failing at once on a count above it (an input counted
+// twice).
+func checkCounts(t *testing.T, ctx context.Context, url string, want map[string]int64) {
+	t.Helper()
+	cons, err := client.NewConsumer(client.New(http.DefaultClient, url), "counts", primitive.String(), primitive.Int64(), client.FromEarliest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,6 +375,55 @@ func TestClusterStreamExactlyOnce(t *testing.T) {
 			return
 		}
 	}
+}
+
+// The node coordinating a stream application's group is killed (kill -9)
+// while two instances, on the other nodes, commit through it: the group's
+// lease moves to a surviving node, the transactions the dead node left are
+// aborted or completed, and every word's count ends exact, none ever
+// above it.
+func TestClusterStreamCoordinatorKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9: not in -short")
+	}
+	meta := pgtest.DB(t)
+	objects := "file://" + t.TempDir()
+	b, c := startSharedNode(t, meta, objects, "b"), startSharedNode(t, meta, objects, "c")
+	a, aURL := startSharedHelper(t, meta, objects, "a")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	createSharedTopics(t, b, 3, "lines", "counts")
+	groups := brokerv1connect.NewGroupServiceClient(http.DefaultClient, aURL)
+	// Asking node a about the group makes it take the group's lease.
+	if _, err := groups.DescribeGroup(ctx, connect.NewRequest(&brokerv1.DescribeGroupRequest{Group: "wc"})); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("describe group wc on node a: %v, want not found (an empty group)", err)
+	}
+	if holder, err := b.s.Broker.GroupCoordinator(ctx, "wc"); err != nil || holder != "a" {
+		t.Fatalf("group wc's coordinator: %q, %v; want node a", holder, err)
+	}
+	want := produceLines(t, ctx, c.url, 100)
+	stop := runWordCounts(t, ctx, b.url, c.url)
+	defer stop()
+	// Kill a once the application has committed something through it.
+	for {
+		res, err := groups.FetchOffsets(ctx, connect.NewRequest(&brokerv1.FetchOffsetsRequest{Group: "wc"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Msg.GetOffsets()) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.Wait()
+	more := produceLines(t, ctx, c.url, 100)
+	for w, n := range more {
+		want[w] += n
+	}
+	checkCounts(t, ctx, b.url, want)
 }
 
 // Kill -9 of the node coordinating a transaction, 20 rounds. Nodes a and
