@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -227,9 +228,40 @@ func TestClusterKafkaTransactionFencingAndTimeout(t *testing.T) {
 		t.Fatalf("transaction fence as node c sees it: %+v %v, want CompleteCommit", st, ok)
 	}
 
-	stuck := txnClient(a, "stuck", kgo.TransactionTimeout(1500*time.Millisecond))
+	stuck := txnClient(a, "stuck", kgo.TransactionTimeout(3*time.Second))
 	if err := stuck.ProduceSync(ctx, &kgo.Record{Value: []byte("stuck")}).FirstErr(); err != nil {
 		t.Fatal(err)
+	}
+	// Node c's admin answers see it open, and its last stable offset stops
+	// at it.
+	adm := kadm.NewClient(kafkaClient(t, c.s.KafkaAddr()))
+	dt, err := adm.DescribeTransactions(ctx, "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := dt["stuck"]; d.Err != nil || d.State != "Ongoing" || len(d.Topics.Sorted()) != 1 || !slices.Equal(d.Topics.Sorted()[0].Partitions, []int32{0}) {
+		t.Fatalf("DescribeTransactions(stuck) on node c = %+v", d)
+	}
+	lt, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := lt.TransactionalIDs(); !slices.Equal(ids, []string{"stuck"}) {
+		t.Fatalf("ListTransactions(Ongoing) on node c = %v", ids)
+	}
+	ends, err := adm.ListEndOffsets(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stable, err := adm.ListCommittedOffsets(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := ends.Lookup("f", 0); e.Err != nil || e.Offset != 5 {
+		t.Fatalf("node c: the high watermark of f/0 is %d (%v), want 5", e.Offset, e.Err)
+	}
+	if s, _ := stable.Lookup("f", 0); s.Err != nil || s.Offset != 4 {
+		t.Fatalf("node c: the last stable offset of f/0 is %d (%v), want 4 (the open transaction's first)", s.Offset, s.Err)
 	}
 	plain := kafkaClient(t, b.s.KafkaAddr(), kgo.DefaultProduceTopic("f"))
 	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
