@@ -299,6 +299,14 @@ type ReadBuffer struct {
 	hdrs []Header // the records' headers, keys aliasing buf
 }
 
+// Scratch hands out rb's memory, emptied, to another log's ReadFunc (the
+// shared log's) that reads batches into buf and decodes them into recs;
+// it gives them back with Keep, grown, so that the next read reuses them.
+func (rb *ReadBuffer) Scratch() (buf []byte, recs []Record) { return rb.buf[:0], rb.recs[:0] }
+
+// Keep stores what Scratch handed out, for the next read.
+func (rb *ReadBuffer) Keep(buf []byte, recs []Record) { rb.buf, rb.recs = buf, recs }
+
 // ReadFunc reads what Read would, but instead of returning the records it
 // calls visit with each, in offset order, and returns how many it visited.
 // The record, its byte slices and its header keys (strings built over rb's

@@ -174,6 +174,31 @@ func BenchmarkRead(b *testing.B) {
 			b.ReportMetric(float64(total)/b.Elapsed().Seconds()/1e6, "MB/s")
 		})
 	}
+	// Records (ReadFunc, the streaming consumers' path), warm.
+	type visits interface {
+		ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.ReadBuffer, visit func(*log.Record) error) (int, error)
+		HighWatermark() int64
+	}
+	for _, tc := range []struct {
+		name string
+		p    visits
+	}{{"records-local", local}, {"records-shared-warm", pw}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var rb log.ReadBuffer
+			recs := 0
+			visit := func(*log.Record) error { recs++; return nil }
+			for range b.N {
+				for off := int64(0); off < tc.p.HighWatermark(); {
+					n, err := tc.p.ReadFunc(off, 5000, 1<<20, &rb, visit)
+					if err != nil || n == 0 {
+						b.Fatalf("read at %d: %d records, %v", off, n, err)
+					}
+					off += int64(n)
+				}
+			}
+			b.ReportMetric(float64(recs)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
 }
 
 // BenchmarkAppendS3Latency measures the write path on one node against a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,7 @@ func TestEquivalenceWithLocalLog(t *testing.T) {
 			if got := sh.HighWatermark(); got != hw {
 				t.Fatalf("high watermark: local %d, shared %d", hw, got)
 			}
+			var lrb, srb log.ReadBuffer
 			for off := int64(0); off <= hw; off++ {
 				for _, maxBytes := range []int{1, 100, 500, 70_000, 1 << 20} {
 					for _, always := range []bool{false, true} {
@@ -129,6 +131,13 @@ func TestEquivalenceWithLocalLog(t *testing.T) {
 					sr, serr := sh.Read(off, lim[0], lim[1])
 					if (lerr == nil) != (serr == nil) || !sameRecords(lr, sr) {
 						t.Fatalf("Read(%d, %d, %d): local %d records err %v; shared %d records err %v", off, lim[0], lim[1], len(lr), lerr, len(sr), serr)
+					}
+					// ReadFunc with a ReadBuffer kept across calls, as
+					// streaming consumers read: the same records.
+					lr, lerr = readFuncCopies(local, off, lim[0], lim[1], &lrb)
+					sr, serr = readFuncCopies(sh, off, lim[0], lim[1], &srb)
+					if (lerr == nil) != (serr == nil) || !sameRecords(lr, sr) {
+						t.Fatalf("ReadFunc(%d, %d, %d): local %d records err %v; shared %d records err %v", off, lim[0], lim[1], len(lr), lerr, len(sr), serr)
 					}
 				}
 			}
@@ -201,6 +210,23 @@ var (
 	_ partitionLog = (*log.Partition)(nil)
 	_ partitionLog = (*Partition)(nil)
 )
+
+// readFuncCopies reads with p.ReadFunc into rb and returns copies of the
+// records visited (each is valid only during its visit).
+func readFuncCopies(p partitionLog, off int64, maxRecords, maxBytes int, rb *log.ReadBuffer) ([]log.Record, error) {
+	var out []log.Record
+	_, err := p.ReadFunc(off, maxRecords, maxBytes, rb, func(r *log.Record) error {
+		c := *r
+		c.Key, c.Value = bytes.Clone(r.Key), bytes.Clone(r.Value)
+		c.Headers = nil
+		for _, h := range r.Headers {
+			c.Headers = append(c.Headers, log.Header{Key: strings.Clone(h.Key), Value: bytes.Clone(h.Value)})
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
 
 func TestReadBatchesBelow(t *testing.T) {
 	c := newCluster(t)

@@ -370,13 +370,23 @@ func recordSize(r *log.Record) int {
 
 // ReadFunc reads what Read would and calls visit with each record in
 // offset order, returning how many it visited; an error from visit ends
-// the read and is returned as is. rb is accepted for the signature of
-// log.Partition.ReadFunc and not used: records are valid until visit
-// returns. Like the local log's, it reads committed records only: it stops
+// the read and is returned as is. As with log.Partition.ReadFunc, the
+// batches are read into rb's memory and a record is valid only until visit
+// returns; with a nil rb each chunk is read into new memory and records
+// stay valid. Like the local log's, it reads committed records only: it
+// stops
 // at the last stable offset and skips control batches and the batches of
 // aborted transactions.
 func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.ReadBuffer, visit func(*log.Record) error) (int, error) {
-	_ = rb
+	// With rb, one buffer for every chunk: a chunk's records are visited
+	// before the next chunk is read over them. Without (Read, which keeps
+	// the records), each chunk is read into new memory.
+	var buf []byte
+	var recs []log.Record
+	if rb != nil {
+		buf, recs = rb.Scratch()
+		defer func() { rb.Keep(buf, recs) }()
+	}
 	lso := p.LastStableOffset()
 	var aborted []log.AbortedTxn
 	if offset < lso {
@@ -386,14 +396,15 @@ func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.Rea
 	full := func() bool {
 		return (maxRecords > 0 && n >= maxRecords) || (maxBytes > 0 && used >= maxBytes)
 	}
-	var recs []log.Record
 	for off := offset; !full(); {
 		chunk := 1 << 20
 		if maxBytes > 0 {
 			chunk = min(max(maxBytes-used+log.BatchHeaderSize, 16<<10), 1<<20)
 		}
-		// A fresh buffer each time: Read keeps records that alias it.
-		raw, hw, err := p.ReadBatchesBelow(nil, off, chunk, true, lso)
+		raw, hw, err := p.ReadBatchesBelow(buf[:0], off, chunk, true, lso)
+		if rb != nil {
+			buf = raw[:0]
+		}
 		if err != nil {
 			if n > 0 && !errors.Is(err, log.ErrOffsetOutOfRange) {
 				return n, nil // serve what is good; the next read reports it
