@@ -6,7 +6,10 @@ package broker
 // does: a control batch (marker) on every partition it touched, then, on
 // commit, its pending offsets into the group offset store. Per-partition
 // state (open transactions, last stable offset, aborted index) is in the
-// log (broker/internal/log txn.go).
+// log (broker/internal/log txn.go). A cluster node keeps both in
+// PostgreSQL instead, and its partitions check transactional batches and
+// markers themselves (txn_cluster.go); the rules below are an embedded
+// node's.
 //
 // Ordering rules that keep the log and the coordinator consistent:
 //   - AddPartitionsToTxn is durable in meta.db before it is answered, so a
@@ -79,9 +82,10 @@ type txnRuntime struct {
 	// PostgreSQL, one row per id, changed under the row's lock
 	// (txn_cluster.go).
 	coord *txn.Coordinator
-	// gate: produce of transactional batches holds it shared from the
-	// coordinator check until the batch is queued; a transition out of
-	// Ongoing holds it exclusively.
+	// gate (an embedded node): produce of transactional batches holds it
+	// shared from the coordinator check until the batch is queued; a
+	// transition out of Ongoing holds it exclusively. A cluster node's
+	// shared log checks each batch in its commit instead.
 	gate sync.RWMutex
 
 	mu         sync.Mutex
@@ -98,8 +102,9 @@ type txnRuntime struct {
 }
 
 // startTxns loads the coordinator, completes the transactions a crash left
-// in a Prepare state, aborts partition transactions nothing explains, and
-// starts the timeout ticker.
+// in a Prepare state, aborts partition transactions nothing explains (on a
+// cluster node: creates its PostgreSQL table, and leaves both to the
+// ticker and the gate), and starts the timeout ticker.
 func (b *Broker) startTxns(ctx context.Context) error {
 	tr := &txnRuntime{completing: map[string]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
 	if b.shared != nil {

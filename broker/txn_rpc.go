@@ -184,7 +184,6 @@ func (b *Broker) ProduceAndCommit(ctx context.Context, req ProduceAndCommitReque
 	if err != nil {
 		return nil, err
 	}
-
 	tps := make([]TopicPartition, len(req.Offsets))
 	seen := map[TopicPartition]bool{}
 	for i, oc := range req.Offsets {

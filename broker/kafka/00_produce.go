@@ -38,8 +38,9 @@ package kafka
 //     (stage 2), so pipelined requests share one group commit.
 //
 // Transactional batches are checked against the transaction coordinator
-// by the broker (Broker.ProduceBatches); on a cluster's shared partitions
-// they are refused for now. Not supported: topic ids (v13).
+// by the broker (Broker.ProduceBatches; on a cluster's shared partitions,
+// by the shared log's commit against the coordinator's gate). Not
+// supported: topic ids (v13).
 
 import (
 	"context"

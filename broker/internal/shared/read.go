@@ -374,9 +374,8 @@ func recordSize(r *log.Record) int {
 // batches are read into rb's memory and a record is valid only until visit
 // returns; with a nil rb each chunk is read into new memory and records
 // stay valid. Like the local log's, it reads committed records only: it
-// stops
-// at the last stable offset and skips control batches and the batches of
-// aborted transactions.
+// stops at the last stable offset and skips control batches and the
+// batches of aborted transactions.
 func (p *Partition) ReadFunc(offset int64, maxRecords, maxBytes int, rb *log.ReadBuffer, visit func(*log.Record) error) (int, error) {
 	// With rb, one buffer for every chunk: a chunk's records are visited
 	// before the next chunk is read over them. Without (Read, which keeps

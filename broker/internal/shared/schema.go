@@ -27,6 +27,10 @@ package shared
 //	                      row older than the orphan age whose key never
 //	                      reached sharedlog_objects is an orphan: GC
 //	                      deletes the row, then the object.
+//	sharedlog_txn_open, sharedlog_txn_aborted  each partition's open
+//	                      transactions and aborted index (migration 5).
+//	sharedlog_txn_producers, sharedlog_txn_members  the transaction gate
+//	                      the coordinator sets (migration 6, txn.go).
 //
 // sharedlog_commit is the commit of one object, one round trip: see the
 // function's comments. Every commit (with p_notify, migration 4) NOTIFYs

@@ -5,7 +5,9 @@ package shared
 // (sharedlog_txn_open), the aborted index (sharedlog_txn_aborted), and
 // their summary on the partition's row, open_first and abort_max, which
 // sharedlog_commit keeps under the partition's lock and answers with the
-// high watermark. See TRANSACTIONS.md.
+// high watermark; and the gate through which the transaction coordinator
+// admits a producer's transactional batches and markers (migration 6,
+// TxnGate). See TRANSACTIONS.md.
 //
 // The rule that keeps read_committed readers correct on every node: the
 // node never learns a high watermark without the transaction state of the
@@ -52,9 +54,9 @@ func gateRefusal(k int16) error {
 // (migration 6): the transaction coordinator sets it, in the PostgreSQL
 // transaction that stores its own state, and sharedlog_commit checks each
 // transactional batch and marker against it under the partition's row
-// lock, which every marker takes too. So a batch is appended before its
-// transaction's markers or refused, once the coordinator has stored the
-// Prepare state before writing them.
+// lock, which every marker takes too. Since the coordinator stores the
+// Prepare state before it writes markers, a batch is appended before its
+// transaction's markers or refused.
 type TxnGate int16
 
 // The gate's states; their values are sharedlog_commit's entry kinds.
