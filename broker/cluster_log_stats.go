@@ -27,6 +27,8 @@ type SharedLogStats struct {
 	// read-through cache and from the object store; ColdReads reads of
 	// merged segments, which go around the cache.
 	CacheHits, CacheMisses, ColdReads int64
+	// CacheBytes is what the read cache holds now (at most its size).
+	CacheBytes int64
 	// Notifications and Polls count the high-watermark updates learned
 	// from PostgreSQL notifications and from polls.
 	Notifications, Polls int64
@@ -48,6 +50,7 @@ func (b *Broker) SharedLogStats() (SharedLogStats, bool) {
 		NotifySkips: s.NotifySkips,
 		PutTime:     s.PutTime, CommitTime: s.CommitTime,
 		CacheHits: s.CacheHits, CacheMisses: s.CacheMisses, ColdReads: s.ColdReads,
+		CacheBytes:    s.CacheBytes,
 		Notifications: s.Notifications, Polls: s.Polls,
 		Merges: s.Merges,
 	}, true

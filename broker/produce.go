@@ -5,7 +5,11 @@ package broker
 // Supported: records with null or non-null keys and values, headers,
 // timestamps (absent means the broker's clock at append), explicit
 // partitions. Without an explicit partition a keyed record goes to Kafka's
-// murmur2 partition of its key and a keyless one round-robin.
+// murmur2 partition of its key. A request's keyless records go together to
+// one partition, in their order, and the next request's to the next one
+// (round-robin per request, as Kafka's sticky partitioner moves on per
+// batch): each request then costs one partition's batch, not one per
+// partition.
 //
 // Refused, with nothing appended (InvalidArgument, every bad record named as
 // "record N:"): a partition the topic does not have, a record larger than the
@@ -168,19 +172,15 @@ func (b *Broker) queueProduce(ctx context.Context, topicName string, recs []Prod
 		}
 	}
 
-	// Partition: explicit wins, then the key's murmur2, then round-robin.
-	// The round-robin cursor advances once per request by the number of
-	// keyless records, so concurrent requests do not contend per record.
+	// Partition: explicit wins, then the key's murmur2, then the request's
+	// keyless partition, which the round-robin cursor gives per request.
 	results := make([]ProduceResult, len(recs))
-	keyless := 0
+	keyless := -1
 	for i := range recs {
 		if recs[i].Partition == nil && recs[i].Key == nil {
-			keyless++
+			keyless = int((t.rr.Add(1) - 1) % uint32(nparts))
+			break
 		}
-	}
-	next := 0
-	if keyless > 0 {
-		next = int((t.rr.Add(uint32(keyless)) - uint32(keyless)) % uint32(nparts))
 	}
 	keyer, _ := b.cfg.Validator.(PartitionKeyer)
 	// starts[p] is where partition p's records begin in one slab ordered
@@ -198,8 +198,7 @@ func (b *Broker) queueProduce(ctx context.Context, topicName string, recs []Prod
 		case r.Key != nil:
 			p = keyPartition(r.Key, nparts)
 		default:
-			p = int32(next)
-			next = (next + 1) % nparts
+			p = int32(keyless)
 		}
 		results[i].Partition = p
 		starts[p+1]++

@@ -125,18 +125,32 @@ func TestKeyPartitionMatchesKafka(t *testing.T) {
 func TestProducePartitioning(t *testing.T) {
 	e := newEnv(t)
 	e.createTopic("spread", 4, nil)
-	// Null keys spread round-robin: 8 records over 4 partitions, 2 each.
-	var recs []*brokerv1.ProduceRecord
-	for i := range 8 {
-		recs = append(recs, val(fmt.Sprint(i)))
-	}
+	// A request's null-key records go together to one partition, in their
+	// order, and each request's to the next partition: 8 requests of 3
+	// records over 4 partitions, 6 each, each request in one partition with
+	// consecutive offsets.
 	count := map[int32]int{}
-	for _, r := range e.produce("spread", recs...) {
-		count[r.GetPartition()]++
+	seen := map[int32]bool{}
+	for i := range 8 {
+		res := e.produce("spread", val(fmt.Sprint(i, "a")), val(fmt.Sprint(i, "b")), kv("k", "keyed"), val(fmt.Sprint(i, "c")))
+		p := res[0].GetPartition()
+		if res[1].GetPartition() != p || res[3].GetPartition() != p {
+			t.Fatalf("request %d: keyless records went to partitions %d, %d, %d, want one", i, p, res[1].GetPartition(), res[3].GetPartition())
+		}
+		if res[1].GetOffset() != res[0].GetOffset()+1 {
+			t.Errorf("request %d: keyless offsets %d, %d: not consecutive", i, res[0].GetOffset(), res[1].GetOffset())
+		}
+		if i < 4 {
+			if seen[p] {
+				t.Errorf("request %d went to partition %d again within the first 4 requests", i, p)
+			}
+			seen[p] = true
+		}
+		count[p] += 3
 	}
 	for p := range int32(4) {
-		if count[p] != 2 {
-			t.Errorf("partition %d got %d keyless records, want 2 (all: %v)", p, count[p], count)
+		if count[p] != 6 {
+			t.Errorf("partition %d got %d keyless records, want 6 (all: %v)", p, count[p], count)
 		}
 	}
 	// An explicit partition wins, and an explicit 0 is partition 0.

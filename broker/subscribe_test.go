@@ -106,7 +106,10 @@ func TestSubscribeAllPartitions(t *testing.T) {
 	for i := range 30 {
 		recs = append(recs, val(fmt.Sprint(i)))
 	}
-	e.produce("t", recs...)
+	// Three requests: each request's keyless records go to the next partition.
+	for i := 0; i < 30; i += 10 {
+		e.produce("t", recs[i:i+10]...)
+	}
 	s := subscribe(t, e.client, &brokerv1.SubscribeRequest{
 		Topic: "t", Start: &brokerv1.SubscribeRequest_Position{Position: brokerv1.StartPosition_START_POSITION_EARLIEST},
 	})
@@ -122,7 +125,9 @@ func TestSubscribeAllPartitions(t *testing.T) {
 		t.Fatalf("records from %d partitions, want 3", len(next))
 	}
 	// New records on every partition arrive too.
-	e.produce("t", recs[:6]...)
+	for i := 0; i < 6; i += 2 {
+		e.produce("t", recs[i:i+2]...)
+	}
 	if n := len(s.next(6)); n != 6 {
 		t.Fatalf("live: %d records", n)
 	}

@@ -394,6 +394,7 @@ func (b *Broker) planTxnProduce(ctx context.Context, where string, topics []TxnT
 			appendTime = b.cfg.Now().UnixMilli()
 		}
 		plan.results[ti] = make([]ProduceResult, len(recs))
+		keyless := int32(-1) // this topic's keyless records' partition, as Produce picks it
 		for i := range recs {
 			r := &recs[i]
 			var p int32
@@ -405,7 +406,10 @@ func (b *Broker) planTxnProduce(ctx context.Context, where string, topics []TxnT
 			case r.Key != nil:
 				p = keyPartition(r.Key, nparts)
 			default:
-				p = int32((t.rr.Add(1) - 1) % uint32(nparts))
+				if keyless < 0 {
+					keyless = int32((t.rr.Add(1) - 1) % uint32(nparts))
+				}
+				p = keyless
 			}
 			bi, ok := byPart[p]
 			if !ok {

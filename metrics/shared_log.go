@@ -17,14 +17,19 @@ type sharedLogState interface {
 	SharedLogStats() (broker.SharedLogStats, bool)
 }
 
-// sharedLogCounter is one counter of broker.SharedLogStats.
+// sharedLogCounter is one counter (or gauge) of broker.SharedLogStats.
 type sharedLogCounter struct {
 	desc  *prometheus.Desc
+	kind  prometheus.ValueType
 	value func(s *broker.SharedLogStats) float64
 }
 
 func sharedCounter(name, help string, value func(s *broker.SharedLogStats) float64) sharedLogCounter {
-	return sharedLogCounter{prometheus.NewDesc("sluice_shared_log_"+name, help, nil, nil), value}
+	return sharedLogCounter{prometheus.NewDesc("sluice_shared_log_"+name, help, nil, nil), prometheus.CounterValue, value}
+}
+
+func sharedGauge(name, help string, value func(s *broker.SharedLogStats) float64) sharedLogCounter {
+	return sharedLogCounter{prometheus.NewDesc("sluice_shared_log_"+name, help, nil, nil), prometheus.GaugeValue, value}
 }
 
 // sharedLogCounters are the exported counters, in the order scraped.
@@ -51,6 +56,8 @@ var sharedLogCounters = []sharedLogCounter{
 		func(s *broker.SharedLogStats) float64 { return float64(s.CacheHits) }),
 	sharedCounter("cache_misses_total", "Block reads that went to the object store.",
 		func(s *broker.SharedLogStats) float64 { return float64(s.CacheMisses) }),
+	sharedGauge("cache_bytes", "Bytes of object blocks the node's read-through cache holds now.",
+		func(s *broker.SharedLogStats) float64 { return float64(s.CacheBytes) }),
 	sharedCounter("cold_reads_total", "Reads of merged segments, which go around the cache.",
 		func(s *broker.SharedLogStats) float64 { return float64(s.ColdReads) }),
 	sharedCounter("notifications_total", "High-watermark updates learned from PostgreSQL notifications (other nodes' commits).",
@@ -79,7 +86,7 @@ func (c *sharedLogCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, k := range sharedLogCounters {
-		ch <- prometheus.MustNewConstMetric(k.desc, prometheus.CounterValue, k.value(&st))
+		ch <- prometheus.MustNewConstMetric(k.desc, k.kind, k.value(&st))
 	}
 }
 

@@ -61,7 +61,7 @@ func runProduce(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "sluice produce", produceUsage)
 	var cf clientFlags
 	cf.register(fs, e)
-	key := fs.String("key", "", "record `key` (absent: null key, spread round-robin; \"\" is an empty key)")
+	key := fs.String("key", "", "record `key` (absent: a null key; each request's keyless records go to one partition, the next request's to the next; \"\" is an empty key)")
 	partition := fs.Int("partition", -1, "write to this `partition`; -1 lets the partitioner choose")
 	batch := fs.Int("batch-records", 1000, "stdin: most `records` per request")
 	var headers kvFlag

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/broker/kafka"
+	"github.com/sluicehq/sluice/gcpace"
 	"github.com/sluicehq/sluice/internal/datadir"
 	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/server"
@@ -126,7 +127,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		return 2
 	}
-	gcPercent := serverGC()
+	gcPercent, gcFromEnv := serverGC()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: *dataDir, Addrs: []string{ln.Addr().String()},
 		Fsync: policy, Logger: logger, MaxRequestBytes: *maxReq,
@@ -147,6 +148,17 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		logger.Error("start failed", "err", err)
 		return 1
 	}
+	gcLog := []any{"gogc", gcPercent}
+	if _, ok := srv.Broker.SharedLogStats(); ok && !gcFromEnv {
+		// A cluster node's read cache is most of its live heap once full:
+		// GOGC applies to the rest only (package gcpace).
+		pacer := gcpace.Start(gcPercent, serverGCFloor, func() int64 {
+			s, _ := srv.Broker.SharedLogStats()
+			return s.CacheBytes
+		})
+		defer pacer.Stop()
+		gcLog = append(gcLog, "gogc_of", "the heap outside the read cache")
+	}
 	hs := srv.HTTPServer()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(srv.HTTPListener(ln)) }()
@@ -157,8 +169,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		go func() { kafkaServed <- srv.ServeKafka() }()
 		kafkaLog = []any{"kafka_addr", srv.KafkaAddr(), "kafka_advertised_addr", srv.KafkaAdvertisedAddr()}
 	}
-	logger.Info("sluice listening", append(append([]any{"addr", ln.Addr().String()}, kafkaLog...),
-		"data_dir", *dataDir, "fsync", *fsync, "gogc", gcPercent, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())...)
+	logger.Info("sluice listening", append(append(append([]any{"addr", ln.Addr().String()}, kafkaLog...),
+		"data_dir", *dataDir, "fsync", *fsync), append(gcLog, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())...)...)
 
 	code := 0
 	select {
@@ -194,16 +206,21 @@ func runServe(ctx context.Context, e *env, args []string) int {
 // heap. 400 lets the heap reach five times what is live before collecting.
 const serverGCPercent = 400
 
+// serverGCFloor is the least headroom a cluster node's paced collector
+// leaves (gcpace): a heap of little more than its read cache still gets
+// this much room between collections.
+const serverGCFloor = 64 << 20
+
 // serverGC sets serverGCPercent unless $GOGC is set, and returns the
-// percent in force (-1 is off).
-func serverGC() int {
+// percent in force (-1 is off) and whether $GOGC set it.
+func serverGC() (int, bool) {
 	if os.Getenv("GOGC") != "" {
 		p := debug.SetGCPercent(100)
 		debug.SetGCPercent(p)
-		return p
+		return p, true
 	}
 	debug.SetGCPercent(serverGCPercent)
-	return serverGCPercent
+	return serverGCPercent, false
 }
 
 // checkKafkaFlags checks --kafka-advertised-addr (host:port with a host a

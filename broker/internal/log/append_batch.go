@@ -25,8 +25,19 @@ var ErrInvalidBatch = errors.New("invalid record batch")
 // ready for EnqueueBatch. The log takes ownership of its bytes when it is
 // enqueued (the baseOffset is rewritten in place).
 type Batch struct {
-	raw []byte
-	h   batchHeader
+	raw    []byte
+	h      batchHeader
+	pooled bool // raw came from the encodings' pool (EncodeBatch): Release returns it
+}
+
+// Release gives the batch's bytes back for later encodings when
+// EncodeBatch made them. For a log that copies a queued batch elsewhere
+// (the shared log, into its object): the batch must not be used after.
+func (b *Batch) Release() {
+	if b.pooled {
+		putBatchBuffer(b.raw)
+	}
+	b.raw, b.pooled = nil, false
 }
 
 // Len is the batch's size in bytes.

@@ -575,3 +575,33 @@ func TestReadBatchFilesMatchesReadBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestReleasePoolsOnlyItsOwnEncodings: Release gives EncodeBatch's bytes
+// back for the next encoding, and never a client's (ParseBatch aliases the
+// request): an encoding written into a client's request would corrupt it.
+func TestReleasePoolsOnlyItsOwnEncodings(t *testing.T) {
+	recs := []Record{{Value: bytes.Repeat([]byte("v"), 3000)}}
+	mine, err := EncodeBatch(recs, 1, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A client's batch of exactly a pool class's capacity, the case that
+	// putBatchBuffer alone would take.
+	client := make([]byte, mine.Len(), minPooledBatch)
+	copy(client, mine.Bytes())
+	theirs, _, err := ParseBatch(client, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs.Release()
+	mine.Release()
+	if mine.Len() != 0 || theirs.Len() != 0 {
+		t.Fatalf("released batches still hold %d and %d bytes", mine.Len(), theirs.Len())
+	}
+	for range 100 {
+		b := getBatchBuffer(3000)
+		if &b[:1][0] == &client[0] {
+			t.Fatal("the pool handed out a client's batch bytes")
+		}
+	}
+}

@@ -649,17 +649,23 @@ func recordSize(r *Record) int {
 // baseOffset 0 and producer fields -1 (a zero Timestamp becomes nowMs) and
 // returns it as a Batch ready for EnqueueBatch: for a log that takes
 // records (Append) but stores batches as clients encode them (the shared
-// log). maxRecordBytes and maxBatchBytes bound it as Config's fields bound
+// log). Its bytes come from the pool of Append's encodings: Batch.Release
+// gives them back. maxRecordBytes and maxBatchBytes bound it as Config's fields bound
 // Append; 0 is no limit. No records is ErrNoRecords.
 func EncodeBatch(recs []Record, nowMs int64, maxRecordBytes, maxBatchBytes int) (*Batch, error) {
 	if len(recs) == 0 {
 		return nil, ErrNoRecords
 	}
-	raw, _, err := appendBatch(make([]byte, 0, encodedSizeHint(recs)), 0, recs, true, 0, nowMs, limits{maxRecord: maxRecordBytes, maxBatch: maxBatchBytes})
+	raw, _, err := appendBatch(getBatchBuffer(encodedSizeHint(recs)), 0, recs, true, 0, nowMs, limits{maxRecord: maxRecordBytes, maxBatch: maxBatchBytes})
 	if err != nil {
 		return nil, err
 	}
-	return batchOf(raw)
+	b, err := batchOf(raw)
+	if err != nil {
+		return nil, err
+	}
+	b.pooled = true // putBatchBuffer keeps only a buffer of its class's capacity
+	return b, nil
 }
 
 // batchOf wraps a batch this package encoded (raw) as a Batch.

@@ -43,6 +43,13 @@ func newCache(max int64, block int) *cache {
 	return &cache{block: int64(block), max: max, lru: list.New(), m: map[blockKey]*list.Element{}, loading: map[blockKey]*blockLoad{}}
 }
 
+// size is the bytes of the blocks held.
+func (c *cache) size() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used
+}
+
 // insertLocked adds a block, evicting the least recently used.
 func (c *cache) insertLocked(k blockKey, b []byte) {
 	if int64(len(b)) > c.max {

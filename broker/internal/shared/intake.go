@@ -361,7 +361,8 @@ func (f *flush) build() {
 	w.batches = make([]objectBatch, 0, len(f.reqs))
 	for _, r := range f.reqs {
 		w.add(r.p.key.topic, r.p.key.part, r.batch, r.kind)
-		r.batch = nil // copied into the object: let it go
+		r.batch.Release() // copied into the object: its bytes serve the next encoding
+		r.batch = nil
 	}
 	f.data = w.finish()
 	f.batches = w.batches

@@ -271,6 +271,7 @@ type StatsSnapshot struct {
 	Objects, CommitRetry, CommitReplays, PutRetry, Failed, Batches, Records, Bytes, CacheHits, CacheMisses, Notifications, Polls, Merges, ColdReads int64
 	PutTime, CommitTime                                                                                                                             time.Duration
 	NotifySkips                                                                                                                                     int64
+	CacheBytes                                                                                                                                      int64 // the bytes the read cache holds now
 }
 
 // Stats returns the counters.
@@ -278,7 +279,7 @@ func (l *Log) Stats() StatsSnapshot {
 	s := &l.stats
 	return StatsSnapshot{s.Objects.Load(), s.CommitRetry.Load(), s.CommitReplays.Load(), s.PutRetry.Load(), s.Failed.Load(), s.Batches.Load(),
 		s.Records.Load(), s.Bytes.Load(), s.CacheHits.Load(), s.CacheMisses.Load(), s.Notification.Load(), s.Polls.Load(), s.Merges.Load(), s.ColdReads.Load(),
-		time.Duration(s.PutNanos.Load()), time.Duration(s.CommitNanos.Load()), s.NotifySkips.Load()}
+		time.Duration(s.PutNanos.Load()), time.Duration(s.CommitNanos.Load()), s.NotifySkips.Load(), l.cache.size()}
 }
 
 // Open starts a node's shared log: it applies the migrations, then starts

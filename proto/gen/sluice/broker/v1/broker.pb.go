@@ -233,7 +233,8 @@ func (x *Header) GetValue() []byte {
 // ProduceRecord is a record to append.
 type ProduceRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Key; absent is a null key (spread round-robin), distinct from an empty key.
+	// Key; absent is a null key, distinct from an empty key. A request's null-key
+	// records go together to one partition, the next request's to the next.
 	Key []byte `protobuf:"bytes,1,opt,name=key,proto3,oneof" json:"key,omitempty"`
 	// Value; absent is a null value (a tombstone on compacted topics).
 	Value   []byte    `protobuf:"bytes,2,opt,name=value,proto3,oneof" json:"value,omitempty"`
