@@ -31,7 +31,14 @@ type mergeRow struct {
 	key        string
 	off, len   int64
 	maxTs      int64
+	overdue    bool // its object is older than mergeOverdue x MergeAge
 }
+
+// mergeOverdue is how many times MergeAge a partition's oldest unmerged
+// batch may wait before its merges stop being paced (merge_pace.go): the
+// pace spreads the merges out, and this bounds the backlog it may leave
+// when a node takes in more than its merges' budget for long.
+const mergeOverdue = 10
 
 // merge runs one merge pass on the partition: the first run of
 // consecutive batches that sit in intake objects older than MergeAge, up
@@ -60,10 +67,11 @@ func (p *Partition) merge(ctx context.Context) (int, error) {
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, lock) //nolint:errcheck // the session ends the lock anyway
 
 	rows, err := conn.Query(ctx, `SELECT b.base_offset, b.last_offset, o.object_id, o.key, b.byte_off, b.byte_len, b.max_ts,
-			o.key LIKE 'wal/%' AND o.created_at < now() - make_interval(secs => $3)
+			o.key LIKE 'wal/%' AND o.created_at < now() - make_interval(secs => $3),
+			o.created_at < now() - make_interval(secs => $4)
 		FROM sharedlog_batches b JOIN sharedlog_objects o USING (object_id)
 		WHERE b.topic_id = $1 AND b.partition = $2
-		ORDER BY b.base_offset LIMIT 20000`, p.key.topic, p.key.part, l.cfg.MergeAge.Seconds())
+		ORDER BY b.base_offset LIMIT 20000`, p.key.topic, p.key.part, l.cfg.MergeAge.Seconds(), mergeOverdue*l.cfg.MergeAge.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("%w: merge %s: %w", ErrUnavailable, p.key, err)
 	}
@@ -73,7 +81,7 @@ func (p *Partition) merge(ctx context.Context) (int, error) {
 	for rows.Next() {
 		var r mergeRow
 		var mergeable bool
-		if err := rows.Scan(&r.base, &r.last, &r.objectID, &r.key, &r.off, &r.len, &r.maxTs, &mergeable); err != nil {
+		if err := rows.Scan(&r.base, &r.last, &r.objectID, &r.key, &r.off, &r.len, &r.maxTs, &mergeable, &r.overdue); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("%w: merge %s: %w", ErrUnavailable, p.key, err)
 		}
@@ -182,6 +190,9 @@ func (p *Partition) merge(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	l.stats.Merges.Add(1)
+	if !plan[0].overdue {
+		l.mergePace.spent(int64(len(data)))
+	}
 	p.forgetCoords()
 	return n, nil
 }

@@ -102,6 +102,10 @@ type Config struct {
 	// MergeMaxBytes bounds one segment object (default 16 MiB).
 	MergeAge                     time.Duration
 	MergeRunBytes, MergeMaxBytes int
+	// MergeRate is how many segment bytes a second the node's merges may
+	// write, together, until their backlog is overdue (merge_pace.go);
+	// default 8 MiB, < 0 no limit.
+	MergeRate int64
 	// Logger gets warnings and errors; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil is time.Now.
@@ -135,6 +139,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MergeMaxBytes <= 0 {
 		c.MergeMaxBytes = 16 << 20
+	}
+	if c.MergeRate == 0 {
+		c.MergeRate = 8 << 20
 	}
 	if c.MaxObjectBytes == 0 {
 		c.MaxObjectBytes = 8 << 20
@@ -228,6 +235,8 @@ type Log struct {
 
 	stats Stats
 
+	mergePace mergePacer // merge_pace.go
+
 	// testAfterCommit, when set (tests only, before the first append), runs
 	// between a commit and its publication.
 	testAfterCommit func()
@@ -293,7 +302,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{cfg: c, pool: c.Pool, objs: c.Objects, log: c.Logger, parts: map[pkey]*Partition{},
-		cache: newCache(c.CacheBytes, c.CacheBlockBytes)}
+		cache: newCache(c.CacheBytes, c.CacheBlockBytes), mergePace: mergePacer{rate: c.MergeRate, now: time.Now}}
 	hub := c.Notify
 	if hub == nil {
 		if hub, err = pgnotify.New(pgnotify.Config{ConnConfig: c.Pool.Config().ConnConfig, Logger: c.Logger}); err != nil {

@@ -364,7 +364,11 @@ func (p *Partition) RunMaintenance(now time.Time) error {
 	}
 	// Merge passes (compact.go) until nothing is left to merge, or 16
 	// passes (256 MiB at the default MergeMaxBytes): the next call goes on.
+	// The node's merges share MergeRate (merge_pace.go).
 	for range 16 {
+		if err := p.l.mergePace.wait(ctx); err != nil {
+			return err
+		}
 		n, err := p.merge(ctx)
 		if err != nil {
 			return err

@@ -1,0 +1,45 @@
+package shared
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestMergePacer: merges are charged to a budget of rate bytes a second;
+// the next waits until it has been paid, idle time is not saved up, and no
+// limit never waits.
+func TestMergePacer(t *testing.T) {
+	clock := time.Unix(1000, 0)
+	m := &mergePacer{rate: 32 << 20, now: func() time.Time { return clock }}
+	due := func() time.Duration { return m.next.Sub(clock) }
+
+	m.spent(16 << 20) // half a second's budget
+	if d := due(); d != 500*time.Millisecond {
+		t.Fatalf("after 16 MiB at 32 MiB/s the next merge is due in %v, want 500ms", d)
+	}
+	m.spent(16 << 20)
+	if d := due(); d != time.Second {
+		t.Fatalf("after two merges of 16 MiB: due in %v, want 1s", d)
+	}
+	clock = clock.Add(10 * time.Second) // idle: no credit accumulates
+	m.spent(8 << 20)
+	if d := due(); d != 250*time.Millisecond {
+		t.Fatalf("after an idle spell and 8 MiB: due in %v, want 250ms", d)
+	}
+	if err := m.wait(context.Background()); err != nil { // a real 250 ms wait on the real timer
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	m.spent(1 << 30) // half a minute of budget: wait gives up with ctx
+	if err := m.wait(ctx); err == nil {
+		t.Fatal("wait with a cancelled context and a merge due in 32s returned nil")
+	}
+
+	free := &mergePacer{rate: -1, now: func() time.Time { return clock }}
+	free.spent(1 << 40)
+	if err := free.wait(ctx); err != nil {
+		t.Fatalf("no limit: wait returned %v", err)
+	}
+}
