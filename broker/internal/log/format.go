@@ -650,8 +650,8 @@ func recordSize(r *Record) int {
 // returns it as a Batch ready for EnqueueBatch: for a log that takes
 // records (Append) but stores batches as clients encode them (the shared
 // log). Its bytes come from the pool of Append's encodings: Batch.Release
-// gives them back. maxRecordBytes and maxBatchBytes bound it as Config's fields bound
-// Append; 0 is no limit. No records is ErrNoRecords.
+// gives them back. maxRecordBytes and maxBatchBytes bound it as Config's
+// fields bound Append; 0 is no limit. No records is ErrNoRecords.
 func EncodeBatch(recs []Record, nowMs int64, maxRecordBytes, maxBatchBytes int) (*Batch, error) {
 	if len(recs) == 0 {
 		return nil, ErrNoRecords

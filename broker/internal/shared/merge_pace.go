@@ -12,13 +12,15 @@ import (
 // backlog all come due together, when its objects reach MergeAge. Run
 // back to back they took the object store's disk and PostgreSQL's WAL
 // from the produce path: in the cluster benchmark, the round during which
-// they came due had its ack p99 at 111-113 ms against 27-37 ms in the
-// others (paced at 8 MiB/s: 53-58 ms; at 16: 65-82; at 32: 72-73). So a node's merges share a budget of MergeRate bytes a second:
-// after a merge of n bytes, the next one on the node waits until the
-// budget has paid for it. The backlog is merged all the same, later; a
-// merge whose batches have waited mergeOverdue times MergeAge is not
-// charged, so that a node taking in more than its budget for long catches
-// up at full speed rather than fall further behind.
+// they came due had its ack p99 at 113 and 174 ms (two runs) against
+// 27-37 ms in the others; the worst round paced at 8 MiB/s had 58 and 91
+// ms, at 16 MiB/s 82, at 32 MiB/s 73. So a node's merges share a budget
+// of MergeRate bytes a second: after a merge of n bytes, the next one on
+// the node waits until the budget has paid for it. The backlog is merged
+// all the same, later; a merge whose batches have waited mergeOverdue
+// times MergeAge is not charged, so that a node taking in more than its
+// budget for long catches up at full speed rather than fall further
+// behind.
 type mergePacer struct {
 	rate int64 // bytes a second; <= 0 is no limit
 	now  func() time.Time
