@@ -169,8 +169,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		go func() { kafkaServed <- srv.ServeKafka() }()
 		kafkaLog = []any{"kafka_addr", srv.KafkaAddr(), "kafka_advertised_addr", srv.KafkaAdvertisedAddr()}
 	}
-	logger.Info("sluice listening", append(append(append([]any{"addr", ln.Addr().String()}, kafkaLog...),
-		"data_dir", *dataDir, "fsync", *fsync), append(gcLog, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())...)...)
+	fields := append([]any{"addr", ln.Addr().String()}, kafkaLog...)
+	fields = append(fields, "data_dir", *dataDir, "fsync", *fsync)
+	fields = append(fields, gcLog...)
+	fields = append(fields, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())
+	logger.Info("sluice listening", fields...)
 
 	code := 0
 	select {

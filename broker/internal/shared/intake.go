@@ -292,7 +292,11 @@ func (in *intake) release(f *flush) {
 
 // backoff sleeps before attempt (0-based) unless ctx ends first.
 func backoff(ctx context.Context, attempt int) error {
-	d := min(20*time.Millisecond<<min(attempt, 6), time.Second)
+	return sleep(ctx, min(20*time.Millisecond<<min(attempt, 6), time.Second))
+}
+
+// sleep waits d, or until ctx ends (its error).
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
