@@ -19,9 +19,11 @@ import (
 // Put writes a temporary file beside the target (named ".tmp-…", which no
 // key can name), fsyncs it, renames it over the target and fsyncs the
 // directory, so a reader sees the old file or the whole new one, and a
-// returned Put survives a crash of the machine. Directories are made on
-// demand and removed by Delete when it empties them. A process killed during
-// Put may leave a ".tmp-…" file behind: List ignores it.
+// returned Put survives a crash of the machine. A large object is flushed
+// to disk as it is written (dir_flush.go), at the pace of WithWritePace when
+// its context has one. Directories are made on demand and removed by Delete
+// when it empties them. A process killed during Put may leave a ".tmp-…"
+// file behind: List ignores it.
 type Dir struct {
 	root string
 }
@@ -85,10 +87,7 @@ func (d *Dir) Put(ctx context.Context, key string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("put %q: %w", key, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
+	if err := writeFlushed(f, data, writePace(ctx)); err != nil {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {

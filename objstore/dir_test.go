@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,5 +145,69 @@ func TestNewDirRefusesMissingOrFile(t *testing.T) {
 	}
 	if _, err := objstore.NewDir(f); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("a file: %v", err)
+	}
+}
+
+// TestDirPutLargeObject: an object of several flush chunks, not a multiple
+// of one, reads back whole, and a ranged read across a chunk's end too.
+func TestDirPutLargeObject(t *testing.T) {
+	d, err := objstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const flushChunk = 256 << 10 // Put's
+	data := make([]byte, 3*flushChunk+12345)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	ctx := context.Background()
+	if err := d.Put(ctx, "seg/a", data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.GetRange(ctx, "seg/a", 0, int64(len(data)))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("get: %d bytes, equal %v, err %v", len(got), bytes.Equal(got, data), err)
+	}
+	part, err := d.GetRange(ctx, "seg/a", flushChunk-10, 20)
+	if err != nil || !bytes.Equal(part, data[flushChunk-10:flushChunk+10]) {
+		t.Fatalf("range across a chunk: %v %v", part, err)
+	}
+}
+
+// TestDirPutPaced: a Put under WithWritePace asks the pace before each
+// chunk, with the chunk's size; a pace that fails stops the Put, which
+// stores nothing.
+func TestDirPutPaced(t *testing.T) {
+	const flushChunk = 256 << 10 // Put's
+	d, err := objstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2*flushChunk+100)
+	var sizes []int
+	ctx := objstore.WithWritePace(context.Background(), func(n int) error {
+		sizes = append(sizes, n)
+		return nil
+	})
+	if err := d.Put(ctx, "seg/paced", data); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{flushChunk, flushChunk, 100}; !slices.Equal(sizes, want) {
+		t.Errorf("paced chunks %v, want %v", sizes, want)
+	}
+	stop := errors.New("the merge was cancelled")
+	calls := 0
+	ctx = objstore.WithWritePace(context.Background(), func(int) error {
+		if calls++; calls == 2 {
+			return stop
+		}
+		return nil
+	})
+	if err := d.Put(ctx, "seg/stopped", data); !errors.Is(err, stop) {
+		t.Fatalf("put with a failing pace: %v, want %v", err, stop)
+	}
+	objs, err := d.List(context.Background(), "seg/")
+	if err != nil || len(objs) != 1 || objs[0].Key != "seg/paced" {
+		t.Fatalf("objects after the failed put: %v %v; want only seg/paced", objs, err)
 	}
 }

@@ -82,10 +82,12 @@ func TestConsumeGroupLeavesOnExit(t *testing.T) {
 	if code := run(context.Background(), args, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	requireGroupEmpty(t, addr, "g")
+	// Stderr first: a skipped commit (which would leave the group with
+	// neither members nor offsets) says why there.
 	if errb.Len() > 0 {
 		t.Errorf("stderr: %s", errb.String())
 	}
+	requireGroupEmpty(t, addr, "g")
 	got, code := tr.run("", "consume", "orders", "--group", "g", "--max", "1")
 	if code != 0 || !strings.Contains(got, "offset=2 ") {
 		t.Errorf("next member printed %q (exit %d), want offset 2", got, code)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice/broker/internal/log"
 	"github.com/sluicehq/sluice/internal/pgmeta"
+	"github.com/sluicehq/sluice/objstore"
 )
 
 // This file is the merge compactor: it moves a partition's batches out of
@@ -163,7 +164,12 @@ func (p *Partition) merge(ctx context.Context) (int, error) {
 	if _, err := l.pool.Exec(ctx, `INSERT INTO sharedlog_uploads (key, node) VALUES ($1, $2)`, key, l.cfg.Node); err != nil {
 		return 0, fmt.Errorf("%w: merge %s: announce %s: %w", ErrUnavailable, p.key, key, err)
 	}
-	if err := l.objs.Put(ctx, key, data); err != nil {
+	putCtx := ctx
+	if !plan[0].overdue {
+		// The segment is written at the node's merge pace (merge_pace.go).
+		putCtx = objstore.WithWritePace(ctx, func(n int) error { return l.mergePace.take(ctx, int64(n)) })
+	}
+	if err := l.objs.Put(putCtx, key, data); err != nil {
 		return 0, fmt.Errorf("%w: merge %s: put %s: %w", ErrUnavailable, p.key, key, err) // an orphan, collected later
 	}
 	n := len(plan)
@@ -190,9 +196,6 @@ func (p *Partition) merge(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	l.stats.Merges.Add(1)
-	if !plan[0].overdue {
-		l.mergePace.spent(int64(len(data)))
-	}
 	p.forgetCoords()
 	return n, nil
 }

@@ -13,23 +13,26 @@ import (
 // back to back they took the object store's disk and PostgreSQL's WAL
 // from the produce path: in the cluster benchmark, the round during which
 // they came due had its ack p99 at 113 and 174 ms (two runs) against
-// 27-37 ms in the others; the worst round paced at 8 MiB/s had 58 and 91
-// ms, at 16 MiB/s 82, at 32 MiB/s 73. So a node's merges share a budget
-// of MergeRate bytes a second: after a merge of n bytes, the next one on
-// the node waits until the budget has paid for it. The backlog is merged
-// all the same, later; a merge whose batches have waited mergeOverdue
-// times MergeAge is not charged, so that a node taking in more than its
-// budget for long catches up at full speed rather than fall further
-// behind.
+// 27-37 ms in the others. So a node's merges share a budget of MergeRate
+// bytes a second, charged as each segment is written: a directory store
+// writes it in chunks (objstore.WithWritePace), each waiting until the
+// budget has paid for the ones before, and a merge pass starts only when
+// the budget allows. Pacing only the starts of merges (each segment then
+// written at the disk's full speed) was not enough: a commit that synced
+// PostgreSQL's WAL while a 16 MiB segment was being written waited for it,
+// 58-130 ms. The backlog is merged all the same, later; a merge whose
+// batches have waited mergeOverdue times MergeAge is not paced, so that a
+// node taking in more than its budget for long catches up at full speed
+// rather than fall further behind.
 type mergePacer struct {
 	rate int64 // bytes a second; <= 0 is no limit
 	now  func() time.Time
 
 	mu   sync.Mutex
-	next time.Time // when the budget allows the next merge
+	next time.Time // when the budget allows the next write
 }
 
-// wait blocks until the next merge may start, or ctx ends.
+// wait blocks until the budget allows more writing, or ctx ends.
 func (m *mergePacer) wait(ctx context.Context) error {
 	if m.rate <= 0 {
 		return nil
@@ -43,7 +46,16 @@ func (m *mergePacer) wait(ctx context.Context) error {
 	return sleep(ctx, d)
 }
 
-// spent charges a merge of n bytes to the budget.
+// take waits for the budget (wait), then charges n bytes to it.
+func (m *mergePacer) take(ctx context.Context, n int64) error {
+	if err := m.wait(ctx); err != nil {
+		return err
+	}
+	m.spent(n)
+	return nil
+}
+
+// spent charges n bytes written to the budget.
 func (m *mergePacer) spent(n int64) {
 	if m.rate <= 0 || n <= 0 {
 		return

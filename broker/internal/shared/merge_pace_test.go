@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestMergePacer: merges are charged to a budget of rate bytes a second;
+// TestMergePacer: segment writes are charged to a budget of rate bytes a second;
 // the next waits until it has been paid, idle time is not saved up, and no
 // limit never waits.
 func TestMergePacer(t *testing.T) {
@@ -41,5 +41,21 @@ func TestMergePacer(t *testing.T) {
 	free.spent(1 << 40)
 	if err := free.wait(ctx); err != nil {
 		t.Fatalf("no limit: wait returned %v", err)
+	}
+
+	// take, as a segment's chunks are written: a chunk within the budget
+	// goes at once and is charged; a cancelled wait charges nothing.
+	chunks := &mergePacer{rate: 1 << 20, now: func() time.Time { return clock }}
+	if err := chunks.take(context.Background(), 256<<10); err != nil {
+		t.Fatal(err)
+	}
+	if d := chunks.next.Sub(clock); d != 250*time.Millisecond {
+		t.Fatalf("after a first chunk of 256 KiB at 1 MiB/s: due in %v, want 250ms", d)
+	}
+	if err := chunks.take(ctx, 256<<10); err == nil {
+		t.Fatal("take with a cancelled context and the budget spent returned nil")
+	}
+	if d := chunks.next.Sub(clock); d != 250*time.Millisecond {
+		t.Fatalf("a cancelled take charged the budget: due in %v, want 250ms", d)
 	}
 }
