@@ -15,7 +15,13 @@
 #      requests of 64 records of 1 KiB in flight, 8 partitions), with the
 #      PostgreSQL commits/s and the nodes' objects/s over the run;
 #   2. the same against the embedded node.
-# It prints each run's summary and each round's ratio.
+# It prints each run's summary and each round's ratio. Before each produce
+# run it writes back the dirty pages of the runs before (`sync`): the
+# embedded node leaves up to a journal file's worth (64 MiB) of segment
+# bytes in the page cache, which the kernel would write out 30 s later, in
+# the middle of the next cluster run, stalling every sync on the disk that
+# run makes (one such burst: 74 MB in a second, and an ack p99 of 148 ms
+# for that second). Each side is measured without the other's debt.
 #
 # Usage: loadgen/vs-cluster.sh [ROUNDS]     (default 3)
 # Environment: SLUICE (default: built from this checkout), PG_BIN
@@ -87,12 +93,14 @@ for i in $(seq "$rounds"); do
 	curl -s "http://127.0.0.1:$((base + 2))/metrics" | awk '/^sluice_shared_log_(cache_hits|cache_misses|cold_reads|merges)_total/ {printf "node b %s %s\n", $1, $2}'
 done 2>&1
 for i in $(seq "$rounds"); do
+	sync
 	x0=$(xacts) o0=$(objects) t0=$(date +%s.%N)
 	echo "== round $i: cluster (through node a)"
 	c=$("$SLUICE" bench produce --addr "http://127.0.0.1:$((base + 1))" --topic "cluster-$i" --duration "$duration" 2>/dev/null | grep -E '^(produce|ack latency):' | tee /dev/stderr | rate)
 	x1=$(xacts) o1=$(objects) t1=$(date +%s.%N)
 	awk -v x="$((x1 - x0))" -v o="$((o1 - o0))" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "PostgreSQL commits/s %.0f, objects/s %.0f\n", x / (t1 - t0), o / (t1 - t0)}'
 	echo "== round $i: embedded"
+	sync
 	e=$("$SLUICE" bench produce --addr "http://127.0.0.1:$((base + 4))" --topic "embedded-$i" --duration "$duration" 2>/dev/null | grep -E '^(produce|ack latency):' | tee /dev/stderr | rate)
 	awk -v c="$c" -v e="$e" -v r="$i" 'BEGIN {printf "round %d: produce ratio %.2f\n", r, c / e}'
 done 2>&1
