@@ -53,6 +53,10 @@ type SharedConfig struct {
 	// TopicPoll is how often the node reads the topic rows again to learn
 	// of other nodes' creations, deletions and changes; 0 means 1 s.
 	TopicPoll time.Duration
+	// MergeRate is how many segment bytes a second the node's merges may
+	// write (the shared log's Config.MergeRate); 0 means its default (8
+	// MiB/s), < 0 no limit.
+	MergeRate int64
 	// GCInterval is how often the node deletes dead and orphaned objects
 	// (the shared log's Config.GCInterval); 0 means its default (1
 	// minute), < 0 never.
@@ -93,7 +97,7 @@ func (b *Broker) openShared(ctx context.Context) error {
 		return fmt.Errorf("broker: %w", err)
 	}
 	l, err := shared.Open(ctx, shared.Config{
-		Pool: sc.Pool, Notify: sc.Notify, Objects: sc.Objects, Node: sc.Node, Window: sc.Window, GCInterval: sc.GCInterval,
+		Pool: sc.Pool, Notify: sc.Notify, Objects: sc.Objects, Node: sc.Node, Window: sc.Window, GCInterval: sc.GCInterval, MergeRate: sc.MergeRate,
 		Logger: b.log.With("component", "shared_log"), Now: b.cfg.Now,
 		ObservePut: sc.ObservePut, ObserveCommit: sc.ObserveCommit,
 	})

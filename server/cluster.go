@@ -164,7 +164,7 @@ func (s *Server) brokerShared() *broker.SharedConfig {
 	if s.cluster == nil || s.cluster.objects == nil {
 		return nil
 	}
-	return &broker.SharedConfig{Pool: s.cluster.pool, Notify: s.cluster.notify, Objects: s.cluster.objects, Node: s.cfg.NodeID, Window: s.cfg.SharedWindow,
+	return &broker.SharedConfig{Pool: s.cluster.pool, Notify: s.cluster.notify, Objects: s.cluster.objects, Node: s.cfg.NodeID, Window: s.cfg.SharedWindow, MergeRate: s.cfg.SharedMergeRate,
 		// The PUT and commit histograms (metrics/shared_log.go).
 		ObservePut: s.Metrics.ObserveSharedPut, ObserveCommit: s.Metrics.ObserveSharedCommit}
 }

@@ -115,6 +115,10 @@ type Config struct {
 	// batches before writing them as one object (broker.SharedConfig.Window);
 	// 0 means the shared log's default (5 ms).
 	SharedWindow time.Duration
+	// SharedMergeRate, with Objects, is how many bytes of merged segments
+	// a second the node writes (broker.SharedConfig.MergeRate); 0 means
+	// the default (8 MiB/s), < 0 no limit.
+	SharedMergeRate int64
 	// GroupLeaseTTL, in cluster mode, is how long a node's lease on a
 	// group's coordination lasts without renewal (cluster_group.go); 0
 	// means broker.DefaultGroupLeaseTTL.

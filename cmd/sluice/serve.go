@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,6 +42,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	nodeID := fs.String("node-id", "", "this node's `name` in the cluster, 1 to 64 characters of [A-Za-z0-9._-], unique per process; required with --meta")
 	objects := fs.String("objects", "", "cluster mode: `URL` of the object store for record bytes, file:///SHARED/DIR (a directory every node mounts) or s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&path-style=true] (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or access-key-id= and secret-access-key= in the URL); needs --meta; probed at start. Every node then keeps every partition in the shared log (record bytes in this store, offsets in --meta's database) and serves every topic (docs/cluster.md)")
 	sharedWindow := fs.Duration("shared-window", 0, "cluster mode with --objects: how long a node collects produced batches before writing them as one object; every ack waits for it, then the PUT and the commit. 0 is the default, 5ms; on S3 a longer window (100ms to 250ms) makes fewer, larger objects, fewer PUTs to pay for (docs/cluster.md)")
+	mergeRate := fs.String("shared-merge-rate", "8MiB", "cluster mode with --objects: how many `bytes` of merged segments a second this node's compactor writes (KiB, MiB, GiB, or KB, MB, GB, per second), so that merges leave the disk to the produce path's syncs; none for no limit, as on S3, whose disks the node does not share (docs/cluster.md)")
 	groupLeaseTTL := fs.Duration("group-lease-ttl", broker.DefaultGroupLeaseTTL, "cluster mode: how long a node's lease on a consumer group (being its coordinator) lasts without renewal; the holder renews every third of it, and when a node dies another takes its groups after at most this long (docs/cluster.md)")
 	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
 	metricsMax := fs.Int("metrics-max-partitions", metrics.DefaultMaxPartitions, "cap on the per-partition series of each /metrics family (produced, fetched, log size and offsets, group lag): topics past the cap are summed into partition=\"other\" series (see docs/operations.md)")
@@ -61,6 +63,17 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	if *sharedWindow != 0 && (*objects == "" || *sharedWindow < 0) {
 		fmt.Fprintf(e.stderr, "sluice serve: --shared-window %v: want a positive duration, with --objects (it sets the shared log's batching window)\n", *sharedWindow)
+		return 2
+	}
+	sharedMergeRate, err := parseMergeRate(*mergeRate)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sluice serve: --shared-merge-rate %q: %v\n", *mergeRate, err)
+		return 2
+	}
+	mergeRateSet := false
+	fs.Visit(func(f *flag.Flag) { mergeRateSet = mergeRateSet || f.Name == "shared-merge-rate" })
+	if mergeRateSet && *objects == "" {
+		fmt.Fprintln(e.stderr, "sluice serve: --shared-merge-rate needs --objects (it paces the shared log's merges)")
 		return 2
 	}
 	if *groupLeaseTTL < time.Second {
@@ -137,6 +150,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate, MetricsMaxPartitions: *metricsMax,
 		Auth: authn, MetricsAuth: *security.metricsAuth, TLS: tlsMaterial,
 		Meta: *meta, NodeID: *nodeID, Objects: *objects, SharedWindow: *sharedWindow,
+		SharedMergeRate: sharedMergeRate,
 		GroupLeaseTTL: *groupLeaseTTL,
 	})
 	if err != nil {
@@ -172,6 +186,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	fields := append([]any{"addr", ln.Addr().String()}, kafkaLog...)
 	fields = append(fields, "data_dir", *dataDir, "fsync", *fsync)
 	fields = append(fields, gcLog...)
+	if *objects != "" {
+		fields = append(fields, "shared_merge_rate", *mergeRate)
+	}
 	fields = append(fields, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())
 	logger.Info("sluice listening", fields...)
 
@@ -282,4 +299,33 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// parseMergeRate reads --shared-merge-rate: "none" (no limit, -1) or a
+// positive number of bytes with an optional unit (B, KB, MB, GB in powers
+// of 1000; KiB, MiB, GiB in powers of 1024) and an optional "/s".
+func parseMergeRate(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "none") {
+		return -1, nil
+	}
+	num := strings.TrimSuffix(s, "/s")
+	i := strings.IndexFunc(num, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	unit := ""
+	if i >= 0 {
+		num, unit = num[:i], strings.TrimSpace(num[i:])
+	}
+	mult, ok := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}[strings.ToLower(unit)]
+	if !ok {
+		return 0, fmt.Errorf("unknown unit %q; want B, KB, MB, GB, KiB, MiB or GiB (a second), or none", unit)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a number of bytes a second such as 8MiB, or none")
+	}
+	n := v * mult
+	if n < 1 || n > 1<<50 {
+		return 0, fmt.Errorf("want more than 0 bytes a second (and at most 1 PiB), or none for no limit")
+	}
+	return int64(n), nil
 }

@@ -31,7 +31,7 @@ func TestServeSharedWindowRefused(t *testing.T) {
 }
 
 // TestServeSharedWindow: a cluster node started with --shared-window
-// 400ms holds a produce's ack until its window has passed (the ack follows
+// 400ms (and --shared-merge-rate, which its startup line names) holds a produce's ack until its window has passed (the ack follows
 // the window, the PUT and the commit; a lower bound, never an upper one),
 // and serves the record.
 func TestServeSharedWindow(t *testing.T) {
@@ -39,8 +39,11 @@ func TestServeSharedWindow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addr, _, logs := startServe(t, ctx, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--fsync", "never",
-		"--meta", meta, "--node-id", "a", "--objects", "file://"+t.TempDir(), "--shared-window", "400ms")
+		"--meta", meta, "--node-id", "a", "--objects", "file://"+t.TempDir(), "--shared-window", "400ms", "--shared-merge-rate", "32MiB")
 	url := "http://" + addr
+	if !strings.Contains(logs.String(), "shared_merge_rate=32MiB") {
+		t.Errorf("the startup line does not name the merge rate given:\n%s", logs)
+	}
 	if code, _, errs := runCLI(ctx, "topic", "create", "w", "--addr", url); code != 0 {
 		t.Fatalf("topic create: exit %d: %s\n%s", code, errs, logs)
 	}
@@ -94,5 +97,54 @@ func TestServeGroupLeaseTTL(t *testing.T) {
 	}
 	if left > 3.5 {
 		t.Fatalf("group g's lease has %.1fs left: want at most the 3s of --group-lease-ttl", left)
+	}
+}
+
+// TestParseMergeRate: --shared-merge-rate's values.
+func TestParseMergeRate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64 // 0: refused
+	}{
+		{"8MiB", 8 << 20},
+		{"8MiB/s", 8 << 20},
+		{"16MB", 16e6},
+		{"0.5GiB", 1 << 29},
+		{"1048576", 1 << 20},
+		{"512kib", 512 << 10},
+		{"none", -1},
+		{"NONE", -1},
+		{"0", 0},
+		{"0MiB", 0},
+		{"-1MiB", 0},
+		{"8XB", 0},
+		{"MiB", 0},
+		{"", 0},
+		{"1e3MB", 0},
+	} {
+		got, err := parseMergeRate(tc.in)
+		if tc.want == 0 {
+			if err == nil {
+				t.Errorf("parseMergeRate(%q) = %d, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("parseMergeRate(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestServeSharedMergeRateRefused: --shared-merge-rate is refused without
+// --objects, and a value that is no rate, naming the flag.
+func TestServeSharedMergeRateRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--data-dir", t.TempDir(), "--shared-merge-rate", "16MiB"},
+		{"serve", "--data-dir", t.TempDir(), "--shared-merge-rate", "fast", "--meta", "postgres://x@127.0.0.1:1/x", "--node-id", "a", "--objects", "file://" + t.TempDir()},
+	} {
+		code, _, errs := runCLI(context.Background(), args...)
+		if code != 2 || !strings.Contains(errs, "--shared-merge-rate") {
+			t.Fatalf("sluice %v: exit %d, stderr %q: want 2 and a message naming --shared-merge-rate", args, code, errs)
+		}
 	}
 }
