@@ -92,6 +92,11 @@ type Config struct {
 	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound the session
 	// timeout a group member may ask for; 0 means 1s and 30m.
 	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
+	// TransactionalIDExpiration is how long a transactional id whose
+	// transaction is complete may go unused before it is forgotten (its
+	// state deleted; a producer that comes back gets a new producer id), as
+	// Kafka's transactional.id.expiration.ms; 0 means 7 days, < 0 never.
+	TransactionalIDExpiration time.Duration
 	// GroupTickInterval is how often group session timeouts are checked; 0
 	// means DefaultGroupTickInterval (1s), < 0 never (tests call TickGroups).
 	GroupTickInterval time.Duration

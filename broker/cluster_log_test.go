@@ -45,11 +45,12 @@ func newSharedCluster(t *testing.T) *sharedCluster {
 }
 
 // node opens a broker of the cluster; it polls the topic rows every 50 ms.
-func (c *sharedCluster) node(t *testing.T, id string) *testEnv {
-	return newEnv(t, func(cfg *broker.Config) {
+// opts adjust its Config after that.
+func (c *sharedCluster) node(t *testing.T, id string, opts ...func(*broker.Config)) *testEnv {
+	return newEnv(t, append([]func(*broker.Config){func(cfg *broker.Config) {
 		cfg.Meta = c.meta
 		cfg.Shared = &broker.SharedConfig{Pool: c.pool, Objects: c.objects, Node: id, Window: 2 * time.Millisecond, TopicPoll: 50 * time.Millisecond}
-	})
+	}}, opts...)...)
 }
 
 // sharedEventually retries check for 10 s.

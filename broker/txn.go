@@ -35,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,7 @@ type txnRuntime struct {
 
 	mu         sync.Mutex
 	completing map[string]bool // ids whose completion is under way
+	swept      time.Time       // the last look for idle transactional ids
 
 	ids txnLocks // serialise ProduceAndCommit per id (txn_rpc.go)
 
@@ -122,7 +124,7 @@ func (b *Broker) startTxns(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		tr.coord = txn.New(txns, 0)
+		tr.coord = txn.New(txns, 0, b.cfg.Now)
 		b.txns = tr
 		if err := b.recoverTxns(ctx); err != nil {
 			return err
@@ -301,6 +303,70 @@ func (b *Broker) TickTransactions() {
 			b.log.Error("completing a transaction", "transactional_id", t.ID, "err", err)
 		}
 	}
+	b.forgetIdleTxns(ctx, now)
+}
+
+// txnSweepInterval is how often a node looks for transactional ids to
+// forget (a scan of every id, on a cluster node of broker_txns).
+const txnSweepInterval = time.Minute
+
+// forgetIdleTxns deletes the state of the transactional ids whose
+// transaction is complete and that nobody used for the expiration
+// (Config.TransactionalIDExpiration), at most once a txnSweepInterval. A
+// producer that comes back later starts again with a new producer id.
+// Without it the state of every transactional id ever used would stay
+// forever: a client that makes up ids (one per task and generation, as
+// some stream processors do) would grow it without bound.
+func (b *Broker) forgetIdleTxns(ctx context.Context, now time.Time) {
+	expiration := b.cfg.TransactionalIDExpiration
+	if expiration < 0 {
+		return
+	}
+	if expiration == 0 {
+		expiration = txn.DefaultExpiration
+	}
+	tr := b.txns
+	tr.mu.Lock()
+	due := tr.swept.IsZero() || now.Sub(tr.swept) >= txnSweepInterval
+	if due {
+		tr.swept = now
+	}
+	tr.mu.Unlock()
+	if !due {
+		return
+	}
+	var forgotten []string
+	if tr.coord == nil {
+		var err error
+		if forgotten, err = b.clusterForgetIdleTxns(ctx, expiration); err != nil {
+			b.log.Warn("transactions: cannot forget idle transactional ids; trying again later", "err", err)
+			return
+		}
+	} else {
+		cutoff := now.Add(-expiration)
+		for _, id := range tr.coord.Idle(cutoff) {
+			ok, err := tr.coord.Forget(id, cutoff, b.deleteTxn)
+			if err != nil {
+				b.log.Warn("transactions: cannot forget an idle transactional id; trying again later", "transactional_id", id, "err", err)
+				continue
+			}
+			if ok {
+				forgotten = append(forgotten, id)
+			}
+		}
+	}
+	if len(forgotten) > 0 {
+		slices.Sort(forgotten)
+		b.log.Info("transactions: forgot transactional ids unused for the expiration", "count", len(forgotten), "expiration", expiration, "first", forgotten[0])
+	}
+}
+
+// deleteTxn removes a transactional id's stored state (an embedded node).
+func (b *Broker) deleteTxn(id string) error {
+	if _, err := b.db.Exec(`DELETE FROM broker_txns WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("transactions: forget %s: %w", id, err)
+	}
+	return nil
 }
 
 // completeTxn writes t's markers (its state is PrepareCommit or
@@ -612,7 +678,7 @@ func (b *Broker) PendingTxnOffsets(ctx context.Context, groupID string) func(Top
 			b.log.Warn("transactions: looking for pending offsets", "group", groupID, "err", err)
 			return func(TopicPartition) bool { return true }
 		}
-		c = txn.New(active, 0)
+		c = txn.New(active, 0, b.cfg.Now)
 	}
 	return func(tp TopicPartition) bool {
 		return c.Pending(groupID, txn.Partition{Topic: tp.Topic, Partition: tp.Partition})

@@ -103,7 +103,7 @@ func (b *Broker) clusterTxnUpdate(ctx context.Context, id string, fn func(*txn.C
 				cur = n.Clone()
 				return nil
 			}
-			return fn(txn.New(loaded, 0), persist)
+			return fn(txn.New(loaded, 0, b.cfg.Now), persist)
 		})
 		var pe *pgconn.PgError
 		if attempt < 3 && errors.As(err, &pe) && pe.Code == "23505" {
@@ -245,6 +245,36 @@ func (b *Broker) clusterTxnsActive(ctx context.Context) ([]*txn.Txn, error) {
 func (b *Broker) clusterTxnsAll(ctx context.Context) ([]*txn.Txn, error) {
 	ts, _, err := b.clusterTxnsScan(ctx, "true")
 	return ts, err
+}
+
+// clusterForgetIdleTxns deletes the rows of the transactional ids neither
+// open nor completing and unchanged for expiration (by the row's own
+// time, PostgreSQL's clock), with their producers' closed gates, in one
+// transaction, and returns their ids. A row locked by an update waits for
+// it, and once changed no longer matches.
+func (b *Broker) clusterForgetIdleTxns(ctx context.Context, expiration time.Duration) ([]string, error) {
+	var ids []string
+	err := pgx.BeginFunc(ctx, b.shared.cfg.Pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM broker_txns WHERE NOT (`+activeTxnStates+`)
+			AND updated < now() - make_interval(secs => $1) RETURNING id, producer_id`, expiration.Seconds())
+		if err != nil {
+			return err
+		}
+		var pids []int64
+		var id string
+		var pid int64
+		if _, err := pgx.ForEachRow(rows, []any{&id, &pid}, func() error {
+			ids, pids = append(ids, id), append(pids, pid)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return shared.ForgetTxnGates(ctx, tx, pids)
+	})
+	if err != nil {
+		return nil, txnStoreErr(err)
+	}
+	return ids, nil
 }
 
 // clusterTxnsDue returns the ids of Ongoing transactions whose timeout has

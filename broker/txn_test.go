@@ -229,3 +229,72 @@ func TestTransactionLongPollWaitsForCommit(t *testing.T) {
 		t.Fatalf("after the commit: %v, %d bytes, LSO %d, HWM %d, aborted %v", r.Err, len(r.Batches), r.LastStable, r.HighWatermark, r.Aborted)
 	}
 }
+
+// TestTransactionalIDExpiry: a transactional id whose transaction is
+// complete and unused for the expiration is forgotten by the tick (fake
+// clock), for good (a restart does not bring it back), and its producer
+// starts again with a new producer id; an id in use is kept, and one whose
+// open transaction timed out counts from its abort.
+func TestTransactionalIDExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := &fakeNow{t: time.UnixMilli(1_700_000_000_000)}
+	const expiration = 24 * time.Hour
+	e := newEnv(t, func(c *broker.Config) {
+		c.Now, c.GroupTickInterval, c.TransactionalIDExpiration = clock.Now, -1, expiration
+	})
+	e.createTopic("t", 1, nil)
+	pid, epoch := openTxn(t, e.b, "done", "t", time.Minute, "a")
+	if err := e.b.EndTxn(ctx, "done", pid, epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	openTxn(t, e.b, "open", "t", 10*time.Second, "b")
+	busyPID, busyEpoch, err := e.b.InitTxnProducer(ctx, "busy", time.Minute, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Add(expiration - time.Minute)
+	e.b.TickTransactions() // "open" times out: aborted now
+	if st, _ := e.b.DescribeTransaction("open"); st.State != "CompleteAbort" {
+		t.Fatalf("open after its timeout: %s", st.State)
+	}
+	// "busy" is used again before the expiration.
+	if _, _, err := e.b.InitTxnProducer(ctx, "busy", time.Minute, busyPID, busyEpoch); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(2 * time.Minute)
+	e.b.TickTransactions()
+	if _, ok := e.b.DescribeTransaction("done"); ok {
+		t.Fatal("done is still known a day after its commit")
+	}
+	for _, id := range []string{"open", "busy"} {
+		if _, ok := e.b.DescribeTransaction(id); !ok {
+			t.Fatalf("%s was forgotten, though changed within the expiration", id)
+		}
+	}
+	var ids []string
+	for _, st := range e.b.ListTransactions(-1) {
+		ids = append(ids, st.ID)
+	}
+	if !slices.Equal(ids, []string{"busy", "open"}) {
+		t.Fatalf("listed %v, want [busy open]", ids)
+	}
+
+	e.stop()
+	e.start()
+	if _, ok := e.b.DescribeTransaction("done"); ok {
+		t.Fatal("done is back after a restart")
+	}
+	newPID, newEpoch, err := e.b.InitTxnProducer(ctx, "done", time.Minute, -1, -1)
+	if err != nil || newPID == pid || newEpoch != 0 {
+		t.Fatalf("init after expiry: producer %d epoch %d (%v); want a new producer id at epoch 0 (old %d)", newPID, newEpoch, err, pid)
+	}
+	// The tick looks at most once a minute, and "open" expires a day after
+	// its abort.
+	clock.Add(expiration)
+	e.b.TickTransactions()
+	if _, ok := e.b.DescribeTransaction("open"); ok {
+		t.Fatal("open is still known a day after its abort")
+	}
+}

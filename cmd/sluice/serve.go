@@ -151,7 +151,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		Auth: authn, MetricsAuth: *security.metricsAuth, TLS: tlsMaterial,
 		Meta: *meta, NodeID: *nodeID, Objects: *objects, SharedWindow: *sharedWindow,
 		SharedMergeRate: sharedMergeRate,
-		GroupLeaseTTL: *groupLeaseTTL,
+		GroupLeaseTTL:   *groupLeaseTTL,
 	})
 	if err != nil {
 		ln.Close()

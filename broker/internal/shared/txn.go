@@ -90,6 +90,20 @@ func SetTxnGate(ctx context.Context, tx pgx.Tx, pid int64, epoch int16, state Tx
 	return nil
 }
 
+// ForgetTxnGates removes the closed gates of producers pids, within tx:
+// the coordinator forgot their transactional ids (expired), and a batch
+// of theirs is refused as of a producer without a transaction.
+func ForgetTxnGates(ctx context.Context, tx pgx.Tx, pids []int64) error {
+	if len(pids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM sharedlog_txn_producers WHERE producer_id = ANY($1) AND state = $2`, pids, int16(GateClosed))
+	if err != nil {
+		return fmt.Errorf("shared log: forget the transaction gates of %d producers: %w", len(pids), err)
+	}
+	return nil
+}
+
 // AddTxnMembers adds partitions to producer pid's gate, within tx.
 func AddTxnMembers(ctx context.Context, tx pgx.Tx, pid int64, parts []*Partition) error {
 	if len(parts) == 0 {

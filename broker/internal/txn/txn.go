@@ -106,6 +106,10 @@ type Txn struct {
 	// Groups are the consumer groups added (AddOffsetsToTxn), with their
 	// pending offsets.
 	Groups map[string][]GroupOffset `json:"groups,omitempty"`
+	// Updated is when the state last changed (the coordinator's clock): a
+	// transactional id left alone for the expiration is forgotten (Idle,
+	// Forget).
+	Updated time.Time `json:"updated,omitzero"`
 }
 
 // Clone copies t deeply.
@@ -151,20 +155,29 @@ type Coordinator struct {
 	// MaxTimeout bounds the timeout a producer may ask for (Kafka's
 	// transaction.max.timeout.ms, 15 minutes).
 	maxTimeout time.Duration
+	now        func() time.Time // stamps Txn.Updated
 }
 
 // DefaultMaxTimeout is Kafka's transaction.max.timeout.ms.
 const DefaultMaxTimeout = 15 * time.Minute
 
 // New returns a coordinator holding txns (as loaded from storage).
-// maxTimeout <= 0 means DefaultMaxTimeout.
-func New(txns []*Txn, maxTimeout time.Duration) *Coordinator {
+// maxTimeout <= 0 means DefaultMaxTimeout; now is the clock that stamps
+// each change (nil: time.Now). A state stored without a time (before
+// Txn.Updated existed) counts as changed now.
+func New(txns []*Txn, maxTimeout time.Duration, now func() time.Time) *Coordinator {
 	if maxTimeout <= 0 {
 		maxTimeout = DefaultMaxTimeout
 	}
-	c := &Coordinator{txns: map[string]*Txn{}, byPID: map[int64]string{}, maxTimeout: maxTimeout}
+	if now == nil {
+		now = time.Now
+	}
+	c := &Coordinator{txns: map[string]*Txn{}, byPID: map[int64]string{}, maxTimeout: maxTimeout, now: now}
 	for _, t := range txns {
 		t = t.Clone()
+		if t.Updated.IsZero() {
+			t.Updated = now()
+		}
 		c.txns[t.ID] = t
 		c.byPID[t.ProducerID] = t.ID
 	}
@@ -173,6 +186,7 @@ func New(txns []*Txn, maxTimeout time.Duration) *Coordinator {
 
 // apply persists n and, if that worked, makes it id's state.
 func (c *Coordinator) applyLocked(n *Txn, persist Persist) error {
+	n.Updated = c.now()
 	if err := persist(n); err != nil {
 		return err
 	}
@@ -498,6 +512,55 @@ func (c *Coordinator) Expired(now time.Time) (expired, prepared []string) {
 	slices.Sort(expired)
 	slices.Sort(prepared)
 	return expired, prepared
+}
+
+// DefaultExpiration is how long a transactional id may go unused before
+// it is forgotten: Kafka's transactional.id.expiration.ms, 7 days.
+const DefaultExpiration = 7 * 24 * time.Hour
+
+// idle reports whether t may be forgotten at cutoff: neither open nor
+// completing, and unchanged since before cutoff.
+func idle(t *Txn, cutoff time.Time) bool {
+	return !t.Active() && t.Updated.Before(cutoff)
+}
+
+// Idle lists, sorted, the transactional ids that are neither open nor
+// completing and whose state has not changed since before cutoff (now
+// minus the expiration): candidates for Forget.
+func (c *Coordinator) Idle(cutoff time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for id, t := range c.txns {
+		if idle(t, cutoff) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Forget drops transactional id id if it is still idle at cutoff (a
+// producer may have come back since Idle): remove deletes its stored state
+// first, and an error from it leaves the coordinator unchanged. A producer
+// that comes back later gets a new producer id (InitProducerID), as from
+// Kafka once its transactional.id.expiration.ms has passed. It reports
+// whether id was forgotten.
+func (c *Coordinator) Forget(id string, cutoff time.Time, remove func(id string) error) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.txns[id]
+	if !ok || !idle(t, cutoff) {
+		return false, nil
+	}
+	if err := remove(id); err != nil {
+		return false, err
+	}
+	delete(c.txns, id)
+	if c.byPID[t.ProducerID] == id {
+		delete(c.byPID, t.ProducerID)
+	}
+	return true, nil
 }
 
 // CheckProduce checks a transactional batch of producer pid at epoch for

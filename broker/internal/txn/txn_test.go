@@ -3,6 +3,7 @@ package txn
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -35,7 +36,7 @@ var p0 = Partition{Topic: "t", Partition: 0}
 
 func TestStateMachine(t *testing.T) {
 	s := &store{}
-	c := New(nil, 0)
+	c := New(nil, 0, nil)
 	pids := newPIDs()
 	res, err := c.InitProducerID("a", time.Minute, -1, -1, pids, s.persist)
 	if err != nil || res.ProducerID != 1000 || res.Epoch != 0 || res.Abort != nil {
@@ -100,7 +101,7 @@ func TestStateMachine(t *testing.T) {
 
 func TestInitFencesAndAbortsOpen(t *testing.T) {
 	s := &store{}
-	c := New(nil, 0)
+	c := New(nil, 0, nil)
 	pids := newPIDs()
 	res, _ := c.InitProducerID("a", time.Minute, -1, -1, pids, s.persist)
 	if err := c.AddPartitions("a", res.ProducerID, res.Epoch, []Partition{p0}, t0, s.persist); err != nil {
@@ -134,7 +135,7 @@ func TestInitFencesAndAbortsOpen(t *testing.T) {
 
 func TestPersistFailureLeavesStateUnchanged(t *testing.T) {
 	s := &store{}
-	c := New(nil, 0)
+	c := New(nil, 0, nil)
 	res, _ := c.InitProducerID("a", time.Minute, -1, -1, newPIDs(), s.persist)
 	s.fail = errors.New("disk full")
 	if err := c.AddPartitions("a", res.ProducerID, res.Epoch, []Partition{p0}, t0, s.persist); err == nil {
@@ -147,7 +148,7 @@ func TestPersistFailureLeavesStateUnchanged(t *testing.T) {
 
 func TestTimeoutAndReload(t *testing.T) {
 	s := &store{}
-	c := New(nil, 0)
+	c := New(nil, 0, nil)
 	res, _ := c.InitProducerID("a", 10*time.Second, -1, -1, newPIDs(), s.persist)
 	if err := c.AddPartitions("a", res.ProducerID, res.Epoch, []Partition{p0}, t0, s.persist); err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestTimeoutAndReload(t *testing.T) {
 		t.Fatalf("not expired at the timeout: %v", exp)
 	}
 	// A restart reloads the stored state.
-	c2 := New([]*Txn{s.saved["a"]}, 0)
+	c2 := New([]*Txn{s.saved["a"]}, 0, nil)
 	tx, err := c2.Abort("a", t0.Add(11*time.Second), s.persist)
 	if err != nil || tx == nil || tx.State != PrepareAbort || tx.Epoch != res.Epoch+1 {
 		t.Fatalf("timeout abort after reload: %+v %v", tx, err)
@@ -180,7 +181,7 @@ func TestAddIsTheThreeSteps(t *testing.T) {
 	offs := []GroupOffset{{p1, Offset{Offset: 9, Metadata: "m"}}, {p0, Offset{Offset: 5}}}
 	setup := func() (*Coordinator, *countingStore, int64, int16) {
 		s := &countingStore{}
-		c := New(nil, time.Hour)
+		c := New(nil, time.Hour, func() time.Time { return time.Unix(1, 0) }) // states compared whole: one time
 		res, err := c.InitProducerID("a", time.Minute, -1, -1, newPIDs(), s.persist)
 		if err != nil {
 			t.Fatal(err)
@@ -225,3 +226,70 @@ func TestAddIsTheThreeSteps(t *testing.T) {
 type countingStore struct{ n int }
 
 func (s *countingStore) persist(*Txn) error { s.n++; return nil }
+
+// TestForgetIdle: a transactional id whose transaction is complete and
+// unchanged for the expiration is idle and can be forgotten (its stored
+// state removed first); an open one, one changed since, or one whose
+// removal fails is kept; a forgotten id starts again with a new producer
+// id.
+func TestForgetIdle(t *testing.T) {
+	clock := time.Unix(1_000_000, 0)
+	now := func() time.Time { return clock }
+	s := &store{}
+	c := New(nil, 0, now)
+	pids := newPIDs()
+	done, err := c.InitProducerID("done", time.Minute, -1, -1, pids, s.persist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := c.InitProducerID("open", time.Minute, -1, -1, pids, s.persist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddPartitions("open", open.ProducerID, open.Epoch, []Partition{p0}, clock, s.persist); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.saved["done"].Updated; !got.Equal(clock) {
+		t.Fatalf("stored state stamped %v, want the coordinator's clock %v", got, clock)
+	}
+	clock = clock.Add(DefaultExpiration + time.Hour)
+	cutoff := clock.Add(-DefaultExpiration)
+	if got := c.Idle(cutoff); !slices.Equal(got, []string{"done"}) {
+		t.Fatalf("idle %v, want [done] (open is Ongoing)", got)
+	}
+	refuse := errors.New("disk full")
+	if ok, err := c.Forget("done", cutoff, func(string) error { return refuse }); ok || !errors.Is(err, refuse) {
+		t.Fatalf("forget with a failing removal: %v %v", ok, err)
+	}
+	if _, ok := c.Get("done"); !ok {
+		t.Fatal("a failed removal dropped the state")
+	}
+	var removed []string
+	remove := func(id string) error { removed = append(removed, id); return nil }
+	if ok, err := c.Forget("open", cutoff, remove); ok || err != nil {
+		t.Fatalf("forget an Ongoing transaction: %v %v", ok, err)
+	}
+	if ok, err := c.Forget("done", cutoff, remove); !ok || err != nil || !slices.Equal(removed, []string{"done"}) {
+		t.Fatalf("forget: %v %v, removed %v", ok, err, removed)
+	}
+	if _, ok := c.Get("done"); ok {
+		t.Fatal("forgotten id still held")
+	}
+	if _, ok := c.Owner(done.ProducerID); ok {
+		t.Fatal("forgotten id's producer id still maps to it")
+	}
+	again, err := c.InitProducerID("done", time.Minute, -1, -1, pids, s.persist)
+	if err != nil || again.ProducerID == done.ProducerID || again.Epoch != 0 {
+		t.Fatalf("init after forgetting: %+v %v; want a new producer id at epoch 0", again, err)
+	}
+	// Changed since the cutoff: not idle.
+	if got := c.Idle(cutoff); len(got) != 0 {
+		t.Fatalf("idle right after a change: %v", got)
+	}
+	// A state loaded without a time counts from the load.
+	old := s.saved["done"].Clone()
+	old.Updated = time.Time{}
+	if got := New([]*Txn{old}, 0, now).Idle(cutoff); len(got) != 0 {
+		t.Fatalf("a state stored without a time is idle at once: %v", got)
+	}
+}
