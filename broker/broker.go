@@ -185,6 +185,9 @@ type Broker struct {
 	// waitHook, set only by tests (export_test.go), runs when a Fetch
 	// long poll or an idle subscription is about to wait.
 	waitHook func()
+	// txnInsertHook, set only by tests (export_test.go), runs on a cluster
+	// node just before it stores a transactional id's first state.
+	txnInsertHook func(id string)
 }
 
 // Open loads every topic and recovers its partitions. Topics whose deletion

@@ -5,5 +5,10 @@ package broker
 // sleeping. Set it before the broker serves requests.
 func SetWaitHook(b *Broker, f func()) { b.waitHook = f }
 
+// SetTxnInsertHook makes cluster node b call f just before it stores a
+// transactional id's first state (a row another node may be inserting at
+// once). Set it before the broker serves requests.
+func SetTxnInsertHook(b *Broker, f func(id string)) { b.txnInsertHook = f }
+
 // Murmur2 exposes the partitioner's hash to black-box tests.
 var Murmur2 = murmur2

@@ -88,6 +88,9 @@ func (b *Broker) clusterTxnUpdate(ctx context.Context, id string, fn func(*txn.C
 					return fmt.Errorf("transactions: %s: %w", n.ID, err)
 				}
 				if cur == nil {
+					if b.txnInsertHook != nil {
+						b.txnInsertHook(n.ID)
+					}
 					_, err = tx.Exec(ctx, `INSERT INTO broker_txns (id, producer_id, state, body) VALUES ($1, $2, $3, $4)`,
 						n.ID, n.ProducerID, int16(n.State), string(js))
 				} else {
