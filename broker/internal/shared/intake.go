@@ -449,6 +449,9 @@ func (l *Log) commitLoop() {
 		var answers []answer
 		err := f.putErr
 		if err == nil {
+			if l.testBeforeCommit != nil {
+				l.testBeforeCommit()
+			}
 			notify := skipped || !l.in.coveredByNext(f)
 			answers, err = l.commit(f, notify)
 			skipped = err == nil && !notify

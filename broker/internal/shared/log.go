@@ -240,6 +240,9 @@ type Log struct {
 	// testAfterCommit, when set (tests only, before the first append), runs
 	// between a commit and its publication.
 	testAfterCommit func()
+	// testBeforeCommit, when set (tests only, before the first append),
+	// runs in the committer before each object's commit, after its PUT.
+	testBeforeCommit func()
 
 	// ownHub is the notification hub the Log opened (Config.Notify nil).
 	ownHub *pgnotify.Hub

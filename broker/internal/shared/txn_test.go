@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -458,6 +459,54 @@ func TestTransactionGate(t *testing.T) {
 		t.Fatalf("a marker after the transaction completed: %v", err)
 	}
 	checkOffsets(t, "after the abort", p, 2, 2)
+}
+
+// TestTransactionGateRefusesABatchCommittedAfterTheMarker forces the race
+// that TestTransactionGateOrdersBatchesBeforeTheMarker leaves to timing: a
+// transactional batch whose object is stored, its commit held until another
+// node has written the transaction's commit marker, is refused when its
+// commit runs (the gate is closed by then), and leaves no open transaction
+// and nothing visible behind the marker.
+func TestTransactionGateRefusesABatchCommittedAfterTheMarker(t *testing.T) {
+	c := newCluster(t)
+	la := c.node("a", nil)
+	pa, pb := openPart(t, la, "t", 0), openPart(t, c.node("b", nil), "t", 0)
+	ctx := context.Background()
+	const pid = 300
+	beginTxn(t, pa, pid)
+	if _, err := pa.AppendBatch(ctx, txnBatch(t, pid, 0, 1)); err != nil {
+		t.Fatal(err) // committed while the transaction is open: in it
+	}
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	la.testBeforeCommit = func() {
+		once.Do(func() {
+			close(reached)
+			<-release
+		})
+	}
+	late := make(chan error, 1)
+	go func() {
+		_, err := pa.AppendBatch(ctx, txnBatch(t, pid, 1, 1))
+		late <- err
+	}()
+	<-reached // the late batch's object is stored; its commit waits
+	if _, err := endTxn(t, pb, pid, true); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-late; !errors.Is(err, ErrBatchNotInTransaction) {
+		t.Fatalf("a batch committed after its transaction's marker: %v, want ErrBatchNotInTransaction", err)
+	}
+	if err := pb.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if open := pb.OpenTxns(); len(open) != 0 {
+		t.Fatalf("transactions open after the marker: %v", open)
+	}
+	if got := len(values(t, pb, 0)); got != 1 {
+		t.Fatalf("%d records visible, want the 1 committed in the transaction", got)
+	}
 }
 
 // A producer's batches racing the coordinator's end of its transaction
