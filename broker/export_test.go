@@ -12,3 +12,12 @@ func SetTxnInsertHook(b *Broker, f func(id string)) { b.txnInsertHook = f }
 
 // Murmur2 exposes the partitioner's hash to black-box tests.
 var Murmur2 = murmur2
+
+// PoisonReleasedRequests makes the Connect produce handlers overwrite each
+// request copy they give back to its pool, so that a record still pointing
+// into one reads garbage; RequestCopiesReleased counts the copies given
+// back.
+var (
+	PoisonReleasedRequests = &poisonReleasedRequests
+	RequestCopiesReleased  = &requestCopiesReleased
+)

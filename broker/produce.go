@@ -282,7 +282,13 @@ func (q *queuedProduce) wait(ctx context.Context) ([]ProduceResult, error) {
 
 // Produce is the Connect handler.
 func (s brokerService) Produce(ctx context.Context, req *connect.Request[brokerv1.ProduceRequest]) (*connect.Response[brokerv1.ProduceResponse], error) {
-	results, err := s.b.queueProduceProto(ctx, req.Msg).wait(ctx)
+	q := s.b.queueProduceProto(ctx, req.Msg)
+	if q.err == nil {
+		// Queued (the logs copied the records) or answered without an
+		// error that could point into the request's bytes.
+		releaseProduceRequest(req.Msg)
+	}
+	results, err := q.wait(ctx)
 	if err != nil {
 		return nil, s.b.produceRPCErrorFor(ctx, req.Spec().Procedure, err)
 	}

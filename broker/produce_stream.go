@@ -89,6 +89,9 @@ func (s brokerService) receiveStream(ctx context.Context, conn connect.Streaming
 			q = answered(nil, invalidf("produce stream: request %d has no request", msg.GetId()))
 		default:
 			q = s.b.queueProduceProto(ctx, msg.GetRequest())
+			if q.err == nil {
+				releaseProduceRequest(msg.GetRequest()) // as unary Produce does
+			}
 		}
 		select {
 		case answers <- streamAnswer{id: msg.GetId(), q: q}:

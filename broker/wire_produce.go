@@ -21,12 +21,14 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sluicehq/sluice/internal/bufpool"
 	brokerv1 "github.com/sluicehq/sluice/proto/gen/sluice/broker/v1"
 	registryv1 "github.com/sluicehq/sluice/proto/gen/sluice/registry/v1"
 )
@@ -96,6 +98,7 @@ func (produceCodec) Unmarshal(data []byte, m any) error {
 		if decodeProduceRequest(data, req) {
 			return nil
 		}
+		releaseProduceRequest(req) // nothing keeps the partial decoding
 		proto.Reset(req)
 	case *brokerv1.ProduceStreamRequest:
 		if decodeProduceStreamRequest(data, req) {
@@ -139,13 +142,20 @@ func decodeProduceRequest(data []byte, req *brokerv1.ProduceRequest) bool {
 		b = b[l:]
 	}
 	buf := data
+	d := produceDecoder{n: n}
 	if n > 0 {
-		// Keys, values and header values alias this copy: data is
-		// connect's pooled buffer.
-		buf = append([]byte(nil), data...)
-		req.Records = make([]*brokerv1.ProduceRecord, n)
+		// Keys, values and header values alias this copy (data is
+		// connect's pooled buffer), itself from a pool: the handler gives
+		// it back through the keeper (releaseProduceRequest).
+		buf = bufpool.Get(len(data))
+		copy(buf, data)
+		d.records = make([]brokerv1.ProduceRecord, n+1)
+		keeper := &d.records[n]
+		keeper.Value, keeper.Partition = buf, &keeperMark
+		req.Records = make([]*brokerv1.ProduceRecord, n, n+1)
+		req.Records[:n+1][n] = keeper
+		d.records = d.records[:n]
 	}
-	d := produceDecoder{records: make([]brokerv1.ProduceRecord, n), n: n}
 	var sawValueSchema, sawKeySchema bool
 	for b := buf; len(b) > 0; {
 		num, typ, l := protowire.ConsumeTag(b)
@@ -192,6 +202,50 @@ func decodeProduceRequest(data []byte, req *brokerv1.ProduceRequest) bool {
 		}
 	}
 	return true
+}
+
+// keeperMark marks a request's keeper: a record past the end of its
+// Records (in the slice's spare capacity, so no one iterating the request
+// sees it) whose Value is the pooled copy that the request's keys, values
+// and header values alias. Only decodeProduceRequest makes one; a request
+// decoded by protobuf-go, cloned, or appended to has none, and its bytes
+// are left to the collector.
+var keeperMark int32
+
+// poisonReleasedRequests makes releaseProduceRequest overwrite each copy
+// it gives back (set by the package's tests); requestCopiesReleased counts
+// the copies given back.
+var (
+	poisonReleasedRequests atomic.Bool
+	requestCopiesReleased  atomic.Int64
+)
+
+// releaseProduceRequest gives the pooled copy behind req's records back to
+// its pool and empties req.Records. Call it when nothing refers to the
+// records' keys, values or header values any more: the partition logs copy
+// them when a batch is queued (Enqueue), so once a request is queued only
+// errors may still point into it, and it is released on success only.
+func releaseProduceRequest(req *brokerv1.ProduceRequest) {
+	recs := req.GetRecords()
+	if cap(recs) == len(recs) {
+		return
+	}
+	keeper := recs[:len(recs)+1][len(recs)]
+	if keeper == nil || keeper.Partition != &keeperMark || keeper.Value == nil {
+		return
+	}
+	buf := keeper.Value
+	keeper.Value = nil
+	req.Records = nil
+	requestCopiesReleased.Add(1)
+	if poisonReleasedRequests.Load() {
+		// Tests: a record still pointing into the copy reads this pattern
+		// (and the race detector sees the write).
+		for i := range buf[:cap(buf)] {
+			buf[:cap(buf)][i] = 0xA5
+		}
+	}
+	bufpool.Put(buf)
 }
 
 // Field numbers of ProduceStreamRequest.

@@ -2,9 +2,10 @@ package kafka
 
 import (
 	"context"
-	"math/bits"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sluicehq/sluice/internal/bufpool"
 )
 
 // budget is a counting semaphore of bytes: the memory of requests read and
@@ -54,58 +55,30 @@ func (b *budget) release(n int64) {
 	b.mu.Unlock()
 }
 
-// Request frames are read into pooled buffers, one pool per power-of-two
-// size class: a producer's requests are about the same size (kgo sends
-// ~1 MiB ones), and a fresh buffer per request costs a page fault per 4 KiB
-// as the kernel copies the socket's bytes in. A request's buffer goes back
-// to its pool only when its handler said nothing it handed on still points
-// into it (Conn.reuseRequestBuffer) and its response has been written;
-// otherwise the garbage collector takes it as before. sync.Pool drops idle
-// buffers at garbage collections, so an idle server does not keep them.
-var requestBuffers [33]sync.Pool
+// Request frames are read into bufpool's buffers: a producer's requests
+// are about the same size (kgo sends ~1 MiB ones), and a fresh buffer per
+// request costs a page fault per 4 KiB as the kernel copies the socket's
+// bytes in. A request's buffer goes back to its pool only when its handler
+// said nothing it handed on still points into it (Conn.reuseRequestBuffer)
+// and its response has been written; otherwise the garbage collector takes
+// it as before.
 
-// minPooledBuffer is the smallest frame read into a pooled buffer: a
-// smaller one is an ordinary small allocation, cheap and not worth a
-// buffer of the smallest class that it would mostly not use.
-const minPooledBuffer = 4 << 10
-
-// bufferClass is the size class of a buffer of n > 0 bytes: the exponent of
-// the smallest power of two at least n.
-func bufferClass(n int) int { return bits.Len(uint(n - 1)) }
-
-// getRequestBuffer returns a buffer of n bytes, its contents undefined:
-// for n of at least minPooledBuffer, one of the size class's capacity,
-// from its pool; nil (the caller allocates) for a smaller n.
-func getRequestBuffer(n int) *[]byte {
-	if n < minPooledBuffer {
-		return nil
-	}
-	c := bufferClass(n)
-	if v := requestBuffers[c].Get(); v != nil {
-		b := v.(*[]byte)
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]byte, n, 1<<c)
-	return &b
-}
-
-// putRequestBuffer returns b, taken from getRequestBuffer, to its pool.
+// putRequestBuffer gives b, a pooled request frame, back to its pool.
 // Nothing may use its bytes any more. A nil b is ignored.
-func putRequestBuffer(b *[]byte) {
+func putRequestBuffer(b []byte) {
 	if b == nil {
 		return
 	}
 	if poisonReusedBuffers.Load() {
 		// Tests: a batch still pointing into a released buffer reads this
 		// pattern (and the race detector sees the write).
-		full := (*b)[:cap(*b)]
+		full := b[:cap(b)]
 		for i := range full {
 			full[i] = 0xA5
 		}
 	}
 	requestBuffersReused.Add(1)
-	requestBuffers[bufferClass(cap(*b))].Put(b)
+	bufpool.Put(b)
 }
 
 // poisonReusedBuffers makes putRequestBuffer overwrite each buffer (set by

@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicehq/sluice/internal/bufpool"
 	"github.com/sluicehq/sluice/internal/reqid"
 )
 
@@ -69,7 +70,7 @@ type pending struct {
 	bytes int64         // budget taken (conn and server)
 	// buf holds the request's frame when it came from a pool (nil for a
 	// small frame); the decoded request aliases it.
-	buf *[]byte
+	buf []byte
 	// reuse is set (before done is closed) when the handler no longer
 	// needs buf once the response is written (reuseRequestBuffer).
 	reuse bool
@@ -249,12 +250,10 @@ func (c *Conn) readLoop() {
 		if !c.take(int64(frameLen)) {
 			return
 		}
-		p := &pending{bytes: int64(frameLen), buf: getRequestBuffer(int(frameLen))}
-		var frame []byte
-		if p.buf != nil {
-			frame = *p.buf
-		} else {
-			frame = make([]byte, frameLen)
+		p := &pending{bytes: int64(frameLen)}
+		frame := bufpool.Get(int(frameLen))
+		if len(frame) >= bufpool.Min {
+			p.buf = frame
 		}
 		c.nc.SetReadDeadline(time.Now().Add(idle))
 		if _, err := io.ReadFull(br, frame); err != nil {

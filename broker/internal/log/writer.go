@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log/vfs"
+	"github.com/sluicehq/sluice/internal/bufpool"
 )
 
 // This file is the write path: Append queues, one writer goroutine per
@@ -93,50 +93,29 @@ func (a *Appending) Wait(ctx context.Context) (int64, error) {
 	return base, err
 }
 
-// batchBuffers pools Append's batch encodings in power-of-two capacities
-// from minPooledBatch to maxPooledBatch (class i holds minPooledBatch<<i):
-// small produce requests otherwise allocate one per partition each, about
-// half of what a Connect produce request allocates.
-var batchBuffers [9]sync.Pool // *[]byte
-
+// Append's batch encodings come from bufpool's power-of-two classes, from
+// minPooledBatch to maxPooledBatch: small produce requests otherwise
+// allocate one per partition each, about half of what a Connect produce
+// request allocates. A smaller batch takes the smallest class.
 const (
-	minPooledBatch = 4 << 10
-	maxPooledBatch = minPooledBatch << (len(batchBuffers) - 1) // 1 MiB
+	minPooledBatch = bufpool.Min
+	maxPooledBatch = 1 << 20
 )
-
-// batchClass is the pool class whose buffers hold n bytes, or -1.
-func batchClass(n int) int {
-	if n > maxPooledBatch {
-		return -1
-	}
-	c := 0
-	for minPooledBatch<<c < n {
-		c++
-	}
-	return c
-}
 
 // getBatchBuffer returns an empty buffer with room for n bytes.
 func getBatchBuffer(n int) []byte {
-	c := batchClass(n)
-	if c < 0 {
+	if n > maxPooledBatch {
 		return make([]byte, 0, n)
 	}
-	if v, ok := batchBuffers[c].Get().(*[]byte); ok {
-		return (*v)[:0]
-	}
-	return make([]byte, 0, minPooledBatch<<c)
+	return bufpool.Get(max(n, minPooledBatch))[:0]
 }
 
 // putBatchBuffer returns b to its pool when its capacity is a class's
 // (a buffer that grew past its class, or an unpooled size, is dropped).
 func putBatchBuffer(b []byte) {
-	c := batchClass(cap(b))
-	if c < 0 || cap(b) != minPooledBatch<<c {
-		return
+	if cap(b) <= maxPooledBatch {
+		bufpool.Put(b)
 	}
-	b = b[:0]
-	batchBuffers[c].Put(&b)
 }
 
 // enqueue fixes req's offsets and queues it for the writer.
