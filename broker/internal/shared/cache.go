@@ -134,6 +134,40 @@ func (c *cache) get(ctx context.Context, l *Log, key string, objSize, idx int64)
 	return ld.b, ld.err
 }
 
+// readCached appends bytes [off, off+n) of object key to dst if every
+// block holding them is cached, reporting whether it did. It neither loads
+// a block nor counts as a use of one: a merge reading its sources leaves
+// the cache to the readers.
+func (c *cache) readCached(dst []byte, key string, off, n int64) ([]byte, bool) {
+	if off < 0 || n <= 0 {
+		return dst, false
+	}
+	l0 := len(dst)
+	first, last := off/c.block, (off+n-1)/c.block
+	blocks := make([][]byte, 0, last-first+1)
+	c.mu.Lock()
+	for idx := first; idx <= last; idx++ {
+		e, ok := c.m[blockKey{key, idx}]
+		if !ok {
+			c.mu.Unlock()
+			return dst, false
+		}
+		blocks = append(blocks, e.Value.(*cacheEntry).b)
+	}
+	c.mu.Unlock()
+	// Blocks are never modified: copy them outside the lock.
+	dst = slices.Grow(dst, int(n))
+	for i, b := range blocks {
+		start := (first + int64(i)) * c.block
+		from, to := max(off-start, 0), min(off+n-start, c.block)
+		if to > int64(len(b)) {
+			return dst[:l0], false // the object ends before the range does
+		}
+		dst = append(dst, b[from:to]...)
+	}
+	return dst, true
+}
+
 // read appends bytes [off, off+n) of object key to dst.
 func (c *cache) read(ctx context.Context, l *Log, dst []byte, key string, objSize, off, n int64) ([]byte, error) {
 	if off < 0 || n < 0 || off+n > objSize {

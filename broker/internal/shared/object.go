@@ -100,10 +100,17 @@ func (w *objectWriter) finish() []byte {
 	footerAt := len(w.buf)
 	// Sections: runs of batches of one partition.
 	nsec := 0
+	need := 4 + len(w.batches)*footerBatch + objectTrailer
 	for i := range w.batches {
 		if i == 0 || w.batches[i].Topic != w.batches[i-1].Topic || w.batches[i].Partition != w.batches[i-1].Partition {
 			nsec++
+			need += footerSection + len(w.batches[i].Topic)
 		}
+	}
+	if cap(w.buf)-len(w.buf) < need {
+		// Grow once, to the size: append would double a merged segment's
+		// 16 MiB for a footer of a few KiB.
+		w.buf = append(make([]byte, 0, len(w.buf)+need), w.buf...)
 	}
 	w.buf = be.AppendUint32(w.buf, uint32(nsec))
 	for i := 0; i < len(w.batches); {

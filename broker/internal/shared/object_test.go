@@ -94,3 +94,29 @@ func FuzzParseObject(f *testing.F) {
 		}
 	})
 }
+
+// A writer whose hint left no room for a long footer grows once, to the
+// object's size, rather than doubling.
+func TestObjectWriterGrowsOnceForTheFooter(t *testing.T) {
+	var batches []*log.Batch
+	size := 0
+	for i := range 40 {
+		b, err := log.EncodeBatch(recs("g", i, 1), 1, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches, size = append(batches, b), size+b.Len()
+	}
+	w := newObjectWriter(size) // room for the batches and 256 bytes: 40 entries need 1,520
+	for _, b := range batches {
+		w.add("grow", 3, b, kindPlain)
+	}
+	data := w.finish()
+	if cap(data) != len(data) {
+		t.Errorf("object of %d bytes in a buffer of %d", len(data), cap(data))
+	}
+	got, err := parseObject(data)
+	if err != nil || len(got) != 40 {
+		t.Fatalf("%d batches, %v", len(got), err)
+	}
+}
