@@ -9,7 +9,10 @@ package broker
 // it left behind. produceCodec decodes the same bytes into the same message
 // with four allocations per request whatever n is: one copy of the request
 // bytes, which keys, values and header values alias, and slabs for the
-// records, their pointers and their timestamps.
+// records, their pointers and their timestamps. The copy comes from a pool
+// (internal/bufpool) and the handlers give it back once the request is
+// queued (releaseProduceRequest): it was most of what a produce request
+// allocated.
 //
 // The result equals proto.Unmarshal's (FuzzDecodeProduceRequest checks it,
 // presence of optional fields included). Whatever the fast path does not
