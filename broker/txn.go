@@ -310,6 +310,11 @@ func (b *Broker) TickTransactions() {
 // forget (a scan of every id, on a cluster node of broker_txns).
 const txnSweepInterval = time.Minute
 
+// DefaultTransactionalIDExpiration is how long a transactional id whose
+// transaction is complete may go unused before it is forgotten when
+// Config.TransactionalIDExpiration is 0: Kafka's default, 7 days.
+const DefaultTransactionalIDExpiration = txn.DefaultExpiration
+
 // forgetIdleTxns deletes the state of the transactional ids whose
 // transaction is complete and that nobody used for the expiration
 // (Config.TransactionalIDExpiration), at most once a txnSweepInterval. A
@@ -323,7 +328,7 @@ func (b *Broker) forgetIdleTxns(ctx context.Context, now time.Time) {
 		return
 	}
 	if expiration == 0 {
-		expiration = txn.DefaultExpiration
+		expiration = DefaultTransactionalIDExpiration
 	}
 	tr := b.txns
 	tr.mu.Lock()

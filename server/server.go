@@ -123,6 +123,11 @@ type Config struct {
 	// group's coordination lasts without renewal (cluster_group.go); 0
 	// means broker.DefaultGroupLeaseTTL.
 	GroupLeaseTTL time.Duration
+	// TransactionalIDExpiration is how long a transactional id whose
+	// transaction is complete may go unused before its state is deleted
+	// (broker.Config.TransactionalIDExpiration); 0 means
+	// broker.DefaultTransactionalIDExpiration.
+	TransactionalIDExpiration time.Duration
 }
 
 // Server is one running Sluice node.
@@ -224,7 +229,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// Cluster mode with --objects: every partition in the shared log.
 		Shared: s.brokerShared(),
 		// Cluster mode: one coordinator per group (cluster_group.go).
-		GroupLeases: s.groupLeases(), NodeID: s.cfg.NodeID, GroupLeaseTTL: s.cfg.GroupLeaseTTL, GroupPeers: s.groupPeers(),
+		GroupLeases: s.groupLeases(), NodeID: s.cfg.NodeID, GroupLeaseTTL: s.cfg.GroupLeaseTTL, TransactionalIDExpiration: s.cfg.TransactionalIDExpiration, GroupPeers: s.groupPeers(),
 	})
 	if err != nil {
 		closeKafka()

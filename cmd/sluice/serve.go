@@ -44,6 +44,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	sharedWindow := fs.Duration("shared-window", 0, "cluster mode with --objects: how long a node collects produced batches before writing them as one object; every ack waits for it, then the PUT and the commit. 0 is the default, 5ms; on S3 a longer window (100ms to 250ms) makes fewer, larger objects, fewer PUTs to pay for (docs/cluster.md)")
 	mergeRate := fs.String("shared-merge-rate", "8MiB", "cluster mode with --objects: how many `bytes` of merged segments a second this node's compactor writes (KiB, MiB, GiB, or KB, MB, GB, per second), so that merges leave the disk to the produce path's syncs; none for no limit, as on S3, whose disks the node does not share (docs/cluster.md)")
 	groupLeaseTTL := fs.Duration("group-lease-ttl", broker.DefaultGroupLeaseTTL, "cluster mode: how long a node's lease on a consumer group (being its coordinator) lasts without renewal; the holder renews every third of it, and when a node dies another takes its groups after at most this long (docs/cluster.md)")
+	txnExpiration := fs.Duration("transactional-id-expiration", broker.DefaultTransactionalIDExpiration, "how long a transactional id whose last transaction is complete may go unused before its state is deleted (a producer that comes back gets a new producer id), as Kafka's transactional.id.expiration.ms; 1m or more")
 	kafkaAutoCreate := fs.Bool("kafka-auto-create-topics", false, "let a Kafka client create a missing topic (1 partition, default configs) by asking for it in Metadata, as Kafka's auto.create.topics.enable; off by default")
 	metricsMax := fs.Int("metrics-max-partitions", metrics.DefaultMaxPartitions, "cap on the per-partition series of each /metrics family (produced, fetched, log size and offsets, group lag): topics past the cap are summed into partition=\"other\" series (see docs/operations.md)")
 	if err := fs.Parse(args); err != nil {
@@ -78,6 +79,10 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	if *groupLeaseTTL < time.Second {
 		fmt.Fprintf(e.stderr, "sluice serve: --group-lease-ttl %v: want 1s or more (the holder renews every third of it)\n", *groupLeaseTTL)
+		return 2
+	}
+	if *txnExpiration < time.Minute {
+		fmt.Fprintf(e.stderr, "sluice serve: --transactional-id-expiration %v: want 1m or more (idle ids are looked for once a minute)\n", *txnExpiration)
 		return 2
 	}
 	if *metricsMax < 1 {
@@ -150,8 +155,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		KafkaMaxRequestBytes: int32(*kafkaMaxReq), KafkaAutoCreateTopics: *kafkaAutoCreate, MetricsMaxPartitions: *metricsMax,
 		Auth: authn, MetricsAuth: *security.metricsAuth, TLS: tlsMaterial,
 		Meta: *meta, NodeID: *nodeID, Objects: *objects, SharedWindow: *sharedWindow,
-		SharedMergeRate: sharedMergeRate,
-		GroupLeaseTTL:   *groupLeaseTTL,
+		SharedMergeRate:           sharedMergeRate,
+		GroupLeaseTTL:             *groupLeaseTTL,
+		TransactionalIDExpiration: *txnExpiration,
 	})
 	if err != nil {
 		ln.Close()
@@ -188,6 +194,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	fields = append(fields, gcLog...)
 	if *objects != "" {
 		fields = append(fields, "shared_merge_rate", *mergeRate)
+	}
+	if *txnExpiration != broker.DefaultTransactionalIDExpiration {
+		fields = append(fields, "transactional_id_expiration", txnExpiration.String())
 	}
 	fields = append(fields, "tls", tlsMaterial != nil, "auth", authn != nil, "version", buildVersion())
 	logger.Info("sluice listening", fields...)
