@@ -44,6 +44,17 @@ func decodesAsProtobuf[M any, P interface {
 func sameAsProtobuf(t *testing.T, data []byte) {
 	t.Helper()
 	decodesAsProtobuf[brokerv1.ProduceRequest](t, produceCodec{}, data)
+	// Giving the copy back leaves no records, or (protobuf-go's decoding,
+	// which has no keeper) all of them.
+	var req brokerv1.ProduceRequest
+	if (produceCodec{}).Unmarshal(data, &req) != nil {
+		return
+	}
+	n := len(req.Records)
+	releaseProduceRequest(&req)
+	if len(req.Records) != 0 && len(req.Records) != n {
+		t.Fatalf("%d of %d records left after the release", len(req.Records), n)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
