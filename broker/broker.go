@@ -95,7 +95,8 @@ type Config struct {
 	// TransactionalIDExpiration is how long a transactional id whose
 	// transaction is complete may go unused before it is forgotten (its
 	// state deleted; a producer that comes back gets a new producer id), as
-	// Kafka's transactional.id.expiration.ms; 0 means 7 days, < 0 never.
+	// Kafka's transactional.id.expiration.ms; 0 means
+	// DefaultTransactionalIDExpiration (7 days), < 0 never.
 	TransactionalIDExpiration time.Duration
 	// GroupTickInterval is how often group session timeouts are checked; 0
 	// means DefaultGroupTickInterval (1s), < 0 never (tests call TickGroups).

@@ -285,7 +285,8 @@ func (s brokerService) Produce(ctx context.Context, req *connect.Request[brokerv
 	q := s.b.queueProduceProto(ctx, req.Msg)
 	if q.err == nil {
 		// Queued (the logs copied the records) or answered without an
-		// error that could point into the request's bytes.
+		// error that could point into the request's bytes. wait reads
+		// only the records' lengths from here on (noteAppended).
 		releaseProduceRequest(req.Msg)
 	}
 	results, err := q.wait(ctx)

@@ -313,7 +313,7 @@ const txnSweepInterval = time.Minute
 // DefaultTransactionalIDExpiration is how long a transactional id whose
 // transaction is complete may go unused before it is forgotten when
 // Config.TransactionalIDExpiration is 0: Kafka's default, 7 days.
-const DefaultTransactionalIDExpiration = txn.DefaultExpiration
+const DefaultTransactionalIDExpiration = 7 * 24 * time.Hour
 
 // forgetIdleTxns deletes the state of the transactional ids whose
 // transaction is complete and that nobody used for the expiration

@@ -514,10 +514,6 @@ func (c *Coordinator) Expired(now time.Time) (expired, prepared []string) {
 	return expired, prepared
 }
 
-// DefaultExpiration is how long a transactional id may go unused before
-// it is forgotten: Kafka's transactional.id.expiration.ms, 7 days.
-const DefaultExpiration = 7 * 24 * time.Hour
-
 // idle reports whether t may be forgotten at cutoff: neither open nor
 // completing, and unchanged since before cutoff.
 func idle(t *Txn, cutoff time.Time) bool {

@@ -252,8 +252,9 @@ func TestForgetIdle(t *testing.T) {
 	if got := s.saved["done"].Updated; !got.Equal(clock) {
 		t.Fatalf("stored state stamped %v, want the coordinator's clock %v", got, clock)
 	}
-	clock = clock.Add(DefaultExpiration + time.Hour)
-	cutoff := clock.Add(-DefaultExpiration)
+	const expiration = 7 * 24 * time.Hour // Kafka's default
+	clock = clock.Add(expiration + time.Hour)
+	cutoff := clock.Add(-expiration)
 	if got := c.Idle(cutoff); !slices.Equal(got, []string{"done"}) {
 		t.Fatalf("idle %v, want [done] (open is Ongoing)", got)
 	}
