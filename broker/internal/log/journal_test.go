@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/broker/internal/log/vfs"
 )
@@ -402,5 +403,93 @@ func TestJournalSparesLeftByACrash(t *testing.T) {
 	defer closeNode(t, j2, parts2)
 	for i, p := range parts2 {
 		sameRecords(t, readAll(t, p, 0), want[i])
+	}
+}
+
+// holdJournalSyncs is a file system that counts journal writes and whose
+// journal fdatasyncs, while held, wait: each one announces itself on
+// entered, then waits for a value on release and returns it as its error.
+func holdJournalSyncs() (fs *vfs.Fault, held *atomic.Bool, entered chan struct{}, release chan error, journalWrites *atomic.Int64) {
+	held, journalWrites = new(atomic.Bool), new(atomic.Int64)
+	entered, release = make(chan struct{}, 16), make(chan error)
+	fs = vfs.NewFault(vfs.NewMem(), func(op vfs.Op, name string) error {
+		// Numbered journal files only: not the spares prepared in the
+		// background.
+		if !strings.HasSuffix(name, journalSuffix) || strings.HasPrefix(path.Base(name), journalSparePrefix) {
+			return nil
+		}
+		switch {
+		case op == vfs.OpWrite:
+			journalWrites.Add(1)
+		case op == vfs.OpSync && held.Load():
+			entered <- struct{}{}
+			return <-release
+		}
+		return nil
+	})
+	return fs, held, entered, release, journalWrites
+}
+
+// waitJournalPending polls until the journal's next write holds n records.
+func waitJournalPending(t *testing.T, j *Journal, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second) // a bound on a hang, not a measurement
+	for {
+		j.mu.Lock()
+		got := len(j.pending.members)
+		j.mu.Unlock()
+		if got == n {
+			return
+		}
+		if got > n || time.Now().After(deadline) {
+			t.Fatalf("journal's next write holds %d records, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A journal write that fails fails the writes handed in behind it too,
+// without writing them: a later write that succeeded past a failed one
+// would acknowledge records that replay, which stops at the failed one's
+// bytes, never reaches.
+func TestJournalWritesNothingAfterAFailedSync(t *testing.T) {
+	t.Parallel()
+	fs, held, entered, release, journalWrites := holdJournalSyncs()
+	j, parts := journalNode(t, fs, 0, "/t/0", "/t/1")
+	a, b := parts[0], parts[1]
+	mustAppend(t, b, kv("b0", "0"))
+	held.Store(true)
+	first, err := a.Enqueue([]Record{kv("a", "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered // the journal is syncing a's run
+	second, err := b.Enqueue([]Record{kv("b1", "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJournalPending(t, j, 1) // b's run waits for the next write
+	writes := journalWrites.Load()
+	held.Store(false) // a sync after this one would not wait
+	release <- vfs.ErrInjected
+	if _, err := first.Wait(context.Background()); !errors.Is(err, vfs.ErrInjected) {
+		t.Errorf("append in the failed sync: %v, want the injected error", err)
+	}
+	if _, err := second.Wait(context.Background()); !errors.Is(err, vfs.ErrInjected) {
+		t.Errorf("append handed in behind the failed sync: %v, want the injected error", err)
+	}
+	if n := journalWrites.Load(); n != writes {
+		t.Errorf("%d journal writes after the failed sync, want none", n-writes)
+	}
+	if hw := b.HighWatermark(); hw != 1 {
+		t.Errorf("high watermark %d of the partition behind the failure, want 1", hw)
+	}
+	for _, p := range parts {
+		if err := p.Close(); !errors.Is(err, ErrFailed) {
+			t.Errorf("Close of %s: %v, want ErrFailed", p.dir, err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Errorf("journal Close: %v", err)
 	}
 }

@@ -108,7 +108,14 @@ func (j *Journal) writeGroup() {
 	j.pending = j.spare
 	j.spare = journalBatch{}
 	j.grp = &journalGroup{done: make(chan struct{})}
+	failed := j.failed
 	j.mu.Unlock()
+	if failed != nil {
+		// Handed in before the failure: never written after it, so that no
+		// later write can succeed past one that failed.
+		j.finishGroup(b, grp, failed)
+		return
+	}
 
 	size := int64(len(b.headers))
 	for _, d := range b.data {
@@ -142,6 +149,11 @@ func (j *Journal) writeGroup() {
 		err = j.failed
 		j.mu.Unlock()
 	}
+	j.finishGroup(b, grp, err)
+}
+
+// finishGroup wakes grp's callers with err and keeps b's slices for reuse.
+func (j *Journal) finishGroup(b journalBatch, grp *journalGroup, err error) {
 	grp.err = err
 	close(grp.done)
 
