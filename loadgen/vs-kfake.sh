@@ -11,6 +11,8 @@
 #      requests x 16 in flight), the same pipelined on one ProduceStream per
 #      producer (`--stream`), and `sluice bench produce --kafka --validate
 #      none,payload` (Avro payload validation over the same listener).
+# Before each of these runs it writes back the dirty pages of the runs before
+# (`sync`), so that no run pays for another's writeback (as vs-cluster.sh).
 # It prints the median of each figure and the median (min, max) of the
 # per-round ratios. Everything runs on 127.0.0.1; the processes it starts are
 # stopped by pid.
@@ -36,18 +38,23 @@ nice=${NICE:-$([ "$(id -u)" = 0 ] && echo -19 || echo 0)}
 run() { nice -n "$nice" "$@"; }
 out=$work/rows.tsv
 for i in $(seq "$rounds"); do
+	sync
 	run "$KFAKEBENCH" -mode disk-sync -dir "$work/kfake$i" -records "$records" -lat-records 2000 2>/dev/null |
 		awk -v r="$i" '$1 ~ /^(produce_records_per_s|consume_records_per_s|sync_produce_p50)$/ {print r"\tkfake\t"$1"\t"$2}' >>"$out"
 	rm -rf "$work/kfake$i"
 	nice -n "$nice" "$SLUICE" serve --data-dir "$work/sluice$i" --addr 127.0.0.1:18782 --kafka-addr 127.0.0.1:19792 --fsync always --log-level warn >/dev/null 2>&1 &
 	pid=$! # nice execs the server: this is its pid, not a subshell's
 	for _ in $(seq 100); do "$SLUICE" topic create bench --partitions 8 --addr http://127.0.0.1:18782 >/dev/null 2>&1 && break; sleep 0.1; done
+	sync
 	run "$KFAKEBENCH" -mode external -seeds 127.0.0.1:19792 -topic bench -records "$records" -lat-records 2000 2>/dev/null |
 		awk -v r="$i" '$1 ~ /^(produce_records_per_s|consume_records_per_s|sync_produce_p50)$/ {print r"\tsluice-kafka\t"$1"\t"$2}' >>"$out"
+	sync
 	run "$SLUICE" bench produce --addr http://127.0.0.1:18782 --topic connect-small --duration "${CONNECT_DURATION:-8s}" --tsv 2>/dev/null |
 		awk -v r="$i" '$2=="produce_records_per_s" {print r"\tsluice-connect-64x16\t"$2"\t"$3}' >>"$out"
+	sync
 	run "$SLUICE" bench produce --stream --addr http://127.0.0.1:18782 --topic connect-stream --duration "${CONNECT_DURATION:-8s}" --tsv 2>/dev/null |
 		awk -v r="$i" '$2=="produce_records_per_s" {print r"\tsluice-connect-stream-64x16\t"$2"\t"$3}' >>"$out"
+	sync
 	run "$SLUICE" bench produce --addr http://127.0.0.1:18782 --kafka 127.0.0.1:19792 --topic val --validate none,payload --duration "${VALIDATE_DURATION:-5s}" --tsv 2>/dev/null |
 		awk -v r="$i" '$2 ~ /_(none|payload)_records_per_s$|payload_over_none$/ {print r"\tsluice-kafka-validate\t"$2"\t"$3}' >>"$out"
 	kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
