@@ -115,7 +115,7 @@ func New(cfg Config) (*Metrics, error) {
 
 	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "sluice_fsync_duration_seconds",
-		Help: "Duration of each fdatasync of the log's durability point (the write-ahead journal under fsync=always, else a partition's segment), as the server sees it: the system call and the wait for a processor after it. One sync acknowledges every request waiting in its group commit.",
+		Help: "Duration of each fdatasync of the log's durability point (the write-ahead journal under fsync=always, or a partition's segment: a large run's under fsync=always, each sync under fsync=interval), as the server sees it: the system call and the wait for a processor after it. One sync acknowledges every request waiting in its group commit.",
 		// 100µs to ~3.3s.
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 	})
