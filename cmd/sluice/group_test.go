@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -48,6 +49,18 @@ func gtHoldingProxy(t *testing.T, addr string) string {
 	done := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/Consume") {
+			// Read the request (one message, then EOF) before forwarding it.
+			// The upstream transport reads it as it sends, and this
+			// HTTP/1.1 server closes the body once the response headers go
+			// back: a read that comes after that fails, and the transport
+			// then drops the upstream stream, which the server sees as the
+			// consumer leaving.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 			ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 			defer cancel()
 			go func() {
